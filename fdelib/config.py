@@ -1,0 +1,197 @@
+"""Settings: one object, read from environment variables and an optional `.env`.
+
+Defaults mean "embedded everything": a PostgreSQL server from a pip wheel whose data
+lives under ``$FDE_HOME`` (``.fde/`` in the project), recorded API payloads (offline
+mode), and the local workflow engine. The same variable names drive the
+``docker-compose.yaml`` stack, so switching to it, or to live APIs, needs no code change.
+
+Precedence: real environment variables, then ``.env`` in the project root, then defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import quote
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+MODES = ("offline", "live")
+
+# Defaults shared with docker-compose.yaml (tests/test_compose.py checks they agree).
+DEFAULTS = {
+    "POSTGRES_USER": "fde",
+    "POSTGRES_PASSWORD": "fde",
+    "POSTGRES_DB": "fde",
+    "POSTGRES_HOST": "postgres",
+    "POSTGRES_PORT": "5432",
+    "PGADMIN_PORT": "5050",
+    "PGADMIN_DEFAULT_EMAIL": "admin@fde.example.com",
+    "PGADMIN_DEFAULT_PASSWORD": "fde",
+    "CONDUCTOR_PORT": "8080",
+    "CONDUCTOR_UI_PORT": "5000",
+    "JUPYTER_PORT": "8888",
+    "FDE_MODE": "offline",
+}
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The folder holding ``pyproject.toml`` and ``notebooks/``.
+
+    Looked up from ``FDE_PROJECT_ROOT``, then from this package's location (an editable
+    install lives inside the project), then from the working directory. Papermill runs a
+    kernel in the caller's cwd and nbval in the notebook's folder; both agree on this.
+    """
+    env = os.environ.get("FDE_PROJECT_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    candidates = [Path(__file__).resolve().parent, (start or Path.cwd()).resolve()]
+    for base in candidates:
+        for folder in (base, *base.parents):
+            if (folder / "pyproject.toml").is_file() and (folder / "notebooks").is_dir():
+                return folder
+    return Path.cwd().resolve()
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything fdelib needs to know about where things are and what to talk to."""
+
+    project_root: Path
+    home: Path                  # FDE_HOME: embedded server data, logs, engine state
+    data_dir: Path              # FDE_DATA_DIR: exports and downloaded files
+    runs_dir: Path              # FDE_RUNS_DIR: executed notebooks and run reports
+    mode: str                   # FDE_MODE: offline (recorded payloads) or live (real APIs)
+    database_url: str | None    # DATABASE_URL: None means the embedded server
+    postgres_user: str
+    postgres_password: str
+    postgres_db: str
+    conductor_server_url: str | None  # CONDUCTOR_SERVER_URL: None means the local engine
+    alphavantage_api_key: str | None
+    openfigi_api_key: str | None
+    permid_api_key: str | None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def embedded(self) -> bool:
+        """True when the database is the embedded server (no DATABASE_URL)."""
+        return self.database_url is None
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    def display_path(self, path: Path) -> str:
+        """A path as a learner should read it: relative to $FDE_HOME or the project."""
+        path = Path(path)
+        for base, label in ((self.home, "$FDE_HOME"), (self.project_root, ".")):
+            try:
+                rel = path.resolve().relative_to(base.resolve())
+            except ValueError:
+                continue
+            return f"{label}/{rel.as_posix()}" if str(rel) != "." else label
+        return str(path)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 env_file: Path | None = None, project_root: Path | None = None) -> "Settings":
+        root = project_root or find_project_root()
+        file_values = {}
+        if env_file is None:
+            # FDE_ENV_FILE=none turns the .env file off (the test suite does, so a learner's
+            # .env can never point the tests at their own data).
+            chosen = (os.environ if environ is None else environ).get("FDE_ENV_FILE", "")
+            env_file = (Path("/nonexistent") if chosen.lower() == "none"
+                        else Path(chosen) if chosen else root / ".env")
+        if env_file.is_file():
+            file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        values = {**DEFAULTS, **file_values, **(os.environ if environ is None else environ)}
+
+        def get(name: str) -> str | None:
+            value = values.get(name)
+            return value.strip() if value and value.strip() else None
+
+        def folder(name: str, default: Path) -> Path:
+            raw = get(name)
+            path = Path(raw).expanduser() if raw else default
+            if not path.is_absolute():
+                path = root / path
+            if " " in str(path):
+                raise ConfigError(f"{name}={path} contains a space; PostgreSQL sockets and "
+                                  "tools need a path without spaces")
+            return path
+
+        mode = (get("FDE_MODE") or "offline").lower()
+        if mode not in MODES:
+            raise ConfigError(f"FDE_MODE={mode!r} is not one of {', '.join(MODES)}")
+
+        return cls(
+            project_root=root,
+            home=folder("FDE_HOME", root / ".fde"),
+            data_dir=folder("FDE_DATA_DIR", root / "data"),
+            runs_dir=folder("FDE_RUNS_DIR", root / "runs"),
+            mode=mode,
+            database_url=normalise_database_url(get("DATABASE_URL")),
+            postgres_user=get("POSTGRES_USER") or DEFAULTS["POSTGRES_USER"],
+            postgres_password=get("POSTGRES_PASSWORD") or DEFAULTS["POSTGRES_PASSWORD"],
+            postgres_db=get("POSTGRES_DB") or DEFAULTS["POSTGRES_DB"],
+            conductor_server_url=get("CONDUCTOR_SERVER_URL"),
+            alphavantage_api_key=get("ALPHAVANTAGE_API_KEY"),
+            openfigi_api_key=get("OPENFIGI_API_KEY"),
+            permid_api_key=get("PERMID_API_KEY"),
+        )
+
+
+def normalise_database_url(url: str | None) -> str | None:
+    """Make a libpq/compose style URL explicit about its driver.
+
+    SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2.
+    """
+    if url is None:
+        return None
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    if not url.startswith("postgresql+"):
+        raise ConfigError(f"DATABASE_URL must start with postgresql://, got {redact_url(url)!r}")
+    return url
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for messages and tables)."""
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    if ":" in credentials:
+        user = credentials.split(":", 1)[0]
+        credentials = f"{user}:***"
+    return f"{scheme}://{credentials}@{host}"
+
+
+def compose_database_url(user: str, password: str, host: str, port: int | str, db: str) -> str:
+    """The URL the compose stack's jupyterlab service uses (same names as the services)."""
+    return (f"postgresql+psycopg2://{quote(user)}:{quote(password)}@{host}:{port}/{quote(db)}")
+
+
+@functools.lru_cache(maxsize=1)
+def _cached() -> Settings:
+    return Settings.from_env()
+
+
+def get_settings() -> Settings:
+    """The process-wide settings (read once; call :func:`reload` after changing the env)."""
+    return _cached()
+
+
+def reload() -> Settings:
+    _cached.cache_clear()
+    return _cached()

