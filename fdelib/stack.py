@@ -16,7 +16,9 @@ Lifecycle rules, chosen so that a learner cannot wedge it:
   inter-process lock in ``$FDE_HOME`` serialises start and bootstrap;
 * when running as root the wheel creates an unprivileged system user for the server.
 
-Notebooks connect as the application role (``POSTGRES_USER``, no superuser); the
+Notebooks connect as the application role (``POSTGRES_USER``): no superuser, owner of
+the course database, and ``CREATEROLE`` so a project can create narrower roles of its own
+(since PostgreSQL 16 a CREATEROLE role manages only the roles it created). The
 ``postgres`` superuser is used only here, to bootstrap that role and its database.
 """
 
@@ -176,9 +178,11 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-                                    "PASSWORD %s").format(sql.Identifier(user)),
-                            (settings.postgres_password,))
+                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
+                    sql.Identifier(user)), (settings.postgres_password,))
+            # attributes are (re)applied every time, so older data folders converge
+            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB CREATEROLE").format(
+                sql.Identifier(user)))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
