@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import sys
+from pathlib import Path
 
 from . import notebooks as nbs
 from . import runner, stack
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="start JupyterLab on loopback (extra args go to jupyter)")
     lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--notebook-dir", type=Path, default=None,
+                     help="folder JupyterLab opens (default: the course's notebooks/)")
     lab.set_defaults(handler=cmd_lab)
 
     sub.add_parser("psql", help="psql on the course database (extra args go to psql)"
@@ -161,7 +164,8 @@ def cmd_lab(args, extra) -> int:
     settings = get_settings()
     command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
                f"--port={args.port}", "--ServerApp.port_retries=0",
-               f"--ServerApp.root_dir={settings.project_root / 'notebooks'}", *extra]
+               f"--ServerApp.root_dir={args.notebook_dir or settings.project_root / 'notebooks'}",
+               *extra]
     if os.geteuid() == 0:
         command.append("--allow-root")
     os.execv(sys.executable, command)

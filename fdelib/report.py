@@ -23,6 +23,7 @@ th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd; 
 pre { background: #f6f6f6; padding: .6rem; overflow-x: auto; font-size: .85rem; }
 .failure { border-left: 4px solid #b42318; padding-left: 1rem; margin-bottom: 1.5rem; }
 code { background: #f0f0f0; padding: 0 .2rem; }
+img.thumb { max-width: 160px; max-height: 90px; border: 1px solid #ddd; }
 """
 
 
@@ -51,11 +52,14 @@ def render(run: "RunResult") -> str:
         links = " ".join(
             f'<a href="{esc(target)}">{label}</a>'
             for label, target in (("html", result.html), ("ipynb", result.output)) if target)
+        thumb = (f'<a href="{esc(result.html or result.thumbnail)}"><img class="thumb" '
+                 f'src="{esc(result.thumbnail)}" alt="first figure of {esc(result.name)}"></a>'
+                 if result.thumbnail else "")
         params = ", ".join(f"{k}={v!r}" for k, v in result.parameters.items()) or "defaults"
         rows.append(
             f"<tr><td>{esc(result.name)}</td><td class='{result.status}'>{result.status}</td>"
             f"<td>{result.duration:.1f} s</td><td><code>{esc(params)}</code></td>"
-            f"<td>{links}</td></tr>")
+            f"<td>{links}</td><td>{thumb}</td></tr>")
     summary = (f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed "
                f"in {run.duration:.1f} s (started {esc(run.started)})")
     return f"""<!doctype html>
@@ -64,7 +68,7 @@ def render(run: "RunResult") -> str:
 <h1>fde run {esc(run.run_dir.name)}</h1><p>{summary}</p>
 {"<h2>Failures</h2>" + "".join(failures) if failures else ""}
 <table><thead><tr><th>notebook</th><th>status</th><th>duration</th><th>parameters</th>
-<th>output</th></tr></thead><tbody>
+<th>output</th><th>first figure</th></tr></thead><tbody>
 {"".join(rows)}
 </tbody></table></body></html>
 """

@@ -45,6 +45,7 @@ class NotebookResult:
     parameters: dict[str, Any]
     output: str | None = None          # executed notebook, relative to the run folder
     html: str | None = None            # its HTML rendering, relative to the run folder
+    thumbnail: str | None = None       # its first figure (PNG), relative to the run folder
     error: dict[str, Any] | None = None  # cell_index, exec_count, ename, evalue, source
 
     @property
@@ -223,11 +224,12 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
     if "status" not in child:
         tail = (stderr or "").strip().splitlines()[-1:] or ["runner died without a result"]
         child = {"status": "failed", "error": {"ename": "RunnerError", "evalue": tail[0]}}
-    html = output.with_suffix(".html")
+    html, thumbnail = output.with_suffix(".html"), output.with_suffix(".png")
     return NotebookResult(
         name=name, status=child["status"], duration=duration, parameters=params,
         output=output.relative_to(run_dir).as_posix() if output.exists() else None,
         html=html.relative_to(run_dir).as_posix() if html.exists() else None,
+        thumbnail=thumbnail.relative_to(run_dir).as_posix() if thumbnail.exists() else None,
         error=child.get("error"))
 
 
@@ -261,6 +263,7 @@ def _execute(spec: dict[str, Any]) -> dict[str, Any]:
         if spec.get("update") and outcome["status"] == "passed":
             nbformat.write(nbs.clean(nb), source)
         _render_html(nb, output.with_suffix(".html"))
+        _save_thumbnail(nb, output.with_suffix(".png"))
     return outcome
 
 
@@ -281,6 +284,18 @@ def _render_html(nb, target: Path) -> None:
 
     body, _ = HTMLExporter().from_notebook_node(nb)
     target.write_text(body)
+
+
+def _save_thumbnail(nb, target: Path) -> None:
+    """The notebook's first figure, for the run report's index."""
+    import base64
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                target.write_bytes(base64.b64decode(png))
+                return
 
 
 def _strip_ansi(text: str) -> str:

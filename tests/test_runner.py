@@ -26,7 +26,8 @@ def write_notebook(path: Path, *sources: str, params: str = "x = 1") -> Path:
 def project(tmp_path):
     (tmp_path / "pyproject.toml").write_text("")
     root = tmp_path / "notebooks"
-    write_notebook(root / "00_intro.ipynb", "print(x * 2)")
+    write_notebook(root / "00_intro.ipynb", "print(x * 2)",
+                   "import matplotlib.pyplot as plt; plt.plot([1, 2]); plt.show()")
     write_notebook(root / "02_bank_db" / "01_model.ipynb", "y = x + 1", "print(y)")
     write_notebook(root / "02_bank_db" / "02_query.ipynb", "print('fine')")
     write_notebook(root / "03_etl" / "01_fetch.ipynb", "print(x)",
@@ -81,12 +82,16 @@ def test_run_reports_passes_failures_and_the_failing_cell(project):
     assert "ValueError: bad bar at 10:35" in failed.describe_failure()
     # parameters reached the kernel
     executed = nbformat.read(outcome.run_dir / by_name["00_intro.ipynb"].output, 4)
-    assert executed.cells[-1].outputs[0]["text"] == "10\n"
+    printed = next(c for c in executed.cells if c.source == "print(x * 2)")
+    assert printed.outputs[0]["text"] == "10\n"
     # the report
     index = (outcome.run_dir / "index.html").read_text()
     assert index.index("03_etl/01_fetch.ipynb") < index.index("00_intro.ipynb")  # failures first
     assert "bad bar at 10:35" in index and "3 passed, 1 failed" in index
     assert (outcome.run_dir / by_name["00_intro.ipynb"].html).is_file()
+    thumb = by_name["00_intro.ipynb"].thumbnail
+    assert thumb and (outcome.run_dir / thumb).read_bytes().startswith(b"\x89PNG")
+    assert f'src="{thumb}"' in index
     results = json.loads((outcome.run_dir / "results.json").read_text())
     assert results["failed"] == 1 and results["passed"] == 3
     assert (project.runs_dir / "latest").resolve() == outcome.run_dir.resolve()
@@ -107,7 +112,7 @@ def test_update_rewrites_in_place_without_volatile_metadata(project):
     nb = nbformat.read(path, 4)
     assert "papermill" not in nb.metadata
     assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in nb.cells)
-    assert nb.cells[-1].execution_count == 2 and nb.cells[-1].outputs[0]["text"] == "2\n"
+    assert nb.cells[2].execution_count == 2 and nb.cells[2].outputs[0]["text"] == "2\n"
     assert nbs.problems(path) == []
     with pytest.raises(ParameterError, match="--update"):
         runner.run([path], {"x": 2}, update=True, settings=project)

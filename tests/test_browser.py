@@ -1,0 +1,173 @@
+"""The learner's JupyterLab, in a real browser.
+
+`fde lab` serves a copy of the course notebooks on loopback; headless Chromium (Debian's,
+driven by Playwright — never a downloaded browser) opens each one, runs all cells, and
+checks that no cell failed, that every code cell ran, and that widgets render and respond.
+A screenshot of each notebook goes to ``$FDE_RUNS_DIR/browser-<time>/``.
+"""
+
+import datetime as dt
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fdelib import notebooks as nbs
+
+CHROMIUM = Path("/usr/bin/chromium")
+TOKEN = "fde-browser-test"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WIDGET_CHECK = "zz_widget_check.ipynb"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium); "
+                                  ".ci/run installs it")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_lab_settings(folder: Path) -> None:
+    """No news pop-up; render every cell (windowing would hide off-screen cells)."""
+    for plugin, values in {
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    }.items():
+        path = folder / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def write_widget_check(path: Path) -> None:
+    """A notebook whose slider drives a label: proves widgets round-trip to the kernel."""
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("as_of = '2026-01-02'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "import ipywidgets as w\n"
+        "slider = w.IntSlider(value=3, min=0, max=10, description='n')\n"
+        "label = w.Label(value='square: 9')\n"
+        "slider.observe(lambda change: setattr(label, 'value', f\"square: {change['new'] ** 2}\"),"
+        " names='value')\n"
+        "w.VBox([slider, label])")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, settings):
+    root = tmp_path_factory.mktemp("lab")
+    workdir = root / "notebooks"  # a copy: Run All and autosave never touch the committed files
+    shutil.copytree(nbs.notebooks_dir(settings), workdir,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    write_widget_check(workdir / WIDGET_CHECK)
+    write_lab_settings(root / "settings")
+    port = free_port()
+    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+           "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "fdelib.cli", "lab", "--port", str(port),
+                             "--notebook-dir", str(workdir), f"--IdentityProvider.token={TOKEN}"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"fde lab did not start: {(root / 'lab.log').read_text()[-800:]}")
+            time.sleep(0.5)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def shots(settings) -> Path:
+    folder = settings.runs_dir / f"browser-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+NOTEBOOKS = [nbs.display_name(p) for p in nbs.discover()] + [WIDGET_CHECK]
+
+
+def run_all(page, timeout: float = 120.0) -> list[str]:
+    """Run → Run All Cells, then wait until every code cell shows an execution count."""
+    page.click("li.lm-MenuBar-item:has-text('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    selector = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        prompts = [e.inner_text().strip() for e in page.query_selector_all(selector)]
+        if prompts and all(p[1:-2].isdigit() for p in prompts):
+            return prompts
+        time.sleep(0.5)
+    raise AssertionError(f"cells still running or not run after {timeout}s: {prompts}")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        workspace = name.replace("/", "-").removesuffix(".ipynb")
+        page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=60000)
+        try:
+            page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=60000)
+        except Exception:
+            page.screenshot(path=str(shots / f"{workspace}-not-idle.png"))
+            raise
+        run_all(page)
+        errors = [e.inner_text() for e in page.query_selector_all(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
+        failures = [e for e in errors if "Traceback" in e or "Error" in e.split("\n")[0]]
+        assert not failures, f"{name}: {failures[0][:500]}"
+        sliders = page.query_selector_all(".widget-slider .noUi-handle")
+        if name == WIDGET_CHECK:
+            assert sliders, "the widget did not render"
+        if sliders:
+            outputs = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea"
+            before = [e.inner_text() for e in page.query_selector_all(outputs)]
+            sliders[0].focus()
+            page.keyboard.press("ArrowRight")
+            page.keyboard.press("ArrowRight")
+            deadline = time.monotonic() + 15
+            while [e.inner_text() for e in page.query_selector_all(outputs)] == before:
+                assert time.monotonic() < deadline, f"{name}: moving the slider changed nothing"
+                time.sleep(0.3)
+            if name == WIDGET_CHECK:  # the kernel answered: 5 squared, not just a moved handle
+                page.wait_for_function("[...document.querySelectorAll('.widget-label')]"
+                                       ".some(e => e.innerText === 'square: 25')", timeout=15000)
+        page.screenshot(path=str(shots / f"{workspace}.png"))
+    finally:
+        page.close()
