@@ -49,9 +49,16 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
 
 def sessions(as_of: str, days: int, exchange: str = "XNYS") -> list:
     """The last ``days`` trading sessions of ``exchange`` up to ``as_of`` (holidays skipped)."""
+    import warnings
+
     import exchange_calendars as xcals
 
-    calendar = xcals.get_calendar(exchange)
+    with warnings.catch_warnings():
+        # exchange-calendars still calls a pandas API that pandas 3.1 deprecates; the
+        # warning is about their code, and would only clutter notebook outputs.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        calendar = xcals.get_calendar(exchange)
     last = calendar.date_to_session(pd.Timestamp(as_of), direction="previous")
     return list(calendar.sessions_window(last, -days).date)
 

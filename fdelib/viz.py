@@ -18,3 +18,24 @@ def lines(frame: pd.DataFrame, x: str, y: str, by: str, *, title: str, ylabel: s
     ax.legend(title=by)
     fig.autofmt_xdate()
     plt.show()
+
+
+def draw_dag(graph, *, title: str, levels: list[list[str]] | None = None,
+             colors: dict[str, str] | None = None, figsize: tuple[float, float] = (8, 3)) -> None:
+    """Draw a workflow graph left to right, one column per parallel level."""
+    import networkx as nx
+
+    if levels is None:
+        levels = [sorted(layer) for layer in nx.topological_generations(graph)]
+    positions = {}
+    for x, level in enumerate(levels):
+        for y, node in enumerate(level):
+            positions[node] = (x, -(y - (len(level) - 1) / 2))
+    fig, ax = plt.subplots(figsize=figsize)
+    node_colors = [(colors or {}).get(n, "#cfe2f3") for n in graph.nodes]
+    nx.draw_networkx(graph, positions, ax=ax, node_color=node_colors, node_size=2200,
+                     node_shape="s", font_size=8, arrowsize=14, edge_color="#555")
+    ax.set_title(title)
+    ax.axis("off")
+    ax.margins(0.15)
+    plt.show()

@@ -1,0 +1,288 @@
+"""Batch vs stream, and Lambda vs Kappa, on the same trade events in PostgreSQL.
+
+The events: trades of a few symbols over some minutes. Some arrive late (after their
+minute is over), and one trade is later **corrected** (same ``trade_id``, new price and
+quantity; the newest version by log offset is the truth). The question every design must
+answer: what are volume and notional per symbol and minute?
+
+* :func:`truth` — the batch answer over the whole log, newest version of each trade.
+* :class:`WindowAggregator` — a stream processor with tumbling one-minute windows and a
+  watermark: fast answers, but events later than the allowed lateness are dropped.
+* Lambda (:func:`lambda_batch`, :func:`lambda_speed`, :func:`lambda_serving`): a batch
+  layer recomputes everything now and then; a speed layer adds what arrived since; the
+  serving layer merges both. The speed layer is approximate (it adds a correction as if it
+  were a new trade) until the next batch run fixes it: two code paths to keep in step.
+* Kappa (:func:`kappa_consume`, :func:`kappa_replay`): one log, one processor that applies
+  each event as a delta (a correction subtracts the old version). To recompute — new
+  logic, a bug fix — replay the log from offset 0 into a fresh view.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import db
+
+VIEW_COLUMNS = ["symbol", "minute", "volume", "notional"]
+
+
+# --- events --------------------------------------------------------------------------
+
+def make_events(seed: int, as_of: str, minutes: int = 6, per_minute: int = 8,
+                symbols: tuple[str, ...] = ("ACME", "GLOBX"), late_share: float = 0.15,
+                ) -> pd.DataFrame:
+    """Seeded trades in arrival order, with late arrivals and one correction at the end.
+
+    ``arrival`` is the demo clock's tick (a minute index) when the event reached us.
+    """
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp(f"{as_of} 14:30", tz="UTC")
+    rows = []
+    for minute in range(minutes):
+        for i in range(per_minute):
+            symbol = symbols[i % len(symbols)]
+            late = rng.random() < late_share
+            rows.append({
+                "trade_id": f"T{minute:02d}{i:02d}",
+                "symbol": symbol,
+                "event_time": start + pd.Timedelta(minutes=minute, seconds=int(rng.integers(0, 60))),
+                "arrival": minute + (int(rng.integers(2, 4)) if late else 0),
+                "price": round(float((100 if symbol == symbols[0] else 40) * (1 + rng.normal(0, 0.002))), 4),
+                "quantity": int(rng.integers(1, 10)) * 100,
+                "is_correction": False,
+            })
+    corrected = dict(rows[len(rows) // 3])
+    corrected.update(price=round(corrected["price"] * 1.01, 4),
+                     quantity=corrected["quantity"] + 500, arrival=minutes + 1,
+                     is_correction=True)
+    events = pd.DataFrame(rows + [corrected])
+    return events.sort_values(["arrival", "event_time"], kind="stable").reset_index(drop=True)
+
+
+def describe(events: pd.DataFrame) -> dict[str, int]:
+    """How many events, how many arrived after their minute, how many corrections."""
+    start = events["event_time"].min().floor("min")
+    minute_index = (events["event_time"] - start) // pd.Timedelta(minutes=1)
+    return {"events": len(events), "arrived late": int((events["arrival"] > minute_index).sum()),
+            "corrections": int(events["is_correction"].sum())}
+
+
+def reset(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("""
+            TRUNCATE workflows.trade_events, workflows.lambda_batch_view,
+                     workflows.lambda_speed_view, workflows.kappa_view,
+                     workflows.consumer_offsets RESTART IDENTITY""")
+
+
+def append(engine: sa.Engine, events: pd.DataFrame) -> int:
+    """Append events to the log in arrival order (the log's offset is their sequence)."""
+    return db.copy_dataframe(events, "trade_events", engine, schema="workflows",
+                             columns=["trade_id", "symbol", "event_time", "arrival", "price",
+                                      "quantity", "is_correction"])
+
+
+# --- the batch answer ----------------------------------------------------------------
+
+LATEST = """
+    SELECT DISTINCT ON (trade_id) trade_id, symbol, event_time, price, quantity, "offset"
+    FROM workflows.trade_events
+    WHERE "offset" <= :upto
+    ORDER BY trade_id, "offset" DESC
+"""
+
+
+def truth(engine: sa.Engine, upto: int | None = None) -> pd.DataFrame:
+    """Volume and notional per symbol and minute from the newest version of every trade."""
+    return _view(db.read_frame(f"""
+        SELECT symbol, date_trunc('minute', event_time) AS minute,
+               sum(quantity) AS volume, sum(price * quantity) AS notional
+        FROM ({LATEST}) latest GROUP BY 1, 2
+    """, {"upto": upto if upto is not None else 2**62}, engine=engine))
+
+
+def _view(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[VIEW_COLUMNS].copy()
+    frame["volume"] = frame["volume"].astype("int64")
+    frame["notional"] = frame["notional"].astype(float).round(2)
+    return frame.sort_values(["symbol", "minute"]).reset_index(drop=True)
+
+
+def compare(answer: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """Rows where an answer differs from the expected one (empty = correct)."""
+    merged = expected.merge(answer, on=["symbol", "minute"], how="outer",
+                            suffixes=("_expected", "_answer"), indicator=True)
+    wrong = merged[(merged["_merge"] != "both")
+                   | (merged["volume_expected"] != merged["volume_answer"])
+                   | ((merged["notional_expected"] - merged["notional_answer"]).abs() > 0.005)]
+    return wrong.drop(columns="_merge").reset_index(drop=True)
+
+
+# --- stream processing ---------------------------------------------------------------
+
+@dataclasses.dataclass
+class WindowAggregator:
+    """Tumbling one-minute windows closed by a watermark (max event time - lateness).
+
+    Events for a window that is already closed are *late*: counted, not applied. A
+    correction is treated as one more trade: a stream job has no memory of past versions
+    unless we give it state, which is what Kappa's processor does.
+    """
+
+    allowed_lateness: pd.Timedelta = pd.Timedelta(minutes=1)
+    open: dict = dataclasses.field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
+    closed: dict = dataclasses.field(default_factory=dict)
+    watermark: pd.Timestamp | None = None
+    dropped: int = 0
+    processed: int = 0
+
+    def process(self, event: dict) -> None:
+        self.processed += 1
+        minute = pd.Timestamp(event["event_time"]).floor("min")
+        key = (event["symbol"], minute)
+        if key in self.closed or (self.watermark is not None and minute + pd.Timedelta(minutes=1)
+                                  <= self.watermark and key not in self.open):
+            self.dropped += 1
+            return
+        window = self.open[key]
+        window[0] += int(event["quantity"])
+        window[1] += float(event["price"]) * int(event["quantity"])
+        seen = pd.Timestamp(event["event_time"]) - self.allowed_lateness
+        self.watermark = seen if self.watermark is None else max(self.watermark, seen)
+        for k in [k for k in self.open if k[1] + pd.Timedelta(minutes=1) <= self.watermark]:
+            self.closed[k] = self.open.pop(k)
+
+    def flush(self) -> pd.DataFrame:
+        """Close every window (end of stream) and return all results."""
+        self.closed.update(self.open)
+        self.open.clear()
+        rows = [(s, m, v, n) for (s, m), (v, n) in self.closed.items()]
+        return _view(pd.DataFrame(rows, columns=VIEW_COLUMNS))
+
+
+def stream(events: pd.DataFrame, allowed_lateness_minutes: float = 1) -> WindowAggregator:
+    """Feed events in arrival order through a :class:`WindowAggregator`."""
+    agg = WindowAggregator(pd.Timedelta(minutes=allowed_lateness_minutes))
+    for event in events.to_dict("records"):
+        agg.process(event)
+    return agg
+
+
+# --- Lambda ----------------------------------------------------------------------------
+
+def lambda_batch(engine: sa.Engine) -> int:
+    """Batch layer: recompute the batch view from the whole log; reset the speed layer.
+
+    Returns the number of events it read (all of them: that is its cost)."""
+    with engine.begin() as conn:
+        upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
+        conn.exec_driver_sql("TRUNCATE workflows.lambda_batch_view, workflows.lambda_speed_view")
+        conn.execute(sa.text(f"""
+            INSERT INTO workflows.lambda_batch_view
+            SELECT symbol, date_trunc('minute', event_time), sum(quantity),
+                   sum(price * quantity), :upto
+            FROM ({LATEST}) latest GROUP BY 1, 2
+        """), {"upto": upto})
+        _set_offset(conn, "lambda_speed", upto)
+        return conn.exec_driver_sql(
+            'SELECT count(*) FROM workflows.trade_events WHERE "offset" <= %s', (upto,)).scalar()
+
+
+def lambda_speed(engine: sa.Engine) -> int:
+    """Speed layer: add events that arrived since the last batch (approximate: a
+    correction is added like a new trade). Returns the events it read."""
+    with engine.begin() as conn:
+        start, upto = _advance(conn, "lambda_speed")
+        conn.execute(sa.text("""
+            INSERT INTO workflows.lambda_speed_view AS v
+            SELECT symbol, date_trunc('minute', event_time), sum(quantity), sum(price * quantity)
+            FROM workflows.trade_events WHERE "offset" > :start AND "offset" <= :upto
+            GROUP BY 1, 2
+            ON CONFLICT (symbol, minute) DO UPDATE
+            SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
+        """), {"start": start, "upto": upto})
+        return upto - start
+
+
+def lambda_serving(engine: sa.Engine) -> pd.DataFrame:
+    """Serving layer: batch view + speed view."""
+    return _view(db.read_frame("""
+        SELECT symbol, minute, sum(volume) AS volume, sum(notional) AS notional FROM (
+            SELECT symbol, minute, volume, notional FROM workflows.lambda_batch_view
+            UNION ALL
+            SELECT symbol, minute, volume, notional FROM workflows.lambda_speed_view) both_layers
+        GROUP BY 1, 2
+    """, engine=engine))
+
+
+# --- Kappa -----------------------------------------------------------------------------
+
+def kappa_consume(engine: sa.Engine) -> int:
+    """Apply new log events to the Kappa view as deltas; returns the events read.
+
+    A correction subtracts the previous version of its trade and adds the new one, so the
+    view is exact after every step, not only after a batch."""
+    with engine.begin() as conn:
+        start, upto = _advance(conn, "kappa")
+        conn.execute(sa.text("""
+            WITH versions AS (
+                SELECT "offset", symbol, date_trunc('minute', event_time) AS minute,
+                       quantity, price * quantity AS notional,
+                       lag(symbol) OVER w AS old_symbol,
+                       lag(date_trunc('minute', event_time)) OVER w AS old_minute,
+                       lag(quantity) OVER w AS old_quantity,
+                       lag(price * quantity) OVER w AS old_notional
+                FROM workflows.trade_events WHERE "offset" <= :upto
+                WINDOW w AS (PARTITION BY trade_id ORDER BY "offset")
+            ), deltas AS (
+                SELECT symbol, minute, quantity AS volume, notional
+                FROM versions WHERE "offset" > :start
+                UNION ALL
+                SELECT old_symbol, old_minute, -old_quantity, -old_notional
+                FROM versions WHERE "offset" > :start AND old_symbol IS NOT NULL
+            )
+            INSERT INTO workflows.kappa_view AS v
+            SELECT symbol, minute, sum(volume), sum(notional) FROM deltas GROUP BY 1, 2
+            ON CONFLICT (symbol, minute) DO UPDATE
+            SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
+        """), {"start": start, "upto": upto})
+        return upto - start
+
+
+def kappa_replay(engine: sa.Engine) -> int:
+    """Recompute: empty the view, rewind the consumer to offset 0, consume the whole log."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE workflows.kappa_view")
+        _set_offset(conn, "kappa", 0)
+    return kappa_consume(engine)
+
+
+def kappa_view(engine: sa.Engine) -> pd.DataFrame:
+    return _view(db.read_frame("SELECT * FROM workflows.kappa_view WHERE volume <> 0",
+                               engine=engine))
+
+
+# --- consumer offsets ----------------------------------------------------------------
+
+def _set_offset(conn: sa.Connection, consumer: str, offset: int) -> None:
+    conn.execute(sa.text("""
+        INSERT INTO workflows.consumer_offsets VALUES (:c, :o)
+        ON CONFLICT (consumer) DO UPDATE SET last_offset = EXCLUDED.last_offset
+    """), {"c": consumer, "o": offset})
+
+
+def _advance(conn: sa.Connection, consumer: str) -> tuple[int, int]:
+    """(last processed offset, newest offset) and move the consumer to the newest."""
+    conn.execute(sa.text("INSERT INTO workflows.consumer_offsets VALUES (:c, 0) "
+                         "ON CONFLICT DO NOTHING"), {"c": consumer})
+    start = conn.execute(sa.text("SELECT last_offset FROM workflows.consumer_offsets "
+                                 "WHERE consumer = :c FOR UPDATE"), {"c": consumer}).scalar()
+    upto = conn.exec_driver_sql(
+        'SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
+    _set_offset(conn, consumer, upto)
+    return start, upto
