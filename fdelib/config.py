@@ -28,7 +28,6 @@ DEFAULTS = {
     "POSTGRES_USER": "fde",
     "POSTGRES_PASSWORD": "fde",
     "POSTGRES_DB": "fde",
-    "POSTGRES_HOST": "postgres",
     "POSTGRES_PORT": "5432",
     "PGADMIN_PORT": "5050",
     "PGADMIN_DEFAULT_EMAIL": "admin@fde.example.com",
@@ -36,6 +35,7 @@ DEFAULTS = {
     "CONDUCTOR_PORT": "8080",
     "CONDUCTOR_UI_PORT": "5000",
     "JUPYTER_PORT": "8888",
+    "JUPYTER_TOKEN": "fde",
     "FDE_MODE": "offline",
 }
 

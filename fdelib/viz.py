@@ -33,8 +33,9 @@ def draw_dag(graph, *, title: str, levels: list[list[str]] | None = None,
             positions[node] = (x, -(y - (len(level) - 1) / 2))
     fig, ax = plt.subplots(figsize=figsize)
     node_colors = [(colors or {}).get(n, "#cfe2f3") for n in graph.nodes]
-    nx.draw_networkx(graph, positions, ax=ax, node_color=node_colors, node_size=2200,
-                     node_shape="s", font_size=8, arrowsize=14, edge_color="#555")
+    labels = {n: str(n).replace("_", "\n") for n in graph.nodes}  # long names wrap
+    nx.draw_networkx(graph, positions, ax=ax, labels=labels, node_color=node_colors,
+                     node_size=2600, node_shape="s", font_size=8, arrowsize=14, edge_color="#555")
     ax.set_title(title)
     ax.axis("off")
     ax.margins(0.15)
