@@ -121,3 +121,25 @@ def test_reset_gives_an_empty_database(private_settings):
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT to_regclass('keep_me')").scalar() is None
     engine.dispose()
+
+
+def test_sigkilled_jupyter_kernel_then_running_again_works(engine, settings):
+    """The issue's scenario literally: a real kernel attached, SIGKILLed, then a new run."""
+    from jupyter_client.manager import start_new_kernel
+
+    manager, client = start_new_kernel(kernel_name="python3")
+    outputs: list = []
+    client.execute_interactive("import os; from fdelib import db\n"
+                               "db.read_scalar('select 1'); print(os.getpid())",
+                               timeout=60, output_hook=outputs.append)
+    kernel_pid = int(next(m["content"]["text"] for m in outputs if m["msg_type"] == "stream"))
+    assert kernel_pid in stack.status().attached_pids
+    os.kill(kernel_pid, signal.SIGKILL)
+    client.stop_channels()
+    manager.cleanup_resources()
+    psutil.wait_procs([psutil.Process(kernel_pid)], timeout=10) if psutil.pid_exists(kernel_pid) else None
+
+    status = stack.status()  # the truth right after the kill: server up, kernel gone
+    assert status.running and kernel_pid not in status.attached_pids
+    again = python("from fdelib import db; print(db.read_scalar('select 41 + 1'))")
+    assert again.communicate(timeout=120)[0].strip() == "42"
