@@ -60,12 +60,12 @@ def test_stream_windows_drop_late_events_that_batch_keeps(log):
 
 def test_async_beats_sync_as_load_grows():
     loads = [1, 4, 16]
-    measured = patterns.measure(loads, latency=0.01, capacity=4)
-    verdict = patterns.verdict(measured, patterns.model(loads, latency=0.01, capacity=4))
+    measured = patterns.measure(loads, latency=0.03, capacity=4)
+    verdict = patterns.verdict(measured, patterns.model(loads, latency=0.03, capacity=4))
     assert verdict["measured >= half of it"].all()
     assert verdict["model: async speed-up"].tolist() == [1.0, 4.0, 4.0]
     sync = measured[measured["pattern"] == "sync"].set_index("requests")["throughput_rps"]
     asyn = measured[measured["pattern"] == "async"].set_index("requests")["throughput_rps"]
     assert asyn[16] > 2 * sync[16]  # capacity 4 → up to 4x; well clear of timing noise
     modelled = patterns.model([16], latency=0.01, capacity=4).set_index("pattern")
-    assert modelled.loc["async", "mean_latency_ms"] == pytest.approx(25.0)
+    assert modelled.loc["async", "mean_latency_ms"] == pytest.approx(25.0)  # waves of 4: 10..40 ms
