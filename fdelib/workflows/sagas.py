@@ -1,0 +1,177 @@
+"""The saga pattern: one business transaction across services, undone step by step.
+
+A securities trade touches several services, each with its own data: the buyer's cash is
+reserved, the seller's securities are reserved, the trade is booked, then settled. No
+single database transaction spans them, so each step has a **compensation** that undoes
+it, and a failure runs the compensations of the steps already done, in reverse order.
+
+Two ways to coordinate the same saga, on the same PostgreSQL tables:
+
+* **orchestration** (:func:`orchestrate`): one coordinator calls each service in turn and
+  decides what to compensate. The saga's state lives in one place (its log).
+* **choreography** (:func:`choreograph`): no coordinator. Each service reacts to events on
+  a shared log and emits its own; a failure event makes the earlier services compensate.
+  The state is spread over the events: to know where a saga is, you replay them.
+
+Every step and every compensation is idempotent (guarded by the saga's step log), so a
+retried message can never move money twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import db
+
+SCHEMA = Path(__file__).with_name("sagas.sql")
+STEPS = ["reserve_cash", "reserve_securities", "book_trade", "settle"]
+
+
+class StepFailed(Exception):
+    """A service refused its step (the injected fault)."""
+
+
+def setup(engine: sa.Engine, cash: int = 10_000, shares: int = 100) -> None:
+    """Create the tables (idempotent) and reset the two accounts to their opening state."""
+    db.run_sql_file(SCHEMA, engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE workflows.saga_accounts, workflows.saga_steps, "
+                             "workflows.saga_events RESTART IDENTITY")
+        conn.execute(sa.text("INSERT INTO workflows.saga_accounts VALUES "
+                             "('buyer', :cash, 0, 0, 0), ('seller', 0, :shares, 0, 0)"),
+                     {"cash": cash, "shares": shares})
+
+
+# --- the services: each step and its compensation, idempotent ----------------------
+
+def _once(conn: sa.Connection, saga: str, step: str, kind: str) -> bool:
+    """Record (saga, step, kind); False if it was already recorded (a retry)."""
+    return conn.execute(sa.text("""
+        INSERT INTO workflows.saga_steps (saga, step, kind) VALUES (:saga, :step, :kind)
+        ON CONFLICT DO NOTHING RETURNING 1
+    """), {"saga": saga, "step": step, "kind": kind}).scalar() is not None
+
+
+def _move(conn: sa.Connection, account: str, **deltas: int) -> None:
+    sets = ", ".join(f"{column} = {column} + :{column}" for column in deltas)
+    conn.execute(sa.text(f"UPDATE workflows.saga_accounts SET {sets} WHERE name = :account"),
+                 {"account": account, **deltas})
+
+
+def do_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int,
+            fail_at: str | None) -> None:
+    """Run one step in its own transaction; raise :class:`StepFailed` for the fault."""
+    if step == fail_at:
+        raise StepFailed(f"{step} refused for saga {saga}")
+    with engine.begin() as conn:
+        if not _once(conn, saga, step, "do"):
+            return
+        if step == "reserve_cash":
+            _move(conn, "buyer", cash=-price * quantity, cash_reserved=price * quantity)
+        elif step == "reserve_securities":
+            _move(conn, "seller", shares=-quantity, shares_reserved=quantity)
+        elif step == "settle":
+            _move(conn, "buyer", cash_reserved=-price * quantity, shares=quantity)
+            _move(conn, "seller", shares_reserved=-quantity, cash=price * quantity)
+        # book_trade records the trade in the step log only
+
+
+def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int) -> None:
+    """Compensate a step that was done (idempotent; a step never done is left alone)."""
+    with engine.begin() as conn:
+        done = conn.execute(sa.text("SELECT 1 FROM workflows.saga_steps WHERE saga = :s AND "
+                                    "step = :t AND kind = 'do'"), {"s": saga, "t": step}).scalar()
+        if not done or not _once(conn, saga, step, "undo"):
+            return
+        if step == "reserve_cash":
+            _move(conn, "buyer", cash=price * quantity, cash_reserved=-price * quantity)
+        elif step == "reserve_securities":
+            _move(conn, "seller", shares=quantity, shares_reserved=-quantity)
+
+
+# --- orchestration -------------------------------------------------------------------
+
+def orchestrate(engine: sa.Engine, saga: str, price: int, quantity: int,
+                fail_at: str | None = None) -> dict:
+    """The coordinator: run the steps in order; on failure compensate in reverse."""
+    done: list[str] = []
+    calls = 0
+    for step in STEPS:
+        calls += 1
+        try:
+            do_step(engine, saga, step, price, quantity, fail_at)
+        except StepFailed:
+            for earlier in reversed(done):
+                calls += 1
+                undo_step(engine, saga, earlier, price, quantity)
+            return {"saga": saga, "outcome": "compensated", "failed_step": step, "messages": calls}
+        done.append(step)
+    return {"saga": saga, "outcome": "completed", "failed_step": None, "messages": calls}
+
+
+# --- choreography --------------------------------------------------------------------
+
+# Which service reacts to which event, and what it emits on success.
+REACTS = {"trade_requested": "reserve_cash", "cash_reserved": "reserve_securities",
+          "securities_reserved": "book_trade", "trade_booked": "settle"}
+EMITS = {"reserve_cash": "cash_reserved", "reserve_securities": "securities_reserved",
+         "book_trade": "trade_booked", "settle": "trade_settled"}
+
+
+def _emit(engine: sa.Engine, saga: str, event: str, service: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO workflows.saga_events (saga, event, emitted_by) "
+                             "VALUES (:s, :e, :b)"), {"s": saga, "e": event, "b": service})
+
+
+def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
+                fail_at: str | None = None) -> dict:
+    """No coordinator: services react to events until none is left to handle."""
+    _emit(engine, saga, "trade_requested", "client")
+    handled = 0
+    while True:
+        with engine.begin() as conn:
+            row = conn.execute(sa.text("""
+                SELECT id, event FROM workflows.saga_events
+                WHERE saga = :s AND NOT handled ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+            """), {"s": saga}).first()
+            if row is None:
+                break
+            conn.execute(sa.text("UPDATE workflows.saga_events SET handled = true WHERE id = :i"),
+                         {"i": row.id})
+        handled += 1
+        if row.event in REACTS:
+            service = REACTS[row.event]
+            try:
+                do_step(engine, saga, service, price, quantity, fail_at)
+                _emit(engine, saga, EMITS[service], service)
+            except StepFailed:
+                _emit(engine, saga, f"{service}_failed", service)
+        elif row.event.endswith("_failed"):
+            # every service that already did its step listens for failures and undoes it
+            for service in reversed(STEPS):
+                undo_step(engine, saga, service, price, quantity)
+    outcome = events(engine, saga)["event"].iloc[-1]
+    return {"saga": saga, "outcome": "completed" if outcome == "trade_settled" else "compensated",
+            "failed_step": fail_at, "messages": handled}
+
+
+# --- looking at it -------------------------------------------------------------------
+
+def accounts(engine: sa.Engine) -> pd.DataFrame:
+    return db.read_frame("SELECT * FROM workflows.saga_accounts ORDER BY name",
+                         engine=engine).set_index("name")
+
+
+def steps(engine: sa.Engine, saga: str) -> pd.DataFrame:
+    """The saga's own log: what the orchestrator (or anyone) can read in one place."""
+    return db.read_frame("SELECT id, step, kind FROM workflows.saga_steps WHERE saga = :s "
+                         "ORDER BY id", {"s": saga}, engine=engine).set_index("id")
+
+
+def events(engine: sa.Engine, saga: str) -> pd.DataFrame:
+    return db.read_frame("SELECT id, event, emitted_by FROM workflows.saga_events "
+                         "WHERE saga = :s ORDER BY id", {"s": saga}, engine=engine)

@@ -1,0 +1,47 @@
+import pytest
+
+from fdelib.workflows import sagas
+
+OPENING = {"buyer": {"cash": 10_000, "shares": 0}, "seller": {"cash": 0, "shares": 100}}
+
+
+def balances(engine) -> dict:
+    table = sagas.accounts(engine)
+    assert (table[["cash_reserved", "shares_reserved"]] == 0).all().all(), "reservations left over"
+    return {name: {"cash": int(row.cash), "shares": int(row.shares)} for name, row in table.iterrows()}
+
+
+@pytest.mark.parametrize("coordinate", [sagas.orchestrate, sagas.choreograph])
+@pytest.mark.parametrize("fail_at", sagas.STEPS)
+def test_every_failure_is_fully_compensated(engine, coordinate, fail_at):
+    sagas.setup(engine)
+    result = coordinate(engine, "S1", 50, 20, fail_at)
+    assert result["outcome"] == "compensated"
+    assert balances(engine) == OPENING
+
+
+@pytest.mark.parametrize("coordinate", [sagas.orchestrate, sagas.choreograph])
+def test_success_moves_cash_and_shares_once(engine, coordinate):
+    sagas.setup(engine)
+    assert coordinate(engine, "S1", 50, 20)["outcome"] == "completed"
+    assert balances(engine) == {"buyer": {"cash": 9_000, "shares": 20},
+                                "seller": {"cash": 1_000, "shares": 80}}
+
+
+def test_retried_steps_and_compensations_are_idempotent(engine):
+    sagas.setup(engine)
+    for _ in range(3):  # a redelivered message runs the step again
+        sagas.do_step(engine, "S1", "reserve_cash", 50, 20, None)
+    assert sagas.accounts(engine).loc["buyer", "cash"] == 9_000
+    for _ in range(3):
+        sagas.undo_step(engine, "S1", "reserve_cash", 50, 20)
+        sagas.undo_step(engine, "S1", "reserve_securities", 50, 20)  # never done: no-op
+    assert balances(engine) == OPENING
+
+
+def test_orchestrator_log_holds_the_state_choreography_spreads_it(engine):
+    sagas.setup(engine)
+    sagas.choreograph(engine, "C1", 50, 20, "book_trade")
+    emitters = set(sagas.events(engine, "C1")["emitted_by"])
+    assert emitters == {"client", "reserve_cash", "reserve_securities", "book_trade"}
+    assert sagas.steps(engine, "C1")["kind"].tolist() == ["do", "do", "undo", "undo"]
