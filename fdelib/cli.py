@@ -93,7 +93,7 @@ def _settings_rows() -> list[tuple[str, str]]:
     s = get_settings()
     return [("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
             ("FDE_HOME", str(s.home)), ("runs", str(s.runs_dir)),
-            ("conductor", s.conductor_server_url or "local engine")]
+            ("conductor", s.conductor_server_url or "local engine (arrives with 04_oms)")]
 
 
 def cmd_up(args, extra) -> int:

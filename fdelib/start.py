@@ -42,7 +42,8 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
                             + (" (superuser!)" if info["super"] else " (no superuser)")),
         ("API mode", f"{settings.mode}: " + ("real APIs, your keys" if settings.live
                                              else "recorded payloads served locally")),
-        ("workflow engine", settings.conductor_server_url or "local Conductor-compatible engine"),
+        ("workflow engine", settings.conductor_server_url
+                            or "local Conductor-compatible engine (arrives with 04_oms)"),
     ]
     return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
 

@@ -4,6 +4,7 @@
 * :mod:`.tasks` — idempotent and non-idempotent tasks on PostgreSQL;
 * :mod:`.patterns` — synchronous blocking vs asynchronous non-blocking coordination;
 * :mod:`.streams` — batch ETL vs stream processing; Lambda vs Kappa on PostgreSQL;
+* :mod:`.sagas` — a trade saga, orchestrated and choreographed, with compensations;
 * :mod:`.ml` — an ML workflow whose data-quality gate decides whether a model is registered.
 """
 
