@@ -76,25 +76,40 @@ def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
 
 def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None, *,
                    schema: str | None = None, columns: list[str] | None = None,
-                   connection: sa.Connection | None = None) -> int:
+                   connection: sa.Connection | None = None, progress: bool | None = None,
+                   chunk_rows: int = 100_000) -> int:
     """Append ``df`` to ``schema.table`` with COPY; return the number of rows loaded.
 
     Columns are matched by name (``columns`` or the DataFrame's). NaN/None become NULL.
     Runs in its own transaction unless an open ``connection`` is given, in which case the
     caller's transaction decides (so a failed load leaves nothing behind either way).
+    Large frames go in chunks of ``chunk_rows`` inside that one transaction, with a
+    progress bar (``progress=None`` shows it from 200 000 rows on).
     """
     columns = list(columns or df.columns)
     target = pgsql.Identifier(schema, table) if schema else pgsql.Identifier(table)
-    statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL '\\N')").format(
-        target, pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns))
-    buffer = io.StringIO()
-    _csv_ready(df[columns]).to_csv(buffer, header=False, index=False, na_rep="\\N")
-    buffer.seek(0)
+    names = pgsql.SQL(", ").join(pgsql.Identifier(c) for c in columns)
+    show = len(df) >= 200_000 if progress is None else progress
 
     def _copy(conn: sa.Connection) -> None:
         raw = conn.connection.dbapi_connection
+        bar = _progress_bar(len(df), f"COPY {table}") if show else None
+        render = _render_arrow
         with raw.cursor() as cur:
-            cur.copy_expert(statement.as_string(raw), buffer)
+            for start in range(0, len(df), chunk_rows):
+                chunk = df.iloc[start:start + chunk_rows][columns]
+                try:
+                    buffer, null = render(chunk)
+                except (ImportError, TypeError, ValueError, NotImplementedError):
+                    render = _render_pandas  # types Arrow cannot write (e.g. dicts)
+                    buffer, null = render(chunk)
+                statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
+                    target, names, pgsql.Literal(null))
+                cur.copy_expert(statement.as_string(raw), buffer)
+                if bar is not None:
+                    bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
 
     if connection is not None:
         _copy(connection)
@@ -102,6 +117,32 @@ def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None
         with (engine or get_engine()).begin() as conn:
             _copy(conn)
     return len(df)
+
+
+def _render_arrow(chunk: pd.DataFrame) -> tuple[io.BytesIO, str]:
+    """CSV via Arrow's C++ writer (about 4x faster than pandas): strings are quoted, so an
+    empty string stays ``""`` and a missing value is an unquoted empty field (NULL)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    buffer = io.BytesIO()
+    table = pa.Table.from_pandas(chunk, preserve_index=False)
+    pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+    buffer.seek(0)
+    return buffer, ""
+
+
+def _render_pandas(chunk: pd.DataFrame) -> tuple[io.StringIO, str]:
+    buffer = io.StringIO()
+    _csv_ready(chunk).to_csv(buffer, header=False, index=False, na_rep="\\N")
+    buffer.seek(0)
+    return buffer, "\\N"
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm.auto import tqdm  # a widget in notebooks, a text bar in a terminal
+
+    return tqdm(total=total, desc=desc, unit="rows", unit_scale=True)
 
 
 def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:

@@ -65,3 +65,32 @@ def test_run_sql_file_is_all_or_nothing(engine, tmp_path):
     assert db.read_scalar("SELECT count(*) FROM t_sql", engine=engine) == 1
     with pytest.raises(FdeError, match="SQL file not found"):
         db.run_sql_file(tmp_path / "missing.sql", engine)
+
+
+def test_large_copy_goes_in_chunks_in_one_transaction(engine, table, capsys):
+    import numpy as np
+
+    n = 25_000
+    frame = pd.DataFrame({"id": np.arange(n), "px": np.arange(n) / 4})
+    assert db.copy_dataframe(frame, table, engine, chunk_rows=10_000, progress=True) == n
+    assert db.read_scalar("SELECT count(*) FROM t_db", engine=engine) == n
+    assert "COPY t_db" in capsys.readouterr().err  # the progress bar was shown
+    # a duplicate key in the last chunk undoes the earlier chunks too
+    more = pd.DataFrame({"id": np.r_[np.arange(n, n + 20_000), [0]], "px": 1.0})
+    with pytest.raises(pgerrors.UniqueViolation):
+        db.copy_dataframe(more, table, engine, chunk_rows=10_000, progress=False)
+    assert db.read_scalar("SELECT count(*) FROM t_db", engine=engine) == n
+
+
+def test_copy_falls_back_to_pandas_for_mixed_objects(engine, table):
+    # Arrow refuses a column mixing ints and strings; pandas writes both as text
+    mixed = pd.DataFrame({"id": [1, 2, 3], "label": [7, "seven", None]})
+    assert db.copy_dataframe(mixed, table, engine) == 3
+    out = db.read_frame("SELECT label FROM t_db ORDER BY id", engine=engine)
+    assert out["label"].tolist()[:2] == ["7", "seven"] and pd.isna(out["label"].iloc[2])
+
+
+def test_empty_string_stays_empty_and_missing_is_null(engine, table):
+    db.copy_dataframe(pd.DataFrame({"id": [1, 2], "label": ["", None]}), table, engine)
+    assert db.read_scalar("SELECT count(*) FROM t_db WHERE label = ''", engine=engine) == 1
+    assert db.read_scalar("SELECT count(*) FROM t_db WHERE label IS NULL", engine=engine) == 1
