@@ -1,0 +1,138 @@
+"""Local HTTP servers that stand in for external APIs in offline mode.
+
+An offline API client is still a real HTTP client: it talks to a real server on
+127.0.0.1 that answers in the real API's format. This module is that server's plumbing —
+a threaded ``http.server`` in a daemon thread of the current process, wrapping a plain
+Python function ``app(Request) -> Response``. Each project writes its own ``app`` (the
+recorded-format payloads and the faults it can inject) and calls :func:`serve`.
+
+    api = localapi.serve("alphavantage", make_app)   # started once per process
+    requests.get(api.url + "/query", params=...)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import urllib.parse
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    method: str
+    path: str                      # without the query string
+    query: Mapping[str, str]       # last value wins for repeated keys
+    headers: Mapping[str, str]     # lower-case names
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+@dataclasses.dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> "Response":
+        return cls(status, json.dumps(payload, indent=4).encode(), "application/json", headers)
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> "Response":
+        return cls(status, text.encode(), content_type)
+
+
+App = Callable[[Request], Response]
+
+
+class LocalAPI:
+    """One app served on 127.0.0.1:<free port> until :meth:`stop` (or process exit)."""
+
+    def __init__(self, app: App, name: str = "api"):
+        self.name = name
+        self.app = app
+        self.requests: list[Request] = []     # every request received, for lessons and tests
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        name=f"localapi-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "LocalAPI":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"<LocalAPI {self.name}>"
+
+
+_RUNNING: dict[str, LocalAPI] = {}
+_LOCK = threading.Lock()
+
+
+def serve(name: str, make_app: Callable[[], App]) -> LocalAPI:
+    """The process's server for ``name``, started on first use."""
+    with _LOCK:
+        if name not in _RUNNING:
+            _RUNNING[name] = LocalAPI(make_app(), name)
+        return _RUNNING[name]
+
+
+def stop(name: str) -> None:
+    with _LOCK:
+        api = _RUNNING.pop(name, None)
+    if api is not None:
+        api.stop()
+
+
+def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self) -> None:
+            parts = urllib.parse.urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query=dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            api.requests.append(request)
+            try:
+                response = api.app(request)
+            except Exception as exc:  # the stub's own bug: answer like a server would
+                response = Response.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for key, value in response.headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, *args) -> None:  # quiet: notebooks and tests show what matters
+            pass
+
+    return Handler
