@@ -1,0 +1,338 @@
+"""Many clients moving money at once: isolation, locks, retries, and proof nothing was lost.
+
+* :func:`plan` makes a seeded list of transfers, each with its own reference (the request
+  id: the database books a reference at most once).
+* :func:`run` sends them from ``workers`` threads, each with its own connection as the
+  application role, at a chosen isolation level. A serialization failure (SQLSTATE 40001)
+  or a deadlock (40P01) means "your transaction lost a race, nothing was applied": the
+  worker rolls back, waits a little (exponential backoff with jitter) and tries again. Any
+  other error is the database refusing the transfer by a rule, reported as such.
+* :func:`verify` checks the invariants afterwards: Σ balances unchanged, no balance below
+  its customer's minimum, the ledger explains every balance, and every attempted transfer
+  is in the ledger exactly once if it was reported booked and not at all if refused.
+* :func:`lost_update` and :func:`serialization_failure` replay, step by step on two
+  connections, the two races that isolation and locking are about (deterministic).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import psycopg2.errors as pgerr
+import sqlalchemy as sa
+
+from .. import db
+from ..errors import FdeError
+from .ddl import app_engine, raw_connect
+from .ops import clock, total_money
+
+ISOLATION = {"READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
+             "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
+             "SERIALIZABLE": psycopg2.extensions.ISOLATION_LEVEL_SERIALIZABLE}
+RETRYABLE = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
+TRANSFER = "SELECT bank.transfer(%s, %s, %s, %s, %s)"
+
+
+@dataclasses.dataclass
+class RunResult:
+    outcomes: pd.DataFrame     # one row per planned transfer
+    isolation: str
+    workers: int
+    seconds: float             # wall time of the run (for benchmarks, never for notebooks)
+
+    @property
+    def retries(self) -> int:
+        return int(self.outcomes["retries"].sum())
+
+    def per_second(self) -> float:
+        return len(self.outcomes) / self.seconds if self.seconds else float("nan")
+
+
+def hot_accounts(engine: sa.Engine, count: int, seed: int) -> np.ndarray:
+    """``count`` accounts chosen by seed: the fewer, the more the transfers collide."""
+    ids = db.read_frame("SELECT account_id FROM bank.accounts ORDER BY account_id",
+                        engine=engine)["account_id"].to_numpy()
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(ids, min(count, len(ids)), replace=False))
+
+
+def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
+         prefix: str = "conc") -> pd.DataFrame:
+    """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass)."""
+    hot = hot_accounts(engine, accounts, seed)
+    if len(hot) < 2:
+        raise FdeError("a concurrency plan needs at least two accounts; populate a bigger bank")
+    rng = np.random.default_rng(seed + 1)
+    source = rng.choice(hot, transfers)
+    shift = rng.integers(1, len(hot), transfers)
+    target = hot[(np.searchsorted(hot, source) + shift) % len(hot)]
+    amount = np.round(np.exp(rng.normal(4.0, 1.2, transfers)), 2).clip(0.01, 50_000)
+    return pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
+                         "source": source, "target": target, "amount": amount})
+
+
+def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
+        isolation: str = "READ COMMITTED", as_of: str = "2026-01-02",
+        max_attempts: int = 200) -> RunResult:
+    """Send ``transfers`` from ``workers`` threads at once; return every outcome."""
+    if isolation not in ISOLATION:
+        raise FdeError(f"isolation must be one of {sorted(ISOLATION)}, got {isolation!r}")
+    app = app_engine(engine)
+    at = clock(as_of, hour=12).to_pydatetime()
+    shares = [transfers.iloc[w::workers] for w in range(workers)]
+    results: list[list[dict]] = [[] for _ in range(workers)]
+    start = threading.Barrier(workers + 1)
+
+    def work(index: int) -> None:
+        try:
+            conn = raw_connect(app)
+            conn.set_session(isolation_level=ISOLATION[isolation])
+        except BaseException:
+            start.abort()   # release everyone: the run fails below, loudly
+            raise
+        rng = random.Random(index)   # jitter only: never decides what is booked
+        try:
+            start.wait()
+            for row in shares[index].itertuples(index=False):
+                results[index].append(_send(conn, row, at, rng, max_attempts) | {"worker": index})
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        start.wait()
+    except threading.BrokenBarrierError:
+        pass
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    outcomes = pd.DataFrame([r for rs in results for r in rs])
+    if len(outcomes) != len(transfers):
+        raise RuntimeError(f"{len(transfers) - len(outcomes)} transfers have no outcome "
+                           "(a worker thread died)")
+    outcomes = outcomes.sort_values("reference", kind="stable").reset_index(drop=True)
+    return RunResult(outcomes, isolation, workers, seconds)
+
+
+def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
+    """One transfer, retried on serialization failure or deadlock, with its outcome."""
+    retries = {"serialization": 0, "deadlock": 0}
+    amount = Decimal(str(row.amount))
+    for attempt in range(max_attempts):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(TRANSFER, (int(row.source), int(row.target), amount, at, row.reference))
+                booked = cur.fetchone()[0]
+            conn.commit()
+            return _outcome(row, "booked", booked, retries)
+        except RETRYABLE as exc:
+            conn.rollback()
+            retries["deadlock" if isinstance(exc, pgerr.DeadlockDetected) else "serialization"] += 1
+            time.sleep(rng.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+        except psycopg2.Error as exc:
+            conn.rollback()
+            if exc.pgcode and exc.pgcode[:2] in ("23", "22", "P0", "55"):
+                return _outcome(row, "refused", None, retries, exc)
+            return _outcome(row, "error", None, retries, exc)
+    return _outcome(row, "gave up", None, retries)
+
+
+def _outcome(row, status: str, booked, retries: dict, exc: psycopg2.Error | None = None) -> dict:
+    return {"reference": row.reference, "status": status, "booked": booked,
+            "sqlstate": exc.pgcode if exc is not None else None,
+            "retries": retries["serialization"] + retries["deadlock"],
+            "serialization_retries": retries["serialization"],
+            "deadlock_retries": retries["deadlock"]}
+
+
+def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
+           prefix: str = "conc") -> dict:
+    """The invariants after a run, as one row of facts (all must hold)."""
+    outcomes = result.outcomes
+    ledger = db.read_frame("""
+        SELECT reference, count(*) FILTER (WHERE kind = 'transfer_out') AS debits,
+               count(*) FILTER (WHERE kind = 'transfer_in') AS credits
+        FROM bank.transactions WHERE reference LIKE :pattern GROUP BY reference""",
+                           {"pattern": prefix + "-%"}, engine=engine).set_index("reference")
+    seen = ledger.reindex(outcomes["reference"]).fillna(0)
+    booked = (outcomes["status"] == "booked").to_numpy()
+    exactly_once = (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1)
+    not_at_all = (seen["debits"].to_numpy() == 0) & (seen["credits"].to_numpy() == 0)
+    lost = int((booked & ~exactly_once).sum() + (~booked & ~not_at_all).sum())
+    below = db.read_scalar("SELECT count(*) FROM bank.accounts a JOIN bank.customers c "
+                           "USING (customer_id) WHERE a.balance < c.min_balance", engine=engine)
+    total_after = total_money(engine)
+    return {
+        "isolation": result.isolation, "workers": result.workers,
+        "transfers attempted": len(outcomes),
+        "booked or refused by a rule": int(outcomes["status"].isin(["booked", "refused"]).sum()),
+        "lost (not exactly once)": lost,
+        "errors or gave up": int((~outcomes["status"].isin(["booked", "refused"])).sum()),
+        "Σ balances before": total_before, "Σ balances after": total_after,
+        "money conserved": total_before == total_after,
+        "balances below minimum": int(below),
+        "ledger breaks": len(db.read_frame("SELECT * FROM bank.ledger_breaks()", engine=engine)),
+    }
+
+
+def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int, as_of: str,
+           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40) -> pd.DataFrame:
+    """The same kind of workload at each isolation level; the invariants per level."""
+    rows = []
+    for number, isolation in enumerate(isolations):
+        prefix = f"stress{number}"
+        work = plan(engine, transfers, seed + number, accounts, prefix=prefix)
+        before = total_money(engine)
+        result = run(engine, work, workers=workers, isolation=isolation, as_of=as_of)
+        rows.append(verify(engine, result, before, prefix=prefix))
+    return pd.DataFrame(rows).set_index("isolation")
+
+
+def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed: int = 42,
+               as_of: str = "2026-01-02", prefix: str = "drain") -> pd.DataFrame:
+    """``attempts`` transfers of one fifth of an account's headroom, all at once.
+
+    Whatever the interleaving, exactly five can be booked: the sixth would take the
+    balance below the customer's minimum, and the database refuses it.
+    """
+    source = db.read_frame("""
+        SELECT a.account_id, a.balance, c.min_balance FROM bank.accounts a
+        JOIN bank.customers c USING (customer_id)
+        WHERE a.balance - c.min_balance >= 100 ORDER BY a.account_id LIMIT 1""", engine=engine)
+    account = int(source["account_id"].iloc[0])
+    with engine.connect() as conn:
+        headroom = conn.execute(sa.text(
+            "SELECT a.balance - c.min_balance FROM bank.accounts a JOIN bank.customers c "
+            "USING (customer_id) WHERE account_id = :a"), {"a": account}).scalar_one()
+    amount = (headroom / 5).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
+    targets = hot_accounts(engine, attempts + 1, seed)
+    targets = [int(t) for t in targets if t != account][:attempts]
+    work = pd.DataFrame({"reference": [f"{prefix}-{i:03d}" for i in range(attempts)],
+                         "source": account, "target": targets, "amount": float(amount)})
+    before = total_money(engine)
+    result = run(engine, work, workers=workers, as_of=as_of)
+    facts = verify(engine, result, before, prefix=prefix)
+    after = db.read_scalar("SELECT a.balance - c.min_balance FROM bank.accounts a JOIN "
+                           "bank.customers c USING (customer_id) WHERE account_id = :a",
+                           {"a": account}, engine=engine)
+    return pd.DataFrame({"value": {
+        "headroom before (balance - minimum)": headroom, "amount of each transfer": amount,
+        "transfers attempted at once": attempts,
+        "booked": int((result.outcomes["status"] == "booked").sum()),
+        "refused (would break the minimum)": int((result.outcomes["sqlstate"] == "23514").sum()),
+        "headroom after": after, "lost": facts["lost (not exactly once)"],
+        "money conserved": facts["money conserved"]}})
+
+
+# --- two races, replayed step by step on two connections --------------------------------
+
+def _two_sessions(engine: sa.Engine, isolation: str):
+    a, b = raw_connect(engine), raw_connect(engine)
+    for conn in (a, b):
+        conn.set_session(isolation_level=ISOLATION[isolation])
+    return a, b
+
+
+def _scalar(conn, sql: str, params=()):
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()[0]
+
+
+def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
+    """A naive client (read the balance, compute in Python, write it back) racing another.
+
+    Run as the owner (the application role could not even try). Session B writes a balance
+    computed from a stale read; the ledger-chain rule notices that its row does not follow
+    from the previous one and refuses, so A's withdrawal is not silently overwritten.
+    """
+    account = _free_account(engine)
+    at = clock(as_of, hour=10).to_pydatetime()
+    steps = []
+    a, b = _two_sessions(engine, "READ COMMITTED")
+    try:
+        read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
+        balance_a = _scalar(a, read, (account,))
+        steps.append(("A", "reads the balance", f"{balance_a}"))
+        balance_b = _scalar(b, read, (account,))
+        steps.append(("B", "reads the balance", f"{balance_b}"))
+        _naive_withdraw(a, account, balance_a, Decimal("100.00"), at)
+        a.commit()
+        steps.append(("A", "writes balance - 100.00 with its ledger row, commits", f"{balance_a - 100}"))
+        try:
+            _naive_withdraw(b, account, balance_b, Decimal("50.00"), at)
+            b.commit()
+            steps.append(("B", "writes balance - 50.00 with its ledger row, commits",
+                          "accepted: A's withdrawal would be lost!"))
+        except psycopg2.Error as exc:
+            b.rollback()
+            steps.append(("B", "writes balance - 50.00 with its ledger row",
+                          f"refused: {type(exc).__name__}: {exc.diag.message_primary}"))
+        steps.append(("-", "balance now", f"{_scalar(a, read, (account,))}"))
+        a.rollback()
+    finally:
+        a.close()
+        b.close()
+    return pd.DataFrame(steps, columns=["session", "does", "result"])
+
+
+def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal, at) -> None:
+    with conn.cursor() as cur:
+        cur.execute("UPDATE bank.accounts SET balance = %s WHERE account_id = %s", (seen - amount, account))
+        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) "
+                    "VALUES (%s, 'withdrawal', %s, %s, %s)", (account, -amount, seen - amount, at))
+
+
+def _free_account(engine: sa.Engine) -> int:
+    return int(db.read_scalar(
+        "SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id) "
+        "WHERE a.balance - c.min_balance >= 500 ORDER BY a.account_id LIMIT 1", engine=engine))
+
+
+def serialization_failure(engine: sa.Engine, as_of: str,
+                          isolation: str = "REPEATABLE READ") -> pd.DataFrame:
+    """Two withdrawals through bank.withdraw at ``isolation``, B's snapshot older than A's commit.
+
+    Under REPEATABLE READ or SERIALIZABLE, B may not act on a row changed since its
+    snapshot: it gets SQLSTATE 40001 and retries as a new transaction, which succeeds.
+    Under READ COMMITTED, B simply waits for A's row lock and then sees A's result.
+    """
+    app = app_engine(engine)
+    account = _free_account(engine)
+    at = clock(as_of, hour=11).to_pydatetime()
+    read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
+    withdraw = "SELECT bank.withdraw(%s, %s, %s, %s)"
+    steps = []
+    a, b = _two_sessions(app, isolation)
+    try:
+        steps.append(("B", f"begins ({isolation}) and reads the balance", f"{_scalar(b, read, (account,))}"))
+        _scalar(a, withdraw, (account, Decimal("100.00"), at, f"serial-{isolation}-a"))
+        a.commit()
+        steps.append(("A", "withdraws 100.00 and commits", "booked"))
+        for attempt in (1, 2):
+            try:
+                _scalar(b, withdraw, (account, Decimal("50.00"), at, f"serial-{isolation}-b"))
+                b.commit()
+                steps.append(("B", f"withdraws 50.00 (attempt {attempt})", "booked"))
+                break
+            except RETRYABLE as exc:
+                b.rollback()
+                steps.append(("B", f"withdraws 50.00 (attempt {attempt})",
+                              f"{type(exc).__name__} (SQLSTATE {exc.pgcode}): {exc.diag.message_primary}"
+                              " -> roll back, retry"))
+        steps.append(("-", "balance now", f"{_scalar(a, read, (account,))}"))
+        a.rollback()
+    finally:
+        a.close()
+        b.close()
+    return pd.DataFrame(steps, columns=["session", "does", "result"])
