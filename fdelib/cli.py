@@ -93,16 +93,34 @@ def _settings_rows() -> list[tuple[str, str]]:
     s = get_settings()
     return [("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
             ("FDE_HOME", str(s.home)), ("runs", str(s.runs_dir)),
-            ("conductor", s.conductor_server_url or "local engine (arrives with 04_oms)")]
+            ("conductor", s.conductor_server_url or _local_engine_row(s))]
+
+
+def _local_engine_row(settings) -> str:
+    from .conductor import local
+
+    state = local.running(settings)
+    return f"local engine running: {state['url']}" if state else "local engine not running (fde up starts it)"
 
 
 def cmd_up(args, extra) -> int:
     url = stack.up()
     print(f"database ready: {redact_url(url)}")
+    settings = get_settings()
+    if settings.conductor_server_url:
+        print(f"workflow engine: {settings.conductor_server_url} (CONDUCTOR_SERVER_URL)")
+    else:
+        from .conductor import local
+
+        print(f"workflow engine ready: {local.start(settings)} (local, Conductor-compatible)")
     return 0
 
 
 def cmd_down(args, extra) -> int:
+    from .conductor import local
+
+    if local.stop():
+        print("local workflow engine stopped")
     print("embedded PostgreSQL stopped" if stack.down() else "embedded PostgreSQL was not running")
     return 0
 

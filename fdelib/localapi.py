@@ -53,14 +53,14 @@ App = Callable[[Request], Response]
 
 
 class LocalAPI:
-    """One app served on 127.0.0.1:<free port> until :meth:`stop` (or process exit)."""
+    """One app served on 127.0.0.1:<port> (a free one by default) until :meth:`stop`."""
 
-    def __init__(self, app: App, name: str = "api"):
+    def __init__(self, app: App, name: str = "api", *, port: int = 0, keep_requests: bool = True):
         self.name = name
         self.app = app
+        self.keep_requests = keep_requests
         self.requests: list[Request] = []     # every request received, for lessons and tests
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name=f"localapi-{name}", daemon=True)
         self._thread.start()
@@ -82,6 +82,16 @@ class LocalAPI:
 
     def __repr__(self) -> str:
         return f"<LocalAPI {self.name}>"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128          # many workers may connect at once
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+        if not isinstance(sys.exc_info()[1], ConnectionError):   # a client hung up: not news
+            super().handle_error(request, client_address)
 
 
 _RUNNING: dict[str, LocalAPI] = {}
@@ -117,7 +127,8 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
             )
-            api.requests.append(request)
+            if api.keep_requests:
+                api.requests.append(request)
             try:
                 response = api.app(request)
             except Exception as exc:  # the stub's own bug: answer like a server would

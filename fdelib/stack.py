@@ -242,6 +242,9 @@ def down(settings: Settings | None = None) -> bool:
     settings = settings or get_settings()
     if not settings.embedded:
         raise StackError("DATABASE_URL points at an external server; fde does not stop it")
+    from .conductor import local
+
+    local.stop(settings)   # the local workflow engine keeps its state in this server
     with _stack_lock(settings):
         info = _read_postmaster(settings.pgdata)
         if info is None or not _postmaster_alive(info["pid"]):

@@ -43,7 +43,7 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
         ("API mode", f"{settings.mode}: " + ("real APIs, your keys" if settings.live
                                              else "recorded payloads served locally")),
         ("workflow engine", settings.conductor_server_url
-                            or "local Conductor-compatible engine (arrives with 04_oms)"),
+                            or "local Conductor-compatible engine (fdelib.conductor)"),
     ]
     return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
 

@@ -1,0 +1,12 @@
+"""Project 3: an order-management system as a saga on Conductor.
+
+Five services (:mod:`.services`: order acknowledgement, payment, stock and inventory,
+delivery scheduling, notification), their Conductor workers (:mod:`.workers`), the order
+workflow and its compensation written with conductor-python's DSL (:mod:`.workflow`),
+the shop's data and the checks that prove the books balance (:mod:`.orders`), and the same
+saga as choreography — services reacting to each other's events (:mod:`.choreography`).
+"""
+
+from .orders import audit, make_orders, outcomes, run_orders, seed, setup
+
+__all__ = ["audit", "make_orders", "outcomes", "run_orders", "seed", "setup"]

@@ -1,0 +1,158 @@
+"""Set up the shop, make orders, run them through the workflow, and check the books.
+
+The functions a notebook or a test calls one by one: :func:`setup` and :func:`seed` (tables,
+customers, products with stock), :func:`make_orders` (seeded client orders, some with an
+injected fault), :func:`run_orders` (start them all, wait for every one to end),
+:func:`outcomes` and :func:`audit` (what happened, and proof the books balance).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from tqdm.auto import tqdm
+
+from .. import db
+from ..errors import FdeError
+from .services import FAULTS
+from .workflow import ORDER_WORKFLOW
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+PRODUCTS = [("SKU-BOND-ETF", "Bond ETF starter kit", "49.90"), ("SKU-CALC", "Financial calculator", "29.50"),
+            ("SKU-BOOK", "Financial Data Engineering (book)", "59.00"), ("SKU-DESK", "Trading desk lamp", "24.00"),
+            ("SKU-HDMI", "Ticker display cable", "9.99"), ("SKU-MUG", "Bull & bear mug", "12.00")]
+TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
+
+
+def setup(engine: sa.Engine | None = None) -> None:
+    db.run_sql_file(SCHEMA_SQL, engine or db.get_engine())
+
+
+def seed(engine: sa.Engine | None = None, *, customers: int = 20, stock: int = 100, seed: int = 42) -> None:
+    """Replace the shop's data: customers, products with ``stock`` units each, no orders."""
+    engine = engine or db.get_engine()
+    setup(engine)
+    rng = random.Random(seed)
+    first = ["Ada", "Ben", "Chen", "Dana", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"]
+    last = ["Abe", "Berg", "Cruz", "Diaz", "Eng", "Ford", "Gray", "Hale", "Ito", "Jain"]
+    rows = [{"c": f"C{i:04d}", "n": f"{rng.choice(first)} {rng.choice(last)}", "e": f"customer{i:04d}@shop.example.com"}
+            for i in range(1, customers + 1)]
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE oms.orders, oms.order_items, oms.payments, oms.stock_bookings, "
+                             "oms.deliveries, oms.notifications, oms.fired_faults, oms.events, "
+                             "oms.products, oms.customers RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("INSERT INTO oms.customers VALUES (:c, :n, :e)"), rows)
+        conn.execute(sa.text("INSERT INTO oms.products VALUES (:s, :n, :p, :q)"),
+                     [{"s": s, "n": n, "p": p, "q": stock} for s, n, p in PRODUCTS])
+
+
+def make_orders(count: int, *, seed: int = 42, as_of: str = "2026-01-02", fault: str = "none",
+                faulty: int = 0, customers: int = 20, prefix: str = "ORD") -> list[dict[str, Any]]:
+    """``count`` seeded client orders; the first ``faulty`` of them carry ``fault``."""
+    if fault not in FAULTS:
+        raise FdeError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
+    rng = random.Random(seed)
+    prices = {sku: float(price) for sku, _, price in PRODUCTS}
+    orders = []
+    for i in range(count):
+        skus = rng.sample(sorted(prices), rng.randint(1, 3))
+        items = [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in sorted(skus)]
+        orders.append({
+            "order_id": f"{prefix}-{i + 1:05d}", "customer_id": f"C{rng.randint(1, customers):04d}",
+            "items": items, "amount": round(sum(prices[it["sku"]] * it["quantity"] for it in items), 2),
+            "address": f"{rng.randint(1, 250)} Market Street, Springfield",
+            "received_at": f"{as_of}T10:00:00+00:00", "fault": fault if i < faulty else None})
+    return orders
+
+
+def run_orders(clients, orders: list[dict], *, timeout: float = 120, progress: bool = True) -> pd.DataFrame:
+    """Start one workflow per order, wait until each has ended (and its compensation).
+
+    Returns one row per order: its workflow's status, and the compensation's, if any.
+    """
+    from conductor.client.http.models import StartWorkflowRequest
+
+    workflow_client = clients.get_workflow_client()
+    started = {}
+    for order in orders:
+        request = StartWorkflowRequest(name=ORDER_WORKFLOW, version=1, input={"order": order},
+                                       correlation_id=order["order_id"])
+        started[order["order_id"]] = workflow_client.start_workflow(request)
+    results = {}
+    bar = tqdm(total=len(orders), desc="orders", disable=not progress)
+    deadline = time.monotonic() + timeout
+    while len(results) < len(started):
+        for order_id, workflow_id in started.items():
+            if order_id in results:
+                continue
+            workflow = workflow_client.get_workflow(workflow_id, include_tasks=False)
+            if workflow.status not in TERMINAL:
+                continue
+            compensation = (workflow.output or {}).get("conductor.failure_workflow")
+            if compensation:
+                undo = workflow_client.get_workflow(compensation, include_tasks=False)
+                if undo.status not in TERMINAL:
+                    continue
+                compensation = undo.status
+            results[order_id] = {"order_id": order_id, "workflow_id": workflow_id,
+                                 "workflow": workflow.status, "compensation": compensation or "",
+                                 "reason": workflow.reason_for_incompletion or ""}
+            bar.update(1)
+        if len(results) < len(started):
+            if time.monotonic() > deadline:
+                bar.close()
+                stuck = sorted(set(started) - set(results))
+                raise FdeError(f"{len(stuck)} order(s) still running after {timeout:.0f} s, e.g. "
+                               f"{', '.join(stuck[:3])}: are the workers running?")
+            time.sleep(0.05)
+    bar.close()
+    return pd.DataFrame([results[o["order_id"]] for o in orders])
+
+
+def outcomes(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Each order as the services' tables tell it."""
+    return db.read_frame("""
+        SELECT o.order_id, coalesce(o.fault, '') AS fault, o.status, o.amount,
+               coalesce(sum(p.amount) FILTER (WHERE p.kind = 'charge'), 0) AS charged,
+               coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS refunded,
+               coalesce((SELECT string_agg(s.status, ',' ORDER BY s.sku) FROM oms.stock_bookings s
+                 WHERE s.order_id = o.order_id), '') AS stock,
+               coalesce(d.status, '') AS delivery, coalesce(d.tracking, '') AS tracking,
+               coalesce((SELECT string_agg(n.stage, ',' ORDER BY n.stage) FROM oms.notifications n
+                 WHERE n.order_id = o.order_id), '') AS notified
+        FROM oms.orders o
+        LEFT JOIN oms.payments p USING (order_id)
+        LEFT JOIN oms.deliveries d USING (order_id)
+        GROUP BY o.order_id, d.status, d.tracking ORDER BY o.order_id""", engine=engine)
+
+
+def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Series:
+    """The saga's promises, checked against the services' tables (all zero = kept)."""
+    checks = db.read_frame("""
+        SELECT
+          (SELECT count(*) FROM oms.products WHERE stock < 0) AS negative_stock,
+          (SELECT count(*) FROM oms.products p WHERE p.stock + coalesce((SELECT sum(quantity)
+              FROM oms.stock_bookings b WHERE b.sku = p.sku AND b.status = 'BOOKED'), 0) <> :initial)
+              AS stock_not_accounted,
+          (SELECT count(*) FROM oms.orders WHERE status = 'ACKNOWLEDGED') AS orders_in_limbo,
+          (SELECT count(*) FROM oms.orders o WHERE status = 'CANCELLED' AND (
+              EXISTS (SELECT 1 FROM oms.stock_bookings b WHERE b.order_id = o.order_id AND b.status = 'BOOKED')
+              OR EXISTS (SELECT 1 FROM oms.payments c WHERE c.order_id = o.order_id AND c.kind = 'charge'
+                         AND NOT EXISTS (SELECT 1 FROM oms.payments r WHERE r.order_id = o.order_id
+                                         AND r.kind = 'refund'))
+              OR EXISTS (SELECT 1 FROM oms.deliveries d WHERE d.order_id = o.order_id AND d.status = 'SCHEDULED')
+              OR NOT EXISTS (SELECT 1 FROM oms.notifications n WHERE n.order_id = o.order_id
+                             AND n.stage = 'cancelled'))) AS cancelled_not_compensated,
+          (SELECT count(*) FROM oms.orders o WHERE status = 'COMPLETED' AND NOT (
+              EXISTS (SELECT 1 FROM oms.payments c WHERE c.order_id = o.order_id AND c.kind = 'charge')
+              AND EXISTS (SELECT 1 FROM oms.deliveries d WHERE d.order_id = o.order_id AND d.status = 'SCHEDULED')))
+              AS completed_incomplete,
+          (SELECT count(*) FROM (SELECT order_id FROM oms.payments WHERE kind = 'charge'
+                                 GROUP BY order_id HAVING count(*) > 1) x) AS charged_twice
+        """, {"initial": initial_stock}, engine=engine)
+    return checks.iloc[0].astype(int).rename("violations")

@@ -1,0 +1,107 @@
+"""The order workflow and its compensation, written with conductor-python's DSL.
+
+    order_workflow:  acknowledge ─► notify "received" ─► ┌ payment ┐ ─► join ─► switch on payment
+                                                          └ stock   ┘        DECLINED: TERMINATE (FAILED)
+                                                                             else: delivery ─► close ─► notify "completed"
+    failureWorkflow = order_compensation:
+                     cancel order ─► ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
+
+Any failure of the order workflow — a TERMINATE after a declined card, a stock-out (a
+terminal error), a delivery that fails every retry, a timeout — makes Conductor start the
+compensation workflow with the failed workflow in its input. Every compensation is
+idempotent and undoes only what was done, so the saga ends in a completed order or a
+fully compensated one.
+"""
+
+from __future__ import annotations
+
+from conductor.client.http.models import TaskDef
+from conductor.client.workflow.conductor_workflow import ConductorWorkflow
+from conductor.client.workflow.task.fork_task import ForkTask
+from conductor.client.workflow.task.simple_task import SimpleTask
+from conductor.client.workflow.task.switch_task import SwitchTask
+from conductor.client.workflow.task.terminate_task import TerminateTask, WorkflowStatus
+
+ORDER_WORKFLOW = "oms_order"
+COMPENSATION_WORKFLOW = "oms_compensation"
+ORDER_ID = "${workflow.input.order.order_id}"
+FAILED_ORDER_ID = "${workflow.input.failedWorkflow.input.order.order_id}"
+
+
+def task_defs(response_timeout: int = 3, retry_delay: int = 1) -> list[TaskDef]:
+    """Retries and timeouts per task type — the part of a saga's reliability Conductor owns.
+
+    ``response_timeout`` is how long a silent worker keeps its task before Conductor gives it
+    to another (a worker that died); retries back off exponentially from ``retry_delay``.
+    """
+    def task(name: str, retries: int = 3) -> TaskDef:
+        return TaskDef(name=name, retry_count=retries, retry_logic="EXPONENTIAL_BACKOFF",
+                       retry_delay_seconds=retry_delay, response_timeout_seconds=response_timeout,
+                       timeout_seconds=0, timeout_policy="TIME_OUT_WF", owner_email="course@fde.example.com")
+
+    return [task("oms_acknowledge_order"), task("oms_process_payment"), task("oms_book_stock"),
+            task("oms_schedule_delivery", retries=2), task("oms_close_order"), task("oms_notify"),
+            task("oms_cancel_order", retries=10), task("oms_refund_payment", retries=10),
+            task("oms_release_stock", retries=10), task("oms_cancel_delivery", retries=10)]
+
+
+def _task(name: str, ref: str, **inputs) -> SimpleTask:
+    task = SimpleTask(task_def_name=name, task_reference_name=ref)
+    task.input_parameters.update(inputs)
+    return task
+
+
+def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
+    workflow = ConductorWorkflow(executor=executor, name=ORDER_WORKFLOW, version=1,
+                                 description="Order management: acknowledge, pay and book stock in "
+                                             "parallel, schedule delivery, notify")
+    acknowledge = _task("oms_acknowledge_order", "acknowledge", order="${workflow.input.order}")
+    received = _task("oms_notify", "notify_received", order_id=ORDER_ID, stage="received")
+    pay = _task("oms_process_payment", "payment", order_id=ORDER_ID)
+    stock = _task("oms_book_stock", "stock", order_id=ORDER_ID)
+    pay_and_book = ForkTask(task_ref_name="pay_and_book", forked_tasks=[[pay], [stock]],
+                            join_on=["payment", "stock"])
+    check = SwitchTask(task_ref_name="payment_outcome", case_expression="${payment.output.status}")
+    check.switch_case("DECLINED", [TerminateTask("payment_declined", WorkflowStatus.FAILED,
+                                                 "the card was declined")])
+    check.default_case([
+        _task("oms_schedule_delivery", "delivery", order_id=ORDER_ID),
+        _task("oms_close_order", "close", order_id=ORDER_ID),
+        _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed"),
+    ])
+    workflow >> acknowledge >> received >> pay_and_book >> check
+    workflow.output_parameters({"order_id": ORDER_ID, "payment": "${payment.output.status}",
+                                "tracking": "${delivery.output.tracking}",
+                                "expected_on": "${delivery.output.expected_on}"})
+    workflow.failure_workflow(COMPENSATION_WORKFLOW)
+    workflow.timeout_seconds(timeout_seconds)
+    return workflow
+
+
+def compensation_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
+    workflow = ConductorWorkflow(executor=executor, name=COMPENSATION_WORKFLOW, version=1,
+                                 description="Undo an order that failed: cancel it, refund, release "
+                                             "stock, cancel delivery, tell the customer")
+    cancel = _task("oms_cancel_order", "cancel", order_id=FAILED_ORDER_ID, reason="${workflow.input.reason}")
+    undo = ForkTask(task_ref_name="undo", forked_tasks=[
+        [_task("oms_refund_payment", "refund", order_id=FAILED_ORDER_ID)],
+        [_task("oms_release_stock", "release", order_id=FAILED_ORDER_ID)],
+        [_task("oms_cancel_delivery", "uncarry", order_id=FAILED_ORDER_ID)],
+    ], join_on=["refund", "release", "uncarry"])
+    told = _task("oms_notify", "notify_cancelled", order_id=FAILED_ORDER_ID, stage="cancelled",
+                 reason="${workflow.input.reason}")
+    workflow >> cancel >> undo >> told
+    workflow.output_parameters({"order_id": FAILED_ORDER_ID, "refund": "${refund.output.status}",
+                                "stock": "${release.output.status}"})
+    workflow.timeout_seconds(timeout_seconds)
+    return workflow
+
+
+def register(executor, metadata_client, **task_options) -> tuple[ConductorWorkflow, ConductorWorkflow]:
+    """Register task definitions and both workflows (overwriting older versions)."""
+    for task_def in task_defs(**task_options):
+        metadata_client.register_task_def(task_def)
+    order, compensation = order_workflow(executor), compensation_workflow(executor)
+    compensation.register(overwrite=True)
+    order.register(overwrite=True)
+    return order, compensation

@@ -1,0 +1,30 @@
+import itertools
+
+import pytest
+from conductor.client.configuration.configuration import Configuration
+from conductor.client.orkes_clients import OrkesClients
+
+from fdelib.conductor.engine import Engine
+from fdelib.conductor.server import Server
+
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def local_server(engine):
+    core = Engine(engine)
+    core.setup()
+    server = Server(core, sweep_every=0.05)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def clients(local_server):
+    return OrkesClients(configuration=Configuration(server_api_url=local_server.url, log_level="ERROR"))
+
+
+@pytest.fixture
+def name():
+    """A fresh task/workflow name per test, so tests never see each other's queues."""
+    return f"t{next(_names)}"
