@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -37,18 +38,33 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 _ENGINES: dict[str, sa.Engine] = {}
+# settings -> (engine, postmaster pid or None): the fast path of get_engine
+_READY: dict[tuple, tuple[sa.Engine, int | None]] = {}
+_LOCK = threading.Lock()   # threads of one process start or attach one at a time
 
 
 def get_engine(settings: Settings | None = None) -> sa.Engine:
-    """The SQLAlchemy engine for the course database (one per URL, reused)."""
-    url = database_url(settings)
-    if url not in _ENGINES:
-        _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True)
-    return _ENGINES[url]
+    """The SQLAlchemy engine for the course database (one per URL, reused).
+
+    The first call in a process starts or attaches to the server; later calls return the
+    same engine at once while that server's postmaster lives (and start it again if not).
+    """
+    settings = settings or get_settings()
+    key = (settings.home, settings.database_url, settings.postgres_user, settings.postgres_db)
+    ready = _READY.get(key)
+    if ready and (ready[1] is None or stack.postmaster_alive(ready[1])):
+        return ready[0]
+    with _LOCK:
+        url = database_url(settings)
+        if url not in _ENGINES:
+            _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True)
+        _READY[key] = (_ENGINES[url], stack.postmaster_pid(settings) if settings.embedded else None)
+        return _ENGINES[url]
 
 
 def dispose_engines() -> None:
     """Close every pooled connection (before ``fde down`` or a reset)."""
+    _READY.clear()
     while _ENGINES:
         _ENGINES.popitem()[1].dispose()
 

@@ -135,6 +135,15 @@ def prune_stale_handles(pgdata: Path) -> list[int]:
     return [p for p in pids if p not in alive]
 
 
+def postmaster_alive(pid: int | None) -> bool:
+    return _postmaster_alive(pid)
+
+
+def postmaster_pid(settings: Settings) -> int | None:
+    info = _read_postmaster(settings.pgdata)
+    return info["pid"] if info else None
+
+
 def _socket_url(info: dict, user: str, database: str) -> str:
     port = "" if info["port"] == 5432 else f"&port={info['port']}"
     return f"postgresql+psycopg2://{user}@/{database}?host={info['socket_dir']}{port}"

@@ -137,6 +137,7 @@ class Engine:
         self.clock = clock
         self.wakeup = threading.Condition()
         self._task_defs: dict[str, dict] | None = None
+        self._task_defs_read = 0.0
 
     # --- plumbing -------------------------------------------------------------------
     def setup(self) -> None:
@@ -161,7 +162,9 @@ class Engine:
         self._task_defs = None
 
     def task_defs(self) -> dict[str, dict]:
-        if self._task_defs is None:
+        # re-read at most every second: another engine process may have registered some
+        if self._task_defs is None or time.monotonic() - self._task_defs_read > 1.0:
+            self._task_defs_read = time.monotonic()
             with self._tx() as cur:
                 cur.execute("SELECT name, body FROM conductor.task_defs")
                 self._task_defs = {r["name"]: r["body"] for r in cur.fetchall()}
@@ -490,7 +493,7 @@ class Engine:
             too_long = task["timeout_seconds"] and task["start_time"] + task["timeout_seconds"] * 1000 < now
             if silent or too_long:
                 what = (f"responseTimeoutSeconds: {task['response_timeout_seconds']} exceeded (no word "
-                        f"from worker {task['worker_id']})" if silent
+                        "from the worker that polled it)" if silent
                         else f"timeoutSeconds: {task['timeout_seconds']} exceeded")
                 task.update(status="TIMED_OUT", reason=what, end_time=now)
                 run.touch(task)

@@ -24,6 +24,16 @@ from ..errors import StackError
 STATE_FILE = "conductor.json"
 
 
+def code_version() -> str:
+    """A fingerprint of the engine's code: an engine started from older code is restarted."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).with_name("schema.sql")]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
     home = settings.home
     return home / STATE_FILE, home / "conductor.log", home / "conductor.lock"
@@ -43,6 +53,14 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def _is_engine(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"fdelib.conductor.server" in f.read()
+    except OSError:
+        return False
+
+
 def running(settings: Settings | None = None) -> dict | None:
     """``{"pid", "url"}`` of the engine serving this ``$FDE_HOME``, or None."""
     settings = settings or get_settings()
@@ -51,7 +69,7 @@ def running(settings: Settings | None = None) -> dict | None:
         state = json.loads(state_file.read_text())
     except (OSError, ValueError):
         return None
-    if not _alive(state.get("pid", -1)):
+    if not _alive(state.get("pid", -1)) or state.get("version") != code_version():
         return None
     try:
         requests.get(state["url"] + "/health", timeout=2).raise_for_status()
@@ -69,6 +87,7 @@ def start(settings: Settings | None = None, timeout: float = 30) -> str:
         state = running(settings)
         if state:
             return state["url"]
+        stop(settings)   # an engine from older code, or a dead one's state file
         state_file.unlink(missing_ok=True)
         with open(log_file, "ab") as log:
             process = subprocess.Popen(
@@ -97,7 +116,7 @@ def stop(settings: Settings | None = None, timeout: float = 10) -> bool:
         pid = json.loads(state_file.read_text())["pid"]
     except (OSError, ValueError, KeyError):
         return False
-    was_running = _alive(pid)
+    was_running = _alive(pid) and _is_engine(pid)   # never signal a process that reused the pid
     if was_running:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

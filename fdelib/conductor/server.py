@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     server = Server(engine, port=args.port)
     if args.state:
         tmp = args.state.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "url": server.url}))
+        from .local import code_version
+
+        tmp.write_text(json.dumps({"pid": os.getpid(), "url": server.url, "version": code_version()}))
         tmp.replace(args.state)
     print(f"local Conductor-compatible engine serving {server.url}", flush=True)
     stopped = threading.Event()

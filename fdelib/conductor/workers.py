@@ -16,6 +16,24 @@ from collections.abc import Iterator, Sequence
 from ..config import Settings, get_settings
 
 
+LOG_ENV = "FDE_WORKER_LOG"
+
+
+def redirect_worker_output() -> None:
+    """In a worker process: send stdout and stderr to the workers' log.
+
+    Called when a worker module is imported. ``Workers`` names the log in the environment,
+    which every worker process inherits — including those TaskHandler restarts after a
+    crash, long after :meth:`Workers.start` returned.
+    """
+    path = os.environ.get(LOG_ENV)
+    if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
+        return   # not a worker, or the process that started the workers
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+
+
 @contextlib.contextmanager
 def _stderr_to(path) -> Iterator[None]:
     """Point file descriptor 2 at ``path`` while child processes are created."""
@@ -36,7 +54,7 @@ class Workers:
     """``with Workers(["fdelib.oms.workers"], processes=2): ...`` — workers polling while inside."""
 
     def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
-                 log_level: str = "INFO", restart_check_seconds: float = 0.5):
+                 log_level: str = "ERROR", restart_check_seconds: float = 0.5):
         self.modules = list(modules)
         self.processes = max(1, int(processes))
         self.settings = settings or get_settings()
@@ -49,10 +67,24 @@ class Workers:
         return self.settings.home / "logs" / "workers.log"
 
     def start(self) -> "Workers":
+        import importlib
+
+        from conductor.client.automator import task_handler
         from conductor.client.automator.task_handler import TaskHandler
 
         from . import configuration
 
+        for module in self.modules:
+            importlib.import_module(module)        # runs their @worker_task decorators
+        # TaskHandler scans every @worker_task this process ever saw; keep it to our modules
+        registry = task_handler._decorated_functions
+        saved = dict(registry)
+        registry.clear()
+        registry.update({key: record for key, record in saved.items()
+                         if record["func"].__module__ in self.modules})
+
+        os.environ[LOG_ENV] = str(self.log_file)
+        os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
@@ -61,6 +93,8 @@ class Workers:
                                       restart_backoff_seconds=0.2, restart_backoff_max_seconds=2)
                 handler.start_processes()
                 self.handlers.append(handler)
+        registry.clear()
+        registry.update(saved)
         return self
 
     def stop(self) -> None:

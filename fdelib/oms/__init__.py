@@ -7,6 +7,8 @@ the shop's data and the checks that prove the books balance (:mod:`.orders`), an
 saga as choreography — services reacting to each other's events (:mod:`.choreography`).
 """
 
-from .orders import audit, make_orders, outcomes, run_orders, seed, setup
+from .orders import (audit, fault_explorer, make_orders, outcomes, run_orders, seed, settlement,
+                     setup, stop_running, try_fault)
 
-__all__ = ["audit", "make_orders", "outcomes", "run_orders", "seed", "setup"]
+__all__ = ["audit", "fault_explorer", "make_orders", "outcomes", "run_orders", "seed", "settlement", "setup",
+           "stop_running", "try_fault"]

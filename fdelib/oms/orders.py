@@ -51,6 +51,25 @@ def seed(engine: sa.Engine | None = None, *, customers: int = 20, stock: int = 1
                      [{"s": s, "n": n, "p": p, "q": stock} for s, n, p in PRODUCTS])
 
 
+def stop_running(clients) -> int:
+    """Terminate order and compensation workflows left running (e.g. by an interrupted
+    lesson), so they cannot act on the freshly seeded shop. Returns how many."""
+    from .workflow import COMPENSATION_WORKFLOW
+
+    workflow_client = clients.get_workflow_client()
+    api = workflow_client.workflowResourceApi
+    stopped = 0
+    for name in (ORDER_WORKFLOW, COMPENSATION_WORKFLOW):
+        try:
+            running = api.get_running_workflow(name) or []
+        except Exception:   # never registered yet: nothing runs
+            continue
+        for workflow_id in running:
+            workflow_client.terminate_workflow(workflow_id, reason="the shop was re-seeded")
+            stopped += 1
+    return stopped
+
+
 def make_orders(count: int, *, seed: int = 42, as_of: str = "2026-01-02", fault: str = "none",
                 faulty: int = 0, customers: int = 20, prefix: str = "ORD") -> list[dict[str, Any]]:
     """``count`` seeded client orders; the first ``faulty`` of them carry ``fault``."""
@@ -131,6 +150,18 @@ def outcomes(engine: sa.Engine | None = None) -> pd.DataFrame:
         GROUP BY o.order_id, d.status, d.tracking ORDER BY o.order_id""", engine=engine)
 
 
+def settlement(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Each order's end state in the terms a saga promises — the same whatever the timing.
+
+    (Whether a parallel payment had charged before a stock-out stopped the workflow is a
+    race; what the customer keeps paying for a cancelled order is always 0.)
+    """
+    frame = outcomes(engine)
+    frame["money kept"] = (frame["charged"] - frame["refunded"]).round(2)
+    frame["stock held"] = frame["stock"].str.contains("BOOKED").map({True: "booked", False: "none"})
+    return frame[["order_id", "fault", "status", "amount", "money kept", "stock held", "delivery", "notified"]]
+
+
 def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Series:
     """The saga's promises, checked against the services' tables (all zero = kept)."""
     checks = db.read_frame("""
@@ -156,3 +187,39 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Se
                                  GROUP BY order_id HAVING count(*) > 1) x) AS charged_twice
         """, {"initial": initial_stock}, engine=engine)
     return checks.iloc[0].astype(int).rename("violations")
+
+
+def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02", label: str = "TRY") -> pd.DataFrame:
+    """Place one order with ``fault`` injected; how the workflow, its compensation and the
+    services' books ended. What the fault explorer widget shows."""
+    tag = f"{label}-{fault.upper().replace('_', '')[:10]}"
+    already = db.read_scalar("SELECT count(*) FROM oms.orders WHERE order_id LIKE :p",
+                             {"p": f"{tag}-%"})
+    order = make_orders(1, seed=seed, as_of=as_of, fault=fault, faulty=1,
+                        prefix=f"{tag}-{int(already) + 1:02d}")[0]
+    result = run_orders(clients, [order], progress=False).iloc[0]
+    books = outcomes().set_index("order_id").loc[order["order_id"]]
+    return pd.DataFrame({"value": {
+        "fault": fault, "what it does": FAULTS[fault], "order": order["order_id"],
+        "workflow": result["workflow"], "compensation workflow": result["compensation"] or "(none)",
+        "order status": books["status"], "money kept (charged - refunded)": round(books["charged"] - books["refunded"], 2),
+        "stock bookings": books["stock"] or "(none)", "delivery": books["delivery"] or "(none)",
+        "customer told": books["notified"]}})
+
+
+def fault_explorer(clients, fault: str = "none", **options):
+    """A dropdown of faults and a button that places an order with the chosen one."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    choice = widgets.Dropdown(options=list(FAULTS), value=fault, description="fault")
+    button = widgets.Button(description="Place an order", button_style="primary")
+    out = widgets.Output()
+
+    def place(_):
+        with out:
+            out.clear_output()
+            display(try_fault(clients, choice.value, **options))
+
+    button.on_click(place)
+    return widgets.VBox([widgets.HBox([choice, button]), out])

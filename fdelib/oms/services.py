@@ -94,8 +94,8 @@ def close(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
         if order.status == "ACKNOWLEDGED":
             conn.execute(sa.text("UPDATE oms.orders SET status = 'COMPLETED', closed_at = received_at "
                                  "WHERE order_id = :o"), {"o": order_id})
-            return {"order_id": order_id, "status": "COMPLETED"}
-    return {"order_id": order_id, "status": order.status}
+            return {"order_id": order_id, "status": "COMPLETED", "was": order.status}
+    return {"order_id": order_id, "status": order.status, "was": order.status}
 
 
 def cancel(order_id: str, reason: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:

@@ -18,7 +18,10 @@ from conductor.client.context import get_task_context
 from conductor.client.worker.exception import NonRetryableException
 from conductor.client.worker.worker_task import worker_task
 
+from ..conductor.workers import redirect_worker_output
 from . import services
+
+redirect_worker_output()
 
 POLL_MS = 10          # how often an idle worker asks for work
 THREADS = 4           # tasks one worker process runs at once

@@ -105,3 +105,10 @@ def register(executor, metadata_client, **task_options) -> tuple[ConductorWorkfl
     compensation.register(overwrite=True)
     order.register(overwrite=True)
     return order, compensation
+
+
+def definition(workflow: ConductorWorkflow) -> dict:
+    """The JSON a ConductorWorkflow sends to the server (what Conductor stores)."""
+    from conductor.client.http.api_client import ApiClient
+
+    return ApiClient().sanitize_for_serialization(workflow.to_workflow_def())

@@ -10,7 +10,7 @@ from fdelib.conductor.server import Server
 _names = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def local_server(engine):
     core = Engine(engine)
     core.setup()
@@ -19,7 +19,7 @@ def local_server(engine):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def clients(local_server):
     return OrkesClients(configuration=Configuration(server_api_url=local_server.url, log_level="ERROR"))
 
