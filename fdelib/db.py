@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import os
 import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -57,7 +58,10 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
     with _LOCK:
         url = database_url(settings)
         if url not in _ENGINES:
-            _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True)
+            # FDE_DB_POOL_SIZE: idle connections kept per process (worker processes keep 1:
+            # dozens of them share one server's connection slots)
+            _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True,
+                                             pool_size=int(os.environ.get("FDE_DB_POOL_SIZE") or 5))
         _READY[key] = (_ENGINES[url], stack.postmaster_pid(settings) if settings.embedded else None)
         return _ENGINES[url]
 

@@ -136,6 +136,8 @@ class Engine:
         self.sa_engine = engine or db.get_engine()
         self.clock = clock
         self.wakeup = threading.Condition()
+        self._queued: dict[str, int] = {}    # task type -> how often work was queued for it
+        self._pending: set[str] = set()      # task types queued by transactions being committed
         self._task_defs: dict[str, dict] | None = None
         self._task_defs_read = 0.0
 
@@ -147,7 +149,12 @@ class Engine:
         return _Transaction(self.sa_engine)
 
     def _notify(self) -> None:
+        """After a commit: wake the pollers of the task types that got work (only those
+        re-query), and anyone waiting for a workflow to end."""
         with self.wakeup:
+            while self._pending:
+                kind = self._pending.pop()
+                self._queued[kind] = self._queued.get(kind, 0) + 1
             self.wakeup.notify_all()
 
     # --- metadata -------------------------------------------------------------------
@@ -345,12 +352,14 @@ class Engine:
         """
         deadline = time.monotonic() + max(0, timeout_ms) / 1000
         while True:
+            seen = self._queued.get(task_type_name, 0)
             claimed = self._claim(task_type_name, worker_id, max(1, min(int(count), 1000)))
             remaining = deadline - time.monotonic()
             if claimed or remaining <= 0:
                 return claimed
-            with self.wakeup:
-                self.wakeup.wait(min(remaining, 0.05))
+            with self.wakeup:   # sleep until work of this type is queued (or a delay is up)
+                self.wakeup.wait_for(lambda: self._queued.get(task_type_name, 0) != seen,
+                                     timeout=min(remaining, 0.05))
 
     def _claim(self, task_type_name: str, worker_id: str | None, count: int) -> list[dict]:
         now = self.clock()
@@ -725,6 +734,8 @@ class Engine:
         if run.reset:
             cur.execute("DELETE FROM conductor.tasks WHERE workflow_id = %s", (run.id,))
         if run.dirty:
+            with self.wakeup:
+                self._pending.update(t["task_def_name"] for t in run.dirty.values() if t["queued"])
             rows = [[_db_value(c, task[c]) for c in TASK_COLUMNS] for task in run.dirty.values()]
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in TASK_COLUMNS if c != "task_id")
             psycopg2.extras.execute_values(

@@ -20,7 +20,8 @@ LOG_ENV = "FDE_WORKER_LOG"
 
 
 def redirect_worker_output() -> None:
-    """In a worker process: send stdout and stderr to the workers' log.
+    """In a worker process: send stdout and stderr to the workers' log, keep one idle
+    database connection.
 
     Called when a worker module is imported. ``Workers`` names the log in the environment,
     which every worker process inherits — including those TaskHandler restarts after a
@@ -29,6 +30,7 @@ def redirect_worker_output() -> None:
     path = os.environ.get(LOG_ENV)
     if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
         return   # not a worker, or the process that started the workers
+    os.environ.setdefault("FDE_DB_POOL_SIZE", "1")   # many worker processes, one server
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
