@@ -305,7 +305,7 @@ class Engine:
                 raise Conflict(f"workflow {workflow_id} is {run.workflow['status']}; only a FAILED, "
                                "TIMED_OUT or TERMINATED workflow can be retried")
             again = 0
-            for ref in {t["ref"] for t in run.tasks}:
+            for ref in dict.fromkeys(t["ref"] for t in run.tasks):   # in scheduling order
                 task = run.latest(ref)
                 if task["status"] in SUCCESSFUL or task["status"] not in TERMINAL_TASK | {"SCHEDULED"}:
                     continue

@@ -114,3 +114,16 @@ def draw_definition(definition: dict, *, title: str | None = None, figsize=(11, 
     g = graph(definition)
     colors = {n: ("#eeeeee" if g.nodes[n]["type"] != "SIMPLE" else "#cfe2f3") for n in g.nodes}
     viz.draw_dag(g, title=title or definition.get("name", "workflow"), colors=colors, figsize=figsize)
+
+
+def wait(workflow_client, workflow_id: str, timeout: float = 60,
+         statuses=("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")):
+    """Poll a workflow until it ends (or ``timeout`` seconds pass); return it with its tasks."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = workflow_client.get_workflow(workflow_id, include_tasks=True)
+        if found.status in statuses or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
