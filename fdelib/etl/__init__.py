@@ -1,0 +1,14 @@
+"""Project 2: a market-data ETL — Alpha Vantage intraday bars to a daily data product.
+
+:mod:`.alphavantage` (the API client and its errors), :mod:`.stub` (the offline
+stand-in, with a real feed's faults), :mod:`.sessions` (NYSE sessions and expected bars),
+:mod:`.pipeline` (the steps: fetch, load_raw, deduplicate, aggregate_daily, export, and
+``run_month`` for all of them).
+"""
+
+from .alphavantage import ApiError, MalformedPayload, RateLimited, client
+from .pipeline import (aggregate_daily, daily, deduplicate, export, fetch, gaps, load_raw, reset,
+                       run_log, run_month, setup)
+
+__all__ = ["ApiError", "MalformedPayload", "RateLimited", "aggregate_daily", "client", "daily",
+           "deduplicate", "export", "fetch", "gaps", "load_raw", "reset", "run_log", "run_month", "setup"]
