@@ -7,8 +7,8 @@ stand-in, with a real feed's faults), :mod:`.sessions` (NYSE sessions and expect
 """
 
 from .alphavantage import ApiError, MalformedPayload, RateLimited, client
-from .pipeline import (aggregate_daily, daily, deduplicate, export, fetch, gaps, load_raw, reset,
+from .pipeline import (aggregate_daily, backfill, daily, deduplicate, export, fetch, gaps, load_raw, reset,
                        run_log, run_month, setup)
 
-__all__ = ["ApiError", "MalformedPayload", "RateLimited", "aggregate_daily", "client", "daily",
+__all__ = ["ApiError", "MalformedPayload", "RateLimited", "aggregate_daily", "backfill", "client", "daily",
            "deduplicate", "export", "fetch", "gaps", "load_raw", "reset", "run_log", "run_month", "setup"]

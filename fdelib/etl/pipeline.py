@@ -17,8 +17,10 @@ aggregated first would already have doubled the day's volume.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +63,21 @@ def render_raw(payload: dict[str, Any], run_id: int) -> tuple[str, int]:
     symbol, interval = meta["2. Symbol"], meta["4. Interval"]
     prefix = f"{symbol},{interval},"
     suffix = f",{run_id}\n"
-    zone = f" {TZ}"
-    lines = [prefix + stamp + zone + "," + bar["1. open"] + "," + bar["2. high"] + "," + bar["3. low"]
-             + "," + bar["4. close"] + "," + bar["5. volume"] + suffix
-             for stamp, bar in payload[f"Time Series ({interval})"].items()]
+    series = payload[f"Time Series ({interval})"]
+    # New York's UTC offset per day (DST changes it): PostgreSQL parses "-05" much faster
+    # than a zone name on every row
+    offsets = {day: _offset(day) for day in {stamp[:10] for stamp in series}}
+    lines = [prefix + stamp + offsets[stamp[:10]] + "," + bar["1. open"] + "," + bar["2. high"] + ","
+             + bar["3. low"] + "," + bar["4. close"] + "," + bar["5. volume"] + suffix
+             for stamp, bar in series.items()]
     return "".join(lines), len(lines)
+
+
+def _offset(day: str) -> str:
+    noon = dt.datetime.fromisoformat(day + " 12:00").replace(tzinfo=ZoneInfo(TZ))
+    minutes = int(noon.utcoffset().total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
@@ -177,8 +189,11 @@ def export(symbol: str, month: str, folder: Path | None = None, engine: sa.Engin
 # --- the whole month ---------------------------------------------------------------------------
 
 def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphavantage.Client | None = None,
-              engine: sa.Engine | None = None, export_to: Path | None = None) -> dict[str, Any]:
-    """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs``."""
+              engine: sa.Engine | None = None, export_to: Path | None = None,
+              payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs``.
+
+    ``payload``: an answer already fetched, or the error fetching it raised (see :func:`backfill`)."""
     engine = engine or db.get_engine()
     client = client or alphavantage.client()
     setup(engine)
@@ -188,7 +203,10 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
                               {"s": symbol, "m": month, "i": interval}).scalar_one()
     calls = client.calls
     try:
-        payload = fetch(client, symbol, month, interval)
+        if isinstance(payload, Exception):
+            raise payload
+        if payload is None:
+            payload = fetch(client, symbol, month, interval)
         with engine.begin() as conn:     # all or nothing: raw, clean, daily and the run record
             raw = load_raw(conn, payload, run_id)
             dedup = deduplicate(conn, symbol, month, interval)
@@ -210,6 +228,50 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
     files = export(symbol, month, export_to, engine)
     return {"run_id": run_id, "raw_rows": raw, **dedup, "daily_rows": days,
             "missing_bars": int(missing["bars"].sum()) if len(missing) else 0, "files": files}
+
+
+def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
+             client: alphavantage.Client | None = None, engine: sa.Engine | None = None,
+             export_to: Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run every symbol and month (in the order given: any order gives the same product),
+    fetching the next month while the current one loads. A month that fails is logged in
+    ``etl.runs`` and the backfill goes on; re-running it later recovers it."""
+    from tqdm.auto import tqdm
+
+    client = client or alphavantage.client()
+    jobs = [(s, m) for s in symbols for m in months]
+    results = []
+    fetched = fetch_ahead(client, jobs, interval)
+    for (symbol, month), payload in tqdm(fetched, total=len(jobs), desc="months", disable=not progress):
+        try:
+            outcome = run_month(symbol, month, interval, client=client, engine=engine,
+                                export_to=export_to, payload=payload)
+            results.append({"symbol": symbol, "month": month, "status": "succeeded",
+                            "daily_rows": outcome["daily_rows"], "error": ""})
+        except alphavantage.AlphaVantageError as exc:
+            results.append({"symbol": symbol, "month": month, "status": "failed", "daily_rows": 0,
+                            "error": str(exc)})
+    return pd.DataFrame(results)
+
+
+def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interval: str = "5min"):
+    """Yield ``((symbol, month), payload)`` for each job, fetching the next one in a thread
+    while the caller loads the current one (the database parses a COPY while Python parses
+    the next JSON). A failed fetch is yielded as its exception, for the caller to record."""
+    def attempt(symbol, month):
+        try:
+            return fetch(client, symbol, month, interval)
+        except alphavantage.AlphaVantageError as exc:
+            return exc
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-ahead") as pool:
+        pending = pool.submit(attempt, *jobs[0]) if jobs else None
+        for i, job in enumerate(jobs):
+            current = pending
+            pending = pool.submit(attempt, *jobs[i + 1]) if i + 1 < len(jobs) else None
+            yield job, current.result()
 
 
 def run_log(engine: sa.Engine | None = None) -> pd.DataFrame:

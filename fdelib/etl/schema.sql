@@ -31,11 +31,13 @@ CREATE TABLE IF NOT EXISTS etl.raw_intraday (
     close       numeric(18,4) NOT NULL,
     volume      bigint NOT NULL CHECK (volume >= 0),
     ingested_at timestamptz NOT NULL DEFAULT now(),      -- one instant per load (its transaction)
-    run_id      bigint NOT NULL REFERENCES etl.runs,
+    run_id      bigint NOT NULL,    -- etl.runs; no foreign key: a per-row check would halve COPY's speed
     CONSTRAINT raw_intraday_range CHECK (low <= high AND low > 0)
 );
-CREATE INDEX IF NOT EXISTS raw_intraday_bar_idx
-    ON etl.raw_intraday (symbol, interval, bar_time, ingested_at DESC, run_id DESC);
+ALTER TABLE etl.raw_intraday DROP CONSTRAINT IF EXISTS raw_intraday_run_id_fkey;   -- an earlier version had it
+-- what deduplication reads: a symbol's bars in a time window (small: loads stay fast)
+CREATE INDEX IF NOT EXISTS raw_intraday_symbol_time_idx ON etl.raw_intraday (symbol, bar_time);
+DROP INDEX IF EXISTS etl.raw_intraday_bar_idx;   -- the wider index of an earlier version
 
 -- step 3: deduplicated bars, one per (symbol, interval, bar_time): the latest ingestion wins
 CREATE TABLE IF NOT EXISTS etl.intraday (

@@ -188,3 +188,15 @@ def test_backfill_in_any_order_gives_the_same_product(client, engine):
         etl.run_month("ORDER", month, client=client)
     backward = etl.daily("ORDER")
     assert len(forward) == 19 + 23 + 21 - 0 and forward.equals(backward)
+
+
+def test_backfill_runs_every_month_and_records_a_failed_one(client, engine):
+    stub.configure(["malformed"])
+    failing = etl.backfill(["BACKA"], ["2025-10"], client=client, progress=False)
+    assert list(failing["status"]) == ["failed"] and "lacks 4. close" in failing["error"].iloc[0]
+    stub.configure()
+    result = etl.backfill(["BACKA", "BACKB"], ["2025-10", "2025-11"], client=client, progress=False)
+    assert list(result["status"]) == ["succeeded"] * 4
+    assert list(result["daily_rows"]) == [23, 19, 23, 19]
+    log = etl.run_log()
+    assert ((log["symbol"] == "BACKA") & (log["status"] == "failed")).sum() == 1

@@ -1,0 +1,142 @@
+"""Benchmark: the ETL's load (fetch → raw table) against a bare COPY, and its aggregation.
+
+    python benchmarks/bench_etl.py [--rows 1000000]
+
+Load: 1-minute bars for as many symbol-months as make ``--rows`` rows, each month fetched
+over HTTP from the offline stand-in — run in its own process with its payloads rendered
+beforehand, so its work is not counted (a real API's server is somebody else's CPU) — parsed,
+validated, rendered to CSV and COPYed into ``etl.raw_intraday`` one transaction per month.
+Baseline, in the same run: a bare COPY of the same rows, already rendered, into a copy of
+the table without indexes or constraints, and into the real table.
+
+Aggregation: ``aggregate_daily`` (first/last by time, per NYSE session) for every month
+against a bare ``GROUP BY`` of the same clean bars (min/max/sum only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+
+
+def serve_stand_in(jobs, ready, stop) -> None:
+    """The stand-in in a process of its own, every payload rendered before it answers."""
+    from fdelib.etl import stub
+    from fdelib.localapi import LocalAPI
+
+    cache = {}
+    original = stub.render
+    for symbol, month in jobs:
+        key = (symbol, month, "1min", stub.feed().seed, frozenset(), 1)
+        cache[key] = original(*key)
+    stub.render = lambda *key: cache[key] if key in cache else original(*key)
+    api = LocalAPI(stub.feed(), "alphavantage-bench", keep_requests=False)
+    ready.put(api.url)
+    stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    home = tempfile.mkdtemp(prefix="fde-bench-etl-", dir="/tmp")
+    os.environ.update(FDE_HOME=home, FDE_ENV_FILE="none", FDE_MODE="offline")
+    os.environ.pop("DATABASE_URL", None)
+
+    from fdelib import config, db, etl, stack
+    from fdelib.etl import pipeline, stub
+    from fdelib.etl.sessions import bar_times
+
+    server = None
+    try:
+        engine = db.get_engine()
+        etl.reset(engine)
+        months = [f"{y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
+        jobs, rows = [], 0
+        for n in range(100):
+            for month in months:
+                if rows >= args.rows:
+                    break
+                jobs.append((f"SYM{n:02d}", month))
+                rows += len(bar_times(month, "1min"))
+        ready, stop = multiprocessing.Queue(), multiprocessing.Event()
+        server = multiprocessing.Process(target=serve_stand_in, args=(jobs, ready, stop), daemon=True)
+        server.start()
+        client = etl.alphavantage.Client(ready.get(timeout=600), "demo")
+        client.intraday(*jobs[0], "1min")                # warm-up: connection, imports
+
+        with engine.begin() as conn:
+            run_id = conn.execute(__import__("sqlalchemy").text(
+                "INSERT INTO etl.runs (symbol, month, interval, status) VALUES ('*', '2025-01', '1min', "
+                "'running') RETURNING run_id")).scalar_one()
+
+        began = time.perf_counter()
+        loaded = 0
+        rendered = []
+        for (symbol, month), payload in pipeline.fetch_ahead(client, jobs, "1min"):
+            if isinstance(payload, Exception):
+                raise payload
+            with engine.begin() as conn:
+                loaded += pipeline.load_raw(conn, payload, run_id)
+            rendered.append(pipeline.render_raw(payload, run_id)[0])
+        ours = time.perf_counter() - began
+        assert loaded == rows, (loaded, rows)
+        text = "".join(rendered)
+
+        def bare(table: str) -> float:
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"TRUNCATE {table}")
+            began = time.perf_counter()
+            with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+                cur.copy_expert(f"COPY {table} ({pipeline.RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
+                                io.StringIO(text))
+            return time.perf_counter() - began
+
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS etl.bench_raw; "
+                                 "CREATE TABLE etl.bench_raw (LIKE etl.raw_intraday INCLUDING DEFAULTS)")
+        plain = min(bare("etl.bench_raw") for _ in range(2))
+        same_table = bare("etl.raw_intraday")           # leaves the rows for the aggregation below
+
+        print(f"load: {rows:,} one-minute bars, {len(jobs)} symbol-months over HTTP")
+        print(f"  bare COPY, table without index/constraints : {rows / plain:>10,.0f} rows/s (baseline)")
+        print(f"  bare COPY into etl.raw_intraday            : {rows / same_table:>10,.0f} rows/s "
+              f"({plain / same_table:.2f}x)")
+        print(f"  fetch (next month ahead) + parse + COPY    : {rows / ours:>10,.0f} rows/s "
+              f"({plain / ours:.2f}x of baseline, {same_table / ours:.2f}x of COPY into the same table)")
+
+        began = time.perf_counter()
+        with engine.begin() as conn:
+            for symbol, month in jobs:
+                pipeline.deduplicate(conn, symbol, month, "1min")
+        dedup = time.perf_counter() - began
+        began = time.perf_counter()
+        with engine.begin() as conn:
+            for symbol, month in jobs:
+                pipeline.aggregate_daily(conn, symbol, month, "1min")
+        aggregate = time.perf_counter() - began
+        began = time.perf_counter()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SELECT symbol, (bar_time AT TIME ZONE 'America/New_York')::date, min(low), "
+                                 "max(high), sum(volume) FROM etl.intraday GROUP BY 1, 2").fetchall()
+        bare_group = time.perf_counter() - began
+        print(f"aggregation of {rows:,} clean bars to daily OHLCV")
+        print(f"  bare GROUP BY (min, max, sum)              : {bare_group:6.2f} s (baseline)")
+        print(f"  aggregate_daily, month by month            : {aggregate:6.2f} s ({aggregate / bare_group:.1f}x)")
+        print(f"  deduplicate, month by month                : {dedup:6.2f} s")
+    finally:
+        if server is not None:
+            stop.set()
+            server.join(10)
+        db.dispose_engines()
+        stack.down(config.reload())
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
