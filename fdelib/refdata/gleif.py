@@ -1,0 +1,100 @@
+"""GLEIF: LEI records from its API, and the BIC-to-LEI and ISIN-to-LEI mapping files.
+
+``GET /api/v1/lei-records`` speaks JSON:API — records under ``data``, each with
+``attributes.entity`` (legal name, address, status) and ``attributes.registration``, and
+``meta.pagination`` to walk the pages. The mapping files are zipped CSV (``BIC,LEI`` and
+``LEI,ISIN``). No key needed. Live: https://api.gleif.org (files from GLEIF's download
+pages, set with ``GLEIF_BIC_LEI_URL`` / ``GLEIF_ISIN_LEI_URL``).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+
+import pandas as pd
+import requests
+
+from ..config import Settings, get_settings
+from ..errors import FdeError
+
+LIVE_URL = "https://api.gleif.org"
+
+
+class GleifError(FdeError):
+    pass
+
+
+@dataclass
+class Gleif:
+    base_url: str
+    files_url: str
+    session: requests.Session = field(default_factory=requests.Session)
+    pages_read: int = 0
+
+    def lei_records(self, leis: list[str] | None = None, page_size: int = 100) -> list[dict]:
+        """Every record (or those of ``leis``), page by page."""
+        records, number = [], 1
+        params = {"page[size]": page_size}
+        if leis:
+            params["filter[lei]"] = ",".join(leis)
+        while True:
+            response = self.session.get(f"{self.base_url}/api/v1/lei-records",
+                                        params={**params, "page[number]": number}, timeout=30)
+            if response.status_code != 200:
+                raise GleifError(f"GLEIF lei-records: HTTP {response.status_code}: {response.text[:120]}")
+            page = response.json()
+            self.pages_read += 1
+            records.extend(page.get("data", []))
+            if number >= page["meta"]["pagination"]["lastPage"]:
+                return records
+            number += 1
+
+    def lei_record(self, lei: str) -> dict | None:
+        response = self.session.get(f"{self.base_url}/api/v1/lei-records/{lei}", timeout=30)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise GleifError(f"GLEIF lei-records/{lei}: HTTP {response.status_code}")
+        return response.json()["data"]
+
+    def mapping_file(self, kind: str) -> pd.DataFrame:
+        """The ``bic-lei`` or ``isin-lei`` file, unzipped, as text columns."""
+        url = {"bic-lei": os.environ.get("GLEIF_BIC_LEI_URL") or f"{self.files_url}/files/bic-lei.zip",
+               "isin-lei": os.environ.get("GLEIF_ISIN_LEI_URL") or f"{self.files_url}/files/isin-lei.zip"}.get(kind)
+        if url is None:
+            raise GleifError(f"unknown mapping file {kind!r}; bic-lei or isin-lei")
+        response = self.session.get(url, timeout=120)
+        if response.status_code != 200:
+            raise GleifError(f"GLEIF {kind} file: HTTP {response.status_code}")
+        try:
+            with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+                name = next(n for n in archive.namelist() if n.lower().endswith(".csv"))
+                return pd.read_csv(archive.open(name), dtype=str, keep_default_na=False)
+        except (zipfile.BadZipFile, StopIteration) as exc:
+            raise GleifError(f"GLEIF {kind} file: not a zip holding a CSV ({exc})") from exc
+
+
+def entity_rows(records: list[dict]) -> pd.DataFrame:
+    """LEI records flattened to the columns of ``refdata.entities``."""
+    rows = []
+    for record in records:
+        a = record["attributes"]
+        rows.append({"lei": a["lei"], "legal_name": a["entity"]["legalName"]["name"],
+                     "country": a["entity"]["legalAddress"]["country"],
+                     "city": a["entity"]["legalAddress"]["city"],
+                     "status": a["registration"]["status"],
+                     "registered_on": a["registration"]["initialRegistrationDate"][:10]})
+    return pd.DataFrame(rows, columns=["lei", "legal_name", "country", "city", "status", "registered_on"])
+
+
+def client(settings: Settings | None = None) -> Gleif:
+    settings = settings or get_settings()
+    if settings.live:
+        return Gleif(LIVE_URL, LIVE_URL)
+    from . import stub
+
+    url = stub.serve().url
+    return Gleif(url, url)

@@ -1,0 +1,58 @@
+-- A small security master (schema `refdata`). Idempotent.
+-- Entities and instruments keep history: a changed record closes its current version
+-- (valid_to) and opens a new one; the current version has valid_to NULL.
+SELECT pg_advisory_xact_lock(hashtext('fdelib.refdata.setup'));
+
+CREATE SCHEMA IF NOT EXISTS refdata;
+
+CREATE TABLE IF NOT EXISTS refdata.entities (
+    lei           char(20) NOT NULL CHECK (lei ~ '^[0-9A-Z]{18}[0-9]{2}$'),
+    legal_name    text NOT NULL,
+    country       char(2) NOT NULL,
+    city          text,
+    status        text NOT NULL,
+    registered_on date,
+    source        text NOT NULL,
+    valid_from    date NOT NULL,
+    valid_to      date,
+    PRIMARY KEY (lei, valid_from),
+    CHECK (valid_to IS NULL OR valid_to > valid_from)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entities_current ON refdata.entities (lei) WHERE valid_to IS NULL;
+
+CREATE TABLE IF NOT EXISTS refdata.instruments (
+    figi             char(12) NOT NULL,
+    composite_figi   char(12),
+    share_class_figi char(12),
+    ticker           text,
+    exch_code        text,
+    security_type    text,
+    name             text,
+    source           text NOT NULL,
+    valid_from       date NOT NULL,
+    valid_to         date,
+    PRIMARY KEY (figi, valid_from),
+    CHECK (valid_to IS NULL OR valid_to > valid_from)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS instruments_current ON refdata.instruments (figi) WHERE valid_to IS NULL;
+
+-- identifier cross-reference: which identifier maps to which, said by which source, when
+CREATE TABLE IF NOT EXISTS refdata.xref (
+    kind      text NOT NULL CHECK (kind IN ('BIC-LEI', 'ISIN-LEI', 'ISIN-FIGI', 'PERMID-LEI')),
+    from_id   text NOT NULL,
+    to_id     text NOT NULL,
+    source    text NOT NULL,
+    first_seen date NOT NULL,
+    as_of     date NOT NULL,
+    PRIMARY KEY (kind, from_id, to_id, source)
+);
+CREATE INDEX IF NOT EXISTS xref_to_idx ON refdata.xref (to_id);
+
+-- rows that failed validation: never stored as data, kept to be looked at
+CREATE TABLE IF NOT EXISTS refdata.rejects (
+    source  text NOT NULL,
+    kind    text NOT NULL,
+    value   text NOT NULL,
+    rule    text NOT NULL,
+    as_of   date NOT NULL
+);

@@ -1,0 +1,197 @@
+"""Load reference data into the security master: validated, idempotent, with history.
+
+* :func:`upsert_entities` / :func:`upsert_instruments` — staging table by COPY, then one
+  SQL statement pair: close the current version of every changed record, insert the new
+  versions. Loading the same data again changes nothing; a changed record keeps its past.
+* :func:`load_mapping` — a GLEIF mapping file: each identifier checked with python-stdnum,
+  invalid rows to ``refdata.rejects`` with the rule they broke, valid ones upserted into
+  ``refdata.xref`` (COPY to staging, one INSERT … ON CONFLICT), with a progress bar.
+* :func:`security_master` — everything known about an identifier, across sources.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from tqdm.auto import tqdm
+
+from .. import db
+from .identifiers import InvalidIdentifier, validate
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+ENTITY_COLUMNS = ["lei", "legal_name", "country", "city", "status", "registered_on"]
+INSTRUMENT_COLUMNS = ["figi", "composite_figi", "share_class_figi", "ticker", "exch_code", "security_type", "name"]
+
+
+def setup(engine: sa.Engine | None = None) -> None:
+    db.run_sql_file(SCHEMA_SQL, engine or db.get_engine())
+
+
+def reset(engine: sa.Engine | None = None) -> None:
+    engine = engine or db.get_engine()
+    setup(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE refdata.entities, refdata.instruments, refdata.xref, refdata.rejects")
+
+
+def _copy(conn: sa.Connection, frame: pd.DataFrame, table: str) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
+    buffer.seek(0)
+    with conn.connection.dbapi_connection.cursor() as cur:
+        cur.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
+
+
+def _versioned_upsert(conn, frame: pd.DataFrame, table: str, key: str, columns: list[str],
+                      source: str, as_of: str) -> dict[str, int]:
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS stage_{table}")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS "
+                         f"SELECT {', '.join(columns)} FROM refdata.{table} WITH NO DATA")
+    _copy(conn, frame[columns], f"stage_{table}")
+    differs = " OR ".join(f"c.{c} IS DISTINCT FROM s.{c}" for c in columns if c != key)
+    closed = conn.execute(sa.text(f"""
+        UPDATE refdata.{table} c SET valid_to = :as_of
+        FROM stage_{table} s
+        WHERE c.{key} = s.{key} AND c.valid_to IS NULL AND c.valid_from < :as_of AND ({differs})"""),
+        {"as_of": as_of}).rowcount
+    # same-day reloads with changes overwrite today's version (history is per day)
+    conn.execute(sa.text(f"""
+        DELETE FROM refdata.{table} c USING stage_{table} s
+        WHERE c.{key} = s.{key} AND c.valid_to IS NULL AND c.valid_from = :as_of AND ({differs})"""),
+        {"as_of": as_of})
+    inserted = conn.execute(sa.text(f"""
+        INSERT INTO refdata.{table} ({', '.join(columns)}, source, valid_from)
+        SELECT {', '.join('s.' + c for c in columns)}, :source, :as_of FROM stage_{table} s
+        WHERE NOT EXISTS (SELECT 1 FROM refdata.{table} c WHERE c.{key} = s.{key} AND c.valid_to IS NULL)"""),
+        {"source": source, "as_of": as_of}).rowcount
+    return {"new records": inserted - closed, "changed": closed, "unchanged": len(frame) - inserted}
+
+
+def _valid(frame: pd.DataFrame, checks: dict[str, str], source: str, as_of: str,
+           conn: sa.Connection, progress: bool = False) -> pd.DataFrame:
+    """Rows whose identifiers all pass; the others go to refdata.rejects."""
+    keep, rejects = [], []
+    rows = frame.to_dict("records")
+    for row in tqdm(rows, desc=f"validating {source}", disable=not progress or len(rows) < 20_000):
+        ok = True
+        for column, kind in checks.items():
+            try:
+                row[column] = validate(kind, row[column])
+            except InvalidIdentifier as exc:
+                rejects.append({"source": source, "kind": kind, "value": str(row[column]), "rule": exc.rule,
+                                "as_of": as_of})
+                ok = False
+                break
+        keep.append(ok)
+    if rejects:
+        conn.execute(sa.text("INSERT INTO refdata.rejects VALUES (:source, :kind, :value, :rule, :as_of)"), rejects)
+    return frame.assign(**{c: [r[c] for r in rows] for c in checks})[keep]
+
+
+def upsert_entities(frame: pd.DataFrame, *, as_of: str, source: str = "GLEIF",
+                    engine: sa.Engine | None = None) -> dict[str, int]:
+    engine = engine or db.get_engine()
+    with engine.begin() as conn:
+        good = _valid(frame[ENTITY_COLUMNS], {"lei": "LEI"}, source, as_of, conn)
+        return _versioned_upsert(conn, good, "entities", "lei", ENTITY_COLUMNS, source, as_of)
+
+
+def upsert_instruments(frame: pd.DataFrame, *, as_of: str, source: str = "OpenFIGI",
+                       engine: sa.Engine | None = None) -> dict[str, int]:
+    engine = engine or db.get_engine()
+    with engine.begin() as conn:
+        good = _valid(frame[INSTRUMENT_COLUMNS], {"figi": "FIGI"}, source, as_of, conn)
+        return _versioned_upsert(conn, good, "instruments", "figi", INSTRUMENT_COLUMNS, source, as_of)
+
+
+def load_mapping(frame: pd.DataFrame, kind: str, *, as_of: str, source: str = "GLEIF",
+                 engine: sa.Engine | None = None, progress: bool = True) -> dict[str, int]:
+    """A mapping (``from_id`` → ``to_id`` columns named as the file names them) into xref."""
+    engine = engine or db.get_engine()
+    left, right = kind.split("-")
+    checks = {left: left, right: right}
+    with engine.begin() as conn:
+        good = _valid(frame[[left, right]], checks, source, as_of, conn, progress)
+        stage = pd.DataFrame({"kind": kind, "from_id": good[left], "to_id": good[right], "source": source,
+                              "first_seen": as_of, "as_of": as_of})
+        conn.exec_driver_sql("DROP TABLE IF EXISTS stage_xref")
+        conn.exec_driver_sql("CREATE TEMP TABLE stage_xref ON COMMIT DROP AS SELECT * FROM refdata.xref WITH NO DATA")
+        _copy(conn, stage, "stage_xref")
+        new = conn.execute(sa.text("""
+            INSERT INTO refdata.xref SELECT DISTINCT ON (kind, from_id, to_id, source) * FROM stage_xref
+            ON CONFLICT (kind, from_id, to_id, source) DO UPDATE SET as_of = EXCLUDED.as_of
+            RETURNING (xmax = 0) AS inserted""")).scalars().all()
+    return {"rows": len(frame), "valid": len(good), "rejected": len(frame) - len(good),
+            "new": sum(new), "seen again": len(new) - sum(new)}
+
+
+def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
+                      engine: sa.Engine | None = None) -> dict[str, int]:
+    """OpenFIGI mapping results: instruments, and ISIN→FIGI cross-references."""
+    instruments, links = [], []
+    for job, result in zip(jobs, results):
+        for record in result.get("data", []):
+            instruments.append({"figi": record["figi"], "composite_figi": record.get("compositeFIGI"),
+                                "share_class_figi": record.get("shareClassFIGI"), "ticker": record.get("ticker"),
+                                "exch_code": record.get("exchCode"), "security_type": record.get("securityType"),
+                                "name": record.get("name")})
+            if job["idType"] == "ID_ISIN":
+                links.append({"ISIN": job["idValue"], "FIGI": record["figi"]})
+    counts = upsert_instruments(pd.DataFrame(instruments, columns=INSTRUMENT_COLUMNS).drop_duplicates("figi"),
+                                as_of=as_of, engine=engine)
+    mapped = load_mapping(pd.DataFrame(links, columns=["ISIN", "FIGI"]), "ISIN-FIGI", as_of=as_of,
+                          source="OpenFIGI", engine=engine, progress=False)
+    return {**counts, "isin-figi links": mapped["valid"]}
+
+
+def history(key: str, engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Every version of an entity (by LEI) or instrument (by FIGI)."""
+    table, column = ("instruments", "figi") if key.startswith("BBG") else ("entities", "lei")
+    return db.read_frame(f"SELECT * FROM refdata.{table} WHERE {column} = :k ORDER BY valid_from",
+                         {"k": key}, engine=engine)
+
+
+def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[str, pd.DataFrame]:
+    """Everything known about an identifier (LEI, ISIN, FIGI or BIC): the issuer, its
+    identifiers from every source, and its instruments — one question, one answer."""
+    ident = identifier.strip().upper()
+    lei = db.read_scalar("""
+        SELECT coalesce(
+          (SELECT lei FROM refdata.entities WHERE lei = :i LIMIT 1),
+          (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI') LIMIT 1),
+          (SELECT x.to_id FROM refdata.xref f JOIN refdata.xref x ON x.from_id = f.from_id AND x.kind = 'ISIN-LEI'
+            WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI' LIMIT 1))""", {"i": ident}, engine=engine)
+    entity = db.read_frame("SELECT lei, legal_name, country, city, status, registered_on, source "
+                           "FROM refdata.entities WHERE lei = :l AND valid_to IS NULL", {"l": lei}, engine=engine)
+    identifiers = db.read_frame("""
+        SELECT kind, from_id AS identifier, source, as_of FROM refdata.xref WHERE to_id = :l
+        UNION ALL
+        SELECT x.kind, x.to_id, x.source, x.as_of FROM refdata.xref x
+        JOIN refdata.xref i ON i.from_id = x.from_id AND i.kind = 'ISIN-LEI' AND i.to_id = :l
+        WHERE x.kind = 'ISIN-FIGI'
+        ORDER BY 1, 2""", {"l": lei}, engine=engine)
+    instruments = db.read_frame("""
+        SELECT i.figi, i.ticker, i.exch_code, i.security_type, f.from_id AS isin
+        FROM refdata.instruments i JOIN refdata.xref f ON f.kind = 'ISIN-FIGI' AND f.to_id = i.figi
+        JOIN refdata.xref l ON l.kind = 'ISIN-LEI' AND l.from_id = f.from_id AND l.to_id = :l
+        WHERE i.valid_to IS NULL ORDER BY i.ticker, i.figi""", {"l": lei}, engine=engine)
+    return {"entity": entity, "identifiers": identifiers, "instruments": instruments}
+
+
+def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Coverage and disagreements between sources, as counts a data steward can act on."""
+    return db.read_frame("""
+        SELECT 'entities (current)' AS measure, count(*) AS value FROM refdata.entities WHERE valid_to IS NULL
+        UNION ALL SELECT 'entities with a BIC', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'BIC-LEI'
+        UNION ALL SELECT 'ISINs mapped to an issuer (GLEIF)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-LEI'
+        UNION ALL SELECT 'ISINs mapped to a FIGI (OpenFIGI)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-FIGI'
+        UNION ALL SELECT 'ISINs with an issuer but no FIGI', count(DISTINCT from_id) FROM refdata.xref l
+            WHERE kind = 'ISIN-LEI' AND NOT EXISTS (SELECT 1 FROM refdata.xref f WHERE f.kind = 'ISIN-FIGI' AND f.from_id = l.from_id)
+        UNION ALL SELECT 'LEIs in mapping files unknown to the LEI records', count(DISTINCT to_id) FROM refdata.xref x
+            WHERE kind IN ('BIC-LEI', 'ISIN-LEI') AND NOT EXISTS (SELECT 1 FROM refdata.entities e WHERE e.lei = x.to_id)
+        UNION ALL SELECT 'entities lapsed (current status)', count(*) FROM refdata.entities WHERE valid_to IS NULL AND status = 'LAPSED'
+        UNION ALL SELECT 'rows rejected by validation', count(*) FROM refdata.rejects
+        """, engine=engine).set_index("measure")
