@@ -8,8 +8,8 @@ PermID is not covered yet.
 """
 
 from .identifiers import InvalidIdentifier, is_valid, validate
-from .store import (history, load_figi_results, load_mapping, quality, reset, security_master, setup,
-                    upsert_entities, upsert_instruments)
+from .store import (history, load_figi_results, load_mapping, lookup_widget, quality, reset,
+                    security_master, setup, show, upsert_entities, upsert_instruments)
 
-__all__ = ["InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "quality", "reset",
-           "security_master", "setup", "upsert_entities", "upsert_instruments", "validate"]
+__all__ = ["InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "lookup_widget", "quality", "reset",
+           "security_master", "setup", "show", "upsert_entities", "upsert_instruments", "validate"]

@@ -195,3 +195,33 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
         UNION ALL SELECT 'entities lapsed (current status)', count(*) FROM refdata.entities WHERE valid_to IS NULL AND status = 'LAPSED'
         UNION ALL SELECT 'rows rejected by validation', count(*) FROM refdata.rejects
         """, engine=engine).set_index("measure")
+
+
+def show(identifier: str, engine: sa.Engine | None = None) -> None:
+    """Display the security-master answer for ``identifier`` as three tables."""
+    from IPython.display import Markdown, display
+
+    answer = security_master(identifier, engine)
+    if answer["entity"].empty:
+        display(Markdown(f"**{identifier}**: nothing known"))
+        return
+    for title, frame in answer.items():
+        display(Markdown(f"**{title}**"))
+        display(frame)
+
+
+def lookup_widget(value: str = ""):
+    """A text box and a button: look an identifier up in the security master."""
+    import ipywidgets as widgets
+
+    box = widgets.Text(value=value, description="identifier", placeholder="LEI, ISIN, FIGI or BIC")
+    button = widgets.Button(description="Look up")
+    out = widgets.Output()
+
+    def look(_):
+        with out:
+            out.clear_output()
+            show(box.value)
+
+    button.on_click(look)
+    return widgets.VBox([widgets.HBox([box, button]), out])
