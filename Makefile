@@ -34,7 +34,7 @@ update: $(STAMP)
 	$(BIN)/fde run --update
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_stack.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 up down status: $(STAMP)
 	$(BIN)/fde $@
