@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import FdeError
 
 #: task types the engine runs; anything else is refused at registration
-SUPPORTED = ("SIMPLE", "FORK_JOIN", "JOIN", "SWITCH", "DECISION", "TERMINATE", "SET_VARIABLE")
+SUPPORTED = ("SIMPLE", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
+             "SET_VARIABLE")
 
 
 class DefinitionError(FdeError):
@@ -72,7 +73,9 @@ class Plan:
         continues nowhere (the JOIN after the fork waits for it); the end of the workflow
         is the end.
         """
-        slot = self.slots[ref]
+        slot = self.slots.get(ref)
+        if slot is None:           # a task a dynamic fork created: like the end of a branch
+            return None
         if slot.index + 1 < len(slot.siblings):
             return slot.siblings[slot.index + 1]
         if slot.container == "case":
@@ -102,10 +105,10 @@ def check_workflow(definition: Any) -> dict[str, Any]:
         kind = task_type(task)
         if kind == "FORK_JOIN" and not task.get("forkTasks"):
             raise DefinitionError(f"FORK_JOIN {ref!r} has no forkTasks")
-        if kind == "FORK_JOIN":
+        if kind in ("FORK_JOIN", "FORK_JOIN_DYNAMIC"):
             following = plan.after(ref)
             if following is None or task_type(following) != "JOIN":
-                raise DefinitionError(f"FORK_JOIN {ref!r} must be followed by a JOIN")
+                raise DefinitionError(f"{kind} {ref!r} must be followed by a JOIN")
         if kind == "JOIN":
             unknown = [r for r in task.get("joinOn") or [] if r not in plan.slots]
             if unknown:

@@ -18,7 +18,9 @@ Semantics follow Conductor's documentation for what the course uses:
 * A worker answering IN_PROGRESS puts the task back in the queue after
   ``callbackAfterSeconds``; ``extendLease`` only resets the response timeout.
 * FORK_JOIN starts the first task of every branch; the JOIN that follows waits for its
-  ``joinOn`` tasks and outputs theirs by reference name. SWITCH (``value-param``) and its
+  ``joinOn`` tasks and outputs theirs by reference name. FORK_JOIN_DYNAMIC forks the tasks
+  listed at run time in its ``dynamicForkTasksParam`` input (with inputs from
+  ``dynamicForkTasksInputParamName``); its JOIN waits for all of them. SWITCH (``value-param``) and its
   legacy form DECISION pick a case by value, else ``defaultCase``. TERMINATE ends the
   workflow with its ``terminationStatus``. SET_VARIABLE writes ``workflow.variables``.
 * A workflow that FAILS or TIMES OUT starts its ``failureWorkflow`` with ``workflowId``,
@@ -549,6 +551,11 @@ class Engine:
         if kind == "FORK_JOIN":
             firsts = [branch[0] for branch in task["workflow_task"].get("forkTasks") or [] if branch]
             return firsts + [run.plan.after(ref)]
+        if kind == "FORK_JOIN_DYNAMIC":
+            inputs = task["output"].get("forkedTasksInputs") or {}
+            forked = [{**wt, "inputParameters": inputs.get(wt["taskReferenceName"], {})}
+                      for wt in task["output"].get("forkedTaskDefs") or []]
+            return forked + [run.plan.after(ref)]
         if kind in ("SWITCH", "DECISION"):
             key = (task["output"].get("evaluationResult") or [None])[0]
             chosen = (task["workflow_task"].get("decisionCases") or {}).get(key)
@@ -580,11 +587,41 @@ class Engine:
         elif kind == "SET_VARIABLE":
             run.workflow["variables"] = {**run.workflow["variables"], **task_input}
             task.update(status="COMPLETED", start_time=now, end_time=now)
+        elif kind == "FORK_JOIN_DYNAMIC":
+            self._dynamic_fork(run, task, workflow_task, task_input, now)
         else:   # FORK_JOIN and TERMINATE complete as they are scheduled
             task.update(status="COMPLETED", start_time=now, end_time=now,
                         output=dict(task_input) if kind == "TERMINATE" else {})
         run.tasks.append(task)
         run.touch(task)
+
+    def _dynamic_fork(self, run: Run, task: dict, workflow_task: dict, task_input: dict, now: int) -> None:
+        """Check the run-time list of tasks to fork; fail the fork task if it is unusable."""
+        tasks_param = workflow_task.get("dynamicForkTasksParam") or "dynamicTasks"
+        inputs_param = workflow_task.get("dynamicForkTasksInputParamName") or "dynamicTasksInput"
+        forked, inputs = task_input.get(tasks_param), task_input.get(inputs_param) or {}
+        problem = None
+        if not isinstance(forked, list) or not all(isinstance(t, dict) and t.get("taskReferenceName")
+                                                   for t in forked):
+            problem = f"input {tasks_param!r} must be a list of tasks with a taskReferenceName"
+        elif not isinstance(inputs, dict):
+            problem = f"input {inputs_param!r} must map each reference name to its input"
+        else:
+            clash = [t["taskReferenceName"] for t in forked
+                     if t["taskReferenceName"] in run.plan.slots or any(x["ref"] == t["taskReferenceName"]
+                                                                         for x in run.tasks)]
+            kinds = {task_type(t) for t in forked} - {"SIMPLE"}
+            if clash:
+                problem = f"forked reference name(s) {', '.join(clash)} already used in this workflow"
+            elif kinds:
+                problem = f"only SIMPLE tasks can be forked dynamically here, not {', '.join(sorted(kinds))}"
+        if problem:
+            task.update(status="FAILED", reason=f"FORK_JOIN_DYNAMIC {task['ref']}: {problem}",
+                        start_time=now, end_time=now)
+            return
+        task.update(status="COMPLETED", start_time=now, end_time=now, output={
+            "forkedTasks": [t["taskReferenceName"] for t in forked], "forkedTasksInputs": inputs,
+            "forkedTaskDefs": [{**t, "type": "SIMPLE"} for t in forked]})
 
     def _new_task(self, run: Run, workflow_task: dict, kind: str, task_input: dict, now: int,
                   retry_count: int = 0) -> dict:
@@ -643,7 +680,7 @@ class Engine:
     def _check_joins(self, run: Run) -> bool:
         progress = False
         for join in [t for t in run.tasks if t["task_type"] == "JOIN" and t["status"] == "IN_PROGRESS"]:
-            refs = join["workflow_task"].get("joinOn") or []
+            refs = join["workflow_task"].get("joinOn") or self._forked_before(run, join)
             latest = {ref: run.latest(ref) for ref in refs}
             if all(t is not None and t["status"] in SUCCESSFUL for t in latest.values()):
                 join.update(status="COMPLETED", end_time=self.clock(),
@@ -651,6 +688,15 @@ class Engine:
                 run.touch(join)
                 progress = True
         return progress
+
+    def _forked_before(self, run: Run, join: dict) -> list[str]:
+        """The tasks a dynamic fork created, for the JOIN that follows it."""
+        for task in run.tasks:
+            if task["task_type"] == "FORK_JOIN_DYNAMIC" and task["status"] == "COMPLETED":
+                following = run.plan.after(task["ref"])
+                if following and following["taskReferenceName"] == join["ref"]:
+                    return task["output"].get("forkedTasks") or []
+        return []
 
     def _run_terminates(self, cur, run: Run) -> bool:
         for task in run.tasks:

@@ -100,6 +100,14 @@ class Workers:
         return self
 
     def stop(self) -> None:
+        # TaskHandler stops its processes one by one (terminate, then wait for each); signal
+        # them all first so they exit together. Its restart monitor is told to stop first,
+        # or it would restart what we just stopped.
+        for handler in self.handlers:
+            handler._monitor_stop_event.set()
+            for process in handler.task_runner_processes:
+                if process.is_alive():
+                    process.terminate()
         while self.handlers:
             self.handlers.pop().stop_processes()
 

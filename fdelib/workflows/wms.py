@@ -5,11 +5,15 @@ each task is a worker polling its queue, and the engine owns what lesson 1's run
 not — retries with backoff, timeouts, persistence, an execution history, operator actions
 (terminate, retry, restart).
 
-    wms_daily_prices:  ┌ fetch equities ┐
-                       └ fetch etfs     ┘ ─► join ─► quality check ─► publish report
+    wms_daily_prices:  plan ─► ┌ fetch <market> ┐ (one per market, decided at run time)
+                               └ ...            ┘ ─► join ─► quality check ─► switch on "ok"
+                                                                 true:  publish report
+                                                                 false: raise an alert
 
-The fetch worker can be told to fail its first ``flaky`` attempts (a feed timing out), so
-a lesson can watch the engine retry it. (No ``from __future__ import annotations``:
+It shows what a WMS adds to lesson 1's runner: data passed between tasks, a **dynamic
+fan-out** (FORK_JOIN_DYNAMIC: how many fetches is known only when the workflow runs), a
+**conditional** step (SWITCH), retries. The fetch worker can be told to fail its first
+``flaky`` attempts (a feed timing out), so a lesson can watch the engine retry it. (No ``from __future__ import annotations``:
 conductor-python reads the workers' annotations as types.)
 """
 
@@ -18,8 +22,10 @@ from conductor.client.context import get_task_context
 from conductor.client.http.models import TaskDef
 from conductor.client.worker.worker_task import worker_task
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
-from conductor.client.workflow.task.fork_task import ForkTask
+from conductor.client.workflow.task.dynamic_fork_task import DynamicForkTask
+from conductor.client.workflow.task.join_task import JoinTask
 from conductor.client.workflow.task.simple_task import SimpleTask
+from conductor.client.workflow.task.switch_task import SwitchTask
 
 from .. import db
 from ..conductor.workers import redirect_worker_output
@@ -37,28 +43,51 @@ class FeedTimeout(Exception):
 
 
 @worker_task(task_definition_name="wms_fetch_prices", poll_interval_millis=10, thread_count=2)
-def fetch_prices(market: str, as_of: str, days: int = 5, seed: int = 42, flaky: int = 0) -> dict:
+def fetch_prices(market: str, as_of: str, days: int = 5, seed: int = 42, flaky: int = 0, short: int = 0) -> dict:
     attempt = get_task_context().get_retry_count() or 0
     if attempt < flaky:
         raise FeedTimeout(f"{market} feed timed out (attempt {attempt})")
     prices = sample_prices(seed + list(MARKETS).index(market), as_of, days,
                            symbols=tuple(MARKETS[market]))
+    if short:   # the feed silently leaves out the oldest sessions
+        prices = prices[prices["day"] > sorted(prices["day"].unique())[short - 1]]
     loaded = tasks.load_upsert(db.get_engine(), prices)   # idempotent: a retry rewrites the rows
     return {"market": market, "rows": int(loaded), "attempts": attempt + 1}
 
 
+@worker_task(task_definition_name="wms_plan_fetches", poll_interval_millis=10)
+def plan_fetches(markets: object, as_of: str, days: int = 5, seed: int = 42, flaky: object = None,
+                 short: object = None) -> dict:
+    # (``object``: conductor-python passes JSON lists and objects through as they are)
+    """One fetch task per market: the dynamic fork's task list and each task's input."""
+    unknown = [m for m in markets if m not in MARKETS]
+    if unknown:
+        from conductor.client.worker.exception import NonRetryableException
+        raise NonRetryableException(f"unknown market(s) {', '.join(unknown)}; known: {', '.join(MARKETS)}")
+    tasks_ = [{"name": "wms_fetch_prices", "taskReferenceName": f"fetch_{m}", "type": "SIMPLE"} for m in markets]
+    inputs = {f"fetch_{m}": {"market": m, "as_of": as_of, "days": days, "seed": seed,
+                             "flaky": (flaky or {}).get(m, 0), "short": (short or {}).get(m, 0)} for m in markets}
+    return {"tasks": tasks_, "inputs": inputs, "symbols": [s for m in markets for s in MARKETS[m]],
+            "expected_rows": sum(len(MARKETS[m]) for m in markets) * days}
+
+
 @worker_task(task_definition_name="wms_quality_check", poll_interval_millis=10)
-def quality_check(expected_rows: int) -> dict:
-    rows = db.read_scalar("SELECT count(*) FROM workflows.prices_upsert")
-    if rows < expected_rows:
-        raise ValueError(f"only {rows} of {expected_rows} price rows loaded")
-    return {"rows": int(rows), "ok": True}
+def quality_check(symbols: object, expected_rows: int) -> dict:
+    rows = int(db.read_scalar("SELECT count(*) FROM workflows.prices_upsert WHERE symbol = ANY(:s)",
+                              {"s": symbols}))
+    return {"rows": rows, "expected": expected_rows, "ok": "true" if rows == expected_rows else "false"}
+
+
+@worker_task(task_definition_name="wms_raise_alert", poll_interval_millis=10)
+def raise_alert(rows: int, expected: int) -> dict:
+    return {"alert": f"daily prices incomplete: {rows} of {expected} rows; report not published"}
 
 
 @worker_task(task_definition_name="wms_publish_report", poll_interval_millis=10)
 def publish_report(as_of: str) -> dict:
     summary = db.read_frame("SELECT symbol, count(*) AS days, round(avg(close)::numeric, 2) AS avg_close "
                             "FROM workflows.prices_upsert GROUP BY symbol ORDER BY symbol")
+    summary["avg_close"] = summary["avg_close"].astype(float)
     return {"as_of": as_of, "report": summary.to_dict(orient="records")}
 
 
@@ -66,26 +95,31 @@ def task_defs(retries: int = 3, retry_delay: int = 1) -> list[TaskDef]:
     return [TaskDef(name=name, retry_count=retries, retry_logic="EXPONENTIAL_BACKOFF",
                     retry_delay_seconds=retry_delay, response_timeout_seconds=30, timeout_seconds=0,
                     owner_email="course@fde.example.com")
-            for name in ("wms_fetch_prices", "wms_quality_check", "wms_publish_report")]
+            for name in ("wms_plan_fetches", "wms_fetch_prices", "wms_quality_check", "wms_publish_report",
+                         "wms_raise_alert")]
 
 
 def daily_prices(executor) -> ConductorWorkflow:
     workflow = ConductorWorkflow(executor=executor, name=WORKFLOW, version=1,
-                                 description="Fetch equity and ETF prices in parallel, check, report")
-    common = {"as_of": "${workflow.input.as_of}", "days": "${workflow.input.days}",
-              "seed": "${workflow.input.seed}"}
-    branches = []
-    for market in MARKETS:
-        fetch = SimpleTask("wms_fetch_prices", f"fetch_{market}")
-        fetch.input_parameters.update(market=market, **common,
-                                      flaky=f"${{workflow.input.flaky.{market}}}")
-        branches.append([fetch])
+                                 description="Fetch prices per market (fan-out decided at run time), "
+                                             "check, then publish or alert")
+    plan = SimpleTask("wms_plan_fetches", "plan")
+    plan.input_parameters.update(markets="${workflow.input.markets}", as_of="${workflow.input.as_of}",
+                                 days="${workflow.input.days}", seed="${workflow.input.seed}",
+                                 flaky="${workflow.input.flaky}", short="${workflow.input.short}")
+    fan_out = DynamicForkTask("fetch_all", join_task=JoinTask("fetch_all_join"))
+    fan_out.input_parameters.update(dynamicTasks="${plan.output.tasks}", dynamicTasksInputs="${plan.output.inputs}")
     check = SimpleTask("wms_quality_check", "quality_check")
-    check.input_parameters.update(expected_rows="${workflow.input.expected_rows}")
+    check.input_parameters.update(symbols="${plan.output.symbols}", expected_rows="${plan.output.expected_rows}")
     report = SimpleTask("wms_publish_report", "publish_report")
     report.input_parameters.update(as_of="${workflow.input.as_of}")
-    workflow >> ForkTask("fetch_all", branches, join_on=[f"fetch_{m}" for m in MARKETS]) >> check >> report
-    workflow.output_parameters({"report": "${publish_report.output.report}"})
+    alert = SimpleTask("wms_raise_alert", "alert")
+    alert.input_parameters.update(rows="${quality_check.output.rows}", expected="${quality_check.output.expected}")
+    decide = SwitchTask("complete_data", case_expression="${quality_check.output.ok}")
+    decide.switch_case("true", [report])
+    decide.default_case([alert])
+    workflow >> plan >> fan_out >> check >> decide
+    workflow.output_parameters({"report": "${publish_report.output.report}", "alert": "${alert.output.alert}"})
     workflow.timeout_seconds(300)
     return workflow
 

@@ -295,3 +295,29 @@ def test_bad_definitions_and_requests_get_clear_errors(clients, name):
     with pytest.raises(ApiException) as unknown:
         clients.get_workflow_client().get_workflow("not-a-workflow")
     assert unknown.value.status == 404
+
+
+def test_dynamic_fork_fans_out_at_run_time_and_joins_all(clients, executor, name):
+    from conductor.client.workflow.task.dynamic_fork_task import DynamicForkTask
+    from conductor.client.workflow.task.join_task import JoinTask
+    register_task(clients, f"{name}_part")
+    fan = DynamicForkTask("fan", join_task=JoinTask("gather"))
+    fan.input_parameters.update(dynamicTasks="${workflow.input.tasks}", dynamicTasksInputs="${workflow.input.inputs}")
+    wf = ConductorWorkflow(executor=executor, name=name, version=1)
+    wf >> fan
+    wf.register(overwrite=True)
+    parts = [f"p{i}" for i in range(3)]
+    workflow_id = start(clients, name, {
+        "tasks": [{"name": f"{name}_part", "taskReferenceName": p, "type": "SIMPLE"} for p in parts],
+        "inputs": {p: {"n": i} for i, p in enumerate(parts)}})
+    polled = [poll(clients, f"{name}_part") for _ in parts]
+    assert sorted(t.input_data["n"] for t in polled) == [0, 1, 2]
+    for task in polled:
+        report(clients, task, output={"twice": task.input_data["n"] * 2})
+    done = wait_for(clients, workflow_id)
+    gather = [t for t in done.tasks if t.reference_task_name == "gather"][0]
+    assert done.status == "COMPLETED"
+    assert gather.output_data == {p: {"twice": 2 * i} for i, p in enumerate(parts)}
+
+    bad = wait_for(clients, start(clients, name, {"tasks": "not a list", "inputs": {}}))
+    assert bad.status == "FAILED" and "must be a list of tasks" in bad.reason_for_incompletion
