@@ -7,6 +7,7 @@
 | CUSIP | ANSI X9.6 | 8 alphanumerics + 1 digit | weighted sum mod 10 |
 | FIGI | OMG FIGI | 12: 2 letters (no BS/BM/GG/GB/VG), G, 8, 1 digit | Luhn-like, like CUSIP |
 | BIC | ISO 9362 | bank (4) country (2) location (2) [branch (3)] | none: format only |
+| PermID | LSEG | a whole number | none |
 
 :func:`validate` returns the normalised identifier or raises :class:`InvalidIdentifier`
 saying which rule failed.
@@ -40,6 +41,11 @@ class InvalidIdentifier(FdeError):
 def validate(kind: str, value: str) -> str:
     """``value`` normalised (upper case, no spaces) if it is a valid ``kind``."""
     kind = kind.upper()
+    if kind == "PERMID":     # no check digit: a positive whole number
+        text = str(value or "").strip()
+        if not text.isdigit() or not 1 <= len(text) <= 15 or text.startswith("0"):
+            raise InvalidIdentifier(kind, value, "a PermID is a positive whole number of up to 15 digits")
+        return text
     if kind not in KINDS:
         raise FdeError(f"unknown identifier kind {kind!r}; one of {', '.join(KINDS)}")
     try:

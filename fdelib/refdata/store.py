@@ -147,6 +147,12 @@ def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
     return {**counts, "isin-figi links": mapped["valid"]}
 
 
+def load_permid_matches(matches: pd.DataFrame, *, as_of: str, engine: sa.Engine | None = None) -> dict[str, int]:
+    """PermID record-matching results (``local_id`` = the LEI sent) into PERMID-LEI links."""
+    frame = pd.DataFrame({"PERMID": matches["permid"], "LEI": matches["local_id"]})
+    return load_mapping(frame, "PERMID-LEI", as_of=as_of, source="PermID", engine=engine, progress=False)
+
+
 def history(key: str, engine: sa.Engine | None = None) -> pd.DataFrame:
     """Every version of an entity (by LEI) or instrument (by FIGI)."""
     table, column = ("instruments", "figi") if key.startswith("BBG") else ("entities", "lei")
@@ -162,6 +168,7 @@ def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[st
         SELECT coalesce(
           (SELECT lei FROM refdata.entities WHERE lei = :i LIMIT 1),
           (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI') LIMIT 1),
+          (SELECT to_id FROM refdata.xref WHERE from_id = regexp_replace(:i, '^.*1-', '') AND kind = 'PERMID-LEI' LIMIT 1),
           (SELECT x.to_id FROM refdata.xref f JOIN refdata.xref x ON x.from_id = f.from_id AND x.kind = 'ISIN-LEI'
             WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI' LIMIT 1))""", {"i": ident}, engine=engine)
     entity = db.read_frame("SELECT lei, legal_name, country, city, status, registered_on, source "
@@ -186,6 +193,7 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
     return db.read_frame("""
         SELECT 'entities (current)' AS measure, count(*) AS value FROM refdata.entities WHERE valid_to IS NULL
         UNION ALL SELECT 'entities with a BIC', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'BIC-LEI'
+        UNION ALL SELECT 'entities with a PermID', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'PERMID-LEI'
         UNION ALL SELECT 'ISINs mapped to an issuer (GLEIF)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-LEI'
         UNION ALL SELECT 'ISINs mapped to a FIGI (OpenFIGI)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-FIGI'
         UNION ALL SELECT 'ISINs with an issuer but no FIGI', count(DISTINCT from_id) FROM refdata.xref l

@@ -1,4 +1,4 @@
-"""Offline stand-ins for OpenFIGI and GLEIF, in their real request and answer formats.
+"""Offline stand-ins for OpenFIGI, GLEIF and PermID, in their real request and answer formats.
 
 * OpenFIGI v3 — ``POST /v3/mapping``: a JSON array of jobs (``idType``, ``idValue``, optional
   ``exchCode``), at most 10 per request without an API key and 100 with one
@@ -9,6 +9,8 @@
 * GLEIF API v1 — ``GET /api/v1/lei-records?filter[lei]=A,B&page[size]=&page[number]=``
   (JSON:API: ``data[].attributes.entity.legalName.name`` …, ``meta.pagination``) and
   ``GET /api/v1/lei-records/{lei}`` (404 with ``errors`` when unknown).
+* LSEG Open PermID record matching — ``POST /permid/match`` with CSV records and the
+  ``x-ag-access-token`` header (401 without it); matches by name and country.
 * GLEIF's mapping files — ``GET /files/bic-lei.zip`` (``BIC,LEI``) and
   ``GET /files/isin-lei.zip`` (``LEI,ISIN``): zipped CSV, as published. Like real files they
   hold a few rows that fail validation (``corrupt_rows``), to be rejected by the loader.
@@ -62,6 +64,8 @@ class Sources:
                 return self.mapping(request)
             if path == "/v3/search" and request.method == "POST":
                 return self.search(request)
+        if path == "/permid/match" and request.method == "POST":
+            return self.permid_match(request)
         if path == "/api/v1/lei-records":
             return self.lei_records(request)
         if path.startswith("/api/v1/lei-records/"):
@@ -106,6 +110,40 @@ class Sources:
         if start + 20 < len(found):
             answer["next"] = str(start + 20)
         return Response.json(answer)
+
+    # --- PermID -----------------------------------------------------------------------
+    def permid_match(self, request: Request) -> Response:
+        if not request.headers.get("x-ag-access-token"):
+            return Response.json({"error": "Missing or invalid access token"}, 401)
+        try:
+            records = pd.read_csv(io.BytesIO(request.body), dtype=str, keep_default_na=False)
+        except Exception:
+            return Response.json({"error": "The request body is not CSV"}, 400)
+        if "Name" not in records.columns or "LocalID" not in records.columns:
+            return Response.json({"error": "CSV header must name LocalID and Name"}, 400)
+        if len(records) > 1000:
+            return Response.json({"error": "Too many records: at most 1000 per request"}, 400)
+        entities = self.universe.entities
+        by_name = {(n.lower(), c): r for n, c, r in zip(entities["legal_name"], entities["country"],
+                                                        entities.itertuples())}
+        by_stem = {(" ".join(n.lower().split()[:2]), c): r for n, c, r in
+                   zip(entities["legal_name"], entities["country"], entities.itertuples())}
+        output, matched = [], 0
+        for row in records.itertuples():
+            key = (row.Name.lower(), getattr(row, "Country", ""))
+            found, score, level = by_name.get(key), "100%", "Excellent"
+            if found is None:
+                found = by_stem.get((" ".join(row.Name.lower().split()[:2]), key[1]))
+                score, level = "87%", "Good"
+            item = {"ProcessingStatus": "OK", "Input_LocalID": row.LocalID, "Input_Name": row.Name}
+            if found is not None:
+                matched += 1
+                item.update({"Match OpenPermID": f"https://permid.org/1-{found.permid}", "Match OrgName":
+                             found.legal_name, "Match Score": score, "Match Level": level, "Match Ordinal": "1"})
+            output.append(item)
+        return Response.json({"unMatched": len(records) - matched, "matched": {"total": matched},
+                              "numReceivedRecords": len(records), "numProcessedRecords": len(records),
+                              "numErrorRecords": 0, "outputContentResponse": output})
 
     # --- GLEIF ------------------------------------------------------------------------
     def lei_records(self, request: Request) -> Response:

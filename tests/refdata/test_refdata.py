@@ -166,3 +166,35 @@ def test_security_master_answers_from_any_identifier(engine):
     assert by_isin["entity"]["lei"].iloc[0] == listing["issuer_lei"]
     assert by_figi["entity"]["lei"].iloc[0] == listing["issuer_lei"]
     assert listing["figi"] in set(by_isin["instruments"]["figi"])
+
+
+def test_permid_matching_links_permids_to_leis(engine):
+    from fdelib.refdata import permid
+    entities = universe.build().entities.head(30)
+    records = pd.DataFrame({"LocalID": entities["lei"], "Name": entities["legal_name"], "Country": entities["country"]})
+    records.loc[records.index[0], "Name"] = "Nobody Known Ltd"
+    records.loc[records.index[1], "Name"] = " ".join(entities["legal_name"].iloc[1].split()[:2]) + " Limited"
+    client = permid.client()
+    matches = client.match(records)
+    assert len(matches) == 29 and client.requests_sent == 1
+    assert matches.set_index("local_id").loc[entities["lei"].iloc[1], "level"] == "Good"
+    loaded = refdata.load_permid_matches(matches, as_of=AS_OF)
+    assert loaded["valid"] == 29 and loaded["rejected"] == 0
+    lei = entities["lei"].iloc[2]
+    found = matches.set_index("local_id").loc[lei, "permid"]
+    assert db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'PERMID-LEI' AND from_id = :p",
+                          {"p": found}) == lei
+
+
+def test_permid_without_a_token_is_refused_clearly():
+    from fdelib.refdata import permid
+    client = permid.client()
+    client.token = ""
+    with pytest.raises(permid.PermIdError, match="access token was refused"):
+        client.match(pd.DataFrame({"LocalID": ["1"], "Name": ["X"], "Country": ["US"]}))
+
+
+def test_a_permid_must_be_a_whole_number():
+    assert identifiers.validate("PERMID", "4295905573") == "4295905573"
+    with pytest.raises(identifiers.InvalidIdentifier, match="positive whole number"):
+        identifiers.validate("PERMID", "1-4295905573")
