@@ -32,6 +32,7 @@ LIVE_URL = "https://www.alphavantage.co"
 INTERVALS = ("1min", "5min", "15min", "30min", "60min")
 FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 class AlphaVantageError(FdeError):
@@ -130,10 +131,11 @@ def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
         raise MalformedPayload(f"{where}: payload is for symbol {meta.get('2. Symbol')!r}")
     if key not in payload or not isinstance(payload[key], dict):
         raise MalformedPayload(f"{where}: no {key!r} object (keys: {', '.join(payload)})")
+    fields = set(FIELDS)
     for stamp, bar in payload[key].items():
-        if not isinstance(bar, dict) or any(f not in bar for f in FIELDS):
+        if not isinstance(bar, dict) or not fields <= bar.keys():
             raise MalformedPayload(f"{where}: bar {stamp} lacks {', '.join(f for f in FIELDS if f not in (bar or {}))}")
-        if not re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", stamp):
+        if not _STAMP.fullmatch(stamp):
             raise MalformedPayload(f"{where}: bar key {stamp!r} is not 'YYYY-MM-DD HH:MM:SS'")
     return payload
 

@@ -85,7 +85,7 @@ def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
     text, rows = render_raw(payload, run_id)
     with conn.connection.dbapi_connection.cursor() as cur:
         cur.copy_expert(f"COPY etl.raw_intraday ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
-                        io.StringIO(text))
+                        io.StringIO(text), size=1 << 20)   # big chunks: fewer trips through Python
     return rows
 
 
