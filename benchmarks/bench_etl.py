@@ -78,7 +78,10 @@ def main() -> None:
         began = time.perf_counter()
         loaded = 0
         rendered = []
-        for (symbol, month), payload in pipeline.fetch_ahead(client, jobs, "1min"):
+        from tqdm import tqdm
+
+        for (symbol, month), payload in tqdm(pipeline.fetch_ahead(client, jobs, "1min"), total=len(jobs),
+                                             desc="symbol-months", leave=False):
             if isinstance(payload, Exception):
                 raise payload
             with engine.begin() as conn:

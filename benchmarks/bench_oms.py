@@ -55,7 +55,7 @@ def main() -> None:
             with Workers(["fdelib.oms.workers"], processes=processes):
                 oms.run_orders(clients, oms.make_orders(5, prefix=f"W{processes}"), progress=False)  # warm up
                 began = time.perf_counter()
-                result = oms.run_orders(clients, orders, timeout=600, progress=False)
+                result = oms.run_orders(clients, orders, timeout=600, progress=True)
                 took = time.perf_counter() - began
             assert (result["workflow"] == "COMPLETED").all() and (oms.audit(initial_stock=10**6) == 0).all()
             print(f"  {processes} process(es) per task type: {args.orders / took * 60:8,.0f} orders/min "
