@@ -65,3 +65,28 @@ def test_list_and_failing_run_names_notebook_and_cell(tmp_path):
     assert "FAILED broken.ipynb failed in cell 1 (In [2]) `1 / 0`: ZeroDivisionError" in result.stderr
     assert "0 passed, 1 failed" in result.stdout
     assert (tmp_path / "runs" / "latest" / "index.html").is_file()
+
+
+def test_up_starts_the_workflow_engine_and_down_stops_it():
+    import json
+    import shutil
+    import tempfile
+    home = tempfile.mkdtemp(prefix="fde-cli-", dir="/tmp")
+    env = {"FDE_HOME": home}
+    try:
+        up = fde("up", env=env)
+        assert up.returncode == 0, up.stderr
+        assert "workflow engine ready: http://127.0.0.1:" in up.stdout
+        with open(os.path.join(home, "conductor.json")) as f:
+            state = json.load(f)
+        status = fde("status", env=env)
+        assert f"local engine running: {state['url']}" in status.stdout
+        down = fde("down", env=env)
+        assert "local workflow engine stopped" in down.stdout and "PostgreSQL stopped" in down.stdout
+        import psutil
+        gone = not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
+        assert gone
+        assert "local engine not running" in fde("status", env=env).stdout
+    finally:
+        fde("down", env=env)
+        shutil.rmtree(home, ignore_errors=True)
