@@ -13,7 +13,11 @@ TZ = "America/New_York"
 
 @lru_cache(maxsize=8)
 def _calendar():
-    return xcals.get_calendar("XNYS")
+    import warnings
+
+    with warnings.catch_warnings():   # exchange-calendars' own use of a deprecated pandas API
+        warnings.simplefilter("ignore")
+        return xcals.get_calendar("XNYS")
 
 
 def sessions(month: str) -> pd.DataFrame:
