@@ -8,7 +8,7 @@ stand-in, with a real feed's faults), :mod:`.sessions` (NYSE sessions and expect
 
 from .alphavantage import ApiError, MalformedPayload, RateLimited, client
 from .pipeline import (aggregate_daily, backfill, daily, deduplicate, export, fetch, gaps, load_raw, reset,
-                       run_log, run_month, setup)
+                       run_log, run_month, setup, start_run)
 
 __all__ = ["ApiError", "MalformedPayload", "RateLimited", "aggregate_daily", "backfill", "client", "daily",
-           "deduplicate", "export", "fetch", "gaps", "load_raw", "reset", "run_log", "run_month", "setup"]
+           "deduplicate", "export", "fetch", "gaps", "load_raw", "reset", "run_log", "run_month", "setup", "start_run"]

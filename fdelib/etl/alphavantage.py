@@ -3,11 +3,16 @@
 Alpha Vantage answers HTTP 200 for everything, so the body says what happened:
 
 * ``{"Meta Data": {...}, "Time Series (5min)": {"2026-01-02 09:35:00": {"1. open": "...", ...}}}``
-  — bars keyed by their time in US/Eastern;
+  — bars keyed by their start time in US/Eastern, newest first, values as strings;
 * ``{"Error Message": "Invalid API call. ..."}`` — a bad symbol or parameter: :class:`ApiError`;
-* ``{"Note": "..."}`` or ``{"Information": "..."}`` — a rate limit (or the premium-endpoint notice):
-  retried with exponential backoff, then :class:`RateLimited`;
+* ``{"Note": "..."}`` or ``{"Information": "..."}`` — a notice. A per-minute/per-second rate limit
+  is retried with exponential backoff (then :class:`RateLimited`); the free tier's *daily* quota
+  raises :class:`RateLimited` at once (waiting minutes will not help); any other notice (premium
+  endpoint, demo key) is an :class:`ApiError`;
 * anything else — :class:`MalformedPayload`, naming what is wrong.
+
+``datatype="csv"`` asks for the CSV form (``timestamp,open,high,low,close,volume``) and returns it
+converted to the JSON payload's shape, so the rest of the pipeline is the same.
 
 Offline (the default), ``base_url`` is the local stand-in from :mod:`fdelib.etl.stub`; live,
 it is ``https://www.alphavantage.co`` with ``ALPHAVANTAGE_API_KEY``, and calls are spaced by
@@ -16,6 +21,7 @@ it is ``https://www.alphavantage.co`` with ``ALPHAVANTAGE_API_KEY``, and calls a
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -31,8 +37,14 @@ from ..errors import FdeError
 LIVE_URL = "https://www.alphavantage.co"
 INTERVALS = ("1min", "5min", "15min", "30min", "60min")
 FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
+CSV_HEADER = "timestamp,open,high,low,close,volume"
+SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_STAMPS = re.compile(r"(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\n)*")
+# notices worth waiting for (per-minute or per-second limits), and the daily quota (not worth it)
+_RETRYABLE = re.compile(r"per minute|per second|call frequency|sparingly|spreading out", re.I)
+_DAILY = re.compile(r"per day", re.I)
 
 
 class AlphaVantageError(FdeError):
@@ -40,11 +52,11 @@ class AlphaVantageError(FdeError):
 
 
 class ApiError(AlphaVantageError):
-    """The API refused the call (its ``Error Message``)."""
+    """The API refused the call (its ``Error Message``, or a notice that waiting will not fix)."""
 
 
 class RateLimited(AlphaVantageError):
-    """Still rate-limited after every retry."""
+    """Still rate-limited after every retry, or the day's quota is used up."""
 
 
 class MalformedPayload(AlphaVantageError):
@@ -68,48 +80,103 @@ class Client:
         self._last = 0.0
         self._lock = threading.Lock()
 
-    def intraday(self, symbol: str, month: str, interval: str = "5min") -> dict[str, Any]:
-        """The month's adjusted intraday bars of ``symbol``, as the API's JSON payload."""
+    def __repr__(self) -> str:       # never the key
+        return f"Client({self.base_url!r}, calls={self.calls}, retries={self.retries})"
+
+    def intraday(self, symbol: str, month: str, interval: str = "5min", *, extended_hours: bool = False,
+                 datatype: str = "json", decode: bool = True) -> dict[str, Any] | "Answer":
+        """The month's adjusted intraday bars of ``symbol``, as the API's JSON payload.
+
+        ``extended_hours``: also the pre- and post-market bars (04:00–20:00 ET; the API's default is
+        true, ours false: the daily product is built from the regular session).
+        ``decode=False``: a month of bars comes back as an :class:`Answer` (its text, parsed and
+        validated by ``.decode()``), so a thread can download the next month while another parses
+        and loads this one (a big parse holds Python's GIL). Notices and errors, small answers, are
+        still handled here."""
         check_request(symbol, month, interval)
+        if datatype not in ("json", "csv"):
+            raise ApiError(f"datatype {datatype!r} is not json or csv")
         params = {"function": "TIME_SERIES_INTRADAY", "symbol": symbol, "interval": interval,
-                  "month": month, "adjusted": "true", "extended_hours": "false",
-                  "outputsize": "full", "datatype": "json", "apikey": self.api_key}
+                  "month": month, "adjusted": "true", "extended_hours": "true" if extended_hours else "false",
+                  "outputsize": "full", "datatype": datatype, "apikey": self.api_key}
+        where = f"{symbol} {month}"
         for attempt in range(self.max_retries + 1):
-            payload = self._get(params)
+            text = self._get(params)
+            if datatype == "csv" and text.startswith(CSV_HEADER):   # errors and notices come as JSON
+                answer = Answer(text, symbol, month, interval, "csv")
+                return answer.decode() if decode else answer
+            if not decode and len(text) > _SMALL:
+                return Answer(text, symbol, month, interval)
+            payload = parse_json(text, where)
             notice = payload.get("Note") or payload.get("Information") if isinstance(payload, dict) else None
             if notice and not any(k.startswith("Time Series") for k in payload):
+                notice = str(notice)
+                if not _RETRYABLE.search(notice):
+                    if _DAILY.search(notice):
+                        raise RateLimited(f"{where}: the API key's daily quota is used up (retry tomorrow, "
+                                          f"or with another key): {notice}")
+                    raise ApiError(f"{where}: {notice}")
                 if attempt == self.max_retries:
-                    raise RateLimited(f"{symbol} {month}: still rate-limited after {attempt} retries: {notice}")
+                    raise RateLimited(f"{where}: still rate-limited after {attempt} retries: {notice}")
                 self.retries += 1
                 self.sleep(self.backoff * 2 ** attempt)
                 continue
             return validate(payload, symbol, interval)
         raise AssertionError("unreachable")
 
-    def _get(self, params: dict) -> Any:
+    def _get(self, params: dict) -> str:
+        """The answer's text."""
         with self._lock:
             wait = self._last + self.min_interval - time.monotonic()
             if wait > 0:
                 self.sleep(wait)
             self._last = time.monotonic()
         self.calls += 1
+        where = f"{params['symbol']} {params['month']}"
         try:
             response = self.session.get(f"{self.base_url}/query", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise AlphaVantageError(f"{params['symbol']} {params['month']}: no answer from "
-                                    f"{self.base_url} ({type(exc).__name__})") from exc
+            raise AlphaVantageError(f"{where}: no answer from {self.base_url} ({type(exc).__name__})") from exc
         if response.status_code != 200:
-            raise ApiError(f"{params['symbol']} {params['month']}: HTTP {response.status_code}")
+            raise ApiError(f"{where}: HTTP {response.status_code}")
         try:
-            return response.json()
-        except ValueError as exc:
-            raise MalformedPayload(f"{params['symbol']} {params['month']}: the answer is not JSON "
-                                   f"({response.text[:60]!r}...)") from exc
+            return response.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedPayload(f"{where}: the answer is not UTF-8 text") from exc
+
+
+_SMALL = 64 * 1024     # notices and errors are small JSON objects; a month of bars is not
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A month's answer as downloaded, not parsed yet (see ``Client.intraday(decode=False)``)."""
+    text: str
+    symbol: str
+    month: str
+    interval: str
+    datatype: str = "json"
+
+    def decode(self) -> dict[str, Any]:
+        """The validated payload (raises like ``Client.intraday`` on an error or malformed answer)."""
+        if self.datatype == "csv":
+            return from_csv(self.text, self.symbol, self.interval)
+        return validate(parse_json(self.text, f"{self.symbol} {self.month}"), self.symbol, self.interval)
+
+    def __repr__(self) -> str:
+        return f"Answer({self.symbol} {self.month} {self.interval}, {len(self.text):,} characters)"
+
+
+def parse_json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise MalformedPayload(f"{where}: the answer is not JSON ({text[:60]!r}...)") from exc
 
 
 def check_request(symbol: str, month: str, interval: str) -> None:
-    if not symbol or not re.fullmatch(r"[A-Z0-9.\-]{1,12}", symbol):
-        raise ApiError(f"symbol {symbol!r} is not a ticker (letters, digits, '.', '-')")
+    if not symbol or not SYMBOL.fullmatch(symbol):
+        raise ApiError(f"symbol {symbol!r} is not a ticker (capital letters, digits, '.', '-')")
     if not _MONTH.match(month or ""):
         raise ApiError(f"month {month!r} is not YYYY-MM")
     if interval not in INTERVALS:
@@ -117,7 +184,11 @@ def check_request(symbol: str, month: str, interval: str) -> None:
 
 
 def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
-    """``payload`` if it is a well-formed intraday answer for ``symbol``; else a clear error."""
+    """``payload`` if it is a well-formed intraday answer for ``symbol``; else a clear error.
+
+    Checks the structure and that every bar has exactly the five fields. The values themselves
+    (numbers, timestamps) are checked by PostgreSQL when the load parses them: a bad one fails the
+    load's transaction and is reported as :class:`MalformedPayload` naming the bar."""
     where = f"{symbol} {interval}"
     if not isinstance(payload, dict):
         raise MalformedPayload(f"{where}: expected a JSON object, got {type(payload).__name__}")
@@ -127,17 +198,46 @@ def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
     key = f"Time Series ({interval})"
     if not isinstance(meta, dict):
         raise MalformedPayload(f"{where}: no 'Meta Data' object")
-    if meta.get("2. Symbol", "").upper() != symbol.upper():
+    if str(meta.get("2. Symbol", "")).upper() != symbol.upper():
         raise MalformedPayload(f"{where}: payload is for symbol {meta.get('2. Symbol')!r}")
+    if meta.get("4. Interval") != interval:
+        raise MalformedPayload(f"{where}: payload is for interval {meta.get('4. Interval')!r}")
     if key not in payload or not isinstance(payload[key], dict):
         raise MalformedPayload(f"{where}: no {key!r} object (keys: {', '.join(payload)})")
+    series = payload[key]
     fields = set(FIELDS)
-    for stamp, bar in payload[key].items():
-        if not isinstance(bar, dict) or not fields <= bar.keys():
-            raise MalformedPayload(f"{where}: bar {stamp} lacks {', '.join(f for f in FIELDS if f not in (bar or {}))}")
-        if not _STAMP.fullmatch(stamp):
-            raise MalformedPayload(f"{where}: bar key {stamp!r} is not 'YYYY-MM-DD HH:MM:SS'")
+    if not all(type(bar) is dict and bar.keys() == fields for bar in series.values()):   # fast path
+        for stamp, bar in series.items():
+            if not isinstance(bar, dict):
+                raise MalformedPayload(f"{where}: bar {stamp} is a {type(bar).__name__}, not an object")
+            if bar.keys() != fields:
+                missing = [f for f in FIELDS if f not in bar]
+                extra = sorted(set(bar) - fields)
+                raise MalformedPayload(f"{where}: bar {stamp} " + (
+                    f"lacks {', '.join(missing)}" if missing else f"has unknown field(s) {', '.join(extra)}"))
+    if series and not _STAMPS.fullmatch("\n".join(series) + "\n"):      # one pass over every key
+        bad = next(stamp for stamp in series if not _STAMP.fullmatch(stamp))
+        raise MalformedPayload(f"{where}: bar key {bad!r} is not 'YYYY-MM-DD HH:MM:SS'")
     return payload
+
+
+def from_csv(text: str, symbol: str, interval: str) -> dict[str, Any]:
+    """A ``datatype=csv`` answer in the JSON payload's shape (newest first, values as strings)."""
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != CSV_HEADER:
+        raise MalformedPayload(f"{symbol} {interval}: CSV answer without the header {CSV_HEADER!r}")
+    series = {}
+    for number, line in enumerate(lines[1:], start=2):
+        cells = line.strip().split(",")
+        if len(cells) != 6:
+            raise MalformedPayload(f"{symbol} {interval}: CSV line {number} has {len(cells)} fields, not 6")
+        series[cells[0]] = dict(zip(FIELDS, cells[1:]))
+    last = next(iter(series), "")
+    payload = {"Meta Data": {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
+                             "2. Symbol": symbol, "3. Last Refreshed": last, "4. Interval": interval,
+                             "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"},
+               f"Time Series ({interval})": series}
+    return validate(payload, symbol, interval)
 
 
 def client(settings: Settings | None = None, **options) -> Client:

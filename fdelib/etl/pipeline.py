@@ -18,22 +18,25 @@ aggregated first would already have doubled the day's volume.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
+import re
 from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg2
 import sqlalchemy as sa
 
 from .. import db
 from ..config import get_settings
 from . import alphavantage
-from .sessions import TZ, bar_times, month_window
+from .alphavantage import MalformedPayload
+from .sessions import TZ, bar_times, month_window, session_bounds
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 RAW_COLUMNS = "symbol, interval, bar_time, open, high, low, close, volume, run_id"
+COPY_RAW = f"COPY etl.raw_intraday ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)"
 
 
 def setup(engine: sa.Engine | None = None) -> None:
@@ -48,29 +51,89 @@ def reset(engine: sa.Engine | None = None) -> None:
         conn.exec_driver_sql("TRUNCATE etl.raw_intraday, etl.intraday, etl.daily, etl.runs RESTART IDENTITY")
 
 
+def start_run(conn: sa.Connection, symbol: str, month: str, interval: str, extended_hours: bool = False) -> int:
+    """Record a run and its parameters in ``etl.runs`` (status ``running``); its ``run_id``."""
+    return conn.execute(sa.text("INSERT INTO etl.runs (symbol, month, interval, extended_hours, status) "
+                                "VALUES (:s, :m, :i, :x, 'running') RETURNING run_id"),
+                        {"s": symbol, "m": month, "i": interval, "x": extended_hours}).scalar_one()
+
+
 # --- step 1: fetch --------------------------------------------------------------------------
 
-def fetch(client: alphavantage.Client, symbol: str, month: str, interval: str = "5min") -> dict[str, Any]:
+def fetch(client: alphavantage.Client, symbol: str, month: str, interval: str = "5min", *,
+          extended_hours: bool = False) -> dict[str, Any]:
     """The month's intraday payload, validated (raises on an error or malformed answer)."""
-    return client.intraday(symbol, month, interval)
+    return client.intraday(symbol, month, interval, extended_hours=extended_hours)
 
 
 # --- step 2: load raw -----------------------------------------------------------------------
 
+class RawCsv:
+    """The payload's bars as COPY CSV text, rendered straight from the JSON strings (no DataFrame),
+    a chunk at a time: ``COPY`` reads it like a file, so PostgreSQL parses one chunk while Python
+    renders the next.
+
+    Each chunk must have exactly one line and eight commas per bar: a value holding a comma or a
+    line break (which would shift columns or smuggle in a row) is refused, naming the bar."""
+
+    def __init__(self, payload: dict[str, Any], run_id: int, chunk_bars: int = 500):
+        meta = payload["Meta Data"]
+        self.symbol, self.interval = str(meta["2. Symbol"]).upper(), meta["4. Interval"]
+        self.series = payload[f"Time Series ({self.interval})"]
+        self.run_id = int(run_id)
+        self.chunk_bars = chunk_bars
+        try:
+            # New York's UTC offset per day (DST changes it): PostgreSQL parses "-05:00" much
+            # faster than a zone name on every row
+            self.offsets = {day: _offset(day) for day in {stamp[:10] for stamp in self.series}}
+        except ValueError as exc:
+            raise MalformedPayload(f"{self.symbol} {self.interval}: a bar key is not a date ({exc})") from exc
+        self.stamps = list(self.series)             # line n of the COPY is bar self.stamps[n - 1]
+        self._next = 0
+        self.rows = 0
+        self.error: Exception | None = None     # raised in read(): COPY only reports that read() failed
+
+    def read(self, size: int = -1) -> str:
+        try:
+            return self._render()
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    def _render(self) -> str:
+        stamps = self.stamps[self._next:self._next + self.chunk_bars]   # strings: no work for the GC
+        if not stamps:
+            return ""
+        self._next += len(stamps)
+        series, offsets = self.series, self.offsets
+        prefix, suffix = f"{self.symbol},{self.interval},", f",{self.run_id}\n"
+        try:
+            text = "".join([f"{prefix}{s}{offsets[s[:10]]},{b['1. open']},{b['2. high']},{b['3. low']},"
+                            f"{b['4. close']},{b['5. volume']}{suffix}" for s in stamps for b in (series[s],)])
+        except (KeyError, TypeError, AttributeError) as exc:   # fetch validates; a hand-made payload may not
+            bad = next((s for s in stamps if not isinstance(series[s], dict)
+                        or not set(alphavantage.FIELDS) <= series[s].keys()), "?")
+            raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} lacks a field ({exc})") from None
+        if text.count("\n") != len(stamps) or text.count(",") != 8 * len(stamps):
+            bad = next((s for s in stamps if any(c in s + "".join(map(str, series[s].values())) for c in ",\r\n")),
+                       "?")
+            raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} has a comma or a line break "
+                                   "in its time or values")
+        self.rows += len(stamps)
+        return text
+
+    def bounds(self) -> tuple[str, str] | None:
+        """The first and last bar time (ISO text with the UTC offset), None without bars."""
+        if not self.stamps:
+            return None
+        first, last = min(self.stamps), max(self.stamps)
+        return first + self.offsets[first[:10]], last + self.offsets[last[:10]]
+
+
 def render_raw(payload: dict[str, Any], run_id: int) -> tuple[str, int]:
-    """The payload's bars as COPY CSV text, straight from the JSON strings (no DataFrame)."""
-    meta = payload["Meta Data"]
-    symbol, interval = meta["2. Symbol"], meta["4. Interval"]
-    prefix = f"{symbol},{interval},"
-    suffix = f",{run_id}\n"
-    series = payload[f"Time Series ({interval})"]
-    # New York's UTC offset per day (DST changes it): PostgreSQL parses "-05" much faster
-    # than a zone name on every row
-    offsets = {day: _offset(day) for day in {stamp[:10] for stamp in series}}
-    lines = [prefix + stamp + offsets[stamp[:10]] + "," + bar["1. open"] + "," + bar["2. high"] + ","
-             + bar["3. low"] + "," + bar["4. close"] + "," + bar["5. volume"] + suffix
-             for stamp, bar in series.items()]
-    return "".join(lines), len(lines)
+    """The payload's bars as one COPY CSV text, and their number (what :func:`load_raw` streams)."""
+    rendered = RawCsv(payload, run_id)
+    return "".join(iter(lambda: rendered.read(), "")), rendered.rows
 
 
 def _offset(day: str) -> str:
@@ -80,31 +143,70 @@ def _offset(day: str) -> str:
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+_COPY_LINE = re.compile(r"line (\d+)")
+
+
 def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
-    """Append the payload's bars to ``etl.raw_intraday`` with COPY; returns the row count."""
-    text, rows = render_raw(payload, run_id)
-    with conn.connection.dbapi_connection.cursor() as cur:
-        cur.copy_expert(f"COPY etl.raw_intraday ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
-                        io.StringIO(text), size=1 << 20)   # big chunks: fewer trips through Python
-    return rows
+    """Append the payload's bars to ``etl.raw_intraday`` with COPY and record, on the run, how
+    many and which time range they cover (deduplication finds the loads by it); the row count.
+
+    Runs in the caller's transaction: a value PostgreSQL refuses (not a number, not a time,
+    a negative price) raises :class:`MalformedPayload` naming the bar, and the caller's
+    rollback leaves nothing behind."""
+    rendered = RawCsv(payload, run_id)
+    try:
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cur.copy_expert(COPY_RAW, rendered)
+            # summarise the new rows in the BRIN index now (autovacuum would, later)
+            cur.execute("SELECT brin_summarize_new_values('etl.raw_intraday_run_idx')")
+    except psycopg2.Error as exc:
+        if rendered.error is not None:
+            raise rendered.error from None
+        if not isinstance(exc, (psycopg2.DataError, psycopg2.IntegrityError)):
+            raise
+        context = getattr(exc.diag, "context", None) or ""
+        line = _COPY_LINE.search(context)
+        bar = rendered.stamps[int(line.group(1)) - 1] if line and int(line.group(1)) <= len(rendered.stamps) else "?"
+        reason = (exc.diag.message_primary or str(exc)).strip()
+        raise MalformedPayload(f"{rendered.symbol} {rendered.interval}: bar {bar}: {reason}") from None
+    bounds = rendered.bounds()
+    conn.execute(sa.text("UPDATE etl.runs SET raw_rows = :n, first_bar = CAST(:first AS timestamptz), "
+                         "last_bar = CAST(:last AS timestamptz) WHERE run_id = :id"),
+                 {"n": rendered.rows, "first": bounds and bounds[0], "last": bounds and bounds[1], "id": run_id})
+    return rendered.rows
 
 
 # --- step 3: deduplicate ----------------------------------------------------------------------
 
+LOADS = """r.run_id = ANY(ARRAY(SELECT run_id FROM etl.runs WHERE symbol = :s AND interval = :i
+                                   AND first_bar < :end AND last_bar >= :start))
+      AND r.symbol = :s AND r.interval = :i AND r.bar_time >= :start AND r.bar_time < :end"""
+DEDUP_SQL = f"""
+    INSERT INTO etl.intraday
+    SELECT DISTINCT ON (r.bar_time) r.symbol, r.interval, r.bar_time, r.open, r.high, r.low, r.close,
+           r.volume, r.ingested_at
+    FROM etl.raw_intraday r
+    WHERE {LOADS}
+    ORDER BY r.bar_time, r.ingested_at DESC, r.run_id DESC
+"""
+
+
 def deduplicate(conn: sa.Connection, symbol: str, month: str, interval: str) -> dict[str, int]:
-    """Rebuild the month's clean bars: one per bar time, from its latest ingestion."""
+    """Rebuild the month's clean bars: one per bar time, from its latest ingestion.
+
+    Reads every load that holds bars of the month (``etl.runs`` knows their range), including
+    loads of a neighbouring month whose answer overlapped this one."""
     start, end = month_window(month)
     window = {"s": symbol, "i": interval, "start": start, "end": end}
     conn.execute(sa.text("DELETE FROM etl.intraday WHERE symbol = :s AND interval = :i "
                          "AND bar_time >= :start AND bar_time < :end"), window)
-    clean = conn.execute(sa.text("""
-        INSERT INTO etl.intraday
-        SELECT DISTINCT ON (bar_time) symbol, interval, bar_time, open, high, low, close, volume, ingested_at
-        FROM etl.raw_intraday
-        WHERE symbol = :s AND interval = :i AND bar_time >= :start AND bar_time < :end
-        ORDER BY bar_time, ingested_at DESC, run_id DESC"""), window).rowcount
-    raw = conn.execute(sa.text("SELECT count(*) FROM etl.raw_intraday WHERE symbol = :s AND interval = :i "
-                               "AND bar_time >= :start AND bar_time < :end"), window).scalar_one()
+    # A table loaded seconds ago has no statistics yet, and without them the planner cannot tell
+    # that the BRIN index on run_id finds these loads' rows: it would read the whole raw table
+    # (with parallel workers, whose start costs more than reading a month's rows).
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0")
+    clean = conn.execute(sa.text(DEDUP_SQL), window).rowcount
+    raw = conn.execute(sa.text(f"SELECT count(*) FROM etl.raw_intraday r WHERE {LOADS}"), window).scalar_one()
+    conn.exec_driver_sql("RESET enable_seqscan; RESET max_parallel_workers_per_gather")
     return {"raw": int(raw), "clean": int(clean), "superseded": int(raw - clean)}
 
 
@@ -112,22 +214,29 @@ def deduplicate(conn: sa.Connection, symbol: str, month: str, interval: str) -> 
 
 DAILY_SQL = """
     INSERT INTO etl.daily (symbol, session, open, high, low, close, volume, bars, interval)
-    SELECT symbol, (bar_time AT TIME ZONE :tz)::date,
-           (array_agg(open ORDER BY bar_time))[1], max(high), min(low),
-           (array_agg(close ORDER BY bar_time DESC))[1], sum(volume), count(*), :i
-    FROM etl.intraday
-    WHERE symbol = :s AND interval = :i AND bar_time >= :start AND bar_time < :end
-    GROUP BY symbol, (bar_time AT TIME ZONE :tz)::date
+    SELECT :s, s.session,
+           (array_agg(b.open ORDER BY b.bar_time))[1], max(b.high), min(b.low),
+           (array_agg(b.close ORDER BY b.bar_time DESC))[1], sum(b.volume), count(*), :i
+    FROM etl.intraday b
+    JOIN unnest(CAST(:sessions AS date[]), CAST(:opens AS timestamptz[]), CAST(:closes AS timestamptz[]))
+         AS s(session, open, close) ON s.session = (b.bar_time AT TIME ZONE :tz)::date
+    WHERE b.symbol = :s AND b.interval = :i AND b.bar_time >= :start AND b.bar_time < :end
+      AND b.bar_time >= s.open AND b.bar_time < s.close            -- regular hours only
+    GROUP BY s.session
 """
 
 
 def aggregate_daily(conn: sa.Connection, symbol: str, month: str, interval: str) -> int:
-    """Replace the month's daily OHLCV of ``symbol`` from its clean bars (SQL only)."""
+    """Replace the month's daily OHLCV of ``symbol`` from its clean bars (SQL only): one row per
+    NYSE session, from the bars of its regular hours (pre- and post-market bars are left out)."""
     start, end = month_window(month)
-    window = {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ}
+    sessions, opens, closes = session_bounds(month)
     conn.execute(sa.text("DELETE FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
                  {"s": symbol, "d0": start.date(), "d1": end.date()})
-    return conn.execute(sa.text(DAILY_SQL), window).rowcount
+    if not sessions:
+        return 0
+    return conn.execute(sa.text(DAILY_SQL), {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ,
+                                             "sessions": sessions, "opens": opens, "closes": closes}).rowcount
 
 
 # --- gaps ---------------------------------------------------------------------------------------
@@ -190,23 +299,27 @@ def export(symbol: str, month: str, folder: Path | None = None, engine: sa.Engin
 
 def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphavantage.Client | None = None,
               engine: sa.Engine | None = None, export_to: Path | None = None,
-              payload: dict[str, Any] | None = None) -> dict[str, Any]:
+              payload: dict[str, Any] | alphavantage.Answer | Exception | None = None,
+              extended_hours: bool = False) -> dict[str, Any]:
     """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs``.
 
-    ``payload``: an answer already fetched, or the error fetching it raised (see :func:`backfill`)."""
+    ``payload``: an answer already fetched (a payload, or an undecoded :class:`~.alphavantage.Answer`),
+    or the error fetching it raised (see :func:`backfill`).
+    ``extended_hours``: fetch (and keep, raw and clean) the pre- and post-market bars too; the
+    daily product is the regular session's either way."""
     engine = engine or db.get_engine()
     client = client or alphavantage.client()
     setup(engine)
     with engine.begin() as conn:
-        run_id = conn.execute(sa.text("INSERT INTO etl.runs (symbol, month, interval, status) "
-                                      "VALUES (:s, :m, :i, 'running') RETURNING run_id"),
-                              {"s": symbol, "m": month, "i": interval}).scalar_one()
+        run_id = start_run(conn, symbol, month, interval, extended_hours)
     calls = client.calls
     try:
         if isinstance(payload, Exception):
             raise payload
         if payload is None:
-            payload = fetch(client, symbol, month, interval)
+            payload = fetch(client, symbol, month, interval, extended_hours=extended_hours)
+        if isinstance(payload, alphavantage.Answer):
+            payload = payload.decode()
         with engine.begin() as conn:     # all or nothing: raw, clean, daily and the run record
             raw = load_raw(conn, payload, run_id)
             dedup = deduplicate(conn, symbol, month, interval)
@@ -232,7 +345,7 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
 
 def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
              client: alphavantage.Client | None = None, engine: sa.Engine | None = None,
-             export_to: Path | None = None, progress: bool = True) -> pd.DataFrame:
+             export_to: Path | None = None, progress: bool = True, extended_hours: bool = False) -> pd.DataFrame:
     """Run every symbol and month (in the order given: any order gives the same product),
     fetching the next month while the current one loads. A month that fails is logged in
     ``etl.runs`` and the backfill goes on; re-running it later recovers it."""
@@ -241,11 +354,11 @@ def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
     client = client or alphavantage.client()
     jobs = [(s, m) for s in symbols for m in months]
     results = []
-    fetched = fetch_ahead(client, jobs, interval)
+    fetched = fetch_ahead(client, jobs, interval, extended_hours=extended_hours)
     for (symbol, month), payload in tqdm(fetched, total=len(jobs), desc="months", disable=not progress):
         try:
             outcome = run_month(symbol, month, interval, client=client, engine=engine,
-                                export_to=export_to, payload=payload)
+                                export_to=export_to, payload=payload, extended_hours=extended_hours)
             results.append({"symbol": symbol, "month": month, "status": "succeeded",
                             "daily_rows": outcome["daily_rows"], "error": ""})
         except alphavantage.AlphaVantageError as exc:
@@ -254,13 +367,16 @@ def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
     return pd.DataFrame(results)
 
 
-def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interval: str = "5min"):
-    """Yield ``((symbol, month), payload)`` for each job, fetching the next one in a thread
-    while the caller loads the current one (the database parses a COPY while Python parses
-    the next JSON). A failed fetch is yielded as its exception, for the caller to record."""
+def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interval: str = "5min", *,
+                extended_hours: bool = False):
+    """Yield ``((symbol, month), answer)`` for each job, downloading the next one in a thread
+    while the caller loads the current one. The answer is an :class:`~.alphavantage.Answer`:
+    the caller parses it (``.decode()``; :func:`run_month` does) — a parse in the thread would
+    hold Python's GIL and stall the COPY that feeds the database. A failed fetch is yielded as its
+    exception, for the caller to record."""
     def attempt(symbol, month):
         try:
-            return fetch(client, symbol, month, interval)
+            return client.intraday(symbol, month, interval, extended_hours=extended_hours, decode=False)
         except alphavantage.AlphaVantageError as exc:
             return exc
 

@@ -40,6 +40,28 @@ def bar_times(month: str, interval: str) -> list[dt.datetime]:
         times.extend(pd.date_range(opened, closed - step, freq=step).to_pydatetime())
     return times
 
+
+
+def extended_bar_times(month: str, interval: str) -> list[dt.datetime]:
+    """Every pre-market (04:00 to the open) and post-market (the close plus four hours: 20:00, or
+    17:00 after a half day) bar start of the month (US/Eastern, naive)."""
+    step = pd.Timedelta(minutes=int(interval.removesuffix("min")))
+    times = []
+    for row in sessions(month).itertuples():
+        opened, closed = row.open.tz_localize(None), row.close.tz_localize(None)
+        times.extend(pd.date_range(opened.normalize() + pd.Timedelta(hours=4), opened - step,
+                                   freq=step).to_pydatetime())
+        times.extend(pd.date_range(closed, closed + pd.Timedelta(hours=4) - step, freq=step).to_pydatetime())
+    return times
+
+
+def session_bounds(month: str) -> tuple[list[dt.date], list[dt.datetime], list[dt.datetime]]:
+    """The month's sessions with their open and close as aware datetimes (for SQL arrays)."""
+    frame = sessions(month)
+    return (list(frame["session"]), [t.to_pydatetime() for t in frame["open"]],
+            [t.to_pydatetime() for t in frame["close"]])
+
+
 def month_window(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[first midnight, next month's first midnight) in New York time."""
     start = pd.Timestamp(f"{month}-01", tz=TZ)

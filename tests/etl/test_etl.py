@@ -48,12 +48,24 @@ def test_the_same_request_gives_the_same_bytes():
         stub.render("ACME", "2025-11", "5min", 7, frozenset())
 
 
+META = {"1. Information": "Intraday (5min) open, high, low, close prices and volume", "2. Symbol": "X",
+        "3. Last Refreshed": "2025-11-03 09:30:00", "4. Interval": "5min", "5. Output Size": "Full size",
+        "6. Time Zone": "US/Eastern"}
+BAR = {"1. open": "1.0000", "2. high": "1.5000", "3. low": "0.9000", "4. close": "1.2000", "5. volume": "100"}
+
+
 @pytest.mark.parametrize("payload, error, words", [
     ({"Error Message": "Invalid API call. Please retry or visit the documentation"}, ApiError, "Invalid API call"),
-    ({"Meta Data": {"2. Symbol": "OTHER"}, "Time Series (5min)": {}}, MalformedPayload, "'OTHER'"),
-    ({"Meta Data": {"2. Symbol": "X"}}, MalformedPayload, r"no 'Time Series \(5min\)'"),
-    ({"Meta Data": {"2. Symbol": "X"}, "Time Series (5min)": {"2025-11-03 09:30:00": {"1. open": "1"}}},
+    ({"Meta Data": {**META, "2. Symbol": "OTHER"}, "Time Series (5min)": {}}, MalformedPayload, "'OTHER'"),
+    ({"Meta Data": {**META, "4. Interval": "1min"}, "Time Series (5min)": {}}, MalformedPayload, "interval '1min'"),
+    ({"Meta Data": META}, MalformedPayload, r"no 'Time Series \(5min\)'"),
+    ({"Meta Data": META, "Time Series (5min)": {"2025-11-03 09:30:00": {"1. open": "1"}}},
      MalformedPayload, "lacks 2. high"),
+    ({"Meta Data": META, "Time Series (5min)": {"2025-11-03 09:30:00": {**BAR, "6. extra": "1"}}},
+     MalformedPayload, "unknown field"),
+    ({"Meta Data": META, "Time Series (5min)": {"2025-11-03 09:30:00": [1, 2]}}, MalformedPayload, "is a list"),
+    ({"Meta Data": META, "Time Series (5min)": {"2025-11-03 09:30:00": BAR, "03/11/2025 09:35": BAR}},
+     MalformedPayload, "'03/11/2025 09:35' is not"),
     ([1, 2], MalformedPayload, "expected a JSON object"),
 ])
 def test_recorded_error_payloads_raise_clear_errors(payload, error, words):
@@ -200,3 +212,126 @@ def test_backfill_runs_every_month_and_records_a_failed_one(client, engine):
     assert list(result["daily_rows"]) == [23, 19, 23, 19]
     log = etl.run_log()
     assert ((log["symbol"] == "BACKA") & (log["status"] == "failed")).sum() == 1
+
+
+# --- notices, errors and formats the real API sends -------------------------------------------
+
+@pytest.fixture
+def recorded():
+    """A server answering with recorded Alpha Vantage bodies, in order (then the last one again)."""
+    from fdelib.localapi import LocalAPI, Response
+
+    bodies = []
+
+    def app(request):
+        body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
+        return body if isinstance(body, Response) else Response.json(body)
+
+    with LocalAPI(app, "recorded-alphavantage") as api:
+        yield api, bodies
+
+
+def good_payload(symbol="X", interval="5min"):
+    return json.loads(stub.render(symbol, "2025-11", interval, 7, frozenset()))
+
+
+DAILY_QUOTA = {"Information": "We have detected your API key as DEMO123 and our standard API rate limit is 25 "
+                              "requests per day. Please subscribe to any of the premium plans at "
+                              "https://www.alphavantage.co/premium/ to instantly remove all daily rate limits."}
+PREMIUM = {"Information": "Thank you for using Alpha Vantage! This is a premium endpoint. You may subscribe to "
+                          "any of the premium plans at https://www.alphavantage.co/premium/ to instantly unlock "
+                          "all premium endpoints"}
+
+
+def test_per_minute_notices_of_both_shapes_are_retried(recorded):
+    api, bodies = recorded
+    bodies += [*stub.RATE_LIMIT_NOTES, good_payload()]        # a Note, then an Information, then bars
+    waits = []
+    patient = Client(api.url, "demo", sleep=waits.append, backoff=0.5)
+    assert patient.intraday("X", "2025-11")["Meta Data"]["2. Symbol"] == "X"
+    assert waits == [0.5, 1.0] and patient.calls == 3
+
+
+@pytest.mark.parametrize("body, error, words", [
+    (DAILY_QUOTA, RateLimited, "daily quota is used up"),
+    (PREMIUM, ApiError, "premium endpoint"),
+    ({"Error Message": "Invalid API call. Please retry or visit the documentation "
+                       "(https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY."}, ApiError,
+     "Invalid API call"),
+])
+def test_notices_that_waiting_cannot_fix_fail_at_once(recorded, body, error, words):
+    api, bodies = recorded
+    bodies.append(body)
+    waits = []
+    impatient = Client(api.url, "demo", sleep=waits.append)
+    with pytest.raises(error, match=words):
+        impatient.intraday("X", "2025-11")
+    assert impatient.calls == 1 and waits == []
+
+
+def test_an_answer_that_is_not_json_or_not_ok_is_refused(recorded):
+    from fdelib.localapi import Response
+
+    api, bodies = recorded
+    bodies += [Response.text("<html>Bad Gateway</html>"), Response.text("oops", status=500)]
+    client = Client(api.url, "demo", sleep=lambda s: None)
+    with pytest.raises(MalformedPayload, match="not JSON"):
+        client.intraday("X", "2025-11")
+    with pytest.raises(ApiError, match="HTTP 500"):
+        client.intraday("X", "2025-11")
+
+
+def test_the_key_never_shows_in_the_client_repr():
+    assert "s3cret" not in repr(Client("https://www.alphavantage.co", "s3cret"))
+
+
+def test_csv_answers_give_the_same_payload_as_json(client):
+    as_json = client.intraday("CSVS", "2025-11", "30min")
+    as_csv = client.intraday("CSVS", "2025-11", "30min", datatype="csv")
+    assert as_csv["Time Series (30min)"] == as_json["Time Series (30min)"]
+    assert list(as_csv["Time Series (30min)"])[0] == "2025-11-28 12:30:00"       # newest first
+
+
+def test_extended_hours_bars_are_kept_raw_but_the_product_is_the_regular_session(client):
+    payload = client.intraday("EXTD", "2025-11", "15min", extended_hours=True)
+    times = sorted(t[11:] for t in payload["Time Series (15min)"])
+    assert times[0] == "04:00:00" and times[-1] == "19:45:00"
+    assert max(t[11:] for t in payload["Time Series (15min)"] if t.startswith("2025-11-28")) == "16:45:00"
+    regular = etl.run_month("EXTD", "2025-11", "15min", client=client)
+    product = etl.daily("EXTD")
+    extended = etl.run_month("EXTD", "2025-11", "15min", client=client, extended_hours=True)
+    assert extended["raw_rows"] == len(payload["Time Series (15min)"]) > regular["raw_rows"]
+    assert extended["clean"] == extended["raw_rows"] and extended["missing_bars"] == 0
+    assert etl.daily("EXTD").equals(product) and product["bars"].max() == 26
+    assert bool(etl.run_log()["status"].eq("succeeded").iloc[-1])
+
+
+# --- bad values: refused by the load, nothing written ------------------------------------------
+
+@pytest.mark.parametrize("field, value, words", [
+    ("4. close", "n/a", r"bar 2025-11-2\d \d\d:\d\d:00: invalid input syntax for type numeric"),
+    ("4. close", "NaN", "raw_intraday_values"),
+    ("3. low", "-1.0", "raw_intraday_values"),
+    ("5. volume", "12,5", "has a comma or a line break"),
+    ("5. volume", "1,5min,2025-11-03 09:30:00-05:00,1,1,1,1,1,1\nX", "has a comma or a line break"),
+])
+def test_a_bad_value_fails_the_load_and_writes_nothing(client, field, value, words):
+    etl.run_month("VALS", "2025-11", "60min", client=client)
+    before = (raw_count("VALS"), etl.daily("VALS"))
+    payload = client.intraday("VALS", "2025-11", "60min")
+    bars = payload["Time Series (60min)"]
+    bars[list(bars)[5]][field] = value
+    with pytest.raises(MalformedPayload, match=words):
+        etl.run_month("VALS", "2025-11", "60min", client=client, payload=payload)
+    assert raw_count("VALS") == before[0] and etl.daily("VALS").equals(before[1])
+    assert etl.run_log().iloc[-1]["status"] == "failed"
+
+
+def test_setup_is_idempotent_and_keeps_data(client, engine):
+    etl.run_month("KEEP", "2025-11", "60min", client=client)
+    etl.setup(engine)
+    etl.setup(engine)
+    assert raw_count("KEEP") == 18 * 6 + 3        # 60-minute bars 09:30-14:30, to 11:30 on the half day
+    indexes = db.read_frame("SELECT indexname FROM pg_indexes WHERE schemaname = 'etl' "
+                            "AND tablename = 'raw_intraday' ORDER BY 1")
+    assert list(indexes["indexname"]) == ["raw_intraday_run_idx"]
