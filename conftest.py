@@ -23,7 +23,7 @@ os.environ["FDE_DATA_DIR"] = str(HOME / "data")
 os.environ["FDE_ENV_FILE"] = "none"
 os.environ["FDE_MODE"] = "offline"
 for name in ("DATABASE_URL", "CONDUCTOR_SERVER_URL", "ALPHAVANTAGE_API_KEY",
-             "OPENFIGI_API_KEY", "PERMID_API_KEY"):
+             "OPENFIGI_API_KEY", "PERMID_API_KEY", "GLEIF_BIC_LEI_URL", "GLEIF_ISIN_LEI_URL"):
     os.environ.pop(name, None)
 
 from fdelib import config, db, stack  # noqa: E402  (after the environment is set)

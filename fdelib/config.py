@@ -75,6 +75,8 @@ class Settings:
     alphavantage_api_key: str | None
     openfigi_api_key: str | None
     permid_api_key: str | None
+    gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
+    gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
 
     @property
     def pgdata(self) -> Path:
@@ -147,6 +149,8 @@ class Settings:
             alphavantage_api_key=get("ALPHAVANTAGE_API_KEY"),
             openfigi_api_key=get("OPENFIGI_API_KEY"),
             permid_api_key=get("PERMID_API_KEY"),
+            gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
+            gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
         )
 
 

@@ -1,14 +1,15 @@
 """Project 4: a financial reference-data store (a small security master).
 
-:mod:`.identifiers` (LEI, ISIN, CUSIP, FIGI, BIC with python-stdnum; check digits by hand),
+:mod:`.identifiers` (LEI, ISIN, CUSIP, SEDOL, FIGI, BIC with python-stdnum; check digits by hand),
 :mod:`.openfigi`, :mod:`.gleif` and :mod:`.permid` (the API clients), :mod:`.stub` (their offline
 stand-ins), :mod:`.universe` (the made-up, valid universe they serve), :mod:`.store`
 (validated, idempotent loads with history; the security-master query; quality report).
 """
 
-from .identifiers import InvalidIdentifier, is_valid, validate
+from ..errors import FdeError
+from .identifiers import InvalidIdentifier, is_valid, validate, verdicts
 from .store import (history, load_figi_results, load_mapping, load_permid_matches, lookup_widget, quality, reset,
                     security_master, setup, show, upsert_entities, upsert_instruments)
 
-__all__ = ["InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "load_permid_matches", "lookup_widget", "quality", "reset",
-           "security_master", "setup", "show", "upsert_entities", "upsert_instruments", "validate"]
+__all__ = ["FdeError", "InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "load_permid_matches", "lookup_widget", "quality", "reset",
+           "security_master", "setup", "show", "upsert_entities", "upsert_instruments", "validate", "verdicts"]

@@ -4,13 +4,15 @@
 ``attributes.entity`` (legal name, address, status) and ``attributes.registration``, and
 ``meta.pagination`` to walk the pages. The mapping files are zipped CSV (``BIC,LEI`` and
 ``LEI,ISIN``). No key needed. Live: https://api.gleif.org (files from GLEIF's download
-pages, set with ``GLEIF_BIC_LEI_URL`` / ``GLEIF_ISIN_LEI_URL``).
+pages, set with ``GLEIF_BIC_LEI_URL`` / ``GLEIF_ISIN_LEI_URL``). HTTP 429 (GLEIF allows about
+60 requests a minute) is retried after its ``Retry-After``.
 """
 
 from __future__ import annotations
 
 import io
-import os
+import time
+from collections.abc import Callable
 import zipfile
 from dataclasses import dataclass, field
 
@@ -19,6 +21,7 @@ import requests
 
 from ..config import Settings, get_settings
 from ..errors import FdeError
+from .http import send
 
 LIVE_URL = "https://api.gleif.org"
 
@@ -30,9 +33,16 @@ class GleifError(FdeError):
 @dataclass
 class Gleif:
     base_url: str
-    files_url: str
+    bic_lei_url: str | None = None     # live: GLEIF_BIC_LEI_URL (offline: the stand-in's file)
+    isin_lei_url: str | None = None    # live: GLEIF_ISIN_LEI_URL
+    sleep: Callable[[float], None] = time.sleep
+    max_retries: int = 4
     session: requests.Session = field(default_factory=requests.Session)
     pages_read: int = 0
+
+    def _get(self, url: str, label: str, **options) -> requests.Response:
+        return send(self.session, "GET", url, label=label, error=GleifError, sleep=self.sleep,
+                    max_retries=self.max_retries, **options)
 
     def lei_records(self, leis: list[str] | None = None, page_size: int = 100) -> list[dict]:
         """Every record (or those of ``leis``), page by page."""
@@ -41,8 +51,8 @@ class Gleif:
         if leis:
             params["filter[lei]"] = ",".join(leis)
         while True:
-            response = self.session.get(f"{self.base_url}/api/v1/lei-records",
-                                        params={**params, "page[number]": number}, timeout=30)
+            response = self._get(f"{self.base_url}/api/v1/lei-records", "GLEIF lei-records",
+                                 params={**params, "page[number]": number}, timeout=30)
             if response.status_code != 200:
                 raise GleifError(f"GLEIF lei-records: HTTP {response.status_code}: {response.text[:120]}")
             page = response.json()
@@ -53,7 +63,7 @@ class Gleif:
             number += 1
 
     def lei_record(self, lei: str) -> dict | None:
-        response = self.session.get(f"{self.base_url}/api/v1/lei-records/{lei}", timeout=30)
+        response = self._get(f"{self.base_url}/api/v1/lei-records/{lei}", f"GLEIF lei-records/{lei}", timeout=30)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -62,11 +72,14 @@ class Gleif:
 
     def mapping_file(self, kind: str) -> pd.DataFrame:
         """The ``bic-lei`` or ``isin-lei`` file, unzipped, as text columns."""
-        url = {"bic-lei": os.environ.get("GLEIF_BIC_LEI_URL") or f"{self.files_url}/files/bic-lei.zip",
-               "isin-lei": os.environ.get("GLEIF_ISIN_LEI_URL") or f"{self.files_url}/files/isin-lei.zip"}.get(kind)
-        if url is None:
+        if kind not in ("bic-lei", "isin-lei"):
             raise GleifError(f"unknown mapping file {kind!r}; bic-lei or isin-lei")
-        response = self.session.get(url, timeout=120)
+        url = self.bic_lei_url if kind == "bic-lei" else self.isin_lei_url
+        if not url:
+            variable = "GLEIF_BIC_LEI_URL" if kind == "bic-lei" else "GLEIF_ISIN_LEI_URL"
+            raise GleifError(f"no download address for GLEIF's {kind} file: set {variable} to the current "
+                             "link on GLEIF's 'LEI mapping' download page")
+        response = self._get(url, f"GLEIF {kind} file", timeout=120)
         if response.status_code != 200:
             raise GleifError(f"GLEIF {kind} file: HTTP {response.status_code}")
         try:
@@ -90,11 +103,11 @@ def entity_rows(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["lei", "legal_name", "country", "city", "status", "registered_on"])
 
 
-def client(settings: Settings | None = None) -> Gleif:
+def client(settings: Settings | None = None, **options) -> Gleif:
     settings = settings or get_settings()
     if settings.live:
-        return Gleif(LIVE_URL, LIVE_URL)
+        return Gleif(LIVE_URL, settings.gleif_bic_lei_url, settings.gleif_isin_lei_url, **options)
     from . import stub
 
     url = stub.serve().url
-    return Gleif(url, url)
+    return Gleif(url, f"{url}/files/bic-lei.zip", f"{url}/files/isin-lei.zip", **options)

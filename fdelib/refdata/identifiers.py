@@ -5,6 +5,7 @@
 | LEI | ISO 17442 | 18 alphanumerics + 2 digits | ISO 7064 mod 97-10 (as IBAN) |
 | ISIN | ISO 6166 | country (2) + NSIN (9) + 1 digit | Luhn over letters turned to numbers |
 | CUSIP | ANSI X9.6 | 8 alphanumerics + 1 digit | weighted sum mod 10 |
+| SEDOL | LSE | 6 letters (no vowels) or digits + 1 digit | weights 1 3 1 7 3 9, mod 10 |
 | FIGI | OMG FIGI | 12: 2 letters (no BS/BM/GG/GB/VG), G, 8, 1 digit | Luhn-like, like CUSIP |
 | BIC | ISO 9362 | bank (4) country (2) location (2) [branch (3)] | none: format only |
 | PermID | LSEG | a whole number | none |
@@ -15,18 +16,21 @@ saying which rule failed.
 
 from __future__ import annotations
 
+import pandas as pd
 from stdnum import bic, cusip, figi, isin, lei
+from stdnum.gb import sedol
 from stdnum.exceptions import (InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength,
                                ValidationError)
 from stdnum.iso7064 import mod_97_10
 
 from ..errors import FdeError
 
-KINDS = {"LEI": lei, "ISIN": isin, "CUSIP": cusip, "FIGI": figi, "BIC": bic}
+KINDS = {"LEI": lei, "ISIN": isin, "CUSIP": cusip, "SEDOL": sedol, "FIGI": figi, "BIC": bic}
 RULES = {
     "LEI": "20 characters: 18 letters or digits, then 2 check digits (ISO 7064 mod 97-10)",
     "ISIN": "12 characters: a 2-letter country code, 9 letters or digits, 1 Luhn check digit",
     "CUSIP": "9 characters: 8 letters or digits, 1 check digit",
+    "SEDOL": "7 characters: 6 consonants or digits, 1 check digit (weights 1, 3, 1, 7, 3, 9)",
     "FIGI": "12 characters: 2 letters (not BS, BM, GG, GB, VG), 'G', 8 consonants or digits, 1 check digit",
     "BIC": "8 or 11 characters: bank code (4 letters), country (2 letters), location (2), branch (3, optional)",
 }
@@ -71,12 +75,23 @@ def is_valid(kind: str, value: str) -> bool:
         return False
 
 
+def verdicts(attempts: list[tuple[str, str]]) -> pd.DataFrame:
+    """For each ``(kind, value)``: the normalised identifier, or the rule it breaks."""
+    rows = []
+    for kind, value in attempts:
+        try:
+            rows.append((kind, value, "valid: " + validate(kind, value)))
+        except InvalidIdentifier as error:
+            rows.append((kind, value, error.rule))
+    return pd.DataFrame(rows, columns=["kind", "value", "verdict"])
+
+
 def expected_check(kind: str, value: str) -> str:
     """The check digit(s) the body of ``value`` calls for."""
     body = KINDS[kind].compact(value)
     if kind == "LEI":
         return mod_97_10.calc_check_digits(body[:18])
-    if kind in ("ISIN", "CUSIP", "FIGI"):
+    if kind in ("ISIN", "CUSIP", "SEDOL", "FIGI"):
         return KINDS[kind].calc_check_digit(body[:-1])
     return ""
 
@@ -85,7 +100,7 @@ def with_check(kind: str, body: str) -> str:
     """``body`` completed with its check digit(s): how generated identifiers are made valid."""
     if kind == "LEI":
         return body + mod_97_10.calc_check_digits(body)
-    if kind in ("ISIN", "CUSIP", "FIGI"):
+    if kind in ("ISIN", "CUSIP", "SEDOL", "FIGI"):
         return body + KINDS[kind].calc_check_digit(body)
     return body
 

@@ -17,6 +17,7 @@ import requests
 
 from ..config import Settings, get_settings
 from ..errors import FdeError
+from .http import send
 
 LIVE_URL = "https://api.openfigi.com"
 
@@ -42,19 +43,19 @@ class OpenFigi:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["X-OPENFIGI-APIKEY"] = self.api_key
-        for attempt in range(self.max_retries + 1):
-            self.requests_sent += 1
-            response = self.session.post(self.base_url + path, json=body, headers=headers, timeout=30)
-            if response.status_code != 429:
-                break
-            if attempt == self.max_retries:
-                raise OpenFigiError(f"OpenFIGI {path}: still rate-limited after {attempt} retries")
-            self.sleep(float(response.headers.get("ratelimit-reset") or 2 ** attempt))
+        self.requests_sent += 1
+        response = send(self.session, "POST", self.base_url + path, label=f"OpenFIGI {path}",
+                        error=OpenFigiError, sleep=self._count_and_sleep, max_retries=self.max_retries,
+                        json=body, headers=headers, timeout=30)
         if response.status_code == 413:
             raise OpenFigiError(f"OpenFIGI {path}: too many jobs in one request ({response.text.strip()})")
         if response.status_code != 200:
             raise OpenFigiError(f"OpenFIGI {path}: HTTP {response.status_code}: {response.text.strip()[:120]}")
         return response
+
+    def _count_and_sleep(self, seconds: float) -> None:
+        self.requests_sent += 1
+        self.sleep(seconds)
 
     def map(self, jobs: list[dict]) -> list[dict]:
         """One result per job, in order (batched as the API requires)."""

@@ -11,7 +11,6 @@ answers JSON: counts, and ``outputContentResponse`` — one entry per match with
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import requests
 
 from ..config import Settings, get_settings
 from ..errors import FdeError
+from .http import send
 
 LIVE_URL = "https://api-eit.refinitiv.com"
 HEADER = ["LocalID", "Standard Identifier", "Name", "Country", "Street", "City", "PostalCode", "State", "Website"]
@@ -54,20 +54,19 @@ class PermId:
                              "level": item.get("Match Level")})
         return pd.DataFrame(rows, columns=["local_id", "permid", "matched_name", "score", "level"])
 
+    def _count_and_sleep(self, seconds: float) -> None:
+        self.requests_sent += 1
+        self.sleep(seconds)
+
     def _post(self, chunk: pd.DataFrame) -> dict:
-        text = chunk.reindex(columns=HEADER).fillna("").to_csv(index=False, lineterminator="\n")
+        text = chunk.reindex(columns=HEADER, fill_value="").fillna("").to_csv(index=False, lineterminator="\n")
         headers = {"x-ag-access-token": self.token, "x-openmatch-dataType": "Organization",
                    "x-openmatch-numberOfMatchesPerRecord": "1", "Content-Type": "text/plain",
                    "Accept": "application/json"}
-        for attempt in range(self.max_retries + 1):
-            self.requests_sent += 1
-            response = self.session.post(f"{self.base_url}/permid/match", data=text.encode(), headers=headers,
-                                         timeout=60)
-            if response.status_code != 429:
-                break
-            if attempt == self.max_retries:
-                raise PermIdError(f"PermID match: still rate-limited after {attempt} retries")
-            self.sleep(2 ** attempt)
+        self.requests_sent += 1
+        response = send(self.session, "POST", f"{self.base_url}/permid/match", label="PermID match",
+                        error=PermIdError, sleep=self._count_and_sleep, max_retries=self.max_retries,
+                        data=text.encode(), headers=headers, timeout=60)
         if response.status_code in (401, 403):
             raise PermIdError("PermID match: the access token was refused (set PERMID_API_KEY)")
         if response.status_code != 200:

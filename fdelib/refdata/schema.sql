@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS refdata.xref (
 );
 CREATE INDEX IF NOT EXISTS xref_to_idx ON refdata.xref (to_id);
 
--- rows that failed validation: never stored as data, kept to be looked at
+-- values that failed validation: never stored as data, kept to be looked at. One row per
+-- (source, kind, value, rule); as_of is the last download it was seen in.
 CREATE TABLE IF NOT EXISTS refdata.rejects (
     source  text NOT NULL,
     kind    text NOT NULL,
@@ -56,3 +57,12 @@ CREATE TABLE IF NOT EXISTS refdata.rejects (
     rule    text NOT NULL,
     as_of   date NOT NULL
 );
+-- upgrade from the first version, which appended a row per reload: keep one, then the key
+DO $$
+BEGIN
+    IF to_regclass('refdata.rejects_key') IS NULL THEN
+        DELETE FROM refdata.rejects a USING refdata.rejects b
+        WHERE a.ctid < b.ctid AND (a.source, a.kind, a.value, a.rule) = (b.source, b.kind, b.value, b.rule);
+        CREATE UNIQUE INDEX rejects_key ON refdata.rejects (source, kind, value, rule);
+    END IF;
+END $$;

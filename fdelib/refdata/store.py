@@ -19,10 +19,12 @@ import sqlalchemy as sa
 from tqdm.auto import tqdm
 
 from .. import db
-from .identifiers import InvalidIdentifier, validate
+from ..errors import FdeError
+from .identifiers import InvalidIdentifier, is_valid, validate
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 ENTITY_COLUMNS = ["lei", "legal_name", "country", "city", "status", "registered_on"]
+FIGI_CHECKS = {"figi": "FIGI", "composite_figi": "FIGI", "share_class_figi": "FIGI"}
 INSTRUMENT_COLUMNS = ["figi", "composite_figi", "share_class_figi", "ticker", "exch_code", "security_type", "name"]
 
 
@@ -47,10 +49,12 @@ def _copy(conn: sa.Connection, frame: pd.DataFrame, table: str) -> None:
 
 def _versioned_upsert(conn, frame: pd.DataFrame, table: str, key: str, columns: list[str],
                       source: str, as_of: str) -> dict[str, int]:
+    _refuse_duplicates(frame, key, table)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS stage_{table}")
     conn.exec_driver_sql(f"CREATE TEMP TABLE stage_{table} ON COMMIT DROP AS "
                          f"SELECT {', '.join(columns)} FROM refdata.{table} WITH NO DATA")
     _copy(conn, frame[columns], f"stage_{table}")
+    _refuse_backdated(conn, table, key, as_of)
     differs = " OR ".join(f"c.{c} IS DISTINCT FROM s.{c}" for c in columns if c != key)
     closed = conn.execute(sa.text(f"""
         UPDATE refdata.{table} c SET valid_to = :as_of
@@ -58,37 +62,78 @@ def _versioned_upsert(conn, frame: pd.DataFrame, table: str, key: str, columns: 
         WHERE c.{key} = s.{key} AND c.valid_to IS NULL AND c.valid_from < :as_of AND ({differs})"""),
         {"as_of": as_of}).rowcount
     # same-day reloads with changes overwrite today's version (history is per day)
-    conn.execute(sa.text(f"""
+    replaced = conn.execute(sa.text(f"""
         DELETE FROM refdata.{table} c USING stage_{table} s
         WHERE c.{key} = s.{key} AND c.valid_to IS NULL AND c.valid_from = :as_of AND ({differs})"""),
-        {"as_of": as_of})
+        {"as_of": as_of}).rowcount
     inserted = conn.execute(sa.text(f"""
         INSERT INTO refdata.{table} ({', '.join(columns)}, source, valid_from)
         SELECT {', '.join('s.' + c for c in columns)}, :source, :as_of FROM stage_{table} s
         WHERE NOT EXISTS (SELECT 1 FROM refdata.{table} c WHERE c.{key} = s.{key} AND c.valid_to IS NULL)"""),
         {"source": source, "as_of": as_of}).rowcount
-    return {"new records": inserted - closed, "changed": closed, "unchanged": len(frame) - inserted}
+    return {"new records": inserted - closed - replaced, "changed": closed + replaced,
+            "unchanged": len(frame) - inserted}
+
+
+def _refuse_duplicates(frame: pd.DataFrame, key: str, table: str) -> None:
+    repeated = frame.loc[frame[key].duplicated(keep=False), key]
+    if len(repeated):
+        examples = ", ".join(sorted(repeated.unique())[:3])
+        raise FdeError(f"{repeated.nunique()} {key.upper()}s appear more than once in this {table} load "
+                       f"(e.g. {examples}): send one record per {key.upper()}; nothing was loaded")
+
+
+def _refuse_backdated(conn: sa.Connection, table: str, key: str, as_of: str) -> None:
+    """History is kept in date order: a load dated before a record's current version would
+    rewrite the past silently, so it is refused (and the transaction rolled back)."""
+    later, newest = conn.execute(sa.text(f"""
+        SELECT count(*), max(c.valid_from) FROM refdata.{table} c JOIN stage_{table} s USING ({key})
+        WHERE c.valid_to IS NULL AND c.valid_from > :as_of"""), {"as_of": as_of}).one()
+    if later:
+        raise FdeError(f"{later} {table} already have a version dated {newest}, after this load's as_of "
+                       f"{as_of}: load downloads in date order; nothing was loaded")
 
 
 def _valid(frame: pd.DataFrame, checks: dict[str, str], source: str, as_of: str,
-           conn: sa.Connection, progress: bool = False) -> pd.DataFrame:
-    """Rows whose identifiers all pass; the others go to refdata.rejects."""
-    keep, rejects = [], []
-    rows = frame.to_dict("records")
-    for row in tqdm(rows, desc=f"validating {source}", disable=not progress or len(rows) < 20_000):
-        ok = True
-        for column, kind in checks.items():
-            try:
-                row[column] = validate(kind, row[column])
-            except InvalidIdentifier as exc:
-                rejects.append({"source": source, "kind": kind, "value": str(row[column]), "rule": exc.rule,
-                                "as_of": as_of})
-                ok = False
-                break
-        keep.append(ok)
+           conn: sa.Connection, progress: bool = False, optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Rows whose identifiers all pass, normalised; the others go to refdata.rejects with the
+    rule they break. Each distinct value is checked once (python-stdnum)."""
+    frame = frame.copy()
+    rejected = pd.Series(False, index=frame.index)
+    rejects = []
+    for column, kind in checks.items():
+        values = frame[column]
+        blank = values.isna() | (values.astype("string").str.strip() == "")
+        verdicts = _check_values(kind, values[~blank].unique(), source, progress)
+        normalised = values[~blank].map(lambda v: verdicts[v][0])
+        for value in values[~blank][normalised.isna() & ~rejected[~blank]]:
+            rejects.append({"source": source, "kind": kind, "value": str(value), "rule": verdicts[value][1],
+                            "as_of": as_of})
+        if column not in optional:
+            if (blank & ~rejected).any():
+                rejects.append({"source": source, "kind": kind, "value": "", "rule": "missing", "as_of": as_of})
+            rejected |= blank
+        rejected.loc[normalised.index[normalised.isna()]] = True
+        frame.loc[~blank, column] = normalised
     if rejects:
-        conn.execute(sa.text("INSERT INTO refdata.rejects VALUES (:source, :kind, :value, :rule, :as_of)"), rejects)
-    return frame.assign(**{c: [r[c] for r in rows] for c in checks})[keep]
+        conn.execute(sa.text("""
+            INSERT INTO refdata.rejects (source, kind, value, rule, as_of)
+            VALUES (:source, :kind, :value, :rule, :as_of)
+            ON CONFLICT (source, kind, value, rule) DO UPDATE SET as_of = greatest(rejects.as_of, EXCLUDED.as_of)"""),
+            list({(r["kind"], r["value"], r["rule"]): r for r in rejects}.values()))
+    return frame[~rejected]
+
+
+def _check_values(kind: str, values, source: str, progress: bool) -> dict[str, tuple[str | None, str]]:
+    """``value -> (normalised or None, rule broken)`` for each distinct value."""
+    verdicts = {}
+    for value in tqdm(values, desc=f"validating {source} {kind}s", unit="id",
+                      disable=not progress or len(values) < 20_000):
+        try:
+            verdicts[value] = (validate(kind, value), "")
+        except InvalidIdentifier as exc:
+            verdicts[value] = (None, exc.rule)
+    return verdicts
 
 
 def upsert_entities(frame: pd.DataFrame, *, as_of: str, source: str = "GLEIF",
@@ -103,7 +148,8 @@ def upsert_instruments(frame: pd.DataFrame, *, as_of: str, source: str = "OpenFI
                        engine: sa.Engine | None = None) -> dict[str, int]:
     engine = engine or db.get_engine()
     with engine.begin() as conn:
-        good = _valid(frame[INSTRUMENT_COLUMNS], {"figi": "FIGI"}, source, as_of, conn)
+        good = _valid(frame[INSTRUMENT_COLUMNS], FIGI_CHECKS, source, as_of, conn,
+                      optional=("composite_figi", "share_class_figi"))
         return _versioned_upsert(conn, good, "instruments", "figi", INSTRUMENT_COLUMNS, source, as_of)
 
 
@@ -115,24 +161,30 @@ def load_mapping(frame: pd.DataFrame, kind: str, *, as_of: str, source: str = "G
     checks = {left: left, right: right}
     with engine.begin() as conn:
         good = _valid(frame[[left, right]], checks, source, as_of, conn, progress)
-        stage = pd.DataFrame({"kind": kind, "from_id": good[left], "to_id": good[right], "source": source,
-                              "first_seen": as_of, "as_of": as_of})
+        pairs = good[[left, right]].drop_duplicates()
         conn.exec_driver_sql("DROP TABLE IF EXISTS stage_xref")
-        conn.exec_driver_sql("CREATE TEMP TABLE stage_xref ON COMMIT DROP AS SELECT * FROM refdata.xref WITH NO DATA")
-        _copy(conn, stage, "stage_xref")
-        new = conn.execute(sa.text("""
-            INSERT INTO refdata.xref SELECT DISTINCT ON (kind, from_id, to_id, source) * FROM stage_xref
-            ON CONFLICT (kind, from_id, to_id, source) DO UPDATE SET as_of = EXCLUDED.as_of
-            RETURNING (xmax = 0) AS inserted""")).scalars().all()
+        conn.exec_driver_sql("CREATE TEMP TABLE stage_xref (from_id text, to_id text) ON COMMIT DROP")
+        _copy(conn, pairs.set_axis(["from_id", "to_id"], axis=1), "stage_xref")
+        new, seen = conn.execute(sa.text("""
+            WITH upserted AS (
+                INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of)
+                SELECT :kind, from_id, to_id, :source, :as_of, :as_of FROM stage_xref
+                ON CONFLICT (kind, from_id, to_id, source) DO UPDATE SET as_of = EXCLUDED.as_of
+                RETURNING (xmax = 0) AS inserted)
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted"""),
+            {"kind": kind, "source": source, "as_of": as_of}).one()
     return {"rows": len(frame), "valid": len(good), "rejected": len(frame) - len(good),
-            "new": sum(new), "seen again": len(new) - sum(new)}
+            "new": new, "seen again": seen}
 
 
 def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
                       engine: sa.Engine | None = None) -> dict[str, int]:
     """OpenFIGI mapping results: instruments, and ISIN→FIGI cross-references."""
-    instruments, links = [], []
+    instruments, links, unmatched, errors = [], [], 0, []
     for job, result in zip(jobs, results):
+        unmatched += "warning" in result
+        if "error" in result:
+            errors.append(f"{job.get('idType')} {job.get('idValue')}: {result['error']}")
         for record in result.get("data", []):
             instruments.append({"figi": record["figi"], "composite_figi": record.get("compositeFIGI"),
                                 "share_class_figi": record.get("shareClassFIGI"), "ticker": record.get("ticker"),
@@ -144,7 +196,8 @@ def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
                                 as_of=as_of, engine=engine)
     mapped = load_mapping(pd.DataFrame(links, columns=["ISIN", "FIGI"]), "ISIN-FIGI", as_of=as_of,
                           source="OpenFIGI", engine=engine, progress=False)
-    return {**counts, "isin-figi links": mapped["valid"]}
+    return {"jobs": len(jobs), "jobs without a match (warning)": unmatched, "jobs refused (error)": len(errors),
+            **counts, "isin-figi links": mapped["valid"]}
 
 
 def load_permid_matches(matches: pd.DataFrame, *, as_of: str, engine: sa.Engine | None = None) -> dict[str, int]:
@@ -155,7 +208,7 @@ def load_permid_matches(matches: pd.DataFrame, *, as_of: str, engine: sa.Engine 
 
 def history(key: str, engine: sa.Engine | None = None) -> pd.DataFrame:
     """Every version of an entity (by LEI) or instrument (by FIGI)."""
-    table, column = ("instruments", "figi") if key.startswith("BBG") else ("entities", "lei")
+    table, column = ("instruments", "figi") if is_valid("FIGI", key) else ("entities", "lei")
     return db.read_frame(f"SELECT * FROM refdata.{table} WHERE {column} = :k ORDER BY valid_from",
                          {"k": key}, engine=engine)
 
@@ -167,10 +220,12 @@ def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[st
     lei = db.read_scalar("""
         SELECT coalesce(
           (SELECT lei FROM refdata.entities WHERE lei = :i LIMIT 1),
-          (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI') LIMIT 1),
-          (SELECT to_id FROM refdata.xref WHERE from_id = regexp_replace(:i, '^.*1-', '') AND kind = 'PERMID-LEI' LIMIT 1),
+          (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
+            ORDER BY as_of DESC, to_id LIMIT 1),
+          (SELECT to_id FROM refdata.xref WHERE from_id = regexp_replace(:i, '^.*1-', '') AND kind = 'PERMID-LEI'
+            ORDER BY as_of DESC, to_id LIMIT 1),
           (SELECT x.to_id FROM refdata.xref f JOIN refdata.xref x ON x.from_id = f.from_id AND x.kind = 'ISIN-LEI'
-            WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI' LIMIT 1))""", {"i": ident}, engine=engine)
+            WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI' ORDER BY x.as_of DESC, x.to_id LIMIT 1))""", {"i": ident}, engine=engine)
     entity = db.read_frame("SELECT lei, legal_name, country, city, status, registered_on, source "
                            "FROM refdata.entities WHERE lei = :l AND valid_to IS NULL", {"l": lei}, engine=engine)
     identifiers = db.read_frame("""
@@ -201,7 +256,13 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
         UNION ALL SELECT 'LEIs in mapping files unknown to the LEI records', count(DISTINCT to_id) FROM refdata.xref x
             WHERE kind IN ('BIC-LEI', 'ISIN-LEI') AND NOT EXISTS (SELECT 1 FROM refdata.entities e WHERE e.lei = x.to_id)
         UNION ALL SELECT 'entities lapsed (current status)', count(*) FROM refdata.entities WHERE valid_to IS NULL AND status = 'LAPSED'
-        UNION ALL SELECT 'rows rejected by validation', count(*) FROM refdata.rejects
+        UNION ALL SELECT 'identifiers linked to more than one LEI', count(*) FROM (
+            SELECT kind, from_id FROM refdata.xref WHERE kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
+            GROUP BY kind, from_id HAVING count(DISTINCT to_id) > 1) AS ambiguous
+        UNION ALL SELECT 'mapping-file links to lapsed entities', count(*) FROM refdata.xref x
+            JOIN refdata.entities e ON e.lei = x.to_id AND e.valid_to IS NULL AND e.status = 'LAPSED'
+            WHERE x.kind IN ('BIC-LEI', 'ISIN-LEI')
+        UNION ALL SELECT 'distinct values rejected by validation', count(*) FROM refdata.rejects
         """, engine=engine).set_index("measure")
 
 

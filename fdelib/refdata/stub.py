@@ -16,7 +16,7 @@
   hold a few rows that fail validation (``corrupt_rows``), to be rejected by the loader.
 
 ``configure(version=2)`` serves the universe a few weeks later; ``rate_limited=N`` answers
-the next N OpenFIGI requests with 429.
+the next N API requests (any of the three) with 429 in that API's own shape.
 """
 
 from __future__ import annotations
@@ -54,12 +54,12 @@ class Sources:
 
     def __call__(self, request: Request) -> Response:
         path = request.path
-        if path.startswith("/v3/"):
+        if not path.startswith("/files/"):
             with self.lock:
-                if self.rate_limited > 0:
-                    self.rate_limited -= 1
-                    return Response(429, b"Too many requests, please try again later.", "text/plain",
-                                    {"ratelimit-reset": "1"})
+                limited, self.rate_limited = self.rate_limited > 0, max(0, self.rate_limited - 1)
+            if limited:
+                return _too_many(path)
+        if path.startswith("/v3/"):
             if path == "/v3/mapping" and request.method == "POST":
                 return self.mapping(request)
             if path == "/v3/search" and request.method == "POST":
@@ -161,7 +161,7 @@ class Sources:
             "meta": {"goldenCopy": {"publishDate": "2026-01-02T08:00:00Z"},
                      "pagination": {"currentPage": number, "perPage": size, "from": (number - 1) * size + 1,
                                     "to": (number - 1) * size + len(page), "total": total, "lastPage": last}},
-            "links": {"first": f"?page[number]=1&page[size]={size}", "last": f"?page[number]={last}&page[size]={size}"},
+            "links": _page_links(number, last, size),
             "data": [_lei_record(r) for r in page.itertuples()]})
 
     def lei_record(self, lei: str) -> Response:
@@ -191,6 +191,31 @@ class Sources:
             info = zipfile.ZipInfo(name, date_time=(2026, 1, 2, 0, 0, 0))
             archive.writestr(info, frame.to_csv(index=False, lineterminator="\n"))
         return buffer.getvalue()
+
+
+def _page_links(number: int, last: int, size: int) -> dict:
+    """JSON:API ``links`` as GLEIF sends them: first, prev (if any), next (if any), last."""
+    def page(n: int) -> str:
+        return f"/api/v1/lei-records?page[number]={n}&page[size]={size}"
+    links = {"first": page(1)}
+    if number > 1:
+        links["prev"] = page(number - 1)
+    if number < last:
+        links["next"] = page(number + 1)
+    links["last"] = page(last)
+    return links
+
+
+def _too_many(path: str) -> Response:
+    """HTTP 429 as each API sends it: OpenFIGI in text with ``ratelimit-reset``, GLEIF as a
+    JSON:API error and PermID as JSON, both with ``Retry-After``."""
+    if path.startswith("/v3/"):
+        return Response(429, b"Too many requests, please try again later.", "text/plain", {"ratelimit-reset": "1"})
+    if path.startswith("/api/v1/"):
+        answer = {"errors": [{"status": "429", "title": "Too Many Requests"}]}
+    else:
+        answer = {"error": "Too many requests: the rate limit was exceeded"}
+    return Response(429, json.dumps(answer).encode(), "application/json", {"Retry-After": "1"})
 
 
 def _grow(frame: pd.DataFrame, rows: int) -> pd.DataFrame:

@@ -23,6 +23,7 @@ def fresh(engine):
 @pytest.mark.parametrize("kind, value", [
     ("ISIN", "US0378331005"), ("CUSIP", "037833100"), ("LEI", "5493000IBP32UQZ0KL24"),
     ("FIGI", "BBG000B9XRY4"), ("BIC", "DEUTDEFF"), ("BIC", "DEUTDEFF500"), ("ISIN", "us 0378331005"),
+    ("SEDOL", "0263494"), ("SEDOL", "B0YBKJ7"),
 ])
 def test_known_public_identifiers_are_valid(kind, value):
     assert identifiers.validate(kind, value) == value.upper().replace(" ", "")
@@ -36,6 +37,7 @@ def test_known_public_identifiers_are_valid(kind, value):
     ("FIGI", "BBG000B9XRY5", "check digit does not match (expected 4)"),
     ("FIGI", "BSG000B9XRY4", "a component is not allowed"),
     ("BIC", "DEUT1EFF", "wrong characters or shape"),
+    ("SEDOL", "0263495", "check digit does not match (expected 4)"),
 ])
 def test_corrupted_identifiers_say_which_rule_failed(kind, value, rule):
     with pytest.raises(identifiers.InvalidIdentifier) as error:
@@ -83,7 +85,7 @@ def test_openfigi_waits_out_the_rate_limit():
 def test_openfigi_gives_up_and_says_so():
     stub.configure(rate_limited=50)
     client = openfigi.client(sleep=lambda s: None, max_retries=2)
-    with pytest.raises(OpenFigiError, match="still rate-limited after 2 retries"):
+    with pytest.raises(OpenFigiError, match=r"still rate-limited \(HTTP 429\) after 2 retries"):
         client.map([{"idType": "ID_ISIN", "idValue": "US0378331005"}])
 
 
@@ -198,3 +200,91 @@ def test_a_permid_must_be_a_whole_number():
     assert identifiers.validate("PERMID", "4295905573") == "4295905573"
     with pytest.raises(identifiers.InvalidIdentifier, match="positive whole number"):
         identifiers.validate("PERMID", "1-4295905573")
+
+
+# --- rate limits, bad input and history edges -----------------------------------------------
+
+def test_gleif_waits_out_its_rate_limit_using_retry_after():
+    stub.configure(rate_limited=2)
+    waits = []
+    client = gleif.client(sleep=waits.append)
+    assert len(client.lei_records(page_size=200)) == 200
+    assert waits == [1.0, 1.0]
+
+
+def test_permid_waits_out_its_rate_limit_and_gives_up_clearly():
+    from fdelib.refdata import permid
+    records = pd.DataFrame({"LocalID": ["1"], "Name": ["X"], "Country": ["US"]})
+    stub.configure(rate_limited=1)
+    waits = []
+    permid.client(sleep=waits.append).match(records)
+    assert waits == [1.0]
+    stub.configure(rate_limited=50)
+    with pytest.raises(permid.PermIdError, match=r"still rate-limited \(HTTP 429\) after 1 retries"):
+        permid.client(sleep=lambda s: None, max_retries=1).match(records)
+
+
+def test_live_gleif_files_need_their_address(settings):
+    from dataclasses import replace
+    client = gleif.client(replace(settings, mode="live"))
+    with pytest.raises(gleif.GleifError, match="set GLEIF_BIC_LEI_URL"):
+        client.mapping_file("bic-lei")
+
+
+def test_reloading_a_bad_file_keeps_one_reject_per_value(engine):
+    file = gleif.client().mapping_file("bic-lei")
+    refdata.load_mapping(file, "BIC-LEI", as_of=AS_OF, progress=False)
+    refdata.load_mapping(file, "BIC-LEI", as_of="2026-01-03", progress=False)
+    rejects = db.read_frame("SELECT value, as_of FROM refdata.rejects")
+    assert len(rejects) == 2 and set(rejects["as_of"].astype(str)) == {"2026-01-03"}
+
+
+def test_an_instrument_with_a_bad_composite_figi_is_rejected(engine):
+    good = universe.build().instruments.iloc[:2]
+    rows = pd.DataFrame({"figi": good["figi"], "composite_figi": [good["figi"].iloc[0][:-1] + "0", None],
+                         "share_class_figi": [None, None], "ticker": good["ticker"], "exch_code": "US",
+                         "security_type": "Common Stock", "name": good["name"]})
+    if identifiers.is_valid("FIGI", rows["composite_figi"].iloc[0]):
+        rows.loc[rows.index[0], "composite_figi"] = good["figi"].iloc[0][:-1] + "1"
+    counts = refdata.upsert_instruments(rows, as_of=AS_OF)
+    assert counts["new records"] == 1
+    assert db.read_scalar("SELECT count(*) FROM refdata.rejects WHERE kind = 'FIGI'") == 1
+    assert db.read_scalar("SELECT figi FROM refdata.instruments") == good["figi"].iloc[1]
+
+
+def test_an_older_download_cannot_rewrite_history(engine):
+    rows = gleif.entity_rows(gleif.client().lei_records(page_size=200))
+    refdata.upsert_entities(rows, as_of="2026-02-02")
+    older = rows.assign(legal_name=rows["legal_name"] + " (old name)")
+    with pytest.raises(refdata.FdeError, match="after this load's as_of 2026-01-02"):
+        refdata.upsert_entities(older, as_of=AS_OF)
+    assert db.read_scalar("SELECT count(*) FROM refdata.entities WHERE legal_name LIKE '%(old name)'") == 0
+
+
+def test_a_record_sent_twice_in_one_load_is_refused_whole(engine):
+    rows = gleif.entity_rows(gleif.client().lei_records(page_size=200))
+    with pytest.raises(refdata.FdeError, match="1 LEIs appear more than once"):
+        refdata.upsert_entities(pd.concat([rows, rows.head(1)]), as_of=AS_OF)
+    assert db.read_scalar("SELECT count(*) FROM refdata.entities") == 0
+
+
+def test_a_same_day_correction_counts_as_a_change_not_a_new_record(engine):
+    rows = gleif.entity_rows(gleif.client().lei_records(page_size=200))
+    refdata.upsert_entities(rows, as_of=AS_OF)
+    fixed = rows.copy()
+    fixed.loc[fixed.index[0], "city"] = "Elsewhere"
+    assert refdata.upsert_entities(fixed, as_of=AS_OF) == {"new records": 0, "changed": 1, "unchanged": 199}
+    assert len(refdata.history(rows["lei"].iloc[0])) == 1
+
+
+def test_an_instrument_keeps_its_history_too(engine):
+    u = universe.build()
+    jobs = [{"idType": "ID_ISIN", "idValue": i} for i in u.instruments["isin"][:20]]
+    client = openfigi.client(sleep=lambda s: None)
+    first = refdata.load_figi_results(jobs, client.map(jobs), as_of=AS_OF)
+    assert first["jobs without a match (warning)"] == 0 and first["new records"] == 20
+    renamed = [{"data": [dict(r["data"][0], name=r["data"][0]["name"] + " NEW")]} for r in client.map(jobs)]
+    later = refdata.load_figi_results(jobs, renamed, as_of="2026-02-02")
+    assert later["changed"] == 20
+    versions = refdata.history(u.instruments["figi"].iloc[0])
+    assert list(versions["name"].str.endswith(" NEW")) == [False, True]
