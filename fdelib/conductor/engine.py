@@ -23,8 +23,11 @@ Semantics follow Conductor's documentation for what the course uses:
   ``dynamicForkTasksInputParamName``); its JOIN waits for all of them. SWITCH (``value-param``) and its
   legacy form DECISION pick a case by value, else ``defaultCase``. TERMINATE ends the
   workflow with its ``terminationStatus``. SET_VARIABLE writes ``workflow.variables``.
-* A workflow that FAILS or TIMES OUT starts its ``failureWorkflow`` with ``workflowId``,
-  ``reason``, ``failureStatus``, ``failureTaskId`` and ``failedWorkflow`` as input.
+* A workflow's ``timeoutSeconds`` count from its start, or from its last retry
+  (``lastRetriedTime``); a restart starts the count afresh.
+* A workflow that FAILS or TIMES OUT starts its ``failureWorkflow``; its input is the failed
+  workflow's input plus ``workflowId``, ``reason``, ``failureStatus``, ``failureTaskId`` (when a
+  task failed) and ``failedWorkflow`` — these win over input keys of the same name.
   Terminating a workflow through the API cancels its tasks and starts the failure workflow
   only when asked (``triggerFailureWorkflow=true``).
 """
@@ -245,7 +248,7 @@ class Engine:
             "priority": request.get("priority") or 0, "reason": None, "failed_refs": [],
             "failed_task_id": None, "parent_workflow_id": parent,
             "timeout_seconds": (definition.get("timeoutSeconds") or 0) if policy == "TIME_OUT_WF" else 0,
-            "create_time": now, "update_time": now, "end_time": None}
+            "create_time": now, "update_time": now, "end_time": None, "last_retried_time": 0}
         columns = list(workflow)
         cur.execute(f"INSERT INTO conductor.workflows ({', '.join(columns)}) VALUES "
                     f"({', '.join(['%s'] * len(columns))})", [_db_value(c, workflow[c]) for c in columns])
@@ -319,8 +322,9 @@ class Engine:
                 again += 1
             if not again:
                 raise Conflict(f"workflow {workflow_id} has no failed task to retry")
+            output = {k: v for k, v in run.workflow["output"].items() if k != "conductor.failure_workflow"}
             run.workflow.update(status="RUNNING", reason=None, end_time=None, failed_refs=[],
-                                failed_task_id=None)
+                                failed_task_id=None, output=output, last_retried_time=self.clock())
             self._decide(cur, run)
             self._save(cur, run)
         self._notify()
@@ -333,7 +337,8 @@ class Engine:
                 raise Conflict(f"workflow {workflow_id} is still RUNNING; terminate it first")
             run.tasks, run.dirty, run.reset = [], {}, True
             run.workflow.update(status="RUNNING", reason=None, end_time=None, output={},
-                                failed_refs=[], failed_task_id=None, create_time=self.clock())
+                                failed_refs=[], failed_task_id=None, create_time=self.clock(),
+                                last_retried_time=0)
             self._schedule(run, run.plan.first())
             self._decide(cur, run)
             self._save(cur, run)
@@ -476,7 +481,8 @@ class Engine:
                 UNION
                 SELECT workflow_id FROM conductor.workflows
                 WHERE status = 'RUNNING' AND timeout_seconds > 0
-                  AND create_time + timeout_seconds * 1000 < %(now)s""", {"now": now})
+                  AND CASE WHEN last_retried_time > 0 THEN last_retried_time ELSE create_time END
+                      + timeout_seconds * 1000 < %(now)s""", {"now": now})
             overdue = [r["workflow_id"] for r in cur.fetchall()]
         changed = 0
         for workflow_id in overdue:
@@ -491,7 +497,7 @@ class Engine:
 
     def _time_out(self, cur, run: Run, now: int) -> bool:
         wf = run.workflow
-        if wf["timeout_seconds"] and wf["create_time"] + wf["timeout_seconds"] * 1000 < now:
+        if wf["timeout_seconds"] and _timeout_origin(wf) + wf["timeout_seconds"] * 1000 < now:
             self._finish(cur, run, "TIMED_OUT",
                          f"workflow timed out after {wf['timeout_seconds']} s (timeoutSeconds)")
             return True
@@ -519,7 +525,8 @@ class Engine:
         while progress and run.running:
             progress = False
             for task in list(run.tasks):
-                if task["executed"] or task["status"] not in TERMINAL_TASK or not run.running:
+                if task["executed"] or task["status"] not in TERMINAL_TASK or not run.running \
+                        or task["task_type"] == "TERMINATE":   # _run_terminates ends the workflow
                     continue
                 task["executed"] = True
                 run.touch(task)
@@ -740,10 +747,7 @@ class Engine:
             except NotFound as exc:
                 wf["reason"] = f"{reason}; failure workflow not started: {exc}"
                 return
-            child_input = {"workflowId": run.id, "reason": reason, "failureStatus": status,
-                           "failureTaskId": wf["failed_task_id"],
-                           "failedWorkflow": render_workflow(run, include_tasks=True)}
-            child = self._start(cur, definition, {"input": child_input,
+            child = self._start(cur, definition, {"input": _failure_input(run, reason, status),
                                                   "correlationId": wf["correlation_id"]}, parent=run.id)
             wf["output"] = {**wf["output"], "conductor.failure_workflow": child}
             run.started.append(child)
@@ -773,10 +777,10 @@ class Engine:
         wf["update_time"] = self.clock()
         cur.execute("""UPDATE conductor.workflows SET status = %s, output = %s, variables = %s,
                        reason = %s, failed_refs = %s, failed_task_id = %s, create_time = %s,
-                       update_time = %s, end_time = %s WHERE workflow_id = %s""",
+                       last_retried_time = %s, update_time = %s, end_time = %s WHERE workflow_id = %s""",
                     (wf["status"], json.dumps(wf["output"]), json.dumps(wf["variables"]), wf["reason"],
                      json.dumps(wf["failed_refs"]), wf["failed_task_id"], wf["create_time"],
-                     wf["update_time"], wf["end_time"], run.id))
+                     wf["last_retried_time"], wf["update_time"], wf["end_time"], run.id))
         if run.reset:
             cur.execute("DELETE FROM conductor.tasks WHERE workflow_id = %s", (run.id,))
         if run.dirty:
@@ -810,6 +814,22 @@ class _Transaction:
         finally:
             self.cur.close()
             self.conn.close()     # back to the pool
+
+
+def _timeout_origin(workflow: dict) -> int:
+    """When a workflow's timeout started counting: its last retry, else its start."""
+    return workflow["last_retried_time"] or workflow["create_time"]
+
+
+def _failure_input(run: Run, reason: str | None, status: str) -> dict:
+    """The failure workflow's input, as Conductor builds it: the failed workflow's input,
+    then what failed (these keys win over input keys of the same name)."""
+    wf = run.workflow
+    failure = {"workflowId": run.id, "reason": reason, "failureStatus": status,
+               "failedWorkflow": render_workflow(run, include_tasks=True)}
+    if wf["failed_task_id"] is not None:
+        failure["failureTaskId"] = wf["failed_task_id"]
+    return {**wf["input"], **failure}
 
 
 def _db_value(column: str, value: Any) -> Any:
@@ -860,7 +880,7 @@ def render_workflow(run: Run, include_tasks: bool = True) -> dict:
         "failedTaskId": wf["failed_task_id"], "parentWorkflowId": wf["parent_workflow_id"],
         "priority": wf["priority"], "createTime": wf["create_time"], "startTime": wf["create_time"],
         "updateTime": wf["update_time"], "endTime": wf["end_time"] or 0,
-        "workflowDefinition": wf["definition"],
+        "lastRetriedTime": wf["last_retried_time"], "workflowDefinition": wf["definition"],
         "tasks": [render_task({**t, **meta}) for t in run.tasks] if include_tasks else [],
     }
 

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS conductor.workflows (
     update_time         bigint NOT NULL,
     end_time            bigint
 );
+-- when the workflow was last retried (0: never); its timeout counts from then, as in Conductor
+ALTER TABLE conductor.workflows ADD COLUMN IF NOT EXISTS last_retried_time bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS workflows_running_idx ON conductor.workflows (create_time)
     WHERE status = 'RUNNING';
 CREATE INDEX IF NOT EXISTS workflows_name_idx ON conductor.workflows (name, create_time);

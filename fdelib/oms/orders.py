@@ -183,6 +183,9 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Se
               EXISTS (SELECT 1 FROM oms.payments c WHERE c.order_id = o.order_id AND c.kind = 'charge')
               AND EXISTS (SELECT 1 FROM oms.deliveries d WHERE d.order_id = o.order_id AND d.status = 'SCHEDULED')))
               AS completed_incomplete,
+          (SELECT count(*) FROM oms.orders o WHERE status = 'COMPLETED' AND EXISTS (
+              SELECT 1 FROM oms.notifications n WHERE n.order_id = o.order_id AND n.stage = 'cancelled'))
+              AS completed_told_cancelled,
           (SELECT count(*) FROM (SELECT order_id FROM oms.payments WHERE kind = 'charge'
                                  GROUP BY order_id HAVING count(*) > 1) x) AS charged_twice
         """, {"initial": initial_stock}, engine=engine)
@@ -208,7 +211,8 @@ def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02",
 
 
 def fault_explorer(clients, fault: str = "none", **options):
-    """A dropdown of faults and a button that places an order with the chosen one."""
+    """A dropdown of faults and a button that places an order with the chosen one (with
+    workers of its own, so it works after the notebook's workers are stopped)."""
     import ipywidgets as widgets
     from IPython.display import display
 
@@ -217,9 +221,13 @@ def fault_explorer(clients, fault: str = "none", **options):
     out = widgets.Output()
 
     def place(_):
+        from ..conductor.workers import Workers
+
         with out:
             out.clear_output()
-            display(try_fault(clients, choice.value, **options))
+            # its own workers for the order: the notebook's may have been stopped by then
+            with Workers(["fdelib.oms.workers"]):
+                display(try_fault(clients, choice.value, **options))
 
     button.on_click(place)
     return widgets.VBox([widgets.HBox([choice, button]), out])

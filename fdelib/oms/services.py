@@ -47,10 +47,10 @@ def _engine(engine: sa.Engine | None) -> sa.Engine:
     return engine or db.get_engine()
 
 
-def _lock_order(conn: sa.Connection, order_id: str) -> sa.Row:
+def _lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False) -> sa.Row | None:
     row = conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"),
                        {"o": order_id}).one_or_none()
-    if row is None:
+    if row is None and not missing_ok:
         raise Refused(f"order {order_id} does not exist")
     return row
 
@@ -99,9 +99,12 @@ def close(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
 
 
 def cancel(order_id: str, reason: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
-    """Cancel an order (compensation); a completed order cannot be cancelled here."""
+    """Cancel an order (compensation). Status CANCELLED means there is something to undo; a
+    COMPLETED order stays completed, and one never acknowledged (refused) has nothing to undo."""
     with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id)
+        order = _lock_order(conn, order_id, missing_ok=True)
+        if order is None:
+            return {"order_id": order_id, "status": "NEVER_ACKNOWLEDGED", "was": None}
         if order.status == "ACKNOWLEDGED":
             conn.execute(sa.text("UPDATE oms.orders SET status = 'CANCELLED', closed_at = received_at, "
                                  "reason = :r WHERE order_id = :o"), {"o": order_id, "r": reason})

@@ -4,13 +4,16 @@
                                                           └ stock   ┘        DECLINED: TERMINATE (FAILED)
                                                                              else: delivery ─► close ─► notify "completed"
     failureWorkflow = order_compensation:
-                     cancel order ─► ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
+                     cancel order ─► switch on the order's status
+                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
+                                     else (COMPLETED, NEVER_ACKNOWLEDGED): nothing to undo
 
 Any failure of the order workflow — a TERMINATE after a declined card, a stock-out (a
 terminal error), a delivery that fails every retry, a timeout — makes Conductor start the
 compensation workflow with the failed workflow in its input. Every compensation is
 idempotent and undoes only what was done, so the saga ends in a completed order or a
-fully compensated one.
+fully compensated one: an order closed before the workflow failed (say, the last
+notification failed every retry) stays completed, and the customer is not told otherwise.
 """
 
 from __future__ import annotations
@@ -90,8 +93,11 @@ def compensation_workflow(executor, timeout_seconds: int = 600) -> ConductorWork
     ], join_on=["refund", "release", "uncarry"])
     told = _task("oms_notify", "notify_cancelled", order_id=FAILED_ORDER_ID, stage="cancelled",
                  reason="${workflow.input.reason}")
-    workflow >> cancel >> undo >> told
-    workflow.output_parameters({"order_id": FAILED_ORDER_ID, "refund": "${refund.output.status}",
+    cancelled = SwitchTask(task_ref_name="order_status", case_expression="${cancel.output.status}")
+    cancelled.switch_case("CANCELLED", [undo, told])   # a completed or unknown order: nothing to undo
+    workflow >> cancel >> cancelled
+    workflow.output_parameters({"order_id": FAILED_ORDER_ID, "order": "${cancel.output.status}",
+                                "refund": "${refund.output.status}",
                                 "stock": "${release.output.status}"})
     workflow.timeout_seconds(timeout_seconds)
     return workflow

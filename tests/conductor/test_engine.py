@@ -237,6 +237,74 @@ def test_terminate_retry_and_restart_through_the_api(clients, executor, name):
     assert again.status == "COMPLETED" and again.output == {"n": 2} and len(again.tasks) == 1
 
 
+def test_failure_workflow_input_spreads_the_failed_workflows_input(clients, executor, name):
+    register_task(clients, f"{name}_main")
+    register_task(clients, f"{name}_undo")
+    undo = ConductorWorkflow(executor=executor, name=f"{name}_undo_wf", version=1)
+    undo >> simple(f"{name}_undo", "undo", order="${workflow.input.order}", failed="${workflow.input.workflowId}",
+                   why="${workflow.input.reason}", status="${workflow.input.failureStatus}")
+    undo.register(overwrite=True)
+    wf = ConductorWorkflow(executor=executor, name=name, version=1)
+    wf >> simple(f"{name}_main", "main")
+    wf.failure_workflow(f"{name}_undo_wf")
+    wf.register(overwrite=True)
+    workflow_id = start(clients, name, {"order": "O-2", "workflowId": "mine", "reason": "mine"})
+    report(clients, poll(clients, f"{name}_main"), "FAILED_WITH_TERMINAL_ERROR", reason="no stock")
+    task = poll(clients, f"{name}_undo")
+    report(clients, task)
+    assert task.input_data["order"] == "O-2"                        # the failed workflow's own input
+    assert task.input_data["failed"] == workflow_id                 # Conductor's keys win over it
+    assert "no stock" in task.input_data["why"] and task.input_data["status"] == "FAILED"
+
+
+def test_terminate_as_the_first_task_ends_the_workflow(clients, executor, name):
+    register_task(clients, f"{name}_never")
+    wf = ConductorWorkflow(executor=executor, name=name, version=1)
+    wf >> TerminateTask("stop", WorkflowStatus.FAILED, "nothing to do") >> simple(f"{name}_never", "never")
+    wf.register(overwrite=True)
+    workflow_id = start(clients, name)
+    done = wait_for(clients, workflow_id, timeout=3)
+    assert done.status == "FAILED" and done.reason_for_incompletion == "nothing to do"
+    assert [t.reference_task_name for t in done.tasks] == ["stop"]
+
+    clients.get_workflow_client().restart_workflow(workflow_id)
+    again = workflow(clients, workflow_id)
+    assert again.status == "FAILED" and [t.reference_task_name for t in again.tasks] == ["stop"]
+    assert again.tasks[0].task_id != done.tasks[0].task_id          # the restart ran it again
+    assert poll(clients, f"{name}_never", wait_ms=0) is None
+
+
+def test_workflow_timeout_counts_from_the_last_retry_and_afresh_after_restart(clients, executor, name):
+    from conductor.client.workflow.task.set_variable_task import SetVariableTask
+    register_task(clients, f"{name}_s")
+    noted = ConductorWorkflow(executor=executor, name=f"{name}_noted", version=1)
+    noted >> SetVariableTask("note")                                # a failure workflow that ends at once
+    noted.register(overwrite=True)
+    wf = ConductorWorkflow(executor=executor, name=name, version=1)
+    wf >> simple(f"{name}_s", "s")
+    wf.timeout_seconds(2)
+    wf.failure_workflow(f"{name}_noted")
+    wf.register(overwrite=True)
+    workflow_client = clients.get_workflow_client()
+    workflow_id = start(clients, name)
+    timed_out = wait_for(clients, workflow_id)
+    assert timed_out.status == "TIMED_OUT" and "conductor.failure_workflow" in timed_out.output
+
+    workflow_client.retry_workflow(workflow_id)                     # more than 2 s after the start
+    time.sleep(0.5)                                                 # the sweep runs every 0.05 s
+    retried = workflow(clients, workflow_id)
+    assert retried.status == "RUNNING" and retried.last_retried_time > retried.create_time
+    assert "conductor.failure_workflow" not in retried.output       # it is running again
+    assert wait_for(clients, workflow_id, timeout=5).status == "TIMED_OUT"   # 2 s after the retry
+
+    workflow_client.restart_workflow(workflow_id)                   # more than 2 s after the retry
+    time.sleep(0.5)
+    restarted = workflow(clients, workflow_id)
+    assert restarted.status == "RUNNING" and not restarted.last_retried_time
+    report(clients, poll(clients, f"{name}_s"), output={"n": 1})
+    assert wait_for(clients, workflow_id).status == "COMPLETED"
+
+
 def test_sync_execute_returns_the_finished_run(clients, executor, name):
     import threading
     register_task(clients, f"{name}_q")

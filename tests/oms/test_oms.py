@@ -1,11 +1,15 @@
 """The order saga end to end: real conductor-python workers (TaskHandler processes), the
 local engine as a background process, PostgreSQL for both."""
 
+import time
+
 import pytest
+import sqlalchemy as sa
 
 from fdelib import conductor, oms
 from fdelib.conductor.workers import Workers
-from fdelib.oms import workflow
+from fdelib.oms import services, workflow
+from fdelib.oms.orders import TERMINAL
 
 STOCK = 100
 
@@ -62,6 +66,59 @@ def test_a_worker_killed_after_charging_never_charges_twice(shop, engine):
     assert payment[1].output_data["charged_on_attempt"] == 0          # the retry found the first charge
     charges = oms.outcomes().set_index("order_id").loc[order["order_id"]]
     assert charges["charged"] == order["amount"]
+    assert (oms.audit(initial_stock=STOCK) == 0).all()
+
+
+def wait_until_ended(clients, workflow_id, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = clients.get_workflow_client().get_workflow(workflow_id, include_tasks=False)
+        if run.status in TERMINAL:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"workflow {workflow_id} still {run.status}")
+
+
+def compensate(clients, failed_id):
+    """Start the compensation as Conductor does when the order workflow fails."""
+    from conductor.client.http.api_client import ApiClient
+    from conductor.client.http.models import StartWorkflowRequest
+
+    failed = ApiClient().sanitize_for_serialization(
+        clients.get_workflow_client().get_workflow(failed_id, include_tasks=True))
+    request = StartWorkflowRequest(name=workflow.COMPENSATION_WORKFLOW, version=1, input={
+        **failed["input"], "workflowId": failed_id, "failureStatus": "FAILED", "failedWorkflow": failed,
+        "reason": "Task 'notify_completed' failed with status FAILED and reason: 'mail server down'"})
+    return wait_until_ended(clients, clients.get_workflow_client().start_workflow(request))
+
+
+def test_a_compensation_leaves_a_completed_order_alone(shop, engine):
+    """The order workflow failed after it closed the order (its last notification failed
+    every retry, or it timed out): no cancel, no refund, no "cancelled" message."""
+    order = oms.make_orders(1, prefix="LATEFAIL")[0]
+    result = oms.run_orders(shop, [order], progress=False).iloc[0]
+    undo = compensate(shop, result["workflow_id"])
+    books = outcome(order["order_id"])
+    assert books["status"] == "COMPLETED" and books["refunded"] == 0 and books["delivery"] == "SCHEDULED"
+    assert books["notified"] == "completed,received"
+    assert undo.status == "COMPLETED" and undo.output["order"] == "COMPLETED"   # nothing to undo
+    assert (oms.audit(initial_stock=STOCK) == 0).all()
+
+    services.notify(order["order_id"], "cancelled", "a bug", engine=engine)   # what the bug did
+    try:
+        assert oms.audit(initial_stock=STOCK)["completed_told_cancelled"] == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM oms.notifications WHERE order_id = :o AND stage = 'cancelled'"),
+                         {"o": order["order_id"]})
+
+
+def test_an_order_refused_at_acknowledgement_has_nothing_to_compensate(shop):
+    order = {**oms.make_orders(1, prefix="REFUSED")[0], "customer_id": "C9999"}
+    result = oms.run_orders(shop, [order], progress=False).iloc[0]
+    assert result["workflow"] == "FAILED" and "unknown customer" in result["reason"]
+    assert result["compensation"] == "COMPLETED"
+    assert order["order_id"] not in set(oms.outcomes()["order_id"])
     assert (oms.audit(initial_stock=STOCK) == 0).all()
 
 
