@@ -119,6 +119,9 @@ def shots(settings) -> Path:
 
 
 NOTEBOOKS = [nbs.display_name(p) for p in nbs.discover()] + [WIDGET_CHECK]
+# course notebooks whose lesson ends with a widget: it must render and answer a click
+WIDGET_NOTEBOOKS = {nbs.display_name(p) for p in nbs.discover()
+                    if "application/vnd.jupyter.widget-view+json" in p.read_text()}
 
 
 def run_all(page, timeout: float = 120.0) -> list[str]:
@@ -131,8 +134,29 @@ def run_all(page, timeout: float = 120.0) -> list[str]:
         prompts = [e.inner_text().strip() for e in page.query_selector_all(selector)]
         if prompts and all(p[1:-2].isdigit() for p in prompts):
             return prompts
+        failures = error_outputs(page)   # Run All stops at a failing cell: say why, at once
+        assert not failures, f"a cell failed: {failures[0][:800]}"
         time.sleep(0.5)
     raise AssertionError(f"cells still running or not run after {timeout}s: {prompts}")
+
+
+def error_outputs(page) -> list[str]:
+    """Tracebacks shown in the notebook (cell errors, and errors inside widget outputs)."""
+    texts = [e.inner_text() for e in page.query_selector_all(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
+    return [t for t in texts if "Traceback" in t or "Error" in t.split("\n")[0]]
+
+
+def outputs_text(page) -> list[str]:
+    """What the outputs show, pictures included (a redrawn plot changes its image)."""
+    return [e.inner_html() for e in page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea")]
+
+
+def wait_for_change(page, before: list[str], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while outputs_text(page) == before:
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -148,23 +172,33 @@ def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
             page.screenshot(path=str(shots / f"{workspace}-not-idle.png"))
             raise
         run_all(page)
-        errors = [e.inner_text() for e in page.query_selector_all(
-            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
-        failures = [e for e in errors if "Traceback" in e or "Error" in e.split("\n")[0]]
+        failures = error_outputs(page)
         assert not failures, f"{name}: {failures[0][:500]}"
         sliders = page.query_selector_all(".widget-slider .noUi-handle")
+        buttons = page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) button.jupyter-button")
         if name == WIDGET_CHECK:
             assert sliders, "the widget did not render"
+        if name in WIDGET_NOTEBOOKS:
+            assert sliders or buttons or page.query_selector(".widget-dropdown"), f"{name}: its widget did not render"
+        dropdowns = page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-dropdown select")
+        if dropdowns and not buttons:   # a choice that redraws by itself: pick another option
+            before = outputs_text(page)
+            options = dropdowns[0].eval_on_selector_all("option", "os => os.map(o => o.value)")
+            current = dropdowns[0].eval_on_selector("option:checked", "o => o.value")
+            dropdowns[0].select_option(next(o for o in options if o != current))
+            wait_for_change(page, before, f"{name}: choosing another option changed nothing", 60)
+        if buttons:   # the course's widgets: a choice and a button that runs the lesson's function
+            before = outputs_text(page)
+            buttons[0].click()
+            wait_for_change(page, before, f"{name}: pressing '{buttons[0].inner_text()}' changed nothing", 90)
+            failures = error_outputs(page)
+            assert not failures, f"{name}: the widget raised: {failures[0][:500]}"
         if sliders:
-            outputs = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea"
-            before = [e.inner_text() for e in page.query_selector_all(outputs)]
+            before = outputs_text(page)
             sliders[0].focus()
             page.keyboard.press("ArrowRight")
             page.keyboard.press("ArrowRight")
-            deadline = time.monotonic() + 15
-            while [e.inner_text() for e in page.query_selector_all(outputs)] == before:
-                assert time.monotonic() < deadline, f"{name}: moving the slider changed nothing"
-                time.sleep(0.3)
+            wait_for_change(page, before, f"{name}: moving the slider changed nothing", 15)
             if name == WIDGET_CHECK:  # the kernel answered: 5 squared, not just a moved handle
                 page.wait_for_function("[...document.querySelectorAll('.widget-label')]"
                                        ".some(e => e.innerText === 'square: 25')", timeout=15000)
