@@ -1,5 +1,7 @@
 -- Rules that need more than a constraint (triggers), and the bank's operations.
--- Idempotent: CREATE OR REPLACE; triggers are re-created inside this one transaction.
+-- Idempotent without drop-and-recreate: CREATE OR REPLACE for functions and triggers; the
+-- card CHECK and the constraint trigger (which has no OR REPLACE) are added only when absent,
+-- so running setup again neither re-scans the cards nor touches a trigger.
 SELECT pg_advisory_xact_lock(hashtext('fdelib.bank.setup'));
 
 -- Card numbers carry a Luhn check digit (ISO/IEC 7812).
@@ -23,8 +25,13 @@ BEGIN
     RETURN total % 10 = 0;
 END $$;
 
-ALTER TABLE bank.cards DROP CONSTRAINT IF EXISTS cards_number_luhn;
-ALTER TABLE bank.cards ADD CONSTRAINT cards_number_luhn CHECK (bank.luhn_ok(card_number));
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = 'bank.cards'::regclass AND conname = 'cards_number_luhn') THEN
+        ALTER TABLE bank.cards ADD CONSTRAINT cards_number_luhn CHECK (bank.luhn_ok(card_number));
+    END IF;
+END $$;
 
 -- Rule: an account's balance never goes below its customer's own minimum.
 -- Statement-level with transition tables: one set-based check per statement, so a COPY of
@@ -47,11 +54,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS accounts_min_balance_ins ON bank.accounts;
-CREATE TRIGGER accounts_min_balance_ins AFTER INSERT ON bank.accounts
+CREATE OR REPLACE TRIGGER accounts_min_balance_ins AFTER INSERT ON bank.accounts
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bank._check_min_balance();
-DROP TRIGGER IF EXISTS accounts_min_balance_upd ON bank.accounts;
-CREATE TRIGGER accounts_min_balance_upd AFTER UPDATE ON bank.accounts
+CREATE OR REPLACE TRIGGER accounts_min_balance_upd AFTER UPDATE ON bank.accounts
     REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bank._check_min_balance();
 
 -- The same rule seen from the customer: raising min_balance above a balance is refused.
@@ -75,8 +80,7 @@ BEGIN
     RETURN NEW;
 END $$;
 
-DROP TRIGGER IF EXISTS customers_min_balance ON bank.customers;
-CREATE TRIGGER customers_min_balance BEFORE UPDATE OF min_balance ON bank.customers
+CREATE OR REPLACE TRIGGER customers_min_balance BEFORE UPDATE OF min_balance ON bank.customers
     FOR EACH ROW WHEN (NEW.min_balance > OLD.min_balance) EXECUTE FUNCTION bank._check_new_minimum();
 
 -- Rule: the ledger is append-only. Corrections are new rows, never edits.
@@ -84,11 +88,10 @@ CREATE OR REPLACE FUNCTION bank._ledger_is_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'ledger rows cannot be changed or deleted (transaction %); book a correcting transaction instead',
-        OLD.transaction_id USING ERRCODE = 'restrict_violation';
+        OLD.transaction_id USING ERRCODE = 'restrict_violation', CONSTRAINT = 'transactions_append_only';
 END $$;
 
-DROP TRIGGER IF EXISTS transactions_append_only ON bank.transactions;
-CREATE TRIGGER transactions_append_only BEFORE UPDATE OR DELETE ON bank.transactions
+CREATE OR REPLACE TRIGGER transactions_append_only BEFORE UPDATE OR DELETE ON bank.transactions
     FOR EACH ROW EXECUTE FUNCTION bank._ledger_is_append_only();
 
 -- Rule: each ledger row continues its account's chain: balance_after = previous + amount,
@@ -126,8 +129,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS transactions_chain ON bank.transactions;
-CREATE TRIGGER transactions_chain AFTER INSERT ON bank.transactions
+CREATE OR REPLACE TRIGGER transactions_chain AFTER INSERT ON bank.transactions
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bank._check_ledger_chain();
 
 -- Rule: no balance without a ledger row that explains it. Checked at COMMIT (deferred), so
@@ -153,9 +155,16 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER IF EXISTS accounts_balance_explained ON bank.accounts;
-CREATE CONSTRAINT TRIGGER accounts_balance_explained AFTER INSERT OR UPDATE OF balance ON bank.accounts
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bank._check_balance_explained();
+-- (CREATE OR REPLACE is not supported for constraint triggers: created once, when absent)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'bank.accounts'::regclass
+                   AND tgname = 'accounts_balance_explained') THEN
+        CREATE CONSTRAINT TRIGGER accounts_balance_explained
+            AFTER INSERT OR UPDATE OF balance ON bank.accounts DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION bank._check_balance_explained();
+    END IF;
+END $$;
 
 -- ---------------------------------------------------------------------------------------
 -- Operations. SECURITY DEFINER: they run with the owner's rights, so the application role
@@ -200,23 +209,68 @@ BEGIN
     END IF;
 END $$;
 
--- A request already booked under this reference: return its transaction (idempotent retry).
-CREATE OR REPLACE FUNCTION bank._replayed(p_reference text, p_account bigint, p_amount numeric)
+-- A request in words, for messages: kind is the ledger kind of its (first) row; target is
+-- the account credited by a transfer, or the loan a payment repays.
+CREATE OR REPLACE FUNCTION bank._describe_request(p_kind text, p_account bigint, p_target bigint,
+    p_amount numeric) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_kind
+        WHEN 'deposit' THEN format('a deposit of %s into account %s', round(p_amount, 2), p_account)
+        WHEN 'withdrawal' THEN format('a withdrawal of %s from account %s', round(p_amount, 2), p_account)
+        WHEN 'transfer_out' THEN format('a transfer of %s from account %s to account %s',
+                                        round(p_amount, 2), p_account, p_target)
+        WHEN 'loan_payment' THEN format('a payment of %s on loan %s from account %s',
+                                        round(p_amount, 2), p_target, p_account)
+        ELSE format('a %s of %s on account %s', p_kind, round(p_amount, 2), p_account)
+    END
+$$;
+
+-- A request already booked under this reference: return its booking (idempotent retry) if it
+-- is the same request -- same kind, account, target (account or loan) and amount. A reference
+-- reused for anything else is refused, naming what differs; nothing is written.
+DROP FUNCTION IF EXISTS bank._replayed(text, bigint, numeric);  -- before it compared kinds and targets
+CREATE OR REPLACE FUNCTION bank._replayed(p_reference text, p_kind text, p_account bigint,
+    p_target bigint, p_amount numeric)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
     prior record;
+    prior_target bigint;
+    differs text[] := '{}';
 BEGIN
     IF p_reference IS NULL THEN
         RETURN NULL;
     END IF;
-    SELECT transaction_id, account_id, amount INTO prior FROM bank.transactions
-    WHERE reference = p_reference AND kind <> 'transfer_in';
+    -- (the sign of an amount follows its kind, transactions_amount_sign: compare sizes)
+    SELECT transaction_id, kind, account_id, abs(amount) AS amount, loan_id INTO prior
+    FROM bank.transactions WHERE reference = p_reference AND kind <> 'transfer_in';
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    IF prior.account_id <> p_account OR prior.amount <> p_amount THEN
-        RAISE EXCEPTION 'reference % was already used for another operation', p_reference
-            USING ERRCODE = 'unique_violation', CONSTRAINT = 'transactions_reference_key';
+    prior_target := CASE prior.kind
+        WHEN 'transfer_out' THEN (SELECT account_id FROM bank.transactions
+                                  WHERE counterpart_id = prior.transaction_id)
+        WHEN 'loan_payment' THEN prior.loan_id END;
+    IF prior.kind <> p_kind THEN
+        differs := differs || 'operation kind'::text;
+    END IF;
+    IF prior.account_id <> p_account THEN
+        differs := differs || CASE WHEN p_kind = 'transfer_out' THEN 'source account' ELSE 'account' END;
+    END IF;
+    IF prior.kind = p_kind AND prior_target IS DISTINCT FROM p_target THEN
+        differs := differs || CASE WHEN p_kind = 'loan_payment' THEN 'loan' ELSE 'target account' END;
+    END IF;
+    IF prior.amount <> p_amount THEN
+        differs := differs || 'amount'::text;
+    END IF;
+    IF cardinality(differs) > 0 THEN
+        RAISE EXCEPTION 'reference % was already used for %; this request is % (% %)',
+            quote_literal(p_reference),
+            bank._describe_request(prior.kind, prior.account_id, prior_target, prior.amount),
+            bank._describe_request(p_kind, p_account, p_target, p_amount),
+            array_to_string(differs, ', '), CASE WHEN cardinality(differs) = 1 THEN 'differs' ELSE 'differ' END
+            USING ERRCODE = 'unique_violation', CONSTRAINT = 'transactions_reference_key',
+                  HINT = 'a reference identifies one request: resend the same request to get its booking, '
+                         'or use a new reference for a new one';
     END IF;
     RETURN prior.transaction_id;
 END $$;
@@ -246,7 +300,7 @@ DECLARE
 BEGIN
     PERFORM bank._check_amount(p_amount);
     PERFORM bank._lock_open_accounts(ARRAY[p_account], p_at);
-    prior := bank._replayed(p_reference, p_account, p_amount);
+    prior := bank._replayed(p_reference, 'deposit', p_account, NULL, p_amount);
     IF prior IS NOT NULL THEN RETURN prior; END IF;
     RETURN bank._post(p_account, p_amount, 'deposit', p_at, p_reference, NULL, NULL);
 END $$;
@@ -259,7 +313,7 @@ DECLARE
 BEGIN
     PERFORM bank._check_amount(p_amount);
     PERFORM bank._lock_open_accounts(ARRAY[p_account], p_at);
-    prior := bank._replayed(p_reference, p_account, -p_amount);
+    prior := bank._replayed(p_reference, 'withdrawal', p_account, NULL, p_amount);
     IF prior IS NOT NULL THEN RETURN prior; END IF;
     RETURN bank._post(p_account, -p_amount, 'withdrawal', p_at, p_reference, NULL, NULL);
 END $$;
@@ -278,7 +332,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM bank._lock_open_accounts(ARRAY[p_from, p_to], p_at);
-    prior := bank._replayed(p_reference, p_from, -p_amount);
+    prior := bank._replayed(p_reference, 'transfer_out', p_from, p_to, p_amount);
     IF prior IS NOT NULL THEN RETURN prior; END IF;
     debit := bank._post(p_from, -p_amount, 'transfer_out', p_at, p_reference, NULL, NULL);
     PERFORM bank._post(p_to, p_amount, 'transfer_in', p_at, p_reference, debit, NULL);
@@ -300,7 +354,7 @@ BEGIN
         RAISE EXCEPTION 'no loan with id %', p_loan USING ERRCODE = 'no_data_found';
     END IF;
     PERFORM bank._lock_open_accounts(ARRAY[loan_account], p_at);
-    prior := bank._replayed(p_reference, loan_account, -p_amount);
+    prior := bank._replayed(p_reference, 'loan_payment', loan_account, p_loan, p_amount);
     IF prior IS NOT NULL THEN RETURN prior; END IF;
     UPDATE bank.loans SET outstanding = outstanding - p_amount WHERE loan_id = p_loan;
     RETURN bank._post(loan_account, -p_amount, 'loan_payment', p_at, p_reference, NULL, p_loan);

@@ -35,13 +35,15 @@ class Refusal:
     sqlstate: str
     error: str        # the psycopg2 error class, e.g. CheckViolation
     message: str      # first line of the server's message
+    constraint: str = ""   # the constraint (or rule's trigger) the server names, if any
 
     @classmethod
     def of(cls, exc: BaseException) -> "Refusal":
         orig = getattr(exc, "orig", exc)
-        message = (getattr(getattr(orig, "diag", None), "message_primary", None)
-                   or str(orig).strip().splitlines()[0])
-        return cls(getattr(orig, "pgcode", None) or "", type(orig).__name__, message)
+        diag = getattr(orig, "diag", None)
+        message = getattr(diag, "message_primary", None) or str(orig).strip().splitlines()[0]
+        return cls(getattr(orig, "pgcode", None) or "", type(orig).__name__, message,
+                   getattr(diag, "constraint_name", None) or "")
 
 
 def clock(as_of: str, seconds: float = 0, hour: int = 9) -> pd.Timestamp:

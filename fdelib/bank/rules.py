@@ -23,12 +23,25 @@ from .ops import Refusal, clock
 # Rows the attempts start from (deterministic for a given population).
 FIRST_FREE_ACCOUNT = ("(SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
                       " WHERE c.min_balance = 0 ORDER BY a.account_id LIMIT 1)")
+
+
+def _rich_account(n: int) -> str:
+    """The ``n``-th (0-based) open account with at least 100.00 above its customer's minimum."""
+    return ("(SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
+            f" WHERE a.closed_on IS NULL AND a.balance - c.min_balance >= 100 ORDER BY a.account_id"
+            f" LIMIT 1 OFFSET {n})")
+
+
 NEW_CUSTOMER = ("INSERT INTO bank.customers (first_name, last_name, email, national_id, date_of_birth,"
                 " home_branch_id, joined_on, min_balance) VALUES ")
 NEW_EMPLOYEE = ("INSERT INTO bank.employees (branch_id, first_name, last_name, email, role, hired_on)"
                 " VALUES ")
+NEW_ACCOUNT = "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, opened_on, closed_on) "
+NEW_CARD = "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on) "
+NEW_LOAN = ("INSERT INTO bank.loans (customer_id, account_id, officer_id, principal, annual_rate, term_months,"
+            " start_date, outstanding) ")
 NEW_LEDGER_ROW = ("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at,"
-                  " counterpart_id) ")
+                  " counterpart_id, loan_id, reference) ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +54,17 @@ class Rule:
     role: str = "owner"        # "owner" or "app"
     commit: bool = False       # the rule is checked at COMMIT (deferred)
     section: str = ""          # customers, accounts, cards and loans, ...
+    constraint: str | None = None  # the constraint or rule trigger the error names (None: none)
 
 
 def _r(name, attempt, sql, error, fragment, **kw) -> Rule:
+    """A rule refused by a check that names no constraint (an operation's argument, a privilege)."""
     return Rule(name, attempt, (sql,) if isinstance(sql, str) else tuple(sql), error, fragment, **kw)
+
+
+def _c(name, attempt, sql, error, constraint, fragment=None, **kw) -> Rule:
+    """A rule refused by a named constraint, or by a trigger that names the rule it enforces."""
+    return _r(name, attempt, sql, error, fragment or constraint, constraint=constraint, **kw)
 
 
 def _section(name: str, *rules: Rule) -> list[Rule]:
@@ -53,118 +73,200 @@ def _section(name: str, *rules: Rule) -> list[Rule]:
 
 RULES: list[Rule] = [
     *_section("customers",
-        _r("customer e-mail is unique, whatever its case", "a new customer with customer 1's e-mail, capitalised",
+        _c("every record has a unique id (primary key)", "a new customer with customer_id 1",
+           "INSERT INTO bank.customers (customer_id, first_name, last_name, email, national_id, date_of_birth,"
+           " home_branch_id, joined_on, min_balance) VALUES (1, 'Ann', 'Other', 'ann@other.example',"
+           " '999-99-9989', '1980-01-01', 1, '2020-01-01', 0)",
+           "UniqueViolation", "customers_pkey"),
+        _c("customer e-mail is unique, whatever its case", "a new customer with customer 1's e-mail, capitalised",
            NEW_CUSTOMER[:-8] + " SELECT 'Ann', 'Other', upper(left(email, 1)) || substr(email, 2),"
            " '999-99-9990', '1980-01-01', 1, '2020-01-01', 0 FROM bank.customers ORDER BY customer_id LIMIT 1",
            "UniqueViolation", "customers_email_key"),
-        _r("customer e-mail is well-formed", "e-mail 'ann.other'",
+        _c("customer e-mail is well-formed", "e-mail 'ann.other'",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann.other', '999-99-9991', '1980-01-01', 1, '2020-01-01', 0)",
            "CheckViolation", "customers_email_format"),
-        _r("national id is unique", "a new customer with customer 1's national id",
+        _c("national id is unique", "a new customer with customer 1's national id",
            NEW_CUSTOMER[:-8] + " SELECT 'Ann', 'Other', 'ann@other.example', national_id, '1980-01-01', 1,"
            " '2020-01-01', 0 FROM bank.customers ORDER BY customer_id LIMIT 1",
            "UniqueViolation", "customers_national_id_key"),
+        _c("national id is well-formed (999-99-9999)", "national id '999999988'",
+           NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999999988', '1980-01-01', 1, '2020-01-01', 0)",
+           "CheckViolation", "customers_national_id_format"),
         _r("a customer has a last name (NOT NULL)", "last_name NULL",
            NEW_CUSTOMER + "('Ann', NULL, 'ann@other.example', '999-99-9992', '1980-01-01', 1, '2020-01-01', 0)",
            "NotNullViolation", "last_name"),
-        _r("customers are adults when they join", "born 2015, joined 2020",
+        _c("customers are adults when they join", "born 2015, joined 2020",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9993', '2015-01-01', 1, '2020-01-01', 0)",
            "CheckViolation", "customers_adult_check"),
-        _r("a customer's minimum balance is not negative", "min_balance -1.00",
+        _c("a customer's minimum balance is not negative", "min_balance -1.00",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9994', '1980-01-01', 1, '2020-01-01', -1)",
            "CheckViolation", "customers_min_balance_check"),
-        _r("a customer's home branch exists", "home branch 9999",
+        _c("a customer's home branch exists", "home branch 9999",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9995', '1980-01-01', 9999, '2020-01-01', 0)",
            "ForeignKeyViolation", "customers_branch_fk"),
-        _r("a minimum cannot be raised above a balance", "customer 1's minimum set 1 cent above their richest account",
+        _c("a minimum cannot be raised above a balance", "customer 1's minimum set 1 cent above their richest account",
            "UPDATE bank.customers SET min_balance = (SELECT max(balance) + 0.01 FROM bank.accounts"
            " WHERE customer_id = 1) WHERE customer_id = 1",
-           "CheckViolation", "is above the balance"),
+           "CheckViolation", "accounts_min_balance", "is above the balance"),
     ),
     *_section("accounts",
-        _r("an account belongs to an existing customer", "an account for customer 999999",
-           "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, opened_on)"
-           " VALUES ('AC0000000001', 999999, 1, 'checking', '2025-01-01')",
+        _c("an account belongs to an existing customer", "an account for customer 999999",
+           NEW_ACCOUNT + "VALUES ('AC0000000001', 999999, 1, 'checking', '2025-01-01', NULL)",
            "ForeignKeyViolation", "accounts_customer_fk"),
-        _r("account numbers are unique", "a second account with account 1's number",
-           "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, opened_on)"
-           " SELECT account_number, customer_id, branch_id, 'savings', opened_on FROM bank.accounts"
-           " ORDER BY account_id LIMIT 1",
+        _c("an account is held at an existing branch", "an account at branch 9999",
+           NEW_ACCOUNT + "VALUES ('AC0000000001', 1, 9999, 'checking', '2025-01-01', NULL)",
+           "ForeignKeyViolation", "accounts_branch_fk"),
+        _c("account numbers are unique", "a second account with account 1's number",
+           NEW_ACCOUNT + "SELECT account_number, customer_id, branch_id, 'savings', opened_on, NULL"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "UniqueViolation", "accounts_number_key"),
-        _r("an account is checking or savings", "kind 'crypto'",
-           "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, opened_on)"
-           " VALUES ('AC0000000002', 1, 1, 'crypto', '2025-01-01')",
+        _c("account numbers are well-formed (AC + 10 digits)", "account number 'AC-1'",
+           NEW_ACCOUNT + "VALUES ('AC-1', 1, 1, 'checking', '2025-01-01', NULL)",
+           "CheckViolation", "accounts_number_format"),
+        _c("an account is checking or savings", "kind 'crypto'",
+           NEW_ACCOUNT + "VALUES ('AC0000000002', 1, 1, 'crypto', '2025-01-01', NULL)",
            "CheckViolation", "accounts_kind_check"),
-        _r("a balance never drops below the customer's minimum", "withdraw 1 cent more than account 1's headroom",
+        _c("an account is closed after it is opened", "opened 2025-01-01, closed 2024-12-31",
+           NEW_ACCOUNT + "VALUES ('AC0000000003', 1, 1, 'checking', '2025-01-01', '2024-12-31')",
+           "CheckViolation", "accounts_closed_after_opened"),
+        _c("a balance never drops below the customer's minimum", "withdraw 1 cent more than account 1's headroom",
            "SELECT bank.withdraw(a.account_id, a.balance - c.min_balance + 0.01, :at) FROM bank.accounts a"
            " JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
-           "CheckViolation", "below the minimum", role="app"),
-        _r("... nor through a transfer", "transfer 1 cent more than account 1's headroom to account 2",
+           "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
+        _c("... nor through a transfer", "transfer 1 cent more than account 1's headroom to account 2",
            "SELECT bank.transfer(a.account_id, a.account_id + 1, a.balance - c.min_balance + 0.01, :at)"
            " FROM bank.accounts a JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
-           "CheckViolation", "below the minimum", role="app"),
+           "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
+        _c("... nor does a new account start below it", "a new account 1 cent below its customer's minimum",
+           "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, balance, opened_on)"
+           " SELECT 'AC0000000004', customer_id, home_branch_id, 'checking', min_balance - 0.01, '2025-01-01'"
+           " FROM bank.customers WHERE min_balance > 0 ORDER BY customer_id LIMIT 1",
+           "CheckViolation", "accounts_min_balance", "below the minimum"),
     ),
     *_section("cards and loans",
-        _r("a card's account belongs to the card's customer", "a card for customer 1 on another customer's account",
-           "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on)"
-           " SELECT '4111111111111111', 1, account_id, 'debit', '2025-01-01', '2029-01-01' FROM bank.accounts"
+        _c("a card belongs to an existing customer", "a card for customer 999999",
+           NEW_CARD + "SELECT '4111111111111111', 999999, account_id, 'debit', '2025-01-01', '2029-01-01'"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "ForeignKeyViolation", "cards_customer_fk"),
+        _c("a card's account belongs to the card's customer", "a card for customer 1 on another customer's account",
+           NEW_CARD + "SELECT '4111111111111111', 1, account_id, 'debit', '2025-01-01', '2029-01-01' FROM bank.accounts"
            " WHERE customer_id <> 1 ORDER BY account_id LIMIT 1",
            "ForeignKeyViolation", "cards_account_owner_fk"),
-        _r("card numbers pass the Luhn check", "card number 4111111111111112",
-           "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on)"
-           " SELECT '4111111111111112', customer_id, account_id, 'debit', '2025-01-01', '2029-01-01'"
+        _c("card numbers are unique", "a second card with card 1's number",
+           NEW_CARD + "SELECT card_number, customer_id, account_id, kind, issued_on, expires_on FROM bank.cards"
+           " ORDER BY card_id LIMIT 1",
+           "UniqueViolation", "cards_number_key"),
+        _c("card numbers pass the Luhn check", "card number 4111111111111112",
+           NEW_CARD + "SELECT '4111111111111112', customer_id, account_id, 'debit', '2025-01-01', '2029-01-01'"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "cards_number_luhn"),
-        _r("a card expires after it is issued", "expires 2024-01-01, issued 2025-01-01",
-           "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on)"
-           " SELECT '4111111111111111', customer_id, account_id, 'debit', '2025-01-01', '2024-01-01'"
+        _c("a card is debit or credit", "kind 'prepaid'",
+           NEW_CARD + "SELECT '4111111111111111', customer_id, account_id, 'prepaid', '2025-01-01', '2029-01-01'"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "cards_kind_check"),
+        _c("a card expires after it is issued", "expires 2024-01-01, issued 2025-01-01",
+           NEW_CARD + "SELECT '4111111111111111', customer_id, account_id, 'debit', '2025-01-01', '2024-01-01'"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "cards_expiry_check"),
-        _r("a loan's principal is positive", "principal 0",
-           "INSERT INTO bank.loans (customer_id, account_id, officer_id, principal, annual_rate, term_months,"
-           " start_date, outstanding) SELECT customer_id, account_id, 1, 0, 0.05, 12, '2025-01-01', 0"
+        _c("a loan's borrower exists", "a loan for customer 999999",
+           NEW_LOAN + "SELECT 999999, account_id, 1, 1000, 0.05, 12, '2025-01-01', 1000"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
-           "CheckViolation", "loans_principal_check"),
-        _r("a loan is repaid from the borrower's own account", "a loan for customer 1 on another customer's account",
-           "INSERT INTO bank.loans (customer_id, account_id, officer_id, principal, annual_rate, term_months,"
-           " start_date, outstanding) SELECT 1, account_id, 1, 1000, 0.05, 12, '2025-01-01', 1000"
+           "ForeignKeyViolation", "loans_customer_fk"),
+        _c("a loan is repaid from the borrower's own account", "a loan for customer 1 on another customer's account",
+           NEW_LOAN + "SELECT 1, account_id, 1, 1000, 0.05, 12, '2025-01-01', 1000"
            " FROM bank.accounts WHERE customer_id <> 1 ORDER BY account_id LIMIT 1",
            "ForeignKeyViolation", "loans_account_owner_fk"),
-        _r("nobody repays more than they owe", "pay 1.00 more than the smallest outstanding loan",
+        _c("a loan is granted by an employee", "loan officer 9999",
+           NEW_LOAN + "SELECT customer_id, account_id, 9999, 1000, 0.05, 12, '2025-01-01', 1000"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "ForeignKeyViolation", "loans_officer_fk"),
+        _c("a loan's principal is positive", "principal 0",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 0, 0.05, 12, '2025-01-01', 0"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_principal_check"),
+        _c("a loan's annual rate is at least 0 and below 100 %", "annual rate 1.5 (150 %)",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 1000, 1.5, 12, '2025-01-01', 1000"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_rate_check"),
+        _c("a loan runs 1 to 480 months", "a term of 600 months",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 1000, 0.05, 600, '2025-01-01', 1000"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_term_check"),
+        _c("nobody repays more than they owe", "pay 1.00 more than the smallest outstanding loan",
            "SELECT bank.pay_loan(loan_id, outstanding + 1, :at) FROM bank.loans WHERE outstanding > 0"
            " ORDER BY outstanding, loan_id LIMIT 1",
            "CheckViolation", "loans_outstanding_check", role="app"),
     ),
     *_section("branches and staff",
-        _r("a branch has at most one manager", "a second manager for branch 1",
-           NEW_EMPLOYEE + "(1, 'Max', 'Other', 'max@staff.bank.example', 'manager', '2025-01-01')",
-           "UniqueViolation", "employees_one_manager_per_branch"),
-        _r("an employee works at an existing branch", "an employee at branch 9999",
-           NEW_EMPLOYEE + "(9999, 'Max', 'Other', 'max@staff.bank.example', 'teller', '2025-01-01')",
-           "ForeignKeyViolation", "employees_branch_fk"),
-        _r("branch codes are unique", "a second branch BR001",
+        _c("branch codes are unique", "a second branch BR001",
            "INSERT INTO bank.branches (code, name, city, opened_on) VALUES ('BR001', 'Copy', 'Copy', '2025-01-01')",
            "UniqueViolation", "branches_code_key"),
+        _c("branch codes are well-formed (BR + 3 digits)", "branch code 'B1'",
+           "INSERT INTO bank.branches (code, name, city, opened_on) VALUES ('B1', 'Copy', 'Copy', '2025-01-01')",
+           "CheckViolation", "branches_code_format"),
+        _c("a branch has at most one manager", "a second manager for branch 1",
+           NEW_EMPLOYEE + "(1, 'Max', 'Other', 'max@staff.bank.example', 'manager', '2025-01-01')",
+           "UniqueViolation", "employees_one_manager_per_branch"),
+        _c("an employee works at an existing branch", "an employee at branch 9999",
+           NEW_EMPLOYEE + "(9999, 'Max', 'Other', 'max@staff.bank.example', 'teller', '2025-01-01')",
+           "ForeignKeyViolation", "employees_branch_fk"),
+        _c("employee e-mail is unique, whatever its case", "a new teller with employee 1's e-mail, capitalised",
+           NEW_EMPLOYEE[:-8] + " SELECT branch_id, 'Max', 'Other', upper(left(email, 1)) || substr(email, 2),"
+           " 'teller', '2025-01-01'"
+           " FROM bank.employees ORDER BY employee_id LIMIT 1",
+           "UniqueViolation", "employees_email_key"),
+        _c("employee e-mail is well-formed", "e-mail 'max@staff'",
+           NEW_EMPLOYEE + "(1, 'Max', 'Other', 'max@staff', 'teller', '2025-01-01')",
+           "CheckViolation", "employees_email_format"),
+        _c("an employee has one of the bank's roles", "role 'janitor'",
+           NEW_EMPLOYEE + "(1, 'Max', 'Other', 'max@staff.bank.example', 'janitor', '2025-01-01')",
+           "CheckViolation", "employees_role_check"),
     ),
     *_section("the ledger",
-        _r("the ledger is append-only (no edits)", "double the amount of transaction 1",
+        _c("the ledger is append-only (no edits)", "double the amount of transaction 1",
            "UPDATE bank.transactions SET amount = amount * 2 WHERE transaction_id = 1",
-           "RestrictViolation", "cannot be changed or deleted"),
-        _r("the ledger is append-only (no deletes)", "delete transaction 1",
+           "RestrictViolation", "transactions_append_only", "cannot be changed or deleted"),
+        _c("the ledger is append-only (no deletes)", "delete transaction 1",
            "DELETE FROM bank.transactions WHERE transaction_id = 1",
-           "RestrictViolation", "cannot be changed or deleted"),
-        _r("each ledger row continues its account's chain", "book 10.00 on account 1 with a made-up balance_after",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, :at, NULL)",
-           "CheckViolation", "balance_after"),
-        _r("a deposit's amount is positive", "a deposit row of -10.00",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, :at, NULL)",
+           "RestrictViolation", "transactions_append_only", "cannot be changed or deleted"),
+        _c("a ledger row belongs to an existing account", "book 10.00 on account 999999999",
+           NEW_LEDGER_ROW + "VALUES (999999999, 'deposit', 10, 10, :at, NULL, NULL, NULL)",
+           "ForeignKeyViolation", "transactions_account_fk"),
+        _c("a ledger row is of a known kind", "a row of kind 'gift'",
+           NEW_LEDGER_ROW + "VALUES (1, 'gift', -10, 0, :at, NULL, NULL, NULL)",
+           "CheckViolation", "transactions_kind_check"),
+        _c("each ledger row continues its account's chain", "book 10.00 on account 1 with a made-up balance_after",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, :at, NULL, NULL, NULL)",
+           "CheckViolation", "transactions_chain", "balance_after"),
+        _c("... and time never runs backwards in an account", "book 10.00 on account 1 a day before its last row",
+           NEW_LEDGER_ROW + "SELECT account_id, 'deposit', 10, balance_after + 10, booked_at - interval '1 day',"
+           " NULL, NULL, NULL FROM bank.transactions WHERE account_id = 1 ORDER BY transaction_id DESC LIMIT 1",
+           "CheckViolation", "transactions_chronological", "before the previous one"),
+        _c("a deposit's amount is positive", "a deposit row of -10.00",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, :at, NULL, NULL, NULL)",
            "CheckViolation", "transactions_amount_sign"),
-        _r("a transfer's credit points at its debit", "a transfer_in row without counterpart",
-           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, NULL)",
+        _c("a transfer's credit points at its debit", "a transfer_in row without counterpart",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, NULL, NULL, NULL)",
            "CheckViolation", "transactions_counterpart_check"),
-        _r("every balance is explained by the ledger (at COMMIT)", "add 1 000.00 to account 1's balance directly",
+        _c("... which exists", "a transfer_in row pointing at transaction 999999999",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, 999999999, NULL, NULL)",
+           "ForeignKeyViolation", "transactions_counterpart_fk"),
+        _c("... and has only one credit", "a second credit for the first transfer's debit",
+           NEW_LEDGER_ROW + "SELECT 1, 'transfer_in', 10, 0, :at, counterpart_id, NULL, NULL"
+           " FROM bank.transactions WHERE kind = 'transfer_in' ORDER BY transaction_id LIMIT 1",
+           "UniqueViolation", "transactions_counterpart_key"),
+        _c("a loan payment names its loan (and only a loan payment does)", "a loan_payment row without a loan",
+           NEW_LEDGER_ROW + "VALUES (1, 'loan_payment', -10, 0, :at, NULL, NULL, NULL)",
+           "CheckViolation", "transactions_loan_check"),
+        _c("a loan payment is debited from the loan's own account",
+           "a payment of loan 1 booked on another customer's account",
+           NEW_LEDGER_ROW + "SELECT a.account_id, 'loan_payment', -10, a.balance - 10, :at, NULL, l.loan_id, NULL"
+           " FROM bank.loans l JOIN bank.accounts a ON a.customer_id <> l.customer_id"
+           " ORDER BY l.loan_id, a.account_id LIMIT 1",
+           "ForeignKeyViolation", "transactions_loan_account_fk"),
+        _c("every balance is explained by the ledger (at COMMIT)", "add 1 000.00 to account 1's balance directly",
            "UPDATE bank.accounts SET balance = balance + 1000 WHERE account_id = 1",
-           "CheckViolation", "not explained by its ledger", commit=True),
+           "CheckViolation", "accounts_balance_explained", "not explained by its ledger", commit=True),
     ),
     *_section("operations",
         _r("amounts are positive", "deposit -5.00",
@@ -181,17 +283,30 @@ RULES: list[Rule] = [
            ("UPDATE bank.accounts SET closed_on = opened_on WHERE account_id = 1",
             "SELECT bank.deposit(1, 10, :at)"),
            "ObjectNotInPrerequisiteState", "is closed"),
-        _r("a request id is booked once", "reuse reference 'req-1' for a different deposit",
+        _c("a request id is booked once", "reuse reference 'req-1' for a different deposit",
            (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-1')",
             f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, :at, 'req-1')"),
-           "UniqueViolation", "already used", role="app"),
+           "UniqueViolation", "transactions_reference_key", "(amount differs)", role="app"),
+        _c("... for one kind of operation", "reuse a withdrawal's reference for a transfer of the same amount",
+           (f"SELECT bank.withdraw({_rich_account(0)}, 10, :at, 'req-2')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-2')"),
+           "UniqueViolation", "transactions_reference_key", "(operation kind differs)", role="app"),
+        _c("... and one target", "reuse a transfer's reference for the same transfer to another account",
+           (f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-3')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(2)}, 10, :at, 'req-3')"),
+           "UniqueViolation", "transactions_reference_key", "(target account differs)", role="app"),
+        _c("... even when two requests race (a unique index)",
+           "write a second ledger row with an already booked reference, bypassing the check",
+           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-4')",
+            NEW_LEDGER_ROW + f"SELECT {FIRST_FREE_ACCOUNT}, 'deposit', 10, 0, :at, NULL, NULL, 'req-4'"),
+           "UniqueViolation", "transactions_reference_key"),
     ),
     *_section("least privilege",
         _r("the application cannot set balances", "UPDATE accounts as bank_app",
            "UPDATE bank.accounts SET balance = balance + 1000000 WHERE account_id = 1",
            "InsufficientPrivilege", "permission denied for table accounts", role="app"),
         _r("the application cannot write the ledger", "INSERT a ledger row as bank_app",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, :at, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, :at, NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for table transactions", role="app"),
         _r("the application cannot lower a floor", "UPDATE customers' minimum as bank_app",
            "UPDATE bank.customers SET min_balance = 0 WHERE customer_id = 1",
@@ -235,7 +350,8 @@ def demonstrate(engine: sa.Engine, as_of: str, section: str | None = None) -> pd
         refusal = Refusal.of(exc) if exc is not None else Refusal("", "accepted!", "")
         rows.append({"section": rule.section, "rule": rule.name, "attempt": rule.attempt,
                      "as": "bank_app" if rule.role == "app" else "owner",
-                     "refused with": refusal.error, "the database says": refusal.message})
+                     "refused with": refusal.error, "constraint or trigger": refusal.constraint,
+                     "the database says": refusal.message})
     return pd.DataFrame(rows).drop(columns="section").set_index("rule")
 
 

@@ -68,3 +68,30 @@ def test_erd_comes_from_the_catalog(engine):
     kinds = set(erd.rules(engine)["kind"])
     assert {"check", "foreign key", "unique", "primary key", "unique index", "trigger",
             "trigger (deferred)"} <= kinds
+
+
+def test_setup_again_keeps_the_card_check_and_the_triggers_in_place(engine):
+    """Setup replaces functions and triggers in place: the Luhn CHECK is not dropped and added
+    again (which would re-scan every card), no trigger is dropped and re-created, and a
+    superseded helper signature is removed."""
+    catalog = """SELECT 'constraint ' || conname, oid FROM pg_constraint
+                 WHERE conrelid = 'bank.cards'::regclass AND conname = 'cards_number_luhn'
+                 UNION ALL SELECT 'trigger ' || tgname, oid FROM pg_trigger
+                 WHERE tgrelid IN ('bank.accounts'::regclass, 'bank.customers'::regclass,
+                                   'bank.transactions'::regclass) AND NOT tgisinternal"""
+    bank.setup(engine)
+    with engine.begin() as conn:
+        before = dict(conn.exec_driver_sql(catalog).all())
+        conn.exec_driver_sql("CREATE OR REPLACE FUNCTION bank._replayed(text, bigint, numeric) "
+                             "RETURNS bigint LANGUAGE sql AS 'SELECT NULL::bigint'")
+    bank.setup(engine)
+    with engine.connect() as conn:
+        after = dict(conn.exec_driver_sql(catalog).all())
+        replayed = conn.exec_driver_sql("SELECT count(*) FROM pg_proc WHERE proname = '_replayed'"
+                                        " AND pronamespace = 'bank'::regnamespace").scalar()
+    assert set(before) == {"constraint cards_number_luhn", "trigger accounts_balance_explained",
+                           "trigger accounts_min_balance_ins", "trigger accounts_min_balance_upd",
+                           "trigger customers_min_balance", "trigger transactions_append_only",
+                           "trigger transactions_chain"}
+    assert after == before
+    assert replayed == 1
