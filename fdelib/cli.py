@@ -1,12 +1,13 @@
 """The ``fde`` command: the course's stack and notebooks from a terminal.
 
-    fde up                      start the embedded PostgreSQL (or check DATABASE_URL)
+    fde up                      start the embedded PostgreSQL (or check DATABASE_URL) and the
+                                local workflow engine (unless CONDUCTOR_SERVER_URL is set)
     fde status                  what is running, where the data lives, which mode
     fde run [NOTEBOOK...]       execute notebooks headlessly, write a run report
     fde run --update            re-execute in place, so committed outputs stay current
     fde lab                     JupyterLab on loopback, against the running stack
     fde psql [ARGS...]          psql connected to the course database
-    fde down                    stop the embedded PostgreSQL
+    fde down                    stop the local workflow engine and the embedded PostgreSQL
     fde reset --yes             delete the embedded database and start a fresh one
 
 Errors are one line on stderr, exit code 2; failing notebooks exit 1.
@@ -50,8 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      "stack and notebooks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("up", help="start the embedded PostgreSQL").set_defaults(handler=cmd_up)
-    sub.add_parser("down", help="stop the embedded PostgreSQL").set_defaults(handler=cmd_down)
+    sub.add_parser("up", help="start the embedded PostgreSQL and the local workflow engine"
+                   ).set_defaults(handler=cmd_up)
+    sub.add_parser("down", help="stop the local workflow engine and the embedded PostgreSQL"
+                   ).set_defaults(handler=cmd_down)
     sub.add_parser("status", help="show the stack's state").set_defaults(handler=cmd_status)
 
     run = sub.add_parser("run", help="execute notebooks with papermill")

@@ -36,6 +36,16 @@ def write(run: "RunResult") -> None:
     (run.run_dir / "index.html").write_text(render(run))
 
 
+def parameters_html(result) -> str:
+    """Every parameter the notebook ran with: values given with -p in bold, defaults plain."""
+    values = {**result.defaults, **result.parameters}
+    if not values:
+        return "<code>(none)</code>"
+    return "<br>".join(
+        (f"<b><code>{html.escape(f'{k}={v!r}')}</code></b>" if k in result.parameters
+         else f"<code>{html.escape(f'{k}={v}')}</code>") for k, v in values.items())
+
+
 def render(run: "RunResult") -> str:
     esc = html.escape
     failures = []
@@ -55,10 +65,9 @@ def render(run: "RunResult") -> str:
         thumb = (f'<a href="{esc(result.html or result.thumbnail)}"><img class="thumb" '
                  f'src="{esc(result.thumbnail)}" alt="first figure of {esc(result.name)}"></a>'
                  if result.thumbnail else "")
-        params = ", ".join(f"{k}={v!r}" for k, v in result.parameters.items()) or "defaults"
         rows.append(
             f"<tr><td>{esc(result.name)}</td><td class='{result.status}'>{result.status}</td>"
-            f"<td>{result.duration:.1f} s</td><td><code>{esc(params)}</code></td>"
+            f"<td>{result.duration:.1f} s</td><td>{parameters_html(result)}</td>"
             f"<td>{links}</td><td>{thumb}</td></tr>")
     summary = (f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed "
                f"in {run.duration:.1f} s (started {esc(run.started)})")

@@ -47,6 +47,7 @@ class NotebookResult:
     html: str | None = None            # its HTML rendering, relative to the run folder
     thumbnail: str | None = None       # its first figure (PNG), relative to the run folder
     error: dict[str, Any] | None = None  # cell_index, exec_count, ename, evalue, source
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # the parameters cell's values
 
     @property
     def ok(self) -> bool:
@@ -230,7 +231,14 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
         output=output.relative_to(run_dir).as_posix() if output.exists() else None,
         html=html.relative_to(run_dir).as_posix() if html.exists() else None,
         thumbnail=thumbnail.relative_to(run_dir).as_posix() if thumbnail.exists() else None,
-        error=child.get("error"))
+        error=child.get("error"), defaults=_defaults(path))
+
+
+def _defaults(path: Path) -> dict[str, Any]:
+    try:
+        return declared_parameters(path)
+    except Exception:   # a notebook papermill cannot inspect still gets its row in the report
+        return {}
 
 
 def _execute(spec: dict[str, Any]) -> dict[str, Any]:

@@ -88,6 +88,8 @@ def test_run_reports_passes_failures_and_the_failing_cell(project):
     index = (outcome.run_dir / "index.html").read_text()
     assert index.index("03_etl/01_fetch.ipynb") < index.index("00_intro.ipynb")  # failures first
     assert "bad bar at 10:35" in index and "3 passed, 1 failed" in index
+    assert "<b><code>x=5</code></b>" in index          # a -p value, in bold, with the defaults
+    assert by_name["00_intro.ipynb"].defaults == {"x": "1"}
     assert (outcome.run_dir / by_name["00_intro.ipynb"].html).is_file()
     thumb = by_name["00_intro.ipynb"].thumbnail
     assert thumb and (outcome.run_dir / thumb).read_bytes().startswith(b"\x89PNG")
