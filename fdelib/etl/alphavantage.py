@@ -11,6 +11,13 @@ Alpha Vantage answers HTTP 200 for everything, so the body says what happened:
   endpoint, demo key) is an :class:`ApiError`;
 * anything else — :class:`MalformedPayload`, naming what is wrong.
 
+Every answer is checked whole before anything is written: the structure, and each bar's values
+(numbers; prices positive with ``low <= open, close <= high``; a whole, non-negative volume).
+A time the answer sends twice (a JSON object may repeat a key — a parser keeps the last; a CSV
+row twice) is kept as it came: the bars as a :class:`Series`, the earlier copies in its
+``repeats`` — loaded raw like any bar, and removed by deduplication. Copies that disagree are
+refused: the answer contradicts itself.
+
 ``datatype="csv"`` asks for the CSV form (``timestamp,open,high,low,close,volume``) and returns it
 converted to the JSON payload's shape, so the rest of the pipeline is the same.
 
@@ -29,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import requests
 
 from ..config import Settings, get_settings
@@ -37,6 +45,7 @@ from ..errors import FdeError
 LIVE_URL = "https://www.alphavantage.co"
 INTERVALS = ("1min", "5min", "15min", "30min", "60min")
 FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
+PRICES = FIELDS[:4]
 CSV_HEADER = "timestamp,open,high,low,close,volume"
 SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -121,7 +130,7 @@ class Client:
                 self.retries += 1
                 self.sleep(self.backoff * 2 ** attempt)
                 continue
-            return validate(payload, symbol, interval)
+            return validate(keep_repeats(payload, text, interval), symbol, interval)
         raise AssertionError("unreachable")
 
     def _get(self, params: dict) -> str:
@@ -161,7 +170,8 @@ class Answer:
         """The validated payload (raises like ``Client.intraday`` on an error or malformed answer)."""
         if self.datatype == "csv":
             return from_csv(self.text, self.symbol, self.interval)
-        return validate(parse_json(self.text, f"{self.symbol} {self.month}"), self.symbol, self.interval)
+        payload = parse_json(self.text, f"{self.symbol} {self.month}")
+        return validate(keep_repeats(payload, self.text, self.interval), self.symbol, self.interval)
 
     def __repr__(self) -> str:
         return f"Answer({self.symbol} {self.month} {self.interval}, {len(self.text):,} characters)"
@@ -172,6 +182,46 @@ def parse_json(text: str, where: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise MalformedPayload(f"{where}: the answer is not JSON ({text[:60]!r}...)") from exc
+
+
+class Series(dict):
+    """An answer's bars by time, as a JSON parser reads them (a time sent twice: its last copy),
+    and ``repeats``: the earlier copies of times the answer sent more than once, as
+    ``(time, bar)`` pairs — a real feed's duplicates, kept so the raw table holds what came."""
+
+    repeats: list[tuple[str, Any]]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.repeats = []
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> "Series":
+        series = cls()
+        for stamp, bar in pairs:
+            if stamp in series:
+                series.repeats.append((stamp, series[stamp]))
+            series[stamp] = bar
+        return series
+
+
+def repeats(series: dict) -> list[tuple[str, Any]]:
+    """The earlier copies of the times ``series`` holds more than once (none for a plain dict)."""
+    return getattr(series, "repeats", [])
+
+
+def keep_repeats(payload: Any, text: str, interval: str) -> Any:
+    """``payload`` with its time series as a :class:`Series` that keeps the times ``text`` sends
+    more than once (``json.loads`` keeps only the last copy of a repeated key). A cheap count
+    finds them: every bar has one ``"1. open"``; only then is the text parsed again."""
+    key = f"Time Series ({interval})"
+    series = payload.get(key) if isinstance(payload, dict) else None
+    if isinstance(series, dict) and text.count('"1. open"') > len(series):
+        def pairs(items):
+            return Series.from_pairs(items) if items and _STAMP.fullmatch(str(items[0][0])) else dict(items)
+
+        payload[key] = json.loads(text, object_pairs_hook=pairs).get(key, series)
+    return payload
 
 
 def check_request(symbol: str, month: str, interval: str) -> None:
@@ -186,9 +236,11 @@ def check_request(symbol: str, month: str, interval: str) -> None:
 def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
     """``payload`` if it is a well-formed intraday answer for ``symbol``; else a clear error.
 
-    Checks the structure and that every bar has exactly the five fields. The values themselves
-    (numbers, timestamps) are checked by PostgreSQL when the load parses them: a bad one fails the
-    load's transaction and is reported as :class:`MalformedPayload` naming the bar."""
+    Checks the structure, that every bar (and every repeated copy of one) has exactly the five
+    fields, that repeated copies agree, and the values (:func:`check_values`) — before anything is
+    written. PostgreSQL checks them again when the load parses them (a time that is no date, the
+    table's CHECK constraints): a bad one fails the load's transaction, reported as
+    :class:`MalformedPayload` naming the bar."""
     where = f"{symbol} {interval}"
     if not isinstance(payload, dict):
         raise MalformedPayload(f"{where}: expected a JSON object, got {type(payload).__name__}")
@@ -206,8 +258,10 @@ def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
         raise MalformedPayload(f"{where}: no {key!r} object (keys: {', '.join(payload)})")
     series = payload[key]
     fields = set(FIELDS)
-    if not all(type(bar) is dict and bar.keys() == fields for bar in series.values()):   # fast path
-        for stamp, bar in series.items():
+    copies = repeats(series)
+    if not all(type(bar) is dict and bar.keys() == fields for bar in series.values()) or \
+            not all(type(bar) is dict and bar.keys() == fields for _, bar in copies):   # fast path
+        for stamp, bar in [*series.items(), *copies]:
             if not isinstance(bar, dict):
                 raise MalformedPayload(f"{where}: bar {stamp} is a {type(bar).__name__}, not an object")
             if bar.keys() != fields:
@@ -218,7 +272,61 @@ def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
     if series and not _STAMPS.fullmatch("\n".join(series) + "\n"):      # one pass over every key
         bad = next(stamp for stamp in series if not _STAMP.fullmatch(stamp))
         raise MalformedPayload(f"{where}: bar key {bad!r} is not 'YYYY-MM-DD HH:MM:SS'")
+    for stamp, bar in repeats(series):
+        if bar != series[stamp]:
+            raise MalformedPayload(f"{where}: bar {stamp} is sent twice with different values "
+                                   f"({bar} and {series[stamp]})")
+    check_values(series, where)
     return payload
+
+
+def check_values(series: dict[str, dict], where: str) -> None:
+    """Refuse the answer (naming the first bad bar) unless every bar's prices are finite numbers
+    with ``0 < low <= open, close <= high`` and its volume a whole number ``>= 0``.
+
+    Vectorised — one conversion of each column — as it runs on every bar of every answer; the
+    same rules are CHECK constraints of ``etl.raw_intraday``, the last line of defence."""
+    if not series:
+        return
+    bars = list(series.values())
+    try:
+        prices = np.array([[bar[field] for bar in bars] for field in PRICES], dtype=np.float64)
+        volume = np.array([bar["5. volume"] for bar in bars], dtype=np.int64)
+    except (ValueError, TypeError, OverflowError) as exc:
+        for stamp, bar in series.items():
+            for field in FIELDS:
+                try:
+                    int(bar[field]) if field == "5. volume" else float(bar[field])
+                except (ValueError, TypeError, OverflowError):
+                    kind = "a whole number" if field == "5. volume" else "a number"
+                    raise MalformedPayload(f"{where}: bar {stamp}: {field} {bar[field]!r} is not {kind}") from None
+        raise MalformedPayload(f"{where}: the bars' values cannot be read as numbers ({exc})") from None
+    open_, high, low, close = prices
+    with np.errstate(invalid="ignore"):
+        good = (np.isfinite(prices).all(axis=0) & (low > 0) & (low <= open_) & (open_ <= high)
+                & (low <= close) & (close <= high) & (volume >= 0))
+    if good.all():
+        return
+    index = int(np.argmin(good))
+    stamp = list(series)[index]
+    raise MalformedPayload(f"{where}: bar {stamp}: {_what_is_wrong(bars[index])}")
+
+
+def _what_is_wrong(bar: dict) -> str:
+    o, h, low, c = (float(bar[f]) for f in PRICES)
+    named = {"open": o, "high": h, "low": low, "close": c}
+    for name, value in named.items():
+        if not np.isfinite(value):
+            return f"{name} is {bar[FIELDS[list(named).index(name)]]!r}, not a finite number"
+    for name, value in named.items():
+        if value <= 0:
+            return f"{name} {value:g} is not a positive price"
+    if low > h:
+        return f"low {low:g} is above high {h:g}"
+    for name, value in (("open", o), ("close", c)):
+        if not low <= value <= h:
+            return f"{name} {value:g} is outside the bar's range, low {low:g} to high {h:g}"
+    return f"volume {bar['5. volume']} is negative"
 
 
 def from_csv(text: str, symbol: str, interval: str) -> dict[str, Any]:
@@ -226,12 +334,13 @@ def from_csv(text: str, symbol: str, interval: str) -> dict[str, Any]:
     lines = text.splitlines()
     if not lines or lines[0].strip() != CSV_HEADER:
         raise MalformedPayload(f"{symbol} {interval}: CSV answer without the header {CSV_HEADER!r}")
-    series = {}
+    rows = []
     for number, line in enumerate(lines[1:], start=2):
         cells = line.strip().split(",")
         if len(cells) != 6:
             raise MalformedPayload(f"{symbol} {interval}: CSV line {number} has {len(cells)} fields, not 6")
-        series[cells[0]] = dict(zip(FIELDS, cells[1:]))
+        rows.append((cells[0], dict(zip(FIELDS, cells[1:]))))
+    series = Series.from_pairs(rows)     # a row sent twice stays twice (a repeat)
     last = next(iter(series), "")
     payload = {"Meta Data": {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
                              "2. Symbol": symbol, "3. Last Refreshed": last, "4. Interval": interval,

@@ -11,6 +11,13 @@ them in order: the fetch is validated before anything is written; raw load, dedu
 aggregation commit together with the run's record, so a bad payload or a crash leaves
 nothing half-written — re-running the month recovers.
 
+The steps take a connection and work in its transaction, so a caller can also run them one by
+one: :class:`Run` records a run in ``etl.runs`` and holds the transaction they share
+(``run = Run.begin(...)``; ``load_raw(run.conn, payload, run.run_id)``; ``deduplicate(run.conn,
+...)``; ``aggregate_daily(run.conn, ...)``; ``run.succeed()``; then :func:`export`). A run whose
+process dies is left ``running`` in the log; the next run to start finds it — its process
+holds no lock any more — and marks it ``abandoned``.
+
 Deduplication comes *before* aggregation (the book lists it after): a duplicated bar
 aggregated first would already have doubled the day's volume.
 """
@@ -32,7 +39,7 @@ from .. import db
 from ..config import get_settings
 from . import alphavantage
 from .alphavantage import MalformedPayload
-from .sessions import TZ, bar_times, month_window, session_bounds
+from .sessions import TZ, bar_times, month_window, months_between, session_bounds, step
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 RAW_COLUMNS = "symbol, interval, bar_time, open, high, low, close, volume, run_id"
@@ -52,10 +59,127 @@ def reset(engine: sa.Engine | None = None) -> None:
 
 
 def start_run(conn: sa.Connection, symbol: str, month: str, interval: str, extended_hours: bool = False) -> int:
-    """Record a run and its parameters in ``etl.runs`` (status ``running``); its ``run_id``."""
-    return conn.execute(sa.text("INSERT INTO etl.runs (symbol, month, interval, extended_hours, status) "
-                                "VALUES (:s, :m, :i, :x, 'running') RETURNING run_id"),
-                        {"s": symbol, "m": month, "i": interval, "x": extended_hours}).scalar_one()
+    """Record a run and its parameters in ``etl.runs`` (status ``running``); its ``run_id``.
+
+    First marks the runs a dead process left ``running`` as ``abandoned`` (:func:`abandon_stale_runs`).
+    This alone takes no lock: a run that should not look dead to others holds one (:class:`Run`)."""
+    run_id = conn.execute(sa.text("INSERT INTO etl.runs (symbol, month, interval, extended_hours, status) "
+                                  "VALUES (:s, :m, :i, :x, 'running') RETURNING run_id"),
+                          {"s": symbol, "m": month, "i": interval, "x": extended_hours}).scalar_one()
+    abandon_stale_runs(conn, run_id)
+    return run_id
+
+
+# a run holds this advisory lock (session-level) from its start to its end: if its process dies,
+# PostgreSQL ends the session and releases it — the sign, to a later run, that nobody is working
+RUN_LOCK = "hashtext('fdelib.etl.run'), CAST(:id % 2147483647 AS integer)"
+
+
+def abandon_stale_runs(conn: sa.Connection, by_run: int | None = None) -> list[int]:
+    """Mark every ``running`` run whose process is gone — its lock is free — as ``abandoned``,
+    with the reason in ``error``; their ids. (Without its lock a run cannot be told from a dead
+    one: the steps driven by hand hold it through :class:`Run`.)"""
+    candidates = conn.execute(sa.text(
+        "SELECT run_id FROM etl.runs WHERE status = 'running' AND run_id <> :me "
+        "ORDER BY run_id FOR UPDATE SKIP LOCKED"), {"me": by_run or 0}).scalars().all()
+    gone = [run_id for run_id in candidates        # a free lock: nobody works on it (freed at commit)
+            if conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({RUN_LOCK})"), {"id": run_id}).scalar()]
+    if gone:
+        found = f" (found when run {by_run} started)" if by_run else ""
+        conn.execute(sa.text("UPDATE etl.runs SET status = 'abandoned', finished_at = clock_timestamp(), "
+                             "error = :why WHERE run_id = ANY(:ids)"),
+                     {"ids": gone, "why": "abandoned: its process ended without recording an outcome (a crash "
+                                          f"or a kill); nothing of it was committed{found}"})
+    return gone
+
+
+class Run:
+    """One run of the pipeline: its record in ``etl.runs``, its lock, and the transaction the steps share.
+
+    :meth:`begin` records the run (``running``) and takes its advisory lock, held until the run
+    ends; ``conn`` is the connection the steps write in — raw, clean and daily rows, one
+    transaction. :meth:`succeed` records the outcome and commits it; :meth:`fail` rolls back and
+    records the error. A process that dies in between loses its connection: PostgreSQL rolls
+    the work back and releases the lock, and the next run to start marks this one ``abandoned``.
+    """
+
+    def __init__(self, conn: sa.Connection, run_id: int, symbol: str, month: str, interval: str,
+                 client: alphavantage.Client | None = None):
+        self.conn, self.run_id = conn, run_id
+        self.symbol, self.month, self.interval = symbol, month, interval
+        self.client = client
+        self.calls = client.calls if client is not None else 0
+        self.status = "running"
+
+    def __repr__(self) -> str:
+        return f"Run({self.run_id}, {self.symbol} {self.month} {self.interval}, {self.status})"
+
+    @classmethod
+    def begin(cls, symbol: str, month: str, interval: str = "5min", *, extended_hours: bool = False,
+              client: alphavantage.Client | None = None, engine: sa.Engine | None = None) -> "Run":
+        """Record a run and hold its lock; ``client``: count its API calls from now on."""
+        engine = engine or db.get_engine()
+        setup(engine)
+        conn = engine.connect()
+        try:
+            with conn.begin():          # the lock is held before the record is visible to anyone
+                run_id = start_run(conn, symbol, month, interval, extended_hours)
+                conn.execute(sa.text(f"SELECT pg_advisory_lock({RUN_LOCK})"), {"id": run_id})
+            conn.begin()                # the steps' transaction (the server sees it at their first statement)
+        except BaseException:
+            conn.invalidate()
+            conn.close()
+            raise
+        return cls(conn, run_id, symbol, month, interval, client)
+
+    def api_calls(self) -> int:
+        return self.client.calls - self.calls if self.client is not None else 0
+
+    def succeed(self) -> dict[str, int]:
+        """Record the outcome — this run's raw rows and duplicates, the month's daily rows and
+        missing bars, the API calls — and commit it with the steps' work; the counts."""
+        conn, params = self.conn, {"id": self.run_id}
+        missing = gaps(self.symbol, self.month, self.interval, connection=conn)
+        start, end = month_window(self.month)
+        counts = {
+            "raw_rows": conn.execute(sa.text("SELECT coalesce(raw_rows, 0) FROM etl.runs WHERE run_id = :id"),
+                                     params).scalar_one(),
+            "duplicates": duplicates(conn, self.run_id),
+            "daily_rows": conn.execute(sa.text("SELECT count(*) FROM etl.daily WHERE symbol = :s "
+                                               "AND session >= :d0 AND session < :d1"),
+                                       {"s": self.symbol, "d0": start.date(), "d1": end.date()}).scalar_one(),
+            "gaps": int(missing["bars"].sum()) if len(missing) else 0,
+            "api_calls": self.api_calls()}
+        conn.execute(sa.text("UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+                             "api_calls = :api_calls, raw_rows = :raw_rows, duplicates = :duplicates, "
+                             "daily_rows = :daily_rows, gaps = :gaps WHERE run_id = :id"), {**counts, **params})
+        conn.commit()
+        self.status = "succeeded"
+        self._release()
+        return {k: int(v) for k, v in counts.items()}
+
+    def fail(self, error: BaseException) -> None:
+        """Roll the steps' work back and record the error (the run's lock is released)."""
+        if self.status != "running":
+            return
+        try:
+            self.conn.rollback()
+            self.conn.execute(sa.text("UPDATE etl.runs SET status = 'failed', finished_at = clock_timestamp(), "
+                                      "api_calls = :c, error = :e WHERE run_id = :id"),
+                              {"c": self.api_calls(), "e": f"{type(error).__name__}: {error}"[:500], "id": self.run_id})
+            self.conn.commit()
+            self.status = "failed"
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        try:
+            self.conn.execute(sa.text(f"SELECT pg_advisory_unlock({RUN_LOCK})"), {"id": self.run_id})
+            self.conn.commit()
+        except Exception:
+            self.conn.invalidate()      # a pooled connection must not keep the lock: drop it
+        finally:
+            self.conn.close()
 
 
 # --- step 1: fetch --------------------------------------------------------------------------
@@ -88,7 +212,9 @@ class RawCsv:
             self.offsets = {day: _offset(day) for day in {stamp[:10] for stamp in self.series}}
         except ValueError as exc:
             raise MalformedPayload(f"{self.symbol} {self.interval}: a bar key is not a date ({exc})") from exc
-        self.stamps = list(self.series)             # line n of the COPY is bar self.stamps[n - 1]
+        # every bar as sent, a time sent twice twice (alphavantage.Series keeps the earlier copies)
+        self.bars = list(self.series.items()) + alphavantage.repeats(self.series)
+        self.stamps = [stamp for stamp, _ in self.bars]     # line n of the COPY is bar self.stamps[n - 1]
         self._next = 0
         self.rows = 0
         self.error: Exception | None = None     # raised in read(): COPY only reports that read() failed
@@ -101,25 +227,24 @@ class RawCsv:
             raise
 
     def _render(self) -> str:
-        stamps = self.stamps[self._next:self._next + self.chunk_bars]   # strings: no work for the GC
-        if not stamps:
+        bars = self.bars[self._next:self._next + self.chunk_bars]   # strings: no work for the GC
+        if not bars:
             return ""
-        self._next += len(stamps)
-        series, offsets = self.series, self.offsets
+        self._next += len(bars)
+        offsets = self.offsets
         prefix, suffix = f"{self.symbol},{self.interval},", f",{self.run_id}\n"
         try:
             text = "".join([f"{prefix}{s}{offsets[s[:10]]},{b['1. open']},{b['2. high']},{b['3. low']},"
-                            f"{b['4. close']},{b['5. volume']}{suffix}" for s in stamps for b in (series[s],)])
+                            f"{b['4. close']},{b['5. volume']}{suffix}" for s, b in bars])
         except (KeyError, TypeError, AttributeError) as exc:   # fetch validates; a hand-made payload may not
-            bad = next((s for s in stamps if not isinstance(series[s], dict)
-                        or not set(alphavantage.FIELDS) <= series[s].keys()), "?")
+            bad = next((s for s, b in bars if not isinstance(b, dict)
+                        or not set(alphavantage.FIELDS) <= b.keys()), "?")
             raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} lacks a field ({exc})") from None
-        if text.count("\n") != len(stamps) or text.count(",") != 8 * len(stamps):
-            bad = next((s for s in stamps if any(c in s + "".join(map(str, series[s].values())) for c in ",\r\n")),
-                       "?")
+        if text.count("\n") != len(bars) or text.count(",") != 8 * len(bars):
+            bad = next((s for s, b in bars if any(c in s + "".join(map(str, b.values())) for c in ",\r\n")), "?")
             raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} has a comma or a line break "
                                    "in its time or values")
-        self.rows += len(stamps)
+        self.rows += len(bars)
         return text
 
     def bounds(self) -> tuple[str, str] | None:
@@ -150,9 +275,11 @@ def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
     """Append the payload's bars to ``etl.raw_intraday`` with COPY and record, on the run, how
     many and which time range they cover (deduplication finds the loads by it); the row count.
 
-    Runs in the caller's transaction: a value PostgreSQL refuses (not a number, not a time,
-    a negative price) raises :class:`MalformedPayload` naming the bar, and the caller's
-    rollback leaves nothing behind."""
+    ``payload`` is what :func:`fetch` returns (checked whole: structure and values). Runs in the
+    caller's transaction: a value PostgreSQL refuses all the same (not a number, not a time, a
+    price the table's CHECK constraints refuse — a payload made by hand skips the fetch's checks)
+    raises :class:`MalformedPayload` naming the bar, and the caller's rollback leaves nothing
+    behind. A time the payload sends twice is loaded twice: deduplication removes the copy."""
     rendered = RawCsv(payload, run_id)
     try:
         with conn.connection.dbapi_connection.cursor() as cur:
@@ -210,6 +337,39 @@ def deduplicate(conn: sa.Connection, symbol: str, month: str, interval: str) -> 
     return {"raw": int(raw), "clean": int(clean), "superseded": int(raw - clean)}
 
 
+DUPLICATES_SQL = """
+    WITH run AS (SELECT symbol, interval, first_bar, last_bar FROM etl.runs WHERE run_id = :id),
+    mine AS (SELECT r.bar_time FROM etl.raw_intraday r, run
+             WHERE r.run_id = :id AND r.symbol = run.symbol AND r.interval = run.interval),
+    earlier AS (SELECT DISTINCT r.bar_time FROM etl.raw_intraday r, run
+                WHERE r.run_id = ANY(ARRAY(SELECT o.run_id FROM etl.runs o, run
+                                           WHERE o.symbol = run.symbol AND o.interval = run.interval
+                                             AND o.run_id <> :id AND o.first_bar <= run.last_bar
+                                             AND o.last_bar >= run.first_bar))
+                  AND r.symbol = run.symbol AND r.interval = run.interval
+                  AND r.bar_time BETWEEN run.first_bar AND run.last_bar)
+    SELECT (SELECT count(*) - count(DISTINCT bar_time) FROM mine)
+         + (SELECT count(*) FROM (SELECT DISTINCT bar_time FROM mine) m JOIN earlier USING (bar_time))
+"""
+
+
+def duplicates(conn: sa.Connection, run_id: int) -> int:
+    """How many of run ``run_id``'s raw rows were duplicates: a bar another load already holds,
+    or sent twice in this payload — this run's count, whatever came before."""
+    conn.exec_driver_sql("SET LOCAL enable_seqscan = off; SET LOCAL max_parallel_workers_per_gather = 0")
+    count = conn.execute(sa.text(DUPLICATES_SQL), {"id": run_id}).scalar_one()
+    conn.exec_driver_sql("RESET enable_seqscan; RESET max_parallel_workers_per_gather")
+    return int(count or 0)
+
+
+def months_of(payload: dict[str, Any], month: str) -> list[str]:
+    """The months a payload's bars fall in, with ``month`` (an answer may overlap the month before)."""
+    series = payload[f"Time Series ({payload['Meta Data']['4. Interval']})"]
+    if not series:
+        return [month]
+    return months_between(min(min(series), month), max(max(series)[:7], month))
+
+
 # --- step 4: aggregate --------------------------------------------------------------------------
 
 DAILY_SQL = """
@@ -221,14 +381,23 @@ DAILY_SQL = """
     JOIN unnest(CAST(:sessions AS date[]), CAST(:opens AS timestamptz[]), CAST(:closes AS timestamptz[]))
          AS s(session, open, close) ON s.session = (b.bar_time AT TIME ZONE :tz)::date
     WHERE b.symbol = :s AND b.interval = :i AND b.bar_time >= :start AND b.bar_time < :end
-      AND b.bar_time >= s.open AND b.bar_time < s.close            -- regular hours only
+      AND b.bar_time > s.open - CAST(:step AS interval) AND b.bar_time < s.close   -- bars overlapping the session
     GROUP BY s.session
 """
 
 
 def aggregate_daily(conn: sa.Connection, symbol: str, month: str, interval: str) -> int:
     """Replace the month's daily OHLCV of ``symbol`` from its clean bars (SQL only): one row per
-    NYSE session, from the bars of its regular hours (pre- and post-market bars are left out)."""
+    NYSE session, from every bar that overlaps its regular hours ``[open, close)`` — open from
+    the first, close from the last, high, low and volume over all; pre- and post-market bars are
+    left out.
+
+    Overlapping, not starting inside: Alpha Vantage's bars are clock-aligned (see
+    :mod:`.sessions`), so a 60-minute session runs 09:00 … 15:00 and its 09:00 bar holds the
+    opening half hour. The product is then the same from any interval of regular-hours bars. An
+    extended-hours 60-minute answer's 09:00 bar also holds 09:00–09:30 of pre-market trading
+    (no hourly bar can split it): that product starts at 09:00 — fetch 60-minute bars without
+    extended hours (the default) for the exact session."""
     start, end = month_window(month)
     sessions, opens, closes = session_bounds(month)
     conn.execute(sa.text("DELETE FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
@@ -236,22 +405,26 @@ def aggregate_daily(conn: sa.Connection, symbol: str, month: str, interval: str)
     if not sessions:
         return 0
     return conn.execute(sa.text(DAILY_SQL), {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ,
+                                             "step": f"{int(step(interval).total_seconds() // 60)} minutes",
                                              "sessions": sessions, "opens": opens, "closes": closes}).rowcount
 
 
 # --- gaps ---------------------------------------------------------------------------------------
 
-def gaps(symbol: str, month: str, interval: str, engine: sa.Engine | None = None) -> pd.DataFrame:
-    """Bars the NYSE calendar expects but the clean table lacks, as ranges per session."""
+def gaps(symbol: str, month: str, interval: str, engine: sa.Engine | None = None, *,
+         connection: sa.Connection | None = None) -> pd.DataFrame:
+    """Bars the NYSE calendar expects but the clean table lacks, as ranges per session: every
+    clock-aligned bar that overlaps a regular session (:func:`.sessions.bar_times`)."""
     start, end = month_window(month)
     have = db.read_frame("SELECT bar_time AT TIME ZONE :tz AS t FROM etl.intraday WHERE symbol = :s "
                          "AND interval = :i AND bar_time >= :start AND bar_time < :end",
-                         {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end}, engine=engine)
+                         {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end}, engine=engine,
+                         connection=connection)
     missing = sorted(set(bar_times(month, interval)) - set(pd.to_datetime(have["t"]).dt.to_pydatetime()))
-    step = pd.Timedelta(minutes=int(interval.removesuffix("min")))
+    length = step(interval)
     ranges: list[dict] = []
     for t in missing:
-        if ranges and ranges[-1]["last"] + step == t:
+        if ranges and ranges[-1]["last"] + length == t:
             ranges[-1]["last"] = t
             ranges[-1]["bars"] += 1
         else:
@@ -264,8 +437,10 @@ def gaps(symbol: str, month: str, interval: str, engine: sa.Engine | None = None
 
 # --- step 5: export -------------------------------------------------------------------------------
 
-def daily(symbol: str | None = None, month: str | None = None, engine: sa.Engine | None = None) -> pd.DataFrame:
-    """The data product, ordered; one symbol and/or month if given."""
+def daily(symbol: str | None = None, month: str | None = None, engine: sa.Engine | None = None, *,
+          connection: sa.Connection | None = None) -> pd.DataFrame:
+    """The data product, ordered; one symbol and/or month if given (``connection``: as a run's
+    transaction sees it, before it commits)."""
     where, params = ["true"], {}
     if symbol:
         where.append("symbol = :s")
@@ -275,7 +450,8 @@ def daily(symbol: str | None = None, month: str | None = None, engine: sa.Engine
         where.append("session >= :d0 AND session < :d1")
         params.update(d0=start.date(), d1=end.date())
     return db.read_frame(f"SELECT symbol, session, open, high, low, close, volume, bars FROM etl.daily "
-                         f"WHERE {' AND '.join(where)} ORDER BY symbol, session", params, engine=engine)
+                         f"WHERE {' AND '.join(where)} ORDER BY symbol, session", params, engine=engine,
+                         connection=connection)
 
 
 def export(symbol: str, month: str, folder: Path | None = None, engine: sa.Engine | None = None) -> dict[str, Path]:
@@ -301,46 +477,42 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
               engine: sa.Engine | None = None, export_to: Path | None = None,
               payload: dict[str, Any] | alphavantage.Answer | Exception | None = None,
               extended_hours: bool = False) -> dict[str, Any]:
-    """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs``.
+    """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs`` (a :class:`Run`).
 
-    ``payload``: an answer already fetched (a payload, or an undecoded :class:`~.alphavantage.Answer`),
-    or the error fetching it raised (see :func:`backfill`).
+    ``payload``: an answer already fetched (a payload — checked like a fetched one —, or an
+    undecoded :class:`~.alphavantage.Answer`), or the error fetching it raised (see :func:`backfill`).
     ``extended_hours``: fetch (and keep, raw and clean) the pre- and post-market bars too; the
-    daily product is the regular session's either way."""
+    daily product is the regular session's either way.
+
+    Bars of another month in the answer (an overlap with the month before) are deduplicated and
+    aggregated in their own month too: the latest load of a bar wins, whichever month brought it.
+    Any exception — even a ``KeyboardInterrupt`` — rolls the work back and records the run as
+    ``failed``; a process killed outright leaves it ``running`` until the next run marks it ``abandoned``."""
     engine = engine or db.get_engine()
     client = client or alphavantage.client()
-    setup(engine)
-    with engine.begin() as conn:
-        run_id = start_run(conn, symbol, month, interval, extended_hours)
-    calls = client.calls
+    run = Run.begin(symbol, month, interval, extended_hours=extended_hours, client=client, engine=engine)
     try:
-        if isinstance(payload, Exception):
+        if isinstance(payload, BaseException):
             raise payload
         if payload is None:
             payload = fetch(client, symbol, month, interval, extended_hours=extended_hours)
-        if isinstance(payload, alphavantage.Answer):
+        elif isinstance(payload, alphavantage.Answer):
             payload = payload.decode()
-        with engine.begin() as conn:     # all or nothing: raw, clean, daily and the run record
-            raw = load_raw(conn, payload, run_id)
-            dedup = deduplicate(conn, symbol, month, interval)
-            days = aggregate_daily(conn, symbol, month, interval)
-            conn.execute(sa.text("UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
-                                 "api_calls = :c, raw_rows = :r, duplicates = :d, daily_rows = :n "
-                                 "WHERE run_id = :id"),
-                         {"c": client.calls - calls, "r": raw, "d": dedup["superseded"], "n": days, "id": run_id})
-    except Exception as exc:
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE etl.runs SET status = 'failed', finished_at = clock_timestamp(), "
-                                 "api_calls = :c, error = :e WHERE run_id = :id"),
-                         {"c": client.calls - calls, "e": f"{type(exc).__name__}: {exc}"[:500], "id": run_id})
+        else:
+            payload = alphavantage.validate(payload, symbol, interval)
+        raw = load_raw(run.conn, payload, run.run_id)
+        for each in months_of(payload, month):
+            dedup = deduplicate(run.conn, symbol, each, interval)
+            days = aggregate_daily(run.conn, symbol, each, interval)
+            if each == month:
+                outcome = {**dedup, "daily_rows": days}
+        counts = run.succeed()
+    except BaseException as exc:
+        run.fail(exc)
         raise
-    missing = gaps(symbol, month, interval, engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE etl.runs SET gaps = :g WHERE run_id = :id"),
-                     {"g": int(missing["bars"].sum()) if len(missing) else 0, "id": run_id})
     files = export(symbol, month, export_to, engine)
-    return {"run_id": run_id, "raw_rows": raw, **dedup, "daily_rows": days,
-            "missing_bars": int(missing["bars"].sum()) if len(missing) else 0, "files": files}
+    return {"run_id": run.run_id, "raw_rows": raw, **outcome, "duplicates": counts["duplicates"],
+            "missing_bars": counts["gaps"], "files": files}
 
 
 def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,

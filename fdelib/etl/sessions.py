@@ -1,4 +1,22 @@
-"""NYSE sessions and the intraday bars they should hold (exchange-calendars' XNYS)."""
+"""NYSE sessions and the intraday bars they should hold (exchange-calendars' XNYS).
+
+How Alpha Vantage labels intraday bars (``TIME_SERIES_INTRADAY``, the API since the
+``month``/``extended_hours`` parameters): each bar is keyed by its **start** time in US/Eastern,
+on a grid aligned to the clock — every bar starts at a multiple of its interval after midnight.
+For 1-, 5-, 15- and 30-minute bars that grid meets the open (09:30) and the close (16:00, 13:00
+on a half day): a regular session's 5-minute bars run 09:30 … 15:55. **60-minute bars are
+hour-aligned**: with extended hours (the API's default) a day runs 04:00 … 19:00 — recorded
+answers end their day on ``"… 19:00:00"`` with 18:00 and 17:00 before it, never 18:30. The
+regular session (``extended_hours=false``: 09:30 to 16:00 only, says the documentation) is
+then covered by the bars 09:00 … 15:00: the 09:00 bar holds the session's first half hour
+(in an extended-hours answer also the half hour of pre-market trading before it, which no
+hourly bar can separate), the 15:00 bar its last hour. (Answers of the API before 2023 were
+09:30-aligned, ``09:30 … 15:30``.) A 09:30-aligned grid that stops at 14:30 loses
+15:30–16:00: the day's close and part of its volume.
+
+So the bars a session should have are the grid bars that *overlap* it, ``[open, close)``:
+:func:`bar_times` for gap detection, and the same rule in the daily aggregation.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +24,11 @@ import datetime as dt
 from functools import lru_cache
 
 import exchange_calendars as xcals
+import numpy as np
 import pandas as pd
 
 TZ = "America/New_York"
+EXTENDED = pd.Timedelta(hours=4)     # pre-market from 04:00; post-market to the close plus four hours
 
 
 @lru_cache(maxsize=8)
@@ -18,6 +38,11 @@ def _calendar():
     with warnings.catch_warnings():   # exchange-calendars' own use of a deprecated pandas API
         warnings.simplefilter("ignore")
         return xcals.get_calendar("XNYS")
+
+
+def step(interval: str) -> pd.Timedelta:
+    """The bar length of an Alpha Vantage interval (``"60min"`` → 60 minutes)."""
+    return pd.Timedelta(minutes=int(interval.removesuffix("min")))
 
 
 def sessions(month: str) -> pd.DataFrame:
@@ -32,27 +57,33 @@ def sessions(month: str) -> pd.DataFrame:
 
 
 def bar_times(month: str, interval: str) -> list[dt.datetime]:
-    """Every regular-hours bar start of the month (US/Eastern, naive)."""
-    step = pd.Timedelta(minutes=int(interval.removesuffix("min")))
+    """Every bar start the month's regular sessions should have (US/Eastern, naive): the
+    clock-aligned bars that overlap ``[open, close)`` — 09:30 … 15:55 for 5 minutes, 09:00 …
+    15:00 for 60 (see the module's docstring)."""
+    length = step(interval)
     times = []
     for row in sessions(month).itertuples():
         opened, closed = row.open.tz_localize(None), row.close.tz_localize(None)
-        times.extend(pd.date_range(opened, closed - step, freq=step).to_pydatetime())
+        times.extend(pd.date_range(opened.floor(length), closed - pd.Timedelta(minutes=1),
+                                   freq=length).to_pydatetime())
     return times
 
 
-
-def extended_bar_times(month: str, interval: str) -> list[dt.datetime]:
-    """Every pre-market (04:00 to the open) and post-market (the close plus four hours: 20:00, or
-    17:00 after a half day) bar start of the month (US/Eastern, naive)."""
-    step = pd.Timedelta(minutes=int(interval.removesuffix("min")))
-    times = []
+def session_minutes(month: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every minute of the month's sessions with their extended hours — from 04:00 to the close
+    plus four hours (20:00, or 17:00 after a half day) — as ``datetime64[m]`` starts (US/Eastern,
+    naive), and whether each one is in the regular session."""
+    minutes, regular = [], []
     for row in sessions(month).itertuples():
-        opened, closed = row.open.tz_localize(None), row.close.tz_localize(None)
-        times.extend(pd.date_range(opened.normalize() + pd.Timedelta(hours=4), opened - step,
-                                   freq=step).to_pydatetime())
-        times.extend(pd.date_range(closed, closed + pd.Timedelta(hours=4) - step, freq=step).to_pydatetime())
-    return times
+        opened = np.datetime64(row.open.tz_localize(None), "m")
+        closed = np.datetime64(row.close.tz_localize(None), "m")
+        day = np.datetime64(row.open.tz_localize(None).normalize(), "m")
+        span = np.arange(day + np.timedelta64(4, "h"), closed + np.timedelta64(4, "h"))
+        minutes.append(span)
+        regular.append((span >= opened) & (span < closed))
+    if not minutes:
+        return np.array([], dtype="datetime64[m]"), np.array([], dtype=bool)
+    return np.concatenate(minutes), np.concatenate(regular)
 
 
 def session_bounds(month: str) -> tuple[list[dt.date], list[dt.datetime], list[dt.datetime]]:
@@ -66,3 +97,8 @@ def month_window(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[first midnight, next month's first midnight) in New York time."""
     start = pd.Timestamp(f"{month}-01", tz=TZ)
     return start, start + pd.offsets.MonthBegin(1)
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` (``YYYY-MM`` or longer ISO strings), in order."""
+    return [str(p) for p in pd.period_range(first[:7], last[:7], freq="M")]

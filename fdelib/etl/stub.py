@@ -1,17 +1,25 @@
 """The offline stand-in for Alpha Vantage: recorded-format payloads, generated, with faults.
 
-Bars are generated — a seeded random walk per symbol and month — for the **real NYSE
-sessions** of the month (exchange-calendars' XNYS: holidays skipped, half days closing at
-13:00), labelled by their start time in US/Eastern as Alpha Vantage does, newest first.
-``extended_hours=true`` (the API's default) adds thin pre-market (04:00 to the open) and
-post-market (the close plus four hours) bars; the regular session's bars are the same either
-way. ``datatype=csv`` answers ``timestamp,open,high,low,close,volume`` rows. Same request and
-seed: same bytes.
+Prices are generated minute by minute — a seeded random walk per symbol and month — over
+the **real NYSE sessions** of the month (exchange-calendars' XNYS: holidays skipped, half days
+closing at 13:00) and their extended hours (thin trading from 04:00 to the open and from the
+close for four hours). An answer's bars are those minutes aggregated as Alpha Vantage does
+(see :mod:`.sessions`): on a clock-aligned grid, labelled by their start time in US/Eastern,
+newest first — 60-minute bars are hour-aligned, and with ``extended_hours=false`` (regular
+hours only) the 09:00 bar holds 09:30–10:00. So every interval tells the same day: the daily
+OHLCV built from 1-, 5-, 15-, 30- or 60-minute bars is identical. ``extended_hours=true`` (the
+API's default) adds the pre- and post-market minutes; the regular session's bars are the same
+either way, except the 60-minute 09:00 bar, which then also holds 09:00–09:30.
+``datatype=csv`` answers ``timestamp,open,high,low,close,volume`` rows. Same request and seed:
+same bytes.
 
 The faults a real feed has, switched on with :func:`configure`:
 
-* ``duplicates`` — each month's answer also repeats the previous month's last session
-  (overlapping windows: the same bars arrive twice);
+* ``duplicates`` — bars arrive more than once: within one answer (the first session's bars
+  before 10:30 are sent a second time, the same time key twice in the JSON object — one CSV row
+  twice), and across answers (each month's answer also brings the previous month's last
+  session — with that session's closing bar revised: its close 1% higher — so which load is the
+  latest decides which version wins);
 * ``correction`` — from the second fetch of a month on, one session's closing bar is
   corrected (its close 1% higher);
 * ``missing`` — the bars between 10:00 and 10:30 of the month's second session are missing;
@@ -29,11 +37,10 @@ import zlib
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
 from ..localapi import LocalAPI, Request, Response, serve as serve_api
 from .alphavantage import CSV_HEADER, INTERVALS, SYMBOL
-from .sessions import bar_times, extended_bar_times
+from .sessions import session_minutes, sessions
 
 RATE_LIMIT_NOTES = (
     {"Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute "
@@ -126,81 +133,112 @@ def _previous_month(month: str) -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
-@lru_cache(maxsize=256)
-def _walk(symbol: str, month: str, interval: str, seed: int) -> tuple[tuple, np.ndarray]:
-    times = tuple(bar_times(month, interval))
+@lru_cache(maxsize=32)
+def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every minute of the month's sessions with extended hours: start times, whether in the
+    regular session, and open/high/low/close/volume — one random walk through the whole month."""
+    times, regular = session_minutes(month)
+    n = len(times)
     rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode())])
     start = 20 + zlib.crc32(symbol.encode()) % 400
-    close = start * np.exp(np.cumsum(rng.normal(0, 0.0015, len(times))))
+    sigma = np.where(regular, 0.0015 / np.sqrt(5), 0.0003)      # ~0.15% per 5 minutes in the session
+    close = start * np.exp(np.cumsum(rng.normal(0, 1, n) * sigma))
     opens = np.concatenate([[start], close[:-1]])
-    spread = np.abs(rng.normal(0, 0.001, len(times))) * close
+    spread = np.abs(rng.normal(0, 1, n)) * np.where(regular, 0.0004, 0.0002) * close
     high = np.maximum(opens, close) + spread
     low = np.minimum(opens, close) - spread
-    volume = rng.integers(1_000, 50_000, len(times))
-    return times, np.column_stack([opens, high, low, close, volume])
+    volume = np.where(regular, rng.integers(200, 10_000, n), rng.integers(1, 400, n))
+    return times, regular, np.column_stack([opens, high, low, close, volume])
 
 
 @lru_cache(maxsize=64)
-def _extended_walk(symbol: str, month: str, interval: str, seed: int) -> tuple[tuple, np.ndarray]:
-    """Pre- and post-market bars: small moves around the session's open and close, thin volume."""
-    times, values = _walk(symbol, month, interval, seed)
-    anchor = {}                                         # per day: the first open, the last close
-    for t, row in zip(times, values):
-        anchor.setdefault(t.date(), [row[0], row[3]])[1] = row[3]
-    extra = tuple(extended_bar_times(month, interval))
-    rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode()), 1])
-    base = np.array([anchor[t.date()][0 if t.hour < 12 else 1] for t in extra])
-    close = base * np.exp(rng.normal(0, 0.0008, len(extra)))
-    opens = base * np.exp(rng.normal(0, 0.0008, len(extra)))
-    spread = np.abs(rng.normal(0, 0.0005, len(extra))) * close
-    high = np.maximum(opens, close) + spread
-    low = np.minimum(opens, close) - spread
-    volume = rng.integers(10, 2_000, len(extra))
-    return extra, np.column_stack([opens, high, low, close, volume])
+def _bars(symbol: str, month: str, interval: str, seed: int, extended: bool) -> tuple[tuple, np.ndarray]:
+    """The month's bars of ``interval``, oldest first: the minutes (regular hours only unless
+    ``extended``) aggregated on the clock-aligned grid — first open, highest high, lowest low,
+    last close, summed volume."""
+    times, regular, values = _minutes(symbol, month, seed)
+    if not extended:
+        times, values = times[regular], values[regular]
+    if not len(times):
+        return (), np.empty((0, 5))
+    k = int(interval.removesuffix("min"))
+    grid = times.astype("int64") // k * k                      # minutes since 1970: a multiple of k
+    starts = np.flatnonzero(np.concatenate([[True], grid[1:] != grid[:-1]]))
+    ends = np.concatenate([starts[1:], [len(times)]]) - 1
+    bars = np.column_stack([values[starts, 0], np.maximum.reduceat(values[:, 1], starts),
+                            np.minimum.reduceat(values[:, 2], starts), values[ends, 3],
+                            np.add.reduceat(values[:, 4], starts)])
+    stamps = np.datetime_as_string(grid[starts].astype("datetime64[m]"), unit="s")
+    return tuple(str(s).replace("T", " ") for s in stamps), bars
+
+
+@lru_cache(maxsize=64)
+def _closes(month: str) -> dict[str, str]:
+    """Each session's close, ``{"YYYY-MM-DD": "HH:MM:SS"}`` (US/Eastern)."""
+    return {str(row.session): row.close.strftime("%H:%M:%S") for row in sessions(month).itertuples()}
+
+
+def _last_session_with_revision(symbol: str, month: str, interval: str, seed: int,
+                                extended: bool) -> list[tuple[str, list]]:
+    """The month's last session as a later answer brings it: its closing bar revised (close 1% up)."""
+    stamps, values = _bars(symbol, month, interval, seed, extended)
+    if not stamps:
+        return []
+    day, closed = max(_closes(month).items())
+    bars = [(t, list(v)) for t, v in zip(stamps, values.tolist()) if t.startswith(day)]
+    index = max(i for i, (t, _) in enumerate(bars) if t[11:] < closed)     # the session's closing bar
+    t, (o, h, low, c, vol) = bars[index]
+    revised = round(c * 1.01, 4)
+    bars[index] = (t, [o, max(h, revised), low, revised, vol])
+    return bars
 
 
 def render(symbol: str, month: str, interval: str, seed: int, faults: frozenset, fetch: int = 1,
            extended: bool = False) -> bytes:
     """The JSON answer for one call, byte for byte."""
-    times, values = _walk(symbol, month, interval, seed)
-    bars = list(zip(times, values.tolist()))
-    if "duplicates" in faults:
-        prev_times, prev_values = _walk(symbol, _previous_month(month), interval, seed)
-        last_day = prev_times[-1].date()
-        bars = [(t, v) for t, v in zip(prev_times, prev_values.tolist()) if t.date() == last_day] + bars
+    stamps, values = _bars(symbol, month, interval, seed, extended)
+    bars = list(zip(stamps, values.tolist()))
+    if "duplicates" in faults:          # the previous month's last session comes along, revised
+        bars = _last_session_with_revision(symbol, _previous_month(month), interval, seed, extended) + bars
     if "missing" in faults:
-        second = sorted({t.date() for t in times})[1]
-        bars = [(t, v) for t, v in bars
-                if not (t.date() == second and dt.time(10, 0) <= t.time() < dt.time(10, 30))]
+        second = sorted({t[:10] for t in stamps})[1]
+        bars = [(t, v) for t, v in bars if not (t.startswith(second) and "10:00:00" <= t[11:] < "10:30:00")]
     if "correction" in faults and fetch > 1:
-        index = len(bars) // 3      # the last bar of a session: the day's close changes
-        while index + 1 < len(bars) and bars[index + 1][0].date() == bars[index][0].date():
-            index += 1
+        # a session a third into the month: its closing bar (the last before the close), so the day's close changes
+        day = bars[len(bars) // 3][0][:10]
+        closed = _closes(month).get(day, "24:00:00")
+        index = max(i for i, (t, _) in enumerate(bars) if t[:10] == day and t[11:] < closed)
         t, (o, h, low, c, vol) = bars[index]
         corrected = round(c * 1.01, 4)
         bars[index] = (t, [o, max(h, corrected), min(low, corrected), corrected, vol])
-    if extended:
-        extra_times, extra_values = _extended_walk(symbol, month, interval, seed)
-        bars = sorted(bars + list(zip(extra_times, extra_values.tolist())), key=lambda bar: bar[0])
-    series = {}
-    for t, (o, h, low, c, vol) in reversed(bars):      # newest first, as the API answers
-        series[t.strftime("%Y-%m-%d %H:%M:%S")] = {
-            "1. open": f"{o:.4f}", "2. high": f"{h:.4f}", "3. low": f"{low:.4f}",
-            "4. close": f"{c:.4f}", "5. volume": str(int(vol))}
+    items = [(t, {"1. open": f"{o:.4f}", "2. high": f"{h:.4f}", "3. low": f"{low:.4f}",
+                  "4. close": f"{c:.4f}", "5. volume": str(int(vol))})
+             for t, (o, h, low, c, vol) in reversed(bars)]        # newest first, as the API answers
+    if "duplicates" in faults and stamps:     # the feed sends a stretch of bars a second time
+        first = stamps[0][:10]
+        replayed = [(t, dict(bar)) for t, bar in items if t.startswith(first) and "09:00:00" <= t[11:] < "10:30:00"]
+        items += replayed
     if "malformed" in faults:
-        middle = list(series)[len(series) // 2]
-        del series[middle]["4. close"]
+        del items[len(items) // 2][1]["4. close"]
     last = max(t for t, _ in bars)
-    payload = {
-        "Meta Data": {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
-                      "2. Symbol": symbol, "3. Last Refreshed": last.strftime("%Y-%m-%d %H:%M:%S"),
-                      "4. Interval": interval, "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"},
-        f"Time Series ({interval})": series}
-    return json.dumps(payload, indent=4).encode()
+    meta = {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
+            "2. Symbol": symbol, "3. Last Refreshed": last, "4. Interval": interval,
+            "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"}
+    return _json(meta, f"Time Series ({interval})", items).encode()
+
+
+def _json(meta: dict, key: str, items: list[tuple[str, dict]]) -> str:
+    """``json.dumps({"Meta Data": meta, key: dict(items)}, indent=4)``, except that a time sent twice
+    stays twice (a JSON object may repeat a key; a parser keeps the last)."""
+    bars = ",\n".join(f'        "{t}": {{\n' + ",\n".join(f'            "{k}": {json.dumps(v)}' for k, v in bar.items())
+                      + "\n        }" for t, bar in items)
+    body = json.dumps({"Meta Data": meta, key: "\0"}, indent=4)
+    return body.replace('"\\u0000"', "{\n" + bars + "\n    }" if items else "{}")
 
 
 def to_csv(body: bytes, interval: str) -> bytes:
-    """The same answer as ``datatype=csv`` renders it."""
-    series = json.loads(body)[f"Time Series ({interval})"]
-    lines = [CSV_HEADER] + [",".join([stamp, *bar.values()]) for stamp, bar in series.items()]
+    """The same answer as ``datatype=csv`` renders it (a time sent twice: its row twice)."""
+    payload = json.loads(body, object_pairs_hook=lambda pairs: pairs)
+    series = dict(payload)[f"Time Series ({interval})"]
+    lines = [CSV_HEADER] + [",".join([stamp, *(v for _, v in bar)]) for stamp, bar in series]
     return ("\r\n".join(lines) + "\r\n").encode()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -13,6 +17,23 @@ from .pipeline import daily
 from .sessions import TZ, month_window
 
 
+def attempt(step, *args, **kwargs) -> Exception | None:
+    """Call ``step``; the feed's error it raised (the lesson shows it), or None."""
+    from .alphavantage import AlphaVantageError
+
+    try:
+        step(*args, **kwargs)
+    except AlphaVantageError as error:
+        return error
+    return None
+
+
+def digest(files: dict[str, Path]) -> str:
+    """A short fingerprint of exported files' bytes (equal digests: identical files)."""
+    content = b"".join(Path(files[kind]).read_bytes() for kind in sorted(files))
+    return hashlib.sha256(content).hexdigest()[:12]
+
+
 def payload_sample(payload: dict, bars: int = 2) -> str:
     """The payload's head as the API sends it: Meta Data and the newest bars."""
     key = next(k for k in payload if k.startswith("Time Series"))
@@ -20,53 +41,83 @@ def payload_sample(payload: dict, bars: int = 2) -> str:
     return json.dumps({"Meta Data": payload["Meta Data"], key: head}, indent=2)
 
 
-def raw_sample(symbol: str, rows: int = 5, engine: sa.Engine | None = None) -> pd.DataFrame:
-    """The first raw rows of ``symbol`` (ingestion time shown relative to the first load)."""
+def raw_sample(symbol: str, rows: int = 5, engine: sa.Engine | None = None, *,
+               connection: sa.Connection | None = None) -> pd.DataFrame:
+    """The first raw rows of ``symbol`` (ingestion time shown relative to the first load);
+    ``connection``: as a run's open transaction sees them."""
     return db.read_frame("""
         SELECT bar_time AT TIME ZONE :tz AS bar_time_et, open, high, low, close, volume, run_id,
                dense_rank() OVER (ORDER BY ingested_at) AS load_no
         FROM etl.raw_intraday WHERE symbol = :s ORDER BY bar_time, ingested_at LIMIT :n""",
-                         {"tz": TZ, "s": symbol, "n": rows}, engine=engine)
+                         {"tz": TZ, "s": symbol, "n": rows}, engine=engine, connection=connection)
 
 
-def versions(symbol: str, month: str, engine: sa.Engine | None = None) -> pd.DataFrame:
-    """Bars that arrived more than once with different values, each version, and which one won."""
+def versions(symbol: str, month: str, interval: str, engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Bars of ``interval`` that arrived more than once with different values, each version, and
+    which one won."""
     start, end = month_window(month)
     return db.read_frame("""
-        WITH multi AS (SELECT bar_time FROM etl.raw_intraday WHERE symbol = :s
+        WITH multi AS (SELECT bar_time FROM etl.raw_intraday WHERE symbol = :s AND interval = :i
                          AND bar_time >= :start AND bar_time < :end
-                       GROUP BY bar_time HAVING count(DISTINCT close) > 1)
+                       GROUP BY bar_time HAVING count(DISTINCT (open, high, low, close, volume)) > 1)
         SELECT r.bar_time AT TIME ZONE :tz AS bar_time_et, r.close, r.run_id,
-               (r.close = i.close AND r.ingested_at = i.ingested_at) AS kept
+               (r.open, r.high, r.low, r.close, r.volume, r.ingested_at)
+                 = (i.open, i.high, i.low, i.close, i.volume, i.ingested_at) AS kept
         FROM etl.raw_intraday r JOIN multi USING (bar_time)
         JOIN etl.intraday i ON i.symbol = r.symbol AND i.interval = r.interval AND i.bar_time = r.bar_time
-        WHERE r.symbol = :s ORDER BY r.bar_time, r.run_id""",
-                         {"s": symbol, "start": start, "end": end, "tz": TZ}, engine=engine)
+        WHERE r.symbol = :s AND r.interval = :i ORDER BY r.bar_time, r.run_id""",
+                         {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ}, engine=engine)
 
 
-def counts(symbol: str, month: str, engine: sa.Engine | None = None) -> pd.Series:
-    """Rows per stage for the month: raw (every ingestion), clean (one per bar), daily."""
+def counts(symbol: str, month: str, interval: str | None = None, engine: sa.Engine | None = None) -> pd.Series:
+    """Rows per stage for the month: raw (every ingestion), clean (one per bar), daily; the
+    intraday ones of ``interval`` if given."""
     start, end = month_window(month)
-    params = {"s": symbol, "start": start, "end": end, "d0": start.date(), "d1": end.date()}
-    row = db.read_frame("""
-        SELECT (SELECT count(*) FROM etl.raw_intraday WHERE symbol = :s AND bar_time >= :start AND bar_time < :end) AS raw,
-               (SELECT count(*) FROM etl.intraday WHERE symbol = :s AND bar_time >= :start AND bar_time < :end) AS clean,
+    params = {"s": symbol, "i": interval, "start": start, "end": end, "d0": start.date(), "d1": end.date()}
+    bars = "symbol = :s AND (CAST(:i AS text) IS NULL OR interval = :i) AND bar_time >= :start AND bar_time < :end"
+    row = db.read_frame(f"""
+        SELECT (SELECT count(*) FROM etl.raw_intraday WHERE {bars}) AS raw,
+               (SELECT count(*) FROM etl.intraday WHERE {bars}) AS clean,
                (SELECT count(*) FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1) AS daily
         """, params, engine=engine).iloc[0]
     return row.astype(int).rename(f"{symbol} {month}")
 
 
-def plot_month(symbol: str, month: str, engine: sa.Engine | None = None) -> None:
-    """Intraday closes (thin line) under the daily candles built from them."""
+def dedup_effect(symbol: str, month: str, interval: str, engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Sessions whose raw bars hold duplicates: bars and volume counted from the raw table (what
+    aggregating before deduplication would give) and from the clean one (what the product uses)."""
     start, end = month_window(month)
-    bars = db.read_frame("SELECT bar_time AT TIME ZONE :tz AS t, close FROM etl.intraday WHERE symbol = :s "
-                         "AND bar_time >= :start AND bar_time < :end ORDER BY bar_time",
-                         {"tz": TZ, "s": symbol, "start": start, "end": end}, engine=engine)
+    return db.read_frame("""
+        WITH raw AS (SELECT (bar_time AT TIME ZONE :tz)::date AS session, count(*) AS raw_bars,
+                            CAST(sum(volume) AS bigint) AS raw_volume
+                     FROM etl.raw_intraday WHERE symbol = :s AND interval = :i
+                       AND bar_time >= :start AND bar_time < :end GROUP BY 1),
+             clean AS (SELECT (bar_time AT TIME ZONE :tz)::date AS session, count(*) AS clean_bars,
+                              CAST(sum(volume) AS bigint) AS clean_volume
+                       FROM etl.intraday WHERE symbol = :s AND interval = :i
+                         AND bar_time >= :start AND bar_time < :end GROUP BY 1)
+        SELECT session, raw_bars, clean_bars, raw_volume, clean_volume
+        FROM raw JOIN clean USING (session) WHERE raw_bars > clean_bars ORDER BY session""",
+                         {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end}, engine=engine)
+
+
+def month_figure(symbol: str, month: str, interval: str | None = None, engine: sa.Engine | None = None):
+    """Intraday closes (thin line) under the daily candles built from them: a matplotlib Figure.
+    ``interval``: the intraday bars shown (default: those the daily product was built from)."""
+    start, end = month_window(month)
     days = daily(symbol, month, engine)
+    bars = db.read_frame("""
+        SELECT bar_time AT TIME ZONE :tz AS t, close FROM etl.intraday
+        WHERE symbol = :s AND bar_time >= :start AND bar_time < :end
+          AND interval = coalesce(CAST(:i AS text), (SELECT interval FROM etl.daily WHERE symbol = :s
+                                                      AND session >= :d0 AND session < :d1 LIMIT 1))
+        ORDER BY bar_time""", {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end,
+                               "d0": start.date(), "d1": end.date()}, engine=engine)
     fig, ax = plt.subplots(figsize=(10, 3.6))
     # one x position per session, intraday bars spread across it
     position = {d: i for i, d in enumerate(days["session"])}
     bars["session"] = bars["t"].dt.date
+    bars = bars[bars["session"].isin(position)].copy()
     bars["x"] = bars["session"].map(position) + bars.groupby("session").cumcount() / \
         bars.groupby("session")["close"].transform("size") - 0.5
     ax.plot(bars["x"], bars["close"], color="#9fc5e8", linewidth=0.8, label="intraday close")
@@ -82,20 +133,43 @@ def plot_month(symbol: str, month: str, engine: sa.Engine | None = None) -> None
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def plot_month(symbol: str, month: str, interval: str | None = None, engine: sa.Engine | None = None) -> None:
+    """Show :func:`month_figure` (in a notebook: the cell's output)."""
+    month_figure(symbol, month, interval, engine)
     plt.show()
 
 
-def explorer(symbols: list[str], month: str, symbol: str | None = None):
-    """A dropdown of the loaded symbols, redrawing the month's chart."""
+def _figure_output(fig, label: str) -> dict:
+    """A figure as an output of an ipywidgets ``Output`` (PNG), closed (nothing else shows it)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": label}}
+
+
+def explorer(symbols: list[str], month: str, symbol: str | None = None, engine: sa.Engine | None = None):
+    """A dropdown of the loaded symbols over the month's chart, drawn for the current choice from
+    the start and redrawn on every change.
+
+    The chart goes into the widget's state, not into the cell's output: a headless run (nbval,
+    papermill) stores the same short text for the cell however the chart looks."""
     import ipywidgets as widgets
+
+    class Explorer(widgets.VBox):
+        def __repr__(self) -> str:        # the cell's text output: stable, no widget internals
+            return f"explorer of {month}: {', '.join(symbols)} (showing {choice.value})"
 
     choice = widgets.Dropdown(options=symbols, value=symbol or symbols[0], description="symbol")
     out = widgets.Output()
 
     def draw(change=None):
-        with out:
-            out.clear_output(wait=True)
-            plot_month(choice.value, month)
+        figure = month_figure(choice.value, month, engine=engine)
+        out.outputs = (_figure_output(figure, f"{choice.value} {month}: intraday bars and daily candles"),)
 
     choice.observe(draw, names="value")
-    return widgets.VBox([choice, out])
+    draw()
+    return Explorer([choice, out])

@@ -1,11 +1,15 @@
 """The market-data ETL against its offline stand-in: formats, faults, idempotency, backfill."""
 
 import json
+import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 import requests
+import sqlalchemy as sa
 
-from fdelib import db, etl
+from fdelib import db, etl, stack
 from fdelib.etl import alphavantage, stub
 from fdelib.etl.alphavantage import ApiError, Client, MalformedPayload, RateLimited
 
@@ -119,15 +123,86 @@ def test_a_month_end_to_end(client, engine):
     assert daily["volume"].iloc[0] == first_day["volume"].sum()
 
 
-def test_duplicates_are_removed_before_aggregation(client):
-    etl.run_month("DUPE", "2025-10", client=client)
-    stub.configure(["duplicates"])                     # November's answer repeats Oct 31st
+def test_duplicates_within_one_answer_are_loaded_raw_and_removed_before_aggregation(client):
+    clean_answer = client.intraday("DUPE", "2025-11")["Time Series (5min)"]
+    first_day = {t: bar for t, bar in clean_answer.items() if t.startswith("2025-11-03")}
+    stub.configure(["duplicates"])            # a single run, nothing loaded before
+    payload = client.intraday("DUPE", "2025-11")
+    assert len(alphavantage.repeats(payload["Time Series (5min)"])) == 12     # 09:30-10:25 sent twice
     result = etl.run_month("DUPE", "2025-11", client=client)
-    assert result["raw_rows"] == result["clean"] + 78  # the extra session is outside November's window
+    assert result["raw_rows"] == 78 + 18 * 78 + 42 + 12    # Oct 31 (the overlap), November, the copies
+    assert result["duplicates"] == 12 and result["superseded"] == 12 and result["clean"] == 18 * 78 + 42
+    day = etl.daily("DUPE", "2025-11").iloc[0]
+    assert day["bars"] == 78                                # not 90: each bar counted once
+    assert day["volume"] == sum(int(bar["5. volume"]) for bar in first_day.values())
+    assert etl.run_log().iloc[-1]["duplicates"] == 12
     october = etl.run_month("DUPE", "2025-10", client=client)
-    assert october["superseded"] > 0
-    last = etl.daily("DUPE", "2025-10").iloc[-1]
-    assert last["bars"] == 78                          # not 156: each bar counted once
+    assert october["duplicates"] == 78 + 12                 # Oct 31 came with November's answer; its own copies
+    assert etl.daily("DUPE", "2025-10").iloc[-1]["bars"] == 78
+
+
+def test_the_run_log_counts_each_runs_own_duplicates(client):
+    for _ in range(3):
+        etl.run_month("RERUN", "2025-11", "30min", client=client)
+    log = etl.run_log()
+    assert list(log.loc[log["symbol"] == "RERUN", "duplicates"]) == [0, 241, 241]   # not 0, 241, 482
+
+
+def test_a_csv_answer_keeps_a_row_sent_twice(client):
+    stub.configure(["duplicates"])
+    as_csv = client.intraday("CSVD", "2025-11", "60min", datatype="csv")
+    as_json = client.intraday("CSVD", "2025-11", "60min")
+    assert alphavantage.repeats(as_csv["Time Series (60min)"]) == alphavantage.repeats(as_json["Time Series (60min)"])
+    assert [t for t, _ in alphavantage.repeats(as_json["Time Series (60min)"])] == \
+        ["2025-11-03 10:00:00", "2025-11-03 09:00:00"]
+
+
+def test_copies_of_a_bar_that_disagree_are_refused(client):
+    text = stub.render("TWICE", "2025-11", "60min", 7, frozenset(["duplicates"])).decode()
+    last = text.rindex('"1. open": "')                       # the last copy, sent again with another open
+    text = text[:last] + '"1. open": "1' + text[last + len('"1. open": "'):]
+    with pytest.raises(MalformedPayload, match="sent twice with different values"):
+        alphavantage.Answer(text, "TWICE", "2025-11", "60min").decode()
+
+
+def test_every_interval_gives_the_same_daily_product(client):
+    """Alpha Vantage's bars are clock-aligned: 60-minute bars run 09:00 … 15:00 and the daily
+    product must still hold the whole session — open at 09:30, close at 16:00, all the volume."""
+    products = {}
+    for interval in alphavantage.INTERVALS:
+        result = etl.run_month("EVERY", "2025-11", interval, client=client)
+        assert result["missing_bars"] == 0, interval
+        products[interval] = etl.daily("EVERY", "2025-11")
+    bars = {interval: list(frame["bars"].unique()) for interval, frame in products.items()}
+    assert bars == {"1min": [390, 210], "5min": [78, 42], "15min": [26, 14], "30min": [13, 7], "60min": [7, 4]}
+    columns = ["session", "open", "high", "low", "close", "volume"]
+    for interval, frame in products.items():
+        assert frame[columns].equals(products["1min"][columns]), interval
+
+
+def test_sixty_minute_bars_are_hour_aligned_like_the_api(client):
+    regular = sorted(client.intraday("HOUR", "2025-11", "60min")["Time Series (60min)"])
+    assert [t[11:16] for t in regular if t.startswith("2025-11-03")] == \
+        ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
+    assert [t[11:16] for t in regular if t.startswith("2025-11-28")] == ["09:00", "10:00", "11:00", "12:00"]
+    extended = client.intraday("HOUR", "2025-11", "60min", extended_hours=True)
+    stamps = sorted(extended["Time Series (60min)"])
+    day = [t[11:16] for t in stamps if t.startswith("2025-11-03")]
+    assert day[0] == "04:00" and day[-1] == "19:00" and len(day) == 16     # as recorded answers: 04:00 … 19:00
+    assert extended["Meta Data"]["3. Last Refreshed"] == "2025-11-28 16:00:00"   # half day: to 17:00
+    # the 09:00 bar holds 09:30-10:00 in a regular-hours answer, also 09:00-09:30 with extended hours
+    nine = "2025-11-03 09:00:00"
+    plain, wide = client.intraday("HOUR", "2025-11", "60min")["Time Series (60min)"][nine], \
+        extended["Time Series (60min)"][nine]
+    assert int(wide["5. volume"]) > int(plain["5. volume"])
+
+
+def test_gaps_use_the_same_clock_aligned_bars(client):
+    stub.configure(["missing"])                        # 10:00-10:30 of the second session
+    result = etl.run_month("HGAP", "2025-11", "60min", client=client)
+    assert result["missing_bars"] == 1
+    gaps = etl.gaps("HGAP", "2025-11", "60min")
+    assert gaps[["first", "last", "bars"]].to_dict("records") == [{"first": "10:00", "last": "10:00", "bars": 1}]
 
 
 def test_a_corrected_bar_wins_by_ingestion_time(client):
@@ -141,6 +216,11 @@ def test_a_corrected_bar_wins_by_ingestion_time(client):
     versions = db.read_scalar("SELECT count(DISTINCT close) FROM etl.raw_intraday r WHERE symbol = 'CORR' "
                               "GROUP BY bar_time ORDER BY 1 DESC LIMIT 1")
     assert versions == 2                               # raw keeps both versions; clean keeps the latest
+    from fdelib.etl import views
+
+    shown = views.versions("CORR", "2025-11", "5min")
+    assert list(shown["kept"]) == [False, True] and shown["close"].iloc[1] > shown["close"].iloc[0]
+    assert views.versions("CORR", "2025-11", "60min").empty    # another interval: nothing to show
 
 
 def test_missing_bars_are_reported_as_gaps(client):
@@ -179,6 +259,67 @@ def test_a_crash_between_steps_is_recovered_by_rerunning(client, engine, monkeyp
     assert etl.run_month("CRASH", "2025-11", client=client)["daily_rows"] == 19
 
 
+def test_an_interrupted_run_is_recorded_as_failed_not_left_running(client, monkeypatch):
+    from fdelib.etl import pipeline
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "deduplicate", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        etl.run_month("INTR", "2025-11", "60min", client=client)
+    last = etl.run_log().iloc[-1]
+    assert last["status"] == "failed" and last["error"].startswith("KeyboardInterrupt")
+    assert raw_count("INTR") == 0
+
+
+def status_of(run_id):
+    return db.read_scalar("SELECT status FROM etl.runs WHERE run_id = :id", {"id": run_id})
+
+
+def test_a_run_whose_process_died_is_marked_abandoned_by_the_next_run(client, engine):
+    from fdelib.etl import pipeline
+
+    # a run whose process is killed between steps: its work never commits, its record says 'running'
+    dead = pipeline.Run.begin("DEAD", "2025-11", "60min", client=client, engine=engine)
+    pipeline.load_raw(dead.conn, client.intraday("DEAD", "2025-11", "60min"), dead.run_id)
+    backend = dead.conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    dead.conn.invalidate()                   # the process is gone: PostgreSQL loses its session
+    for _ in range(100):                     # ... and ends it (asynchronously)
+        if not db.read_scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = :p", {"p": backend}):
+            break
+        time.sleep(0.05)
+    assert status_of(dead.run_id) == "running" and raw_count("DEAD") == 0
+    result = etl.run_month("DEAD", "2025-11", "60min", client=client)
+    assert status_of(dead.run_id) == "abandoned" and result["daily_rows"] == 19
+    error = db.read_scalar("SELECT error FROM etl.runs WHERE run_id = :id", {"id": dead.run_id})
+    assert "its process ended" in error and f"run {result['run_id']} started" in error
+
+
+def test_a_committed_running_row_without_a_process_is_abandoned(client, engine):
+    with engine.begin() as conn:             # a record left by a crashed process (or an older version)
+        orphan = etl.start_run(conn, "ORPH", "2025-11", "60min")
+    etl.run_month("ORPH", "2025-11", "60min", client=client)
+    assert status_of(orphan) == "abandoned"
+
+
+def test_a_live_run_is_not_abandoned_and_does_not_block_the_next(client, engine, settings):
+    from fdelib.etl import pipeline
+
+    live = pipeline.Run.begin("LIVE", "2025-11", "60min", client=client, engine=engine)
+    pipeline.load_raw(live.conn, client.intraday("LIVE", "2025-11", "60min"), live.run_id)  # uncommitted writes
+    impatient = sa.create_engine(db.database_url(settings), connect_args={"options": "-c lock_timeout=3000"})
+    try:
+        etl.run_month("OTHER", "2025-11", "60min", client=client, engine=impatient)   # set-up takes no table lock
+    finally:
+        impatient.dispose()
+    assert status_of(live.run_id) == "running"          # its lock is held: alive, left alone
+    pipeline.deduplicate(live.conn, "LIVE", "2025-11", "60min")
+    pipeline.aggregate_daily(live.conn, "LIVE", "2025-11", "60min")
+    counts = live.succeed()
+    assert status_of(live.run_id) == "succeeded" and counts["daily_rows"] == 19 and counts["raw_rows"] == 130
+
+
 def test_three_runs_export_identical_bytes(client, tmp_path):
     outputs = []
     for n in range(3):
@@ -188,18 +329,39 @@ def test_three_runs_export_identical_bytes(client, tmp_path):
     assert outputs[0][0].startswith(b"symbol,session,open,high,low,close,volume,bars\nIDEM,2025-11-03,")
 
 
-def test_backfill_in_any_order_gives_the_same_product(client, engine):
-    stub.configure(["duplicates"])                     # overlapping months: order could matter
-    for month in ("2025-09", "2025-10", "2025-11"):
-        etl.run_month("ORDER", month, client=client)
-    forward = etl.daily("ORDER")
-    with engine.begin() as conn:
-        for table in ("raw_intraday", "intraday", "daily"):
-            conn.exec_driver_sql(f"DELETE FROM etl.{table} WHERE symbol = 'ORDER'")
-    for month in ("2025-11", "2025-09", "2025-10"):
-        etl.run_month("ORDER", month, client=client)
-    backward = etl.daily("ORDER")
-    assert len(forward) == 19 + 23 + 21 - 0 and forward.equals(backward)
+LATEST_WINS = """
+    SELECT count(*) FROM etl.intraday i
+    WHERE i.symbol = :s AND ROW(i.open, i.high, i.low, i.close, i.volume) IS DISTINCT FROM (
+        SELECT ROW(r.open, r.high, r.low, r.close, r.volume) FROM etl.raw_intraday r
+        WHERE r.symbol = i.symbol AND r.interval = i.interval AND r.bar_time = i.bar_time
+        ORDER BY r.ingested_at DESC, r.run_id DESC LIMIT 1)
+"""
+
+
+def test_backfill_in_any_order_keeps_the_latest_load_of_every_bar(client, engine):
+    # each answer also brings the previous month's last session, its closing bar revised:
+    # which load of those bars is the latest depends on the order the months run in
+    stub.configure(["duplicates"])
+    october = client.intraday("ORDER", "2025-10")["Time Series (5min)"]
+    original = float(october["2025-10-31 15:55:00"]["4. close"])
+    revised = pytest.approx(original * 1.01, abs=1e-4)
+
+    def backfill(months):
+        with engine.begin() as conn:
+            for table in ("raw_intraday", "intraday", "daily"):
+                conn.exec_driver_sql(f"DELETE FROM etl.{table} WHERE symbol = 'ORDER'")
+        for month in months:
+            etl.run_month("ORDER", month, client=client)
+        assert db.read_scalar(LATEST_WINS, {"s": "ORDER"}) == 0       # every clean bar: its latest load
+        return etl.daily("ORDER").set_index("session")
+
+    forward = backfill(["2025-09", "2025-10", "2025-11"])   # November's load of Oct 31 is the latest
+    backward = backfill(["2025-11", "2025-09", "2025-10"])  # October's own load of Oct 31 is the latest
+    oct31 = pd.Timestamp("2025-10-31").date()
+    assert forward.loc[oct31, "close"] == revised and backward.loc[oct31, "close"] == original
+    others = [d for d in forward.index if d != oct31]
+    assert forward.loc[others].equals(backward.loc[others])
+    assert len(forward) == 1 + 21 + 23 + 19 and forward.index[0] == pd.Timestamp("2025-08-29").date()
 
 
 def test_backfill_runs_every_month_and_records_a_failed_one(client, engine):
@@ -306,16 +468,22 @@ def test_extended_hours_bars_are_kept_raw_but_the_product_is_the_regular_session
     assert bool(etl.run_log()["status"].eq("succeeded").iloc[-1])
 
 
-# --- bad values: refused by the load, nothing written ------------------------------------------
+# --- bad values: refused whole before anything is written -------------------------------------
 
 @pytest.mark.parametrize("field, value, words", [
-    ("4. close", "n/a", r"bar 2025-11-2\d \d\d:\d\d:00: invalid input syntax for type numeric"),
-    ("4. close", "NaN", "raw_intraday_values"),
-    ("3. low", "-1.0", "raw_intraday_values"),
-    ("5. volume", "12,5", "has a comma or a line break"),
-    ("5. volume", "1,5min,2025-11-03 09:30:00-05:00,1,1,1,1,1,1\nX", "has a comma or a line break"),
+    ("4. close", "n/a", r"bar 2025-11-2\d \d\d:00:00: 4\. close 'n/a' is not a number"),
+    ("4. close", "NaN", r"close is 'NaN', not a finite number"),
+    ("3. low", "-1.0", "low -1 is not a positive price"),
+    ("1. open", "-1.0", "open -1 is not a positive price"),
+    ("4. close", "-0.5", "close -0.5 is not a positive price"),
+    ("1. open", "99999", r"open 99999 is outside the bar's range, low [\d.]+ to high [\d.]+"),
+    ("4. close", "0.0001", r"close 0.0001 is outside the bar's range"),
+    ("2. high", "0.0001", r"low [\d.]+ is above high 0.0001"),
+    ("5. volume", "-3", "volume -3 is negative"),
+    ("5. volume", "12,5", "5. volume '12,5' is not a whole number"),
+    ("5. volume", "1,5min,2025-11-03 09:30:00-05:00,1,1,1,1,1,1\nX", "is not a whole number"),
 ])
-def test_a_bad_value_fails_the_load_and_writes_nothing(client, field, value, words):
+def test_a_bad_value_is_refused_before_the_load_and_nothing_is_written(client, field, value, words):
     etl.run_month("VALS", "2025-11", "60min", client=client)
     before = (raw_count("VALS"), etl.daily("VALS"))
     payload = client.intraday("VALS", "2025-11", "60min")
@@ -327,11 +495,88 @@ def test_a_bad_value_fails_the_load_and_writes_nothing(client, field, value, wor
     assert etl.run_log().iloc[-1]["status"] == "failed"
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("1. open", "-1.0", "raw_intraday_open_close"),          # the table's own check, last line of defence
+    ("4. close", "9999", "raw_intraday_open_close"),
+    ("4. close", "NaN", "violates check constraint"),
+    ("5. volume", "12,5", "has a comma or a line break"),    # would shift the CSV's columns
+])
+def test_the_table_refuses_what_a_hand_made_payload_slips_past(client, engine, field, value, words):
+    from fdelib.etl import pipeline
+
+    payload = client.intraday("HAND", "2025-11", "60min")
+    bars = payload["Time Series (60min)"]
+    bars[list(bars)[5]][field] = value
+    with pytest.raises(MalformedPayload, match=words):
+        with engine.begin() as conn:
+            pipeline.load_raw(conn, payload, etl.start_run(conn, "HAND", "2025-11", "60min"))
+    assert raw_count("HAND") == 0
+
+
+PREVIOUS_SCHEMA = Path(__file__).with_name("schema_previous.sql")     # fdelib/etl/schema.sql before this one
+
+
+@pytest.mark.parametrize("start", ["fresh", "previous version"])
+def test_schema_sets_up_a_fresh_database_and_upgrades_the_previous_version(settings, start):
+    name = "etl_schema_" + start.replace(" ", "_")
+    admin = sa.create_engine(stack.admin_url(settings), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine = sa.create_engine(sa.engine.make_url(stack.admin_url(settings)).set(database=name))
+    bar = "'X', '60min', '2025-11-03 09:00-05', {}, 2, 1, {}, 10, {}"
+    try:
+        if start == "previous version":
+            db.run_sql_file(PREVIOUS_SCHEMA, engine)
+            with engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO etl.runs (symbol, month, interval, status) "
+                                     "VALUES ('X', '2025-11', '60min', 'running')")
+                conn.exec_driver_sql(f"INSERT INTO etl.raw_intraday (symbol, interval, bar_time, open, high, low, "
+                                     f"close, volume, run_id) VALUES ({bar.format(-1, 1.5, 1)})")  # let in then
+        etl.setup(engine)
+        etl.setup(engine)                                                   # idempotent
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE etl.runs SET status = 'abandoned'")   # the new status is allowed
+            conn.exec_driver_sql(f"INSERT INTO etl.raw_intraday (symbol, interval, bar_time, open, high, low, "
+                                 f"close, volume, run_id) VALUES ({bar.format(1.5, 1.5, 1)})")
+        for open_, close in ((-1, 1.5), (1.5, -1), (3, 1.5), (1.5, 0.5)):
+            with pytest.raises(sa.exc.IntegrityError, match="raw_intraday_open_close"):
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(f"INSERT INTO etl.raw_intraday (symbol, interval, bar_time, open, high, "
+                                         f"low, close, volume, run_id) VALUES ({bar.format(open_, close, 1)})")
+        with engine.connect() as conn:
+            kept = conn.exec_driver_sql("SELECT count(*) FROM etl.raw_intraday").scalar()
+            constraints = conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'etl.raw_intraday'::regclass "
+                "AND contype = 'c' ORDER BY 1").scalars().all()
+        assert kept == (2 if start == "previous version" else 1)           # data kept; old rows not rescanned
+        assert constraints == ["raw_intraday_open_close", "raw_intraday_values", "raw_intraday_volume_check"]
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+
 def test_setup_is_idempotent_and_keeps_data(client, engine):
     etl.run_month("KEEP", "2025-11", "60min", client=client)
     etl.setup(engine)
     etl.setup(engine)
-    assert raw_count("KEEP") == 18 * 6 + 3        # 60-minute bars 09:30-14:30, to 11:30 on the half day
+    assert raw_count("KEEP") == 18 * 7 + 4        # 60-minute bars 09:00-15:00, to 12:00 on the half day
     indexes = db.read_frame("SELECT indexname FROM pg_indexes WHERE schemaname = 'etl' "
                             "AND tablename = 'raw_intraday' ORDER BY 1")
     assert list(indexes["indexname"]) == ["raw_intraday_run_idx"]
+
+
+def test_the_explorer_shows_its_symbol_from_the_start_and_redraws_on_a_change(client):
+    from fdelib.etl import views
+
+    for name in ("VIEWA", "VIEWB"):
+        etl.run_month(name, "2025-11", "60min", client=client)
+    box = views.explorer(["VIEWA", "VIEWB"], "2025-11", "VIEWB")
+    choice, out = box.children
+    assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    assert out.outputs[0]["data"]["text/plain"].startswith("VIEWB 2025-11")
+    assert repr(box) == "explorer of 2025-11: VIEWA, VIEWB (showing VIEWB)"    # the cell's stored text
+    choice.value = "VIEWA"
+    assert len(out.outputs) == 1 and out.outputs[0]["data"]["text/plain"].startswith("VIEWA 2025-11")
