@@ -113,6 +113,9 @@ def check_workflow(definition: Any) -> dict[str, Any]:
             unknown = [r for r in task.get("joinOn") or [] if r not in plan.slots]
             if unknown:
                 raise DefinitionError(f"JOIN {ref!r} waits on unknown task(s) {', '.join(unknown)}")
+        if kind == "DECISION" and task.get("caseExpression"):
+            raise DefinitionError(f"DECISION {ref!r} uses a caseExpression (JavaScript); the local "
+                                  "engine evaluates caseValueParam only")
         if kind in ("SWITCH", "DECISION"):
             evaluator = task.get("evaluatorType") or "value-param"
             if evaluator != "value-param":
@@ -128,6 +131,9 @@ def check_task_def(task_def: Any) -> dict[str, Any]:
     logic = task_def.get("retryLogic") or "FIXED"
     if logic not in ("FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF"):
         raise DefinitionError(f"task {task_def['name']!r}: unknown retryLogic {logic!r}")
+    policy = task_def.get("timeoutPolicy") or "TIME_OUT_WF"
+    if policy not in ("TIME_OUT_WF", "RETRY", "ALERT_ONLY"):
+        raise DefinitionError(f"task {task_def['name']!r}: unknown timeoutPolicy {policy!r}")
     for key in ("retryCount", "retryDelaySeconds", "responseTimeoutSeconds", "timeoutSeconds"):
         value = task_def.get(key)
         if value is not None and (not isinstance(value, int) or value < 0):

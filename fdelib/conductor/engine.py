@@ -15,13 +15,19 @@ Semantics follow Conductor's documentation for what the course uses:
   is never retried. An ``optional`` task that runs out of retries is COMPLETED_WITH_ERRORS.
 * A task IN_PROGRESS that is not updated within ``responseTimeoutSeconds`` (its worker died)
   is TIMED_OUT and retried; a late result from the dead worker is ignored.
+* A task still IN_PROGRESS (even waiting for its callback) ``timeoutSeconds`` after it was first
+  polled is TIMED_OUT: ``timeoutPolicy`` TIME_OUT_WF times the workflow out (optional or not),
+  RETRY retries it, ALERT_ONLY lets it run on. A retry waits ``retryDelaySeconds`` (FIXED),
+  times ``2^retryCount`` (EXPONENTIAL_BACKOFF) or ``backoffScaleFactor * (retryCount + 1)``
+  (LINEAR_BACKOFF), shown as its ``callbackAfterSeconds``.
 * A worker answering IN_PROGRESS puts the task back in the queue after
   ``callbackAfterSeconds``; ``extendLease`` only resets the response timeout.
 * FORK_JOIN starts the first task of every branch; the JOIN that follows waits for its
   ``joinOn`` tasks and outputs theirs by reference name. FORK_JOIN_DYNAMIC forks the tasks
   listed at run time in its ``dynamicForkTasksParam`` input (with inputs from
   ``dynamicForkTasksInputParamName``); its JOIN waits for all of them. SWITCH (``value-param``) and its
-  legacy form DECISION pick a case by value, else ``defaultCase``. TERMINATE ends the
+  legacy form DECISION (``caseValueParam``) pick a case by value, else ``defaultCase``; their
+  outputs are ``evaluationResult`` and ``caseOutput``. TERMINATE ends the
   workflow with its ``terminationStatus``. SET_VARIABLE writes ``workflow.variables``.
 * A workflow's ``timeoutSeconds`` count from its start, or from its last retry
   (``lastRetriedTime``); a restart starts the count afresh.
@@ -474,10 +480,13 @@ class Engine:
         now = self.clock()
         with self._tx() as cur:
             cur.execute("""
-                SELECT DISTINCT workflow_id FROM conductor.tasks
-                WHERE status = 'IN_PROGRESS' AND NOT queued AND (
-                      (response_timeout_seconds > 0 AND update_time + response_timeout_seconds * 1000 < %(now)s)
-                   OR (timeout_seconds > 0 AND start_time + timeout_seconds * 1000 < %(now)s))
+                SELECT workflow_id FROM conductor.tasks
+                WHERE status = 'IN_PROGRESS' AND NOT queued AND response_timeout_seconds > 0
+                  AND update_time + response_timeout_seconds * 1000 < %(now)s
+                UNION
+                SELECT workflow_id FROM conductor.tasks   -- queued too: waiting for its callback
+                WHERE status = 'IN_PROGRESS' AND timeout_seconds > 0
+                  AND start_time + timeout_seconds * 1000 < %(now)s
                 UNION
                 SELECT workflow_id FROM conductor.workflows
                 WHERE status = 'RUNNING' AND timeout_seconds > 0
@@ -503,16 +512,17 @@ class Engine:
             return True
         changed = False
         for task in run.tasks:
-            if task["status"] != "IN_PROGRESS" or task["queued"] or task["task_type"] != "SIMPLE":
+            if task["status"] != "IN_PROGRESS" or task["task_type"] != "SIMPLE":
                 continue
-            silent = task["response_timeout_seconds"] and \
+            # a task waiting for its callback has no response timeout, but its timeoutSeconds run on
+            silent = not task["queued"] and task["response_timeout_seconds"] and \
                 task["update_time"] + task["response_timeout_seconds"] * 1000 < now
             too_long = task["timeout_seconds"] and task["start_time"] + task["timeout_seconds"] * 1000 < now
             if silent or too_long:
                 what = (f"responseTimeoutSeconds: {task['response_timeout_seconds']} exceeded (no word "
                         "from the worker that polled it)" if silent
                         else f"timeoutSeconds: {task['timeout_seconds']} exceeded")
-                task.update(status="TIMED_OUT", reason=what, end_time=now)
+                task.update(status="TIMED_OUT", reason=what, end_time=now, queued=False)
                 run.touch(task)
                 changed = True
         if changed:
@@ -538,7 +548,7 @@ class Engine:
                     continue
                 elif self._can_retry(task):
                     self._retry(run, task, self._retry_delay_ms(task))
-                elif task["workflow_task"].get("optional"):
+                elif task["workflow_task"].get("optional") and not self._times_out_workflow(task):
                     task["status"] = "COMPLETED_WITH_ERRORS"
                     for following in self._successors(run, task):
                         self._schedule(run, following)
@@ -564,7 +574,7 @@ class Engine:
                       for wt in task["output"].get("forkedTaskDefs") or []]
             return forked + [run.plan.after(ref)]
         if kind in ("SWITCH", "DECISION"):
-            key = (task["output"].get("evaluationResult") or [None])[0]
+            key = (task["output"].get("evaluationResult") or task["output"].get("caseOutput") or [None])[0]
             chosen = (task["workflow_task"].get("decisionCases") or {}).get(key)
             if chosen is None:
                 chosen = task["workflow_task"].get("defaultCase") or []
@@ -582,15 +592,19 @@ class Engine:
         task = self._new_task(run, workflow_task, kind, task_input, now)
         if kind == "SIMPLE":
             task_def = {**TASK_DEFAULTS, **self.task_defs().get(task["task_def_name"], {})}
+            alert_only = task_def.get("timeoutPolicy") == "ALERT_ONLY"   # Conductor only alerts then
             task.update(status="SCHEDULED", queued=True, visible_at=now,
                         response_timeout_seconds=task_def["responseTimeoutSeconds"] or 0,
-                        timeout_seconds=task_def["timeoutSeconds"] or 0)
+                        timeout_seconds=0 if alert_only else task_def["timeoutSeconds"] or 0)
         elif kind == "JOIN":
             task.update(status="IN_PROGRESS", start_time=now)
         elif kind in ("SWITCH", "DECISION"):
-            value = _switch_value(workflow_task, task_input)
-            task.update(status="COMPLETED", start_time=now, end_time=now,
-                        output={"evaluationResult": [_case_key(value)]})
+            key = _case_key(_switch_value(workflow_task, task_input))
+            if kind == "DECISION":   # the legacy form says it its own way
+                task.update(input={**task_input, "case": key}, output={"caseOutput": [key]})
+            else:
+                task["output"] = {"evaluationResult": [key]}
+            task.update(status="COMPLETED", start_time=now, end_time=now)
         elif kind == "SET_VARIABLE":
             run.workflow["variables"] = {**run.workflow["variables"], **task_input}
             task.update(status="COMPLETED", start_time=now, end_time=now)
@@ -649,14 +663,16 @@ class Engine:
             merged["retryCount"] = task["workflow_task"]["retryCount"]
         return merged
 
+    def _times_out_workflow(self, task: dict) -> bool:
+        """A task past its timeoutSeconds under TIME_OUT_WF: no retry, no optional, the workflow times out."""
+        return task["status"] == "TIMED_OUT" and (task["reason"] or "").startswith("timeoutSeconds") \
+            and self._task_def(task).get("timeoutPolicy") != "RETRY"
+
     def _can_retry(self, task: dict) -> bool:
-        if task["task_type"] != "SIMPLE" or task["status"] not in ("FAILED", "TIMED_OUT"):
+        if task["task_type"] != "SIMPLE" or task["status"] not in ("FAILED", "TIMED_OUT") \
+                or self._times_out_workflow(task):
             return False
-        task_def = self._task_def(task)
-        if task["status"] == "TIMED_OUT" and task["reason"] and task["reason"].startswith("timeoutSeconds") \
-                and task_def.get("timeoutPolicy") != "RETRY":
-            return False
-        return task["retry_count"] < (task_def["retryCount"] or 0)
+        return task["retry_count"] < (self._task_def(task)["retryCount"] or 0)
 
     def _retry_delay_ms(self, task: dict) -> int:
         task_def = self._task_def(task)
@@ -675,7 +691,7 @@ class Engine:
         task = self._new_task(run, failed["workflow_task"], failed["task_type"], failed["input"], now,
                               retry_count=failed["retry_count"] + 1)
         task.update(status="SCHEDULED", queued=True, visible_at=now + delay_ms,
-                    retried_task_id=failed["task_id"],
+                    callback_after_seconds=delay_ms // 1000, retried_task_id=failed["task_id"],
                     response_timeout_seconds=failed["response_timeout_seconds"],
                     timeout_seconds=failed["timeout_seconds"])
         failed["retried"] = True

@@ -80,6 +80,9 @@ CREATE TABLE IF NOT EXISTS conductor.tasks (
 CREATE INDEX IF NOT EXISTS tasks_queue_idx ON conductor.tasks (task_def_name, visible_at) WHERE queued;
 CREATE INDEX IF NOT EXISTS tasks_running_idx ON conductor.tasks (update_time)
     WHERE status = 'IN_PROGRESS' AND NOT queued;
+-- tasks with a timeoutSeconds, for the sweep (IN_PROGRESS ones waiting for a callback included)
+CREATE INDEX IF NOT EXISTS tasks_timeout_idx ON conductor.tasks (start_time)
+    WHERE status = 'IN_PROGRESS' AND timeout_seconds > 0;
 
 CREATE TABLE IF NOT EXISTS conductor.task_logs (
     task_id      text NOT NULL,

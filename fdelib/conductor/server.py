@@ -160,11 +160,14 @@ def _int(value) -> int | None:
 
 
 def _log_text(request: Request) -> str:
+    """The log line as sent: a JSON string is unquoted, anything else (conductor-python sends
+    the bare text) is kept as it is — "1.50" stays "1.50"."""
+    text = request.body.decode()
     try:
-        value = request.json()
+        value = json.loads(text)
     except ValueError:
-        value = request.body.decode()
-    return value if isinstance(value, str) else json.dumps(value)
+        return text
+    return value if isinstance(value, str) else text
 
 
 class Server:
