@@ -1,9 +1,22 @@
-"""An ML workflow where data quality decides the outcome.
+"""An ML workflow on the ETL's daily data, where data quality and evaluation decide.
 
-check quality → build features → train → evaluate → register, run as a :class:`DAG`.
-The model (a logistic regression on lagged returns, predicting tomorrow's direction) is
-deliberately modest: the lesson is the workflow. The quality gate runs first and fails the
-workflow on bad data, so nothing downstream — above all the registry — ever sees it.
+    load_daily ─► check_quality ─► build_features ─► train ─► evaluate ─► register
+
+run as a :class:`DAG`. ``load_daily`` runs the market-data ETL of project 2 (:mod:`fdelib.etl`,
+through its public ``run_month`` and ``daily``) for the months up to ``as_of`` on its offline
+stand-in, and reads the daily data product. The model (a logistic regression on lagged
+returns, predicting tomorrow's direction) is deliberately modest: the lesson is the workflow.
+
+Two gates:
+
+* the **quality gate** runs first and fails the workflow on bad data, so nothing downstream —
+  above all the registry — ever sees it;
+* the **evaluation** compares the model with the naive baseline (always predict the direction
+  that was more frequent in the training data) and says whether it beats it by more than luck
+  would (two standard errors of the baseline's hit rate over the test days). The model is
+  registered either way, with its metrics and that verdict: the registry is the record of what
+  was tried on checked data. What is *used* is :func:`serving_version` — the newest model that
+  beats its baseline, or none (keep the naive rule).
 
 Registration is idempotent: the same model trained on the same data with the same
 parameters is the same version, so re-running the workflow does not mint version 2.
@@ -11,8 +24,10 @@ parameters is the same version, so re-running the workflow does not mint version
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -24,17 +39,84 @@ from .dag import DAG
 
 MODEL = "direction_logit"
 FEATURES = ["ret_1", "ret_2", "ret_5", "vol_10"]
+SYMBOL = "MLDEMO"      # the ETL symbol this lesson owns (the ETL lesson's symbols are left alone)
+INTERVAL = "30min"     # bars the ETL fetches; the daily product is the same kind of data at any interval
 
 
 class DataQualityError(FdeError):
     """The input data failed a quality check; the message lists which."""
 
 
-def daily_prices(seed: int, as_of: str, sessions: int = 500, symbol: str = "ACME",
-                 faults: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Seeded daily OHLCV-style closes on NYSE sessions, optionally with data faults:
-    ``"gap"`` (missing sessions), ``"negative"`` (a bad print), ``"duplicate"``, ``"stale"``
-    (the same close repeated for days)."""
+def reset(engine: sa.Engine) -> None:
+    """Create the lessons' tables (idempotent) and empty the model registry: a lesson's fresh
+    start, so version numbers are the same on a fresh and on a used database."""
+    from . import tasks
+
+    tasks.setup(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("TRUNCATE workflows.model_registry")
+
+
+# --- the data -------------------------------------------------------------------------------
+
+def etl_months(as_of: str, months: int) -> list[str]:
+    """The ``months`` calendar months up to and including the month of ``as_of``, oldest first."""
+    last = pd.Period(as_of[:7], freq="M")
+    return [str(last - back) for back in range(months - 1, -1, -1)]
+
+
+def etl_daily(engine: sa.Engine, as_of: str, months: int = 24, symbol: str = SYMBOL,
+              interval: str = INTERVAL) -> pd.DataFrame:
+    """The ETL's daily data product for ``symbol``: run the pipeline (``fdelib.etl.run_month``:
+    fetch → load raw → deduplicate → aggregate daily → export) for each month up to ``as_of``,
+    then read the ``etl.daily`` table. The fetch goes to the ETL's offline stand-in whatever
+    ``FDE_MODE`` says (a seeded random walk on real NYSE sessions: same data every run, and no
+    API quota spent). Each month is idempotent, so a re-run rewrites the same product.
+
+    Returns ``symbol, day, close, volume``, one row per session of the months, up to ``as_of``."""
+    from .. import etl
+    from ..config import get_settings
+
+    settings = dataclasses.replace(get_settings(), mode="offline")
+    client = etl.client(settings)
+    chosen = etl_months(as_of, months)
+    for month in chosen:
+        etl.run_month(symbol, month, interval, client=client, engine=engine,
+                      export_to=settings.data_dir / "workflows" / "ml_etl")
+    product = etl.daily(symbol, engine=engine)
+    day = pd.to_datetime(product["session"])
+    keep = (day >= pd.Timestamp(f"{chosen[0]}-01")) & (day <= pd.Timestamp(as_of))
+    return pd.DataFrame({"symbol": product["symbol"], "day": day, "close": product["close"],
+                         "volume": product["volume"].astype("int64")})[keep].reset_index(drop=True)
+
+
+def with_faults(prices: pd.DataFrame, faults: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
+    """``prices`` damaged the way a broken upstream would: ``"gap"`` (ten sessions missing),
+    ``"negative"`` (a bad print), ``"duplicate"`` (a session twice), ``"stale"`` (the same close
+    repeated for six days). Positions are fixed fractions of the history: same faults every run."""
+    unknown = set(faults) - {"gap", "negative", "duplicate", "stale"}
+    if unknown:
+        raise FdeError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from gap, negative, "
+                       "duplicate, stale")
+    frame = prices.copy()
+    n = len(frame)
+    if "gap" in faults:
+        frame = frame.drop(frame.index[n // 5:n // 5 + 10])
+    if "negative" in faults:
+        frame.loc[frame.index[len(frame) * 2 // 5], "close"] *= -1
+    if "duplicate" in faults:
+        frame = pd.concat([frame, frame.iloc[[len(frame) * 3 // 5]]])
+    if "stale" in faults:
+        run = frame.index[len(frame) * 7 // 10:len(frame) * 7 // 10 + 6]
+        frame.loc[run, "close"] = frame.loc[run[0], "close"]
+    return frame.sort_values("day", kind="stable").reset_index(drop=True)
+
+
+def daily_prices(seed: int, as_of: str, sessions: int = 1_000, symbol: str = "SYNTH",
+                 faults: tuple[str, ...] = (), momentum: float = 0.25) -> pd.DataFrame:
+    """*Synthetic* daily closes on NYSE sessions with some ``momentum`` (each day's return leans
+    on the day before's): a series a model *can* partly predict, for contrast with the ETL's
+    random walk (``momentum=0`` is a random walk too). ``faults`` as in :func:`with_faults`."""
     from ..start import sessions as nyse_sessions
 
     rng = np.random.default_rng(seed)
@@ -42,21 +124,15 @@ def daily_prices(seed: int, as_of: str, sessions: int = 500, symbol: str = "ACME
     noise = rng.normal(0.0003, 0.012, size=sessions)
     returns = np.empty(sessions)
     returns[0] = noise[0]
-    for t in range(1, sessions):  # a little momentum: something for the model to find
-        returns[t] = 0.25 * returns[t - 1] + noise[t]
+    for t in range(1, sessions):  # momentum: something for the model to find
+        returns[t] = momentum * returns[t - 1] + noise[t]
     close = 100 * np.exp(np.cumsum(returns))
     frame = pd.DataFrame({"symbol": symbol, "day": pd.to_datetime(days), "close": close.round(2),
                           "volume": rng.integers(1_000, 50_000, size=sessions) * 100})
-    if "gap" in faults:
-        frame = frame.drop(frame.index[100:110])
-    if "negative" in faults:
-        frame.loc[frame.index[200], "close"] = -frame.loc[frame.index[200], "close"]
-    if "duplicate" in faults:
-        frame = pd.concat([frame, frame.iloc[[300]]])
-    if "stale" in faults:
-        frame.loc[frame.index[350:356], "close"] = frame.loc[frame.index[350], "close"]
-    return frame.sort_values("day", kind="stable").reset_index(drop=True)
+    return with_faults(frame, faults)
 
+
+# --- the steps --------------------------------------------------------------------------------
 
 def quality_report(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """One row per check: passed or not, and what was found."""
@@ -94,27 +170,45 @@ def features(prices: pd.DataFrame) -> pd.DataFrame:
 
 
 def train(frame: pd.DataFrame, seed: int, test_share: float = 0.25):
+    """Fit on the first ``1 - test_share`` of the days (the past only); the model and the split.
+    Features are standardised first: daily returns are tiny numbers, and unscaled the
+    regularisation would flatten the model into a constant guess."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    split = int(len(frame) * (1 - test_share))  # time order: train on the past only
-    model = LogisticRegression(random_state=seed).fit(frame[FEATURES][:split], frame["target"][:split])
+    split = int(len(frame) * (1 - test_share))
+    model = make_pipeline(StandardScaler(), LogisticRegression(random_state=seed))
+    model.fit(frame[FEATURES][:split], frame["target"][:split])
     return model, split
 
 
-def evaluate(model, frame: pd.DataFrame, split: int) -> dict[str, float]:
+def evaluate(model, frame: pd.DataFrame, split: int) -> dict:
+    """Accuracy on the test days against the naive baseline, and whether the model beats it.
+
+    The baseline predicts, every day, the direction that was more frequent in the training days
+    (a rule anyone could deploy without a model). The model beats it when its accuracy is higher
+    by more than ``min_edge``: two standard errors of the baseline's hit rate over the test days —
+    a smaller edge is what luck gives on that many days."""
     from sklearn.metrics import accuracy_score
 
     test = frame[split:]
     predicted = model.predict(test[FEATURES])
-    majority = float(max(test["target"].mean(), 1 - test["target"].mean()))
-    return {"accuracy": round(float(accuracy_score(test["target"], predicted)), 4),
-            "baseline_accuracy": round(majority, 4), "test_rows": int(len(test))}
+    accuracy = float(accuracy_score(test["target"], predicted))
+    naive = int(frame["target"][:split].mean() >= 0.5)
+    baseline = float((test["target"] == naive).mean())
+    min_edge = 2 * math.sqrt(baseline * (1 - baseline) / len(test))
+    return {"accuracy": round(accuracy, 4), "baseline_accuracy": round(baseline, 4),
+            "min_edge": round(min_edge, 4), "beats_baseline": bool(accuracy - baseline > min_edge),
+            "test_rows": int(len(test))}
 
 
 def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dict,
              as_of: str) -> int:
-    """Store the model's metrics with the hash of its data; same inputs → same version."""
+    """Store the model's metrics, its verdict and the hash of its data; same inputs → same version."""
     data_hash = hashlib.sha256(prices.to_csv(index=False).encode()).hexdigest()[:16]
+    params = {**params, "data": f"{prices['symbol'].iloc[0]} {prices['day'].min():%Y-%m-%d} to "
+                                f"{prices['day'].max():%Y-%m-%d}"}
     with engine.begin() as conn:
         conn.exec_driver_sql("LOCK TABLE workflows.model_registry IN SHARE ROW EXCLUSIVE MODE")
         existing = conn.execute(sa.text("""
@@ -127,34 +221,65 @@ def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dic
                                        "workflows.model_registry WHERE model = :m"),
                                {"m": MODEL}).scalar()
         conn.execute(sa.text("""
-            INSERT INTO workflows.model_registry VALUES
-            (:m, :v, :as_of, :h, CAST(:metrics AS jsonb), CAST(:p AS jsonb))
-        """), {"m": MODEL, "v": version, "as_of": as_of, "h": data_hash,
-               "metrics": json.dumps(metrics), "p": json.dumps(params)})
+            INSERT INTO workflows.model_registry
+                (model, version, trained_as_of, data_hash, metrics, params, beats_baseline)
+            VALUES (:m, :v, :as_of, :h, CAST(:metrics AS jsonb), CAST(:p AS jsonb), :beats)
+        """), {"m": MODEL, "v": version, "as_of": as_of, "h": data_hash, "metrics": json.dumps(metrics),
+               "p": json.dumps(params), "beats": bool(metrics["beats_baseline"])})
     return version
 
 
-def workflow(engine: sa.Engine, prices: pd.DataFrame, *, seed: int, as_of: str) -> DAG:
-    """The ML workflow as a DAG; ``.run()`` it, then read ``.log``."""
-    params = {"features": FEATURES, "model": "LogisticRegression", "seed": seed}
+# --- the workflow -------------------------------------------------------------------------------
+
+def workflow(engine: sa.Engine, prices: pd.DataFrame | None = None, *, seed: int, as_of: str,
+             months: int = 24, symbol: str = SYMBOL, faults: tuple[str, ...] | list[str] = ()) -> DAG:
+    """The ML workflow as a DAG; ``.run()`` it, then read ``.log``.
+
+    Its input is the ETL's daily product for ``symbol`` over ``months`` months up to ``as_of``
+    (:func:`etl_daily`), or ``prices`` when given. ``faults`` damage the input on its way in
+    (:func:`with_faults`), as a broken upstream would."""
+    params = {"features": FEATURES, "model": "StandardScaler+LogisticRegression", "seed": seed}
     dag = DAG("ml: next-day direction")
-    dag.task("check_quality", lambda ctx: check_quality(prices, as_of))
-    dag.task("build_features", lambda ctx: features(prices), after=["check_quality"])
+    load = (lambda: prices) if prices is not None else (lambda: etl_daily(engine, as_of, months, symbol))
+    dag.task("load_daily", lambda ctx: with_faults(load(), faults))
+    dag.task("check_quality", lambda ctx: check_quality(ctx["load_daily"], as_of), after=["load_daily"])
+    dag.task("build_features", lambda ctx: features(ctx["load_daily"]), after=["check_quality"])
     dag.task("train", lambda ctx: train(ctx["build_features"], seed), after=["build_features"])
     dag.task("evaluate", lambda ctx: evaluate(ctx["train"][0], ctx["build_features"], ctx["train"][1]),
              after=["train"])
-    dag.task("register", lambda ctx: register(engine, prices, ctx["evaluate"], params, as_of),
+    dag.task("register", lambda ctx: register(engine, ctx["load_daily"], ctx["evaluate"], params, as_of),
              after=["evaluate"])
     return dag
 
 
+def outcome(dag: DAG) -> str:
+    """Run the workflow; one line saying what happened: the version registered and whether it
+    beats the baseline, or why the quality gate stopped it."""
+    try:
+        result = dag.run()
+    except DataQualityError as error:
+        return f"stopped: {error}"
+    verdict = "beats" if result["evaluate"]["beats_baseline"] else "does not beat"
+    return f"registered version {result['register']}: it {verdict} the naive baseline"
+
+
+# --- the registry -------------------------------------------------------------------------------
+
 def registry(engine: sa.Engine, version: int | None = None) -> pd.DataFrame:
-    """Registered models (one version, or all), with their headline metrics."""
+    """Registered models (one version, or all), with their data and headline metrics."""
     return db.read_frame("""
-        SELECT model, version, trained_as_of, data_hash,
+        SELECT model, version, params ->> 'data' AS data,
                (metrics ->> 'accuracy')::float AS accuracy,
-               (metrics ->> 'baseline_accuracy')::float AS baseline
+               (metrics ->> 'baseline_accuracy')::float AS baseline,
+               (metrics ->> 'min_edge')::float AS min_edge, beats_baseline
         FROM workflows.model_registry
         WHERE model = :model AND (CAST(:version AS integer) IS NULL OR version = :version)
         ORDER BY version
     """, {"model": MODEL, "version": version}, engine=engine)
+
+
+def serving_version(engine: sa.Engine) -> int | None:
+    """The version a consumer should load: the newest that beats its baseline (None: no model
+    does — keep the naive rule)."""
+    return db.read_scalar("SELECT max(version) FROM workflows.model_registry "
+                          "WHERE model = :m AND beats_baseline", {"m": MODEL}, engine=engine)

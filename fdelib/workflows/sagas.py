@@ -166,6 +166,23 @@ def accounts(engine: sa.Engine) -> pd.DataFrame:
                          engine=engine).set_index("name")
 
 
+def compare(engine: sa.Engine, price: int, quantity: int) -> pd.DataFrame:
+    """Both patterns on the same trade, with no fault and with a fault at each step in turn
+    (accounts reset before each run): outcome, messages exchanged, and the balances after."""
+    rows = []
+    for step in [None, *STEPS]:
+        for coordinate in (orchestrate, choreograph):
+            setup(engine)
+            result = coordinate(engine, "S", price, quantity, step)
+            balances = accounts(engine)
+            rows.append({"fault at": step or "none", "pattern": coordinate.__name__,
+                         "outcome": result["outcome"], "messages": result["messages"],
+                         "buyer cash": int(balances.loc["buyer", "cash"]),
+                         "seller shares": int(balances.loc["seller", "shares"]),
+                         "reserved left": int(balances[["cash_reserved", "shares_reserved"]].to_numpy().sum())})
+    return pd.DataFrame(rows).set_index(["fault at", "pattern"])
+
+
 def steps(engine: sa.Engine, saga: str) -> pd.DataFrame:
     """The saga's own log: what the orchestrator (or anyone) can read in one place."""
     return db.read_frame("SELECT id, step, kind FROM workflows.saga_steps WHERE saga = :s "

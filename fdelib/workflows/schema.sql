@@ -53,3 +53,5 @@ CREATE TABLE IF NOT EXISTS workflows.model_registry (
     params     jsonb       NOT NULL,
     PRIMARY KEY (model, version)
 );
+-- Whether the model beat the naive baseline on its test days: only such a model is served.
+ALTER TABLE workflows.model_registry ADD COLUMN IF NOT EXISTS beats_baseline boolean NOT NULL DEFAULT false;

@@ -73,6 +73,10 @@ def describe(events: pd.DataFrame) -> dict[str, int]:
 
 
 def reset(engine: sa.Engine) -> None:
+    """Create the lessons' tables (idempotent), then empty the log, the views and the offsets."""
+    from . import tasks
+
+    tasks.setup(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("""
             TRUNCATE workflows.trade_events, workflows.lambda_batch_view,
@@ -265,6 +269,28 @@ def kappa_replay(engine: sa.Engine) -> int:
 def kappa_view(engine: sa.Engine) -> pd.DataFrame:
     return _view(db.read_frame("SELECT * FROM workflows.kappa_view WHERE volume <> 0",
                                engine=engine))
+
+
+# --- the story: early events, then late ones ------------------------------------------
+
+def late_arrival_story(engine: sa.Engine, events: pd.DataFrame, early_until: int) -> dict:
+    """Replay the events in two deliveries through both architectures, on an emptied log.
+
+    The events arriving up to tick ``early_until`` are appended; Lambda's batch layer and Kappa's
+    consumer process them. Then the rest (late trades, the correction) arrive; Lambda's speed
+    layer and Kappa's consumer process those. Returns the events each component read (``work``),
+    the batch ``truth`` afterwards, and how many windows each serving view gets wrong (``wrong``).
+    """
+    reset(engine)
+    append(engine, events[events["arrival"] <= early_until])
+    work = {"lambda batch": lambda_batch(engine), "kappa": kappa_consume(engine)}
+    append(engine, events[events["arrival"] > early_until])
+    work["lambda speed"] = lambda_speed(engine)
+    work["kappa"] += kappa_consume(engine)
+    expected = truth(engine)
+    return {"work": work, "truth": expected,
+            "wrong": {"Lambda (batch + speed) windows wrong": len(compare(lambda_serving(engine), expected)),
+                      "Kappa windows wrong": len(compare(kappa_view(engine), expected))}}
 
 
 # --- consumer offsets ----------------------------------------------------------------

@@ -12,7 +12,15 @@ not — retries with backoff, timeouts, persistence, an execution history, opera
 
 It shows what a WMS adds to lesson 1's runner: data passed between tasks, a **dynamic
 fan-out** (FORK_JOIN_DYNAMIC: how many fetches is known only when the workflow runs), a
-**conditional** step (SWITCH), retries. The fetch worker can be told to fail its first
+**conditional** step (SWITCH), retries. A second, smaller workflow has **static** parallel
+branches (FORK_JOIN, then a JOIN that collects their outputs):
+
+    wms_static_fork:  ┌ fetch equities ┐ ─► join ─► publish report
+                      └ fetch etfs     ┘       (branches fixed in the definition)
+
+The operator actions (terminate, retry, restart) work on any run: :func:`start`,
+:func:`terminate`, :func:`retry` and :func:`restart` are thin helpers around conductor-python's
+workflow client that return the run with its tasks. The fetch worker can be told to fail its first
 ``flaky`` attempts (a feed timing out), so a lesson can watch the engine retry it. (No ``from __future__ import annotations``:
 conductor-python reads the workers' annotations as types.)
 """
@@ -23,6 +31,7 @@ from conductor.client.http.models import TaskDef
 from conductor.client.worker.worker_task import worker_task
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.dynamic_fork_task import DynamicForkTask
+from conductor.client.workflow.task.fork_task import ForkTask
 from conductor.client.workflow.task.join_task import JoinTask
 from conductor.client.workflow.task.simple_task import SimpleTask
 from conductor.client.workflow.task.switch_task import SwitchTask
@@ -35,6 +44,7 @@ from ..start import sample_prices
 redirect_worker_output()
 
 WORKFLOW = "wms_daily_prices"
+STATIC_WORKFLOW = "wms_static_fork"
 MARKETS = {"equities": ["ACME", "GLOBX"], "etfs": ["BONDX", "INDEXY"]}   # fictional tickers
 
 
@@ -124,12 +134,88 @@ def daily_prices(executor) -> ConductorWorkflow:
     return workflow
 
 
+def static_fork(executor) -> ConductorWorkflow:
+    """Static parallel branches: one fetch per market, written into the definition (FORK_JOIN);
+    the JOIN waits for both and outputs each branch's result under its reference name."""
+    workflow = ConductorWorkflow(executor=executor, name=STATIC_WORKFLOW, version=1,
+                                 description="Fetch both markets in fixed parallel branches, join, publish")
+    branches = []
+    for market in MARKETS:
+        fetch = SimpleTask("wms_fetch_prices", f"fetch_{market}")
+        fetch.input_parameters.update(market=market, as_of="${workflow.input.as_of}", days="${workflow.input.days}",
+                                      seed="${workflow.input.seed}", flaky=0, short=0)
+        branches.append([fetch])
+    refs = [f"fetch_{market}" for market in MARKETS]
+    fork = ForkTask("fetch_markets", branches, join_on=refs)   # adds the JOIN "fetch_markets_join"
+    report = SimpleTask("wms_publish_report", "publish_report")
+    report.input_parameters.update(as_of="${workflow.input.as_of}")
+    workflow >> fork >> report
+    workflow.output_parameters({"rows": {market: f"${{fetch_markets_join.output.fetch_{market}.rows}}"
+                                         for market in MARKETS},
+                                "report": "${publish_report.output.report}"})
+    workflow.timeout_seconds(300)
+    return workflow
+
+
 def register(executor, metadata_client, **options) -> ConductorWorkflow:
+    """Register the task types and both workflows; the daily-prices workflow (the lesson's main one)."""
     for task_def in task_defs(**options):
         metadata_client.register_task_def(task_def)
+    static_fork(executor).register(overwrite=True)
     workflow = daily_prices(executor)
     workflow.register(overwrite=True)
     return workflow
+
+
+def run_input(markets: list[str], as_of: str, days: int, seed: int, *, flaky: dict | None = None,
+              short: dict | None = None) -> dict:
+    """The daily-prices workflow's input: ``flaky`` and ``short`` map a market to how many first
+    attempts time out, and how many oldest sessions its feed leaves out."""
+    return {"markets": list(markets), "as_of": as_of, "days": days, "seed": seed,
+            "flaky": dict(flaky or {}), "short": dict(short or {})}
+
+
+def retry_policy(metadata_client, task_type: str = "wms_fetch_prices"):
+    """What the engine stored for a task type: its retry and timeout settings."""
+    import pandas as pd
+
+    found = metadata_client.get_task_def(task_type)
+    return pd.Series({"retryCount": found.retry_count, "retryLogic": found.retry_logic,
+                      "retryDelaySeconds": found.retry_delay_seconds,
+                      "responseTimeoutSeconds": found.response_timeout_seconds}, name=task_type).to_frame()
+
+
+# --- operator actions ---------------------------------------------------------------------
+
+def start(workflow_client, workflow_input: dict, name: str = WORKFLOW) -> str:
+    """Start a run without waiting for it; its id."""
+    from conductor.client.http.models import StartWorkflowRequest
+
+    return workflow_client.start_workflow(StartWorkflowRequest(name=name, version=1, input=workflow_input))
+
+
+def terminate(workflow_client, workflow_id: str, reason: str):
+    """Stop a running workflow (its scheduled tasks are CANCELED); the run with its tasks."""
+    workflow_client.terminate_workflow(workflow_id, reason=reason)
+    return workflow_client.get_workflow(workflow_id, include_tasks=True)
+
+
+def retry(workflow_client, workflow_id: str, timeout: float = 60):
+    """Resume an ended run from its failed or canceled tasks (done tasks are kept); the run once
+    it ends again. Workers must be polling."""
+    from ..conductor import history
+
+    workflow_client.retry_workflow(workflow_id)
+    return history.wait(workflow_client, workflow_id, timeout=timeout)
+
+
+def restart(workflow_client, workflow_id: str, timeout: float = 60):
+    """Run an ended run again from its first task, with the same input (its old tasks are
+    replaced); the run once it ends again. Workers must be polling."""
+    from ..conductor import history
+
+    workflow_client.restart_workflow(workflow_id)
+    return history.wait(workflow_client, workflow_id, timeout=timeout)
 
 
 def reset(engine: sa.Engine | None = None) -> None:

@@ -45,3 +45,15 @@ def test_orchestrator_log_holds_the_state_choreography_spreads_it(engine):
     emitters = set(sagas.events(engine, "C1")["emitted_by"])
     assert emitters == {"client", "reserve_cash", "reserve_securities", "book_trade"}
     assert sagas.steps(engine, "C1")["kind"].tolist() == ["do", "do", "undo", "undo"]
+
+
+def test_compare_runs_both_patterns_for_every_fault_and_both_end_consistent(engine):
+    table = sagas.compare(engine, 50, 20)
+    assert table.index.tolist() == [(fault, pattern) for fault in ["none", *sagas.STEPS]
+                                    for pattern in ("orchestrate", "choreograph")]
+    assert (table.loc["none", "outcome"] == "completed").all()
+    assert (table.loc["none", "buyer cash"] == 9_000).all()
+    failed = table[table.index.get_level_values("fault at") != "none"]
+    assert (failed["outcome"] == "compensated").all()
+    assert (failed["buyer cash"] == 10_000).all() and (failed["seller shares"] == 100).all()
+    assert (table["reserved left"] == 0).all()

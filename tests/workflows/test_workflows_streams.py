@@ -69,3 +69,15 @@ def test_async_beats_sync_as_load_grows():
     assert asyn[16] > 2 * sync[16]  # capacity 4 → up to 4x; well clear of timing noise
     modelled = patterns.model([16], latency=0.01, capacity=4).set_index("pattern")
     assert modelled.loc["async", "mean_latency_ms"] == pytest.approx(25.0)  # waves of 4: 10..40 ms
+
+
+def test_late_arrival_story_counts_work_and_wrong_windows(engine):
+    tasks.setup(engine)
+    events = streams.make_events(seed=7, as_of="2026-01-02")
+    early = int((events["arrival"] <= 4).sum())
+    story = streams.late_arrival_story(engine, events, early_until=4)
+    assert story["work"] == {"lambda batch": early, "kappa": len(events), "lambda speed": len(events) - early}
+    assert story["wrong"] == {"Lambda (batch + speed) windows wrong": 1, "Kappa windows wrong": 0}
+    assert streams.compare(story["truth"], streams.truth(engine)).empty
+    again = streams.late_arrival_story(engine, events, early_until=4)       # it resets the log first
+    assert again["work"] == story["work"] and again["wrong"] == story["wrong"]
