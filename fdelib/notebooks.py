@@ -126,6 +126,10 @@ def problems(path: Path) -> list[str]:
     found = []
     if parameters_cell(nb) is None:
         found.append("no code cell tagged 'parameters'")
+    unread = unreadable_parameters(path, nb)
+    if unread:
+        found.append(f"papermill cannot read parameter(s) {', '.join(unread)} (fde run -p would refuse "
+                     "them): write `name = value  # comment` with no quotes or '=' in the comment")
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL:
         found.append(f"kernel is {kernel!r}, not {KERNEL!r}")
@@ -142,6 +146,28 @@ def problems(path: Path) -> list[str]:
                 if pattern.search(text):
                     found.append(f"cell {index} output contains a {what}")
     return found
+
+
+def unreadable_parameters(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """Names the parameters cell assigns that papermill's inference does not see."""
+    import ast
+
+    import papermill
+
+    at = parameters_cell(nb)
+    if at is None:
+        return []
+    try:
+        body = ast.parse(nb.cells[at].source).body
+    except SyntaxError:
+        return ["(the parameters cell is not plain Python)"]
+    assigned = {target.id for node in body if isinstance(node, ast.Assign)
+                for target in node.targets if isinstance(target, ast.Name)}
+    try:
+        seen = papermill.inspect_notebook(str(path))
+    except ValueError as exc:          # e.g. no kernel language: papermill cannot run it either
+        return [f"(papermill cannot inspect the notebook: {exc})"]
+    return sorted(assigned - set(seen))
 
 
 def _output_text(output: dict) -> str:

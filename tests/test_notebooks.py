@@ -40,3 +40,16 @@ def test_problems_catch_volatile_and_unexecuted_output(tmp_path):
     assert "kernel is 'python2'" in found
     assert "memory address" in found
     assert "cell 1 has no stored execution" in found
+
+
+def test_problems_catch_a_parameter_papermill_cannot_read(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell('as_of = "2026-01-02"\nlookup = ""   # ("" = the first one)')
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "params.ipynb"
+    nbformat.write(nb, path)
+    assert any("cannot read parameter(s) lookup" in p for p in nbs.problems(path))
