@@ -65,7 +65,8 @@ def main() -> None:
                 conn.exec_driver_sql("CREATE TABLE bench_xref (LIKE refdata.xref INCLUDING ALL)")
             began = time.perf_counter()
             with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
-                cur.copy_expert("COPY bench_xref FROM STDIN WITH (FORMAT csv)", io.StringIO(indexed_text))
+                cur.copy_expert("COPY bench_xref (kind, from_id, to_id, source, first_seen, as_of) FROM STDIN "
+                                "WITH (FORMAT csv)", io.StringIO(indexed_text))
             return time.perf_counter() - began
 
         indexed = min(bare_indexed() for _ in range(3))
@@ -74,10 +75,10 @@ def main() -> None:
             _check_values(kind, frame[column].unique(), "bench", progress=False)
         validation = time.perf_counter() - began
         began = time.perf_counter()
-        first = refdata.load_mapping(frame, "BIC-LEI", as_of="2026-01-02", progress=True)
+        first = refdata.load_mapping(frame, "BIC-LEI", as_of="2026-01-02", progress=True, snapshot=True)
         first_s = time.perf_counter() - began
         began = time.perf_counter()
-        again = refdata.load_mapping(frame, "BIC-LEI", as_of="2026-01-03", progress=True)
+        again = refdata.load_mapping(frame, "BIC-LEI", as_of="2026-01-03", progress=True, snapshot=True)
         again_s = time.perf_counter() - began
         if first["rejected"] != 2 or again["new"] != 0:
             raise SystemExit(f"wrong result, figures withheld: first load {first}, reload {again}")

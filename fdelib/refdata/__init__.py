@@ -9,7 +9,8 @@ stand-ins), :mod:`.universe` (the made-up, valid universe they serve), :mod:`.st
 from ..errors import FdeError
 from .identifiers import InvalidIdentifier, is_valid, validate, verdicts
 from .store import (history, load_figi_results, load_mapping, load_permid_matches, lookup_widget, quality, reset,
+                    retired_links,
                     security_master, setup, show, upsert_entities, upsert_instruments)
 
-__all__ = ["FdeError", "InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "load_permid_matches", "lookup_widget", "quality", "reset",
+__all__ = ["FdeError", "InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "load_permid_matches", "lookup_widget", "quality", "reset", "retired_links",
            "security_master", "setup", "show", "upsert_entities", "upsert_instruments", "validate", "verdicts"]

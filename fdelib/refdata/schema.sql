@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS refdata.xref (
     PRIMARY KEY (kind, from_id, to_id, source)
 );
 CREATE INDEX IF NOT EXISTS xref_to_idx ON refdata.xref (to_id);
+-- a link the source's whole file no longer holds is retired, not deleted: first_seen, as_of
+-- (last seen) and retired_on tell its story. NULL: current.
+ALTER TABLE refdata.xref ADD COLUMN IF NOT EXISTS retired_on date;
 
 -- values that failed validation: never stored as data, kept to be looked at. One row per
 -- (source, kind, value, rule); as_of is the last download it was seen in.

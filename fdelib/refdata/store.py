@@ -154,27 +154,56 @@ def upsert_instruments(frame: pd.DataFrame, *, as_of: str, source: str = "OpenFI
 
 
 def load_mapping(frame: pd.DataFrame, kind: str, *, as_of: str, source: str = "GLEIF",
-                 engine: sa.Engine | None = None, progress: bool = True) -> dict[str, int]:
-    """A mapping (``from_id`` → ``to_id`` columns named as the file names them) into xref."""
+                 engine: sa.Engine | None = None, progress: bool = True, snapshot: bool = False) -> dict[str, int]:
+    """A mapping (``from_id`` → ``to_id`` columns named as the file names them) into xref.
+
+    ``snapshot=True`` says ``frame`` is the source's whole file (GLEIF's mapping files are):
+    a link of this kind and source that it no longer holds is **retired** (``retired_on``),
+    not deleted — a BIC re-pointed to another LEI keeps its old link, retired, beside the new
+    one. A link seen again is current again. Snapshots load in date order."""
     engine = engine or db.get_engine()
     left, right = kind.split("-")
     checks = {left: left, right: right}
     with engine.begin() as conn:
+        if snapshot:
+            _refuse_older_snapshot(conn, kind, source, as_of)
         good = _valid(frame[[left, right]], checks, source, as_of, conn, progress)
         pairs = good[[left, right]].drop_duplicates()
         conn.exec_driver_sql("DROP TABLE IF EXISTS stage_xref")
         conn.exec_driver_sql("CREATE TEMP TABLE stage_xref (from_id text, to_id text) ON COMMIT DROP")
         _copy(conn, pairs.set_axis(["from_id", "to_id"], axis=1), "stage_xref")
+        params = {"kind": kind, "source": source, "as_of": as_of}
         new, seen = conn.execute(sa.text("""
             WITH upserted AS (
                 INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of)
                 SELECT :kind, from_id, to_id, :source, :as_of, :as_of FROM stage_xref
-                ON CONFLICT (kind, from_id, to_id, source) DO UPDATE SET as_of = EXCLUDED.as_of
+                ON CONFLICT (kind, from_id, to_id, source)
+                DO UPDATE SET as_of = greatest(xref.as_of, EXCLUDED.as_of), retired_on = NULL
                 RETURNING (xmax = 0) AS inserted)
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted"""),
-            {"kind": kind, "source": source, "as_of": as_of}).one()
+            params).one()
+        retired = conn.execute(sa.text("""
+            UPDATE refdata.xref SET retired_on = :as_of
+            WHERE kind = :kind AND source = :source AND retired_on IS NULL AND as_of < :as_of"""),
+            params).rowcount if snapshot else 0
     return {"rows": len(frame), "valid": len(good), "rejected": len(frame) - len(good),
-            "new": new, "seen again": seen}
+            "new": new, "seen again": seen, "retired": retired}
+
+
+def _refuse_older_snapshot(conn: sa.Connection, kind: str, source: str, as_of: str) -> None:
+    newest = conn.execute(sa.text("SELECT max(as_of) FROM refdata.xref WHERE kind = :k AND source = :s"),
+                          {"k": kind, "s": source}).scalar()
+    if newest is not None and str(newest) > str(as_of):
+        raise FdeError(f"{source}'s {kind} file was already loaded as of {newest}, after this one ({as_of}): "
+                       "load whole files in date order; nothing was loaded")
+
+
+def retired_links(kind: str | None = None, engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Links a source's latest whole file no longer holds, with when they were first and last seen."""
+    return db.read_frame("""
+        SELECT kind, from_id, to_id, source, first_seen, as_of AS last_seen, retired_on FROM refdata.xref
+        WHERE retired_on IS NOT NULL AND (CAST(:k AS text) IS NULL OR kind = :k)
+        ORDER BY kind, from_id, to_id""", {"k": kind}, engine=engine)
 
 
 def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
@@ -221,25 +250,27 @@ def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[st
         SELECT coalesce(
           (SELECT lei FROM refdata.entities WHERE lei = :i LIMIT 1),
           (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
-            ORDER BY as_of DESC, to_id LIMIT 1),
+            ORDER BY retired_on IS NOT NULL, as_of DESC, to_id LIMIT 1),
           (SELECT to_id FROM refdata.xref WHERE from_id = regexp_replace(:i, '^.*1-', '') AND kind = 'PERMID-LEI'
-            ORDER BY as_of DESC, to_id LIMIT 1),
+            ORDER BY retired_on IS NOT NULL, as_of DESC, to_id LIMIT 1),
           (SELECT x.to_id FROM refdata.xref f JOIN refdata.xref x ON x.from_id = f.from_id AND x.kind = 'ISIN-LEI'
-            WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI' ORDER BY x.as_of DESC, x.to_id LIMIT 1))""", {"i": ident}, engine=engine)
+            WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI'
+            ORDER BY x.retired_on IS NOT NULL, x.as_of DESC, x.to_id LIMIT 1))""", {"i": ident}, engine=engine)
     entity = db.read_frame("SELECT lei, legal_name, country, city, status, registered_on, source "
                            "FROM refdata.entities WHERE lei = :l AND valid_to IS NULL", {"l": lei}, engine=engine)
     identifiers = db.read_frame("""
-        SELECT kind, from_id AS identifier, source, as_of FROM refdata.xref WHERE to_id = :l
+        SELECT kind, from_id AS identifier, source, as_of, retired_on FROM refdata.xref WHERE to_id = :l
         UNION ALL
-        SELECT x.kind, x.to_id, x.source, x.as_of FROM refdata.xref x
+        SELECT x.kind, x.to_id, x.source, x.as_of, x.retired_on FROM refdata.xref x
         JOIN refdata.xref i ON i.from_id = x.from_id AND i.kind = 'ISIN-LEI' AND i.to_id = :l
+            AND i.retired_on IS NULL
         WHERE x.kind = 'ISIN-FIGI'
         ORDER BY 1, 2""", {"l": lei}, engine=engine)
     instruments = db.read_frame("""
         SELECT i.figi, i.ticker, i.exch_code, i.security_type, f.from_id AS isin
         FROM refdata.instruments i JOIN refdata.xref f ON f.kind = 'ISIN-FIGI' AND f.to_id = i.figi
         JOIN refdata.xref l ON l.kind = 'ISIN-LEI' AND l.from_id = f.from_id AND l.to_id = :l
-        WHERE i.valid_to IS NULL ORDER BY i.ticker, i.figi""", {"l": lei}, engine=engine)
+        WHERE i.valid_to IS NULL AND f.retired_on IS NULL AND l.retired_on IS NULL ORDER BY i.ticker, i.figi""", {"l": lei}, engine=engine)
     return {"entity": entity, "identifiers": identifiers, "instruments": instruments}
 
 
@@ -247,21 +278,24 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
     """Coverage and disagreements between sources, as counts a data steward can act on."""
     return db.read_frame("""
         SELECT 'entities (current)' AS measure, count(*) AS value FROM refdata.entities WHERE valid_to IS NULL
-        UNION ALL SELECT 'entities with a BIC', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'BIC-LEI'
-        UNION ALL SELECT 'entities with a PermID', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'PERMID-LEI'
-        UNION ALL SELECT 'ISINs mapped to an issuer (GLEIF)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-LEI'
-        UNION ALL SELECT 'ISINs mapped to a FIGI (OpenFIGI)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-FIGI'
+        UNION ALL SELECT 'entities with a BIC', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'BIC-LEI' AND retired_on IS NULL
+        UNION ALL SELECT 'entities with a PermID', count(DISTINCT to_id) FROM refdata.xref WHERE kind = 'PERMID-LEI' AND retired_on IS NULL
+        UNION ALL SELECT 'ISINs mapped to an issuer (GLEIF)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-LEI' AND retired_on IS NULL
+        UNION ALL SELECT 'ISINs mapped to a FIGI (OpenFIGI)', count(DISTINCT from_id) FROM refdata.xref WHERE kind = 'ISIN-FIGI' AND retired_on IS NULL
         UNION ALL SELECT 'ISINs with an issuer but no FIGI', count(DISTINCT from_id) FROM refdata.xref l
-            WHERE kind = 'ISIN-LEI' AND NOT EXISTS (SELECT 1 FROM refdata.xref f WHERE f.kind = 'ISIN-FIGI' AND f.from_id = l.from_id)
+            WHERE kind = 'ISIN-LEI' AND retired_on IS NULL AND NOT EXISTS (
+                SELECT 1 FROM refdata.xref f WHERE f.kind = 'ISIN-FIGI' AND f.from_id = l.from_id AND f.retired_on IS NULL)
         UNION ALL SELECT 'LEIs in mapping files unknown to the LEI records', count(DISTINCT to_id) FROM refdata.xref x
-            WHERE kind IN ('BIC-LEI', 'ISIN-LEI') AND NOT EXISTS (SELECT 1 FROM refdata.entities e WHERE e.lei = x.to_id)
+            WHERE kind IN ('BIC-LEI', 'ISIN-LEI') AND retired_on IS NULL
+            AND NOT EXISTS (SELECT 1 FROM refdata.entities e WHERE e.lei = x.to_id)
         UNION ALL SELECT 'entities lapsed (current status)', count(*) FROM refdata.entities WHERE valid_to IS NULL AND status = 'LAPSED'
         UNION ALL SELECT 'identifiers linked to more than one LEI', count(*) FROM (
-            SELECT kind, from_id FROM refdata.xref WHERE kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
+            SELECT kind, from_id FROM refdata.xref WHERE kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI') AND retired_on IS NULL
             GROUP BY kind, from_id HAVING count(DISTINCT to_id) > 1) AS ambiguous
         UNION ALL SELECT 'mapping-file links to lapsed entities', count(*) FROM refdata.xref x
             JOIN refdata.entities e ON e.lei = x.to_id AND e.valid_to IS NULL AND e.status = 'LAPSED'
-            WHERE x.kind IN ('BIC-LEI', 'ISIN-LEI')
+            WHERE x.kind IN ('BIC-LEI', 'ISIN-LEI') AND x.retired_on IS NULL
+        UNION ALL SELECT 'links retired (no longer in the latest file)', count(*) FROM refdata.xref WHERE retired_on IS NOT NULL
         UNION ALL SELECT 'distinct values rejected by validation', count(*) FROM refdata.rejects
         """, engine=engine).set_index("measure")
 

@@ -3,7 +3,8 @@
 Names, cities and codes are invented; every LEI, ISIN, CUSIP and FIGI carries correct
 check digits (computed with python-stdnum), every BIC has the ISO 9362 shape. The offline
 stand-ins of OpenFIGI and GLEIF serve it; ``version=2`` is the same universe a few weeks
-later (some names, statuses and listings changed) — what a re-download shows.
+later (some names, statuses and tickers changed, a BIC re-pointed to another entity, an
+instrument matured) — what a re-download shows.
 """
 
 from __future__ import annotations
@@ -84,4 +85,8 @@ def build(seed: int = 42, entities: int = 200, instruments: int = 300, version: 
         frame.loc[frame.index % 40 == 3, "legal_name"] = frame["legal_name"].str.replace("Holdings", "Group")
         frame.loc[frame.index % 50 == 7, "status"] = "LAPSED"
         listing.loc[listing.index % 60 == 5, "ticker"] = listing["ticker"] + "X"
+        # a BIC re-pointed to another entity (a bank sold its branch), an instrument matured
+        giver, taker = frame.index[frame["bic"].notna()][0], frame.index[frame["bic"].isna()][0]
+        frame.loc[taker, "bic"], frame.loc[giver, "bic"] = frame.loc[giver, "bic"], None
+        listing = listing.iloc[:-1]
     return Universe(frame, listing)

@@ -288,3 +288,30 @@ def test_an_instrument_keeps_its_history_too(engine):
     assert later["changed"] == 20
     versions = refdata.history(u.instruments["figi"].iloc[0])
     assert list(versions["name"].str.endswith(" NEW")) == [False, True]
+
+
+def test_a_whole_file_reloaded_later_retires_the_links_it_dropped(engine):
+    client = gleif.client()
+    first = {k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of=AS_OF, progress=False, snapshot=True)
+             for k in ("BIC-LEI", "ISIN-LEI")}
+    assert first["BIC-LEI"]["retired"] == 0
+    stub.configure(version=2)       # a BIC re-pointed to another entity, an instrument matured
+    later = {k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of="2026-02-02", progress=False,
+                                     snapshot=True) for k in ("BIC-LEI", "ISIN-LEI")}
+    assert later["BIC-LEI"]["new"] == 1 and later["BIC-LEI"]["retired"] == 1
+    assert later["ISIN-LEI"]["new"] == 0 and later["ISIN-LEI"]["retired"] == 1
+    retired = refdata.retired_links("BIC-LEI")
+    assert len(retired) == 1 and str(retired["retired_on"].iloc[0]) == "2026-02-02"
+    bic = retired["from_id"].iloc[0]
+    moved_to = db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'BIC-LEI' AND from_id = :b "
+                              "AND retired_on IS NULL", {"b": bic})
+    assert moved_to and moved_to != retired["to_id"].iloc[0]
+    refdata.upsert_entities(gleif.entity_rows(client.lei_records(page_size=200)), as_of="2026-02-02")
+    assert refdata.security_master(bic)["entity"]["lei"].iloc[0] == moved_to     # the current link wins
+
+
+def test_an_older_whole_file_is_refused(engine):
+    file = gleif.client().mapping_file("bic-lei")
+    refdata.load_mapping(file, "BIC-LEI", as_of="2026-02-02", progress=False, snapshot=True)
+    with pytest.raises(refdata.FdeError, match="already loaded as of 2026-02-02"):
+        refdata.load_mapping(file, "BIC-LEI", as_of=AS_OF, progress=False, snapshot=True)
