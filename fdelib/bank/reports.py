@@ -2,10 +2,13 @@
 
 Each function is one SQL query (the database does the work) returning a DataFrame with
 money rounded to cents and timestamps rendered in UTC, so notebook outputs are stable.
-Plots take those frames.
+Plots take those frames. :func:`reconcile_day` checks a business day's requests against
+the balances: no money may appear or vanish.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,6 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import db
+from . import ops
 from .ddl import TABLES
 
 
@@ -137,3 +141,24 @@ def plot_staffing(staff: pd.DataFrame) -> None:
     ax.legend(loc="upper left", fontsize=8)
     ax2.legend(loc="upper right", fontsize=8)
     plt.show()
+
+
+def booked_flow(plan: pd.DataFrame, results: pd.DataFrame) -> float:
+    """By how much the booked requests of a day should change Σ balances: deposits minus
+    withdrawals minus loan payments (transfers only move money; refused requests change nothing).
+
+    ``plan`` and ``results`` are :func:`.ops.plan_day`'s and :func:`.ops.run_day`'s frames.
+    """
+    booked = results.merge(plan, on=["n", "operation"])[lambda r: r["outcome"] == "booked"]
+    flow = booked.groupby("operation")["amount"].sum().round(2)
+    return float(round(flow.get("deposit", 0) - flow.get("withdraw", 0) - flow.get("pay_loan", 0), 2))
+
+
+def reconcile_day(engine: sa.Engine, plan: pd.DataFrame, results: pd.DataFrame,
+                  total_before: Decimal) -> dict[str, object]:
+    """After a day of requests: the change of Σ balances since ``total_before``, what the booked
+    requests explain (:func:`booked_flow`) — equal when no money appeared or vanished — and how
+    many ledger breaks the database's audit finds."""
+    return {"change of Σ balances": ops.total_money(engine) - total_before,
+            "deposits - withdrawals - loan payments": booked_flow(plan, results),
+            "ledger breaks": len(ops.ledger_breaks(engine))}

@@ -45,6 +45,17 @@ def load_upsert(engine: sa.Engine, prices: pd.DataFrame) -> int:
     return len(rows)
 
 
+def run_both_loads(engine: sa.Engine, prices: pd.DataFrame, runs: int = 2) -> pd.DataFrame:
+    """From empty tables, run the appending and the upserting load ``runs`` times each (as an
+    engine retrying them would); :func:`table_state` afterwards."""
+    setup(engine)
+    reset_prices(engine)
+    for _ in range(runs):
+        load_append(engine, prices)
+        load_upsert(engine, prices)
+    return table_state(engine)
+
+
 def table_state(engine: sa.Engine) -> pd.DataFrame:
     """Row counts and total of closes in both tables: what a re-run changed."""
     return db.read_frame("""

@@ -60,3 +60,12 @@ def test_rerun_of_idempotent_load_changes_nothing(engine):
     assert state.loc["append (not idempotent)", "rows"] == 20
     assert state.loc["append (not idempotent)", "total_close"] == pytest.approx(
         2 * state.loc["upsert (idempotent)", "total_close"])
+
+
+def test_run_both_loads_starts_empty_and_only_the_upsert_stays_put(engine):
+    tasks.setup(engine)
+    prices = sample_prices(seed=2, as_of="2026-01-02", days=3)
+    tasks.load_append(engine, prices)   # left over from an earlier run: must be emptied first
+    state = tasks.run_both_loads(engine, prices, runs=3)
+    assert state["rows"].to_dict() == {"append (not idempotent)": 18, "upsert (idempotent)": 6}
+    assert state.loc["upsert (idempotent)", "total_close"] == pytest.approx(prices["close"].sum())
