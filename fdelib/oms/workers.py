@@ -48,6 +48,9 @@ def acknowledge_order(order: dict) -> dict:
 
 @worker_task(task_definition_name="oms_process_payment", poll_interval_millis=POLL_MS, thread_count=THREADS)
 def process_payment(order_id: str) -> dict:
+    if services.fire_once(order_id, "payment_crash_before_charge"):
+        # the worker dies holding the task before it calls the payment service: nothing is charged
+        os.kill(os.getpid(), signal.SIGKILL)
     result = _service(services.charge, order_id, attempt=_attempt())
     if services.fire_once(order_id, "payment_worker_crash"):
         # the card is charged and committed; the worker dies before telling Conductor

@@ -69,6 +69,26 @@ def test_a_worker_killed_after_charging_never_charges_twice(shop, engine):
     assert (oms.audit(initial_stock=STOCK) == 0).all()
 
 
+def test_a_worker_killed_before_charging_charges_once_on_the_retry(shop, engine):
+    order = oms.make_orders(1, fault="payment_crash_before_charge", faulty=1, prefix="EARLYCRASH")[0]
+    result = oms.run_orders(shop, [order], timeout=60, progress=False).iloc[0]
+    assert result["workflow"] == "COMPLETED" and result["compensation"] == ""
+    with engine.connect() as conn:
+        fired = conn.execute(sa.text("SELECT fault FROM oms.fired_faults WHERE order_id = :o"),
+                             {"o": order["order_id"]}).scalars().all()
+        charges = conn.execute(sa.text("SELECT amount, attempt FROM oms.payments WHERE order_id = :o "
+                                       "AND kind = 'charge'"), {"o": order["order_id"]}).all()
+    assert fired == ["payment_crash_before_charge"]                  # the worker did die
+    history = shop.get_workflow_client().get_workflow(result["workflow_id"], include_tasks=True)
+    payment = [t for t in history.tasks if t.reference_task_name == "payment"]
+    assert payment[0].status == "TIMED_OUT" and payment[-1].status == "COMPLETED"
+    assert len(charges) == 1 and float(charges[0].amount) == order["amount"]   # exactly one charge
+    assert charges[0].attempt >= 1                                   # made by a retry: the dead attempt charged nothing
+    assert payment[-1].output_data["charged_on_attempt"] == charges[0].attempt
+    assert outcome(order["order_id"])["status"] == "COMPLETED"
+    assert (oms.audit(initial_stock=STOCK) == 0).all()
+
+
 def wait_until_ended(clients, workflow_id, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ FAULTS = {
     "stock_out": "an item is out of stock",
     "delivery_failure": "no carrier can take the parcel (every retry fails)",
     "payment_worker_crash": "the payment worker dies after charging, before reporting back",
+    "payment_crash_before_charge": "the payment worker dies holding the task, before it charges",
 }
 
 
