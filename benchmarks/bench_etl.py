@@ -9,6 +9,9 @@ validated, rendered to CSV and COPYed into ``etl.raw_intraday`` one transaction 
 (with its run record and BRIN summary, as ``run_month`` does). Baseline, in the same run:
 one bare COPY of the same rows, already rendered, into a copy of the table without indexes
 or constraints, and into the real table. Each timed load starts after a CHECKPOINT.
+The same months again as ``datatype=csv`` answers (also rendered beforehand), through the
+vectorised path (``fdelib.etl.csvbars``: Arrow parses, checks and renders; no loop per bar),
+into an emptied ``etl.raw_intraday``: the same rows must arrive.
 
 Aggregation: ``aggregate_daily`` (first/last by time, per NYSE session) for every month
 against a bare ``GROUP BY`` of the same clean bars (min/max/sum only).
@@ -28,23 +31,51 @@ import sqlalchemy
 
 
 def serve_stand_in(jobs, ready, stop) -> None:
-    """The stand-in in a process of its own, every payload rendered before it answers."""
+    """The stand-in in a process of its own, every payload (JSON and CSV) rendered before it answers."""
     from fdelib.etl import stub
     from fdelib.localapi import LocalAPI
 
-    original = stub.render
+    original, original_csv = stub.render, stub.to_csv
     cache = {(symbol, month): original(symbol, month, "1min", stub.feed().seed, frozenset())
              for symbol, month in jobs}
+    as_csv = {id(body): original_csv(body, "1min") for body in cache.values()}
+
+    def to_csv(body, interval):
+        return as_csv[id(body)] if interval == "1min" and id(body) in as_csv else original_csv(body, interval)
 
     def render(symbol, month, interval, seed, faults, fetch=1, extended=False):
         if (symbol, month) in cache and interval == "1min" and not faults and not extended:
             return cache[symbol, month]                  # the same bytes on every fetch
         return original(symbol, month, interval, seed, faults, fetch, extended)
 
-    stub.render = render
+    stub.render, stub.to_csv = render, to_csv
     api = LocalAPI(stub.feed(), "alphavantage-bench", keep_requests=False)
     ready.put(api.url)
     stop.wait()
+
+
+def load_csv(client, engine, jobs) -> float:
+    """Seconds to load every month as a CSV answer through the vectorised path, as run_month does."""
+    from tqdm import tqdm
+
+    from fdelib.etl import pipeline
+
+    began = time.perf_counter()
+    for (symbol, month), bars in tqdm(pipeline.fetch_ahead(client, jobs, "1min", datatype="csv"),
+                                      total=len(jobs), desc="symbol-months (CSV)", leave=False):
+        if isinstance(bars, Exception):                  # parsed and checked by Arrow in the fetch thread
+            raise bars
+        with engine.begin() as conn:
+            pipeline.load_raw(conn, bars, pipeline.start_run(conn, symbol, month, "1min"))
+    return time.perf_counter() - began
+
+
+def digest(engine) -> tuple:
+    """What etl.raw_intraday holds, in a few sums (run ids aside)."""
+    with engine.connect() as conn:
+        return tuple(conn.exec_driver_sql(
+            "SELECT count(*), sum(volume), sum(open + high + low + close), "
+            "sum(extract(epoch FROM bar_time)), count(DISTINCT symbol) FROM etl.raw_intraday").one())
 
 
 def main() -> None:
@@ -106,6 +137,14 @@ def main() -> None:
         if loaded != rows:      # a check, not an assert: python -O would skip that
             raise SystemExit(f"bench_etl: loaded {loaded:,} rows but the sessions of these months hold {rows:,}; "
                              "the figures below would compare different work")
+        json_rows = digest(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE etl.raw_intraday")
+        checkpoint()
+        via_csv = load_csv(client, engine, jobs)
+        if digest(engine) != json_rows:
+            raise SystemExit(f"bench_etl: the CSV path loaded {digest(engine)}, the JSON path {json_rows} "
+                             "(rows, volume, prices, times): they must load the same rows")
 
         def bare(table: str) -> float:
             with engine.begin() as conn:
@@ -132,6 +171,8 @@ def main() -> None:
               f"({plain / same_table:.2f}x)")
         print(f"  fetch (next month ahead) + parse + COPY    : {rows / ours:>10,.0f} rows/s "
               f"({plain / ours:.2f}x of baseline, {same_table / ours:.2f}x of COPY into the same table)")
+        print(f"  fetch CSV + Arrow parse/check/render + COPY: {rows / via_csv:>10,.0f} rows/s "
+              f"({plain / via_csv:.2f}x of baseline, {same_table / via_csv:.2f}x of COPY into the same table)")
 
         began = time.perf_counter()
         with engine.begin() as conn:

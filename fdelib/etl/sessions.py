@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
 import numpy as np
@@ -102,3 +103,11 @@ def month_window(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
 def months_between(first: str, last: str) -> list[str]:
     """Every month from ``first`` to ``last`` (``YYYY-MM`` or longer ISO strings), in order."""
     return [str(p) for p in pd.period_range(first[:7], last[:7], freq="M")]
+
+
+def utc_offset(day: str) -> str:
+    """New York's UTC offset on ``day`` ('YYYY-MM-DD') at noon, as '-05:00' (DST changes it)."""
+    noon = dt.datetime.fromisoformat(day + " 12:00").replace(tzinfo=ZoneInfo(TZ))
+    minutes = int(noon.utcoffset().total_seconds() // 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

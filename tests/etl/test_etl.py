@@ -580,3 +580,114 @@ def test_the_explorer_shows_its_symbol_from_the_start_and_redraws_on_a_change(cl
     assert repr(box) == "explorer of 2025-11: VIEWA, VIEWB (showing VIEWB)"    # the cell's stored text
     choice.value = "VIEWA"
     assert len(out.outputs) == 1 and out.outputs[0]["data"]["text/plain"].startswith("VIEWA 2025-11")
+
+
+# --- the vectorised CSV path (fdelib.etl.csvbars) --------------------------------------------
+
+def _without(symbol):
+    with db.get_engine().begin() as conn:
+        for table in ("raw_intraday", "intraday", "daily", "runs"):
+            conn.execute(sa.text(f"DELETE FROM etl.{table} WHERE symbol = :s"), {"s": symbol})
+
+
+def _loaded(symbol):
+    """What a load left: raw rows (with repeats), clean bars, daily product, the run's record."""
+    return {"raw": db.read_frame("SELECT interval, bar_time, open, high, low, close, volume FROM etl.raw_intraday "
+                                 "WHERE symbol = :s ORDER BY 1, 2, 3, 4, 5, 6, 7", {"s": symbol}),
+            "intraday": db.read_frame("SELECT interval, bar_time, open, high, low, close, volume FROM etl.intraday "
+                                      "WHERE symbol = :s ORDER BY 1, 2", {"s": symbol}),
+            "daily": etl.daily(symbol),
+            "runs": db.read_frame("SELECT month, status, raw_rows, duplicates, daily_rows, gaps, first_bar, last_bar "
+                                  "FROM etl.runs WHERE symbol = :s ORDER BY run_id", {"s": symbol})}
+
+
+@pytest.mark.parametrize("interval", ["1min", "60min"])
+def test_a_csv_month_loads_the_same_rows_as_json(client, interval):
+    stub.configure(["duplicates", "missing"])        # repeats in the answer, an overlap, a gap
+    results = {}
+    for datatype in ("json", "csv"):
+        _without("BOTH")
+        results[datatype] = etl.run_month("BOTH", "2025-11", interval, client=client, datatype=datatype)
+        results[datatype]["loaded"] = _loaded("BOTH")
+    json_run, csv_run = results["json"], results["csv"]
+    assert csv_run["raw_rows"] > csv_run["clean"] > 0 and csv_run["duplicates"] > 0
+    for key in ("raw_rows", "clean", "superseded", "daily_rows", "duplicates", "missing_bars"):
+        assert csv_run[key] == json_run[key], key
+    for name, frame in json_run["loaded"].items():
+        pd.testing.assert_frame_equal(csv_run["loaded"][name], frame, obj=name)
+
+
+def test_a_csv_backfill_gives_the_same_product_as_json(client):
+    products = {}
+    for datatype in ("json", "csv"):
+        _without("BACKCSV")
+        outcome = etl.backfill(["BACKCSV"], ["2025-11", "2025-10"], "30min", client=client, progress=False,
+                               datatype=datatype)
+        assert list(outcome["status"]) == ["succeeded", "succeeded"]
+        products[datatype] = etl.daily("BACKCSV")
+    pd.testing.assert_frame_equal(products["csv"], products["json"])
+
+
+def _rows(symbol, interval):
+    """The stand-in's CSV answer (with a repeated stretch) as rows, in the order sent."""
+    stub.configure(["duplicates"])
+    text = stub.to_csv(stub.render(symbol, "2025-11", interval, 7, frozenset(["duplicates"])), interval).decode()
+    return [line.split(",") for line in text.splitlines()[1:]]
+
+
+def _conflict(rows):
+    seen = set()
+    for row in rows:
+        if row[0] in seen:
+            row[1] = "1"            # a later copy of a bar, sent with another open
+            return
+        seen.add(row[0])
+
+
+def _set(column, value):
+    def mutate(rows):
+        rows[5][column] = value(rows[5]) if callable(value) else value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (_set(0, "2025-11-28T12:00"), r"bar key '2025-11-28T12:00' is not 'YYYY-MM-DD HH:MM:SS'"),
+    (_set(3, "-1.0"), r"bar 2025-11-2\d \d\d:00:00: low -1 is not a positive price"),
+    (_set(4, lambda row: str(float(row[2]) * 2)), r"bar 2025-11-2\d \d\d:00:00: close [\d.]+ is outside the bar's range"),
+    (_set(5, "12x"), r"bar 2025-11-2\d \d\d:00:00: 5\. volume '12x' is not a whole number"),
+    (_conflict, r"bar 2025-11-03 \d\d:00:00 is sent twice with different values"),
+])
+def test_a_bad_csv_answer_is_refused_like_json_and_nothing_is_written(client, mutate, words):
+    from fdelib.etl import csvbars
+
+    etl.run_month("CSVBAD", "2025-11", "60min", client=client, datatype="csv")
+    before = (raw_count("CSVBAD"), etl.daily("CSVBAD"))
+    rows = _rows("CSVBAD", "60min")
+    mutate(rows)
+    text = "\r\n".join([alphavantage.CSV_HEADER] + [",".join(row) for row in rows]) + "\r\n"
+    payload = {"Meta Data": {**META, "2. Symbol": "CSVBAD", "4. Interval": "60min"},
+               "Time Series (60min)": alphavantage.Series.from_pairs(
+                   [(row[0], dict(zip(alphavantage.FIELDS, row[1:]))) for row in rows])}
+    with pytest.raises(MalformedPayload, match=words) as as_json:
+        alphavantage.validate(payload, "CSVBAD", "60min")
+    answer = alphavantage.Answer(text, "CSVBAD", "2025-11", "60min", "csv")
+    with pytest.raises(MalformedPayload) as as_csv:
+        csvbars.parse(answer)
+    assert str(as_csv.value) == str(as_json.value)       # the same bar, the same words
+    with pytest.raises(MalformedPayload, match=words):
+        etl.run_month("CSVBAD", "2025-11", "60min", client=client, payload=answer)
+    assert raw_count("CSVBAD") == before[0] and etl.daily("CSVBAD").equals(before[1])
+    assert etl.run_log().iloc[-1]["status"] == "failed"
+
+
+def test_a_csv_value_the_table_refuses_names_the_bar(client, engine):
+    from fdelib.etl import csvbars, pipeline
+
+    rows = _rows("CSVHAND", "60min")
+    rows[7][4] = "9999"                                  # a close above high: made by hand, unchecked
+    table = csvbars.pa.table({name: [row[i] for row in rows] for i, name in enumerate(csvbars.COLUMNS)})
+    with pytest.raises(MalformedPayload, match=rf"bar {rows[7][0]}: .*raw_intraday_open_close"):
+        with engine.begin() as conn:
+            pipeline.load_raw(conn, csvbars.bars_of("CSVHAND", "60min", table),
+                              etl.start_run(conn, "CSVHAND", "2025-11", "60min"))
+    assert raw_count("CSVHAND") == 0
