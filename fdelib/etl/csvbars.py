@@ -132,32 +132,33 @@ def refuse(answer: alphavantage.Answer, found: str) -> NoReturn:
 
 def bars_of(symbol: str, interval: str, table: pa.Table) -> CsvBars:
     """``table``'s bars (columns as in the CSV answer, checked) with their COPY lines rendered."""
-    bars = CsvBars(symbol.upper(), interval, table, b"", None, None)
+    symbol = symbol.upper()
     span = pc.min_max(table["timestamp"])
-    return CsvBars(bars.symbol, interval, table, render(bars), span["min"].as_py(), span["max"].as_py())
+    return CsvBars(symbol, interval, table, render(symbol, interval, table), span["min"].as_py(), span["max"].as_py())
 
 
-def copy_rows(bars: CsvBars) -> pa.Table:
+def copy_rows(symbol: str, interval: str, table: pa.Table) -> pa.Table:
     """The COPY rows of ``etl.raw_intraday`` but ``run_id``: the bar time gets New York's UTC offset,
     computed once per distinct day."""
-    stamps, n = bars.table["timestamp"].combine_chunks(), bars.table.num_rows
+    stamps, n = table["timestamp"].combine_chunks(), table.num_rows
     days = pc.dictionary_encode(pc.binary_slice(stamps.view(pa.binary()), 0, 10))   # checked: ASCII
     try:
         offsets = pa.array([utc_offset(day.decode()) for day in days.dictionary.to_pylist()], pa.string())
     except ValueError as exc:
-        raise MalformedPayload(f"{bars.where}: a bar key is not a date ({exc})") from None
+        raise MalformedPayload(f"{symbol} {interval}: a bar key is not a date ({exc})") from None
     bar_time = pc.binary_join_element_wise(stamps, pc.take(offsets, days.indices), "")
-    return pa.table({"symbol": pa.repeat(bars.symbol, n), "interval": pa.repeat(bars.interval, n),
-                     "bar_time": bar_time, **{c: bars.table[c] for c in VALUES}})
+    return pa.table({"symbol": pa.repeat(symbol, n), "interval": pa.repeat(interval, n),
+                     "bar_time": bar_time, **{c: table[c] for c in VALUES}})
 
 
-def render(bars: CsvBars) -> bytes:
+def render(symbol: str, interval: str, table: pa.Table) -> bytes:
     """The COPY lines without ``run_id`` (no quoting: a value that would need it is refused)."""
     out = pa.BufferOutputStream()
     try:
-        pcsv.write_csv(copy_rows(bars), out, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        pcsv.write_csv(copy_rows(symbol, interval, table), out,
+                       pcsv.WriteOptions(include_header=False, quoting_style="none"))
     except pa.ArrowInvalid as exc:
-        raise MalformedPayload(f"{bars.where}: a value holds a comma, quote or line break ({exc})") from None
+        raise MalformedPayload(f"{symbol} {interval}: a value holds a comma, quote or line break ({exc})") from None
     return out.getvalue().to_pybytes()
 
 

@@ -194,25 +194,29 @@ def test_in_progress_with_callback_requeues_the_task(clients, executor, name):
     assert wait_for(clients, workflow_id).status == "COMPLETED"
 
 
-def test_failure_workflow_gets_the_failed_workflow(clients, executor, name):
+def test_failure_workflow_gets_the_failed_workflow_and_its_input(clients, executor, name):
     register_task(clients, f"{name}_main")
     register_task(clients, f"{name}_undo")
     undo = ConductorWorkflow(executor=executor, name=f"{name}_undo_wf", version=1)
     undo >> simple(f"{name}_undo", "undo", order="${workflow.input.failedWorkflow.input.order}",
-                   why="${workflow.input.reason}", failed="${workflow.input.workflowId}")
+                   spread="${workflow.input.order}", why="${workflow.input.reason}",
+                   failed="${workflow.input.workflowId}", status="${workflow.input.failureStatus}")
     undo.register(overwrite=True)
     wf = ConductorWorkflow(executor=executor, name=name, version=1)
     wf >> simple(f"{name}_main", "main")
     wf.failure_workflow(f"{name}_undo_wf")
     wf.register(overwrite=True)
-    workflow_id = start(clients, name, {"order": "O-1"})
+    workflow_id = start(clients, name, {"order": "O-1", "workflowId": "mine", "reason": "mine"})
     report(clients, poll(clients, f"{name}_main"), "FAILED_WITH_TERMINAL_ERROR", reason="no stock")
     failed = wait_for(clients, workflow_id)
     compensation_id = failed.output["conductor.failure_workflow"]
     task = poll(clients, f"{name}_undo")
+    report(clients, task)
     assert task.workflow_instance_id == compensation_id
-    assert task.input_data["order"] == "O-1" and task.input_data["failed"] == workflow_id
-    assert "no stock" in task.input_data["why"]
+    assert task.input_data["order"] == "O-1"                       # via failedWorkflow
+    assert task.input_data["spread"] == "O-1"                      # the failed workflow's own input
+    assert task.input_data["failed"] == workflow_id                # Conductor's keys win over it
+    assert "no stock" in task.input_data["why"] and task.input_data["status"] == "FAILED"
 
 
 def test_terminate_retry_and_restart_through_the_api(clients, executor, name):
@@ -235,26 +239,6 @@ def test_terminate_retry_and_restart_through_the_api(clients, executor, name):
     report(clients, poll(clients, f"{name}_s"), output={"n": 2})
     again = wait_for(clients, workflow_id)
     assert again.status == "COMPLETED" and again.output == {"n": 2} and len(again.tasks) == 1
-
-
-def test_failure_workflow_input_spreads_the_failed_workflows_input(clients, executor, name):
-    register_task(clients, f"{name}_main")
-    register_task(clients, f"{name}_undo")
-    undo = ConductorWorkflow(executor=executor, name=f"{name}_undo_wf", version=1)
-    undo >> simple(f"{name}_undo", "undo", order="${workflow.input.order}", failed="${workflow.input.workflowId}",
-                   why="${workflow.input.reason}", status="${workflow.input.failureStatus}")
-    undo.register(overwrite=True)
-    wf = ConductorWorkflow(executor=executor, name=name, version=1)
-    wf >> simple(f"{name}_main", "main")
-    wf.failure_workflow(f"{name}_undo_wf")
-    wf.register(overwrite=True)
-    workflow_id = start(clients, name, {"order": "O-2", "workflowId": "mine", "reason": "mine"})
-    report(clients, poll(clients, f"{name}_main"), "FAILED_WITH_TERMINAL_ERROR", reason="no stock")
-    task = poll(clients, f"{name}_undo")
-    report(clients, task)
-    assert task.input_data["order"] == "O-2"                        # the failed workflow's own input
-    assert task.input_data["failed"] == workflow_id                 # Conductor's keys win over it
-    assert "no stock" in task.input_data["why"] and task.input_data["status"] == "FAILED"
 
 
 def test_terminate_as_the_first_task_ends_the_workflow(clients, executor, name):

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .common import Refused, _engine, _lock_order
+from .common import Refused, engine_or_default, lock_order
 
 
 def acknowledge(order: dict[str, Any], engine: sa.Engine | None = None) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def acknowledge(order: dict[str, Any], engine: sa.Engine | None = None) -> dict[
                if not order.get(k)]
     if missing:
         raise Refused(f"order is missing {', '.join(missing)}")
-    with _engine(engine).begin() as conn:
+    with engine_or_default(engine).begin() as conn:
         known = conn.execute(sa.text("SELECT 1 FROM oms.customers WHERE customer_id = :c"),
                              {"c": order["customer_id"]}).first()
         if known is None:
@@ -42,8 +42,8 @@ def acknowledge(order: dict[str, Any], engine: sa.Engine | None = None) -> dict[
 
 def close(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Mark a delivered-to-schedule order COMPLETED (a cancelled one stays cancelled)."""
-    with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id)
+    with engine_or_default(engine).begin() as conn:
+        order = lock_order(conn, order_id)
         if order.status == "ACKNOWLEDGED":
             conn.execute(sa.text("UPDATE oms.orders SET status = 'COMPLETED', closed_at = received_at "
                                  "WHERE order_id = :o"), {"o": order_id})
@@ -54,8 +54,8 @@ def close(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
 def cancel(order_id: str, reason: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Cancel an order (compensation). Status CANCELLED means there is something to undo; a
     COMPLETED order stays completed, and one never acknowledged (refused) has nothing to undo."""
-    with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id, missing_ok=True)
+    with engine_or_default(engine).begin() as conn:
+        order = lock_order(conn, order_id, missing_ok=True)
         if order is None:
             return {"order_id": order_id, "status": "NEVER_ACKNOWLEDGED", "was": None}
         if order.status == "ACKNOWLEDGED":

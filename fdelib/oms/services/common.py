@@ -27,11 +27,11 @@ class TryAgain(FdeError):
     """A transient failure: the same request may succeed later."""
 
 
-def _engine(engine: sa.Engine | None) -> sa.Engine:
+def engine_or_default(engine: sa.Engine | None) -> sa.Engine:
     return engine or db.get_engine()
 
 
-def _lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False) -> sa.Row | None:
+def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False) -> sa.Row | None:
     row = conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"),
                        {"o": order_id}).one_or_none()
     if row is None and not missing_ok:
@@ -41,7 +41,7 @@ def _lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False) ->
 
 def fire_once(order_id: str, fault: str, engine: sa.Engine | None = None) -> bool:
     """True the first time this order's fault fires, False ever after."""
-    with _engine(engine).begin() as conn:
+    with engine_or_default(engine).begin() as conn:
         order = conn.execute(sa.text("SELECT fault FROM oms.orders WHERE order_id = :o"),
                              {"o": order_id}).first()
         if order is None or order.fault != fault:

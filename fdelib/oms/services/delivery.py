@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from .common import TryAgain, _engine, _lock_order
+from .common import TryAgain, engine_or_default, lock_order
 
 
 CARRIERS = ("DHL", "FedEx", "UPS")
@@ -17,8 +17,8 @@ CARRIERS = ("DHL", "FedEx", "UPS")
 
 def schedule_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Book a carrier: tracking number and expected date (three business days after receipt)."""
-    with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id)
+    with engine_or_default(engine).begin() as conn:
+        order = lock_order(conn, order_id)
         if order.status == "CANCELLED":
             return {"status": "VOID"}
         if order.fault == "delivery_failure":
@@ -37,8 +37,8 @@ def schedule_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[st
 
 
 def cancel_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
-    with _engine(engine).begin() as conn:
-        if _lock_order(conn, order_id).status != "CANCELLED":
+    with engine_or_default(engine).begin() as conn:
+        if lock_order(conn, order_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED"}
         done = conn.execute(sa.text("UPDATE oms.deliveries SET status = 'CANCELLED' WHERE order_id = :o "
                                     "AND status = 'SCHEDULED' RETURNING order_id"), {"o": order_id}).first()

@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .common import Refused, _engine, _lock_order
+from .common import Refused, engine_or_default, lock_order
 
 
 def book_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Book every item of the order, all or nothing. Raises Refused on a stock-out."""
-    with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id)
+    with engine_or_default(engine).begin() as conn:
+        order = lock_order(conn, order_id)
         if order.status == "CANCELLED":
             return {"status": "VOID", "items": 0}
         booked = conn.execute(sa.text("SELECT count(*) FROM oms.stock_bookings WHERE order_id = :o"),
@@ -37,8 +37,8 @@ def book_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]
 
 def release_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Put booked items back (compensation): once, and only what was booked."""
-    with _engine(engine).begin() as conn:
-        if _lock_order(conn, order_id).status != "CANCELLED":
+    with engine_or_default(engine).begin() as conn:
+        if lock_order(conn, order_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED", "items": 0}
         released = conn.execute(sa.text("""
             WITH r AS (UPDATE oms.stock_bookings SET status = 'RELEASED'

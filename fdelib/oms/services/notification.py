@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .common import Refused, _engine
+from .common import Refused, engine_or_default
 
 
 MESSAGES = {
@@ -22,7 +22,7 @@ def notify(order_id: str, stage: str, reason: str | None = None,
     if stage not in MESSAGES:
         raise Refused(f"unknown notification stage {stage!r}; one of {', '.join(MESSAGES)}")
     message = MESSAGES[stage].format(order_id=order_id, reason=reason or "see your account")
-    with _engine(engine).begin() as conn:
+    with engine_or_default(engine).begin() as conn:
         conn.execute(sa.text("INSERT INTO oms.notifications (order_id, stage, message) VALUES (:o, :s, :m) "
                              "ON CONFLICT (order_id, stage) DO NOTHING"),
                      {"o": order_id, "s": stage, "m": message})

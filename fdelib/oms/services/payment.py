@@ -6,13 +6,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .common import _engine, _lock_order
+from .common import engine_or_default, lock_order
 
 
 def charge(order_id: str, attempt: int = 0, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Charge the order's amount once. Returns status CHARGED, DECLINED or VOID."""
-    with _engine(engine).begin() as conn:
-        order = _lock_order(conn, order_id)
+    with engine_or_default(engine).begin() as conn:
+        order = lock_order(conn, order_id)
         if order.status == "CANCELLED":
             return {"status": "VOID", "amount": 0.0}
         done = conn.execute(sa.text("SELECT kind, amount, attempt FROM oms.payments WHERE order_id = :o "
@@ -30,8 +30,8 @@ def charge(order_id: str, attempt: int = 0, engine: sa.Engine | None = None) -> 
 
 def refund(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Refund a charge (compensation): once, and only if there was one."""
-    with _engine(engine).begin() as conn:
-        if _lock_order(conn, order_id).status != "CANCELLED":
+    with engine_or_default(engine).begin() as conn:
+        if lock_order(conn, order_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED", "amount": 0.0}   # only a cancelled order is refunded
         charged = conn.execute(sa.text("SELECT amount FROM oms.payments WHERE order_id = :o AND kind = 'charge'"),
                                {"o": order_id}).scalar()
