@@ -165,7 +165,7 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         def log_message(self, *args) -> None:  # quiet: notebooks and tests show what matters
             pass
