@@ -221,3 +221,16 @@ def test_execute_answers_a_workflow_run(wire, name):
     assert status == 200 and run["status"] == "RUNNING" and run["signalTimeout"] is True
     assert run["responseType"] == "TARGET_WORKFLOW" and run["requestId"] == "r1"
     assert run["targetWorkflowId"] == run["workflowId"] and run["input"] == {"n": 1}
+
+
+def test_compose_pins_the_targeted_conductor_version():
+    """docker-compose.yaml's Conductor is the version the local engine answers as, from the
+    image Conductor's docs name (conductoross/conductor; conductor-standalone ended at 3.15.0)."""
+    from pathlib import Path
+
+    import yaml
+
+    from fdelib.conductor.server import CONDUCTOR_VERSION
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yaml").read_text())
+    assert compose["services"]["conductor"]["image"] == f"conductoross/conductor:{CONDUCTOR_VERSION}"
+    assert CONDUCTOR_VERSION == TARGET
