@@ -234,3 +234,52 @@ def test_compose_pins_the_targeted_conductor_version():
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yaml").read_text())
     assert compose["services"]["conductor"]["image"] == f"conductoross/conductor:{CONDUCTOR_VERSION}"
     assert CONDUCTOR_VERSION == TARGET
+
+
+# --- where the local engine differs on purpose ---------------------------------------------
+
+@pytest.mark.parametrize("task", [
+    {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "false",
+     "loopOver": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]},
+    {"name": "call", "taskReferenceName": "call", "type": "HTTP", "inputParameters": {"uri": "http://x"}},
+    {"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "evaluatorType": "graaljs", "expression": "1",
+     "decisionCases": {"1": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]}},
+])
+@behaves("task types and evaluators the engine lacks (DO_WHILE, HTTP, SUB_WORKFLOW, WAIT, INLINE, JavaScript SWITCH, …)",
+         "400 at registration, naming what is missing", "registered and run",
+         source="fdelib/conductor/definitions.py _check_runnable (the engine's own limits)")
+def test_what_the_engine_lacks_is_refused_at_registration(wire, name, task):
+    status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name, task))
+    assert status == 400 and "local engine" in body["message"]
+
+
+@behaves("JOIN on a task the workflow does not have", "400 at registration", "registered; the JOIN then waits forever",
+         source="core/execution/tasks/Join.java execute (never all terminal)")
+def test_join_on_an_unknown_task_is_refused(wire, name):
+    fork = {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
+            "forkTasks": [[{"name": f"{name}_a", "taskReferenceName": "a", "type": "SIMPLE"}]]}
+    join = {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "ghost"]}
+    status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name, fork, join))
+    assert status == 400 and "waits on unknown task(s) ghost" in body["message"]
+
+
+@behaves("reasonForIncompletion of a workflow a task failed", "Task 'ref' failed with status S and reason: 'r'",
+         "Task <taskId> failed with status: FAILED and reason: 'r'",
+         source="core/execution/DeciderService.java retry (the local wording names the task, stable in lessons)")
+def test_failed_workflow_reason_names_the_task_reference(wire, name):
+    register(wire, name)
+    _, workflow_id, _ = wire.call("POST", f"/workflow/{name}", {})
+    _, tasks, _ = wire.call("GET", f"/tasks/poll/batch/{name}_a?workerid=w&timeout=1000")
+    wire.call("POST", "/tasks", {"workflowInstanceId": workflow_id, "taskId": tasks[0]["taskId"],
+                                 "status": "FAILED", "reasonForIncompletion": "boom"})
+    run = wire.call("GET", f"/workflow/{workflow_id}")[1]
+    assert run["status"] == "FAILED"
+    assert run["reasonForIncompletion"] == "Task 'a' failed with status FAILED and reason: 'boom'"
+
+
+def test_readme_table_is_current():
+    """README.md's conformance table is the one these tests declare (rewrite it with
+    ``python tests/conductor/conformance.py``)."""
+    import conformance
+    assert conformance.readme_table(conformance.README.read_text()) == conformance.table(), \
+        "README.md's conformance table is stale: run python tests/conductor/conformance.py"
