@@ -223,7 +223,7 @@ def _check_task(task: dict, where: str, error) -> None:
         if task.get("optional"):
             error(where, f"terminate task cannot be optional, taskName: {name}")
         status = (task.get("inputParameters") or {}).get("terminationStatus")
-        if status is None or str(status) not in TERMINATION_STATUSES:
+        if status is None or (status if isinstance(status, str) else str(status)) not in TERMINATION_STATUSES:
             error(where, "terminate task must have an terminationStatus parameter and must be set to "
                          f"COMPLETED or FAILED, taskName: {name}")
     start_delay = task.get("startDelay")

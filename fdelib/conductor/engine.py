@@ -51,9 +51,12 @@ class Engine:
     def _tx(self):
         return self.store.transaction()
 
-    def _context(self, cur=None, run: Run | None = None, definition: dict | None = None) -> Context:
+    def _context(self, cur=None, run: Run | None = None, definition: dict | None = None,
+                 task_defs: dict[str, dict] | None = None) -> Context:
         """The decider's view of the world: now, ids, task definitions and the failure
-        workflow the run may start."""
+        workflow the run may start. ``task_defs`` are read before the caller's transaction
+        (reading them inside it would take a second pooled connection while holding a row
+        lock: enough concurrent requests would wait for each other)."""
         workflow_defs = {}
         definition = definition or (run.workflow["definition"] if run else None)
         failure = (definition or {}).get("failureWorkflow")
@@ -66,7 +69,7 @@ class Engine:
                 found = self.store.workflow_def(cur, name, definition.get("failureWorkflowVersion"))
                 if found is not None:
                     workflow_defs[name] = found
-        return Context(self.clock(), new_id, self.task_defs(), workflow_defs)
+        return Context(self.clock(), new_id, self.task_defs() if task_defs is None else task_defs, workflow_defs)
 
     def _notify(self, kinds: set[str]) -> None:
         """After a commit: wake the pollers of the task types that got work, and anyone
@@ -78,9 +81,10 @@ class Engine:
 
     def _change(self, workflow_id: str, action: Callable[[Run, Context], Any]) -> Any:
         """Load a run under its lock, apply ``action``, save, commit, notify."""
+        task_defs = self.task_defs()
         with self._tx() as cur:
             run = self.store.load(cur, workflow_id)
-            ctx = self._context(cur, run)
+            ctx = self._context(cur, run, task_defs=task_defs)
             result = action(run, ctx)
             kinds = self.store.save(cur, run, ctx.now)
         self._notify(kinds)
@@ -189,6 +193,7 @@ class Engine:
         if not request.get("name") and not request.get("workflowDef"):
             raise DefinitionError(definitions.VALIDATION_FAILED, [
                 {"path": f"{path}.name", "message": "Workflow name cannot be null or empty"}])
+        task_defs = self.task_defs()
         with self._tx() as cur:
             definition = request.get("workflowDef")
             if definition:
@@ -198,7 +203,7 @@ class Engine:
                 if definition is None:
                     raise NotFound(f"No such workflow defined. name={request['name']}, "
                                    f"version={request.get('version')}")
-            ctx = self._context(cur, definition=definition)
+            ctx = self._context(cur, definition=definition, task_defs=task_defs)
             run = decider.start(definition, request, ctx)
             self.store.insert(cur, run)
             kinds = {t["task_def_name"] for t in run.tasks if t["queued"]}
@@ -246,16 +251,14 @@ class Engine:
         self._change(workflow_id, decider.retry)
 
     def restart(self, workflow_id: str, use_latest_definitions: bool = False) -> None:
-        def restart(run: Run, ctx: Context) -> None:
-            latest = None
-            if use_latest_definitions:
-                with self._tx() as cur:
-                    latest = self.store.workflow_def(cur, run.workflow["name"])
-                if latest is None:
-                    raise NotFound(f"Unable to find latest definition for {workflow_id}")
-            decider.restart(run, ctx, latest)
-
-        self._change(workflow_id, restart)
+        latest = None
+        if use_latest_definitions:
+            with self._tx() as cur:
+                name = self.store.load(cur, workflow_id, lock=False).workflow["name"]
+                latest = self.store.workflow_def(cur, name)
+            if latest is None:
+                raise NotFound(f"Unable to find latest definition for {workflow_id}")
+        self._change(workflow_id, lambda run, ctx: decider.restart(run, ctx, latest))
 
     def remove(self, workflow_id: str) -> None:
         with self._tx() as cur:
@@ -298,10 +301,11 @@ class Engine:
             with self._tx() as cur:
                 self.store.extend_lease(cur, task_id, self.clock())
             return None
+        task_defs = self.task_defs()
         with self._tx() as cur:
             workflow_id = self.store.workflow_of(cur, task_id)
             run = self.store.load(cur, workflow_id)
-            ctx = self._context(cur, run)
+            ctx = self._context(cur, run, task_defs=task_defs)
             self.store.add_logs(cur, task_id, result.get("logs"), ctx.now)
             task = decider.apply_result(run, task_id, result, ctx)
             kinds = self.store.save(cur, run, ctx.now)
@@ -336,12 +340,13 @@ class Engine:
         changed = 0
         for workflow_id in overdue:
             kinds: set[str] = set()
+            task_defs = self.task_defs()
             with self._tx() as cur:
                 try:
                     run = self.store.load(cur, workflow_id)
                 except NotFound:          # removed meanwhile
                     continue
-                ctx = self._context(cur, run)
+                ctx = self._context(cur, run, task_defs=task_defs)
                 if run.running and decider.time_out(run, ctx):
                     kinds = self.store.save(cur, run, ctx.now)
                     changed += 1

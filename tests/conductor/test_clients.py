@@ -1,6 +1,7 @@
 """Real clients against the local engine: the official JavaScript SDK and conductor-python
 used the way its own examples use it (written here, not copied)."""
 
+import importlib
 import json
 import os
 import shutil
@@ -72,6 +73,8 @@ def test_conductor_python_examples(local_server, name, tmp_path, monkeypatch):
                       "def greet(name: str) -> str:\n    return f'Hello {name}'\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    importlib.invalidate_caches()
+    importlib.import_module(f"{name}_hello")          # TaskHandler pickles the worker by module name
     executor = WorkflowExecutor(config)
     hello = ConductorWorkflow(executor=executor, name=f"{name}_hello", version=1)
     greet = SimpleTask(f"{name}_greet", "greet_ref")

@@ -98,15 +98,15 @@ def test_task_timeout_also_ends_a_task_waiting_for_its_callback(clients, executo
 
 
 def test_task_timeout_alert_only_lets_the_task_run_on(clients, executor, name):
-    register_task(clients, f"{name}_long", timeout_seconds=2, response_timeout_seconds=2, timeout_policy="ALERT_ONLY")
+    register_task(clients, f"{name}_long", timeout_seconds=3, response_timeout_seconds=3, timeout_policy="ALERT_ONLY")
     sequence(executor, name, simple(f"{name}_long", "long"))
     workflow_id = start(clients, name)
     task = poll(clients, f"{name}_long")
-    time.sleep(1.2)
+    time.sleep(1.5)
     clients.get_task_client().update_task(TaskResult(         # keeps the response timeout away
         workflow_instance_id=workflow_id, task_id=task.task_id, worker_id="w1", status="IN_PROGRESS",
         extend_lease=True))
-    time.sleep(1.1)                                             # past timeoutSeconds: only an alert
+    time.sleep(1.8)                                             # past timeoutSeconds: only an alert
     assert workflow(clients, workflow_id).status == "RUNNING"
     report(clients, task, output={"late": "but fine"})
     assert wait_for(clients, workflow_id).status == "COMPLETED"
@@ -144,14 +144,14 @@ def test_linear_backoff_waits_delay_times_scale_times_attempt(clients, executor,
 
 
 def test_fixed_retry_delay_is_the_same_every_time(clients, executor, name):
-    register_task(clients, f"{name}_flaky", retry_count=2, retry_logic="FIXED", retry_delay_seconds=1)
+    register_task(clients, f"{name}_flaky", retry_count=2, retry_logic="FIXED", retry_delay_seconds=2)
     sequence(executor, name, simple(f"{name}_flaky", "flaky"))
     workflow_id = start(clients, name)
     report(clients, poll(clients, f"{name}_flaky"), "FAILED", reason="boom 1")
     for attempt in (1, 2):
         assert poll(clients, f"{name}_flaky", wait_ms=300) is None   # not before the delay
-        assert workflow(clients, workflow_id).tasks[-1].callback_after_seconds == 1
-        retry = poll(clients, f"{name}_flaky", wait_ms=2500)
+        assert workflow(clients, workflow_id).tasks[-1].callback_after_seconds == 2
+        retry = poll(clients, f"{name}_flaky", wait_ms=4000)
         assert retry.retry_count == attempt
         report(clients, retry, "FAILED" if attempt == 1 else "COMPLETED", reason="boom 2")
     assert wait_for(clients, workflow_id).status == "COMPLETED"
