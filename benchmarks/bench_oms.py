@@ -25,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: task types the engine runs itself (no worker involved)
-SYSTEM_TASKS = frozenset({"FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
+SYSTEM_TASKS = frozenset({"FORK", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
                           "SET_VARIABLE"})
 
 

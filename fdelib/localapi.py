@@ -37,7 +37,7 @@ class Request:
 class Response:
     status: int = 200
     body: bytes = b""
-    content_type: str = "application/json"
+    content_type: str | None = "application/json"     # None: an empty body has no media type
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -123,13 +123,12 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
 
         def _handle(self) -> None:
             parts = urllib.parse.urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
             request = Request(
                 method=self.command,
                 path=parts.path,
                 query=dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)),
                 headers={k.lower(): v for k, v in self.headers.items()},
-                body=self.rfile.read(length) if length else b"",
+                body=self._body(),
             )
             if api.keep_requests:
                 api.requests.append(request)
@@ -138,15 +137,35 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
             except Exception as exc:  # the stub's own bug: answer like a server would
                 response = Response.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
             self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
+            no_content = response.status in (204, 304)          # RFC 9110: no body, no length
+            if response.content_type and not no_content:
+                self.send_header("Content-Type", response.content_type)
+            if not no_content:
+                self.send_header("Content-Length", str(len(response.body)))
             for key, value in response.headers.items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(response.body)
+            if not no_content:
+                self.wfile.write(response.body)
             self.wfile.flush()
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        def _body(self) -> bytes:
+            """The request body: Content-Length bytes, or the chunks of a chunked body
+            (RFC 9112 section 7.1; HTTP/1.1 servers must accept it, and undici sends it)."""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                            pass                       # trailer fields, then the blank line
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(65537)         # the CRLF after each chunk
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
         def log_message(self, *args) -> None:  # quiet: notebooks and tests show what matters
             pass

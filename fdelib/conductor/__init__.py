@@ -10,9 +10,11 @@ worker code is the same either way:
     clients = conductor.clients()            # conductor-python's OrkesClients
     executor = conductor.executor()          # a WorkflowExecutor for ConductorWorkflow
 
-Modules: :mod:`.engine` (decisions and state), :mod:`.server` (the REST API),
-:mod:`.local` (the background process), :mod:`.expressions`, :mod:`.definitions`,
-:mod:`.history` (execution timelines).
+Modules: :mod:`.decider` (Conductor's state machine, pure), :mod:`.store` (its state in
+PostgreSQL), :mod:`.wire` (Conductor's JSON), :mod:`.engine` (the facade over the three),
+:mod:`.server` (the REST API), :mod:`.local` (the background process), :mod:`.expressions`,
+:mod:`.definitions`, :mod:`.history` (execution timelines). The engine answers as Conductor
+OSS 3.32.1, the version docker-compose.yaml pins.
 """
 
 from __future__ import annotations

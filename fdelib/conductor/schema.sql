@@ -90,3 +90,6 @@ CREATE TABLE IF NOT EXISTS conductor.task_logs (
     created_time bigint NOT NULL
 );
 CREATE INDEX IF NOT EXISTS task_logs_task_idx ON conductor.task_logs (task_id, created_time);
+-- timeoutSeconds also runs for a task waiting (SCHEDULED) for its callback
+CREATE INDEX IF NOT EXISTS tasks_pending_timeout_idx ON conductor.tasks (start_time)
+    WHERE status IN ('IN_PROGRESS', 'SCHEDULED') AND timeout_seconds > 0;

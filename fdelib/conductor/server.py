@@ -1,9 +1,14 @@
-"""The local engine's HTTP face: the part of Conductor's REST API conductor-python uses.
+"""The local engine's HTTP face: Conductor 3.32.1's REST API, the part the course uses.
 
-Every route below answers as Conductor does (paths under ``/api``, JSON bodies in
-Conductor's field names, workflow and task ids as plain text, errors as
-``{"status", "message"}``), so ``OrkesClients``, ``WorkflowExecutor``, ``ConductorWorkflow``
-and ``TaskHandler`` work unchanged against it. A sweeper thread enforces timeouts.
+Routes, status codes and bodies follow Conductor's controllers (``rest/.../controllers/
+WorkflowResource``, ``TaskResource``, ``MetadataResource``, ``HealthCheckResource``) and its
+error mappers (``ApplicationExceptionMapper``: ``{status, message, instance, retryable}``;
+``ValidationExceptionMapper``: 400 with ``validationErrors``). A controller method that
+returns nothing answers 200 with an empty body; ``@ResponseStatus(NO_CONTENT)`` ones 204. A
+path Conductor does not serve answers 404 "No static resource …", a known path with
+another method 405, as Spring does. conductor-python's ``OrkesClients``,
+``WorkflowExecutor``, ``ConductorWorkflow`` and ``TaskHandler`` and the JavaScript SDK work
+unchanged against it. A sweeper thread enforces timeouts.
 
 Run it in the foreground with ``python -m fdelib.conductor.server --port 8127``; ``fde up``
 starts it in the background (see :mod:`fdelib.conductor.local`).
@@ -18,14 +23,18 @@ import re
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from ..localapi import LocalAPI, Request, Response
+from . import definitions, wire
 from .definitions import DefinitionError
 from .engine import Engine, EngineError
 
 Route = tuple[str, re.Pattern, Callable[..., Response]]
+#: the Conductor release the local engine answers as (docker-compose.yaml pins its image)
+CONDUCTOR_VERSION = "3.32.1"
 
 
 def _ok(payload) -> Response:
@@ -34,6 +43,11 @@ def _ok(payload) -> Response:
 
 def _text(value: str) -> Response:
     return Response.text(value)
+
+
+def _empty(status: int = 200) -> Response:
+    """A void controller method's answer: no body, so no content type."""
+    return Response(status, b"", None)
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -48,34 +62,41 @@ class App:
         e = engine
         self.routes: list[Route] = []
         add = self._add
-        add("GET", r"/health", lambda r: _ok({"healthy": True, "engine": "fdelib"}))
+        health = {"healthResults": [], "suppressedHealthResults": [], "healthy": True}
+        self.routes.append(("GET", re.compile(r"/health/?"), lambda r: _ok(health)))
+        add("GET", r"/health", lambda r: _ok(health))
+        add("GET", r"/version", lambda r: _text(CONDUCTOR_VERSION))
         # metadata
-        add("POST", r"/metadata/taskdefs", lambda r: (e.put_task_defs(_list(r.json())), _ok({}))[1])
-        add("PUT", r"/metadata/taskdefs", lambda r: (e.put_task_defs([r.json()]), _ok({}))[1])
+        add("POST", r"/metadata/taskdefs", lambda r: (e.put_task_defs(_list(r.json())), _empty())[1])
+        add("PUT", r"/metadata/taskdefs", lambda r: (e.update_task_def(r.json()), _empty())[1])
         add("GET", r"/metadata/taskdefs", lambda r: _ok(list(e.task_defs().values())))
         add("GET", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: _ok(e.get_task_def(name)))
-        add("DELETE", r"/metadata/taskdefs/(?P<name>[^/]+)",
-            lambda r, name: (e.delete_task_def(name), _ok({}))[1])
-        add("POST", r"/metadata/workflow", lambda r: self._put_workflows([r.json()], r, False))
-        add("PUT", r"/metadata/workflow", lambda r: self._put_workflows(_list(r.json()), r, True))
+        add("DELETE", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: (e.delete_task_def(name), _empty())[1])
+        add("POST", r"/metadata/workflow", lambda r: (e.put_workflow_def(
+            r.json(), overwrite=_flag(r.query.get("overwrite"), False)), _empty())[1])
+        add("PUT", r"/metadata/workflow", lambda r: _ok(e.update_workflow_defs(_list(r.json()))))
         add("GET", r"/metadata/workflow", lambda r: _ok(e.workflow_defs()))
         add("GET", r"/metadata/workflow/(?P<name>[^/]+)",
             lambda r, name: _ok(e.get_workflow_def(name, _int(r.query.get("version")))))
-        add("DELETE", r"/metadata/workflow/(?P<name>[^/]+)/(?P<version>\d+)",
-            lambda r, name, version: (e.delete_workflow_def(name, int(version)), _ok({}))[1])
+        add("DELETE", r"/metadata/workflow/(?P<name>[^/]+)/(?P<version>[^/]+)",
+            lambda r, name, version: (e.delete_workflow_def(name, int(version)), _empty())[1])
         # workflows
         add("POST", r"/workflow", lambda r: _text(e.start(r.json() or {})))
-        add("POST", r"/workflow/execute/(?P<name>[^/]+)/(?P<version>\d+)", self._execute)
-        add("POST", r"/workflow/execute/(?P<name>[^/]+)", self._execute)
+        add("POST", r"/workflow/execute/(?P<name>[^/]+)/(?P<version>[^/]+)", self._execute)
         add("GET", r"/workflow/running/(?P<name>[^/]+)",
-            lambda r, name: _ok(e.workflow_ids(name, "RUNNING")))
-        add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: (e.retry(wid), _ok({}))[1])
-        add("POST", r"/workflow/(?P<wid>[^/]+)/restart", lambda r, wid: (e.restart(wid), _ok({}))[1])
-        add("DELETE", r"/workflow/(?P<wid>[^/]+)/remove", lambda r, wid: (e.remove(wid), _ok({}))[1])
+            lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)))
+        add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: (e.retry(wid), _empty(204))[1])
+        add("POST", r"/workflow/(?P<wid>[^/]+)/restart", lambda r, wid: (e.restart(
+            wid, _flag(r.query.get("useLatestDefinitions"), False)), _empty(204))[1])
+        add("DELETE", r"/workflow/(?P<wid>[^/]+)/remove", lambda r, wid: (e.remove(wid), _empty())[1])
+        add("GET", r"/workflow/(?P<wid>[^/]+)/status", lambda r, wid: _ok(e.status(
+            wid, _flag(r.query.get("includeOutput"), False), _flag(r.query.get("includeVariables"), False))))
         add("GET", r"/workflow/(?P<wid>[^/]+)",
             lambda r, wid: _ok(e.workflow(wid, _flag(r.query.get("includeTasks"), True))))
-        add("DELETE", r"/workflow/(?P<wid>[^/]+)", lambda r, wid: (e.terminate(
-            wid, r.query.get("reason"), _flag(r.query.get("triggerFailureWorkflow"), False)), _ok({}))[1])
+        # DELETE /workflow/{id} has no triggerFailureWorkflow in Conductor OSS (Orkes' server
+        # has it): the parameter is ignored, as Spring ignores unknown parameters
+        add("DELETE", r"/workflow/(?P<wid>[^/]+)",
+            lambda r, wid: (e.terminate(wid, r.query.get("reason")), _empty())[1])
         add("POST", r"/workflow/(?P<name>[^/]+)", self._start_by_name)
         # tasks
         add("GET", r"/tasks/poll/batch/(?P<kind>[^/]+)", self._batch_poll)
@@ -84,59 +105,73 @@ class App:
         add("POST", r"/tasks/update-v2", lambda r: self._update(r, v2=True))
         add("GET", r"/tasks/queue/sizes",
             lambda r: _ok(e.queue_sizes([r.query["taskType"]] if r.query.get("taskType") else None)))
-        add("GET", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: _ok(e.logs(tid)))
-        add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: (e.add_log(tid, _log_text(r)), _ok({}))[1])
+        add("GET", r"/tasks/(?P<tid>[^/]+)/log", self._logs)
+        add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: (e.add_log(tid, r.body.decode()), _empty())[1])
         add("GET", r"/tasks/(?P<tid>[^/]+)", lambda r, tid: _ok(e.task(tid)))
 
     def _add(self, method: str, pattern: str, handler) -> None:
-        self.routes.append((method, re.compile(r"(?:/api)?" + pattern + r"/?"), handler))
+        self.routes.append((method, re.compile(r"/api" + pattern + r"/?"), handler))
 
     def __call__(self, request: Request) -> Response:
+        methods = set()
         for method, pattern, handler in self.routes:
             match = pattern.fullmatch(request.path)
-            if match and method == request.method:
-                try:
-                    return handler(request, **match.groupdict())
-                except (EngineError, DefinitionError) as exc:
-                    status = getattr(exc, "status", 400)
-                    return Response.json({"status": status, "message": str(exc),
-                                          "retryable": False}, status)
-                except (ValueError, KeyError, TypeError) as exc:
-                    return Response.json({"status": 400, "message": f"bad request: {exc}"}, 400)
-        return Response.json({"status": 404, "message": f"{request.method} {request.path} is not "
-                              "part of the API the local engine serves"}, 404)
+            if not match:
+                continue
+            if method != request.method:
+                methods.add(method)
+                continue
+            try:
+                return handler(request, **match.groupdict())
+            except DefinitionError as exc:
+                if exc.errors:
+                    return Response.json(wire.validation_body(exc.errors), 400)
+                return Response.json(wire.error_body(exc.status, str(exc)), exc.status)
+            except EngineError as exc:
+                return Response.json(wire.error_body(exc.status, str(exc)), exc.status)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                return Response.json(wire.error_body(400, f"bad request: {exc}"), 400)
+        if methods:
+            return Response.json(wire.error_body(405, f"Request method '{request.method}' is not supported"), 405)
+        return Response.json(wire.error_body(404, f"No static resource {request.path.lstrip('/')}."), 404)
 
     # --- handlers with more to say ----------------------------------------------------
-    def _put_workflows(self, defs: list[dict], request: Request, default_overwrite: bool) -> Response:
-        overwrite = _flag(request.query.get("overwrite"), default_overwrite)
-        for definition in defs:
-            self.engine.put_workflow_def(definition, overwrite=overwrite)
-        return _ok({})
-
-    def _execute(self, request: Request, name: str, version: str | None = None) -> Response:
+    def _execute(self, request: Request, name: str, version: str) -> Response:
+        """WorkflowResource.executeWorkflow (Conductor 3.21.23 and later)."""
         body = request.json() or {}
-        body = {**body, "name": body.get("name") or name,
-                "version": body.get("version") or _int(version),
-                "requestId": request.query.get("requestId") or body.get("requestId")}
-        run = self.engine.execute(body, wait_until=request.query.get("waitUntilTaskRef") or None,
-                                  wait_seconds=float(request.query.get("waitForSeconds") or 10))
-        return _ok(run)
+        q = request.query
+        version_number = int(version)
+        wait = _int(q.get("waitForSeconds")) or 10
+        request_id = q.get("requestId") or str(uuid.uuid4())
+        definition = body.get("workflowDef")
+        body = {**body, "name": name, "version": version_number or None, "requestId": request_id,
+                "input": dict(body.get("input") or {})}
+        if definition and definition.get("tasks"):    # markAsDynamicWorkflow
+            body["input"]["_systemMetadata"] = {**(body["input"].get("_systemMetadata") or {}), "dynamic": True}
+        wait_until = [ref.strip() for ref in (q.get("waitUntilTaskRef") or "").split(",") if ref.strip()]
+        return _ok(self.engine.execute(body, wait_until=wait_until, wait_seconds=wait))
 
     def _start_by_name(self, request: Request, name: str) -> Response:
         q = request.query
+        priority = _int(q.get("priority")) or 0
+        if not 0 <= priority <= 99:
+            message = "99 is the maximum priority value" if priority > 99 else "0 is the minimum priority value"
+            raise DefinitionError(definitions.VALIDATION_FAILED, [
+                {"path": "startWorkflow.arg3", "message": message, "invalidValue": str(priority)}])
         return _text(self.engine.start({"name": name, "version": _int(q.get("version")),
-                                        "correlationId": q.get("correlationId"),
-                                        "priority": _int(q.get("priority")), "input": request.json() or {}}))
+                                        "correlationId": q.get("correlationId"), "priority": priority,
+                                        "input": request.json() or {}}))
 
     def _batch_poll(self, request: Request, kind: str) -> Response:
         q = request.query
-        tasks = self.engine.poll(kind, q.get("workerid"), _int(q.get("count")) or 1,
-                                 min(_int(q.get("timeout")) or 0, 5000))
-        return _ok(tasks)
+        count = _int(q.get("count"))
+        timeout = _int(q.get("timeout"))
+        return _ok(self.engine.poll(kind, q.get("workerid"), 1 if count is None else count,
+                                    100 if timeout is None else timeout))
 
     def _poll_one(self, request: Request, kind: str) -> Response:
-        tasks = self.engine.poll(kind, request.query.get("workerid"), 1, 0)
-        return _ok(tasks[0]) if tasks else Response(204, b"")
+        tasks = self.engine.poll(kind, request.query.get("workerid"), 1, 100)
+        return _ok(tasks[0]) if tasks else _empty(204)
 
     def _update(self, request: Request, v2: bool) -> Response:
         result = request.json() or {}
@@ -144,11 +179,16 @@ class App:
         if not v2:
             return _text(result.get("taskId") or "")
         # v2 hands the worker its next task of the same type straight away (saves a poll)
-        kind = (task or {}).get("taskDefName") or result.get("taskDefName")
-        if not kind:
-            return Response(204, b"")
-        following = self.engine.poll(kind, result.get("workerId"), 1, 0)
-        return _ok(following[0]) if following else Response(204, b"")
+        if task is None or task["status"] not in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED",
+                                                  "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED",
+                                                  "SKIPPED"):
+            return _empty(204)
+        following = self.engine.poll(task["taskType"], result.get("workerId"), 1, 100)
+        return _ok(following[0]) if following else _empty(204)
+
+    def _logs(self, request: Request, tid: str) -> Response:
+        logs = self.engine.logs(tid)
+        return _ok(logs) if logs else _empty(204)
 
 
 def _list(value) -> list:
@@ -157,17 +197,6 @@ def _list(value) -> list:
 
 def _int(value) -> int | None:
     return int(value) if value not in (None, "", "null") else None
-
-
-def _log_text(request: Request) -> str:
-    """The log line as sent: a JSON string is unquoted, anything else (conductor-python sends
-    the bare text) is kept as it is — "1.50" stays "1.50"."""
-    text = request.body.decode()
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    return value if isinstance(value, str) else text
 
 
 class Server:

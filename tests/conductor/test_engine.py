@@ -14,6 +14,7 @@ from conductor.client.workflow.task.fork_task import ForkTask
 from conductor.client.workflow.task.simple_task import SimpleTask
 from conductor.client.workflow.task.switch_task import SwitchTask
 from conductor.client.workflow.task.terminate_task import TerminateTask, WorkflowStatus
+from conductor.client.workflow.task.timeout_policy import TimeoutPolicy
 
 from fdelib.conductor.definitions import DefinitionError, check_workflow
 
@@ -119,7 +120,8 @@ def test_switch_picks_a_case_and_terminate_fails_the_workflow(clients, executor,
 
     bad = wait_for(clients, start(clients, name, {"kind": "bad"}))
     assert bad.status == "FAILED" and bad.reason_for_incompletion == "bad input"
-    assert bad.tasks[0].output_data == {"evaluationResult": ["bad"]}
+    # SwitchTaskMapper.getMappedTasks: evaluationResult and selectedCase
+    assert bad.tasks[0].output_data == {"evaluationResult": ["bad"], "selectedCase": "bad"}
 
     good_id = start(clients, name, {"kind": "fine"})
     report(clients, poll(clients, f"{name}_after"), output={"ok": True})
@@ -161,13 +163,13 @@ def test_terminal_error_is_not_retried(clients, executor, name):
 
 
 def test_a_silent_worker_loses_its_task_and_its_late_answer_is_ignored(clients, executor, name):
-    register_task(clients, f"{name}_slow", retry_count=1, response_timeout_seconds=1)
+    register_task(clients, f"{name}_slow", retry_count=1, response_timeout_seconds=2)
     wf = ConductorWorkflow(executor=executor, name=name, version=1)
     wf >> simple(f"{name}_slow", "slow")
     wf.register(overwrite=True)
     workflow_id = start(clients, name)
     dead = poll(clients, f"{name}_slow", worker="dies")
-    again = poll(clients, f"{name}_slow", worker="alive", wait_ms=4000)   # after the response timeout
+    again = poll(clients, f"{name}_slow", worker="alive", wait_ms=5000)   # after the response timeout
     assert again is not None and again.retry_count == 1 and again.task_id != dead.task_id
     report(clients, dead, output={"late": True}, worker="dies")           # the zombie speaks: ignored
     report(clients, again, output={"on_time": True}, worker="alive")
@@ -267,6 +269,7 @@ def test_workflow_timeout_counts_from_the_last_retry_and_afresh_after_restart(cl
     wf = ConductorWorkflow(executor=executor, name=name, version=1)
     wf >> simple(f"{name}_s", "s")
     wf.timeout_seconds(2)
+    wf.timeout_policy(TimeoutPolicy.TIME_OUT_WORKFLOW)   # WorkflowDef's default, ALERT_ONLY, never times out
     wf.failure_workflow(f"{name}_noted")
     wf.register(overwrite=True)
     workflow_client = clients.get_workflow_client()
@@ -278,7 +281,8 @@ def test_workflow_timeout_counts_from_the_last_retry_and_afresh_after_restart(cl
     time.sleep(0.5)                                                 # the sweep runs every 0.05 s
     retried = workflow(clients, workflow_id)
     assert retried.status == "RUNNING" and retried.last_retried_time > retried.create_time
-    assert "conductor.failure_workflow" not in retried.output       # it is running again
+    # WorkflowExecutorOps.retry leaves the output alone until the workflow ends again
+    assert "conductor.failure_workflow" in retried.output
     assert wait_for(clients, workflow_id, timeout=5).status == "TIMED_OUT"   # 2 s after the retry
 
     workflow_client.restart_workflow(workflow_id)                   # more than 2 s after the retry
@@ -336,14 +340,15 @@ def test_workers_through_task_handler_use_update_v2(clients, local_server, name,
 
 
 def test_bad_definitions_and_requests_get_clear_errors(clients, name):
-    with pytest.raises(DefinitionError, match="used twice"):
+    with pytest.raises(DefinitionError) as twice:
         check_workflow({"name": "x", "tasks": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"},
                                                 {"name": "b", "taskReferenceName": "a", "type": "SIMPLE"}]})
+    assert "should be unique across tasks" in twice.value.errors[0]["message"]
     with pytest.raises(DefinitionError, match="DO_WHILE"):
         check_workflow({"name": "x", "tasks": [{"name": "l", "taskReferenceName": "l", "type": "DO_WHILE"}]})
     with pytest.raises(ApiException) as missing:
         start(clients, f"{name}_never_registered")
-    assert missing.value.status == 404 and "no workflow definition" in missing.value.body
+    assert missing.value.status == 404 and "No such workflow defined" in missing.value.body
     with pytest.raises(ApiException) as unknown:
         clients.get_workflow_client().get_workflow("not-a-workflow")
     assert unknown.value.status == 404

@@ -54,7 +54,8 @@ def test_a_failed_optional_task_completes_with_errors_and_the_workflow_goes_on(c
 
 
 def test_task_timeout_with_time_out_wf_times_out_the_workflow_without_retrying(clients, executor, name):
-    register_task(clients, f"{name}_slow", retry_count=2, timeout_seconds=1, timeout_policy="TIME_OUT_WF")
+    register_task(clients, f"{name}_slow", retry_count=2, timeout_seconds=1, response_timeout_seconds=1,
+                  timeout_policy="TIME_OUT_WF")
     slow = simple(f"{name}_slow", "slow")
     slow.optional = True                                        # even an optional task: TIME_OUT_WF wins
     sequence(executor, name, slow)
@@ -63,12 +64,14 @@ def test_task_timeout_with_time_out_wf_times_out_the_workflow_without_retrying(c
     done = wait_for(clients, workflow_id, timeout=5)
     assert done.status == "TIMED_OUT"
     assert [t.status for t in done.tasks] == ["TIMED_OUT"]      # neither retryCount nor optional apply
-    assert "timeoutSeconds" in done.tasks[0].reason_for_incompletion
-    assert set(done.failed_reference_task_names) == {"slow"}
+    assert "Timeout configured as 1 seconds" in done.tasks[0].reason_for_incompletion
+    # terminateWorkflow lists FAILED and FAILED_WITH_TERMINAL_ERROR tasks only, not TIMED_OUT ones
+    assert set(done.failed_reference_task_names) == set()
 
 
 def test_task_timeout_with_retry_policy_retries_the_task(clients, executor, name):
-    register_task(clients, f"{name}_slow", retry_count=1, timeout_seconds=1, timeout_policy="RETRY")
+    register_task(clients, f"{name}_slow", retry_count=1, timeout_seconds=1, response_timeout_seconds=1,
+                  timeout_policy="RETRY")
     sequence(executor, name, simple(f"{name}_slow", "slow"))
     workflow_id = start(clients, name)
     first = poll(clients, f"{name}_slow")
@@ -82,7 +85,7 @@ def test_task_timeout_with_retry_policy_retries_the_task(clients, executor, name
 
 def test_task_timeout_also_ends_a_task_waiting_for_its_callback(clients, executor, name):
     """Conductor: a callbackAfterSeconds beyond the task's timeoutSeconds times the task out."""
-    register_task(clients, f"{name}_wait", timeout_seconds=1, timeout_policy="TIME_OUT_WF")
+    register_task(clients, f"{name}_wait", timeout_seconds=1, response_timeout_seconds=1, timeout_policy="TIME_OUT_WF")
     sequence(executor, name, simple(f"{name}_wait", "wait"))
     workflow_id = start(clients, name)
     task = poll(clients, f"{name}_wait")
@@ -95,11 +98,15 @@ def test_task_timeout_also_ends_a_task_waiting_for_its_callback(clients, executo
 
 
 def test_task_timeout_alert_only_lets_the_task_run_on(clients, executor, name):
-    register_task(clients, f"{name}_long", timeout_seconds=1, timeout_policy="ALERT_ONLY")
+    register_task(clients, f"{name}_long", timeout_seconds=3, response_timeout_seconds=3, timeout_policy="ALERT_ONLY")
     sequence(executor, name, simple(f"{name}_long", "long"))
     workflow_id = start(clients, name)
     task = poll(clients, f"{name}_long")
-    time.sleep(1.6)                                             # past the timeout: only an alert
+    time.sleep(1.5)
+    clients.get_task_client().update_task(TaskResult(         # keeps the response timeout away
+        workflow_instance_id=workflow_id, task_id=task.task_id, worker_id="w1", status="IN_PROGRESS",
+        extend_lease=True))
+    time.sleep(1.8)                                             # past timeoutSeconds: only an alert
     assert workflow(clients, workflow_id).status == "RUNNING"
     report(clients, task, output={"late": "but fine"})
     assert wait_for(clients, workflow_id).status == "COMPLETED"
@@ -107,7 +114,7 @@ def test_task_timeout_alert_only_lets_the_task_run_on(clients, executor, name):
 
 def test_workflow_timeout_times_out_a_running_workflow_unless_alert_only(clients, executor, name):
     register_task(clients, f"{name}_s")
-    sequence(executor, name, simple(f"{name}_s", "s"), timeout=1)
+    sequence(executor, name, simple(f"{name}_s", "s"), timeout=1, policy=TimeoutPolicy.TIME_OUT_WORKFLOW)
     sequence(executor, f"{name}_alert", simple(f"{name}_s", "s"), timeout=1, policy=TimeoutPolicy.ALERT_ONLY)
     workflow_id, alert_id = start(clients, name), start(clients, f"{name}_alert")
     assert poll(clients, f"{name}_s") is not None               # in progress, never answered
@@ -125,8 +132,10 @@ def test_linear_backoff_waits_delay_times_scale_times_attempt(clients, executor,
     workflow_id = start(clients, name)
     report(clients, poll(clients, f"{name}_flaky"), "FAILED", reason="boom 1")
     assert poll(clients, f"{name}_flaky", wait_ms=1200) is None      # 1 * 2 * (0 + 1) = 2 s
+    waiting = workflow(clients, workflow_id).tasks[-1]                # shown while it waits
+    assert waiting.status == "SCHEDULED" and waiting.callback_after_seconds == 2
     retry1 = poll(clients, f"{name}_flaky", wait_ms=3000)
-    assert retry1.retry_count == 1 and retry1.callback_after_seconds == 2
+    assert retry1.retry_count == 1 and retry1.callback_after_seconds == 0   # reset by the poll
     report(clients, retry1, "FAILED", reason="boom 2")
     retry2 = workflow(clients, workflow_id).tasks[-1]                 # 1 * 2 * (1 + 1) = 4 s
     assert retry2.status == "SCHEDULED" and retry2.retry_count == 2 and retry2.callback_after_seconds == 4
@@ -135,14 +144,15 @@ def test_linear_backoff_waits_delay_times_scale_times_attempt(clients, executor,
 
 
 def test_fixed_retry_delay_is_the_same_every_time(clients, executor, name):
-    register_task(clients, f"{name}_flaky", retry_count=2, retry_logic="FIXED", retry_delay_seconds=1)
+    register_task(clients, f"{name}_flaky", retry_count=2, retry_logic="FIXED", retry_delay_seconds=2)
     sequence(executor, name, simple(f"{name}_flaky", "flaky"))
     workflow_id = start(clients, name)
     report(clients, poll(clients, f"{name}_flaky"), "FAILED", reason="boom 1")
     for attempt in (1, 2):
         assert poll(clients, f"{name}_flaky", wait_ms=300) is None   # not before the delay
-        retry = poll(clients, f"{name}_flaky", wait_ms=2500)
-        assert retry.retry_count == attempt and retry.callback_after_seconds == 1
+        assert workflow(clients, workflow_id).tasks[-1].callback_after_seconds == 2
+        retry = poll(clients, f"{name}_flaky", wait_ms=4000)
+        assert retry.retry_count == attempt
         report(clients, retry, "FAILED" if attempt == 1 else "COMPLETED", reason="boom 2")
     assert wait_for(clients, workflow_id).status == "COMPLETED"
 
@@ -246,26 +256,19 @@ def test_remove_deletes_a_workflow_and_its_queued_tasks(clients, executor, name)
     assert twice.value.status == 404
 
 
-def test_terminate_starts_the_failure_workflow_only_when_asked(clients, executor, name):
+def test_terminate_through_the_api_never_starts_the_failure_workflow(clients, executor, name):
+    """WorkflowExecutorOps.terminateWorkflow(workflowId, reason) passes no failure workflow, and
+    WorkflowResource.terminate has no triggerFailureWorkflow parameter in Conductor OSS (Orkes'
+    server has one): asking for it changes nothing."""
     register_task(clients, f"{name}_main")
     register_task(clients, f"{name}_undo")
-    sequence(executor, f"{name}_undo_wf", simple(f"{name}_undo", "undo", why="${workflow.input.reason}",
-                                                 status="${workflow.input.failureStatus}",
-                                                 failed="${workflow.input.workflowId}"))
+    sequence(executor, f"{name}_undo_wf", simple(f"{name}_undo", "undo"))
     sequence(executor, name, simple(f"{name}_main", "main"), failure_workflow=f"{name}_undo_wf")
     workflow_client = clients.get_workflow_client()
-
-    quiet = start(clients, name)
-    workflow_client.terminate_workflow(quiet, reason="no thanks")
-    assert workflow(clients, quiet).status == "TERMINATED"
-    assert "conductor.failure_workflow" not in workflow(clients, quiet).output
+    for trigger in (False, True):
+        workflow_id = start(clients, name, {"order": "O-3"})
+        workflow_client.terminate_workflow(workflow_id, reason="operator", trigger_failure_workflow=trigger)
+        stopped = workflow(clients, workflow_id)
+        assert stopped.status == "TERMINATED" and stopped.reason_for_incompletion == "operator"
+        assert "conductor.failure_workflow" not in stopped.output
     assert poll(clients, f"{name}_undo", wait_ms=300) is None
-
-    loud = start(clients, name, {"order": "O-3"})
-    workflow_client.terminate_workflow(loud, reason="operator", trigger_failure_workflow=True)
-    stopped = workflow(clients, loud)
-    assert stopped.status == "TERMINATED" and stopped.reason_for_incompletion == "operator"
-    undo = poll(clients, f"{name}_undo")
-    assert undo.workflow_instance_id == stopped.output["conductor.failure_workflow"]
-    assert undo.input_data == {"why": "operator", "status": "TERMINATED", "failed": loud}
-    report(clients, undo)
