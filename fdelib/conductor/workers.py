@@ -52,12 +52,36 @@ def _stderr_to(path) -> Iterator[None]:
         os.close(saved)
 
 
+#: each module's @worker_task records, as its first import registered them: conductor-python
+#: keeps one registry keyed by task name, so a later module serving the same task type (a
+#: new version of a service) replaces an earlier one's entry there, not here
+_MODULE_WORKERS: dict[str, dict] = {}
+
+
+def module_workers(module: str) -> dict:
+    """``{(task name, domain): record}`` of the @worker_task functions defined in ``module``."""
+    import importlib
+
+    from conductor.client.automator import task_handler
+
+    if module not in _MODULE_WORKERS:
+        importlib.import_module(module)        # runs its @worker_task decorators
+        _MODULE_WORKERS[module] = {key: record for key, record in task_handler._decorated_functions.items()
+                                   if record["func"].__module__ == module}
+    return _MODULE_WORKERS[module]
+
+
 class Workers:
-    """``with Workers(["fdelib.oms.workers"], processes=2): ...`` — workers polling while inside."""
+    """``with Workers(["fdelib.oms.workers"], processes=2): ...`` — workers polling while inside.
+
+    ``tasks`` keeps only the workers of those task types (e.g. one service's), so each service
+    can be started, stopped and replaced on its own.
+    """
 
     def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
-                 log_level: str = "ERROR", restart_check_seconds: float = 0.5):
+                 log_level: str = "ERROR", restart_check_seconds: float = 0.5, tasks: Sequence[str] | None = None):
         self.modules = list(modules)
+        self.tasks = None if tasks is None else set(tasks)
         self.processes = max(1, int(processes))
         self.settings = settings or get_settings()
         self.log_level = log_level
@@ -69,28 +93,28 @@ class Workers:
         return self.settings.home / "logs" / "workers.log"
 
     def start(self) -> "Workers":
-        import importlib
-
         from conductor.client.automator import task_handler
         from conductor.client.automator.task_handler import TaskHandler
 
         from . import configuration
 
-        for module in self.modules:
-            importlib.import_module(module)        # runs their @worker_task decorators
-        # TaskHandler scans every @worker_task this process ever saw; keep it to our modules
+        chosen = {key: record for module in self.modules for key, record in module_workers(module).items()
+                  if self.tasks is None or key[0] in self.tasks}
+        if not chosen:
+            raise ValueError(f"no @worker_task in {', '.join(self.modules)}"
+                             + (f" for {', '.join(sorted(self.tasks))}" if self.tasks is not None else ""))
+        # TaskHandler scans every @worker_task this process ever saw; keep it to ours
         registry = task_handler._decorated_functions
         saved = dict(registry)
         registry.clear()
-        registry.update({key: record for key, record in saved.items()
-                         if record["func"].__module__ in self.modules})
+        registry.update(chosen)
 
         os.environ[LOG_ENV] = str(self.log_file)
         os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
-                                      scan_for_annotated_workers=True, import_modules=self.modules,
+                                      scan_for_annotated_workers=True, import_modules=None,
                                       monitor_interval_seconds=self.restart_check_seconds,
                                       restart_backoff_seconds=0.2, restart_backoff_max_seconds=2)
                 handler.start_processes()

@@ -46,7 +46,7 @@ def private(settings, tmp_path):
     local.stop(mine)
 
 
-def wait_for(clients, workflow_id, timeout=180):
+def wait_for(clients, workflow_id, timeout=900):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run = clients.get_workflow_client().get_workflow(workflow_id, include_tasks=False)
@@ -118,7 +118,7 @@ def test_after_sigkill_fde_up_restarts_the_engine_at_the_same_address_and_worker
     task.input_parameters.update(n="${workflow.input.n}")
     flow >> task
     flow.output_parameters({"n": "${echo.output.n}", "pid": "${echo.output.pid}"})
-    flow.timeout_seconds(600)          # a busy machine may take a while to spawn the workers
+    flow.timeout_seconds(1200)         # a busy machine may take a while to spawn the workers
     flow.register(overwrite=True)
 
     with Workers([__name__], settings=private) as workers:
