@@ -65,9 +65,17 @@ def module_workers(module: str) -> dict:
     from conductor.client.automator import task_handler
 
     if module not in _MODULE_WORKERS:
-        importlib.import_module(module)        # runs its @worker_task decorators
-        _MODULE_WORKERS[module] = {key: record for key, record in task_handler._decorated_functions.items()
+        registry = task_handler._decorated_functions
+        before = dict(registry)
+        if module in sys.modules:   # imported before we looked: run its decorators again to see them all
+            importlib.reload(sys.modules[module])
+        else:
+            importlib.import_module(module)
+        _MODULE_WORKERS[module] = {key: record for key, record in registry.items()
                                    if record["func"].__module__ == module}
+        for key, record in before.items():   # a reload must not take another module's entry
+            if record["func"].__module__ != module:
+                registry[key] = record
     return _MODULE_WORKERS[module]
 
 

@@ -119,6 +119,29 @@ def cohesion() -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("service")
 
 
+def events(log: pd.DataFrame) -> pd.DataFrame:
+    """The choreography's services: the events each reacts to (its subscriptions, in the code)
+    and the events it published (in ``log``, an event log from :func:`.choreography.run`)."""
+    from .choreography import SUBSCRIPTIONS
+
+    reacts: dict[str, set[str]] = {}
+    for kind, subscribers in SUBSCRIPTIONS.items():
+        for service, _ in subscribers:
+            reacts.setdefault(service, set()).add(kind)
+    published = log.groupby("source")["kind"].agg(lambda kinds: ", ".join(sorted(set(kinds))))
+    names = sorted(set(reacts) | set(published.index))
+    return pd.DataFrame({"reacts to": [", ".join(sorted(reacts.get(n, ()))) for n in names],
+                         "published": [published.get(n, "") for n in names]}, index=pd.Index(names, name="service"))
+
+
+def payment_output(clients, order_id: str) -> pd.Series:
+    """What the payment task of the workflow that placed ``order_id`` answered."""
+    workflow_id = db.read_scalar("SELECT workflow_id FROM oms.orders WHERE order_id = :o", {"o": order_id})
+    run = clients.get_workflow_client().get_workflow(workflow_id, include_tasks=True)
+    done = [t for t in run.tasks if t.reference_task_name == "payment" and t.status == "COMPLETED"]
+    return pd.Series(done[-1].output_data, name=order_id).sort_index()
+
+
 def rolling_upgrade(clients, orders: list[dict], *, service: str = "payment",
                     new_version: str = "fdelib.oms.payment_v2", initial_stock: int = 100,
                     timeout: float = 300) -> pd.Series:

@@ -259,6 +259,26 @@ def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02",
         "customer told": books["notified"]}})
 
 
+def resubmissions(clients, order: dict[str, Any], *, timeout: float = 120) -> pd.DataFrame:
+    """One order id sent four ways, one after another, as any client of the engine can: with a
+    total the client made up, honestly, the same again, and with other items. How each
+    workflow ended, its answer, and what the shop had charged for the order by then."""
+    other = {**order, "items": [{"sku": "SKU-MUG", "quantity": 1}], "amount": 12.0}
+    rows = []
+    for request, sent in [("stated total 0.01", {**order, "amount": 0.01}), ("the order", order),
+                          ("the same order again", order), ("the same id, other items", other)]:
+        result = run_orders(clients, [sent], timeout=timeout, progress=False).iloc[0]
+        output = result["output"]
+        answer = (f"tracking {output.get('tracking')}" + (" (the first workflow's answer)" if output.get("replay_of")
+                                                           else "")
+                  if result["workflow"] == "COMPLETED" else result["reason"].split("reason: ", 1)[-1].strip("'"))
+        charged = db.read_scalar("SELECT coalesce(sum(amount), 0) FROM oms.payments WHERE order_id = :o "
+                                 "AND kind = 'charge'", {"o": order["order_id"]})
+        rows.append({"request": request, "workflow": result["workflow"], "answer": answer,
+                     "charged so far": float(charged)})
+    return pd.DataFrame(rows).set_index("request")
+
+
 def fault_explorer(clients, fault: str = "none", **options):
     """A dropdown of faults and a button that places an order with the chosen one (with
     workers of its own, so it works after the notebook's workers are stopped)."""

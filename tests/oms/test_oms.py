@@ -66,8 +66,10 @@ def test_a_worker_killed_after_charging_never_charges_twice(shop, engine):
     assert result["workflow"] == "COMPLETED"
     history = shop.get_workflow_client().get_workflow(result["workflow_id"], include_tasks=True)
     payment = [t for t in history.tasks if t.reference_task_name == "payment"]
-    assert [t.status for t in payment] == ["TIMED_OUT", "COMPLETED"]   # the dead worker's attempt, then the retry
-    assert payment[1].output_data["charged_on_attempt"] == 0          # the retry found the first charge
+    statuses = [t.status for t in payment]      # the dead worker's attempt, then the retry (on a machine so
+    assert statuses[0] == "TIMED_OUT" and statuses[-1] == "COMPLETED"   # busy that a retry, too, can time out)
+    assert set(statuses[1:-1]) <= {"TIMED_OUT"}
+    assert payment[-1].output_data["charged_on_attempt"] == 0         # the retry found the first charge
     charges = oms.outcomes().set_index("order_id").loc[order["order_id"]]
     assert charges["charged"] == order["amount"]
     assert (oms.audit(initial_stock=STOCK) == 0).all()
@@ -224,7 +226,7 @@ def test_a_completed_order_resubmitted_with_other_items_is_refused_naming_them(s
     assert other["workflow"] == "FAILED"
     assert "order AGAIN-OTHER was already placed with other content: items differ (was 2 x SKU-DESK, " \
            "now 4 x SKU-MUG)" in other["reason"]
-    assert compensation_of(shop, other["workflow_id"]).output["order"] == "COMPLETED"   # left alone
+    assert compensation_of(shop, other["workflow_id"]).output["order"] == "NOT_OWNER"   # left alone
     books = outcome("AGAIN-OTHER")
     assert books["status"] == "COMPLETED" and books["charged"] == 48.0 and books["refunded"] == 0
     assert (oms.audit(initial_stock=STOCK, clients=shop) == 0).all()

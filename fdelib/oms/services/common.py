@@ -41,7 +41,7 @@ def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False,
     about an order another workflow owns.
     """
     row = conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"),
-                       {"o": order_id}).one_or_none()
+                       {"o": order_id}).one_or_none() if isinstance(order_id, str) else None
     if row is None and not missing_ok:
         raise Refused(f"order {order_id} does not exist")
     if row is not None and not owns(row, workflow_id):
