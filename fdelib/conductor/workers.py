@@ -11,12 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
+import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from ..config import Settings, get_settings
 
 
 LOG_ENV = "FDE_WORKER_LOG"
+READY_ENV = "FDE_WORKER_READY"
 
 
 def redirect_worker_output() -> None:
@@ -25,7 +29,9 @@ def redirect_worker_output() -> None:
 
     Called when a worker module is imported. ``Workers`` names the log in the environment,
     which every worker process inherits — including those TaskHandler restarts after a
-    crash, long after :meth:`Workers.start` returned.
+    crash, long after :meth:`Workers.start` returned. It also leaves a mark that the process
+    has imported its workers (the slow part of starting one), which :meth:`Workers.start`
+    waits for.
     """
     path = os.environ.get(LOG_ENV)
     if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
@@ -34,6 +40,15 @@ def redirect_worker_output() -> None:
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+    token = os.environ.get(READY_ENV)
+    if token:
+        marks = _ready_dir(path)
+        marks.mkdir(parents=True, exist_ok=True)
+        (marks / str(os.getpid())).write_text(token)
+
+
+def _ready_dir(log_file) -> Path:
+    return Path(log_file).with_name("workers.ready")
 
 
 @contextlib.contextmanager
@@ -56,6 +71,18 @@ def _stderr_to(path) -> Iterator[None]:
 #: keeps one registry keyed by task name, so a later module serving the same task type (a
 #: new version of a service) replaces an earlier one's entry there, not here
 _MODULE_WORKERS: dict[str, dict] = {}
+
+
+def _marks_ready(module: str) -> bool:
+    """True if the worker module calls :func:`redirect_worker_output` (which marks readiness)."""
+    return getattr(sys.modules.get(module), "redirect_worker_output", None) is redirect_worker_output
+
+
+def _has_mark(path: Path, token: str) -> bool:
+    try:
+        return path.read_text() == token
+    except OSError:
+        return False
 
 
 def module_workers(module: str) -> dict:
@@ -87,9 +114,11 @@ class Workers:
     """
 
     def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
-                 log_level: str = "ERROR", restart_check_seconds: float = 0.5, tasks: Sequence[str] | None = None):
+                 log_level: str = "ERROR", restart_check_seconds: float = 0.5, tasks: Sequence[str] | None = None,
+                 ready_timeout: float = 600):
         self.modules = list(modules)
         self.tasks = None if tasks is None else set(tasks)
+        self.ready_timeout = ready_timeout
         self.processes = max(1, int(processes))
         self.settings = settings or get_settings()
         self.log_level = log_level
@@ -119,6 +148,7 @@ class Workers:
 
         os.environ[LOG_ENV] = str(self.log_file)
         os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
+        token = os.environ[READY_ENV] = uuid.uuid4().hex
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
@@ -129,7 +159,22 @@ class Workers:
                 self.handlers.append(handler)
         registry.clear()
         registry.update(saved)
+        if all(_marks_ready(module) for module in self.modules):
+            self._wait_ready(token)
         return self
+
+    def _wait_ready(self, token: str) -> None:
+        """Return once every worker process has imported its workers (it polls right after),
+        or one has died, or ``ready_timeout`` has passed: a task queued before then would only
+        wait longer, on a busy machine for minutes."""
+        marks = _ready_dir(self.log_file)
+        processes = [p for handler in self.handlers for p in handler.task_runner_processes]
+        deadline = time.monotonic() + self.ready_timeout
+        while time.monotonic() < deadline:
+            waiting = [p for p in processes if p.is_alive() and not _has_mark(marks / str(p.pid), token)]
+            if not waiting:
+                return
+            time.sleep(0.05)
 
     def stop(self) -> None:
         # TaskHandler stops its processes one by one (terminate, then wait for each); signal

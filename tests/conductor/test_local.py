@@ -143,3 +143,18 @@ def test_after_sigkill_fde_up_restarts_the_engine_at_the_same_address_and_worker
         answer = echo_once(clients, 2)                          # the old clients, the old workers
         assert answer["n"] == 2 and answer["pid"] in before
         assert sorted(workers.pids()) == before                 # no worker was restarted
+
+
+def test_workers_start_returns_once_the_processes_have_imported_their_workers(settings):
+    from fdelib.conductor import workers as workers_module
+
+    with Workers(["fdelib.oms.workers"], tasks=["oms_notify"], settings=settings) as started:
+        pids = started.pids()
+        marks = workers_module._ready_dir(started.log_file)
+        assert len(pids) == 1
+        assert all((marks / str(pid)).read_text() == os.environ[workers_module.READY_ENV] for pid in pids)
+
+
+def test_workers_of_one_task_type_only(settings):
+    with pytest.raises(ValueError, match="no @worker_task in fdelib.oms.workers for oms_nothing"):
+        Workers(["fdelib.oms.workers"], tasks=["oms_nothing"], settings=settings).start()
