@@ -29,9 +29,9 @@ def redirect_worker_output() -> None:
 
     Called when a worker module is imported. ``Workers`` names the log in the environment,
     which every worker process inherits — including those TaskHandler restarts after a
-    crash, long after :meth:`Workers.start` returned. It also leaves a mark that the process
-    has imported its workers (the slow part of starting one), which :meth:`Workers.start`
-    waits for.
+    crash, long after :meth:`Workers.start` returned. It also opens the process's database
+    connection and then leaves a mark that the process is ready (imports and connection are
+    the slow part of starting a worker), which :meth:`Workers.start` waits for.
     """
     path = os.environ.get(LOG_ENV)
     if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
@@ -40,6 +40,13 @@ def redirect_worker_output() -> None:
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+    try:   # open the process's database connection now: its first task must not pay for it
+        from .. import db
+
+        with db.get_engine().connect():
+            pass
+    except Exception:   # the database may be down: the tasks will say so
+        pass
     token = os.environ.get(READY_ENV)
     if token:
         marks = _ready_dir(path)

@@ -104,7 +104,7 @@ def start_orders(clients, orders: list[Any]) -> list[str]:
     return ids
 
 
-def run_orders(clients, orders: list[Any], *, timeout: float = 120, progress: bool = True) -> pd.DataFrame:
+def run_orders(clients, orders: list[Any], *, timeout: float = 600, progress: bool = True) -> pd.DataFrame:
     """Start one workflow per order, wait until each has ended (and its compensation).
 
     Returns one row per order (an order sent twice has two): its workflow's status and
@@ -113,7 +113,7 @@ def run_orders(clients, orders: list[Any], *, timeout: float = 120, progress: bo
     return wait_for(clients, start_orders(clients, orders), orders, timeout=timeout, progress=progress)
 
 
-def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: float = 120,
+def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: float = 600,
              progress: bool = True) -> pd.DataFrame:
     """Wait until each order workflow (and its compensation) has ended; one row per workflow."""
     workflow_client = clients.get_workflow_client()
@@ -259,7 +259,7 @@ def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02",
         "customer told": books["notified"]}})
 
 
-def resubmissions(clients, order: dict[str, Any], *, timeout: float = 120) -> pd.DataFrame:
+def resubmissions(clients, order: dict[str, Any], *, timeout: float = 600) -> pd.DataFrame:
     """One order id sent four ways, one after another, as any client of the engine can: with a
     total the client made up, honestly, the same again, and with other items. How each
     workflow ended, its answer, and what the shop had charged for the order by then."""
