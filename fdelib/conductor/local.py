@@ -116,7 +116,7 @@ def running(settings: Settings | None = None) -> dict | None:
     return state
 
 
-def start(settings: Settings | None = None, timeout: float = 30) -> str:
+def start(settings: Settings | None = None, timeout: float = 120) -> str:
     """The engine's API URL, starting it first if it is not running.
 
     A killed engine (its state file names a dead pid) is started again at the same
