@@ -8,6 +8,7 @@ ignored; the server is stopped and its folder deleted at the end.
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,10 @@ _OWN_HOME = "FDE_TEST_HOME" not in os.environ
 if _OWN_HOME:
     # /tmp, not the project folder: no spaces, short socket path, and never the learner's data.
     os.environ["FDE_TEST_HOME"] = tempfile.mkdtemp(prefix="fde-test-", dir="/tmp")
+    # the session's workflow engine on a free port: never the learner's (or another checkout's) fixed one
+    with socket.socket() as _probe:
+        _probe.bind(("127.0.0.1", 0))
+        os.environ["FDE_ENGINE_PORT"] = str(_probe.getsockname()[1])
 HOME = Path(os.environ["FDE_TEST_HOME"])
 os.environ["FDE_HOME"] = str(HOME)
 os.environ["FDE_DATA_DIR"] = str(HOME / "data")

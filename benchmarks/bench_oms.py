@@ -2,7 +2,8 @@
 
     python benchmarks/bench_oms.py [--orders 300]
 
-* orders/min: ``--orders`` orders started at once and run to the end by real
+* orders/min: ``--orders`` orders started at once (each checked and priced from the
+  catalogue, its id an idempotency key) and run to the end by real
   conductor-python workers (TaskHandler processes), with 1 and with 4 processes per task
   type; tasks/s counts the tasks the orders really ran (read back from their executions);
 * dispatch overhead: a workflow of 50 no-op worker tasks in a chain, ms per task, against
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import sys
 import tempfile
@@ -50,7 +52,10 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="fde-bench-oms-", dir="/tmp")
-    os.environ.update(FDE_HOME=home, FDE_ENV_FILE="none", PYTHONPATH=str(HERE))
+    with socket.socket() as sock:   # a private engine on a free port (the default one may be in use)
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    os.environ.update(FDE_HOME=home, FDE_ENV_FILE="none", PYTHONPATH=str(HERE), FDE_ENGINE_PORT=port)
     os.environ.pop("DATABASE_URL", None)
     os.environ.pop("CONDUCTOR_SERVER_URL", None)
     sys.path.insert(0, str(HERE))
@@ -73,13 +78,14 @@ def main() -> None:
             oms.seed(stock=10**6)
             orders = oms.make_orders(args.orders, seed=processes, prefix=f"B{processes}")
             with Workers(["fdelib.oms.workers"], processes=processes):
-                oms.run_orders(clients, oms.make_orders(5, prefix=f"W{processes}"), progress=False)  # warm up
+                oms.run_orders(clients, oms.make_orders(5, prefix=f"W{processes}"), timeout=900,
+                               progress=False)  # warm up: the worker processes start
                 began = time.perf_counter()
                 result = oms.run_orders(clients, orders, timeout=600, progress=True)
                 took = time.perf_counter() - began
             failed = result[result["workflow"] != "COMPLETED"]
             check(failed.empty, f"{len(failed)} order(s) did not complete, e.g. {failed['order_id'].head(3).tolist()}")
-            audit = oms.audit(initial_stock=10**6)
+            audit = oms.audit(initial_stock=10**6, clients=clients)
             check((audit == 0).all(), f"the audit found violations: {audit[audit != 0].to_dict()}")
             tasks, by_workers = count_tasks(clients, result["workflow_id"])
             print(f"  {processes} process(es) per task type: {args.orders / took * 60:8,.0f} orders/min "

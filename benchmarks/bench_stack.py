@@ -39,7 +39,19 @@ def fresh_home() -> Path:
 
 def env_for(home: Path) -> dict:
     return {**os.environ, "FDE_HOME": str(home), "FDE_ENV_FILE": "none",
-            "FDE_RUNS_DIR": str(home / "runs")}
+            "FDE_RUNS_DIR": str(home / "runs"), "FDE_ENGINE_PORT": engine_port(home)}
+
+
+def engine_port(home: Path) -> str:
+    """A free port for this home's workflow engine (the default one may be in use)."""
+    import socket
+
+    saved = home / "engine_port"
+    if not saved.exists():
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            saved.write_text(str(sock.getsockname()[1]))
+    return saved.read_text()
 
 
 def stop(home: Path) -> None:

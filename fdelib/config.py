@@ -37,6 +37,7 @@ DEFAULTS = {
     "JUPYTER_PORT": "8888",
     "JUPYTER_TOKEN": "fde",
     "FDE_MODE": "offline",
+    "FDE_ENGINE_PORT": "8127",      # the local workflow engine (compose's Conductor has 8080)
 }
 
 
@@ -77,6 +78,7 @@ class Settings:
     permid_api_key: str | None
     gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
     gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
+    engine_port: int = int(DEFAULTS["FDE_ENGINE_PORT"])  # FDE_ENGINE_PORT: the local engine's port
 
     @property
     def pgdata(self) -> Path:
@@ -151,7 +153,19 @@ class Settings:
             permid_api_key=get("PERMID_API_KEY"),
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
+            engine_port=port_number("FDE_ENGINE_PORT", get("FDE_ENGINE_PORT") or DEFAULTS["FDE_ENGINE_PORT"]),
         )
+
+
+def port_number(name: str, raw: str) -> int:
+    """A TCP port from a setting, or a ConfigError naming the setting."""
+    try:
+        port = int(raw)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name}={raw!r} is not a TCP port number (1-65535)")
+    return port
 
 
 def normalise_database_url(url: str | None) -> str | None:

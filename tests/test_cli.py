@@ -72,11 +72,13 @@ def test_up_starts_the_workflow_engine_and_down_stops_it():
     import shutil
     import tempfile
     home = tempfile.mkdtemp(prefix="fde-cli-", dir="/tmp")
-    env = {"FDE_HOME": home}
+    with socket.socket() as sock:   # its own engine port: the session's engine holds FDE_ENGINE_PORT
+        sock.bind(("127.0.0.1", 0))
+        env = {"FDE_HOME": home, "FDE_ENGINE_PORT": str(sock.getsockname()[1])}
     try:
         up = fde("up", env=env)
         assert up.returncode == 0, up.stderr
-        assert "workflow engine ready: http://127.0.0.1:" in up.stdout
+        assert f"workflow engine ready: http://127.0.0.1:{env['FDE_ENGINE_PORT']}/api" in up.stdout
         with open(os.path.join(home, "conductor.json")) as f:
             state = json.load(f)
         status = fde("status", env=env)

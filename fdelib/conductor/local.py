@@ -3,17 +3,25 @@
 ``fde up`` starts it; it survives the notebook or test that started it and is stopped by
 ``fde down``. Its pid and address live in ``$FDE_HOME/conductor.json``; a dead pid there
 means "not running" (and it is started again on next use).
+
+It always listens on the same address, ``http://127.0.0.1:$FDE_ENGINE_PORT/api`` (8127 by
+default): an engine that was killed comes back where workers and notebooks already point,
+and their next poll or request reaches it. A port taken by another program is an error that
+names the setting — never a silent move to another port.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import fasteners
 import requests
@@ -61,6 +69,36 @@ def _is_engine(pid: int) -> bool:
         return False
 
 
+def url(settings: Settings | None = None) -> str:
+    """The local engine's API address: the same before and after any restart."""
+    return f"http://127.0.0.1:{(settings or get_settings()).engine_port}/api"
+
+
+def port_holder(port: int) -> str | None:
+    """Why ``port`` on 127.0.0.1 cannot be ours, or None if it is free."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server binds
+        try:
+            probe.bind(("127.0.0.1", port))
+            return None
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return f"it cannot be used ({exc.strerror})"
+    try:
+        answer = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+    except (requests.RequestException, ValueError):
+        answer = None
+    if isinstance(answer, dict) and answer.get("engine") == "fdelib":
+        return "another fdelib workflow engine serves it (another project folder or FDE_HOME)"
+    return "another program listens on it"
+
+
+def _port_taken(settings: Settings, holder: str) -> StackError:
+    return StackError(f"the local workflow engine cannot listen on 127.0.0.1:{settings.engine_port}: "
+                      f"{holder}. Set FDE_ENGINE_PORT to a free port (in .env or the environment), "
+                      "or stop what holds it")
+
+
 def running(settings: Settings | None = None) -> dict | None:
     """``{"pid", "url"}`` of the engine serving this ``$FDE_HOME``, or None."""
     settings = settings or get_settings()
@@ -78,25 +116,36 @@ def running(settings: Settings | None = None) -> dict | None:
     return state
 
 
-def start(settings: Settings | None = None, timeout: float = 30) -> str:
-    """The engine's API URL, starting it first if it is not running."""
+def start(settings: Settings | None = None, timeout: float = 120) -> str:
+    """The engine's API URL, starting it first if it is not running.
+
+    A killed engine (its state file names a dead pid) is started again at the same
+    address; one serving another port (``FDE_ENGINE_PORT`` changed) is moved to the new one.
+    """
     settings = settings or get_settings()
     state_file, log_file, lock_file = _paths(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     with fasteners.InterProcessLock(str(lock_file)):
         state = running(settings)
-        if state:
+        if state and urlsplit(state["url"]).port == settings.engine_port:
             return state["url"]
-        stop(settings)   # an engine from older code, or a dead one's state file
+        stop(settings)   # an engine from older code or on another port, or a dead one's state file
         state_file.unlink(missing_ok=True)
+        holder = port_holder(settings.engine_port)
+        if holder:
+            raise _port_taken(settings, holder)
         with open(log_file, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "fdelib.conductor.server", "--state", str(state_file)],
+                [sys.executable, "-m", "fdelib.conductor.server", "--port", str(settings.engine_port),
+                 "--state", str(state_file)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, cwd=settings.project_root)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
+                holder = port_holder(settings.engine_port)
+                if holder:   # another process took the port between the check and the bind
+                    raise _port_taken(settings, holder)
                 raise StackError(f"the local workflow engine exited at start (code {process.returncode}); "
                                  f"see {settings.display_path(log_file)}")
             state = running(settings)

@@ -84,10 +84,14 @@ def _react(engine: sa.Engine, service: str, reaction: str, order_id: str) -> lis
 
 
 def place(orders: list[dict], engine: sa.Engine | None = None) -> None:
-    """The order service acknowledges each order and publishes OrderPlaced."""
+    """The order service acknowledges each order and publishes OrderPlaced (once: an order
+    placed again is a replay, see :func:`.services.acknowledge`)."""
     engine = engine or db.get_engine()
     for order in orders:
         services.acknowledge(order, engine=engine)
+        with engine.begin() as conn:
+            if _has(conn, order["order_id"], "OrderPlaced"):
+                continue
         services.notify(order["order_id"], "received", engine=engine)
         with engine.begin() as conn:
             _publish(conn, order["order_id"], "OrderPlaced", "orders")

@@ -43,9 +43,9 @@ def seed(engine: sa.Engine | None = None, *, customers: int = 20, stock: int = 1
     rows = [{"c": f"C{i:04d}", "n": f"{rng.choice(first)} {rng.choice(last)}", "e": f"customer{i:04d}@shop.example.com"}
             for i in range(1, customers + 1)]
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE oms.orders, oms.order_items, oms.payments, oms.stock_bookings, "
-                             "oms.deliveries, oms.notifications, oms.fired_faults, oms.events, "
-                             "oms.products, oms.customers RESTART IDENTITY CASCADE"))
+        conn.execute(sa.text("TRUNCATE oms.orders, oms.order_items, oms.order_requests, oms.payments, "
+                             "oms.stock_bookings, oms.deliveries, oms.notifications, oms.fired_faults, "
+                             "oms.events, oms.products, oms.customers RESTART IDENTITY CASCADE"))
         conn.execute(sa.text("INSERT INTO oms.customers VALUES (:c, :n, :e)"), rows)
         conn.execute(sa.text("INSERT INTO oms.products VALUES (:s, :n, :p, :q)"),
                      [{"s": s, "n": n, "p": p, "q": stock} for s, n, p in PRODUCTS])
@@ -89,25 +89,40 @@ def make_orders(count: int, *, seed: int = 42, as_of: str = "2026-01-02", fault:
     return orders
 
 
-def run_orders(clients, orders: list[dict], *, timeout: float = 120, progress: bool = True) -> pd.DataFrame:
-    """Start one workflow per order, wait until each has ended (and its compensation).
-
-    Returns one row per order: its workflow's status, and the compensation's, if any.
-    """
+def start_orders(clients, orders: list[Any]) -> list[str]:
+    """Start one order workflow per order, as any client can (the services check everything);
+    the workflow ids, in order."""
     from conductor.client.http.models import StartWorkflowRequest
 
     workflow_client = clients.get_workflow_client()
-    started = {}
+    ids = []
     for order in orders:
+        key = order.get("order_id") if isinstance(order, dict) else None
         request = StartWorkflowRequest(name=ORDER_WORKFLOW, version=1, input={"order": order},
-                                       correlation_id=order["order_id"])
-        started[order["order_id"]] = workflow_client.start_workflow(request)
-    results = {}
-    bar = tqdm(total=len(orders), desc="orders", disable=not progress)
+                                       correlation_id=key if isinstance(key, str) else None)
+        ids.append(workflow_client.start_workflow(request))
+    return ids
+
+
+def run_orders(clients, orders: list[Any], *, timeout: float = 600, progress: bool = True) -> pd.DataFrame:
+    """Start one workflow per order, wait until each has ended (and its compensation).
+
+    Returns one row per order (an order sent twice has two): its workflow's status and
+    output, and the compensation's status, if any.
+    """
+    return wait_for(clients, start_orders(clients, orders), orders, timeout=timeout, progress=progress)
+
+
+def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: float = 600,
+             progress: bool = True) -> pd.DataFrame:
+    """Wait until each order workflow (and its compensation) has ended; one row per workflow."""
+    workflow_client = clients.get_workflow_client()
+    results: dict[int, dict] = {}
+    bar = tqdm(total=len(workflow_ids), desc="orders", disable=not progress)
     deadline = time.monotonic() + timeout
-    while len(results) < len(started):
-        for order_id, workflow_id in started.items():
-            if order_id in results:
+    while len(results) < len(workflow_ids):
+        for position, workflow_id in enumerate(workflow_ids):
+            if position in results:
                 continue
             workflow = workflow_client.get_workflow(workflow_id, include_tasks=False)
             if workflow.status not in TERMINAL:
@@ -118,19 +133,22 @@ def run_orders(clients, orders: list[dict], *, timeout: float = 120, progress: b
                 if undo.status not in TERMINAL:
                     continue
                 compensation = undo.status
-            results[order_id] = {"order_id": order_id, "workflow_id": workflow_id,
-                                 "workflow": workflow.status, "compensation": compensation or "",
-                                 "reason": workflow.reason_for_incompletion or ""}
+            order = orders[position]
+            output = {k: v for k, v in (workflow.output or {}).items() if k != "conductor.failure_workflow"}
+            results[position] = {"order_id": order.get("order_id") if isinstance(order, dict) else None,
+                                 "workflow_id": workflow_id, "workflow": workflow.status,
+                                 "compensation": compensation or "", "reason": workflow.reason_for_incompletion or "",
+                                 "output": output}
             bar.update(1)
-        if len(results) < len(started):
+        if len(results) < len(workflow_ids):
             if time.monotonic() > deadline:
                 bar.close()
-                stuck = sorted(set(started) - set(results))
-                raise FdeError(f"{len(stuck)} order(s) still running after {timeout:.0f} s, e.g. "
+                stuck = [workflow_ids[i] for i in range(len(workflow_ids)) if i not in results]
+                raise FdeError(f"{len(stuck)} order workflow(s) still running after {timeout:.0f} s, e.g. "
                                f"{', '.join(stuck[:3])}: are the workers running?")
             time.sleep(0.05)
     bar.close()
-    return pd.DataFrame([results[o["order_id"]] for o in orders])
+    return pd.DataFrame([results[i] for i in range(len(workflow_ids))])
 
 
 def outcomes(engine: sa.Engine | None = None) -> pd.DataFrame:
@@ -162,8 +180,13 @@ def settlement(engine: sa.Engine | None = None) -> pd.DataFrame:
     return frame[["order_id", "fault", "status", "amount", "money kept", "stock held", "delivery", "notified"]]
 
 
-def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Series:
-    """The saga's promises, checked against the services' tables (all zero = kept)."""
+def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100, clients=None) -> pd.Series:
+    """The saga's promises, checked against the services' tables (all zero = kept).
+
+    With ``clients`` (conductor-python's), also how every workflow that named an order ended:
+    none may be COMPLETED while its order is not (a replay of a cancelled order must fail as
+    the original did).
+    """
     checks = db.read_frame("""
         SELECT
           (SELECT count(*) FROM oms.products WHERE stock < 0) AS negative_stock,
@@ -171,6 +194,14 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Se
               FROM oms.stock_bookings b WHERE b.sku = p.sku AND b.status = 'BOOKED'), 0) <> :initial)
               AS stock_not_accounted,
           (SELECT count(*) FROM oms.orders WHERE status = 'ACKNOWLEDGED') AS orders_in_limbo,
+          (SELECT count(*) FROM oms.orders o WHERE o.amount = 'NaN' OR o.amount IS DISTINCT FROM (
+              SELECT sum(i.unit_price * i.quantity) FROM oms.order_items i WHERE i.order_id = o.order_id))
+              AS not_catalogue_priced,
+          (SELECT count(*) FROM oms.orders o WHERE EXISTS (SELECT 1 FROM oms.payments p WHERE p.order_id = o.order_id
+              AND ((p.kind = 'charge' AND p.amount IS DISTINCT FROM o.amount) OR (p.kind = 'refund' AND
+                   p.amount IS DISTINCT FROM (SELECT c.amount FROM oms.payments c WHERE c.order_id = o.order_id
+                                              AND c.kind = 'charge')))))
+              AS charged_other_than_the_price,
           (SELECT count(*) FROM oms.orders o WHERE status = 'CANCELLED' AND (
               EXISTS (SELECT 1 FROM oms.stock_bookings b WHERE b.order_id = o.order_id AND b.status = 'BOOKED')
               OR EXISTS (SELECT 1 FROM oms.payments c WHERE c.order_id = o.order_id AND c.kind = 'charge'
@@ -186,10 +217,28 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100) -> pd.Se
           (SELECT count(*) FROM oms.orders o WHERE status = 'COMPLETED' AND EXISTS (
               SELECT 1 FROM oms.notifications n WHERE n.order_id = o.order_id AND n.stage = 'cancelled'))
               AS completed_told_cancelled,
+          (SELECT count(*) FROM oms.orders o WHERE status <> 'COMPLETED' AND EXISTS (
+              SELECT 1 FROM oms.notifications n WHERE n.order_id = o.order_id AND n.stage = 'completed'))
+              AS not_completed_told_completed,
           (SELECT count(*) FROM (SELECT order_id FROM oms.payments WHERE kind = 'charge'
                                  GROUP BY order_id HAVING count(*) > 1) x) AS charged_twice
         """, {"initial": initial_stock}, engine=engine)
-    return checks.iloc[0].astype(int).rename("violations")
+    found = checks.iloc[0].astype(int).rename("violations")
+    if clients is not None:
+        found["completed_workflow_open_order"] = len(completed_workflows_of_open_orders(clients, engine))
+    return found
+
+
+def completed_workflows_of_open_orders(clients, engine: sa.Engine | None = None) -> pd.DataFrame:
+    """Workflows that placed or replayed an order and ended COMPLETED while the order is not."""
+    requests = db.read_frame("""
+        SELECT r.order_id, r.workflow_id, r.outcome, o.status AS order_status FROM oms.order_requests r
+        JOIN oms.orders o USING (order_id) WHERE o.status <> 'COMPLETED' ORDER BY r.order_id, r.workflow_id""",
+        engine=engine)
+    workflow_client = clients.get_workflow_client()
+    requests["workflow"] = [workflow_client.get_workflow(w, include_tasks=False).status
+                            for w in requests["workflow_id"]]
+    return requests[requests["workflow"] == "COMPLETED"].reset_index(drop=True)
 
 
 def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02", label: str = "TRY") -> pd.DataFrame:
@@ -208,6 +257,26 @@ def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02",
         "order status": books["status"], "money kept (charged - refunded)": round(books["charged"] - books["refunded"], 2),
         "stock bookings": books["stock"] or "(none)", "delivery": books["delivery"] or "(none)",
         "customer told": books["notified"]}})
+
+
+def resubmissions(clients, order: dict[str, Any], *, timeout: float = 600) -> pd.DataFrame:
+    """One order id sent four ways, one after another, as any client of the engine can: with a
+    total the client made up, honestly, the same again, and with other items. How each
+    workflow ended, its answer, and what the shop had charged for the order by then."""
+    other = {**order, "items": [{"sku": "SKU-MUG", "quantity": 1}], "amount": 12.0}
+    rows = []
+    for request, sent in [("stated total 0.01", {**order, "amount": 0.01}), ("the order", order),
+                          ("the same order again", order), ("the same id, other items", other)]:
+        result = run_orders(clients, [sent], timeout=timeout, progress=False).iloc[0]
+        output = result["output"]
+        answer = (f"tracking {output.get('tracking')}" + (" (the first workflow's answer)" if output.get("replay_of")
+                                                           else "")
+                  if result["workflow"] == "COMPLETED" else result["reason"].split("reason: ", 1)[-1].strip("'"))
+        charged = db.read_scalar("SELECT coalesce(sum(amount), 0) FROM oms.payments WHERE order_id = :o "
+                                 "AND kind = 'charge'", {"o": order["order_id"]})
+        rows.append({"request": request, "workflow": result["workflow"], "answer": answer,
+                     "charged so far": float(charged)})
+    return pd.DataFrame(rows).set_index("request")
 
 
 def fault_explorer(clients, fault: str = "none", **options):

@@ -90,3 +90,31 @@ CREATE TABLE IF NOT EXISTS oms.events (
     handled   boolean NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS events_pending_idx ON oms.events (event_id) WHERE NOT handled;
+
+-- order acknowledgement: the workflow that placed each order (only it may act on the order),
+-- the catalogue price each item was sold at, and every workflow that named an order id
+-- (its first placement and each replay: the audit checks how each of them ended)
+ALTER TABLE oms.orders ADD COLUMN IF NOT EXISTS workflow_id text;
+ALTER TABLE oms.orders ADD COLUMN IF NOT EXISTS outcome jsonb;   -- what the workflow answered when it closed
+ALTER TABLE oms.order_items ADD COLUMN IF NOT EXISTS unit_price numeric(12,2);
+CREATE TABLE IF NOT EXISTS oms.order_requests (
+    order_id    text NOT NULL REFERENCES oms.orders ON DELETE CASCADE,
+    workflow_id text NOT NULL,
+    outcome     text NOT NULL CHECK (outcome IN ('PLACED', 'REPLAYED')),
+    PRIMARY KEY (order_id, workflow_id)
+);
+
+-- money is a finite number: PostgreSQL's numeric holds NaN, and NaN > 0 is true
+DO $$
+DECLARE
+    money record;
+BEGIN
+    FOR money IN SELECT * FROM (VALUES ('products', 'price'), ('orders', 'amount'), ('order_items', 'unit_price'),
+                                       ('payments', 'amount')) AS m (tab, col) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = format('oms.%I', money.tab)::regclass
+                       AND conname = format('%s_%s_is_a_number', money.tab, money.col)) THEN
+            EXECUTE format('ALTER TABLE oms.%I ADD CONSTRAINT %I CHECK (%I <> ''NaN'')',
+                           money.tab, format('%s_%s_is_a_number', money.tab, money.col), money.col);
+        END IF;
+    END LOOP;
+END $$;

@@ -1,19 +1,30 @@
 """The order workflow and its compensation, written with conductor-python's DSL.
 
-    order_workflow:  acknowledge ─► notify "received" ─► ┌ payment ┐ ─► join ─► switch on payment
-                                                          └ stock   ┘        DECLINED: TERMINATE (FAILED)
-                                                                             else: delivery ─► close ─► notify "completed"
+    order_workflow:  acknowledge ─► switch on its outcome
+                                    REPLAY_COMPLETED: TERMINATE (COMPLETED, the original's output)
+                                    REPLAY_CANCELLED: TERMINATE (FAILED, the original's reason)
+                     ─► notify "received" ─► ┌ payment ┐ ─► join ─► switch on payment
+                                              └ stock   ┘        DECLINED: TERMINATE (FAILED)
+                                                                 else: delivery ─► close ─► notify "completed"
     failureWorkflow = order_compensation:
                      cancel order ─► switch on the order's status
                                      CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
                                      else (COMPLETED, NEVER_ACKNOWLEDGED): nothing to undo
+
+The order id is the client's idempotency key: a workflow started again with the same order
+(a client's retry, or anyone calling the engine directly) waits while the first one runs and
+then ends as it did — COMPLETED with its payment and tracking, or FAILED with its reason —
+having charged, booked and told nothing; the same id with other content is refused (see
+:mod:`.services.acknowledgement`). Every task passes its workflow's id, and the services act
+only for the workflow that placed the order.
 
 Any failure of the order workflow — a TERMINATE after a declined card, a stock-out (a
 terminal error), a delivery that fails every retry, a timeout — makes Conductor start the
 compensation workflow with the failed workflow in its input. Every compensation is
 idempotent and undoes only what was done, so the saga ends in a completed order or a
 fully compensated one: an order closed before the workflow failed (say, the last
-notification failed every retry) stays completed, and the customer is not told otherwise.
+notification failed every retry) stays completed, and the customer is not told otherwise;
+an order another workflow placed (this one was a replay, or refused) is left alone.
 """
 
 from __future__ import annotations
@@ -29,6 +40,11 @@ ORDER_WORKFLOW = "oms_order"
 COMPENSATION_WORKFLOW = "oms_compensation"
 ORDER_ID = "${workflow.input.order.order_id}"
 FAILED_ORDER_ID = "${workflow.input.failedWorkflow.input.order.order_id}"
+#: what a completed order workflow answers (and what the order service keeps for replays)
+OUTCOME = {"payment": "${payment.output.status}", "tracking": "${delivery.output.tracking}",
+           "expected_on": "${delivery.output.expected_on}"}
+WORKFLOW_ID = "${workflow.workflowId}"                # who asks: the services check it owns the order
+FAILED_WORKFLOW_ID = "${workflow.input.workflowId}"   # the failed order workflow a compensation undoes
 
 
 def task_defs(response_timeout: int = 3, retry_delay: int = 1) -> list[TaskDef]:
@@ -54,28 +70,39 @@ def _task(name: str, ref: str, **inputs) -> SimpleTask:
     return task
 
 
+def _terminate(ref: str, status: WorkflowStatus, output: str) -> TerminateTask:
+    """A TERMINATE that ends the workflow with ``output`` as the workflow's output."""
+    task = TerminateTask(ref, status, "")
+    task.input_parameters["workflowOutput"] = output
+    return task
+
+
 def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
     workflow = ConductorWorkflow(executor=executor, name=ORDER_WORKFLOW, version=1,
                                  description="Order management: acknowledge, pay and book stock in "
                                              "parallel, schedule delivery, notify")
-    acknowledge = _task("oms_acknowledge_order", "acknowledge", order="${workflow.input.order}")
-    received = _task("oms_notify", "notify_received", order_id=ORDER_ID, stage="received")
-    pay = _task("oms_process_payment", "payment", order_id=ORDER_ID)
-    stock = _task("oms_book_stock", "stock", order_id=ORDER_ID)
+    acknowledge = _task("oms_acknowledge_order", "acknowledge", order="${workflow.input.order}",
+                        workflow_id=WORKFLOW_ID)
+    replay = SwitchTask(task_ref_name="replay_check", case_expression="${acknowledge.output.outcome}")
+    replay.switch_case("REPLAY_COMPLETED", [_terminate("replay_completed", WorkflowStatus.COMPLETED,
+                                                       "${acknowledge.output.original}")])
+    replay.switch_case("REPLAY_CANCELLED", [TerminateTask("replay_cancelled", WorkflowStatus.FAILED,
+                                                          "${acknowledge.output.reason}")])
+    received = _task("oms_notify", "notify_received", order_id=ORDER_ID, stage="received", workflow_id=WORKFLOW_ID)
+    pay = _task("oms_process_payment", "payment", order_id=ORDER_ID, workflow_id=WORKFLOW_ID)
+    stock = _task("oms_book_stock", "stock", order_id=ORDER_ID, workflow_id=WORKFLOW_ID)
     pay_and_book = ForkTask(task_ref_name="pay_and_book", forked_tasks=[[pay], [stock]],
                             join_on=["payment", "stock"])
     check = SwitchTask(task_ref_name="payment_outcome", case_expression="${payment.output.status}")
     check.switch_case("DECLINED", [TerminateTask("payment_declined", WorkflowStatus.FAILED,
                                                  "the card was declined")])
     check.default_case([
-        _task("oms_schedule_delivery", "delivery", order_id=ORDER_ID),
-        _task("oms_close_order", "close", order_id=ORDER_ID),
-        _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed"),
+        _task("oms_schedule_delivery", "delivery", order_id=ORDER_ID, workflow_id=WORKFLOW_ID),
+        _task("oms_close_order", "close", order_id=ORDER_ID, workflow_id=WORKFLOW_ID, outcome=OUTCOME),
+        _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed", workflow_id=WORKFLOW_ID),
     ])
-    workflow >> acknowledge >> received >> pay_and_book >> check
-    workflow.output_parameters({"order_id": ORDER_ID, "payment": "${payment.output.status}",
-                                "tracking": "${delivery.output.tracking}",
-                                "expected_on": "${delivery.output.expected_on}"})
+    workflow >> acknowledge >> replay >> received >> pay_and_book >> check
+    workflow.output_parameters({"order_id": ORDER_ID, **OUTCOME})
     workflow.failure_workflow(COMPENSATION_WORKFLOW)
     workflow.timeout_seconds(timeout_seconds)
     return workflow
@@ -85,16 +112,17 @@ def compensation_workflow(executor, timeout_seconds: int = 600) -> ConductorWork
     workflow = ConductorWorkflow(executor=executor, name=COMPENSATION_WORKFLOW, version=1,
                                  description="Undo an order that failed: cancel it, refund, release "
                                              "stock, cancel delivery, tell the customer")
-    cancel = _task("oms_cancel_order", "cancel", order_id=FAILED_ORDER_ID, reason="${workflow.input.reason}")
+    failed = {"order_id": FAILED_ORDER_ID, "workflow_id": FAILED_WORKFLOW_ID}
+    cancel = _task("oms_cancel_order", "cancel", reason="${workflow.input.reason}", **failed)
     undo = ForkTask(task_ref_name="undo", forked_tasks=[
-        [_task("oms_refund_payment", "refund", order_id=FAILED_ORDER_ID)],
-        [_task("oms_release_stock", "release", order_id=FAILED_ORDER_ID)],
-        [_task("oms_cancel_delivery", "uncarry", order_id=FAILED_ORDER_ID)],
+        [_task("oms_refund_payment", "refund", **failed)],
+        [_task("oms_release_stock", "release", **failed)],
+        [_task("oms_cancel_delivery", "uncarry", **failed)],
     ], join_on=["refund", "release", "uncarry"])
-    told = _task("oms_notify", "notify_cancelled", order_id=FAILED_ORDER_ID, stage="cancelled",
-                 reason="${workflow.input.reason}")
+    told = _task("oms_notify", "notify_cancelled", stage="cancelled", reason="${workflow.input.reason}", **failed)
     cancelled = SwitchTask(task_ref_name="order_status", case_expression="${cancel.output.status}")
-    cancelled.switch_case("CANCELLED", [undo, told])   # a completed or unknown order: nothing to undo
+    # a completed order, one never acknowledged or one another workflow placed: nothing to undo
+    cancelled.switch_case("CANCELLED", [undo, told])
     workflow >> cancel >> cancelled
     workflow.output_parameters({"order_id": FAILED_ORDER_ID, "order": "${cancel.output.status}",
                                 "refund": "${refund.output.status}",

@@ -31,12 +31,28 @@ def engine_or_default(engine: sa.Engine | None) -> sa.Engine:
     return engine or db.get_engine()
 
 
-def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False) -> sa.Row | None:
+def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False,
+               workflow_id: str | None = None) -> sa.Row | None:
+    """The order's row, locked until the transaction ends.
+
+    With ``workflow_id`` (what every workflow task passes), the order must be the one that
+    workflow placed: a second workflow started with the same order id — a replay, or a
+    client's conflicting request — can never charge, book, ship, close or tell anything
+    about an order another workflow owns.
+    """
     row = conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"),
-                       {"o": order_id}).one_or_none()
+                       {"o": order_id}).one_or_none() if isinstance(order_id, str) else None
     if row is None and not missing_ok:
         raise Refused(f"order {order_id} does not exist")
+    if row is not None and not owns(row, workflow_id):
+        raise Refused(f"order {order_id} belongs to workflow {row.workflow_id}, not to {workflow_id}")
     return row
+
+
+def owns(order: sa.Row, workflow_id: str | None) -> bool:
+    """True if the caller may act on the order: the workflow that placed it, or a direct
+    call (no workflow: the choreography, a test)."""
+    return workflow_id is None or order.workflow_id == workflow_id
 
 
 def fire_once(order_id: str, fault: str, engine: sa.Engine | None = None) -> bool:

@@ -15,10 +15,11 @@ from .common import TryAgain, engine_or_default, lock_order
 CARRIERS = ("DHL", "FedEx", "UPS")
 
 
-def schedule_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
+def schedule_delivery(order_id: str, workflow_id: str | None = None,
+                      engine: sa.Engine | None = None) -> dict[str, Any]:
     """Book a carrier: tracking number and expected date (three business days after receipt)."""
     with engine_or_default(engine).begin() as conn:
-        order = lock_order(conn, order_id)
+        order = lock_order(conn, order_id, workflow_id=workflow_id)
         if order.status == "CANCELLED":
             return {"status": "VOID"}
         if order.fault == "delivery_failure":
@@ -36,9 +37,10 @@ def schedule_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[st
             "expected_on": row.expected_on.isoformat()}
 
 
-def cancel_delivery(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
+def cancel_delivery(order_id: str, workflow_id: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
+    """Cancel a scheduled delivery (compensation)."""
     with engine_or_default(engine).begin() as conn:
-        if lock_order(conn, order_id).status != "CANCELLED":
+        if lock_order(conn, order_id, workflow_id=workflow_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED"}
         done = conn.execute(sa.text("UPDATE oms.deliveries SET status = 'CANCELLED' WHERE order_id = :o "
                                     "AND status = 'SCHEDULED' RETURNING order_id"), {"o": order_id}).first()

@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from .common import Refused, engine_or_default, lock_order
 
 
-def book_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
+def book_stock(order_id: str, workflow_id: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Book every item of the order, all or nothing. Raises Refused on a stock-out."""
     with engine_or_default(engine).begin() as conn:
-        order = lock_order(conn, order_id)
+        order = lock_order(conn, order_id, workflow_id=workflow_id)
         if order.status == "CANCELLED":
             return {"status": "VOID", "items": 0}
         booked = conn.execute(sa.text("SELECT count(*) FROM oms.stock_bookings WHERE order_id = :o"),
@@ -35,10 +35,10 @@ def book_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]
     return {"status": "BOOKED", "items": len(items)}
 
 
-def release_stock(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
+def release_stock(order_id: str, workflow_id: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Put booked items back (compensation): once, and only what was booked."""
     with engine_or_default(engine).begin() as conn:
-        if lock_order(conn, order_id).status != "CANCELLED":
+        if lock_order(conn, order_id, workflow_id=workflow_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED", "items": 0}
         released = conn.execute(sa.text("""
             WITH r AS (UPDATE oms.stock_bookings SET status = 'RELEASED'

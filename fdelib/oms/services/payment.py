@@ -9,10 +9,12 @@ import sqlalchemy as sa
 from .common import engine_or_default, lock_order
 
 
-def charge(order_id: str, attempt: int = 0, engine: sa.Engine | None = None) -> dict[str, Any]:
-    """Charge the order's amount once. Returns status CHARGED, DECLINED or VOID."""
+def charge(order_id: str, attempt: int = 0, workflow_id: str | None = None,
+           engine: sa.Engine | None = None) -> dict[str, Any]:
+    """Charge the order's amount — the catalogue total the order service stored, never a
+    client's figure — once. Returns status CHARGED, DECLINED or VOID."""
     with engine_or_default(engine).begin() as conn:
-        order = lock_order(conn, order_id)
+        order = lock_order(conn, order_id, workflow_id=workflow_id)
         if order.status == "CANCELLED":
             return {"status": "VOID", "amount": 0.0}
         done = conn.execute(sa.text("SELECT kind, amount, attempt FROM oms.payments WHERE order_id = :o "
@@ -28,10 +30,10 @@ def charge(order_id: str, attempt: int = 0, engine: sa.Engine | None = None) -> 
             "amount": float(order.amount) if kind == "charge" else 0.0, "charged_on_attempt": attempt}
 
 
-def refund(order_id: str, engine: sa.Engine | None = None) -> dict[str, Any]:
+def refund(order_id: str, workflow_id: str | None = None, engine: sa.Engine | None = None) -> dict[str, Any]:
     """Refund a charge (compensation): once, and only if there was one."""
     with engine_or_default(engine).begin() as conn:
-        if lock_order(conn, order_id).status != "CANCELLED":
+        if lock_order(conn, order_id, workflow_id=workflow_id).status != "CANCELLED":
             return {"status": "NOT_CANCELLED", "amount": 0.0}   # only a cancelled order is refunded
         charged = conn.execute(sa.text("SELECT amount FROM oms.payments WHERE order_id = :o AND kind = 'charge'"),
                                {"o": order_id}).scalar()
