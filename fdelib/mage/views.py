@@ -118,3 +118,23 @@ def compare_files(left: dict[str, object], right: dict[str, object]) -> pd.DataF
     return pd.DataFrame([{"file": "csv", "compared": "bytes", "identical": left["csv"] == right["csv"]},
                          {"file": "parquet", "compared": "table", "identical": left["parquet"].equals(right["parquet"])}]
                         ).set_index("file")
+
+
+def stored_outputs(pipeline: str = PIPELINE, settings: Settings | None = None) -> pd.DataFrame:
+    """What Mage's variable store holds of each block's last output (``$MAGE_DATA_DIR/<project>/pipelines/
+    <pipeline>/.variables/<block>/output_0/``): a dict as JSON, a DataFrame as Parquet."""
+    from .process import mage_data_dir
+
+    base = mage_data_dir(settings) / PROJECT / "pipelines" / pipeline / ".variables"
+    rows = []
+    for block in metadata(pipeline, settings)["blocks"]:
+        folder = base / block["uuid"] / "output_0"
+        if (folder / "data.json").exists():
+            stored, shown = "data.json", (folder / "data.json").read_text()
+        elif (folder / "data.parquet").exists():
+            table = pd.read_parquet(folder / "data.parquet")
+            stored, shown = "data.parquet", f"a table: {len(table)} rows × {table.shape[1]} columns"
+        else:
+            stored, shown = "—", "nothing stored"
+        rows.append({"block": block["uuid"], "stored as": stored, "output": shown})
+    return pd.DataFrame(rows).set_index("block")
