@@ -130,14 +130,22 @@ def interpreter() -> str:
 
 
 def find_uv(log=None) -> str | None:
-    """uv: on PATH, or beside this Python; else installed into this environment with pip; None if that fails."""
-    here = Path(sys.executable).parent / "uv"
-    found = shutil.which("uv") or (str(here) if here.exists() else None)
+    """uv: on PATH, or beside this Python; else (``log`` given) installed into this environment with pip —
+    pip itself bootstrapped by ``ensurepip`` if the environment has none (uv makes such environments);
+    None if all that fails."""
+    found = shutil.which("uv") or _beside_python("uv")
     if found or log is None:
         return found
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", UV_REQUIREMENT],
-                          stdout=log, stderr=subprocess.STDOUT)
-    return str(here) if done.returncode == 0 and here.exists() else None
+    quiet = {"stdout": log, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL}
+    if subprocess.run([sys.executable, "-m", "pip", "--version"], **quiet).returncode != 0:
+        subprocess.run([sys.executable, "-m", "ensurepip", "--upgrade"], **quiet)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", UV_REQUIREMENT], **quiet)
+    return _beside_python("uv")
+
+
+def _beside_python(name: str) -> str | None:
+    path = Path(sys.executable).parent / name
+    return str(path) if path.exists() else None
 
 
 def _run(command: list[str], out, log: Path) -> None:
