@@ -7,6 +7,8 @@
     fde run --update            re-execute in place, so committed outputs stay current
     fde lab                     JupyterLab on loopback, against the running stack
     fde psql [ARGS...]          psql connected to the course database
+    fde mage [ACTION]           project 2 on Mage: its UI on loopback (start), stop, install its
+                                environment, run the pipeline headless (run -p symbol=ACME ...)
     fde down                    stop the local workflow engine and the embedded PostgreSQL
     fde reset --yes             delete the embedded database and start a fresh one
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from . import notebooks as nbs
 from . import runner, stack
-from .config import get_settings, redact_url
+from .config import DEFAULTS, get_settings, redact_url
 from .errors import FdeError
 
 
@@ -80,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("psql", help="psql on the course database (extra args go to psql)"
                    ).set_defaults(handler=cmd_psql)
 
+    mage = sub.add_parser("mage", help="project 2 on Mage: its UI on loopback (start, the default), stop, "
+                          "install its environment, run the pipeline headless, status")
+    mage.add_argument("action", nargs="?", default="start", choices=("start", "stop", "install", "run", "status"))
+    mage.add_argument("--port", type=int, default=int(DEFAULTS["MAGE_PORT"]),
+                      help="the UI's port on 127.0.0.1 (default: %(default)s)")
+    mage.add_argument("-p", "--variable", action="append", default=[], metavar="KEY=VALUE",
+                      help="a pipeline variable for `run`: symbol, month, interval, seed (repeatable)")
+    mage.set_defaults(handler=cmd_mage)
+
     reset = sub.add_parser("reset", help="delete the embedded database and start afresh")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=cmd_reset)
@@ -96,7 +107,13 @@ def _settings_rows() -> list[tuple[str, str]]:
     s = get_settings()
     return [("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
             ("FDE_HOME", str(s.home)), ("runs", str(s.runs_dir)),
-            ("conductor", s.conductor_server_url or _local_engine_row(s))]
+            ("conductor", s.conductor_server_url or _local_engine_row(s)), ("mage", _mage_row(s))]
+
+
+def _mage_row(settings) -> str:
+    from .mage import server
+
+    return server.describe(settings)
 
 
 def _local_engine_row(settings) -> str:
@@ -121,7 +138,10 @@ def cmd_up(args, extra) -> int:
 
 def cmd_down(args, extra) -> int:
     from .conductor import local
+    from .mage import server as mage_server
 
+    if mage_server.stop():
+        print("Mage stopped")
     if local.stop():
         print("local workflow engine stopped")
     print("embedded PostgreSQL stopped" if stack.down() else "embedded PostgreSQL was not running")
@@ -203,6 +223,35 @@ def cmd_psql(args, extra) -> int:
         raise FdeError("psql not found")
     os.execv(psql, [psql, url, *extra])
     return 0  # pragma: no cover
+
+
+def cmd_mage(args, extra) -> int:
+    from .mage import env, headless, server
+
+    if args.variable and args.action != "run":
+        raise FdeError("-p sets the variables of `fde mage run`")
+    if args.action == "install":
+        print(f"Mage's environment ready: {env.ensure(echo=True)}")
+    elif args.action == "stop":
+        print("Mage stopped" if server.stop() else "Mage was not running")
+    elif args.action == "status":
+        print(server.describe())
+    elif args.action == "run":
+        variables = runner.parse_parameters(args.variable)
+        unknown = set(variables) - {"symbol", "month", "interval", "seed"}
+        if unknown:
+            raise FdeError(f"unknown pipeline variable(s) {', '.join(sorted(unknown))}: "
+                           "choose from symbol, month, interval, seed")
+        outcome = headless.run(str(variables.get("symbol", "ACME")), str(variables.get("month", "2025-11")),
+                               str(variables.get("interval", "5min")), seed=int(variables.get("seed", 7)))
+        for key, value in outcome.items():
+            print(f"{key:<12}  {value}")
+    else:
+        url = server.start(port=args.port)
+        owner = server.login()
+        print(f"Mage: {url}  (project mage/, pipeline market_data_etl; `fde down` stops it)\n"
+              f"sign in as {owner['email']} with password {owner['password']}")
+    return 0
 
 
 def cmd_reset(args, extra) -> int:

@@ -36,6 +36,7 @@ DEFAULTS = {
     "CONDUCTOR_UI_PORT": "5000",
     "JUPYTER_PORT": "8888",
     "JUPYTER_TOKEN": "fde",
+    "MAGE_PORT": "6789",
     "FDE_MODE": "offline",
     "FDE_ENGINE_PORT": "8127",      # the local workflow engine (compose's Conductor has 8080)
 }

@@ -205,3 +205,48 @@ def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
         page.screenshot(path=str(shots / f"{workspace}.png"))
     finally:
         page.close()
+
+
+# --- Mage's UI: project 2 on Mage --------------------------------------------------------------
+
+MAGE_BLOCKS = {"fetch_intraday": "DATA LOADER", "export_raw": "DATA EXPORTER", "deduplicate": "TRANSFORMER",
+               "aggregate_daily": "TRANSFORMER", "export_daily": "DATA EXPORTER"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mage_environment(settings):
+    """Mage's environment (the ETL-on-Mage notebook above and Mage's UI below need it): created by
+    the project's own files once, before JupyterLab's clock starts ticking."""
+    from fdelib.mage import env
+
+    return env.ensure(settings)
+
+
+@pytest.fixture(scope="module")
+def mage_ui(settings):
+    from fdelib.mage import server
+
+    url = server.start(settings, port=free_port())
+    yield url
+    server.stop(settings)
+
+
+def test_mage_ui_shows_the_pipelines_five_blocks(mage_ui, browser, shots, settings):
+    from fdelib.mage import server
+
+    owner = server.login(settings)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{mage_ui}/sign-in", timeout=180000)
+        page.get_by_placeholder("Email").fill(owner["email"])
+        page.get_by_placeholder("Password").fill(owner["password"])
+        page.get_by_role("button", name="Sign into Mage").click()
+        page.wait_for_url("**/overview**", timeout=120000)
+        page.goto(f"{mage_ui}/pipelines/market_data_etl/edit", timeout=180000)
+        for block, kind in MAGE_BLOCKS.items():     # the editor's blocks and the dependency tree
+            page.get_by_text(block, exact=True).first.wait_for(timeout=120000)
+        for kind in set(MAGE_BLOCKS.values()):
+            assert page.get_by_text(kind, exact=True).count() == list(MAGE_BLOCKS.values()).count(kind), kind
+        page.screenshot(path=str(shots / "mage-market_data_etl.png"))
+    finally:
+        page.close()

@@ -45,7 +45,7 @@ def env_example() -> dict[str, str]:
 
 
 def test_services_exist(compose):
-    assert set(compose["services"]) == {"postgres", "pgadmin", "conductor", "jupyterlab"}
+    assert set(compose["services"]) == {"postgres", "pgadmin", "conductor", "jupyterlab", "mage"}
     assert compose["services"]["jupyterlab"]["build"] == "."
 
 
@@ -60,7 +60,7 @@ def test_every_default_agrees_with_fdelib():
 def test_published_ports_are_the_settings_ports(compose):
     expected = {"postgres": {("POSTGRES_PORT", "5432")}, "pgadmin": {("PGADMIN_PORT", "80")},
                 "conductor": {("CONDUCTOR_PORT", "8080"), ("CONDUCTOR_UI_PORT", "5000")},
-                "jupyterlab": {("JUPYTER_PORT", "8888")}}
+                "jupyterlab": {("JUPYTER_PORT", "8888")}, "mage": {("MAGE_PORT", "6789")}}
     for service, pairs in expected.items():
         published = set()
         for mapping in compose["services"][service]["ports"]:
@@ -82,6 +82,21 @@ def test_jupyterlab_reaches_services_with_fdelib_credentials(compose):
         "POSTGRES_DB": d["POSTGRES_DB"]}
     servers = (ROOT / "docker" / "pgadmin" / "servers.json").read_text()
     assert '"Host": "postgres"' in servers and f'"Username": "{d["POSTGRES_USER"]}"' in servers
+
+
+def test_mage_service_runs_the_repository_project_with_the_stack_settings(compose):
+    mage = compose["services"]["mage"]
+    image, tag = mage["image"].split(":")
+    assert image == "mageai/mageai" and tag[0].isdigit()        # the official image, a pinned tag
+    lock = (ROOT / "mage" / "requirements.lock").read_text()
+    assert f"mage-ai=={tag}" in lock                           # the version `fde mage` installs
+    env = mage["environment"]
+    assert env["DATABASE_URL"] == compose["services"]["jupyterlab"]["environment"]["DATABASE_URL"]
+    assert env["FDE_MODE"] == "${FDE_MODE:-offline}" and env["USER_CODE_PATH"] == "/home/src/mage"
+    mounts = {volume.split(":")[0]: volume.split(":")[1] for volume in mage["volumes"]}
+    assert mounts["./mage"] == env["USER_CODE_PATH"] and mounts["./fdelib"] == f"{env['FDE_PROJECT_ROOT']}/fdelib"
+    assert mage["command"].split()[-1] == Path(env["USER_CODE_PATH"]).name
+    assert mage["depends_on"]["postgres"]["condition"] == "service_healthy"
 
 
 def test_env_example_documents_what_compose_and_fdelib_read():
