@@ -117,8 +117,39 @@ def render_text(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_html(root: Path | None = None) -> str:
-    """The progress page of the run report."""
+LOAD_CELL = "%load_ext fdelib.practice"
+
+
+def check_seconds(executed: Path) -> tuple[int, float]:
+    """(exercises, seconds) an executed notebook spent in the practice machinery: loading
+    the extension, answer cells and check cells (papermill's per-cell durations)."""
+    nb = notebook.read(executed)
+    found = notebook.find(nb)
+    cells = {f.answer for f in found} | {f.check for f in found}
+    cells |= {i for i, c in enumerate(nb["cells"]) if LOAD_CELL in notebook.source(c)}
+    seconds = sum((nb["cells"][i].get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
+                  for i in cells)
+    return len(found), seconds
+
+
+def timing_html(run_dir: Path) -> str:
+    esc = html.escape
+    rows, total = [], 0.0
+    for path in sorted((run_dir / "notebooks").rglob("*.ipynb")):
+        count, seconds = check_seconds(path)
+        if count:
+            total += seconds
+            rows.append(f"<tr><td>{esc(path.relative_to(run_dir / 'notebooks').as_posix())}</td>"
+                        f"<td>{count}</td><td>{seconds:.2f} s</td></tr>")
+    if not rows:
+        return "<p>No notebook of this run has exercises.</p>"
+    return ("<h2>Exercises in this run</h2><p>Time spent loading <code>fdelib.practice</code>, in "
+            f"answer cells and in checks: {total:.2f} s in all.</p><table><thead><tr><th>notebook"
+            f"</th><th>exercises</th><th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def render_html(root: Path | None = None, run_dir: Path | None = None) -> str:
+    """The practice page of the run report: the checks' cost in the run, the learner's progress."""
     root = root or default_dir()
     esc = html.escape
     if not (root / MARKER).exists():
@@ -133,8 +164,9 @@ def render_html(root: Path | None = None) -> str:
         body = (f"<p>{passed} of {len(frame)} exercises pass in <code>{esc(str(root))}</code>.</p>"
                 "<table><thead><tr><th>notebook</th><th>exercise</th><th>status</th>"
                 f"<th>attempts</th></tr></thead><tbody>{rows}</tbody></table>")
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>practice progress</title>"
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>exercises</title>"
             "<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .6rem;"
             "border-bottom:1px solid #ddd;text-align:left}.passed{color:#17803d;font-weight:600}"
             ".wrong,.failed{color:#b42318}.blank{color:#8a6d00}</style></head><body>"
-            f"<h1>Practice progress</h1>{body}</body></html>")
+            f"<h1>Exercises</h1>{timing_html(run_dir) if run_dir else ''}"
+            f"<h2>Practice progress</h2>{body}</body></html>")
