@@ -60,8 +60,8 @@ def test_sql_file_statement_and_python_source():
         show.sql_file("bank/schema.sql", statement="CREATE TABLE nothing")
     source = show.source(start.roundtrip)
     assert str(source).startswith("def roundtrip(prices: pd.DataFrame) -> pd.DataFrame:\n    engine = ")
-    assert '"""' not in str(source)                      # the docstring is left out
-    assert '"""Load' in str(show.source(start.roundtrip, docstring=True))
+    assert 'Load ``prices``' not in str(source)              # the docstring is left out
+    assert 'Load ``prices``' in str(show.source(start.roundtrip, docstring=True))
     assert show.source(start.roundtrip, max_lines=3).lines == 4
     assert str(show.source(start.roundtrip, max_lines=3)).endswith("more lines)")
 
