@@ -86,7 +86,8 @@ def blank_copy(lesson_path: Path, name: str, catalog: dict[str, exercises.Exerci
         f"{', '.join(f'`{i}`' for i in ids)}.\n"
         "> Write your answers in the cells before each `check(...)` and run both. "
         "Your answers are kept when `fde practice` runs again; "
-        "`fde practice --solution ID` shows a solution; `fde progress` shows what passes.")
+        "`fde practice --solution ID` (or `solution(\"ID\")` from `fdelib.practice` in a cell) shows a "
+        "solution; `fde progress` shows what passes.")
     banner.id = BANNER_ID
     nb.cells.insert(0, banner)
     nb.metadata["fde_practice"] = {

@@ -146,3 +146,10 @@ def test_authoring_problems_are_named(tmp_path):
     assert "`## Recap` markdown cell after its last check" in found
     with pytest.raises(exercises.ExerciseError):
         copies.write(dest=tmp_path / "out", lessons=[path])
+
+
+def test_a_solution_can_be_revealed_in_the_notebook():
+    from fdelib.practice import solution
+
+    shown = solution("latest_close")._repr_markdown_()
+    assert shown.startswith("Solution of `latest_close`:\n\n```sql\n%%sql --save latest_close\nSELECT DISTINCT ON")
