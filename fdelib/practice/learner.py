@@ -38,36 +38,76 @@ _LOCK = threading.Lock()
 _FINGERPRINT: dict[str, tuple] = {}      # engine url -> catalog fingerprint at the last refresh
 
 
-def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> None:
-    """Create or update the role, its schema and its read grants (idempotent)."""
+_UNAVAILABLE: dict[str, str | None] = {}   # engine url -> why the role cannot be used (None: it can)
+
+
+def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> str | None:
+    """Create or update the role, its schema and its read grants (idempotent).
+
+    Returns None when the role is ready; otherwise why it cannot be (an external server whose
+    application role may not create roles, or is itself named ``learner``): ``%%sql`` cells
+    and checks then run as the application role, still inside rolled-back transactions.
+    """
+    import psycopg2
+
     settings = settings or get_settings()
     engine = engine or db.get_engine(settings)
     password = None if settings.embedded else settings.postgres_password
-    db.run_sql_file(_HERE / "learner.sql", engine, {"password": password})
-    _grant(engine)
+    me = db.read_scalar("SELECT current_user", engine=engine)
+    reason = None
+    if me == ROLE:
+        reason = f"the application role is itself named {ROLE}"
+    else:
+        try:
+            db.run_sql_file(_HERE / "learner.sql", engine, {"password": password})
+            _grant(engine)
+        except psycopg2.Error as exc:
+            if exc.pgcode != "42501":        # insufficient_privilege: anything else is a bug
+                raise
+            first = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
+            reason = f"the application role {me} may not set up the role {ROLE} ({first})"
+    _UNAVAILABLE[str(engine.url)] = reason
+    return reason
+
+
+def role(engine: sa.Engine | None = None) -> str | None:
+    """The role checks run the learner's SQL as: ``learner``, or None (the application
+    role's own) when the database does not allow a separate role."""
+    engine = engine or db.get_engine()
+    refresh(engine)
+    return None if _UNAVAILABLE.get(str(engine.url)) else ROLE
+
+
+def unavailable(engine: sa.Engine | None = None) -> str | None:
+    """Why the learner role cannot be used on this database (None: it is used)."""
+    engine = engine or db.get_engine()
+    refresh(engine)
+    return _UNAVAILABLE.get(str(engine.url))
 
 
 def refresh(engine: sa.Engine | None = None) -> bool:
     """Grant reads on course tables created since the last call; False when nothing changed.
 
-    Sets the role up first if it does not exist yet (a fresh database).
+    The first call in a process sets the role up (attributes, schema, grants).
     """
     engine = engine or db.get_engine()
     key = str(engine.url)
-    with engine.connect() as conn:
-        exists, fingerprint = conn.execute(sa.text(
-            "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :role), "
-            "(SELECT count(*) || '/' || coalesce(max(c.oid::int8), 0) FROM pg_class c "
-            " JOIN pg_namespace n ON n.oid = c.relnamespace "
-            " WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f'))"),
-            {"role": ROLE, "schemas": list(SCHEMAS)}).one()
     with _LOCK:
-        if exists and _FINGERPRINT.get(key) == fingerprint:
-            return False
-        if not exists:
+        if key not in _UNAVAILABLE:
             setup(engine)
-        else:
-            _grant(engine)
+            _FINGERPRINT.pop(key, None)
+        if _UNAVAILABLE[key] is not None:
+            return False
+    with engine.connect() as conn:
+        fingerprint = conn.execute(sa.text(
+            "SELECT count(*) || '/' || coalesce(max(c.oid::int8), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"),
+            {"schemas": list(SCHEMAS)}).scalar()
+    with _LOCK:
+        if _FINGERPRINT.get(key) == fingerprint:
+            return False
+        _grant(engine)
         _FINGERPRINT[key] = fingerprint
     return True
 
@@ -102,6 +142,13 @@ def url(settings: Settings | None = None) -> sa.URL:
 
 
 _ENGINES: dict[str, sa.Engine] = {}
+
+
+def sql_engine(settings: Settings | None = None) -> sa.Engine:
+    """The engine ``%%sql`` cells use: the learner's, or the application's when the
+    database does not allow a separate role (see :func:`setup`)."""
+    app = db.get_engine(settings)
+    return engine(settings) if role(app) else app
 
 
 def engine(settings: Settings | None = None) -> sa.Engine:

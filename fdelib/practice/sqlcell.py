@@ -38,7 +38,7 @@ def load(shell) -> None:
     switch_off_telemetry()
     from . import learner
 
-    learner.refresh()
+    why_not = learner.unavailable()
     from IPython.utils.capture import capture_output
 
     # jupysql looks for a [tool.jupysql] section in the nearest pyproject.toml (ours, which
@@ -47,7 +47,9 @@ def load(shell) -> None:
         shell.run_line_magic("load_ext", "sql")
     for name, value in SETTINGS.items():
         shell.run_line_magic("config", f"SqlMagic.{name} = {value!r}")
-    connect(shell, learner.engine())
+    connect(shell, learner.sql_engine())
+    if why_not:
+        print(f"practice: %%sql cells and checks run as the application role: {why_not}")
     if _before_cell not in shell.events.callbacks["pre_run_cell"]:
         shell.events.register("pre_run_cell", _before_cell)
 

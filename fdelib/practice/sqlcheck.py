@@ -91,11 +91,14 @@ def forbidden(sql: str) -> SqlError | None:
     return None
 
 
-def _scratch(conn: sa.Connection, fixture: str | None) -> None:
+def _scratch(conn: sa.Connection, fixture: str | None, role: str | None) -> None:
     conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
     schema = conn.exec_driver_sql("SELECT 'practice_check_' || pg_backend_pid()").scalar()
-    conn.exec_driver_sql(f'CREATE SCHEMA "{schema}" AUTHORIZATION {learner.ROLE}')
-    conn.exec_driver_sql(f"SET LOCAL ROLE {learner.ROLE}")
+    if role:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
+        conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
+    else:   # no separate learner role on this database: the application's, rolled back all the same
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     conn.exec_driver_sql(f'SET LOCAL search_path = "{schema}", public')
     if fixture:
         _execute_script(conn, fixture)
@@ -130,11 +133,11 @@ def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = N
     if refused:
         return refused
     engine = engine or db.get_engine()
-    learner.refresh(engine)
+    role = learner.role(engine)
     with engine.connect() as conn:
         try:
             with conn.begin() as tx:
-                _scratch(conn, fixture)
+                _scratch(conn, fixture, role)
                 try:
                     result = _execute_script(conn, sql)
                 except Exception as exc:   # the learner's SQL failed: that is an answer too
@@ -156,11 +159,11 @@ def run_script(sql: str, probes: Sequence[Probe], fixture: str | None = None,
     if refused:
         return refused
     engine = engine or db.get_engine()
-    learner.refresh(engine)
+    role = learner.role(engine)
     outcomes = []
     with engine.connect() as conn:
         with conn.begin() as tx:
-            _scratch(conn, fixture)
+            _scratch(conn, fixture, role)
             try:
                 _execute_script(conn, sql)
             except Exception as exc:

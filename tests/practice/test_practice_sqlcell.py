@@ -116,3 +116,35 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
     assert db.read_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'", engine=engine) == 0
     refused = sqlcheck.run_query("DROP TABLE IF EXISTS bank.accounts; SELECT 1", engine=engine)
     assert isinstance(refused, sqlcheck.SqlError) and refused.sqlstate == "42501"
+
+
+def test_without_createrole_checks_run_as_the_application_role(engine, settings):
+    """An external server's application role may not create roles: %%sql cells and checks
+    then run as that role (still in rolled-back transactions), and say so once."""
+    import psycopg2
+    import sqlalchemy as sa
+
+    from fdelib import stack
+    from fdelib.practice import sqlcheck
+
+    learner.setup(engine)
+    admin = psycopg2.connect(stack.admin_url(settings).replace("postgresql+psycopg2://", "postgresql://"))
+    admin.autocommit = True
+    database = settings.postgres_db
+    with admin.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS practice_plain")
+        cur.execute("CREATE ROLE practice_plain LOGIN")
+        cur.execute(f'GRANT CREATE ON DATABASE "{database}" TO practice_plain')
+    plain = sa.create_engine(sa.make_url(str(engine.url.render_as_string(hide_password=False)))
+                             .set(username="practice_plain"), poolclass=sa.pool.NullPool)
+    try:
+        assert "may not set up the role learner" in learner.setup(plain)
+        assert learner.role(plain) is None
+        found = sqlcheck.run_query("SELECT current_user AS who, 2 AS two", engine=plain)
+        assert found.iloc[0].tolist() == ["practice_plain", 2]
+    finally:
+        plain.dispose()
+        with admin.cursor() as cur:
+            cur.execute(f'REVOKE CREATE ON DATABASE "{database}" FROM practice_plain')
+            cur.execute("DROP ROLE practice_plain")
+        admin.close()
