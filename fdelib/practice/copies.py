@@ -73,7 +73,7 @@ def blank_copy(lesson_path: Path, name: str, catalog: dict[str, exercises.Exerci
         exercise = catalog.get(item.id)
         if exercise is None or item.answer < 0:
             raise exercises.ExerciseError(f"{name}: exercise {item.id} has no catalogue entry or "
-                                          "no answer cell (fde practice --check lists the problems)")
+                                          "no answer cell (`pytest tests/practice` lists the problems)")
         answer, check = nb.cells[item.answer], nb.cells[item.check]
         answer.source = exercise.blank
         answer.metadata["fde"] = {"exercise": item.id, "role": "answer", "blank": _sha(exercise.blank)}

@@ -25,7 +25,7 @@ import html
 import importlib
 import math
 import pkgutil
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import FdeError
 from . import sqlcheck
@@ -542,5 +542,3 @@ class Catalog:
         """A kind of your own (a subclass of :class:`Exercise`)."""
         return register(exercise)
 
-
-CheckFunction = Callable[[str], Outcome]
