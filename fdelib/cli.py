@@ -11,6 +11,9 @@
                                 environment, run the pipeline headless (run -p symbol=ACME ...)
     fde down                    stop the local workflow engine and the embedded PostgreSQL
     fde reset --yes             delete the embedded database and start a fresh one
+    fde practice [NOTEBOOK...]  practice copies with the answers blanked, in practice/ (answers kept)
+    fde practice --solution ID  show an exercise's solution
+    fde progress                which exercises pass in the practice copies
 
 Errors are one line on stderr, exit code 2; failing notebooks exit 1.
 """
@@ -94,6 +97,21 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset", help="delete the embedded database and start afresh")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=cmd_reset)
+
+    practice = sub.add_parser("practice", help="write practice copies (answers blanked) into "
+                              "practice/; your answers are kept when you run it again")
+    practice.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                          help="notebook names, paths or course folders (default: all with exercises)")
+    practice.add_argument("--dir", type=Path, default=None,
+                          help="where the copies go (default: practice/ in the project)")
+    practice.add_argument("--solution", metavar="ID", help="print an exercise's solution and exit")
+    practice.add_argument("--list", action="store_true", help="list the exercises and exit")
+    practice.set_defaults(handler=cmd_practice)
+
+    progress = sub.add_parser("progress", help="which exercises pass in the practice copies")
+    progress.add_argument("--dir", type=Path, default=None,
+                          help="the practice folder (default: practice/ in the project)")
+    progress.set_defaults(handler=cmd_progress)
     return parser
 
 
@@ -266,6 +284,38 @@ def cmd_reset(args, extra) -> int:
             return 0
     url = stack.reset(settings)
     print(f"fresh database ready: {redact_url(url)}")
+    return 0
+
+
+def cmd_practice(args, extra) -> int:
+    from .practice import copies, exercises, notebook
+
+    if args.solution:
+        print(copies.solution_text(args.solution).strip())
+        return 0
+    lessons = copies.lessons_with_exercises(args.notebooks)
+    if args.list:
+        for lesson in lessons:
+            ids = [f.id for f in notebook.find(notebook.read(lesson))]
+            print(f"{nbs.display_name(lesson)}: {', '.join(ids)}")
+        return 0
+    if not lessons:
+        raise FdeError("none of the selected notebooks has exercises")
+    catalog = exercises.load_catalog()
+    for written in copies.write(dest=args.dir, lessons=lessons):
+        kept = (f", your {written.kept_answers} answer(s) and {written.kept_cells} cell(s) kept"
+                if written.action == "updated" else "")
+        print(f"{written.action:<9} {written.path}  ({written.exercises} exercise(s){kept})")
+    target = args.dir or copies.default_dir()
+    print(f"{len(catalog)} exercises in the course; open the copies in `fde lab --notebook-dir "
+          f"{target}` (or from JupyterLab's file browser); `fde progress` shows what passes")
+    return 0
+
+
+def cmd_progress(args, extra) -> int:
+    from .practice import progress
+
+    print(progress.render_text(args.dir))
     return 0
 
 

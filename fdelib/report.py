@@ -34,6 +34,14 @@ def write(run: "RunResult") -> None:
                "notebooks": [dataclasses.asdict(r) for r in run.results]}
     (run.run_dir / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     (run.run_dir / "index.html").write_text(render(run))
+    write_practice_page(run)
+
+
+def write_practice_page(run: "RunResult") -> None:
+    """``practice.html``: what the exercise checks cost in this run, and the learner's progress."""
+    from .practice import progress
+
+    (run.run_dir / "practice.html").write_text(progress.render_html(run_dir=run.run_dir))
 
 
 def parameters_html(result) -> str:
@@ -74,7 +82,7 @@ def render(run: "RunResult") -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fde run {esc(run.run_dir.name)}</title>
 <style>{STYLE}</style></head><body>
-<h1>fde run {esc(run.run_dir.name)}</h1><p>{summary}</p>
+<h1>fde run {esc(run.run_dir.name)}</h1><p>{summary} · <a href="practice.html">exercises and practice progress</a></p>
 {"<h2>Failures</h2>" + "".join(failures) if failures else ""}
 <table><thead><tr><th>notebook</th><th>status</th><th>duration</th><th>parameters</th>
 <th>output</th><th>first figure</th></tr></thead><tbody>

@@ -250,3 +250,54 @@ def test_mage_ui_shows_the_pipelines_five_blocks(mage_ui, browser, shots, settin
         page.screenshot(path=str(shots / "mage-market_data_etl.png"))
     finally:
         page.close()
+
+
+def put_file(lab: str, path: str, content, kind: str = "notebook") -> None:
+    """Save a file into the served folder through Jupyter's contents API."""
+    body = {"type": kind} if kind == "directory" else \
+        {"type": kind, "format": "json" if kind == "notebook" else "text", "content": content}
+    request = urllib.request.Request(f"{lab}/api/contents/{path}?token={TOKEN}", method="PUT",
+                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30)
+
+
+def test_practice_copy_checks_what_the_learner_types(lab, browser, shots, tmp_path):
+    """A learner's practice copy of 00_start_here: the blank answer gets its hint, a typed
+    wrong query gets the hint for that mistake, a typed right one passes."""
+    from fdelib.practice import copies, exercises
+
+    [written] = copies.write(dest=tmp_path / "practice", lessons=copies.lessons_with_exercises(["00_start_here"]))
+    put_file(lab, "practice", None, kind="directory")
+    put_file(lab, "practice/00_start_here.ipynb", json.loads(written.path.read_text()))
+    exercise = exercises.get("latest_close")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.goto(f"{lab}/lab/workspaces/practice/tree/practice/00_start_here.ipynb?reset&token={TOKEN}",
+                  timeout=120000)
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=60000)
+        page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=60000)
+        run_all(page)
+        page.wait_for_function("document.body.innerText.includes('latest_close: not answered yet.')",
+                               timeout=30000)
+
+        def answer(text: str, expected: str) -> None:
+            cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").filter(
+                has_text="%%sql --save latest_close").first
+            cell.locator(".cm-content").click()
+            page.keyboard.press("Control+a")
+            page.keyboard.insert_text(text)   # as pasted: no auto-closed brackets or indents
+            page.keyboard.press("Shift+Enter")   # runs the answer, selects the check cell
+            page.keyboard.press("Shift+Enter")   # runs the check
+            try:
+                page.wait_for_function(f"document.body.innerText.includes({json.dumps(expected)})",
+                                       timeout=90000)
+            except Exception:
+                page.screenshot(path=str(shots / "practice-not-seen.png"))
+                raise
+
+        answer(exercise.wrong[0].answer.strip(), exercise.wrong[0].hint)
+        answer(exercises.solution("latest_close").strip(), f"latest_close: passed. {exercise.passed}")
+        page.screenshot(path=str(shots / "practice-00_start_here.png"))
+        assert not error_outputs(page)
+    finally:
+        page.close()

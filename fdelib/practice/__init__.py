@@ -1,0 +1,95 @@
+"""Practice with feedback: exercises that check themselves.
+
+In a notebook::
+
+    %load_ext fdelib.practice          # %%sql cells, as the least-privilege role `learner`
+    from fdelib.practice import check
+
+    %%sql --save latest_close          # the answer cell (or Python)
+    SELECT ...
+
+    check("latest_close")              # the check cell: passes, or says what to look at
+
+The check runs the answer — SQL on a known fixture, a function on test vectors, a workflow
+on the engine — and compares what it does with what the lesson's answer does. A blank
+answer gets a hint to start; a catalogued wrong answer gets its own hint.
+
+Modules: :mod:`.exercises` (kinds, catalogue, outcome), :mod:`.sqlcheck` (the learner's SQL
+in a rolled-back transaction), :mod:`.workflowcheck` (workflows on the engine),
+:mod:`.learner` (the role), :mod:`.sqlcell` (jupysql), :mod:`.notebook` (finding exercises
+in notebooks), :mod:`.copies` (``fde practice``), :mod:`.progress` (``fde progress``).
+Exercises are declared in ``fdelib/practice/catalog/`` (see CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .exercises import Case, Catalog, Exercise, ExerciseError, Outcome, Raises, Wrong
+from .sqlcheck import Probe
+
+_LAST: dict[str, Outcome] = {}
+
+
+def load_ipython_extension(shell) -> None:
+    """``%load_ext fdelib.practice``: jupysql connected as the learner, telemetry off."""
+    from . import sqlcell
+
+    sqlcell.load(shell)
+
+
+def _user_namespace() -> Mapping[str, Any]:
+    try:
+        from IPython import get_ipython
+    except ImportError:   # pragma: no cover - IPython comes with the course
+        get_ipython = None
+    shell = get_ipython() if get_ipython else None
+    if shell is not None:
+        return shell.user_ns
+    import inspect
+
+    frame = inspect.currentframe()
+    return frame.f_back.f_back.f_globals if frame and frame.f_back and frame.f_back.f_back else {}
+
+
+def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> Outcome:
+    """Check an exercise's answer; the outcome shows as the cell's result.
+
+    In a practice copy the outcome is also recorded for ``fde progress``.
+    """
+    from . import exercises, progress
+
+    exercise = exercises.get(exercise_id)
+    outcome = exercise.check(namespace if namespace is not None else _user_namespace())
+    _LAST[exercise_id] = outcome
+    progress.record(outcome)
+    return outcome
+
+
+def last_outcome(exercise_id: str) -> dict[str, str] | None:
+    """The last outcome of ``check(exercise_id)`` in this kernel, as a dict (for tests)."""
+    outcome = _LAST.get(exercise_id)
+    return outcome.to_dict() if outcome else None
+
+
+def solution(exercise_id: str):
+    """Show an exercise's solution (the lesson's answer cell) — when you want to see it."""
+    from IPython.display import Markdown
+
+    from . import exercises
+
+    text = exercises.solution(exercise_id)
+    language = "sql" if text.lstrip().startswith("%%sql") else "python"
+    return Markdown(f"Solution of `{exercise_id}`:\n\n```{language}\n{text.strip()}\n```")
+
+
+def __getattr__(name: str):
+    if name == "WorkflowRun":   # imports conductor-python: only when a catalogue needs it
+        from .workflowcheck import WorkflowRun
+
+        return WorkflowRun
+    raise AttributeError(name)
+
+
+__all__ = ["Case", "Catalog", "Exercise", "ExerciseError", "Outcome", "Probe", "Raises",
+           "WorkflowRun", "Wrong", "check", "last_outcome", "load_ipython_extension", "solution"]

@@ -1,0 +1,266 @@
+"""Running a learner's SQL where it can do no harm, and comparing what it returns.
+
+Every run is one transaction of the application role that is always rolled back:
+
+    BEGIN
+      CREATE SCHEMA practice_check_<pid> AUTHORIZATION learner   -- a scratch schema
+      SET LOCAL ROLE learner                                      -- least privilege from here
+      SET LOCAL search_path = practice_check_<pid>, public
+      <fixture>        -- the exercise's known data: tables named like the lesson's shadow them
+      <the SQL under test>, <probes>
+    ROLLBACK
+
+so a check sees exactly the fixture (an unqualified ``start_here_prices`` is the fixture's
+copy, not the learner's live table), the learner's DDL lands in the scratch schema, and
+nothing a check runs outlives it. Errors come back as :class:`SqlError` values, so a
+catalogued wrong answer may be one that fails (e.g. a GROUP BY mistake).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Any, Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+
+from .. import db
+from . import learner
+
+STATEMENT_TIMEOUT = "10s"    # a check's statements; a cross join by mistake stops here
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlError:
+    """A statement the database refused: its SQLSTATE and first line of message."""
+
+    sqlstate: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """A statement run after the learner's script, and what should happen to it.
+
+    ``expect`` is ``"accepted"`` or ``"refused"``; a probe that is a query may also
+    compare the rows it returns with the reference script's.
+    """
+
+    sql: str
+    expect: str
+    label: str
+
+
+def strip_magic(text: str) -> str:
+    """Cell text without its ``%%sql ...`` line (what jupysql would run)."""
+    lines = text.strip().splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
+
+
+def is_blank(sql: str | None) -> bool:
+    """No statement in it: empty, or comments only."""
+    if sql is None:
+        return True
+    import sqlparse
+
+    return not sqlparse.format(sql, strip_comments=True).strip().strip(";").strip()
+
+
+_FORBIDDEN = ("COMMIT", "ROLLBACK", "BEGIN", "START", "END", "ABORT", "RESET", "SAVEPOINT",
+              "RELEASE", "PREPARE", "SET ROLE", "SET SESSION", "SET LOCAL ROLE", "SET LOCAL SESSION")
+
+
+def forbidden(sql: str) -> SqlError | None:
+    """Transaction control and role changes would let an answer escape the check's
+    rolled-back transaction or its role: refused before anything runs."""
+    import sqlparse
+
+    for statement in sqlparse.split(sqlparse.format(sql, strip_comments=True)):
+        words = " ".join(statement.upper().split()[:3])
+        if any(words == word or words.startswith(word + " ") or words.startswith(word + ";")
+               for word in _FORBIDDEN):
+            return SqlError("25000", f"an answer may not use {words.split()[0]} "
+                                     f"({' '.join(words.split()[:2])}): write the query or DDL only")
+    return None
+
+
+def _scratch(conn: sa.Connection, fixture: str | None, role: str | None) -> None:
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
+    schema = conn.exec_driver_sql("SELECT 'practice_check_' || pg_backend_pid()").scalar()
+    if role:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
+        conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
+    else:   # no separate learner role on this database: the application's, rolled back all the same
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    conn.exec_driver_sql(f'SET LOCAL search_path = "{schema}", public')
+    if fixture:
+        _execute_script(conn, fixture)
+
+
+def _execute_script(conn: sa.Connection, sql: str) -> Any:
+    """Send ``sql`` as one script (``$$`` bodies and several statements work); the last
+    statement's rows as a DataFrame, or None when it returns none."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)
+        if cursor.description is None:
+            return None
+        columns = [d.name for d in cursor.description]
+        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        return db._fix_dtypes(frame, [d.type_code for d in cursor.description])
+    finally:
+        cursor.close()
+
+
+def _error(exc: BaseException) -> SqlError:
+    orig = getattr(exc, "orig", exc)
+    code = getattr(orig, "pgcode", None) or "XX000"
+    first = (str(getattr(orig, "pgerror", None) or orig).strip().splitlines() or ["error"])[0]
+    return SqlError(code, first.removeprefix("ERROR:").strip())
+
+
+def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = None) -> pd.DataFrame | SqlError:
+    """The rows ``sql`` returns on the fixture, run as the learner; a :class:`SqlError` if
+    the database refuses it."""
+    refused = forbidden(sql)
+    if refused:
+        return refused
+    engine = engine or db.get_engine()
+    role = learner.role(engine)
+    with engine.connect() as conn:
+        try:
+            with conn.begin() as tx:
+                _scratch(conn, fixture, role)
+                try:
+                    result = _execute_script(conn, sql)
+                except Exception as exc:   # the learner's SQL failed: that is an answer too
+                    tx.rollback()
+                    return _error(exc)
+                tx.rollback()
+        except sa.exc.DBAPIError as exc:
+            raise RuntimeError(f"the exercise's fixture failed: {_error(exc)}") from exc
+    if result is None:
+        return SqlError("00000", "the SQL returned no rows: it must end with a SELECT")
+    return result
+
+
+def run_script(sql: str, probes: Sequence[Probe], fixture: str | None = None,
+               engine: sa.Engine | None = None) -> tuple | SqlError:
+    """Run ``sql`` (DDL: a table, a constraint, a trigger) as the learner, then each probe
+    in its own savepoint; per probe ``("accepted", rows-or-None)`` or ``("refused", sqlstate)``."""
+    refused = forbidden(sql)
+    if refused:
+        return refused
+    engine = engine or db.get_engine()
+    role = learner.role(engine)
+    outcomes = []
+    with engine.connect() as conn:
+        with conn.begin() as tx:
+            _scratch(conn, fixture, role)
+            try:
+                _execute_script(conn, sql)
+            except Exception as exc:
+                tx.rollback()
+                return _error(exc)
+            for probe in probes:
+                savepoint = conn.begin_nested()
+                try:
+                    rows = _execute_script(conn, probe.sql)
+                    savepoint.commit()
+                    outcomes.append(("accepted", None if rows is None else _rows(rows)))
+                except Exception as exc:
+                    savepoint.rollback()
+                    outcomes.append(("refused", _error(exc).sqlstate))
+            tx.rollback()
+    return tuple(outcomes)
+
+
+def _rows(frame: pd.DataFrame) -> tuple:
+    return tuple(tuple(_plain(v) for v in row) for row in frame.itertuples(index=False))
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float):
+        return round(value, 6)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- comparing results ----------------------------------------------------------------
+
+def same(got: Any, expected: Any, ordered: bool = True) -> bool:
+    """Equal results: frames with the same columns and rows (floats to 6 places)."""
+    if isinstance(got, pd.DataFrame) and isinstance(expected, pd.DataFrame):
+        return compare_frames(got, expected, ordered) is None
+    return got == expected
+
+
+def compare_frames(got: pd.DataFrame, expected: pd.DataFrame, ordered: bool = True) -> str | None:
+    """None when equal; otherwise one sentence saying how ``got`` differs."""
+    got_cols = [str(c).lower() for c in got.columns]
+    exp_cols = [str(c).lower() for c in expected.columns]
+    if got_cols != exp_cols:
+        missing = [c for c in exp_cols if c not in got_cols]
+        extra = [c for c in got_cols if c not in exp_cols]
+        if not missing and not extra:
+            return (f"Right columns, wrong order: expected ({', '.join(exp_cols)}), "
+                    f"your query gives ({', '.join(got_cols)}).")
+        said = []
+        if missing:
+            said.append(f"missing column(s) {', '.join(missing)} (name them with AS)")
+        if extra:
+            said.append(f"unexpected column(s) {', '.join(extra)}")
+        return f"Your result has columns ({', '.join(got_cols)}): {'; '.join(said)}."
+    got_rows, exp_rows = _rows(got), _rows(expected)
+    if len(got_rows) != len(exp_rows):
+        return f"Your query returns {len(got_rows)} row(s); expected {len(exp_rows)}."
+    if got_rows == exp_rows:
+        return None
+    if sorted(map(repr, got_rows)) == sorted(map(repr, exp_rows)):
+        return None if not ordered else "Right rows, wrong order: check your ORDER BY."
+    for index, (g, e) in enumerate(zip(got_rows, exp_rows)):
+        if g != e:
+            return f"Row {index + 1} differs: your query gives {g}, expected {e}."
+    return "Your result differs from the expected one."  # pragma: no cover
+
+
+# Hints for errors learners make often, by SQLSTATE.
+ERROR_TIPS = {
+    "42P01": "a table name the database does not know: check its spelling and its schema "
+             "(e.g. bank.accounts); unqualified names are looked up in practice, then public.",
+    "42703": "a column name the table does not have: check its spelling.",
+    "42803": "every selected column must be in GROUP BY or inside an aggregate.",
+    "42601": "a syntax error: look just before the place the message names.",
+    "42501": "the learner role may not do that: it reads course data and writes only in its "
+             "schema `practice`{private}.",
+    "57014": "the statement ran longer than the check allows: is a join condition missing?",
+}
+
+
+def explain(error: SqlError) -> str:
+    tip = ERROR_TIPS.get(error.sqlstate, "")
+    if error.sqlstate == "42501":
+        private = ", ".join(learner.PRIVATE_COLUMNS)
+        tip = tip.format(private=f"; private columns ({private}) are never readable, so name "
+                                 "the columns you need instead of SELECT *")
+    return f"Your SQL failed: {error.message}" + (f" — {tip}" if tip else "")
+
+
+_SAVE = re.compile(r"^\s*%%sql\b.*?(?:--save|-S)\s+([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def saved_name(cell_text: str) -> str | None:
+    """The ``--save NAME`` of a ``%%sql`` cell's first line, or None."""
+    first = cell_text.strip().splitlines()[0] if cell_text.strip() else ""
+    match = _SAVE.match(first)
+    return match.group(1) if match else None

@@ -1,0 +1,139 @@
+"""Workflow exercises: the learner's definition, run on the engine with known inputs.
+
+The answer is a variable holding a ``ConductorWorkflow`` (conductor-python), a
+``WorkflowDef`` or the definition's JSON as a dict. The check registers it under its own
+name (``practice_<exercise>_<hash of the definition>``, so it never replaces a lesson's
+workflow), starts one run per :class:`WorkflowRun` and compares each run's status and the
+output keys the exercise names. Workers the workflow needs must be polling (the
+notebook's own cells start them); a run that does not end in time is terminated and
+reported as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from typing import Any, Mapping
+
+import requests
+
+from .exercises import MISSING, Exercise, ExerciseError, _exec
+
+TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowRun:
+    """One run of a workflow exercise: its input, and the status and output it must end with."""
+
+    input: Mapping[str, Any]
+    status: str = "COMPLETED"
+    output: Mapping[str, Any] = dataclasses.field(default_factory=dict)   # keys that must match
+    label: str = ""
+
+    def describe(self) -> str:
+        return self.label or f"input {json.dumps(dict(self.input), sort_keys=True)}"
+
+
+def definition_of(answer: Any) -> dict[str, Any] | None:
+    """The workflow definition as JSON, from what a learner may hold; None if not one."""
+    if isinstance(answer, Mapping):
+        return json.loads(json.dumps(answer))
+    to_def = getattr(answer, "to_workflow_def", None)
+    model = to_def() if callable(to_def) else answer
+    if type(model).__name__ != "WorkflowDef":
+        return None
+    from conductor.client.http.api_client import ApiClient
+
+    return ApiClient().sanitize_for_serialization(model)
+
+
+@dataclasses.dataclass
+class WorkflowRuns(Exercise):
+    """A workflow definition, checked by running it on the engine."""
+
+    name: str = ""                       # the variable the answer cell assigns
+    runs: tuple[WorkflowRun, ...] = ()
+    timeout: float = 30
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "workflow"
+        if not self.name or not self.runs:
+            raise ExerciseError(f"exercise {self.id}: give the answer variable and the runs")
+
+    def read(self, namespace):
+        found = namespace.get(self.name, MISSING)
+        return MISSING if found is Ellipsis or found is None else found
+
+    def from_text(self, text, namespace):
+        # the notebook's names (an executor, imported task classes) are visible, as in a cell
+        found = _exec(text, namespace).get(self.name, MISSING)
+        return MISSING if found is Ellipsis or found is None else found
+
+    def behaviour(self, answer):
+        definition = definition_of(answer)
+        if definition is None:
+            return ("not a workflow", type(answer).__name__)
+        from .. import conductor
+
+        server = conductor.server_url().rstrip("/")
+        body = json.dumps(definition, sort_keys=True)
+        definition["name"] = f"practice_{self.id}_{hashlib.sha256(body.encode()).hexdigest()[:8]}"
+        definition["version"] = 1
+        definition.setdefault("ownerEmail", "learner@fde.example.com")
+        definition.setdefault("schemaVersion", 2)
+        response = requests.put(f"{server}/metadata/workflow", json=[definition], timeout=10)
+        if response.status_code >= 400:
+            return ("refused", _message(response))
+        return tuple(self._run(server, definition["name"], run) for run in self.runs)
+
+    def _run(self, server: str, name: str, run: WorkflowRun) -> tuple:
+        response = requests.post(f"{server}/workflow", timeout=10,
+                                 json={"name": name, "version": 1, "input": dict(run.input)})
+        if response.status_code >= 400:
+            return ("refused", _message(response))
+        workflow_id = response.text.strip().strip('"')
+        deadline = time.monotonic() + self.timeout
+        while True:
+            found = requests.get(f"{server}/workflow/{workflow_id}", params={"includeTasks": "false"},
+                                 timeout=10).json()
+            if found.get("status") in TERMINAL:
+                break
+            if time.monotonic() > deadline:
+                requests.delete(f"{server}/workflow/{workflow_id}", params={"reason": "check timed out"},
+                                timeout=10)
+                return ("timeout", found.get("status"))
+            time.sleep(0.05)
+        output = found.get("output") or {}
+        return (found["status"], {key: output.get(key) for key in sorted(run.output)})
+
+    def expected(self):
+        return tuple((run.status, {k: run.output[k] for k in sorted(run.output)}) for run in self.runs)
+
+    def difference(self, got, expected):
+        if got and got[0] == "not a workflow":
+            return f"{self.name} holds a {got[1]}, not a workflow (a ConductorWorkflow or its JSON)."
+        if got and got[0] == "refused":
+            return f"The engine refused the definition: {got[1]}"
+        for run, mine, theirs in zip(self.runs, got, expected):
+            if mine[0] == "timeout":
+                return (f"{run.describe()}: the run had not ended after {self.timeout:.0f} s "
+                        f"(still {mine[1]}): is a task waiting for a worker that is not running?")
+            if mine[0] == "refused":
+                return f"{run.describe()}: the engine refused to start it: {mine[1]}"
+            if mine[0] != theirs[0]:
+                return f"{run.describe()}: the run ended {mine[0]}; it should end {theirs[0]}."
+            if mine[1] != theirs[1]:
+                return f"{run.describe()}: the output is {mine[1]}; expected {theirs[1]}."
+        return None
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        payload = response.json()
+        return str(payload.get("message") or payload)[:300]
+    except ValueError:
+        return response.text[:300]

@@ -1,0 +1,102 @@
+"""Run a practice copy in a real kernel, trying every exercise's blank, catalogued wrong
+answers and solution in its answer cell, as a learner would type them.
+
+One kernel per notebook: cells run in order; at each exercise the answer cell is replaced
+by each variant in turn and the check cell runs after it; the solution goes last, so the
+cells after it see a right answer (as in the lesson).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import start_new_kernel
+
+from fdelib.practice import exercises, notebook
+
+
+@dataclasses.dataclass
+class Tried:
+    exercise: str
+    variant: str           # "blank", "wrong 1", ..., "solution"
+    expected_status: str
+    expected_message: str
+    outcome: dict | None   # what the check said (fdelib.practice.last_outcome)
+
+    @property
+    def ok(self) -> bool:
+        return (self.outcome is not None and self.outcome["status"] == self.expected_status
+                and self.outcome["message"] == self.expected_message)
+
+
+class CellFailed(AssertionError):
+    pass
+
+
+class Kernel:
+    def __init__(self, cwd: Path, timeout: float = 180):
+        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=str(cwd))
+        self.timeout = timeout
+
+    def run(self, code: str, allow_error: bool = False) -> list[str]:
+        """Execute ``code``; its text outputs. Raises CellFailed with the error, unless
+        ``allow_error`` (a wrong answer may fail: the learner sees why, then checks)."""
+        texts: list[str] = []
+
+        def hook(msg):
+            content = msg["content"]
+            if msg["msg_type"] == "stream":
+                texts.append(content["text"])
+            elif msg["msg_type"] in ("execute_result", "display_data"):
+                texts.append(content["data"].get("text/plain", ""))
+            elif msg["msg_type"] == "error":
+                texts.append(f"{content['ename']}: {content['evalue']}")
+
+        reply = self.client.execute_interactive(code, timeout=self.timeout, output_hook=hook)
+        if reply["content"]["status"] != "ok" and not allow_error:
+            raise CellFailed(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}\n"
+                             f"in cell:\n{code[:400]}")
+        return texts
+
+    def value(self, expression: str):
+        out = self.run(f"import json as _json\nprint(_json.dumps({expression}))")
+        return json.loads("".join(out).strip().splitlines()[-1])
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def try_every_answer(copy: Path) -> list[Tried]:
+    """Run the practice copy at ``copy``; what each exercise's check said to each variant."""
+    nb = nbformat.read(copy, as_version=4)
+    found = notebook.find(nb)
+    by_answer = {f.answer: f for f in found}
+    checks = {f.check for f in found}
+    catalog = exercises.load_catalog()
+    kernel = Kernel(copy.parent)
+    tried: list[Tried] = []
+    try:
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or index in checks:
+                continue
+            if index not in by_answer:
+                kernel.run(cell.source)
+                continue
+            item = by_answer[index]
+            exercise = catalog[item.id]
+            assert cell.source == exercise.blank, f"{item.id}: the practice copy's answer is not the blank"
+            variants = [("blank", cell.source, "blank", exercise.blank_hint)]
+            variants += [(f"wrong {n}", w.answer, "wrong", w.hint) for n, w in enumerate(exercise.wrong, 1)]
+            variants.append(("solution", exercises.solution(item.id), "passed", exercise.passed))
+            for variant, text, status, message in variants:
+                kernel.run(text, allow_error=variant != "solution")
+                kernel.run(nb.cells[item.check].source)
+                outcome = kernel.value(f"__import__('fdelib.practice').practice.last_outcome({item.id!r})")
+                tried.append(Tried(item.id, variant, status, message, outcome))
+    finally:
+        kernel.close()
+    return tried
