@@ -74,24 +74,33 @@ def dispose_engines() -> None:
 
 
 def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
-                 params: Mapping[str, Any] | None = None) -> None:
-    """Run every statement of a ``.sql`` file in one transaction.
+                 params: Mapping[str, Any] | None = None, *,
+                 connection: sa.Connection | None = None) -> list[str]:
+    """Run every statement of a ``.sql`` file in one transaction; return the server's
+    warnings (``RAISE WARNING`` lines, without the ``WARNING:`` prefix).
 
     The file goes to the server as one script, so ``$$``-quoted function bodies and
-    ``DO`` blocks work. ``params`` are bound server-side by psycopg2 (``%(name)s``
-    placeholders); without params the text is sent as-is.
+    ``DO`` blocks work. ``params`` are bound by psycopg2 (``%(name)s`` placeholders);
+    without params the text is sent as-is. With ``connection``, the file runs in that
+    connection's open transaction (so several files can be one transaction).
     """
     path = Path(path)
     if not path.is_file():
         raise FdeError(f"SQL file not found: {path}")
     text = path.read_text()
-    engine = engine or get_engine()
-    with engine.begin() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
+
+    def _run(conn: sa.Connection) -> list[str]:
+        raw = conn.connection.dbapi_connection
+        raw.notices.clear()   # psycopg2 keeps the last 50 of a connection's notices
+        with raw.cursor() as cursor:
             cursor.execute(text, params) if params else cursor.execute(text)
-        finally:
-            cursor.close()
+        return [n.strip().removeprefix("WARNING:").strip() for n in raw.notices
+                if n.startswith("WARNING:")]
+
+    if connection is not None:
+        return _run(connection)
+    with (engine or get_engine()).begin() as conn:
+        return _run(conn)
 
 
 def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None, *,

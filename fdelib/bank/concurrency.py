@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 import time
 from decimal import Decimal
@@ -31,13 +32,13 @@ import sqlalchemy as sa
 from .. import db
 from ..errors import FdeError
 from .ddl import app_engine, raw_connect
+from .ops import amount as ops_amount
 from .ops import clock, total_money
 
 ISOLATION = {"READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
              "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
              "SERIALIZABLE": psycopg2.extensions.ISOLATION_LEVEL_SERIALIZABLE}
 RETRYABLE = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
-TRANSFER = "SELECT bank.transfer(%s, %s, %s, %s, %s)"
 
 
 @dataclasses.dataclass
@@ -63,19 +64,50 @@ def hot_accounts(engine: sa.Engine, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(ids, min(count, len(ids)), replace=False))
 
 
+# Hostile requests mixed into a plan: amounts that are not money. Each must be refused by the
+# database itself (the storm sends them with psycopg2 directly, past fdelib's own check,
+# ops.amount). A float is sent with an explicit ::numeric cast -- the form that reaches the
+# operation (a bare float parameter matches no operation at all).
+HOSTILE_AMOUNTS = {
+    "NaN (Decimal)": Decimal("NaN"),
+    "NaN (text)": "NaN",
+    "NaN (float)": float("nan"),
+    "Infinity (Decimal)": Decimal("Infinity"),   # psycopg2 sends it as 'NaN'::numeric
+    "Infinity (text)": "Infinity",
+    "-Infinity (text)": "-Infinity",
+    "Infinity (float)": float("inf"),
+}
+HOSTILE = tuple(HOSTILE_AMOUNTS)
+
+
 def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
-         prefix: str = "conc") -> pd.DataFrame:
-    """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass)."""
+         prefix: str = "conc", hostile: float = 0.0) -> pd.DataFrame:
+    """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass).
+
+    With ``hostile`` > 0, that share of the requests is replaced by hostile ones (column
+    ``hostile`` names the kind, from :data:`HOSTILE`): a deposit, withdrawal or transfer of an
+    amount that is not money. Every one of them must be refused.
+    """
     hot = hot_accounts(engine, accounts, seed)
     if len(hot) < 2:
         raise FdeError("a concurrency plan needs at least two accounts; populate a bigger bank")
+    if not 0 <= hostile <= 1:
+        raise FdeError(f"hostile is a share of the requests, between 0 and 1; got {hostile}")
     rng = np.random.default_rng(seed + 1)
     source = rng.choice(hot, transfers)
     shift = rng.integers(1, len(hot), transfers)
     target = hot[(np.searchsorted(hot, source) + shift) % len(hot)]
     amount = np.round(np.exp(rng.normal(4.0, 1.2, transfers)), 2).clip(0.01, 50_000)
-    return pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
-                         "source": source, "target": target, "amount": amount})
+    work = pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
+                         "operation": "transfer", "source": source, "target": target,
+                         "amount": amount.astype(object), "hostile": ""})
+    bad = np.flatnonzero(rng.random(transfers) < hostile)
+    kinds = rng.choice(len(HOSTILE), len(bad))
+    work.loc[bad, "hostile"] = [HOSTILE[k] for k in kinds]
+    work.loc[bad, "operation"] = rng.choice(["transfer", "deposit", "withdraw"], len(bad))
+    work.loc[bad, "amount"] = pd.Series([HOSTILE_AMOUNTS[HOSTILE[k]] for k in kinds],
+                                        index=bad, dtype=object)
+    return work
 
 
 def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
@@ -84,6 +116,8 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
     """Send ``transfers`` from ``workers`` threads at once; return every outcome."""
     if isolation not in ISOLATION:
         raise FdeError(f"isolation must be one of {sorted(ISOLATION)}, got {isolation!r}")
+    transfers = transfers.assign(**{c: transfers[c] if c in transfers else d
+                                    for c, d in (("operation", "transfer"), ("hostile", ""))})
     app = app_engine(engine)
     at = clock(as_of, hour=12).to_pydatetime()
     shares = [transfers.iloc[w::workers] for w in range(workers)]
@@ -124,14 +158,27 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
     return RunResult(outcomes, isolation, workers, seconds)
 
 
+def _request(row, at) -> tuple[str, tuple]:
+    """The SQL and arguments of one planned request, hostile or not."""
+    value = row.amount if row.hostile else ops_amount(row.amount)
+    cast = "::numeric" if isinstance(value, float) else ""
+    if row.operation == "transfer":
+        return (f"SELECT bank.transfer(%s, %s, %s{cast}, %s, %s)",
+                (int(row.source), int(row.target), value, at, row.reference))
+    if row.operation not in ("deposit", "withdraw"):
+        raise FdeError(f"unknown operation {row.operation!r} in a concurrency plan")
+    return (f"SELECT bank.{row.operation}(%s, %s{cast}, %s, %s)",
+            (int(row.source), value, at, row.reference))
+
+
 def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
-    """One transfer, retried on serialization failure or deadlock, with its outcome."""
+    """One request, retried on serialization failure or deadlock, with its outcome."""
     retries = {"serialization": 0, "deadlock": 0}
-    amount = Decimal(str(row.amount))
+    statement, args = _request(row, at)
     for attempt in range(max_attempts):
         try:
             with conn.cursor() as cur:
-                cur.execute(TRANSFER, (int(row.source), int(row.target), amount, at, row.reference))
+                cur.execute(statement, args)
                 booked = cur.fetchone()[0]
             conn.commit()
             return _outcome(row, "booked", booked, retries)
@@ -141,18 +188,37 @@ def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
             time.sleep(rng.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
         except psycopg2.Error as exc:
             conn.rollback()
-            if exc.pgcode and exc.pgcode[:2] in ("23", "22", "P0", "55"):
+            # a rule refusing a request is an answer; a hostile request may also be refused
+            # before any rule runs (no operation takes its arguments: class 42)
+            classes = ("23", "22", "P0", "55") + (("42",) if row.hostile else ())
+            if exc.pgcode and exc.pgcode[:2] in classes:
                 return _outcome(row, "refused", None, retries, exc)
             return _outcome(row, "error", None, retries, exc)
     return _outcome(row, "gave up", None, retries)
 
 
+def reason(exc: psycopg2.Error) -> str:
+    """Why the database refused, in a few words: the error class and the rule it names (or the
+    start of its message, without the values)."""
+    diag = exc.diag
+    said = diag.constraint_name or re.split(r",? got |:|\(", diag.message_primary or "")[0].strip()
+    return f"{type(exc).__name__}: {said}"
+
+
 def _outcome(row, status: str, booked, retries: dict, exc: psycopg2.Error | None = None) -> dict:
-    return {"reference": row.reference, "status": status, "booked": booked,
+    return {"reference": row.reference, "operation": row.operation, "hostile": row.hostile,
+            "status": status, "booked": booked,
             "sqlstate": exc.pgcode if exc is not None else None,
+            "reason": reason(exc) if exc is not None else None,
             "retries": retries["serialization"] + retries["deadlock"],
             "serialization_retries": retries["serialization"],
             "deadlock_retries": retries["deadlock"]}
+
+
+NON_FINITE_STORED = """SELECT
+    (SELECT count(*) FROM bank.transactions WHERE amount IN ('NaN', 'Infinity', '-Infinity')
+                                              OR balance_after IN ('NaN', 'Infinity', '-Infinity'))
+  + (SELECT count(*) FROM bank.accounts WHERE balance IN ('NaN', 'Infinity', '-Infinity'))"""
 
 
 def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
@@ -161,14 +227,18 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
     outcomes = result.outcomes
     ledger = db.read_frame("""
         SELECT reference, count(*) FILTER (WHERE kind = 'transfer_out') AS debits,
-               count(*) FILTER (WHERE kind = 'transfer_in') AS credits
+               count(*) FILTER (WHERE kind = 'transfer_in') AS credits, count(*) AS rows
         FROM bank.transactions WHERE reference LIKE :pattern GROUP BY reference""",
                            {"pattern": prefix + "-%"}, engine=engine).set_index("reference")
     seen = ledger.reindex(outcomes["reference"]).fillna(0)
     booked = (outcomes["status"] == "booked").to_numpy()
-    exactly_once = (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1)
-    not_at_all = (seen["debits"].to_numpy() == 0) & (seen["credits"].to_numpy() == 0)
+    transfer = (outcomes["operation"] == "transfer").to_numpy()
+    rows = seen["rows"].to_numpy()
+    exactly_once = np.where(transfer, (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1),
+                            rows == 1)
+    not_at_all = rows == 0
     lost = int((booked & ~exactly_once).sum() + (~booked & ~not_at_all).sum())
+    hostile = (outcomes["hostile"] != "").to_numpy()
     below = db.read_scalar("SELECT count(*) FROM bank.accounts a JOIN bank.customers c "
                            "USING (customer_id) WHERE a.balance < c.min_balance", engine=engine)
     total_after = total_money(engine)
@@ -178,20 +248,59 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
         "booked or refused by a rule": int(outcomes["status"].isin(["booked", "refused"]).sum()),
         "lost (not exactly once)": lost,
         "errors or gave up": int((~outcomes["status"].isin(["booked", "refused"])).sum()),
+        "hostile requests": int(hostile.sum()),
+        "hostile requests booked": int((hostile & booked).sum()),
         "Σ balances before": total_before, "Σ balances after": total_after,
         "money conserved": total_before == total_after,
         "balances below minimum": int(below),
+        "NaN or Infinity stored": int(db.read_scalar(NON_FINITE_STORED, engine=engine)),
         "ledger breaks": len(db.read_frame("SELECT * FROM bank.ledger_breaks()", engine=engine)),
     }
 
 
+def refusals(result: RunResult) -> pd.DataFrame:
+    """Refused requests by reason, split into ordinary and hostile ones."""
+    refused = result.outcomes[result.outcomes["status"] == "refused"]
+    table = refused.assign(request=np.where(refused["hostile"] != "", "hostile", "ordinary")) \
+        .pivot_table(index="reason", columns="request", values="reference", aggfunc="count", fill_value=0)
+    table.columns.name = None
+    return table.astype(int)
+
+
+def storm_report(result: RunResult, facts: dict) -> str:
+    """The storm's figures as text: requests, booked, refused by reason, invariants checked."""
+    outcomes = result.outcomes
+    hostile = outcomes[outcomes["hostile"] != ""]
+    lines = [f"storm: {len(outcomes):,} requests from {result.workers} clients at {result.isolation} "
+             f"({len(hostile):,} hostile: {', '.join(f'{k} {v}' for k, v in hostile['hostile'].value_counts().sort_index().items())})",
+             f"  booked  {int((outcomes['status'] == 'booked').sum()):,}",
+             f"  refused {int((outcomes['status'] == 'refused').sum()):,}, by reason:"]
+    for why, row in refusals(result).iterrows():
+        lines.append(f"    {why:<72} " + ", ".join(f"{k} {v:,}" for k, v in row.items() if v))
+    lines.append(f"  retries {result.retries:,} (serialization {int(outcomes['serialization_retries'].sum()):,}, "
+                 f"deadlock {int(outcomes['deadlock_retries'].sum()):,})")
+    checks = {"every request booked or refused by a rule": facts["errors or gave up"] == 0,
+              "no hostile request booked": facts["hostile requests booked"] == 0,
+              "each booked request in the ledger exactly once, each refused one not at all":
+                  facts["lost (not exactly once)"] == 0,
+              "Σ balances unchanged": facts["money conserved"],
+              "no balance below its customer's minimum": facts["balances below minimum"] == 0,
+              "no NaN or Infinity stored": facts["NaN or Infinity stored"] == 0,
+              "bank.ledger_breaks() empty": facts["ledger breaks"] == 0}
+    lines.append(f"  invariants checked: {sum(checks.values())} of {len(checks)} hold")
+    lines += [f"    [{'ok' if ok else 'BROKEN'}] {name}" for name, ok in checks.items()]
+    return "\n".join(lines)
+
+
 def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int, as_of: str,
-           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40) -> pd.DataFrame:
-    """The same kind of workload at each isolation level; the invariants per level."""
+           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40,
+           hostile: float = 0.0) -> pd.DataFrame:
+    """The same kind of workload at each isolation level (``hostile``: the share of hostile
+    requests mixed in, see :func:`plan`); the invariants per level."""
     rows = []
     for number, isolation in enumerate(isolations):
         prefix = f"stress{number}"
-        work = plan(engine, transfers, seed + number, accounts, prefix=prefix)
+        work = plan(engine, transfers, seed + number, accounts, prefix=prefix, hostile=hostile)
         before = total_money(engine)
         result = run(engine, work, workers=workers, isolation=isolation, as_of=as_of)
         rows.append(verify(engine, result, before, prefix=prefix))

@@ -9,7 +9,7 @@ Python only reports what it said: :func:`refusal` turns a psycopg2 error into
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from .. import db
+from ..errors import FdeError
 from .ddl import app_engine
 
 OPERATIONS = {
@@ -46,6 +47,38 @@ class Refusal:
                    getattr(diag, "constraint_name", None) or "")
 
 
+class AmountError(FdeError, ValueError):
+    """An amount that is not a finite number (refused before anything is sent)."""
+
+
+def amount(value) -> Decimal:
+    """``value`` as an exact Decimal amount of money: numbers, Decimals and numeric strings.
+
+    NaN and ±Infinity (float, Decimal or text such as ``'NaN'``, ``'-inf'``), booleans and
+    anything that is not a number are refused with :class:`AmountError`. The database checks
+    the same again (and the sign, whole cents and the largest amount): this is the first of
+    two walls, not the only one.
+    """
+    if isinstance(value, Decimal):
+        exact = value
+    elif isinstance(value, (bool, np.bool_)) or value is None:
+        raise AmountError(f"amount must be a number, got {value!r}")
+    elif isinstance(value, (int, np.integer)):
+        exact = Decimal(int(value))
+    elif isinstance(value, (float, np.floating)):
+        exact = Decimal(repr(float(value)))   # shortest repr: 0.1 -> Decimal('0.1'), nan -> NaN
+    elif isinstance(value, str):
+        try:
+            exact = Decimal(value.strip())
+        except InvalidOperation:
+            raise AmountError(f"amount must be a number, got {value!r}") from None
+    else:
+        raise AmountError(f"amount must be a number, got {type(value).__name__} {value!r}")
+    if not exact.is_finite():
+        raise AmountError(f"amount must be a finite number, got {value!r}")
+    return exact
+
+
 def clock(as_of: str, seconds: float = 0, hour: int = 9) -> pd.Timestamp:
     """The notebook's clock: ``as_of`` at ``hour``:00 UTC plus ``seconds``."""
     return pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(hours=hour, seconds=seconds)
@@ -57,7 +90,7 @@ def call(engine: sa.Engine, operation: str, **params) -> int:
     Raises the database's error (wrapped by SQLAlchemy; ``exc.orig`` is psycopg2's).
     """
     params = {"reference": None, "target": None, "loan": None, **params}
-    params["amount"] = Decimal(str(params["amount"]))
+    params["amount"] = amount(params["amount"])
     with engine.begin() as conn:
         return conn.execute(sa.text(OPERATIONS[operation]), params).scalar_one()
 

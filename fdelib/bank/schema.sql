@@ -1,6 +1,8 @@
 -- The bank's tables (schema `bank`). Idempotent: safe to run again on a live database.
 -- Every business rule is a constraint here or a trigger in functions.sql, never Python.
--- Money is numeric(14,2): exact cents, never float.
+-- Money is numeric(14,2): exact cents, never float. numeric also holds 'NaN' (and, unconstrained,
+-- ±'Infinity'), and in PostgreSQL NaN = NaN is true and NaN sorts above every number, so NaN passes
+-- every `>= 0` or `<=` check: each money column has its own *_finite CHECK as well.
 SELECT pg_advisory_xact_lock(hashtext('fdelib.bank.setup'));  -- one setup at a time
 
 CREATE SCHEMA IF NOT EXISTS bank;
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS bank.customers (
     date_of_birth  date NOT NULL,
     home_branch_id integer NOT NULL CONSTRAINT customers_branch_fk REFERENCES bank.branches,
     min_balance    numeric(14,2) NOT NULL DEFAULT 0
-                        CONSTRAINT customers_min_balance_check CHECK (min_balance >= 0),
+                        CONSTRAINT customers_min_balance_check CHECK (min_balance >= 0)
+                        CONSTRAINT customers_min_balance_finite CHECK (min_balance NOT IN ('NaN', 'Infinity', '-Infinity')),
     joined_on      date NOT NULL,
     CONSTRAINT customers_adult_check CHECK (joined_on >= date_of_birth + interval '18 years')
 );
@@ -56,7 +59,8 @@ CREATE TABLE IF NOT EXISTS bank.accounts (
     customer_id    bigint NOT NULL CONSTRAINT accounts_customer_fk REFERENCES bank.customers,
     branch_id      integer NOT NULL CONSTRAINT accounts_branch_fk REFERENCES bank.branches,
     kind           text NOT NULL CONSTRAINT accounts_kind_check CHECK (kind IN ('checking', 'savings')),
-    balance        numeric(14,2) NOT NULL DEFAULT 0,      -- floor: the customer's min_balance (trigger)
+    balance        numeric(14,2) NOT NULL DEFAULT 0       -- floor: the customer's min_balance (trigger)
+                        CONSTRAINT accounts_balance_finite CHECK (balance NOT IN ('NaN', 'Infinity', '-Infinity')),
     opened_on      date NOT NULL,
     closed_on      date,
     CONSTRAINT accounts_closed_after_opened CHECK (closed_on IS NULL OR closed_on >= opened_on),
@@ -84,11 +88,14 @@ CREATE TABLE IF NOT EXISTS bank.loans (
     customer_id  bigint NOT NULL CONSTRAINT loans_customer_fk REFERENCES bank.customers,
     account_id   bigint NOT NULL,                          -- repayments are debited here
     officer_id   integer NOT NULL CONSTRAINT loans_officer_fk REFERENCES bank.employees,
-    principal    numeric(14,2) NOT NULL CONSTRAINT loans_principal_check CHECK (principal > 0),
-    annual_rate  numeric(6,4) NOT NULL CONSTRAINT loans_rate_check CHECK (annual_rate >= 0 AND annual_rate < 1),
+    principal    numeric(14,2) NOT NULL CONSTRAINT loans_principal_check CHECK (principal > 0)
+                      CONSTRAINT loans_principal_finite CHECK (principal NOT IN ('NaN', 'Infinity', '-Infinity')),
+    annual_rate  numeric(6,4) NOT NULL CONSTRAINT loans_rate_check CHECK (annual_rate >= 0 AND annual_rate < 1)
+                      CONSTRAINT loans_annual_rate_finite CHECK (annual_rate NOT IN ('NaN', 'Infinity', '-Infinity')),
     term_months  integer NOT NULL CONSTRAINT loans_term_check CHECK (term_months BETWEEN 1 AND 480),
     start_date   date NOT NULL,
-    outstanding  numeric(14,2) NOT NULL,
+    outstanding  numeric(14,2) NOT NULL
+                      CONSTRAINT loans_outstanding_finite CHECK (outstanding NOT IN ('NaN', 'Infinity', '-Infinity')),
     CONSTRAINT loans_outstanding_check CHECK (outstanding >= 0 AND outstanding <= principal),
     CONSTRAINT loans_account_owner_fk FOREIGN KEY (account_id, customer_id)
         REFERENCES bank.accounts (account_id, customer_id),
@@ -104,8 +111,11 @@ CREATE TABLE IF NOT EXISTS bank.transactions (
     account_id     bigint NOT NULL CONSTRAINT transactions_account_fk REFERENCES bank.accounts,
     kind           text NOT NULL CONSTRAINT transactions_kind_check CHECK (kind IN (
                        'opening', 'deposit', 'withdrawal', 'transfer_out', 'transfer_in', 'loan_payment')),
-    amount         numeric(14,2) NOT NULL,
-    balance_after  numeric(14,2) NOT NULL,
+    amount         numeric(14,2) NOT NULL
+                        CONSTRAINT transactions_amount_finite CHECK (amount NOT IN ('NaN', 'Infinity', '-Infinity')),
+    balance_after  numeric(14,2) NOT NULL
+                        CONSTRAINT transactions_balance_after_finite
+                        CHECK (balance_after NOT IN ('NaN', 'Infinity', '-Infinity')),
     booked_at      timestamptz NOT NULL,
     reference      text,                                   -- the client's idempotency key
     counterpart_id bigint CONSTRAINT transactions_counterpart_fk REFERENCES bank.transactions,
@@ -124,3 +134,26 @@ CREATE INDEX IF NOT EXISTS transactions_loan_idx ON bank.transactions (loan_id) 
 -- a client request (reference) is booked at most once: retries cannot move money twice
 CREATE UNIQUE INDEX IF NOT EXISTS transactions_reference_key
     ON bank.transactions (reference) WHERE kind <> 'transfer_in';
+
+-- Upgrade: a database created before the *_finite checks existed gets them here. Each is added
+-- NOT VALID (enforced at once for every new or changed row, without scanning), then validated
+-- when no stored row breaks it. If rows already hold NaN or ±Infinity (money minted by the NaN
+-- attack on an older version), the check stays NOT VALID, setup says so in a WARNING, and
+-- bank.ledger_breaks() lists the rows and the unvalidated checks: nothing is silently accepted,
+-- and setup does not fail (bank.populate, which replaces the data, validates them).
+DO $$
+DECLARE
+    money record;
+BEGIN
+    FOR money IN SELECT * FROM (VALUES
+        ('customers', 'min_balance'), ('accounts', 'balance'), ('loans', 'principal'),
+        ('loans', 'annual_rate'), ('loans', 'outstanding'), ('transactions', 'amount'),
+        ('transactions', 'balance_after')) AS m(tbl, col) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                       WHERE conrelid = format('bank.%I', money.tbl)::regclass
+                         AND conname = format('%s_%s_finite', money.tbl, money.col)) THEN
+            EXECUTE format('ALTER TABLE bank.%1$I ADD CONSTRAINT %3$I CHECK (%2$I NOT IN (''NaN'', ''Infinity'', ''-Infinity'')) NOT VALID',
+                           money.tbl, money.col, format('%s_%s_finite', money.tbl, money.col));
+        END IF;
+    END LOOP;
+END $$;

@@ -37,14 +37,25 @@ def test_the_races_replayed_step_by_step(busy_bank):
     assert ops.ledger_breaks(busy_bank).empty
 
 
-def test_8_workers_x_2000_transfers_read_committed(busy_bank):
-    work = concurrency.plan(busy_bank, WORKERS * PER_WORKER, seed=1, accounts=40, prefix="t-rc")
+def test_8_workers_x_2000_requests_read_committed_with_hostile_ones(busy_bank):
+    """The storm: 16 000 requests, 5 % of them hostile (NaN, ±Infinity as Decimal, text or float),
+    from 8 clients at once. Every hostile one is refused; the ordinary ones are booked or refused
+    only by the minimum-balance rule; every invariant holds."""
+    work = concurrency.plan(busy_bank, WORKERS * PER_WORKER, seed=1, accounts=40, prefix="t-rc", hostile=0.05)
+    assert set(work["hostile"]) == {"", *concurrency.HOSTILE}   # every kind of hostile request is in the mix
     before = ops.total_money(busy_bank)
     result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="READ COMMITTED", as_of=AS_OF)
     facts = concurrency.verify(busy_bank, result, before, prefix="t-rc")
+    print("\n" + concurrency.storm_report(result, facts))
     assert_sound(facts, WORKERS * PER_WORKER)
-    statuses = set(result.outcomes["status"])
-    assert statuses == {"booked", "refused"}   # the plan includes transfers too big to pass
+    assert facts["hostile requests"] == (work["hostile"] != "").sum() > 0
+    assert facts["hostile requests booked"] == 0 and facts["NaN or Infinity stored"] == 0
+    outcomes = result.outcomes
+    assert set(outcomes["status"]) == {"booked", "refused"}   # the plan includes transfers too big to pass
+    hostile = outcomes[outcomes["hostile"] != ""]
+    assert set(hostile["reason"]) == {"InvalidParameterValue: amount must be a finite number"}
+    ordinary = outcomes[(outcomes["hostile"] == "") & (outcomes["status"] == "refused")]
+    assert set(ordinary["reason"]) == {"CheckViolation: accounts_min_balance"}
     # ordered row locks: no deadlock, and READ COMMITTED never needs a serialization retry
     assert result.outcomes["deadlock_retries"].sum() == 0
 

@@ -1,0 +1,100 @@
+"""A bank created by the previous version (tests/bank/v0: the SQL of main @805fe78) upgrades cleanly.
+
+The old database is built in a database of its own on the session's server, attacked the way
+issue 12 attacked main, then ``bank.setup`` of this version runs over it.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from fdelib import bank, stack
+from fdelib.bank import ddl, ops, population
+
+V0 = Path(__file__).with_name("v0")
+AS_OF = "2026-01-02"
+
+
+@pytest.fixture()
+def v0_bank(engine, settings):
+    """A fresh database holding the previous version's bank, populated, as the notebook role owns it."""
+    name = f"bank_v0_{os.getpid()}"
+    admin = sa.create_engine(stack.admin_url(settings), isolation_level="AUTOCOMMIT")
+    role = engine.url.username
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER "{role}"')
+    old = sa.create_engine(engine.url.set(database=name))
+    superuser = sa.create_engine(engine.url.set(database=name, username=admin.url.username))
+    try:
+        with superuser.begin() as conn:      # the old files ran as the notebook role, which owned it all
+            raw = conn.connection.dbapi_connection
+            with raw.cursor() as cur:
+                cur.execute(f'SET ROLE "{role}"')
+                cur.execute((V0 / "schema.sql").read_text())
+                cur.execute((V0 / "functions.sql").read_text())
+                cur.execute("RESET ROLE")
+                cur.execute((V0 / "roles.sql").read_text(), {"password": ddl.app_password()})
+                # the old notebook role created bank_app (CREATEROLE), which made it bank_app's admin
+                cur.execute(f'GRANT bank_app TO "{role}" WITH ADMIN TRUE, INHERIT FALSE, SET FALSE')
+        population.load(old, population.generate(60, seed=5, as_of=AS_OF))
+        yield old
+    finally:
+        old.dispose()
+        superuser.dispose()
+        ddl.dispose_app_engines()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank):
+    app = ddl.app_engine(v0_bank)
+    at = ops.clock(AS_OF, hour=10)
+    # the attack, as it worked on main: NaN in, a million out, nothing noticed
+    with app.begin() as conn:
+        conn.execute(sa.text("SELECT bank.deposit(1, 'NaN', :at, 'v0-1')"), {"at": at})
+        conn.execute(sa.text("SELECT bank.transfer(1, 2, 1000000, :at, 'v0-2')"), {"at": at})
+        conn.execute(sa.text("SELECT bank.withdraw(2, 1000000, :at, 'v0-3')"), {"at": at})
+    assert ops.ledger_breaks(v0_bank).empty          # the old audit is blind to it
+    assert not ops.total_money(v0_bank).is_finite()
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        bank.setup(v0_bank)                          # does not fail ...
+    messages = [str(w.message) for w in said if issubclass(w.category, ddl.BankIntegrityWarning)]
+    assert len(messages) == 1 and "hold NaN or Infinity" in messages[0]   # ... but says so
+    assert "accounts_balance_finite" in messages[0] and "transactions_balance_after_finite" in messages[0]
+
+    breaks = ops.ledger_breaks(v0_bank)                # and the audit now lists the rows
+    nan_rows = breaks[breaks["check_name"] == "amounts are finite"]
+    assert set(nan_rows["detail"].str.split(":").str[0]) == {"ledger row", "account"}
+    assert len(nan_rows[nan_rows["detail"].str.startswith("account:")]) == 1   # account 1
+    unvalidated = breaks.loc[breaks["check_name"] == "check not validated", "detail"].str.split().str[0]
+    assert set(unvalidated) == {"accounts_balance_finite", "transactions_amount_finite",
+                                "transactions_balance_after_finite"}
+
+    # the checks are enforced for new rows although not validated: NaN is refused from now on
+    with pytest.raises(sa.exc.DBAPIError, match="must be a finite number"), app.begin() as conn:
+        conn.execute(sa.text("SELECT bank.deposit(3, 'NaN', :at, 'v0-4')"), {"at": at})
+
+    bank.populate(v0_bank, customers=60, seed=5, as_of=AS_OF)   # replacing the data validates them
+    assert ops.ledger_breaks(v0_bank).empty
+    with v0_bank.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM pg_constraint WHERE connamespace = "
+                                    "'bank'::regnamespace AND NOT convalidated").scalar() == 0
+
+
+def test_setup_adds_every_finite_check_to_an_old_bank(v0_bank):
+    bank.setup(v0_bank)
+    with v0_bank.connect() as conn:
+        checks = set(conn.exec_driver_sql(
+            "SELECT conname FROM pg_constraint WHERE connamespace = 'bank'::regnamespace "
+            "AND right(conname, 7) = '_finite' AND convalidated").scalars())
+    assert checks == {"customers_min_balance_finite", "accounts_balance_finite", "loans_principal_finite",
+                      "loans_annual_rate_finite", "loans_outstanding_finite", "transactions_amount_finite",
+                      "transactions_balance_after_finite"}
+    assert ops.ledger_breaks(v0_bank).empty
