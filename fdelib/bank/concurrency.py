@@ -33,7 +33,7 @@ from .. import db
 from ..errors import FdeError
 from .ddl import app_engine, raw_connect
 from .ops import amount as ops_amount
-from .ops import clock, total_money
+from .ops import total_money
 
 ISOLATION = {"READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
              "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
@@ -77,7 +77,13 @@ HOSTILE_AMOUNTS = {
     "-Infinity (text)": "-Infinity",
     "Infinity (float)": float("inf"),
 }
-HOSTILE = tuple(HOSTILE_AMOUNTS)
+# ... and requests that state their own booking time, in the signature the operations had
+# before the database owned the clock: backdated by 30 days, or at 'infinity'.
+HOSTILE_TIMES = {
+    "backdated": "now() - interval '30 days'",
+    "at 'infinity'": "'infinity'::timestamptz",
+}
+HOSTILE = tuple(HOSTILE_AMOUNTS) + tuple(HOSTILE_TIMES)
 
 
 def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
@@ -102,24 +108,22 @@ def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
                          "operation": "transfer", "source": source, "target": target,
                          "amount": amount.astype(object), "hostile": ""})
     bad = np.flatnonzero(rng.random(transfers) < hostile)
-    kinds = rng.choice(len(HOSTILE), len(bad))
-    work.loc[bad, "hostile"] = [HOSTILE[k] for k in kinds]
+    kinds = [HOSTILE[k] for k in rng.choice(len(HOSTILE), len(bad))]
+    work.loc[bad, "hostile"] = kinds
     work.loc[bad, "operation"] = rng.choice(["transfer", "deposit", "withdraw"], len(bad))
-    work.loc[bad, "amount"] = pd.Series([HOSTILE_AMOUNTS[HOSTILE[k]] for k in kinds],
+    work.loc[bad, "amount"] = pd.Series([HOSTILE_AMOUNTS.get(k, work.at[i, "amount"]) for i, k in zip(bad, kinds)],
                                         index=bad, dtype=object)
     return work
 
 
 def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
-        isolation: str = "READ COMMITTED", as_of: str = "2026-01-02",
-        max_attempts: int = 200) -> RunResult:
+        isolation: str = "READ COMMITTED", max_attempts: int = 200) -> RunResult:
     """Send ``transfers`` from ``workers`` threads at once; return every outcome."""
     if isolation not in ISOLATION:
         raise FdeError(f"isolation must be one of {sorted(ISOLATION)}, got {isolation!r}")
     transfers = transfers.assign(**{c: transfers[c] if c in transfers else d
                                     for c, d in (("operation", "transfer"), ("hostile", ""))})
     app = app_engine(engine)
-    at = clock(as_of, hour=12).to_pydatetime()
     shares = [transfers.iloc[w::workers] for w in range(workers)]
     results: list[list[dict]] = [[] for _ in range(workers)]
     start = threading.Barrier(workers + 1)
@@ -135,7 +139,7 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
         try:
             start.wait()
             for row in shares[index].itertuples(index=False):
-                results[index].append(_send(conn, row, at, rng, max_attempts) | {"worker": index})
+                results[index].append(_send(conn, row, rng, max_attempts) | {"worker": index})
         finally:
             conn.close()
 
@@ -158,23 +162,23 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
     return RunResult(outcomes, isolation, workers, seconds)
 
 
-def _request(row, at) -> tuple[str, tuple]:
+def _request(row) -> tuple[str, tuple]:
     """The SQL and arguments of one planned request, hostile or not."""
-    value = row.amount if row.hostile else ops_amount(row.amount)
+    value = row.amount if row.hostile in HOSTILE_AMOUNTS else ops_amount(row.amount)
     cast = "::numeric" if isinstance(value, float) else ""
+    at = f", {HOSTILE_TIMES[row.hostile]}" if row.hostile in HOSTILE_TIMES else ""
     if row.operation == "transfer":
-        return (f"SELECT bank.transfer(%s, %s, %s{cast}, %s, %s)",
-                (int(row.source), int(row.target), value, at, row.reference))
+        return (f"SELECT bank.transfer(%s, %s, %s{cast}{at}, %s)",
+                (int(row.source), int(row.target), value, row.reference))
     if row.operation not in ("deposit", "withdraw"):
         raise FdeError(f"unknown operation {row.operation!r} in a concurrency plan")
-    return (f"SELECT bank.{row.operation}(%s, %s{cast}, %s, %s)",
-            (int(row.source), value, at, row.reference))
+    return f"SELECT bank.{row.operation}(%s, %s{cast}{at}, %s)", (int(row.source), value, row.reference)
 
 
-def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
+def _send(conn, row, rng: random.Random, max_attempts: int) -> dict:
     """One request, retried on serialization failure or deadlock, with its outcome."""
     retries = {"serialization": 0, "deadlock": 0}
-    statement, args = _request(row, at)
+    statement, args = _request(row)
     for attempt in range(max_attempts):
         try:
             with conn.cursor() as cur:
@@ -201,6 +205,8 @@ def reason(exc: psycopg2.Error) -> str:
     """Why the database refused, in a few words: the error class and the rule it names (or the
     start of its message, without the values)."""
     diag = exc.diag
+    if exc.pgcode == "42883":   # undefined_function
+        return "UndefinedFunction: no operation takes a booking time"
     said = diag.constraint_name or re.split(r",? got |:|\(", diag.message_primary or "")[0].strip()
     return f"{type(exc).__name__}: {said}"
 
@@ -215,6 +221,9 @@ def _outcome(row, status: str, booked, retries: dict, exc: psycopg2.Error | None
             "deadlock_retries": retries["deadlock"]}
 
 
+OUT_OF_TIME_ORDER = """SELECT count(*) FROM (
+    SELECT booked_at < lag(booked_at) OVER (PARTITION BY account_id ORDER BY transaction_id) AS earlier
+    FROM bank.transactions) t WHERE earlier"""
 NON_FINITE_STORED = """SELECT
     (SELECT count(*) FROM bank.transactions WHERE amount IN ('NaN', 'Infinity', '-Infinity')
                                               OR balance_after IN ('NaN', 'Infinity', '-Infinity'))
@@ -254,6 +263,7 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
         "money conserved": total_before == total_after,
         "balances below minimum": int(below),
         "NaN or Infinity stored": int(db.read_scalar(NON_FINITE_STORED, engine=engine)),
+        "bookings earlier than the one before": int(db.read_scalar(OUT_OF_TIME_ORDER, engine=engine)),
         "ledger breaks": len(db.read_frame("SELECT * FROM bank.ledger_breaks()", engine=engine)),
     }
 
@@ -286,13 +296,14 @@ def storm_report(result: RunResult, facts: dict) -> str:
               "Σ balances unchanged": facts["money conserved"],
               "no balance below its customer's minimum": facts["balances below minimum"] == 0,
               "no NaN or Infinity stored": facts["NaN or Infinity stored"] == 0,
+              "every account's bookings in time order": facts["bookings earlier than the one before"] == 0,
               "bank.ledger_breaks() empty": facts["ledger breaks"] == 0}
     lines.append(f"  invariants checked: {sum(checks.values())} of {len(checks)} hold")
     lines += [f"    [{'ok' if ok else 'BROKEN'}] {name}" for name, ok in checks.items()]
     return "\n".join(lines)
 
 
-def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int, as_of: str,
+def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int,
            isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40,
            hostile: float = 0.0) -> pd.DataFrame:
     """The same kind of workload at each isolation level (``hostile``: the share of hostile
@@ -302,13 +313,13 @@ def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int, as_of:
         prefix = f"stress{number}"
         work = plan(engine, transfers, seed + number, accounts, prefix=prefix, hostile=hostile)
         before = total_money(engine)
-        result = run(engine, work, workers=workers, isolation=isolation, as_of=as_of)
+        result = run(engine, work, workers=workers, isolation=isolation)
         rows.append(verify(engine, result, before, prefix=prefix))
     return pd.DataFrame(rows).set_index("isolation")
 
 
 def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed: int = 42,
-               as_of: str = "2026-01-02", prefix: str = "drain") -> pd.DataFrame:
+               prefix: str = "drain") -> pd.DataFrame:
     """``attempts`` transfers of one fifth of an account's headroom, all at once.
 
     Whatever the interleaving, exactly five can be booked: the sixth would take the
@@ -329,7 +340,7 @@ def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed:
     work = pd.DataFrame({"reference": [f"{prefix}-{i:03d}" for i in range(attempts)],
                          "source": account, "target": targets, "amount": float(amount)})
     before = total_money(engine)
-    result = run(engine, work, workers=workers, as_of=as_of)
+    result = run(engine, work, workers=workers)
     facts = verify(engine, result, before, prefix=prefix)
     after = db.read_scalar("SELECT a.balance - c.min_balance FROM bank.accounts a JOIN "
                            "bank.customers c USING (customer_id) WHERE account_id = :a",
@@ -358,7 +369,7 @@ def _scalar(conn, sql: str, params=()):
         return cur.fetchone()[0]
 
 
-def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
+def lost_update(engine: sa.Engine) -> pd.DataFrame:
     """A naive client (read the balance, compute in Python, write it back) racing another.
 
     Run as the owner (the application role could not even try). Session B writes a balance
@@ -366,7 +377,6 @@ def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
     from the previous one and refuses, so A's withdrawal is not silently overwritten.
     """
     account = _free_account(engine)
-    at = clock(as_of, hour=10).to_pydatetime()
     steps = []
     a, b = _two_sessions(engine, "READ COMMITTED")
     try:
@@ -375,11 +385,11 @@ def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
         steps.append(("A", "reads the balance", f"{balance_a}"))
         balance_b = _scalar(b, read, (account,))
         steps.append(("B", "reads the balance", f"{balance_b}"))
-        _naive_withdraw(a, account, balance_a, Decimal("100.00"), at)
+        _naive_withdraw(a, account, balance_a, Decimal("100.00"))
         a.commit()
         steps.append(("A", "writes balance - 100.00 with its ledger row, commits", f"{balance_a - 100}"))
         try:
-            _naive_withdraw(b, account, balance_b, Decimal("50.00"), at)
+            _naive_withdraw(b, account, balance_b, Decimal("50.00"))
             b.commit()
             steps.append(("B", "writes balance - 50.00 with its ledger row, commits",
                           "accepted: A's withdrawal would be lost!"))
@@ -395,11 +405,11 @@ def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
     return pd.DataFrame(steps, columns=["session", "does", "result"])
 
 
-def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal, at) -> None:
-    with conn.cursor() as cur:
+def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal) -> None:
+    with conn.cursor() as cur:   # (booked_at: its default, the bank's clock)
         cur.execute("UPDATE bank.accounts SET balance = %s WHERE account_id = %s", (seen - amount, account))
-        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) "
-                    "VALUES (%s, 'withdrawal', %s, %s, %s)", (account, -amount, seen - amount, at))
+        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after) "
+                    "VALUES (%s, 'withdrawal', %s, %s)", (account, -amount, seen - amount))
 
 
 def _free_account(engine: sa.Engine) -> int:
@@ -408,8 +418,7 @@ def _free_account(engine: sa.Engine) -> int:
         "WHERE a.balance - c.min_balance >= 500 ORDER BY a.account_id LIMIT 1", engine=engine))
 
 
-def serialization_failure(engine: sa.Engine, as_of: str,
-                          isolation: str = "REPEATABLE READ") -> pd.DataFrame:
+def serialization_failure(engine: sa.Engine, isolation: str = "REPEATABLE READ") -> pd.DataFrame:
     """Two withdrawals through bank.withdraw at ``isolation``, B's snapshot older than A's commit.
 
     Under REPEATABLE READ or SERIALIZABLE, B may not act on a row changed since its
@@ -418,19 +427,18 @@ def serialization_failure(engine: sa.Engine, as_of: str,
     """
     app = app_engine(engine)
     account = _free_account(engine)
-    at = clock(as_of, hour=11).to_pydatetime()
     read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
-    withdraw = "SELECT bank.withdraw(%s, %s, %s, %s)"
+    withdraw = "SELECT bank.withdraw(%s, %s, %s)"
     steps = []
     a, b = _two_sessions(app, isolation)
     try:
         steps.append(("B", f"begins ({isolation}) and reads the balance", f"{_scalar(b, read, (account,))}"))
-        _scalar(a, withdraw, (account, Decimal("100.00"), at, f"serial-{isolation}-a"))
+        _scalar(a, withdraw, (account, Decimal("100.00"), f"serial-{isolation}-a"))
         a.commit()
         steps.append(("A", "withdraws 100.00 and commits", "booked"))
         for attempt in (1, 2):
             try:
-                _scalar(b, withdraw, (account, Decimal("50.00"), at, f"serial-{isolation}-b"))
+                _scalar(b, withdraw, (account, Decimal("50.00"), f"serial-{isolation}-b"))
                 b.commit()
                 steps.append(("B", f"withdraws 50.00 (attempt {attempt})", "booked"))
                 break

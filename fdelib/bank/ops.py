@@ -21,11 +21,12 @@ from .. import db
 from ..errors import FdeError
 from .ddl import app_engine
 
+# No operation takes a time: the database stamps each booking with the bank's clock (.clock).
 OPERATIONS = {
-    "transfer": "SELECT bank.transfer(:source, :target, :amount, :at, :reference)",
-    "deposit": "SELECT bank.deposit(:source, :amount, :at, :reference)",
-    "withdraw": "SELECT bank.withdraw(:source, :amount, :at, :reference)",
-    "pay_loan": "SELECT bank.pay_loan(:loan, :amount, :at, :reference)",
+    "transfer": "SELECT bank.transfer(:source, :target, :amount, :reference)",
+    "deposit": "SELECT bank.deposit(:source, :amount, :reference)",
+    "withdraw": "SELECT bank.withdraw(:source, :amount, :reference)",
+    "pay_loan": "SELECT bank.pay_loan(:loan, :amount, :reference)",
 }
 
 
@@ -79,16 +80,16 @@ def amount(value) -> Decimal:
     return exact
 
 
-def clock(as_of: str, seconds: float = 0, hour: int = 9) -> pd.Timestamp:
-    """The notebook's clock: ``as_of`` at ``hour``:00 UTC plus ``seconds``."""
-    return pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(hours=hour, seconds=seconds)
-
-
 def call(engine: sa.Engine, operation: str, **params) -> int:
     """Run one operation in its own transaction; return the booked transaction id.
 
     Raises the database's error (wrapped by SQLAlchemy; ``exc.orig`` is psycopg2's).
     """
+    if operation not in OPERATIONS:
+        raise FdeError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
+    if "at" in params:
+        raise FdeError("operations take no time: the bank stamps each booking with its own clock "
+                       "(a lesson's course clock is set by bank.populate or bank.clock.set_course)")
     params = {"reference": None, "target": None, "loan": None, **params}
     params["amount"] = amount(params["amount"])
     with engine.begin() as conn:
@@ -124,7 +125,6 @@ def plan_day(engine: sa.Engine, operations: int, seed: int, as_of: str) -> pd.Da
         "n": np.arange(operations), "operation": kinds, "source": source,
         "target": np.where(kinds == "transfer", target, 0),
         "loan": rng.choice(loans, operations) if len(loans) else 0, "amount": amount,
-        "at": [clock(as_of, 30 * i) for i in range(operations)],
         "reference": [f"day-{as_of}-{i:05d}" for i in range(operations)]})
 
 
@@ -133,13 +133,11 @@ def run_day(engine: sa.Engine, plan: pd.DataFrame) -> pd.DataFrame:
     app = app_engine(engine)
     rows = []
     for request in plan.itertuples(index=False):
-        params = {"source": int(request.source), "amount": request.amount, "at": request.at,
-                  "reference": request.reference}
+        params = {"source": int(request.source), "amount": request.amount, "reference": request.reference}
         if request.operation == "transfer":
             params["target"] = int(request.target)
         if request.operation == "pay_loan":
-            params = {"loan": int(request.loan), "amount": request.amount, "at": request.at,
-                      "reference": request.reference}
+            params = {"loan": int(request.loan), "amount": request.amount, "reference": request.reference}
         booked, refused = attempt(app, request.operation, **params)
         rows.append({"n": request.n, "operation": request.operation, "booked": booked,
                      "outcome": "booked" if refused is None else refused.error,

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..errors import FdeError
+from . import clock
 from .ddl import TABLES, BankIntegrityWarning, setup
 
 DAY = np.timedelta64(1, "D")
@@ -333,6 +334,8 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
 
     One transaction: TRUNCATE ... RESTART IDENTITY, COPY every table, move the id
     sequences past the loaded ids. Either the whole bank is replaced or nothing changes.
+    Then the bank's course clock is set to ``as_of`` (:func:`.clock.course_time`): the
+    history ends before it, and every booking made afterwards is stamped with it.
     ``progress=None`` shows a bar from 10 000 customers on.
     """
     engine = engine or db.get_engine()
@@ -344,6 +347,7 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
     load(engine, bank, progress=show)
     with engine.begin() as conn:   # checks an upgrade left NOT VALID hold on the new data
         conn.exec_driver_sql("SELECT bank._validate_checks()")
+    clock.set_course(engine, clock.course_time(as_of))   # today's bookings: as_of, when the bank opens
     return pd.DataFrame({"table": list(bank.frames()),
                          "rows": [len(f) for f in bank.frames().values()]}).set_index("table")
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from .. import db
 from .ddl import APP_ROLE, app_engine
-from .ops import Refusal, clock
+from .ops import Refusal
 
 # Rows the attempts start from (deterministic for a given population).
 FIRST_FREE_ACCOUNT = ("(SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
@@ -40,7 +40,8 @@ NEW_ACCOUNT = "INSERT INTO bank.accounts (account_number, customer_id, branch_id
 NEW_CARD = "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on) "
 NEW_LOAN = ("INSERT INTO bank.loans (customer_id, account_id, officer_id, principal, annual_rate, term_months,"
             " start_date, outstanding) ")
-NEW_LEDGER_ROW = ("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at,"
+# (booked_at is left to its default: the bank's clock, as for the operations)
+NEW_LEDGER_ROW = ("INSERT INTO bank.transactions (account_id, kind, amount, balance_after,"
                   " counterpart_id, loan_id, reference) ")
 
 
@@ -137,11 +138,11 @@ RULES: list[Rule] = [
            " VALUES ('AC0000000005', 1, 1, 'checking', 'NaN', '2025-01-01')",
            "CheckViolation", "accounts_balance_finite"),
         _c("a balance never drops below the customer's minimum", "withdraw 1 cent more than account 1's headroom",
-           "SELECT bank.withdraw(a.account_id, a.balance - c.min_balance + 0.01, :at) FROM bank.accounts a"
+           "SELECT bank.withdraw(a.account_id, a.balance - c.min_balance + 0.01) FROM bank.accounts a"
            " JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
            "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
         _c("... nor through a transfer", "transfer 1 cent more than account 1's headroom to account 2",
-           "SELECT bank.transfer(a.account_id, a.account_id + 1, a.balance - c.min_balance + 0.01, :at)"
+           "SELECT bank.transfer(a.account_id, a.account_id + 1, a.balance - c.min_balance + 0.01)"
            " FROM bank.accounts a JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
            "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
         _c("... nor does a new account start below it", "a new account 1 cent below its customer's minimum",
@@ -213,7 +214,7 @@ RULES: list[Rule] = [
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "loans_term_check"),
         _c("nobody repays more than they owe", "pay 1.00 more than the smallest outstanding loan",
-           "SELECT bank.pay_loan(loan_id, outstanding + 1, :at) FROM bank.loans WHERE outstanding > 0"
+           "SELECT bank.pay_loan(loan_id, outstanding + 1) FROM bank.loans WHERE outstanding > 0"
            " ORDER BY outstanding, loan_id LIMIT 1",
            "CheckViolation", "loans_outstanding_check", role="app"),
     ),
@@ -250,43 +251,44 @@ RULES: list[Rule] = [
            "DELETE FROM bank.transactions WHERE transaction_id = 1",
            "RestrictViolation", "transactions_append_only", "cannot be changed or deleted"),
         _c("a ledger row belongs to an existing account", "book 10.00 on account 999999999",
-           NEW_LEDGER_ROW + "VALUES (999999999, 'deposit', 10, 10, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (999999999, 'deposit', 10, 10, NULL, NULL, NULL)",
            "ForeignKeyViolation", "transactions_account_fk"),
         _c("a ledger row is of a known kind", "a row of kind 'gift'",
-           NEW_LEDGER_ROW + "VALUES (1, 'gift', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'gift', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_kind_check"),
         _c("each ledger row continues its account's chain", "book 10.00 on account 1 with a made-up balance_after",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, NULL, NULL, NULL)",
            "CheckViolation", "transactions_chain", "balance_after"),
         _c("... and time never runs backwards in an account", "book 10.00 on account 1 a day before its last row",
-           NEW_LEDGER_ROW + "SELECT account_id, 'deposit', 10, balance_after + 10, booked_at - interval '1 day',"
-           " NULL, NULL, NULL FROM bank.transactions WHERE account_id = 1 ORDER BY transaction_id DESC LIMIT 1",
+           "INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) SELECT account_id,"
+           " 'deposit', 10, balance_after + 10, booked_at - interval '1 day' FROM bank.transactions"
+           " WHERE account_id = 1 ORDER BY transaction_id DESC LIMIT 1",
            "CheckViolation", "transactions_chronological", "before the previous one"),
         _c("a deposit's amount is positive", "a deposit row of -10.00",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_amount_sign"),
         _c("a ledger amount is a finite number", "a deposit row of 'NaN' (NaN passes `amount > 0`)",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 'NaN', 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 'NaN', 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_amount_finite"),
         _c("... and so is the balance after it", "a deposit row of 10.00 with balance_after 'NaN'",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 'NaN', :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 'NaN', NULL, NULL, NULL)",
            "CheckViolation", "transactions_balance_after_finite"),
         _c("a transfer's credit points at its debit", "a transfer_in row without counterpart",
-           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_counterpart_check"),
         _c("... which exists", "a transfer_in row pointing at transaction 999999999",
-           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, 999999999, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, 999999999, NULL, NULL)",
            "ForeignKeyViolation", "transactions_counterpart_fk"),
         _c("... and has only one credit", "a second credit for the first transfer's debit",
-           NEW_LEDGER_ROW + "SELECT 1, 'transfer_in', 10, 0, :at, counterpart_id, NULL, NULL"
+           NEW_LEDGER_ROW + "SELECT 1, 'transfer_in', 10, 0, counterpart_id, NULL, NULL"
            " FROM bank.transactions WHERE kind = 'transfer_in' ORDER BY transaction_id LIMIT 1",
            "UniqueViolation", "transactions_counterpart_key"),
         _c("a loan payment names its loan (and only a loan payment does)", "a loan_payment row without a loan",
-           NEW_LEDGER_ROW + "VALUES (1, 'loan_payment', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'loan_payment', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_loan_check"),
         _c("a loan payment is debited from the loan's own account",
            "a payment of loan 1 booked on another customer's account",
-           NEW_LEDGER_ROW + "SELECT a.account_id, 'loan_payment', -10, a.balance - 10, :at, NULL, l.loan_id, NULL"
+           NEW_LEDGER_ROW + "SELECT a.account_id, 'loan_payment', -10, a.balance - 10, NULL, l.loan_id, NULL"
            " FROM bank.loans l JOIN bank.accounts a ON a.customer_id <> l.customer_id"
            " ORDER BY l.loan_id, a.account_id LIMIT 1",
            "ForeignKeyViolation", "transactions_loan_account_fk"),
@@ -296,72 +298,103 @@ RULES: list[Rule] = [
     ),
     *_section("operations",
         _r("amounts are positive", "deposit -5.00",
-           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, -5, :at)", "InvalidParameterValue", "must be positive",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, -5)", "InvalidParameterValue", "must be positive",
            role="app"),
         _r("amounts are finite numbers", "deposit 'NaN' (NaN passes `<= 0` and every comparison)",
-           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 'NaN', :at)", "InvalidParameterValue",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 'NaN')", "InvalidParameterValue",
            "must be a finite number", role="app"),
         _r("... Infinity is no amount either", "transfer 'Infinity' from account 1 to account 2",
-           "SELECT bank.transfer(1, 2, 'Infinity', :at)", "InvalidParameterValue",
+           "SELECT bank.transfer(1, 2, 'Infinity')", "InvalidParameterValue",
            "must be a finite number", role="app"),
         _r("... nor -Infinity", "withdraw '-Infinity' from account 1",
-           "SELECT bank.withdraw(1, '-Infinity', :at)", "InvalidParameterValue",
+           "SELECT bank.withdraw(1, '-Infinity')", "InvalidParameterValue",
            "must be a finite number", role="app"),
         _r("amounts are whole cents", "deposit 10.005",
-           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10.005, :at)", "InvalidParameterValue",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10.005)", "InvalidParameterValue",
            "fractions of a cent", role="app"),
         _r("no transfer to the same account", "transfer 10.00 from account 1 to account 1",
-           "SELECT bank.transfer(1, 1, 10, :at)", "InvalidParameterValue", "to itself", role="app"),
+           "SELECT bank.transfer(1, 1, 10)", "InvalidParameterValue", "to itself", role="app"),
         _r("operations need an existing account", "deposit into account 999999999",
-           "SELECT bank.deposit(999999999, 10, :at)", "NoDataFound", "no account with id", role="app"),
+           "SELECT bank.deposit(999999999, 10)", "NoDataFound", "no account with id", role="app"),
         _r("a closed account takes no money", "close account 1, then deposit into it",
            ("UPDATE bank.accounts SET closed_on = opened_on WHERE account_id = 1",
-            "SELECT bank.deposit(1, 10, :at)"),
+            "SELECT bank.deposit(1, 10)"),
            "ObjectNotInPrerequisiteState", "is closed"),
         _c("a request id is booked once", "reuse reference 'req-1' for a different deposit",
-           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-1')",
-            f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, :at, 'req-1')"),
+           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'req-1')",
+            f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, 'req-1')"),
            "UniqueViolation", "transactions_reference_key", "(amount differs)", role="app"),
         _c("... for one kind of operation", "reuse a withdrawal's reference for a transfer of the same amount",
-           (f"SELECT bank.withdraw({_rich_account(0)}, 10, :at, 'req-2')",
-            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-2')"),
+           (f"SELECT bank.withdraw({_rich_account(0)}, 10, 'req-2')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, 'req-2')"),
            "UniqueViolation", "transactions_reference_key", "(operation kind differs)", role="app"),
         _c("... and one target", "reuse a transfer's reference for the same transfer to another account",
-           (f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-3')",
-            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(2)}, 10, :at, 'req-3')"),
+           (f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, 'req-3')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(2)}, 10, 'req-3')"),
            "UniqueViolation", "transactions_reference_key", "(target account differs)", role="app"),
         _c("... even when two requests race (a unique index)",
            "write a second ledger row with an already booked reference, bypassing the check",
-           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-4')",
-            NEW_LEDGER_ROW + f"SELECT {FIRST_FREE_ACCOUNT}, 'deposit', 10, 0, :at, NULL, NULL, 'req-4'"),
+           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'req-4')",
+            NEW_LEDGER_ROW + f"SELECT {FIRST_FREE_ACCOUNT}, 'deposit', 10, 0, NULL, NULL, 'req-4'"),
            "UniqueViolation", "transactions_reference_key"),
+    ),
+    *_section("the bank's clock",
+        _r("the bank stamps booking times: no client can backdate",
+           "deposit into an account 'as of' 2025-12-01 (the signature that took a time is gone)",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, '2025-12-01 09:00+00'::timestamptz, 'backdated')",
+           "UndefinedFunction", "does not exist", role="app"),
+        _r("... nor book at 'infinity' (which froze an account for good)", "withdraw 10.00 'as of' infinity",
+           "SELECT bank.withdraw(1, 10, 'infinity'::timestamptz)", "UndefinedFunction", "does not exist", role="app"),
+        _r("an account takes no money before it opens", "move account 1's opening to 2199, then deposit into it",
+           ("UPDATE bank.accounts SET opened_on = '2199-01-01' WHERE account_id = 1",
+            "SELECT bank.deposit(1, 10)"),
+           "ObjectNotInPrerequisiteState", "opens on"),
+        _c("a booking time is a real time (1970 to 2199), never 'infinity'",
+           "a ledger row of account 1 booked at 'infinity'",
+           "INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at)"
+           " SELECT account_id, 'deposit', 10, balance + 10, 'infinity' FROM bank.accounts WHERE account_id = 1",
+           "CheckViolation", "transactions_booked_at_sane"),
+        _r("the course clock is a real time too", "set the course clock to 'infinity'",
+           "SELECT bank.set_course_clock('infinity')", "InvalidParameterValue", "must be a time from 1970"),
+        _r("... and never goes back behind the ledger", "set the course clock to 2000-01-01",
+           "SELECT bank.set_course_clock('2000-01-01 00:00+00')", "InvalidParameterValue",
+           "before the last booking"),
+        _c("... even written directly", "store 'infinity' in the course clock's row",
+           "INSERT INTO bank.course_clock (only_row, course_time) VALUES (true, 'infinity')"
+           " ON CONFLICT (only_row) DO UPDATE SET course_time = excluded.course_time",
+           "CheckViolation", "course_clock_time_sane"),
+        _c("there is one course clock", "a second course clock row",
+           "INSERT INTO bank.course_clock (only_row, course_time) VALUES (false, NULL)",
+           "CheckViolation", "course_clock_one_row"),
     ),
     *_section("least privilege",
         _r("the application cannot set balances", "UPDATE accounts as bank_app",
            "UPDATE bank.accounts SET balance = balance + 1000000 WHERE account_id = 1",
            "InsufficientPrivilege", "permission denied for table accounts", role="app"),
         _r("the application cannot write the ledger", "INSERT a ledger row as bank_app",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for table transactions", role="app"),
         _r("the application cannot lower a floor", "UPDATE customers' minimum as bank_app",
            "UPDATE bank.customers SET min_balance = 0 WHERE customer_id = 1",
            "InsufficientPrivilege", "permission denied for table customers", role="app"),
+        _r("the application cannot set the clock", "bank.set_course_clock('2020-01-01') as bank_app",
+           "SELECT bank.set_course_clock('2020-01-01 00:00+00')",
+           "InsufficientPrivilege", "permission denied for function set_course_clock", role="app"),
         _r("the application cannot call internals", "bank._post(...) as bank_app",
-           "SELECT bank._post(1, 1000000, 'deposit', :at, NULL, NULL, NULL)",
+           "SELECT bank._post(1, 1000000, 'deposit', now(), NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for function _post", role="app"),
     ),
 ]
 
 
-def try_rule(engine: sa.Engine, rule: Rule, as_of: str) -> DBAPIError | None:
+def try_rule(engine: sa.Engine, rule: Rule) -> DBAPIError | None:
     """Run ``rule``'s attempt; return the database's error (None if it was not refused)."""
     target = app_engine(engine) if rule.role == "app" else engine
-    params = {"at": clock(as_of, hour=12)}
     with target.connect() as conn:
         transaction = conn.begin()
         try:
             for statement in rule.sql:
-                conn.execute(sa.text(statement), params)
+                conn.execute(sa.text(statement))
             if rule.commit:
                 transaction.commit()   # the deferred check runs here
             else:
@@ -375,13 +408,13 @@ def try_rule(engine: sa.Engine, rule: Rule, as_of: str) -> DBAPIError | None:
     return None
 
 
-def demonstrate(engine: sa.Engine, as_of: str, section: str | None = None) -> pd.DataFrame:
+def demonstrate(engine: sa.Engine, section: str | None = None) -> pd.DataFrame:
     """Every rule (of ``section``) attempted, with the database's answer: one row per rule."""
     rows = []
     for rule in RULES:
         if section is not None and rule.section != section:
             continue
-        exc = try_rule(engine, rule, as_of)
+        exc = try_rule(engine, rule)
         refusal = Refusal.of(exc) if exc is not None else Refusal("", "accepted!", "")
         rows.append({"section": rule.section, "rule": rule.name, "attempt": rule.attempt,
                      "as": "bank_app" if rule.role == "app" else "owner",

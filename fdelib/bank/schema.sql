@@ -116,7 +116,9 @@ CREATE TABLE IF NOT EXISTS bank.transactions (
     balance_after  numeric(14,2) NOT NULL
                         CONSTRAINT transactions_balance_after_finite
                         CHECK (balance_after NOT IN ('NaN', 'Infinity', '-Infinity')),
-    booked_at      timestamptz NOT NULL,
+    booked_at      timestamptz NOT NULL                    -- stamped by the bank's clock (functions.sql)
+                        CONSTRAINT transactions_booked_at_sane
+                        CHECK (booked_at >= '1970-01-01 00:00:00+00' AND booked_at < '2200-01-01 00:00:00+00'),
     reference      text,                                   -- the client's idempotency key
     counterpart_id bigint CONSTRAINT transactions_counterpart_fk REFERENCES bank.transactions,
     loan_id        bigint,
@@ -135,25 +137,39 @@ CREATE INDEX IF NOT EXISTS transactions_loan_idx ON bank.transactions (loan_id) 
 CREATE UNIQUE INDEX IF NOT EXISTS transactions_reference_key
     ON bank.transactions (reference) WHERE kind <> 'transfer_in';
 
--- Upgrade: a database created before the *_finite checks existed gets them here. Each is added
+-- The course clock: when set (by the bank's owner only, bank.set_course_clock), bookings are
+-- stamped with it instead of the wall clock, so a lesson's ledger is the same on every run.
+-- One row at most; NULL or no row means the wall clock.
+CREATE TABLE IF NOT EXISTS bank.course_clock (
+    only_row    boolean PRIMARY KEY DEFAULT true CONSTRAINT course_clock_one_row CHECK (only_row),
+    course_time timestamptz
+                CONSTRAINT course_clock_time_sane
+                CHECK (course_time >= '1970-01-01 00:00:00+00' AND course_time < '2200-01-01 00:00:00+00')
+);
+
+-- Upgrade: a database created by an older version gets the checks added since. Each is added
 -- NOT VALID (enforced at once for every new or changed row, without scanning), then validated
--- when no stored row breaks it. If rows already hold NaN or ±Infinity (money minted by the NaN
--- attack on an older version), the check stays NOT VALID, setup says so in a WARNING, and
--- bank.ledger_breaks() lists the rows and the unvalidated checks: nothing is silently accepted,
--- and setup does not fail (bank.populate, which replaces the data, validates them).
+-- (bank._validate_checks, functions.sql) when no stored row breaks it. If rows already break it
+-- (NaN money or an 'infinity' booking time from attacks on an older version), the check stays
+-- NOT VALID, setup says so in a WARNING, and bank.ledger_breaks() lists the rows and the
+-- unvalidated checks: nothing is silently accepted, and setup does not fail (bank.populate,
+-- which replaces the data, validates them).
 DO $$
 DECLARE
-    money record;
+    added record;
 BEGIN
-    FOR money IN SELECT * FROM (VALUES
-        ('customers', 'min_balance'), ('accounts', 'balance'), ('loans', 'principal'),
-        ('loans', 'annual_rate'), ('loans', 'outstanding'), ('transactions', 'amount'),
-        ('transactions', 'balance_after')) AS m(tbl, col) LOOP
+    FOR added IN SELECT m.tbl, format('%s_%s_finite', m.tbl, m.col) AS name,
+                        format('%I NOT IN (''NaN'', ''Infinity'', ''-Infinity'')', m.col) AS expression
+                 FROM (VALUES ('customers', 'min_balance'), ('accounts', 'balance'), ('loans', 'principal'),
+                              ('loans', 'annual_rate'), ('loans', 'outstanding'), ('transactions', 'amount'),
+                              ('transactions', 'balance_after')) AS m(tbl, col)
+                 UNION ALL
+                 SELECT 'transactions', 'transactions_booked_at_sane',
+                        'booked_at >= ''1970-01-01 00:00:00+00'' AND booked_at < ''2200-01-01 00:00:00+00''' LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_constraint
-                       WHERE conrelid = format('bank.%I', money.tbl)::regclass
-                         AND conname = format('%s_%s_finite', money.tbl, money.col)) THEN
-            EXECUTE format('ALTER TABLE bank.%1$I ADD CONSTRAINT %3$I CHECK (%2$I NOT IN (''NaN'', ''Infinity'', ''-Infinity'')) NOT VALID',
-                           money.tbl, money.col, format('%s_%s_finite', money.tbl, money.col));
+                       WHERE conrelid = format('bank.%I', added.tbl)::regclass AND conname = added.name) THEN
+            EXECUTE format('ALTER TABLE bank.%I ADD CONSTRAINT %I CHECK (%s) NOT VALID',
+                           added.tbl, added.name, added.expression);
         END IF;
     END LOOP;
 END $$;

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from fdelib import bank, stack
-from fdelib.bank import ddl, ops, population
+from fdelib.bank import clock, ddl, ops, population
 
 V0 = Path(__file__).with_name("v0")
 AS_OF = "2026-01-02"
@@ -53,7 +53,7 @@ def v0_bank(engine, settings):
 
 def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank):
     app = ddl.app_engine(v0_bank)
-    at = ops.clock(AS_OF, hour=10)
+    at = clock.course_time(AS_OF, hour=10)
     # the attack, as it worked on main: NaN in, a million out, nothing noticed
     with app.begin() as conn:
         conn.execute(sa.text("SELECT bank.deposit(1, 'NaN', :at, 'v0-1')"), {"at": at})
@@ -66,7 +66,7 @@ def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank)
         warnings.simplefilter("always")
         bank.setup(v0_bank)                          # does not fail ...
     messages = [str(w.message) for w in said if issubclass(w.category, ddl.BankIntegrityWarning)]
-    assert len(messages) == 1 and "hold NaN or Infinity" in messages[0]   # ... but says so
+    assert len(messages) == 1 and "(3 row(s) with NaN or Infinity money" in messages[0]   # ... but says so
     assert "accounts_balance_finite" in messages[0] and "transactions_balance_after_finite" in messages[0]
 
     breaks = ops.ledger_breaks(v0_bank)                # and the audit now lists the rows
@@ -79,7 +79,7 @@ def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank)
 
     # the checks are enforced for new rows although not validated: NaN is refused from now on
     with pytest.raises(sa.exc.DBAPIError, match="must be a finite number"), app.begin() as conn:
-        conn.execute(sa.text("SELECT bank.deposit(3, 'NaN', :at, 'v0-4')"), {"at": at})
+        conn.execute(sa.text("SELECT bank.deposit(3, 'NaN', 'v0-4')"))
 
     bank.populate(v0_bank, customers=60, seed=5, as_of=AS_OF)   # replacing the data validates them
     assert ops.ledger_breaks(v0_bank).empty
@@ -98,3 +98,38 @@ def test_setup_adds_every_finite_check_to_an_old_bank(v0_bank):
                       "loans_annual_rate_finite", "loans_outstanding_finite", "transactions_amount_finite",
                       "transactions_balance_after_finite"}
     assert ops.ledger_breaks(v0_bank).empty
+
+
+def test_backdating_and_infinity_from_the_old_version_are_found_and_impossible_from_now_on(v0_bank):
+    app = ddl.app_engine(v0_bank)
+    with v0_bank.begin() as conn:
+        conn.exec_driver_sql("UPDATE bank.accounts SET closed_on = '2026-01-01' WHERE account_id IN (10, 12)")
+    # the attacks, as they worked on main: a closed account credited by backdating, an account frozen
+    with app.begin() as conn:
+        conn.execute(sa.text("SELECT bank.deposit(10, 5, '2025-12-31 12:00+00', 'v0-back')"))
+        conn.execute(sa.text("SELECT bank.deposit(11, 5, 'infinity', 'v0-inf')"))
+    with pytest.raises(sa.exc.DBAPIError, match="before the previous one"), app.begin() as conn:
+        conn.execute(sa.text("SELECT bank.deposit(11, 5, :at, 'v0-frozen')"), {"at": clock.course_time(AS_OF)})
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        bank.setup(v0_bank)
+    message = " ".join(str(w.message) for w in said if issubclass(w.category, ddl.BankIntegrityWarning))
+    assert "transactions_booked_at_sane" in message and "1 booked at an impossible time" in message
+
+    with v0_bank.connect() as conn:   # one signature per operation: the ones that took a time are gone
+        overloads = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'bank'::regnamespace"
+            " AND proname IN ('deposit', 'withdraw', 'transfer', 'pay_loan')").scalar()
+    assert overloads == 4
+    for statement in ("SELECT bank.deposit(12, 5, '2025-12-31 12:00+00'::timestamptz, 'v0-back-2')",
+                      "SELECT bank.deposit(13, 5, 'infinity'::timestamptz, 'v0-inf-2')"):
+        with pytest.raises(sa.exc.ProgrammingError, match="does not exist"), app.begin() as conn:
+            conn.execute(sa.text(statement))
+    booking, refused = ops.attempt(app, "deposit", source=12, amount="5")   # closed is closed now
+    assert refused is not None and "is closed since" in refused.message
+
+    breaks = ops.ledger_breaks(v0_bank)   # the frozen account is visible, and honestly still frozen
+    assert breaks.loc[breaks["check_name"] == "booking time is sane", "detail"].tolist() == ["booked at infinity"]
+    booking, refused = ops.attempt(app, "deposit", source=11, amount="5")
+    assert refused is not None and refused.message.startswith("cannot book at infinity")
