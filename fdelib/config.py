@@ -77,6 +77,11 @@ class Settings:
     permid_api_key: str | None
     gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
     gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
+    # DATABASE_ADMIN_URL: with DATABASE_URL, a privileged login (CREATEROLE, CREATE on the database)
+    # that sets up roles and owners, e.g. the bank's; the embedded server needs none (fdelib uses
+    # its bootstrap superuser). Never the role notebooks connect as.
+    database_admin_url: str | None = None
+    bank_app_password: str = "bank_app"     # BANK_APP_PASSWORD: the bank's application role
 
     @property
     def pgdata(self) -> Path:
@@ -151,10 +156,12 @@ class Settings:
             permid_api_key=get("PERMID_API_KEY"),
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
+            database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
+            bank_app_password=get("BANK_APP_PASSWORD") or "bank_app",
         )
 
 
-def normalise_database_url(url: str | None) -> str | None:
+def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str | None:
     """Make a libpq/compose style URL explicit about its driver.
 
     SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2.
@@ -165,7 +172,7 @@ def normalise_database_url(url: str | None) -> str | None:
         if url.startswith(prefix):
             return "postgresql+psycopg2://" + url[len(prefix):]
     if not url.startswith("postgresql+"):
-        raise ConfigError(f"DATABASE_URL must start with postgresql://, got {redact_url(url)!r}")
+        raise ConfigError(f"{name} must start with postgresql://, got {redact_url(url)!r}")
     return url
 
 

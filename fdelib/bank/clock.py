@@ -23,6 +23,8 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
+from .ddl import owner_engine
+
 OPENING_HOUR = 9   # a lesson's bookings happen when the bank opens on its as_of day (UTC)
 
 
@@ -33,10 +35,11 @@ def course_time(as_of: str, hour: int = OPENING_HOUR) -> pd.Timestamp:
 
 def set_course(engine: sa.Engine, when: dt.datetime | pd.Timestamp | str | None) -> dt.datetime:
     """Stamp every booking from now on with ``when`` (None: the wall clock again); return the
-    time bookings now get. Refused by the database: a time outside 1970..2199 or before the
-    ledger's last booking."""
+    time bookings now get. Done as ``bank_owner``, through fdelib's privileged connection: the
+    notebooks' role and ``bank_app`` cannot. Refused by the database: a time outside
+    1970..2199 or before the ledger's last booking."""
     value = when.to_pydatetime() if isinstance(when, pd.Timestamp) else when   # text: the server parses it
-    with engine.begin() as conn:
+    with owner_engine(engine).begin() as conn:
         return conn.execute(sa.text("SELECT bank.set_course_clock(CAST(:at AS timestamptz))"),
                             {"at": value}).scalar_one()
 

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..errors import FdeError
-from .ddl import app_engine, raw_connect
+from .ddl import OWNER_ROLE, app_engine, owner_engine, raw_connect
 from .ops import amount as ops_amount
 from .ops import total_money
 
@@ -356,8 +356,8 @@ def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed:
 
 # --- two races, replayed step by step on two connections --------------------------------
 
-def _two_sessions(engine: sa.Engine, isolation: str):
-    a, b = raw_connect(engine), raw_connect(engine)
+def _two_sessions(engine: sa.Engine, isolation: str, role: str | None = None):
+    a, b = raw_connect(engine, role=role), raw_connect(engine, role=role)
     for conn in (a, b):
         conn.set_session(isolation_level=ISOLATION[isolation])
     return a, b
@@ -372,13 +372,13 @@ def _scalar(conn, sql: str, params=()):
 def lost_update(engine: sa.Engine) -> pd.DataFrame:
     """A naive client (read the balance, compute in Python, write it back) racing another.
 
-    Run as the owner (the application role could not even try). Session B writes a balance
+    Run as the bank's owner (the application role could not even try). Session B writes a balance
     computed from a stale read; the ledger-chain rule notices that its row does not follow
     from the previous one and refuses, so A's withdrawal is not silently overwritten.
     """
     account = _free_account(engine)
     steps = []
-    a, b = _two_sessions(engine, "READ COMMITTED")
+    a, b = _two_sessions(owner_engine(engine), "READ COMMITTED", role=OWNER_ROLE)
     try:
         read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
         balance_a = _scalar(a, read, (account,))

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from .. import db
 from ..errors import FdeError
 from . import clock
-from .ddl import TABLES, BankIntegrityWarning, setup
+from .ddl import TABLES, BankIntegrityWarning, owner_engine, setup
 
 DAY = np.timedelta64(1, "D")
 SECOND = np.timedelta64(1, "s")
@@ -344,8 +344,9 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
         setup(engine)
     bank = generate(customers, seed, as_of, weeks)
     show = customers >= 10_000 if progress is None else progress
-    load(engine, bank, progress=show)
-    with engine.begin() as conn:   # checks an upgrade left NOT VALID hold on the new data
+    owner = owner_engine(engine)   # the bank's data is its owner's to replace
+    load(owner, bank, progress=show)
+    with owner.begin() as conn:    # checks an upgrade left NOT VALID hold on the new data
         conn.exec_driver_sql("SELECT bank._validate_checks()")
     clock.set_course(engine, clock.course_time(as_of))   # today's bookings: as_of, when the bank opens
     return pd.DataFrame({"table": list(bank.frames()),
@@ -353,7 +354,10 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
 
 
 def load(engine: sa.Engine, bank: Bank, *, progress: bool = False, chunk_rows: int = 100_000) -> None:
-    """Replace the bank's data with ``bank`` in one transaction (COPY, then fix sequences)."""
+    """Replace the bank's data with ``bank`` in one transaction (COPY, then fix sequences).
+
+    ``engine`` must be allowed to write the tables: :func:`populate` passes the owner's.
+    """
     bar = _bar(bank.rows()) if progress else None
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE " + ", ".join(f"bank.{t}" for t in TABLES)

@@ -1,8 +1,10 @@
 """Every rule of the bank, broken on purpose, and the database's refusal.
 
-:data:`RULES` lists one attempt per rule: the SQL that breaks it, the role that tries
-(``owner`` — the application role that owns the schema — or ``app``, the least-privilege
-``bank_app``), and the refusal expected (psycopg2 error class and a message fragment).
+:data:`RULES` lists one attempt per rule: the SQL that breaks it, the role that tries —
+``owner``: ``bank_owner``, which owns every table (through fdelib's privileged connection, see
+:func:`.ddl.owner_engine`), to show that the rules hold even for the most powerful role on
+the bank; ``app``: the application role ``bank_app``; ``notebook``: the role the notebooks
+connect as — and the refusal expected (psycopg2 error class and a message fragment).
 :func:`try_rule` runs an attempt in its own transaction and rolls it back (or commits it,
 for rules checked at COMMIT: the commit is what fails), so the bank is unchanged.
 """
@@ -17,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from .. import db
-from .ddl import APP_ROLE, app_engine
+from .ddl import APP_ROLE, OWNER_ROLE, app_engine, notebook_role, owner_engine
 from .ops import Refusal
 
 # Rows the attempts start from (deterministic for a given population).
@@ -52,7 +54,7 @@ class Rule:
     sql: tuple[str, ...]       # statements run in one transaction
     error: str                 # the psycopg2.errors class expected
     fragment: str              # part of the server's message (or constraint name) expected
-    role: str = "owner"        # "owner" or "app"
+    role: str = "owner"        # "owner" (bank_owner), "app" (bank_app) or "notebook" (the notebooks' role)
     commit: bool = False       # the rule is checked at COMMIT (deferred)
     section: str = ""          # customers, accounts, cards and loans, ...
     constraint: str | None = None  # the constraint or rule trigger the error names (None: none)
@@ -383,13 +385,44 @@ RULES: list[Rule] = [
         _r("the application cannot call internals", "bank._post(...) as bank_app",
            "SELECT bank._post(1, 1000000, 'deposit', now(), NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for function _post", role="app"),
+        _r("the application cannot read national ids", "SELECT national_id FROM customers as bank_app",
+           "SELECT national_id FROM bank.customers ORDER BY customer_id LIMIT 1",
+           "InsufficientPrivilege", "permission denied for table customers", role="app"),
+        _r("... nor can the notebooks' role", "the same, as the notebooks' role",
+           "SELECT national_id FROM bank.customers ORDER BY customer_id LIMIT 1",
+           "InsufficientPrivilege", "permission denied for table customers", role="notebook"),
+        _r("the notebooks' role writes no table either", "UPDATE accounts as the notebooks' role",
+           "UPDATE bank.accounts SET balance = balance + 1000000 WHERE account_id = 1",
+           "InsufficientPrivilege", "permission denied for table accounts", role="notebook"),
+        _r("... cannot switch the ledger's rules off", "disable the append-only trigger",
+           "ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only",
+           "InsufficientPrivilege", "must be owner of table transactions", role="notebook"),
+        _r("... nor replace the audit", "CREATE OR REPLACE bank.ledger_breaks() with one that finds nothing",
+           "CREATE OR REPLACE FUNCTION bank.ledger_breaks() RETURNS TABLE (check_name text, id bigint,"
+           " detail text) LANGUAGE sql AS 'SELECT NULL::text, NULL::bigint, NULL::text WHERE false'",
+           "InsufficientPrivilege", "permission denied for schema bank", role="notebook"),
+        _r("... nor set the clock", "bank.set_course_clock('2020-01-01') as the notebooks' role",
+           "SELECT bank.set_course_clock('2020-01-01 00:00+00')",
+           "InsufficientPrivilege", "permission denied for function set_course_clock", role="notebook"),
+        _r("... nor become the owner", "SET ROLE bank_owner",
+           "SET ROLE bank_owner", "InsufficientPrivilege", "permission denied to set role", role="notebook"),
+        _r("... nor make itself the owner", "GRANT bank_owner TO the notebooks' role",
+           "GRANT bank_owner TO CURRENT_USER", "InsufficientPrivilege", "permission denied to grant role",
+           role="notebook"),
+        _r("... nor take over the application's login", "ALTER ROLE bank_app PASSWORD",
+           "ALTER ROLE bank_app PASSWORD 'mine now'", "InsufficientPrivilege", "permission denied to alter role",
+           role="notebook"),
     ),
 ]
 
 
 def try_rule(engine: sa.Engine, rule: Rule) -> DBAPIError | None:
-    """Run ``rule``'s attempt; return the database's error (None if it was not refused)."""
-    target = app_engine(engine) if rule.role == "app" else engine
+    """Run ``rule``'s attempt as its role; return the database's error (None if not refused).
+
+    ``engine`` is the notebooks' connection (role ``notebook``); ``owner`` and ``app`` attempts
+    go through :func:`.ddl.owner_engine` and :func:`.ddl.app_engine`.
+    """
+    target = {"owner": owner_engine, "app": app_engine, "notebook": lambda e: e}[rule.role](engine)
     with target.connect() as conn:
         transaction = conn.begin()
         try:
@@ -411,33 +444,42 @@ def try_rule(engine: sa.Engine, rule: Rule) -> DBAPIError | None:
 def demonstrate(engine: sa.Engine, section: str | None = None) -> pd.DataFrame:
     """Every rule (of ``section``) attempted, with the database's answer: one row per rule."""
     rows = []
+    role_names = {"owner": OWNER_ROLE, "app": APP_ROLE, "notebook": notebook_role(engine)}
     for rule in RULES:
         if section is not None and rule.section != section:
             continue
         exc = try_rule(engine, rule)
         refusal = Refusal.of(exc) if exc is not None else Refusal("", "accepted!", "")
         rows.append({"section": rule.section, "rule": rule.name, "attempt": rule.attempt,
-                     "as": "bank_app" if rule.role == "app" else "owner",
+                     "as": role_names[rule.role],
                      "refused with": refusal.error, "constraint or trigger": refusal.constraint,
                      "the database says": refusal.message})
     return pd.DataFrame(rows).drop(columns="section").set_index("rule")
 
 
 def privileges(engine: sa.Engine, role: str = APP_ROLE) -> pd.DataFrame:
-    """What ``role`` may do on each table and operation, as the catalog says."""
+    """What ``role`` may do on each table, view and function of the bank, as the catalog says
+    (``select`` names the columns it may not read, when it may read only some)."""
     tables = db.read_frame("""
-        SELECT c.relname AS object, 'table' AS type,
-               has_table_privilege(:role, c.oid, 'SELECT') AS "select",
+        SELECT * FROM (
+        SELECT c.relname AS object, CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END AS type,
+               CASE WHEN has_table_privilege(:role, c.oid, 'SELECT') THEN 'yes'
+                    WHEN has_any_column_privilege(:role, c.oid, 'SELECT') THEN 'all but ' ||
+                         (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                            AND NOT has_column_privilege(:role, c.oid, a.attnum, 'SELECT'))
+                    ELSE 'no' END AS "select",
                has_table_privilege(:role, c.oid, 'INSERT') AS "insert",
                has_table_privilege(:role, c.oid, 'UPDATE') AS "update",
                has_table_privilege(:role, c.oid, 'DELETE') AS "delete",
                has_table_privilege(:role, c.oid, 'TRUNCATE') AS "truncate", NULL::boolean AS "execute"
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'bank' AND c.relkind = 'r'
+        WHERE n.nspname = 'bank' AND c.relkind IN ('r', 'v')
         UNION ALL
         SELECT p.proname || '()', 'function', NULL, NULL, NULL, NULL, NULL,
                has_function_privilege(:role, p.oid, 'EXECUTE')
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'bank'
-        ORDER BY 2 DESC, 1""", {"role": role}, engine=engine, index_col="object")
+        WHERE n.nspname = 'bank') p
+        ORDER BY array_position(ARRAY['table', 'view', 'function'], type), object""",
+                           {"role": role}, engine=engine, index_col="object")
     return tables.astype(object).where(tables.notna(), "")

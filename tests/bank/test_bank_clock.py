@@ -57,7 +57,7 @@ def test_no_operation_takes_a_time_and_no_old_signature_is_left(clocked_bank):
 
 
 def test_a_closed_account_stays_closed(clocked_bank):
-    with clocked_bank.begin() as conn:   # the owner closes account 5 the day before the course clock
+    with bank.ddl.owner_engine(clocked_bank).begin() as conn:   # the owner closes account 5 the day before
         conn.exec_driver_sql("UPDATE bank.accounts SET closed_on = '2026-01-01' WHERE account_id = 5")
     app = bank.app_engine(clocked_bank)
     for operation, params in (("deposit", {"source": 5}), ("withdraw", {"source": 5}),
@@ -101,7 +101,7 @@ def test_the_wall_clock_is_read_after_the_locks_and_never_runs_backwards(clocked
     # an account whose last booking is ahead of the wall clock (a clock stepped back, or a later
     # as_of): the next booking is stamped no earlier than it, so the chain never breaks
     ahead = after + dt.timedelta(days=2)
-    with clocked_bank.begin() as conn:
+    with bank.ddl.owner_engine(clocked_bank).begin() as conn:
         conn.execute(sa.text("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at)"
                              " SELECT 8, 'deposit', 1, balance + 1, :at FROM bank.accounts WHERE account_id = 8;"
                              " UPDATE bank.accounts SET balance = balance + 1 WHERE account_id = 8"), {"at": ahead})

@@ -13,7 +13,7 @@ DIGEST = """SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM (
 
 
 def digest(engine) -> str:
-    with engine.connect() as conn:
+    with bank.ddl.owner_engine(engine).connect() as conn:   # every column: national ids too
         return conn.exec_driver_sql(DIGEST).scalar()
 
 
@@ -81,7 +81,7 @@ def test_setup_again_keeps_the_card_check_and_the_triggers_in_place(engine):
                  WHERE tgrelid IN ('bank.accounts'::regclass, 'bank.customers'::regclass,
                                    'bank.transactions'::regclass) AND NOT tgisinternal"""
     bank.setup(engine)
-    with engine.begin() as conn:
+    with bank.ddl.owner_engine(engine).begin() as conn:
         before = dict(conn.exec_driver_sql(catalog).all())
         conn.exec_driver_sql("CREATE OR REPLACE FUNCTION bank._replayed(text, bigint, numeric) "
                              "RETURNS bigint LANGUAGE sql AS 'SELECT NULL::bigint'")

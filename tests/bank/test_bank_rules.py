@@ -95,7 +95,7 @@ def test_lowering_a_minimum_is_allowed_and_raising_to_a_balance_is_too(small_ban
     """Raise a customer's minimum to exactly their lowest balance, then lower it to 0 -- both
     accepted -- in a transaction that is rolled back: the shared bank is left as it was."""
     before = fingerprint(small_bank)
-    with small_bank.connect() as conn:
+    with bank.ddl.owner_engine(small_bank).connect() as conn:
         transaction = conn.begin()
         try:
             customer, minimum, lowest = conn.exec_driver_sql(

@@ -88,8 +88,27 @@ def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank)
                                     "'bank'::regnamespace AND NOT convalidated").scalar() == 0
 
 
-def test_setup_adds_every_finite_check_to_an_old_bank(v0_bank):
+def test_an_old_bank_gets_a_new_owner_and_every_new_check(v0_bank):
+    with v0_bank.begin() as conn:   # before: the notebooks' role owns the bank and can switch its rules off
+        assert conn.exec_driver_sql("SELECT pg_get_userbyid(relowner) FROM pg_class"
+                                    " WHERE oid = 'bank.transactions'::regclass").scalar() == "fde"
+        conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only")
+        conn.exec_driver_sql("ALTER TABLE bank.transactions ENABLE TRIGGER transactions_append_only")
+        assert conn.exec_driver_sql("SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
+                                    " AND roleid = 'bank_app'::regrole AND admin_option").scalar() == 1
     bank.setup(v0_bank)
+    with v0_bank.connect() as conn:
+        owners = set(conn.exec_driver_sql(
+            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'bank'"
+            " UNION SELECT relowner::regrole::text FROM pg_class WHERE relnamespace = 'bank'::regnamespace"
+            " UNION SELECT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'bank'::regnamespace").scalars())
+        memberships = conn.exec_driver_sql("SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
+                                           " AND roleid IN ('bank_app'::regrole, 'bank_owner'::regrole)").scalar()
+    assert owners == {"bank_owner"} and memberships == 0
+    with pytest.raises(sa.exc.ProgrammingError, match="must be owner of table transactions"), v0_bank.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only")
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), ddl.app_engine(v0_bank).begin() as conn:
+        conn.exec_driver_sql("SELECT national_id FROM bank.customers")
     with v0_bank.connect() as conn:
         checks = set(conn.exec_driver_sql(
             "SELECT conname FROM pg_constraint WHERE connamespace = 'bank'::regnamespace "
