@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 from urllib.parse import quote
 
 from dotenv import dotenv_values
@@ -162,30 +163,83 @@ class Settings:
 
 
 def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str | None:
-    """Make a libpq/compose style URL explicit about its driver.
+    """Make a libpq/compose style URL explicit about its driver, and its password findable.
 
-    SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2.
+    SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2. A
+    password given as ``?password=`` (libpq accepts it there) moves into the URL's userinfo,
+    where SQLAlchemy masks it (``repr(engine)``) and :func:`redact` finds it.
     """
     if url is None:
         return None
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            url = "postgresql+psycopg2://" + url[len(prefix):]
+            break
     if not url.startswith("postgresql+"):
-        raise ConfigError(f"{name} must start with postgresql://, got {redact_url(url)!r}")
+        raise ConfigError(f"{name} must start with postgresql://, got {redact(url)!r}")
+    if "password=" in url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise ConfigError(f"{name} is not a valid URL: {redact(url)!r}") from None
+        if "password" in parsed.query:
+            password = parsed.query["password"]
+            password = password[-1] if isinstance(password, tuple) else password
+            url = parsed.difference_update_query(["password"]).set(password=password) \
+                .render_as_string(hide_password=False)
     return url
+
+
+# What a password looks like in text fdelib may print: a URL's userinfo (user:PASSWORD@host),
+# a URL query (?password=..., also sslpassword), a libpq keyword string (password=... or
+# password='...'), and a PGPASSWORD= assignment.
+_SECRET_NAMES = r"(?:ssl)?password|pgpassword|passwd|pwd"
+_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]*):(?P<secret>[^\s'\"]*)"
+                       r"@(?=[^\s@'\"]*(?:[\s'\"]|$))")   # up to the token's last @: a raw @ in a password
+_QUERY = re.compile(rf"(?P<head>[?&](?i:{_SECRET_NAMES})=)(?P<secret>[^&#\s'\"]*)")
+_KEYWORD = re.compile(rf"(?P<head>(?<![?&\w])(?i:{_SECRET_NAMES})\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s'\"&]+)")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every password in it replaced by ``***``: URLs' userinfo passwords,
+    ``password=`` in URL queries and in libpq keyword strings (quoted or not), and each
+    of ``secrets`` (known secret values of 4 characters or more) wherever it appears."""
+    if not text:
+        return text
+    text = _USERINFO.sub(lambda m: f"{m['head']}:***@", text)
+    text = _QUERY.sub(lambda m: f"{m['head']}***", text)
+    text = _KEYWORD.sub(lambda m: f"{m['head']}***", text)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def redact_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and tables)."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    if ":" in credentials:
-        user = credentials.split(":", 1)[0]
-        credentials = f"{user}:***"
-    return f"{scheme}://{credentials}@{host}"
+    return redact(url)
+
+
+def secrets_of(settings: "Settings") -> list[str]:
+    """The secret values the settings hold (database passwords, API keys), for :func:`redact`."""
+    from urllib.parse import unquote, urlsplit, parse_qs
+
+    found = [settings.alphavantage_api_key, settings.openfigi_api_key, settings.permid_api_key,
+             settings.bank_app_password if settings.bank_app_password != "bank_app" else None]
+    for url in (settings.database_url, settings.database_admin_url, settings.conductor_server_url):
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+        for key, values in parse_qs(parts.query).items():
+            if re.fullmatch(_SECRET_NAMES, key, re.IGNORECASE):
+                found += values
+    if not settings.embedded and settings.postgres_password != DEFAULTS["POSTGRES_PASSWORD"]:
+        found.append(settings.postgres_password)
+    return [s for s in found if s]
 
 
 def compose_database_url(user: str, password: str, host: str, port: int | str, db: str) -> str:

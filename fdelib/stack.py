@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import stat
 import subprocess
 import warnings
 from pathlib import Path
@@ -39,7 +41,7 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 
-from .config import Settings, get_settings, redact_url
+from .config import Settings, get_settings, redact, redact_url, secrets_of
 from .errors import StackError
 
 ADMIN_USER = "postgres"
@@ -86,8 +88,46 @@ class Status:
 # --- embedded server -----------------------------------------------------------------
 
 def _stack_lock(settings: Settings) -> fasteners.InterProcessLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return fasteners.InterProcessLock(str(settings.home / "stack.lock"))
+
+
+# Logs other parts of fdelib append to under $FDE_HOME (the local engine's, the workers'):
+# created here with mode 0600, so appending keeps them private whoever opens them first.
+PRIVATE_LOGS = ("conductor.log", "logs/workers.log")
+
+
+def secure_home(settings: Settings) -> None:
+    """Make ``$FDE_HOME`` private: the folder 0700, its folders 0700, its files 0600.
+
+    As root the embedded server runs as its own system user, which must reach ``pgdata``
+    below ``$FDE_HOME``: the folder is then 0711 (others may pass through, not list it; what
+    is inside stays 0700/0600). The wheel opens ``pgdata``'s parents to everyone each time it
+    starts a server as root, so this runs after every start. Inside ``pgdata`` (0700)
+    PostgreSQL keeps its own modes.
+    """
+    home = settings.home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o711 if os.geteuid() == 0 else 0o700)
+    for name in PRIVATE_LOGS:
+        path = home / name
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    me = os.geteuid()
+    for folder, dirs, files in os.walk(home):
+        here = Path(folder)
+        if here == settings.pgdata:
+            dirs[:] = []   # PostgreSQL's own
+        for name in dirs + files:
+            path = here / name
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if info.st_uid != me or stat.S_ISLNK(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+                continue
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                path.chmod(0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
 
 
 def _read_postmaster(pgdata: Path) -> dict | None:
@@ -205,6 +245,16 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
         conn.close()
 
 
+def sa_password(url: str) -> str | None:
+    """The password in a database URL (decoded), or None."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:   # an unparsable URL: redact() still finds a userinfo password
+        return None
+
+
 def _libpq(url: str) -> str:
     """A SQLAlchemy URL as a libpq connection URI."""
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
@@ -228,20 +278,25 @@ def up(settings: Settings | None = None) -> str:
     """
     settings = settings or get_settings()
     if not settings.embedded:
-        _check_connect(settings.database_url)
+        secure_home(settings)
+        _check_connect(settings.database_url, secrets_of(settings))
         return settings.database_url
     with _stack_lock(settings):
         info = _start_embedded(settings)
+        secure_home(settings)
         _bootstrap(_libpq(_socket_url(info, ADMIN_USER, "postgres")), settings)
     return _socket_url(info, settings.postgres_user, settings.postgres_db)
 
 
-def _check_connect(url: str) -> str:
+def _check_connect(url: str, secrets: list[str] | tuple = ()) -> str:
     try:
         conn = psycopg2.connect(_libpq(url), connect_timeout=5)
     except psycopg2.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-        raise StackError(f"cannot reach DATABASE_URL {redact_url(url)}: {first}") from exc
+        # from None: the driver's own exception (chained, it would be printed too) is not
+        # redacted; its first line, redacted, is all a learner needs
+        raise StackError(f"cannot reach DATABASE_URL {redact_url(url)}: "
+                         f"{redact(first, [*secrets, sa_password(url)])}") from None
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version")
@@ -279,8 +334,6 @@ def down(settings: Settings | None = None) -> bool:
 
 
 def _server_system_user() -> str | None:
-    import os
-
     return "embedded_postgres" if os.geteuid() == 0 else None
 
 
@@ -301,7 +354,7 @@ def status(settings: Settings | None = None) -> Status:
     if not settings.embedded:
         url = redact_url(settings.database_url)
         try:
-            version = _check_connect(settings.database_url)
+            version = _check_connect(settings.database_url, secrets_of(settings))
         except StackError as exc:
             return Status("external", "unreachable", url, detail=str(exc))
         return Status("external", "running", url, version=version)

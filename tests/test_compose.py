@@ -22,7 +22,7 @@ INTERPOLATION = re.compile(r"(?<!\$)\$\{(\w+)(?::?-([^}]*))?\}")
 # variables fdelib reads besides DEFAULTS (see fdelib/config.py)
 FDELIB_VARS = {"DATABASE_URL", "CONDUCTOR_SERVER_URL", "ALPHAVANTAGE_API_KEY", "OPENFIGI_API_KEY",
                "PERMID_API_KEY", "GLEIF_BIC_LEI_URL", "GLEIF_ISIN_LEI_URL", "FDE_HOME", "FDE_DATA_DIR",
-               "FDE_RUNS_DIR", "FDE_MODE"}
+               "FDE_RUNS_DIR", "FDE_MODE", "DATABASE_ADMIN_URL", "BANK_APP_PASSWORD"}
 
 
 @pytest.fixture(scope="module")

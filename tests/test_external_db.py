@@ -133,3 +133,45 @@ def test_the_bank_on_an_external_server_is_set_up_through_database_admin_url(ext
         db.get_admin_engine(engine).dispose()
         db.get_admin_engine(engine, role="bank_owner").dispose()
         engine.dispose()
+
+
+def test_fde_psql_keeps_the_password_off_its_command_line(external_url, tmp_path):
+    """`fde psql` execs psql in its own process: what anyone on the machine reads in
+    /proc/PID/cmdline (ps) is the URL without the password; psql finds it in PGPASSWORD."""
+    import subprocess
+    import sys
+    import time
+
+    url = external_url.replace(f"learner:{PASSWORD}@", "learner@") + f"?password={PASSWORD}"
+    proc = subprocess.Popen([sys.executable, "-m", "fdelib.cli", "psql", "-At", "-c",
+                             "SELECT current_user, pg_sleep(2)"],
+                            env={**os.environ, "DATABASE_URL": url, "FDE_HOME": str(tmp_path / "home")},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command_line = b""
+    while proc.poll() is None and b"psql\0postgresql://" not in command_line:
+        try:
+            command_line = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        except OSError:
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.strip() == "learner|"
+    assert b"postgresql://learner@127.0.0.1" in command_line and PASSWORD.encode() not in command_line
+
+
+def test_a_query_password_is_redacted_in_status_and_engines(external_url):
+    from fdelib import db
+
+    url = external_url.replace(f"learner:{PASSWORD}@", "learner@") + f"?password={PASSWORD}"
+    settings = config.Settings.from_env(environ={"DATABASE_URL": url}, env_file=Path("/nonexistent"))
+    status = stack.status(settings)
+    assert status.running and PASSWORD not in status.url and PASSWORD not in " ".join(v for _, v in status.rows())
+    engine = db.get_engine(settings)
+    assert PASSWORD not in repr(engine) and db.read_scalar("SELECT current_user", engine=engine) == "learner"
+    engine.dispose()
+    wrong = config.Settings.from_env(environ={"DATABASE_URL": url.replace(PASSWORD, "Wr0ngPassw0rd")},
+                                     env_file=Path("/nonexistent"))
+    refused = stack.status(wrong)
+    assert refused.state == "unreachable" and "password authentication failed" in refused.detail
+    assert "Wr0ngPassw0rd" not in refused.detail + refused.url
