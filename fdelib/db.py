@@ -39,6 +39,8 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 _ENGINES: dict[str, sa.Engine] = {}
+_SETTINGS_OF: dict[str, Settings] = {}    # engine URL -> the settings it was made from
+_ADMIN_ENGINES: dict[str, sa.Engine] = {}
 # settings -> (engine, postmaster pid or None): the fast path of get_engine
 _READY: dict[tuple, tuple[sa.Engine, int | None]] = {}
 _LOCK = threading.Lock()   # threads of one process start or attach one at a time
@@ -51,7 +53,8 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
     same engine at once while that server's postmaster lives (and start it again if not).
     """
     settings = settings or get_settings()
-    key = (settings.home, settings.database_url, settings.postgres_user, settings.postgres_db)
+    key = (settings.home, settings.database_url, settings.postgres_user, settings.postgres_db,
+           settings.database_admin_url)
     ready = _READY.get(key)
     if ready and (ready[1] is None or stack.postmaster_alive(ready[1])):
         return ready[0]
@@ -62,8 +65,55 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
             # dozens of them share one server's connection slots)
             _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True,
                                              pool_size=int(os.environ.get("FDE_DB_POOL_SIZE") or 5))
+        _SETTINGS_OF[url] = settings
         _READY[key] = (_ENGINES[url], stack.postmaster_pid(settings) if settings.embedded else None)
         return _ENGINES[url]
+
+
+def admin_url(engine: sa.Engine) -> str:
+    """The privileged URL for ``engine``'s database: the embedded server's bootstrap
+    superuser, or ``DATABASE_ADMIN_URL`` (on ``engine``'s database) for another server.
+
+    For set-up the notebooks' own role may not do (creating roles, owning a project's
+    objects). Raises :class:`FdeError` naming the setting when an external server has none.
+    """
+    url = engine.url
+    settings = _SETTINGS_OF.get(url.render_as_string(hide_password=False)) or get_settings()
+    if settings.embedded:
+        return stack.admin_url(settings, database=url.database)
+    if not settings.database_admin_url:
+        raise FdeError(
+            "this needs an administrator connection to the database: set DATABASE_ADMIN_URL "
+            "(e.g. postgresql://postgres:PASSWORD@host:5432/db: a role with CREATEROLE and CREATE "
+            f"on the database, not {url.username!r}, the role notebooks use)")
+    admin = sa.make_url(settings.database_admin_url).set(database=url.database)
+    return admin.render_as_string(hide_password=False)
+
+
+def get_admin_engine(engine: sa.Engine, *, role: str | None = None) -> sa.Engine:
+    """An engine on ``engine``'s database through :func:`admin_url` (one per URL and role).
+
+    With ``role``, every connection switches to it (``SET ROLE``) as soon as it is made, so
+    its work is done with that role's rights only (e.g. a project's NOLOGIN owner role); its
+    ``search_path`` is ``pg_catalog, pg_temp``: a privileged session never runs functions or
+    operators that other roles created in ``public`` (write schema-qualified names).
+    """
+    url = admin_url(engine)
+    key = f"{url}#{role or ''}"
+    with _LOCK:
+        if key not in _ADMIN_ENGINES:
+            admin = sa.create_engine(url, pool_size=2, max_overflow=4, pool_pre_ping=True)
+
+            @sa.event.listens_for(admin, "connect")
+            def _narrow(dbapi_connection, _record) -> None:
+                with dbapi_connection.cursor() as cur:
+                    cur.execute("SET search_path = pg_catalog, pg_temp")
+                    if role:
+                        cur.execute(pgsql.SQL("SET ROLE {}").format(pgsql.Identifier(role)))
+                dbapi_connection.commit()
+
+            _ADMIN_ENGINES[key] = admin
+        return _ADMIN_ENGINES[key]
 
 
 def dispose_engines() -> None:
@@ -71,27 +121,38 @@ def dispose_engines() -> None:
     _READY.clear()
     while _ENGINES:
         _ENGINES.popitem()[1].dispose()
+    while _ADMIN_ENGINES:
+        _ADMIN_ENGINES.popitem()[1].dispose()
 
 
 def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
-                 params: Mapping[str, Any] | None = None) -> None:
-    """Run every statement of a ``.sql`` file in one transaction.
+                 params: Mapping[str, Any] | None = None, *,
+                 connection: sa.Connection | None = None) -> list[str]:
+    """Run every statement of a ``.sql`` file in one transaction; return the server's
+    warnings (``RAISE WARNING`` lines, without the ``WARNING:`` prefix).
 
     The file goes to the server as one script, so ``$$``-quoted function bodies and
-    ``DO`` blocks work. ``params`` are bound server-side by psycopg2 (``%(name)s``
-    placeholders); without params the text is sent as-is.
+    ``DO`` blocks work. ``params`` are bound by psycopg2 (``%(name)s`` placeholders);
+    without params the text is sent as-is. With ``connection``, the file runs in that
+    connection's open transaction (so several files can be one transaction).
     """
     path = Path(path)
     if not path.is_file():
         raise FdeError(f"SQL file not found: {path}")
     text = path.read_text()
-    engine = engine or get_engine()
-    with engine.begin() as conn:
-        cursor = conn.connection.dbapi_connection.cursor()
-        try:
+
+    def _run(conn: sa.Connection) -> list[str]:
+        raw = conn.connection.dbapi_connection
+        raw.notices.clear()   # psycopg2 keeps the last 50 of a connection's notices
+        with raw.cursor() as cursor:
             cursor.execute(text, params) if params else cursor.execute(text)
-        finally:
-            cursor.close()
+        return [n.strip().removeprefix("WARNING:").strip() for n in raw.notices
+                if n.startswith("WARNING:")]
+
+    if connection is not None:
+        return _run(connection)
+    with (engine or get_engine()).begin() as conn:
+        return _run(conn)
 
 
 def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None, *,

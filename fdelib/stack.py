@@ -16,17 +16,22 @@ Lifecycle rules, chosen so that a learner cannot wedge it:
   inter-process lock in ``$FDE_HOME`` serialises start and bootstrap;
 * when running as root the wheel creates an unprivileged system user for the server.
 
-Notebooks connect as the application role (``POSTGRES_USER``): no superuser, owner of
-the course database, and ``CREATEROLE`` so a project can create narrower roles of its own
-(since PostgreSQL 16 a CREATEROLE role manages only the roles it created). The
-``postgres`` superuser is used only here, to bootstrap that role and its database.
+Notebooks connect as the application role (``POSTGRES_USER``): no superuser, no
+``CREATEROLE``, owner of the course database (so the projects create their schemas in it).
+The ``postgres`` superuser is used only by fdelib itself: here, to bootstrap that role and
+its database, and through :func:`admin_url` for set-up that needs more than the notebooks'
+role may do (the bank's owner role and its privileges, :mod:`fdelib.bank.ddl`). The server
+listens on a Unix socket in ``pgdata`` (mode 0700), so only this machine's user that runs it
+can reach it at all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import stat
 import subprocess
 import warnings
 from pathlib import Path
@@ -36,7 +41,7 @@ import psutil
 import psycopg2
 from psycopg2 import sql
 
-from .config import Settings, get_settings, redact_url
+from .config import Settings, get_settings, redact, redact_url, secrets_of
 from .errors import StackError
 
 ADMIN_USER = "postgres"
@@ -83,8 +88,46 @@ class Status:
 # --- embedded server -----------------------------------------------------------------
 
 def _stack_lock(settings: Settings) -> fasteners.InterProcessLock:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     return fasteners.InterProcessLock(str(settings.home / "stack.lock"))
+
+
+# Logs other parts of fdelib append to under $FDE_HOME (the local engine's, the workers'):
+# created here with mode 0600, so appending keeps them private whoever opens them first.
+PRIVATE_LOGS = ("conductor.log", "logs/workers.log")
+
+
+def secure_home(settings: Settings) -> None:
+    """Make ``$FDE_HOME`` private: the folder 0700, its folders 0700, its files 0600.
+
+    As root the embedded server runs as its own system user, which must reach ``pgdata``
+    below ``$FDE_HOME``: the folder is then 0711 (others may pass through, not list it; what
+    is inside stays 0700/0600). The wheel opens ``pgdata``'s parents to everyone each time it
+    starts a server as root, so this runs after every start. Inside ``pgdata`` (0700)
+    PostgreSQL keeps its own modes.
+    """
+    home = settings.home
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    home.chmod(0o711 if os.geteuid() == 0 else 0o700)
+    for name in PRIVATE_LOGS:
+        path = home / name
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    me = os.geteuid()
+    for folder, dirs, files in os.walk(home):
+        here = Path(folder)
+        if here == settings.pgdata:
+            dirs[:] = []   # PostgreSQL's own
+        for name in dirs + files:
+            path = here / name
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if info.st_uid != me or stat.S_ISLNK(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+                continue
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                path.chmod(0o700 if stat.S_ISDIR(info.st_mode) else 0o600)
 
 
 def _read_postmaster(pgdata: Path) -> dict | None:
@@ -189,8 +232,10 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
                     sql.Identifier(user)), (settings.postgres_password,))
-            # attributes are (re)applied every time, so older data folders converge
-            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB CREATEROLE").format(
+            # attributes are (re)applied every time, so older data folders converge. No
+            # CREATEROLE: roles are created by the bootstrap superuser (bank setup), and a
+            # CREATEROLE role could administer them (any non-superuser role before PG 16).
+            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
                 sql.Identifier(user)))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
             if cur.fetchone() is None:
@@ -200,18 +245,29 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
         conn.close()
 
 
+def sa_password(url: str) -> str | None:
+    """The password in a database URL (decoded), or None."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:   # an unparsable URL: redact() still finds a userinfo password
+        return None
+
+
 def _libpq(url: str) -> str:
     """A SQLAlchemy URL as a libpq connection URI."""
     return url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
-def admin_url(settings: Settings | None = None) -> str:
-    """Superuser URL of the running embedded server (bootstrap and tests only)."""
+def admin_url(settings: Settings | None = None, database: str = "postgres") -> str:
+    """Superuser URL of the running embedded server, on ``database`` (bootstrap, privileged
+    set-up such as the bank's owner role, and tests)."""
     settings = settings or get_settings()
     info = _read_postmaster(settings.pgdata)
     if info is None or not _postmaster_alive(info["pid"]):
         raise StackError("the embedded PostgreSQL is not running; run `fde up`")
-    return _socket_url(info, ADMIN_USER, "postgres")
+    return _socket_url(info, ADMIN_USER, database)
 
 
 def up(settings: Settings | None = None) -> str:
@@ -222,20 +278,25 @@ def up(settings: Settings | None = None) -> str:
     """
     settings = settings or get_settings()
     if not settings.embedded:
-        _check_connect(settings.database_url)
+        secure_home(settings)
+        _check_connect(settings.database_url, secrets_of(settings))
         return settings.database_url
     with _stack_lock(settings):
         info = _start_embedded(settings)
+        secure_home(settings)
         _bootstrap(_libpq(_socket_url(info, ADMIN_USER, "postgres")), settings)
     return _socket_url(info, settings.postgres_user, settings.postgres_db)
 
 
-def _check_connect(url: str) -> str:
+def _check_connect(url: str, secrets: list[str] | tuple = ()) -> str:
     try:
         conn = psycopg2.connect(_libpq(url), connect_timeout=5)
     except psycopg2.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
-        raise StackError(f"cannot reach DATABASE_URL {redact_url(url)}: {first}") from exc
+        # from None: the driver's own exception (chained, it would be printed too) is not
+        # redacted; its first line, redacted, is all a learner needs
+        raise StackError(f"cannot reach DATABASE_URL {redact_url(url)}: "
+                         f"{redact(first, [*secrets, sa_password(url)])}") from None
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version")
@@ -273,8 +334,6 @@ def down(settings: Settings | None = None) -> bool:
 
 
 def _server_system_user() -> str | None:
-    import os
-
     return "embedded_postgres" if os.geteuid() == 0 else None
 
 
@@ -295,7 +354,7 @@ def status(settings: Settings | None = None) -> Status:
     if not settings.embedded:
         url = redact_url(settings.database_url)
         try:
-            version = _check_connect(settings.database_url)
+            version = _check_connect(settings.database_url, secrets_of(settings))
         except StackError as exc:
             return Status("external", "unreachable", url, detail=str(exc))
         return Status("external", "running", url, version=version)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sqlalchemy.engine import make_url
 
 from . import db
-from .config import Settings, get_settings, redact_url
+from .config import Settings, get_settings
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS start_here_prices (
@@ -33,8 +34,10 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
                          engine=engine).iloc[0]
     if settings.embedded:
         where = f"embedded server, data in {settings.display_path(settings.pgdata)}"
-    else:
-        where = f"external server {redact_url(settings.database_url).split('@')[-1]}"
+    else:   # where, not who: host, port and database (no user, no password, no query)
+        url = make_url(settings.database_url)
+        host = url.host or url.query.get("host") or "localhost"
+        where = f"external server {host}:{url.port or 5432}/{url.database}"
     rows = [
         ("database", where),
         ("PostgreSQL", f"{info['version']}"),

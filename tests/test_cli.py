@@ -83,6 +83,7 @@ def test_up_starts_the_workflow_engine_and_down_stops_it():
             state = json.load(f)
         status = fde("status", env=env)
         assert f"local engine running: {state['url']}" in status.stdout
+        assert_private(home)
         down = fde("down", env=env)
         assert "local workflow engine stopped" in down.stdout and "PostgreSQL stopped" in down.stdout
         import psutil
@@ -92,3 +93,57 @@ def test_up_starts_the_workflow_engine_and_down_stops_it():
     finally:
         fde("down", env=env)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def assert_private(home: str) -> None:
+    """$FDE_HOME and what the stack put there (logs, state, locks) are the user's alone."""
+    import stat
+    from pathlib import Path
+
+    root = Path(home)
+    assert stat.S_IMODE(root.stat().st_mode) == (0o711 if os.geteuid() == 0 else 0o700)
+    seen = set()
+    for path in root.rglob("*"):
+        if root / "pgdata" in path.parents:
+            continue   # PostgreSQL's own (pgdata itself is checked)
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
+        seen.add(path.relative_to(root).as_posix())
+    assert {"pgdata", "conductor.log", "conductor.json", "logs", "logs/workers.log"} <= seen
+
+
+SECRET = "Sup3rSecret-42"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("url", [
+    f"postgresql://learner:{SECRET}@127.0.0.1:{{port}}/course",
+    f"postgresql://learner@127.0.0.1:{{port}}/course?sslmode=disable&password={SECRET}",
+    f"host=127.0.0.1 port={{port}} user=learner password={SECRET} dbname=course",
+])
+def test_status_and_up_never_print_a_password(url, tmp_path):
+    env = {"DATABASE_URL": url.format(port=free_port()), "FDE_HOME": str(tmp_path / "home"),
+           "CONDUCTOR_SERVER_URL": f"http://worker:{SECRET}@127.0.0.1:9/api"}
+    status, up = fde("status", env=env), fde("up", env=env)
+    assert status.returncode != 0 and up.returncode == 2
+    for result in (status, up):
+        said = result.stdout + result.stderr
+        assert SECRET not in said and "learner" in said and "***" in said, said
+
+
+def test_psql_gets_the_password_from_its_environment_not_its_command_line():
+    from fdelib.cli import psql_command
+
+    for url in (f"postgresql+psycopg2://learner:{SECRET}@db:5432/course?sslmode=require",
+                f"postgresql+psycopg2://learner@db:5432/course?password={SECRET}&sslmode=require"):
+        argument, env = psql_command(url)
+        assert argument == "postgresql://learner@db:5432/course?sslmode=require"
+        assert env["PGPASSWORD"] == SECRET
+    argument, env = psql_command("postgresql+psycopg2://fde@/fde?host=/tmp/x/pgdata")
+    assert argument == "postgresql://fde@/fde?host=%2Ftmp%2Fx%2Fpgdata" and "PGPASSWORD" not in env or \
+        env.get("PGPASSWORD") == os.environ.get("PGPASSWORD")

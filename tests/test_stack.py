@@ -38,6 +38,10 @@ def private_settings():
 def test_application_role_is_not_a_superuser(engine):
     assert db.read_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
                           engine=engine) is False
+    # nor CREATEROLE: it could administer the roles it creates (any non-superuser role before
+    # PostgreSQL 16); the bank's roles are created through the bootstrap superuser instead
+    assert db.read_scalar("SELECT rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
+                          engine=engine) is False
     status = stack.status()
     assert status.running and status.kind == "embedded" and status.version.startswith("18")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import threading
 import time
 from decimal import Decimal
@@ -30,14 +31,14 @@ import sqlalchemy as sa
 
 from .. import db
 from ..errors import FdeError
-from .ddl import app_engine, raw_connect
-from .ops import clock, total_money
+from .ddl import OWNER_ROLE, app_engine, owner_engine, raw_connect
+from .ops import amount as ops_amount
+from .ops import total_money
 
 ISOLATION = {"READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
              "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
              "SERIALIZABLE": psycopg2.extensions.ISOLATION_LEVEL_SERIALIZABLE}
 RETRYABLE = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
-TRANSFER = "SELECT bank.transfer(%s, %s, %s, %s, %s)"
 
 
 @dataclasses.dataclass
@@ -63,29 +64,66 @@ def hot_accounts(engine: sa.Engine, count: int, seed: int) -> np.ndarray:
     return np.sort(rng.choice(ids, min(count, len(ids)), replace=False))
 
 
+# Hostile requests mixed into a plan: amounts that are not money. Each must be refused by the
+# database itself (the storm sends them with psycopg2 directly, past fdelib's own check,
+# ops.amount). A float is sent with an explicit ::numeric cast -- the form that reaches the
+# operation (a bare float parameter matches no operation at all).
+HOSTILE_AMOUNTS = {
+    "NaN (Decimal)": Decimal("NaN"),
+    "NaN (text)": "NaN",
+    "NaN (float)": float("nan"),
+    "Infinity (Decimal)": Decimal("Infinity"),   # psycopg2 sends it as 'NaN'::numeric
+    "Infinity (text)": "Infinity",
+    "-Infinity (text)": "-Infinity",
+    "Infinity (float)": float("inf"),
+}
+# ... and requests that state their own booking time, in the signature the operations had
+# before the database owned the clock: backdated by 30 days, or at 'infinity'.
+HOSTILE_TIMES = {
+    "backdated": "now() - interval '30 days'",
+    "at 'infinity'": "'infinity'::timestamptz",
+}
+HOSTILE = tuple(HOSTILE_AMOUNTS) + tuple(HOSTILE_TIMES)
+
+
 def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
-         prefix: str = "conc") -> pd.DataFrame:
-    """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass)."""
+         prefix: str = "conc", hostile: float = 0.0) -> pd.DataFrame:
+    """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass).
+
+    With ``hostile`` > 0, that share of the requests is replaced by hostile ones (column
+    ``hostile`` names the kind, from :data:`HOSTILE`): a deposit, withdrawal or transfer of an
+    amount that is not money. Every one of them must be refused.
+    """
     hot = hot_accounts(engine, accounts, seed)
     if len(hot) < 2:
         raise FdeError("a concurrency plan needs at least two accounts; populate a bigger bank")
+    if not 0 <= hostile <= 1:
+        raise FdeError(f"hostile is a share of the requests, between 0 and 1; got {hostile}")
     rng = np.random.default_rng(seed + 1)
     source = rng.choice(hot, transfers)
     shift = rng.integers(1, len(hot), transfers)
     target = hot[(np.searchsorted(hot, source) + shift) % len(hot)]
     amount = np.round(np.exp(rng.normal(4.0, 1.2, transfers)), 2).clip(0.01, 50_000)
-    return pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
-                         "source": source, "target": target, "amount": amount})
+    work = pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
+                         "operation": "transfer", "source": source, "target": target,
+                         "amount": amount.astype(object), "hostile": ""})
+    bad = np.flatnonzero(rng.random(transfers) < hostile)
+    kinds = [HOSTILE[k] for k in rng.choice(len(HOSTILE), len(bad))]
+    work.loc[bad, "hostile"] = kinds
+    work.loc[bad, "operation"] = rng.choice(["transfer", "deposit", "withdraw"], len(bad))
+    work.loc[bad, "amount"] = pd.Series([HOSTILE_AMOUNTS.get(k, work.at[i, "amount"]) for i, k in zip(bad, kinds)],
+                                        index=bad, dtype=object)
+    return work
 
 
 def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
-        isolation: str = "READ COMMITTED", as_of: str = "2026-01-02",
-        max_attempts: int = 200) -> RunResult:
+        isolation: str = "READ COMMITTED", max_attempts: int = 200) -> RunResult:
     """Send ``transfers`` from ``workers`` threads at once; return every outcome."""
     if isolation not in ISOLATION:
         raise FdeError(f"isolation must be one of {sorted(ISOLATION)}, got {isolation!r}")
+    transfers = transfers.assign(**{c: transfers[c] if c in transfers else d
+                                    for c, d in (("operation", "transfer"), ("hostile", ""))})
     app = app_engine(engine)
-    at = clock(as_of, hour=12).to_pydatetime()
     shares = [transfers.iloc[w::workers] for w in range(workers)]
     results: list[list[dict]] = [[] for _ in range(workers)]
     start = threading.Barrier(workers + 1)
@@ -101,7 +139,7 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
         try:
             start.wait()
             for row in shares[index].itertuples(index=False):
-                results[index].append(_send(conn, row, at, rng, max_attempts) | {"worker": index})
+                results[index].append(_send(conn, row, rng, max_attempts) | {"worker": index})
         finally:
             conn.close()
 
@@ -124,14 +162,27 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
     return RunResult(outcomes, isolation, workers, seconds)
 
 
-def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
-    """One transfer, retried on serialization failure or deadlock, with its outcome."""
+def _request(row) -> tuple[str, tuple]:
+    """The SQL and arguments of one planned request, hostile or not."""
+    value = row.amount if row.hostile in HOSTILE_AMOUNTS else ops_amount(row.amount)
+    cast = "::numeric" if isinstance(value, float) else ""
+    at = f", {HOSTILE_TIMES[row.hostile]}" if row.hostile in HOSTILE_TIMES else ""
+    if row.operation == "transfer":
+        return (f"SELECT bank.transfer(%s, %s, %s{cast}{at}, %s)",
+                (int(row.source), int(row.target), value, row.reference))
+    if row.operation not in ("deposit", "withdraw"):
+        raise FdeError(f"unknown operation {row.operation!r} in a concurrency plan")
+    return f"SELECT bank.{row.operation}(%s, %s{cast}{at}, %s)", (int(row.source), value, row.reference)
+
+
+def _send(conn, row, rng: random.Random, max_attempts: int) -> dict:
+    """One request, retried on serialization failure or deadlock, with its outcome."""
     retries = {"serialization": 0, "deadlock": 0}
-    amount = Decimal(str(row.amount))
+    statement, args = _request(row)
     for attempt in range(max_attempts):
         try:
             with conn.cursor() as cur:
-                cur.execute(TRANSFER, (int(row.source), int(row.target), amount, at, row.reference))
+                cur.execute(statement, args)
                 booked = cur.fetchone()[0]
             conn.commit()
             return _outcome(row, "booked", booked, retries)
@@ -141,18 +192,42 @@ def _send(conn, row, at, rng: random.Random, max_attempts: int) -> dict:
             time.sleep(rng.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
         except psycopg2.Error as exc:
             conn.rollback()
-            if exc.pgcode and exc.pgcode[:2] in ("23", "22", "P0", "55"):
+            # a rule refusing a request is an answer; a hostile request may also be refused
+            # before any rule runs (no operation takes its arguments: class 42)
+            classes = ("23", "22", "P0", "55") + (("42",) if row.hostile else ())
+            if exc.pgcode and exc.pgcode[:2] in classes:
                 return _outcome(row, "refused", None, retries, exc)
             return _outcome(row, "error", None, retries, exc)
     return _outcome(row, "gave up", None, retries)
 
 
+def reason(exc: psycopg2.Error) -> str:
+    """Why the database refused, in a few words: the error class and the rule it names (or the
+    start of its message, without the values)."""
+    diag = exc.diag
+    if exc.pgcode == "42883":   # undefined_function
+        return "UndefinedFunction: no operation takes a booking time"
+    said = diag.constraint_name or re.split(r",? got |:|\(", diag.message_primary or "")[0].strip()
+    return f"{type(exc).__name__}: {said}"
+
+
 def _outcome(row, status: str, booked, retries: dict, exc: psycopg2.Error | None = None) -> dict:
-    return {"reference": row.reference, "status": status, "booked": booked,
+    return {"reference": row.reference, "operation": row.operation, "hostile": row.hostile,
+            "status": status, "booked": booked,
             "sqlstate": exc.pgcode if exc is not None else None,
+            "reason": reason(exc) if exc is not None else None,
             "retries": retries["serialization"] + retries["deadlock"],
             "serialization_retries": retries["serialization"],
             "deadlock_retries": retries["deadlock"]}
+
+
+OUT_OF_TIME_ORDER = """SELECT count(*) FROM (
+    SELECT booked_at < lag(booked_at) OVER (PARTITION BY account_id ORDER BY transaction_id) AS earlier
+    FROM bank.transactions) t WHERE earlier"""
+NON_FINITE_STORED = """SELECT
+    (SELECT count(*) FROM bank.transactions WHERE amount IN ('NaN', 'Infinity', '-Infinity')
+                                              OR balance_after IN ('NaN', 'Infinity', '-Infinity'))
+  + (SELECT count(*) FROM bank.accounts WHERE balance IN ('NaN', 'Infinity', '-Infinity'))"""
 
 
 def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
@@ -161,14 +236,18 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
     outcomes = result.outcomes
     ledger = db.read_frame("""
         SELECT reference, count(*) FILTER (WHERE kind = 'transfer_out') AS debits,
-               count(*) FILTER (WHERE kind = 'transfer_in') AS credits
+               count(*) FILTER (WHERE kind = 'transfer_in') AS credits, count(*) AS rows
         FROM bank.transactions WHERE reference LIKE :pattern GROUP BY reference""",
                            {"pattern": prefix + "-%"}, engine=engine).set_index("reference")
     seen = ledger.reindex(outcomes["reference"]).fillna(0)
     booked = (outcomes["status"] == "booked").to_numpy()
-    exactly_once = (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1)
-    not_at_all = (seen["debits"].to_numpy() == 0) & (seen["credits"].to_numpy() == 0)
+    transfer = (outcomes["operation"] == "transfer").to_numpy()
+    rows = seen["rows"].to_numpy()
+    exactly_once = np.where(transfer, (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1),
+                            rows == 1)
+    not_at_all = rows == 0
     lost = int((booked & ~exactly_once).sum() + (~booked & ~not_at_all).sum())
+    hostile = (outcomes["hostile"] != "").to_numpy()
     below = db.read_scalar("SELECT count(*) FROM bank.accounts a JOIN bank.customers c "
                            "USING (customer_id) WHERE a.balance < c.min_balance", engine=engine)
     total_after = total_money(engine)
@@ -178,28 +257,69 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
         "booked or refused by a rule": int(outcomes["status"].isin(["booked", "refused"]).sum()),
         "lost (not exactly once)": lost,
         "errors or gave up": int((~outcomes["status"].isin(["booked", "refused"])).sum()),
+        "hostile requests": int(hostile.sum()),
+        "hostile requests booked": int((hostile & booked).sum()),
         "Σ balances before": total_before, "Σ balances after": total_after,
         "money conserved": total_before == total_after,
         "balances below minimum": int(below),
+        "NaN or Infinity stored": int(db.read_scalar(NON_FINITE_STORED, engine=engine)),
+        "bookings earlier than the one before": int(db.read_scalar(OUT_OF_TIME_ORDER, engine=engine)),
         "ledger breaks": len(db.read_frame("SELECT * FROM bank.ledger_breaks()", engine=engine)),
     }
 
 
-def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int, as_of: str,
-           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40) -> pd.DataFrame:
-    """The same kind of workload at each isolation level; the invariants per level."""
+def refusals(result: RunResult) -> pd.DataFrame:
+    """Refused requests by reason, split into ordinary and hostile ones."""
+    refused = result.outcomes[result.outcomes["status"] == "refused"]
+    table = refused.assign(request=np.where(refused["hostile"] != "", "hostile", "ordinary")) \
+        .pivot_table(index="reason", columns="request", values="reference", aggfunc="count", fill_value=0)
+    table.columns.name = None
+    return table.astype(int)
+
+
+def storm_report(result: RunResult, facts: dict) -> str:
+    """The storm's figures as text: requests, booked, refused by reason, invariants checked."""
+    outcomes = result.outcomes
+    hostile = outcomes[outcomes["hostile"] != ""]
+    lines = [f"storm: {len(outcomes):,} requests from {result.workers} clients at {result.isolation} "
+             f"({len(hostile):,} hostile: {', '.join(f'{k} {v}' for k, v in hostile['hostile'].value_counts().sort_index().items())})",
+             f"  booked  {int((outcomes['status'] == 'booked').sum()):,}",
+             f"  refused {int((outcomes['status'] == 'refused').sum()):,}, by reason:"]
+    for why, row in refusals(result).iterrows():
+        lines.append(f"    {why:<72} " + ", ".join(f"{k} {v:,}" for k, v in row.items() if v))
+    lines.append(f"  retries {result.retries:,} (serialization {int(outcomes['serialization_retries'].sum()):,}, "
+                 f"deadlock {int(outcomes['deadlock_retries'].sum()):,})")
+    checks = {"every request booked or refused by a rule": facts["errors or gave up"] == 0,
+              "no hostile request booked": facts["hostile requests booked"] == 0,
+              "each booked request in the ledger exactly once, each refused one not at all":
+                  facts["lost (not exactly once)"] == 0,
+              "Σ balances unchanged": facts["money conserved"],
+              "no balance below its customer's minimum": facts["balances below minimum"] == 0,
+              "no NaN or Infinity stored": facts["NaN or Infinity stored"] == 0,
+              "every account's bookings in time order": facts["bookings earlier than the one before"] == 0,
+              "bank.ledger_breaks() empty": facts["ledger breaks"] == 0}
+    lines.append(f"  invariants checked: {sum(checks.values())} of {len(checks)} hold")
+    lines += [f"    [{'ok' if ok else 'BROKEN'}] {name}" for name, ok in checks.items()]
+    return "\n".join(lines)
+
+
+def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int,
+           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40,
+           hostile: float = 0.0) -> pd.DataFrame:
+    """The same kind of workload at each isolation level (``hostile``: the share of hostile
+    requests mixed in, see :func:`plan`); the invariants per level."""
     rows = []
     for number, isolation in enumerate(isolations):
         prefix = f"stress{number}"
-        work = plan(engine, transfers, seed + number, accounts, prefix=prefix)
+        work = plan(engine, transfers, seed + number, accounts, prefix=prefix, hostile=hostile)
         before = total_money(engine)
-        result = run(engine, work, workers=workers, isolation=isolation, as_of=as_of)
+        result = run(engine, work, workers=workers, isolation=isolation)
         rows.append(verify(engine, result, before, prefix=prefix))
     return pd.DataFrame(rows).set_index("isolation")
 
 
 def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed: int = 42,
-               as_of: str = "2026-01-02", prefix: str = "drain") -> pd.DataFrame:
+               prefix: str = "drain") -> pd.DataFrame:
     """``attempts`` transfers of one fifth of an account's headroom, all at once.
 
     Whatever the interleaving, exactly five can be booked: the sixth would take the
@@ -220,7 +340,7 @@ def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed:
     work = pd.DataFrame({"reference": [f"{prefix}-{i:03d}" for i in range(attempts)],
                          "source": account, "target": targets, "amount": float(amount)})
     before = total_money(engine)
-    result = run(engine, work, workers=workers, as_of=as_of)
+    result = run(engine, work, workers=workers)
     facts = verify(engine, result, before, prefix=prefix)
     after = db.read_scalar("SELECT a.balance - c.min_balance FROM bank.accounts a JOIN "
                            "bank.customers c USING (customer_id) WHERE account_id = :a",
@@ -236,8 +356,8 @@ def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed:
 
 # --- two races, replayed step by step on two connections --------------------------------
 
-def _two_sessions(engine: sa.Engine, isolation: str):
-    a, b = raw_connect(engine), raw_connect(engine)
+def _two_sessions(engine: sa.Engine, isolation: str, role: str | None = None):
+    a, b = raw_connect(engine, role=role), raw_connect(engine, role=role)
     for conn in (a, b):
         conn.set_session(isolation_level=ISOLATION[isolation])
     return a, b
@@ -249,28 +369,27 @@ def _scalar(conn, sql: str, params=()):
         return cur.fetchone()[0]
 
 
-def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
+def lost_update(engine: sa.Engine) -> pd.DataFrame:
     """A naive client (read the balance, compute in Python, write it back) racing another.
 
-    Run as the owner (the application role could not even try). Session B writes a balance
+    Run as the bank's owner (the application role could not even try). Session B writes a balance
     computed from a stale read; the ledger-chain rule notices that its row does not follow
     from the previous one and refuses, so A's withdrawal is not silently overwritten.
     """
     account = _free_account(engine)
-    at = clock(as_of, hour=10).to_pydatetime()
     steps = []
-    a, b = _two_sessions(engine, "READ COMMITTED")
+    a, b = _two_sessions(owner_engine(engine), "READ COMMITTED", role=OWNER_ROLE)
     try:
         read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
         balance_a = _scalar(a, read, (account,))
         steps.append(("A", "reads the balance", f"{balance_a}"))
         balance_b = _scalar(b, read, (account,))
         steps.append(("B", "reads the balance", f"{balance_b}"))
-        _naive_withdraw(a, account, balance_a, Decimal("100.00"), at)
+        _naive_withdraw(a, account, balance_a, Decimal("100.00"))
         a.commit()
         steps.append(("A", "writes balance - 100.00 with its ledger row, commits", f"{balance_a - 100}"))
         try:
-            _naive_withdraw(b, account, balance_b, Decimal("50.00"), at)
+            _naive_withdraw(b, account, balance_b, Decimal("50.00"))
             b.commit()
             steps.append(("B", "writes balance - 50.00 with its ledger row, commits",
                           "accepted: A's withdrawal would be lost!"))
@@ -286,11 +405,11 @@ def lost_update(engine: sa.Engine, as_of: str) -> pd.DataFrame:
     return pd.DataFrame(steps, columns=["session", "does", "result"])
 
 
-def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal, at) -> None:
-    with conn.cursor() as cur:
+def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal) -> None:
+    with conn.cursor() as cur:   # (booked_at: its default, the bank's clock)
         cur.execute("UPDATE bank.accounts SET balance = %s WHERE account_id = %s", (seen - amount, account))
-        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) "
-                    "VALUES (%s, 'withdrawal', %s, %s, %s)", (account, -amount, seen - amount, at))
+        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after) "
+                    "VALUES (%s, 'withdrawal', %s, %s)", (account, -amount, seen - amount))
 
 
 def _free_account(engine: sa.Engine) -> int:
@@ -299,8 +418,7 @@ def _free_account(engine: sa.Engine) -> int:
         "WHERE a.balance - c.min_balance >= 500 ORDER BY a.account_id LIMIT 1", engine=engine))
 
 
-def serialization_failure(engine: sa.Engine, as_of: str,
-                          isolation: str = "REPEATABLE READ") -> pd.DataFrame:
+def serialization_failure(engine: sa.Engine, isolation: str = "REPEATABLE READ") -> pd.DataFrame:
     """Two withdrawals through bank.withdraw at ``isolation``, B's snapshot older than A's commit.
 
     Under REPEATABLE READ or SERIALIZABLE, B may not act on a row changed since its
@@ -309,19 +427,18 @@ def serialization_failure(engine: sa.Engine, as_of: str,
     """
     app = app_engine(engine)
     account = _free_account(engine)
-    at = clock(as_of, hour=11).to_pydatetime()
     read = "SELECT balance FROM bank.accounts WHERE account_id = %s"
-    withdraw = "SELECT bank.withdraw(%s, %s, %s, %s)"
+    withdraw = "SELECT bank.withdraw(%s, %s, %s)"
     steps = []
     a, b = _two_sessions(app, isolation)
     try:
         steps.append(("B", f"begins ({isolation}) and reads the balance", f"{_scalar(b, read, (account,))}"))
-        _scalar(a, withdraw, (account, Decimal("100.00"), at, f"serial-{isolation}-a"))
+        _scalar(a, withdraw, (account, Decimal("100.00"), f"serial-{isolation}-a"))
         a.commit()
         steps.append(("A", "withdraws 100.00 and commits", "booked"))
         for attempt in (1, 2):
             try:
-                _scalar(b, withdraw, (account, Decimal("50.00"), at, f"serial-{isolation}-b"))
+                _scalar(b, withdraw, (account, Decimal("50.00"), f"serial-{isolation}-b"))
                 b.commit()
                 steps.append(("B", f"withdraws 50.00 (attempt {attempt})", "booked"))
                 break

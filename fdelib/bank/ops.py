@@ -9,7 +9,7 @@ Python only reports what it said: :func:`refusal` turns a psycopg2 error into
 from __future__ import annotations
 
 import dataclasses
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
@@ -18,13 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from .. import db
+from ..errors import FdeError
 from .ddl import app_engine
 
+# No operation takes a time: the database stamps each booking with the bank's clock (.clock).
 OPERATIONS = {
-    "transfer": "SELECT bank.transfer(:source, :target, :amount, :at, :reference)",
-    "deposit": "SELECT bank.deposit(:source, :amount, :at, :reference)",
-    "withdraw": "SELECT bank.withdraw(:source, :amount, :at, :reference)",
-    "pay_loan": "SELECT bank.pay_loan(:loan, :amount, :at, :reference)",
+    "transfer": "SELECT bank.transfer(:source, :target, :amount, :reference)",
+    "deposit": "SELECT bank.deposit(:source, :amount, :reference)",
+    "withdraw": "SELECT bank.withdraw(:source, :amount, :reference)",
+    "pay_loan": "SELECT bank.pay_loan(:loan, :amount, :reference)",
 }
 
 
@@ -46,9 +48,36 @@ class Refusal:
                    getattr(diag, "constraint_name", None) or "")
 
 
-def clock(as_of: str, seconds: float = 0, hour: int = 9) -> pd.Timestamp:
-    """The notebook's clock: ``as_of`` at ``hour``:00 UTC plus ``seconds``."""
-    return pd.Timestamp(as_of, tz="UTC") + pd.Timedelta(hours=hour, seconds=seconds)
+class AmountError(FdeError, ValueError):
+    """An amount that is not a finite number (refused before anything is sent)."""
+
+
+def amount(value) -> Decimal:
+    """``value`` as an exact Decimal amount of money: numbers, Decimals and numeric strings.
+
+    NaN and ±Infinity (float, Decimal or text such as ``'NaN'``, ``'-inf'``), booleans and
+    anything that is not a number are refused with :class:`AmountError`. The database checks
+    the same again (and the sign, whole cents and the largest amount): this is the first of
+    two walls, not the only one.
+    """
+    if isinstance(value, Decimal):
+        exact = value
+    elif isinstance(value, (bool, np.bool_)) or value is None:
+        raise AmountError(f"amount must be a number, got {value!r}")
+    elif isinstance(value, (int, np.integer)):
+        exact = Decimal(int(value))
+    elif isinstance(value, (float, np.floating)):
+        exact = Decimal(repr(float(value)))   # shortest repr: 0.1 -> Decimal('0.1'), nan -> NaN
+    elif isinstance(value, str):
+        try:
+            exact = Decimal(value.strip())
+        except InvalidOperation:
+            raise AmountError(f"amount must be a number, got {value!r}") from None
+    else:
+        raise AmountError(f"amount must be a number, got {type(value).__name__} {value!r}")
+    if not exact.is_finite():
+        raise AmountError(f"amount must be a finite number, got {value!r}")
+    return exact
 
 
 def call(engine: sa.Engine, operation: str, **params) -> int:
@@ -56,8 +85,13 @@ def call(engine: sa.Engine, operation: str, **params) -> int:
 
     Raises the database's error (wrapped by SQLAlchemy; ``exc.orig`` is psycopg2's).
     """
+    if operation not in OPERATIONS:
+        raise FdeError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
+    if "at" in params:
+        raise FdeError("operations take no time: the bank stamps each booking with its own clock "
+                       "(a lesson's course clock is set by bank.populate or bank.clock.set_course)")
     params = {"reference": None, "target": None, "loan": None, **params}
-    params["amount"] = Decimal(str(params["amount"]))
+    params["amount"] = amount(params["amount"])
     with engine.begin() as conn:
         return conn.execute(sa.text(OPERATIONS[operation]), params).scalar_one()
 
@@ -91,7 +125,6 @@ def plan_day(engine: sa.Engine, operations: int, seed: int, as_of: str) -> pd.Da
         "n": np.arange(operations), "operation": kinds, "source": source,
         "target": np.where(kinds == "transfer", target, 0),
         "loan": rng.choice(loans, operations) if len(loans) else 0, "amount": amount,
-        "at": [clock(as_of, 30 * i) for i in range(operations)],
         "reference": [f"day-{as_of}-{i:05d}" for i in range(operations)]})
 
 
@@ -100,13 +133,11 @@ def run_day(engine: sa.Engine, plan: pd.DataFrame) -> pd.DataFrame:
     app = app_engine(engine)
     rows = []
     for request in plan.itertuples(index=False):
-        params = {"source": int(request.source), "amount": request.amount, "at": request.at,
-                  "reference": request.reference}
+        params = {"source": int(request.source), "amount": request.amount, "reference": request.reference}
         if request.operation == "transfer":
             params["target"] = int(request.target)
         if request.operation == "pay_loan":
-            params = {"loan": int(request.loan), "amount": request.amount, "at": request.at,
-                      "reference": request.reference}
+            params = {"loan": int(request.loan), "amount": request.amount, "reference": request.reference}
         booked, refused = attempt(app, request.operation, **params)
         rows.append({"n": request.n, "operation": request.operation, "booked": booked,
                      "outcome": "booked" if refused is None else refused.error,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,8 @@ import sqlalchemy as sa
 
 from .. import db
 from ..errors import FdeError
-from .ddl import TABLES, setup
+from . import clock
+from .ddl import TABLES, BankIntegrityWarning, owner_engine, setup
 
 DAY = np.timedelta64(1, "D")
 SECOND = np.timedelta64(1, "s")
@@ -332,19 +334,30 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
 
     One transaction: TRUNCATE ... RESTART IDENTITY, COPY every table, move the id
     sequences past the loaded ids. Either the whole bank is replaced or nothing changes.
+    Then the bank's course clock is set to ``as_of`` (:func:`.clock.course_time`): the
+    history ends before it, and every booking made afterwards is stamped with it.
     ``progress=None`` shows a bar from 10 000 customers on.
     """
     engine = engine or db.get_engine()
-    setup(engine)
+    with warnings.catch_warnings():   # about data this call replaces
+        warnings.simplefilter("ignore", BankIntegrityWarning)
+        setup(engine)
     bank = generate(customers, seed, as_of, weeks)
     show = customers >= 10_000 if progress is None else progress
-    load(engine, bank, progress=show)
+    owner = owner_engine(engine)   # the bank's data is its owner's to replace
+    load(owner, bank, progress=show)
+    with owner.begin() as conn:    # checks an upgrade left NOT VALID hold on the new data
+        conn.exec_driver_sql("SELECT bank._validate_checks()")
+    clock.set_course(engine, clock.course_time(as_of))   # today's bookings: as_of, when the bank opens
     return pd.DataFrame({"table": list(bank.frames()),
                          "rows": [len(f) for f in bank.frames().values()]}).set_index("table")
 
 
 def load(engine: sa.Engine, bank: Bank, *, progress: bool = False, chunk_rows: int = 100_000) -> None:
-    """Replace the bank's data with ``bank`` in one transaction (COPY, then fix sequences)."""
+    """Replace the bank's data with ``bank`` in one transaction (COPY, then fix sequences).
+
+    ``engine`` must be allowed to write the tables: :func:`populate` passes the owner's.
+    """
     bar = _bar(bank.rows()) if progress else None
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE " + ", ".join(f"bank.{t}" for t in TABLES)

@@ -1,8 +1,10 @@
 """Every rule of the bank, broken on purpose, and the database's refusal.
 
-:data:`RULES` lists one attempt per rule: the SQL that breaks it, the role that tries
-(``owner`` — the application role that owns the schema — or ``app``, the least-privilege
-``bank_app``), and the refusal expected (psycopg2 error class and a message fragment).
+:data:`RULES` lists one attempt per rule: the SQL that breaks it, the role that tries —
+``owner``: ``bank_owner``, which owns every table (through fdelib's privileged connection, see
+:func:`.ddl.owner_engine`), to show that the rules hold even for the most powerful role on
+the bank; ``app``: the application role ``bank_app``; ``notebook``: the role the notebooks
+connect as — and the refusal expected (psycopg2 error class and a message fragment).
 :func:`try_rule` runs an attempt in its own transaction and rolls it back (or commits it,
 for rules checked at COMMIT: the commit is what fails), so the bank is unchanged.
 """
@@ -17,8 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from .. import db
-from .ddl import APP_ROLE, app_engine
-from .ops import Refusal, clock
+from .ddl import APP_ROLE, OWNER_ROLE, app_engine, notebook_role, owner_engine
+from .ops import Refusal
 
 # Rows the attempts start from (deterministic for a given population).
 FIRST_FREE_ACCOUNT = ("(SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
@@ -40,7 +42,8 @@ NEW_ACCOUNT = "INSERT INTO bank.accounts (account_number, customer_id, branch_id
 NEW_CARD = "INSERT INTO bank.cards (card_number, customer_id, account_id, kind, issued_on, expires_on) "
 NEW_LOAN = ("INSERT INTO bank.loans (customer_id, account_id, officer_id, principal, annual_rate, term_months,"
             " start_date, outstanding) ")
-NEW_LEDGER_ROW = ("INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at,"
+# (booked_at is left to its default: the bank's clock, as for the operations)
+NEW_LEDGER_ROW = ("INSERT INTO bank.transactions (account_id, kind, amount, balance_after,"
                   " counterpart_id, loan_id, reference) ")
 
 
@@ -51,7 +54,7 @@ class Rule:
     sql: tuple[str, ...]       # statements run in one transaction
     error: str                 # the psycopg2.errors class expected
     fragment: str              # part of the server's message (or constraint name) expected
-    role: str = "owner"        # "owner" or "app"
+    role: str = "owner"        # "owner" (bank_owner), "app" (bank_app) or "notebook" (the notebooks' role)
     commit: bool = False       # the rule is checked at COMMIT (deferred)
     section: str = ""          # customers, accounts, cards and loans, ...
     constraint: str | None = None  # the constraint or rule trigger the error names (None: none)
@@ -101,6 +104,9 @@ RULES: list[Rule] = [
         _c("a customer's minimum balance is not negative", "min_balance -1.00",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9994', '1980-01-01', 1, '2020-01-01', -1)",
            "CheckViolation", "customers_min_balance_check"),
+        _c("... and a finite number (NaN passes `>= 0`: NaN sorts above every number)", "min_balance 'NaN'",
+           NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9996', '1980-01-01', 1, '2020-01-01', 'NaN')",
+           "CheckViolation", "customers_min_balance_finite"),
         _c("a customer's home branch exists", "home branch 9999",
            NEW_CUSTOMER + "('Ann', 'Other', 'ann@other.example', '999-99-9995', '1980-01-01', 9999, '2020-01-01', 0)",
            "ForeignKeyViolation", "customers_branch_fk"),
@@ -129,12 +135,16 @@ RULES: list[Rule] = [
         _c("an account is closed after it is opened", "opened 2025-01-01, closed 2024-12-31",
            NEW_ACCOUNT + "VALUES ('AC0000000003', 1, 1, 'checking', '2025-01-01', '2024-12-31')",
            "CheckViolation", "accounts_closed_after_opened"),
+        _c("a balance is a finite number", "a new account with balance 'NaN'",
+           "INSERT INTO bank.accounts (account_number, customer_id, branch_id, kind, balance, opened_on)"
+           " VALUES ('AC0000000005', 1, 1, 'checking', 'NaN', '2025-01-01')",
+           "CheckViolation", "accounts_balance_finite"),
         _c("a balance never drops below the customer's minimum", "withdraw 1 cent more than account 1's headroom",
-           "SELECT bank.withdraw(a.account_id, a.balance - c.min_balance + 0.01, :at) FROM bank.accounts a"
+           "SELECT bank.withdraw(a.account_id, a.balance - c.min_balance + 0.01) FROM bank.accounts a"
            " JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
            "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
         _c("... nor through a transfer", "transfer 1 cent more than account 1's headroom to account 2",
-           "SELECT bank.transfer(a.account_id, a.account_id + 1, a.balance - c.min_balance + 0.01, :at)"
+           "SELECT bank.transfer(a.account_id, a.account_id + 1, a.balance - c.min_balance + 0.01)"
            " FROM bank.accounts a JOIN bank.customers c USING (customer_id) ORDER BY a.account_id LIMIT 1",
            "CheckViolation", "accounts_min_balance", "below the minimum", role="app"),
         _c("... nor does a new account start below it", "a new account 1 cent below its customer's minimum",
@@ -184,6 +194,19 @@ RULES: list[Rule] = [
            NEW_LOAN + "SELECT customer_id, account_id, 1, 0, 0.05, 12, '2025-01-01', 0"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "loans_principal_check"),
+        _c("... and a finite number", "principal 'NaN'",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 'NaN', 0.05, 12, '2025-01-01', 1000"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_principal_finite"),
+        _c("a loan's outstanding amount is a finite number",
+           "outstanding 'NaN', principal 'NaN' too (so `outstanding <= principal` holds: NaN = NaN)",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 'NaN', 0.05, 12, '2025-01-01', 'NaN'"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_outstanding_finite"),
+        _c("a loan's annual rate is a finite number", "annual rate 'NaN'",
+           NEW_LOAN + "SELECT customer_id, account_id, 1, 1000, 'NaN', 12, '2025-01-01', 1000"
+           " FROM bank.accounts ORDER BY account_id LIMIT 1",
+           "CheckViolation", "loans_annual_rate_finite"),
         _c("a loan's annual rate is at least 0 and below 100 %", "annual rate 1.5 (150 %)",
            NEW_LOAN + "SELECT customer_id, account_id, 1, 1000, 1.5, 12, '2025-01-01', 1000"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
@@ -193,7 +216,7 @@ RULES: list[Rule] = [
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "loans_term_check"),
         _c("nobody repays more than they owe", "pay 1.00 more than the smallest outstanding loan",
-           "SELECT bank.pay_loan(loan_id, outstanding + 1, :at) FROM bank.loans WHERE outstanding > 0"
+           "SELECT bank.pay_loan(loan_id, outstanding + 1) FROM bank.loans WHERE outstanding > 0"
            " ORDER BY outstanding, loan_id LIMIT 1",
            "CheckViolation", "loans_outstanding_check", role="app"),
     ),
@@ -230,37 +253,44 @@ RULES: list[Rule] = [
            "DELETE FROM bank.transactions WHERE transaction_id = 1",
            "RestrictViolation", "transactions_append_only", "cannot be changed or deleted"),
         _c("a ledger row belongs to an existing account", "book 10.00 on account 999999999",
-           NEW_LEDGER_ROW + "VALUES (999999999, 'deposit', 10, 10, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (999999999, 'deposit', 10, 10, NULL, NULL, NULL)",
            "ForeignKeyViolation", "transactions_account_fk"),
         _c("a ledger row is of a known kind", "a row of kind 'gift'",
-           NEW_LEDGER_ROW + "VALUES (1, 'gift', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'gift', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_kind_check"),
         _c("each ledger row continues its account's chain", "book 10.00 on account 1 with a made-up balance_after",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 1000000, NULL, NULL, NULL)",
            "CheckViolation", "transactions_chain", "balance_after"),
         _c("... and time never runs backwards in an account", "book 10.00 on account 1 a day before its last row",
-           NEW_LEDGER_ROW + "SELECT account_id, 'deposit', 10, balance_after + 10, booked_at - interval '1 day',"
-           " NULL, NULL, NULL FROM bank.transactions WHERE account_id = 1 ORDER BY transaction_id DESC LIMIT 1",
+           "INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) SELECT account_id,"
+           " 'deposit', 10, balance_after + 10, booked_at - interval '1 day' FROM bank.transactions"
+           " WHERE account_id = 1 ORDER BY transaction_id DESC LIMIT 1",
            "CheckViolation", "transactions_chronological", "before the previous one"),
         _c("a deposit's amount is positive", "a deposit row of -10.00",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_amount_sign"),
+        _c("a ledger amount is a finite number", "a deposit row of 'NaN' (NaN passes `amount > 0`)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 'NaN', 0, NULL, NULL, NULL)",
+           "CheckViolation", "transactions_amount_finite"),
+        _c("... and so is the balance after it", "a deposit row of 10.00 with balance_after 'NaN'",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 'NaN', NULL, NULL, NULL)",
+           "CheckViolation", "transactions_balance_after_finite"),
         _c("a transfer's credit points at its debit", "a transfer_in row without counterpart",
-           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_counterpart_check"),
         _c("... which exists", "a transfer_in row pointing at transaction 999999999",
-           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, :at, 999999999, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'transfer_in', 10, 0, 999999999, NULL, NULL)",
            "ForeignKeyViolation", "transactions_counterpart_fk"),
         _c("... and has only one credit", "a second credit for the first transfer's debit",
-           NEW_LEDGER_ROW + "SELECT 1, 'transfer_in', 10, 0, :at, counterpart_id, NULL, NULL"
+           NEW_LEDGER_ROW + "SELECT 1, 'transfer_in', 10, 0, counterpart_id, NULL, NULL"
            " FROM bank.transactions WHERE kind = 'transfer_in' ORDER BY transaction_id LIMIT 1",
            "UniqueViolation", "transactions_counterpart_key"),
         _c("a loan payment names its loan (and only a loan payment does)", "a loan_payment row without a loan",
-           NEW_LEDGER_ROW + "VALUES (1, 'loan_payment', -10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'loan_payment', -10, 0, NULL, NULL, NULL)",
            "CheckViolation", "transactions_loan_check"),
         _c("a loan payment is debited from the loan's own account",
            "a payment of loan 1 booked on another customer's account",
-           NEW_LEDGER_ROW + "SELECT a.account_id, 'loan_payment', -10, a.balance - 10, :at, NULL, l.loan_id, NULL"
+           NEW_LEDGER_ROW + "SELECT a.account_id, 'loan_payment', -10, a.balance - 10, NULL, l.loan_id, NULL"
            " FROM bank.loans l JOIN bank.accounts a ON a.customer_id <> l.customer_id"
            " ORDER BY l.loan_id, a.account_id LIMIT 1",
            "ForeignKeyViolation", "transactions_loan_account_fk"),
@@ -270,63 +300,134 @@ RULES: list[Rule] = [
     ),
     *_section("operations",
         _r("amounts are positive", "deposit -5.00",
-           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, -5, :at)", "InvalidParameterValue", "must be positive",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, -5)", "InvalidParameterValue", "must be positive",
            role="app"),
+        _r("amounts are finite numbers", "deposit 'NaN' (NaN passes `<= 0` and every comparison)",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 'NaN')", "InvalidParameterValue",
+           "must be a finite number", role="app"),
+        _r("... Infinity is no amount either", "transfer 'Infinity' from account 1 to account 2",
+           "SELECT bank.transfer(1, 2, 'Infinity')", "InvalidParameterValue",
+           "must be a finite number", role="app"),
+        _r("... nor -Infinity", "withdraw '-Infinity' from account 1",
+           "SELECT bank.withdraw(1, '-Infinity')", "InvalidParameterValue",
+           "must be a finite number", role="app"),
         _r("amounts are whole cents", "deposit 10.005",
-           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10.005, :at)", "InvalidParameterValue",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10.005)", "InvalidParameterValue",
            "fractions of a cent", role="app"),
         _r("no transfer to the same account", "transfer 10.00 from account 1 to account 1",
-           "SELECT bank.transfer(1, 1, 10, :at)", "InvalidParameterValue", "to itself", role="app"),
+           "SELECT bank.transfer(1, 1, 10)", "InvalidParameterValue", "to itself", role="app"),
         _r("operations need an existing account", "deposit into account 999999999",
-           "SELECT bank.deposit(999999999, 10, :at)", "NoDataFound", "no account with id", role="app"),
+           "SELECT bank.deposit(999999999, 10)", "NoDataFound", "no account with id", role="app"),
         _r("a closed account takes no money", "close account 1, then deposit into it",
            ("UPDATE bank.accounts SET closed_on = opened_on WHERE account_id = 1",
-            "SELECT bank.deposit(1, 10, :at)"),
+            "SELECT bank.deposit(1, 10)"),
            "ObjectNotInPrerequisiteState", "is closed"),
         _c("a request id is booked once", "reuse reference 'req-1' for a different deposit",
-           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-1')",
-            f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, :at, 'req-1')"),
+           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'req-1')",
+            f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, 'req-1')"),
            "UniqueViolation", "transactions_reference_key", "(amount differs)", role="app"),
         _c("... for one kind of operation", "reuse a withdrawal's reference for a transfer of the same amount",
-           (f"SELECT bank.withdraw({_rich_account(0)}, 10, :at, 'req-2')",
-            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-2')"),
+           (f"SELECT bank.withdraw({_rich_account(0)}, 10, 'req-2')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, 'req-2')"),
            "UniqueViolation", "transactions_reference_key", "(operation kind differs)", role="app"),
         _c("... and one target", "reuse a transfer's reference for the same transfer to another account",
-           (f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, :at, 'req-3')",
-            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(2)}, 10, :at, 'req-3')"),
+           (f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(1)}, 10, 'req-3')",
+            f"SELECT bank.transfer({_rich_account(0)}, {_rich_account(2)}, 10, 'req-3')"),
            "UniqueViolation", "transactions_reference_key", "(target account differs)", role="app"),
         _c("... even when two requests race (a unique index)",
            "write a second ledger row with an already booked reference, bypassing the check",
-           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, :at, 'req-4')",
-            NEW_LEDGER_ROW + f"SELECT {FIRST_FREE_ACCOUNT}, 'deposit', 10, 0, :at, NULL, NULL, 'req-4'"),
+           (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'req-4')",
+            NEW_LEDGER_ROW + f"SELECT {FIRST_FREE_ACCOUNT}, 'deposit', 10, 0, NULL, NULL, 'req-4'"),
            "UniqueViolation", "transactions_reference_key"),
+    ),
+    *_section("the bank's clock",
+        _r("the bank stamps booking times: no client can backdate",
+           "deposit into an account 'as of' 2025-12-01 (the signature that took a time is gone)",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, '2025-12-01 09:00+00'::timestamptz, 'backdated')",
+           "UndefinedFunction", "does not exist", role="app"),
+        _r("... nor book at 'infinity' (which froze an account for good)", "withdraw 10.00 'as of' infinity",
+           "SELECT bank.withdraw(1, 10, 'infinity'::timestamptz)", "UndefinedFunction", "does not exist", role="app"),
+        _r("an account takes no money before it opens", "move account 1's opening to 2199, then deposit into it",
+           ("UPDATE bank.accounts SET opened_on = '2199-01-01' WHERE account_id = 1",
+            "SELECT bank.deposit(1, 10)"),
+           "ObjectNotInPrerequisiteState", "opens on"),
+        _c("a booking time is a real time (1970 to 2199), never 'infinity'",
+           "a ledger row of account 1 booked at 'infinity'",
+           "INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at)"
+           " SELECT account_id, 'deposit', 10, balance + 10, 'infinity' FROM bank.accounts WHERE account_id = 1",
+           "CheckViolation", "transactions_booked_at_sane"),
+        _r("the course clock is a real time too", "set the course clock to 'infinity'",
+           "SELECT bank.set_course_clock('infinity')", "InvalidParameterValue", "must be a time from 1970"),
+        _r("... and never goes back behind the ledger", "set the course clock to 2000-01-01",
+           "SELECT bank.set_course_clock('2000-01-01 00:00+00')", "InvalidParameterValue",
+           "before the last booking"),
+        _c("... even written directly", "store 'infinity' in the course clock's row",
+           "INSERT INTO bank.course_clock (only_row, course_time) VALUES (true, 'infinity')"
+           " ON CONFLICT (only_row) DO UPDATE SET course_time = excluded.course_time",
+           "CheckViolation", "course_clock_time_sane"),
+        _c("there is one course clock", "a second course clock row",
+           "INSERT INTO bank.course_clock (only_row, course_time) VALUES (false, NULL)",
+           "CheckViolation", "course_clock_one_row"),
     ),
     *_section("least privilege",
         _r("the application cannot set balances", "UPDATE accounts as bank_app",
            "UPDATE bank.accounts SET balance = balance + 1000000 WHERE account_id = 1",
            "InsufficientPrivilege", "permission denied for table accounts", role="app"),
         _r("the application cannot write the ledger", "INSERT a ledger row as bank_app",
-           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, :at, NULL, NULL, NULL)",
+           NEW_LEDGER_ROW + "VALUES (1, 'deposit', 10, 0, NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for table transactions", role="app"),
         _r("the application cannot lower a floor", "UPDATE customers' minimum as bank_app",
            "UPDATE bank.customers SET min_balance = 0 WHERE customer_id = 1",
            "InsufficientPrivilege", "permission denied for table customers", role="app"),
+        _r("the application cannot set the clock", "bank.set_course_clock('2020-01-01') as bank_app",
+           "SELECT bank.set_course_clock('2020-01-01 00:00+00')",
+           "InsufficientPrivilege", "permission denied for function set_course_clock", role="app"),
         _r("the application cannot call internals", "bank._post(...) as bank_app",
-           "SELECT bank._post(1, 1000000, 'deposit', :at, NULL, NULL, NULL)",
+           "SELECT bank._post(1, 1000000, 'deposit', now(), NULL, NULL, NULL)",
            "InsufficientPrivilege", "permission denied for function _post", role="app"),
+        _r("the application cannot read national ids", "SELECT national_id FROM customers as bank_app",
+           "SELECT national_id FROM bank.customers ORDER BY customer_id LIMIT 1",
+           "InsufficientPrivilege", "permission denied for table customers", role="app"),
+        _r("... nor can the notebooks' role", "the same, as the notebooks' role",
+           "SELECT national_id FROM bank.customers ORDER BY customer_id LIMIT 1",
+           "InsufficientPrivilege", "permission denied for table customers", role="notebook"),
+        _r("the notebooks' role writes no table either", "UPDATE accounts as the notebooks' role",
+           "UPDATE bank.accounts SET balance = balance + 1000000 WHERE account_id = 1",
+           "InsufficientPrivilege", "permission denied for table accounts", role="notebook"),
+        _r("... cannot switch the ledger's rules off", "disable the append-only trigger",
+           "ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only",
+           "InsufficientPrivilege", "must be owner of table transactions", role="notebook"),
+        _r("... nor replace the audit", "CREATE OR REPLACE bank.ledger_breaks() with one that finds nothing",
+           "CREATE OR REPLACE FUNCTION bank.ledger_breaks() RETURNS TABLE (check_name text, id bigint,"
+           " detail text) LANGUAGE sql AS 'SELECT NULL::text, NULL::bigint, NULL::text WHERE false'",
+           "InsufficientPrivilege", "permission denied for schema bank", role="notebook"),
+        _r("... nor set the clock", "bank.set_course_clock('2020-01-01') as the notebooks' role",
+           "SELECT bank.set_course_clock('2020-01-01 00:00+00')",
+           "InsufficientPrivilege", "permission denied for function set_course_clock", role="notebook"),
+        _r("... nor become the owner", "SET ROLE bank_owner",
+           "SET ROLE bank_owner", "InsufficientPrivilege", "permission denied to set role", role="notebook"),
+        _r("... nor make itself the owner", "GRANT bank_owner TO the notebooks' role",
+           "GRANT bank_owner TO CURRENT_USER", "InsufficientPrivilege", "permission denied to grant role",
+           role="notebook"),
+        _r("... nor take over the application's login", "ALTER ROLE bank_app PASSWORD",
+           "ALTER ROLE bank_app PASSWORD 'mine now'", "InsufficientPrivilege", "permission denied to alter role",
+           role="notebook"),
     ),
 ]
 
 
-def try_rule(engine: sa.Engine, rule: Rule, as_of: str) -> DBAPIError | None:
-    """Run ``rule``'s attempt; return the database's error (None if it was not refused)."""
-    target = app_engine(engine) if rule.role == "app" else engine
-    params = {"at": clock(as_of, hour=12)}
+def try_rule(engine: sa.Engine, rule: Rule) -> DBAPIError | None:
+    """Run ``rule``'s attempt as its role; return the database's error (None if not refused).
+
+    ``engine`` is the notebooks' connection (role ``notebook``); ``owner`` and ``app`` attempts
+    go through :func:`.ddl.owner_engine` and :func:`.ddl.app_engine`.
+    """
+    target = {"owner": owner_engine, "app": app_engine, "notebook": lambda e: e}[rule.role](engine)
     with target.connect() as conn:
         transaction = conn.begin()
         try:
             for statement in rule.sql:
-                conn.execute(sa.text(statement), params)
+                conn.execute(sa.text(statement))
             if rule.commit:
                 transaction.commit()   # the deferred check runs here
             else:
@@ -340,36 +441,45 @@ def try_rule(engine: sa.Engine, rule: Rule, as_of: str) -> DBAPIError | None:
     return None
 
 
-def demonstrate(engine: sa.Engine, as_of: str, section: str | None = None) -> pd.DataFrame:
+def demonstrate(engine: sa.Engine, section: str | None = None) -> pd.DataFrame:
     """Every rule (of ``section``) attempted, with the database's answer: one row per rule."""
     rows = []
+    role_names = {"owner": OWNER_ROLE, "app": APP_ROLE, "notebook": notebook_role(engine)}
     for rule in RULES:
         if section is not None and rule.section != section:
             continue
-        exc = try_rule(engine, rule, as_of)
+        exc = try_rule(engine, rule)
         refusal = Refusal.of(exc) if exc is not None else Refusal("", "accepted!", "")
         rows.append({"section": rule.section, "rule": rule.name, "attempt": rule.attempt,
-                     "as": "bank_app" if rule.role == "app" else "owner",
+                     "as": role_names[rule.role],
                      "refused with": refusal.error, "constraint or trigger": refusal.constraint,
                      "the database says": refusal.message})
     return pd.DataFrame(rows).drop(columns="section").set_index("rule")
 
 
 def privileges(engine: sa.Engine, role: str = APP_ROLE) -> pd.DataFrame:
-    """What ``role`` may do on each table and operation, as the catalog says."""
+    """What ``role`` may do on each table, view and function of the bank, as the catalog says
+    (``select`` names the columns it may not read, when it may read only some)."""
     tables = db.read_frame("""
-        SELECT c.relname AS object, 'table' AS type,
-               has_table_privilege(:role, c.oid, 'SELECT') AS "select",
+        SELECT * FROM (
+        SELECT c.relname AS object, CASE c.relkind WHEN 'v' THEN 'view' ELSE 'table' END AS type,
+               CASE WHEN has_table_privilege(:role, c.oid, 'SELECT') THEN 'yes'
+                    WHEN has_any_column_privilege(:role, c.oid, 'SELECT') THEN 'all but ' ||
+                         (SELECT string_agg(a.attname, ', ' ORDER BY a.attnum) FROM pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                            AND NOT has_column_privilege(:role, c.oid, a.attnum, 'SELECT'))
+                    ELSE 'no' END AS "select",
                has_table_privilege(:role, c.oid, 'INSERT') AS "insert",
                has_table_privilege(:role, c.oid, 'UPDATE') AS "update",
                has_table_privilege(:role, c.oid, 'DELETE') AS "delete",
                has_table_privilege(:role, c.oid, 'TRUNCATE') AS "truncate", NULL::boolean AS "execute"
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'bank' AND c.relkind = 'r'
+        WHERE n.nspname = 'bank' AND c.relkind IN ('r', 'v')
         UNION ALL
         SELECT p.proname || '()', 'function', NULL, NULL, NULL, NULL, NULL,
                has_function_privilege(:role, p.oid, 'EXECUTE')
         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'bank'
-        ORDER BY 2 DESC, 1""", {"role": role}, engine=engine, index_col="object")
+        WHERE n.nspname = 'bank') p
+        ORDER BY array_position(ARRAY['table', 'view', 'function'], type), object""",
+                           {"role": role}, engine=engine, index_col="object")
     return tables.astype(object).where(tables.notna(), "")

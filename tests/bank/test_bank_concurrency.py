@@ -3,7 +3,7 @@
 import pytest
 
 from fdelib import bank
-from fdelib.bank import concurrency, ops
+from fdelib.bank import clock, concurrency, ops
 
 AS_OF = "2026-01-02"
 WORKERS = 8
@@ -26,25 +26,40 @@ def assert_sound(facts, attempted):
     assert facts["ledger breaks"] == 0
 
 
-# first: the replays book at 10:00 and 11:00, before the runs below (12:00)
 def test_the_races_replayed_step_by_step(busy_bank):
-    lost = concurrency.lost_update(busy_bank, AS_OF)
+    lost = concurrency.lost_update(busy_bank)
     assert lost["result"].iloc[3].startswith("refused: CheckViolation")
     assert "balance_after" in lost["result"].iloc[3]   # the chain rule, not another one
-    serial = concurrency.serialization_failure(busy_bank, AS_OF, "REPEATABLE READ")
+    serial = concurrency.serialization_failure(busy_bank, "REPEATABLE READ")
     assert "SerializationFailure (SQLSTATE 40001)" in serial["result"].iloc[2]
     assert serial["result"].iloc[3] == "booked"
     assert ops.ledger_breaks(busy_bank).empty
 
 
-def test_8_workers_x_2000_transfers_read_committed(busy_bank):
-    work = concurrency.plan(busy_bank, WORKERS * PER_WORKER, seed=1, accounts=40, prefix="t-rc")
+def test_8_workers_x_2000_requests_read_committed_with_hostile_ones(busy_bank):
+    """The storm: 16 000 requests, 5 % of them hostile (NaN, ±Infinity as Decimal, text or float;
+    backdated or at 'infinity'), from 8 clients at once, on the wall clock. Every hostile one is
+    refused; the ordinary ones are booked or refused only by the minimum-balance rule (never for
+    a booking time behind the last one); every invariant holds."""
+    clock.use_wall_clock(busy_bank)
+    work = concurrency.plan(busy_bank, WORKERS * PER_WORKER, seed=1, accounts=40, prefix="t-rc", hostile=0.05)
+    assert set(work["hostile"]) == {"", *concurrency.HOSTILE}   # every kind of hostile request is in the mix
     before = ops.total_money(busy_bank)
-    result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="READ COMMITTED", as_of=AS_OF)
+    result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="READ COMMITTED")
     facts = concurrency.verify(busy_bank, result, before, prefix="t-rc")
+    print("\n" + concurrency.storm_report(result, facts))
     assert_sound(facts, WORKERS * PER_WORKER)
-    statuses = set(result.outcomes["status"])
-    assert statuses == {"booked", "refused"}   # the plan includes transfers too big to pass
+    assert facts["hostile requests"] == (work["hostile"] != "").sum() > 0
+    assert facts["hostile requests booked"] == 0 and facts["NaN or Infinity stored"] == 0
+    assert facts["bookings earlier than the one before"] == 0
+    outcomes = result.outcomes
+    assert set(outcomes["status"]) == {"booked", "refused"}   # the plan includes transfers too big to pass
+    hostile = outcomes[outcomes["hostile"] != ""]
+    by_kind = hostile.groupby(hostile["hostile"].isin(concurrency.HOSTILE_TIMES))["reason"].unique()
+    assert list(by_kind[False]) == ["InvalidParameterValue: amount must be a finite number"]
+    assert list(by_kind[True]) == ["UndefinedFunction: no operation takes a booking time"]
+    ordinary = outcomes[(outcomes["hostile"] == "") & (outcomes["status"] == "refused")]
+    assert set(ordinary["reason"]) == {"CheckViolation: accounts_min_balance"}
     # ordered row locks: no deadlock, and READ COMMITTED never needs a serialization retry
     assert result.outcomes["deadlock_retries"].sum() == 0
 
@@ -52,12 +67,12 @@ def test_8_workers_x_2000_transfers_read_committed(busy_bank):
 def test_serializable_retries_and_stays_sound(busy_bank):
     work = concurrency.plan(busy_bank, WORKERS * 300, seed=2, accounts=10, prefix="t-ser")
     before = ops.total_money(busy_bank)
-    result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="SERIALIZABLE", as_of=AS_OF)
+    result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="SERIALIZABLE")
     assert_sound(concurrency.verify(busy_bank, result, before, prefix="t-ser"), WORKERS * 300)
 
 
 def test_a_drained_account_books_exactly_what_its_floor_allows(busy_bank):
-    table = concurrency.drain_race(busy_bank, workers=WORKERS, attempts=16, seed=3, as_of=AS_OF)["value"]
+    table = concurrency.drain_race(busy_bank, workers=WORKERS, attempts=16, seed=3)["value"]
     assert table["booked"] == 5
     assert table["refused (would break the minimum)"] == 11
     assert table["lost"] == 0 and table["money conserved"]

@@ -33,7 +33,7 @@ def fingerprint(engine):
 @pytest.mark.parametrize("rule", rules.RULES, ids=[r.name for r in rules.RULES])
 def test_rule_is_enforced_by_the_database(small_bank, rule):
     before = fingerprint(small_bank)
-    exc = rules.try_rule(small_bank, rule, AS_OF)
+    exc = rules.try_rule(small_bank, rule)
     assert exc is not None, f"the database accepted: {rule.attempt}"
     assert isinstance(exc.orig, getattr(psycopg2.errors, rule.error)), (type(exc.orig), str(exc.orig))
     assert rule.fragment in str(exc.orig)
@@ -70,8 +70,7 @@ def test_the_application_role_can_move_money_but_not_write_tables(small_bank):
                                    "FROM pg_roles WHERE rolname = current_user").one()
     assert tuple(who) == ("bank_app", False, False, False)
     before = ops.total_money(small_bank)
-    booked = ops.call(app, "transfer", source=1, target=2, amount="1.00",
-                      at=ops.clock(AS_OF, hour=15), reference="app-can-transfer")
+    booked = ops.call(app, "transfer", source=1, target=2, amount="1.00", reference="app-can-transfer")
     assert booked > 0
     assert ops.total_money(small_bank) == before
     for statement in ("UPDATE bank.accounts SET balance = 0",
@@ -84,9 +83,8 @@ def test_the_application_role_can_move_money_but_not_write_tables(small_bank):
 
 def test_a_retried_request_is_booked_once(small_bank):
     app = bank.app_engine(small_bank)
-    at = ops.clock(AS_OF, hour=15, seconds=1)
-    first = ops.call(app, "transfer", source=3, target=4, amount="2.50", at=at, reference="retry-1")
-    second = ops.call(app, "transfer", source=3, target=4, amount="2.50", at=at, reference="retry-1")
+    first = ops.call(app, "transfer", source=3, target=4, amount="2.50", reference="retry-1")
+    second = ops.call(app, "transfer", source=3, target=4, amount="2.50", reference="retry-1")
     assert first == second
     with small_bank.connect() as conn:
         legs = conn.exec_driver_sql("SELECT count(*) FROM bank.transactions WHERE reference = 'retry-1'").scalar()
@@ -97,7 +95,7 @@ def test_lowering_a_minimum_is_allowed_and_raising_to_a_balance_is_too(small_ban
     """Raise a customer's minimum to exactly their lowest balance, then lower it to 0 -- both
     accepted -- in a transaction that is rolled back: the shared bank is left as it was."""
     before = fingerprint(small_bank)
-    with small_bank.connect() as conn:
+    with bank.ddl.owner_engine(small_bank).connect() as conn:
         transaction = conn.begin()
         try:
             customer, minimum, lowest = conn.exec_driver_sql(
@@ -147,11 +145,11 @@ def test_an_identical_replay_returns_the_original_booking(small_bank, operation)
     request = {"deposit": {"source": source}, "withdraw": {"source": source},
                "transfer": {"source": source, "target": target}, "pay_loan": {"loan": loan}}[operation]
     reference = f"replay-{operation}"
-    first = ops.call(app, operation, amount="12.34", at=ops.clock(AS_OF, hour=16), reference=reference,
+    first = ops.call(app, operation, amount="12.34", reference=reference,
                      **request)
     booked = _reference_rows(small_bank, reference)
     before = fingerprint(small_bank)
-    again = ops.call(app, operation, amount="12.340", at=ops.clock(AS_OF, hour=17), reference=reference,
+    again = ops.call(app, operation, amount="12.340", reference=reference,
                      **request)
     assert again == first == booked[0].transaction_id
     assert len(booked) == (2 if operation == "transfer" else 1)
@@ -165,10 +163,9 @@ def test_a_reused_reference_that_differs_is_refused_and_writes_nothing(small_ban
     app = bank.app_engine(small_bank)
     a, b, c = _rich_accounts(small_bank, 3)
     loan, loan_account = _loan(small_bank)
-    at = ops.clock(AS_OF, hour=18)
-    ops.call(app, "withdraw", source=a, amount="10", at=at, reference="reuse-w")
-    ops.call(app, "transfer", source=a, target=b, amount="10", at=at, reference="reuse-t")
-    ops.call(app, "pay_loan", loan=loan, amount="10", at=at, reference="reuse-l")
+    ops.call(app, "withdraw", source=a, amount="10", reference="reuse-w")
+    ops.call(app, "transfer", source=a, target=b, amount="10", reference="reuse-t")
+    ops.call(app, "pay_loan", loan=loan, amount="10", reference="reuse-l")
     withdrawal = f"a withdrawal of 10.00 from account {a}"
     transfer = f"a transfer of 10.00 from account {a} to account {b}"
     payment = f"a payment of 10.00 on loan {loan} from account {loan_account}"
@@ -191,7 +188,7 @@ def test_a_reused_reference_that_differs_is_refused_and_writes_nothing(small_ban
     for reference, operation, request, original, differs in cases:
         booked = _reference_rows(small_bank, reference)
         before = fingerprint(small_bank)
-        booking, refusal = ops.attempt(app, operation, at=at, reference=reference, **request)
+        booking, refusal = ops.attempt(app, operation, reference=reference, **request)
         assert booking is None, (reference, operation, request)
         assert (refusal.error, refusal.constraint) == ("UniqueViolation", "transactions_reference_key"), refusal
         assert refusal.message.startswith(f"reference '{reference}' was already used for {original};"), \

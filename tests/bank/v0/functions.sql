@@ -1,0 +1,401 @@
+-- Rules that need more than a constraint (triggers), and the bank's operations.
+-- Idempotent without drop-and-recreate: CREATE OR REPLACE for functions and triggers; the
+-- card CHECK and the constraint trigger (which has no OR REPLACE) are added only when absent,
+-- so running setup again neither re-scans the cards nor touches a trigger.
+SELECT pg_advisory_xact_lock(hashtext('fdelib.bank.setup'));
+
+-- Card numbers carry a Luhn check digit (ISO/IEC 7812).
+CREATE OR REPLACE FUNCTION bank.luhn_ok(p_number text) RETURNS boolean
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    total integer := 0;
+    digit integer;
+BEGIN
+    IF p_number !~ '^[0-9]{13,19}$' THEN
+        RETURN false;
+    END IF;
+    FOR i IN 1 .. length(p_number) LOOP
+        digit := substr(p_number, length(p_number) - i + 1, 1)::integer;
+        IF i % 2 = 0 THEN
+            digit := digit * 2;
+            IF digit > 9 THEN digit := digit - 9; END IF;
+        END IF;
+        total := total + digit;
+    END LOOP;
+    RETURN total % 10 = 0;
+END $$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = 'bank.cards'::regclass AND conname = 'cards_number_luhn') THEN
+        ALTER TABLE bank.cards ADD CONSTRAINT cards_number_luhn CHECK (bank.luhn_ok(card_number));
+    END IF;
+END $$;
+
+-- Rule: an account's balance never goes below its customer's own minimum.
+-- Statement-level with transition tables: one set-based check per statement, so a COPY of
+-- 100 000 accounts costs one join, and a transfer one index lookup.
+CREATE OR REPLACE FUNCTION bank._check_min_balance() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT a.account_number, a.balance, c.customer_id, c.min_balance INTO bad
+    FROM changed a JOIN bank.customers c USING (customer_id)
+    WHERE a.balance < c.min_balance
+    ORDER BY a.account_id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'balance of account % would be %, below the minimum % of customer %',
+            bad.account_number, bad.balance, bad.min_balance, bad.customer_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'accounts_min_balance',
+                  HINT = 'an account may not go below its customer''s min_balance';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER accounts_min_balance_ins AFTER INSERT ON bank.accounts
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bank._check_min_balance();
+CREATE OR REPLACE TRIGGER accounts_min_balance_upd AFTER UPDATE ON bank.accounts
+    REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION bank._check_min_balance();
+
+-- The same rule seen from the customer: raising min_balance above a balance is refused.
+-- The customer's accounts are locked first, so a concurrent withdrawal cannot slip under
+-- the new floor between this check and commit (write skew).
+CREATE OR REPLACE FUNCTION bank._check_new_minimum() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    PERFORM 1 FROM bank.accounts WHERE customer_id = NEW.customer_id
+        ORDER BY account_id FOR SHARE;
+    SELECT account_number, balance INTO bad FROM bank.accounts
+    WHERE customer_id = NEW.customer_id AND balance < NEW.min_balance
+    ORDER BY account_id LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'minimum % of customer % is above the balance % of account %',
+            NEW.min_balance, NEW.customer_id, bad.balance, bad.account_number
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'accounts_min_balance';
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER customers_min_balance BEFORE UPDATE OF min_balance ON bank.customers
+    FOR EACH ROW WHEN (NEW.min_balance > OLD.min_balance) EXECUTE FUNCTION bank._check_new_minimum();
+
+-- Rule: the ledger is append-only. Corrections are new rows, never edits.
+CREATE OR REPLACE FUNCTION bank._ledger_is_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ledger rows cannot be changed or deleted (transaction %); book a correcting transaction instead',
+        OLD.transaction_id USING ERRCODE = 'restrict_violation', CONSTRAINT = 'transactions_append_only';
+END $$;
+
+CREATE OR REPLACE TRIGGER transactions_append_only BEFORE UPDATE OR DELETE ON bank.transactions
+    FOR EACH ROW EXECUTE FUNCTION bank._ledger_is_append_only();
+
+-- Rule: each ledger row continues its account's chain: balance_after = previous + amount,
+-- and time never runs backwards within an account.
+CREATE OR REPLACE FUNCTION bank._check_ledger_chain() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    WITH n AS (
+        SELECT t.*, lag(balance_after) OVER w AS prev_balance, lag(booked_at) OVER w AS prev_at,
+               row_number() OVER w AS rn
+        FROM added t WINDOW w AS (PARTITION BY account_id ORDER BY transaction_id)
+    )
+    SELECT n.transaction_id, n.account_id, n.amount, n.balance_after,
+           coalesce(n.prev_balance, p.balance_after, 0) AS before,
+           coalesce(n.prev_at, p.booked_at) AS before_at, n.booked_at INTO bad
+    FROM n LEFT JOIN LATERAL (
+        SELECT o.balance_after, o.booked_at FROM bank.transactions o
+        WHERE n.rn = 1 AND o.account_id = n.account_id AND o.transaction_id < n.transaction_id
+        ORDER BY o.transaction_id DESC LIMIT 1) p ON true
+    WHERE n.balance_after <> coalesce(n.prev_balance, p.balance_after, 0) + n.amount
+       OR n.booked_at < coalesce(n.prev_at, p.booked_at)
+    ORDER BY n.transaction_id LIMIT 1;
+    IF FOUND THEN
+        IF bad.booked_at < bad.before_at THEN
+            RAISE EXCEPTION 'transaction % on account % is booked at %, before the previous one (%)',
+                bad.transaction_id, bad.account_id, bad.booked_at, bad.before_at
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_chronological';
+        END IF;
+        RAISE EXCEPTION 'transaction % on account %: balance_after % <> previous balance % + amount %',
+            bad.transaction_id, bad.account_id, bad.balance_after, bad.before, bad.amount
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'transactions_chain';
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER transactions_chain AFTER INSERT ON bank.transactions
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION bank._check_ledger_chain();
+
+-- Rule: no balance without a ledger row that explains it. Checked at COMMIT (deferred), so
+-- an operation may update the balance and then book its row, in either order.
+CREATE OR REPLACE FUNCTION bank._check_balance_explained() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    current_balance numeric;
+    explained numeric;
+BEGIN
+    SELECT balance INTO current_balance FROM bank.accounts WHERE account_id = NEW.account_id;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- deleted later in the same transaction
+    END IF;
+    SELECT balance_after INTO explained FROM bank.transactions
+    WHERE account_id = NEW.account_id ORDER BY transaction_id DESC LIMIT 1;
+    IF current_balance IS DISTINCT FROM coalesce(explained, 0) THEN
+        RAISE EXCEPTION 'balance % of account % is not explained by its ledger (last balance_after: %)',
+            current_balance, NEW.account_number, coalesce(explained, 0)
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'accounts_balance_explained',
+                  HINT = 'change balances only through bank.deposit / withdraw / transfer / pay_loan';
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- (CREATE OR REPLACE is not supported for constraint triggers: created once, when absent)
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'bank.accounts'::regclass
+                   AND tgname = 'accounts_balance_explained') THEN
+        CREATE CONSTRAINT TRIGGER accounts_balance_explained
+            AFTER INSERT OR UPDATE OF balance ON bank.accounts DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION bank._check_balance_explained();
+    END IF;
+END $$;
+
+-- ---------------------------------------------------------------------------------------
+-- Operations. SECURITY DEFINER: they run with the owner's rights, so the application role
+-- needs EXECUTE on them and nothing else to move money. Every timestamp is an argument
+-- (the caller's clock), never now().
+
+CREATE OR REPLACE FUNCTION bank._check_amount(p_amount numeric) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF p_amount IS NULL OR p_amount <= 0 THEN
+        RAISE EXCEPTION 'amount must be positive, got %', coalesce(p_amount::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_amount <> round(p_amount, 2) THEN
+        RAISE EXCEPTION 'amount % has fractions of a cent', p_amount
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END $$;
+
+-- Lock the accounts in id order (so two transfers can never deadlock) and check them.
+CREATE OR REPLACE FUNCTION bank._lock_open_accounts(p_ids bigint[], p_at timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    acc record;
+    found_count integer := 0;
+BEGIN
+    IF p_at IS NULL THEN
+        RAISE EXCEPTION 'a booking time is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR acc IN SELECT account_id, account_number, closed_on FROM bank.accounts
+               WHERE account_id = ANY (p_ids) ORDER BY account_id FOR UPDATE LOOP
+        found_count := found_count + 1;
+        IF acc.closed_on IS NOT NULL AND acc.closed_on <= p_at::date THEN
+            RAISE EXCEPTION 'account % is closed since %', acc.account_number, acc.closed_on
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+    END LOOP;
+    IF found_count < cardinality(ARRAY(SELECT DISTINCT unnest(p_ids))) THEN
+        RAISE EXCEPTION 'no account with id %', (SELECT min(i) FROM unnest(p_ids) i
+            WHERE NOT EXISTS (SELECT 1 FROM bank.accounts a WHERE a.account_id = i))
+            USING ERRCODE = 'no_data_found';
+    END IF;
+END $$;
+
+-- A request in words, for messages: kind is the ledger kind of its (first) row; target is
+-- the account credited by a transfer, or the loan a payment repays.
+CREATE OR REPLACE FUNCTION bank._describe_request(p_kind text, p_account bigint, p_target bigint,
+    p_amount numeric) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_kind
+        WHEN 'deposit' THEN format('a deposit of %s into account %s', round(p_amount, 2), p_account)
+        WHEN 'withdrawal' THEN format('a withdrawal of %s from account %s', round(p_amount, 2), p_account)
+        WHEN 'transfer_out' THEN format('a transfer of %s from account %s to account %s',
+                                        round(p_amount, 2), p_account, p_target)
+        WHEN 'loan_payment' THEN format('a payment of %s on loan %s from account %s',
+                                        round(p_amount, 2), p_target, p_account)
+        ELSE format('a %s of %s on account %s', p_kind, round(p_amount, 2), p_account)
+    END
+$$;
+
+-- A request already booked under this reference: return its booking (idempotent retry) if it
+-- is the same request -- same kind, account, target (account or loan) and amount. A reference
+-- reused for anything else is refused, naming what differs; nothing is written.
+DROP FUNCTION IF EXISTS bank._replayed(text, bigint, numeric);  -- before it compared kinds and targets
+CREATE OR REPLACE FUNCTION bank._replayed(p_reference text, p_kind text, p_account bigint,
+    p_target bigint, p_amount numeric)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    prior record;
+    prior_target bigint;
+    differs text[] := '{}';
+BEGIN
+    IF p_reference IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- (the sign of an amount follows its kind, transactions_amount_sign: compare sizes)
+    SELECT transaction_id, kind, account_id, abs(amount) AS amount, loan_id INTO prior
+    FROM bank.transactions WHERE reference = p_reference AND kind <> 'transfer_in';
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    prior_target := CASE prior.kind
+        WHEN 'transfer_out' THEN (SELECT account_id FROM bank.transactions
+                                  WHERE counterpart_id = prior.transaction_id)
+        WHEN 'loan_payment' THEN prior.loan_id END;
+    IF prior.kind <> p_kind THEN
+        differs := differs || 'operation kind'::text;
+    END IF;
+    IF prior.account_id <> p_account THEN
+        differs := differs || CASE WHEN p_kind = 'transfer_out' THEN 'source account' ELSE 'account' END;
+    END IF;
+    IF prior.kind = p_kind AND prior_target IS DISTINCT FROM p_target THEN
+        differs := differs || CASE WHEN p_kind = 'loan_payment' THEN 'loan' ELSE 'target account' END;
+    END IF;
+    IF prior.amount <> p_amount THEN
+        differs := differs || 'amount'::text;
+    END IF;
+    IF cardinality(differs) > 0 THEN
+        RAISE EXCEPTION 'reference % was already used for %; this request is % (% %)',
+            quote_literal(p_reference),
+            bank._describe_request(prior.kind, prior.account_id, prior_target, prior.amount),
+            bank._describe_request(p_kind, p_account, p_target, p_amount),
+            array_to_string(differs, ', '), CASE WHEN cardinality(differs) = 1 THEN 'differs' ELSE 'differ' END
+            USING ERRCODE = 'unique_violation', CONSTRAINT = 'transactions_reference_key',
+                  HINT = 'a reference identifies one request: resend the same request to get its booking, '
+                         'or use a new reference for a new one';
+    END IF;
+    RETURN prior.transaction_id;
+END $$;
+
+-- Move money and book the row that explains it; the triggers check the floor and the chain.
+CREATE OR REPLACE FUNCTION bank._post(p_account bigint, p_amount numeric, p_kind text,
+    p_at timestamptz, p_reference text, p_counterpart bigint, p_loan bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    new_balance numeric;
+    booked bigint;
+BEGIN
+    UPDATE bank.accounts SET balance = balance + p_amount WHERE account_id = p_account
+        RETURNING balance INTO new_balance;
+    INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at, reference,
+                                   counterpart_id, loan_id)
+    VALUES (p_account, p_kind, p_amount, new_balance, p_at, p_reference, p_counterpart, p_loan)
+    RETURNING transaction_id INTO booked;
+    RETURN booked;
+END $$;
+
+CREATE OR REPLACE FUNCTION bank.deposit(p_account bigint, p_amount numeric, p_at timestamptz,
+    p_reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    prior bigint;
+BEGIN
+    PERFORM bank._check_amount(p_amount);
+    PERFORM bank._lock_open_accounts(ARRAY[p_account], p_at);
+    prior := bank._replayed(p_reference, 'deposit', p_account, NULL, p_amount);
+    IF prior IS NOT NULL THEN RETURN prior; END IF;
+    RETURN bank._post(p_account, p_amount, 'deposit', p_at, p_reference, NULL, NULL);
+END $$;
+
+CREATE OR REPLACE FUNCTION bank.withdraw(p_account bigint, p_amount numeric, p_at timestamptz,
+    p_reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    prior bigint;
+BEGIN
+    PERFORM bank._check_amount(p_amount);
+    PERFORM bank._lock_open_accounts(ARRAY[p_account], p_at);
+    prior := bank._replayed(p_reference, 'withdrawal', p_account, NULL, p_amount);
+    IF prior IS NOT NULL THEN RETURN prior; END IF;
+    RETURN bank._post(p_account, -p_amount, 'withdrawal', p_at, p_reference, NULL, NULL);
+END $$;
+
+-- Returns the id of the debit row; the credit row points back at it (counterpart_id).
+CREATE OR REPLACE FUNCTION bank.transfer(p_from bigint, p_to bigint, p_amount numeric,
+    p_at timestamptz, p_reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    prior bigint;
+    debit bigint;
+BEGIN
+    PERFORM bank._check_amount(p_amount);
+    IF p_from = p_to THEN
+        RAISE EXCEPTION 'cannot transfer from account % to itself', p_from
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM bank._lock_open_accounts(ARRAY[p_from, p_to], p_at);
+    prior := bank._replayed(p_reference, 'transfer_out', p_from, p_to, p_amount);
+    IF prior IS NOT NULL THEN RETURN prior; END IF;
+    debit := bank._post(p_from, -p_amount, 'transfer_out', p_at, p_reference, NULL, NULL);
+    PERFORM bank._post(p_to, p_amount, 'transfer_in', p_at, p_reference, debit, NULL);
+    RETURN debit;
+END $$;
+
+-- Debits the loan's account and reduces the outstanding principal by the same amount.
+-- Paying more than is outstanding breaks loans_outstanding_check and is refused.
+CREATE OR REPLACE FUNCTION bank.pay_loan(p_loan bigint, p_amount numeric, p_at timestamptz,
+    p_reference text DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    loan_account bigint;
+    prior bigint;
+BEGIN
+    PERFORM bank._check_amount(p_amount);
+    SELECT account_id INTO loan_account FROM bank.loans WHERE loan_id = p_loan;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no loan with id %', p_loan USING ERRCODE = 'no_data_found';
+    END IF;
+    PERFORM bank._lock_open_accounts(ARRAY[loan_account], p_at);
+    prior := bank._replayed(p_reference, 'loan_payment', loan_account, p_loan, p_amount);
+    IF prior IS NOT NULL THEN RETURN prior; END IF;
+    UPDATE bank.loans SET outstanding = outstanding - p_amount WHERE loan_id = p_loan;
+    RETURN bank._post(loan_account, -p_amount, 'loan_payment', p_at, p_reference, NULL, p_loan);
+END $$;
+
+-- Everything the ledger must explain, as rows of (check, id, detail); empty when sound.
+CREATE OR REPLACE FUNCTION bank.ledger_breaks()
+RETURNS TABLE (check_name text, id bigint, detail text)
+LANGUAGE sql STABLE AS $$
+    SELECT 'balance = sum of ledger', a.account_id,
+           format('balance %s, ledger sum %s', a.balance, coalesce(s.total, 0))
+    FROM bank.accounts a LEFT JOIN (SELECT account_id, sum(amount) AS total FROM bank.transactions
+                                    GROUP BY account_id) s USING (account_id)
+    WHERE a.balance <> coalesce(s.total, 0)
+    UNION ALL
+    SELECT 'balance_after chain', t.transaction_id,
+           format('balance_after %s, running sum %s', t.balance_after, t.running)
+    FROM (SELECT transaction_id, balance_after,
+                 sum(amount) OVER (PARTITION BY account_id ORDER BY transaction_id) AS running
+          FROM bank.transactions) t
+    WHERE t.balance_after <> t.running
+    UNION ALL
+    SELECT 'transfer legs pair up', o.transaction_id,
+           format('debit %s, credit %s', o.amount, i.amount)
+    FROM bank.transactions o LEFT JOIN bank.transactions i ON i.counterpart_id = o.transaction_id
+    WHERE o.kind = 'transfer_out' AND (i.transaction_id IS NULL OR i.amount <> -o.amount
+                                       OR i.reference IS DISTINCT FROM o.reference)
+    UNION ALL
+    SELECT 'credit points at a debit', i.transaction_id, 'counterpart is not a transfer_out'
+    FROM bank.transactions i JOIN bank.transactions o ON o.transaction_id = i.counterpart_id
+    WHERE o.kind <> 'transfer_out'
+    UNION ALL
+    SELECT 'loan outstanding = principal - payments', l.loan_id,
+           format('outstanding %s, principal %s, paid %s', l.outstanding, l.principal, coalesce(p.paid, 0))
+    FROM bank.loans l LEFT JOIN (SELECT loan_id, -sum(amount) AS paid FROM bank.transactions
+                                 WHERE loan_id IS NOT NULL GROUP BY loan_id) p USING (loan_id)
+    WHERE l.outstanding <> l.principal - coalesce(p.paid, 0)
+    UNION ALL
+    SELECT 'balance >= customer minimum', a.account_id,
+           format('balance %s, minimum %s', a.balance, c.min_balance)
+    FROM bank.accounts a JOIN bank.customers c USING (customer_id)
+    WHERE a.balance < c.min_balance
+    ORDER BY 1, 2
+$$;
