@@ -37,7 +37,15 @@ DEFAULTS = {
     "JUPYTER_PORT": "8888",
     "JUPYTER_TOKEN": "fde",
     "FDE_MODE": "offline",
+    # live APIs: the longest wait an HTTP 429 may ask for before a client gives up (seconds)
+    "FDE_API_MAX_WAIT": "60",
+    # PermID record matching: weaker matches are kept as candidates, not identity links
+    "PERMID_MIN_LEVEL": "Good",
+    "PERMID_MIN_SCORE": "80",
+    # GLEIF's lei-records API: the most pages one listing may read (bulk: the golden copy)
+    "GLEIF_MAX_PAGES": "20",
 }
+PERMID_LEVELS = ("Possible", "Good", "Excellent")     # PermID's match levels, weakest first
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -77,6 +85,10 @@ class Settings:
     permid_api_key: str | None
     gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
     gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
+    api_max_wait: float = 60.0              # FDE_API_MAX_WAIT: longest HTTP 429 wait obeyed (s)
+    permid_min_level: str = "Good"          # PERMID_MIN_LEVEL: weakest PermID match level linked
+    permid_min_score: float = 80.0          # PERMID_MIN_SCORE: lowest PermID match score (%) linked
+    gleif_max_pages: int = 20               # GLEIF_MAX_PAGES: page cap of one lei-records listing
 
     @property
     def pgdata(self) -> Path:
@@ -131,6 +143,21 @@ class Settings:
                                   "tools need a path without spaces")
             return path
 
+        def number(name: str, kind: type, low: float, high: float):
+            raw = get(name) or DEFAULTS[name]
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = None
+            if value is None or not low <= value <= high:
+                raise ConfigError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number "
+                                  f"from {low:g} to {high:g}")
+            return value
+
+        level = (get("PERMID_MIN_LEVEL") or DEFAULTS["PERMID_MIN_LEVEL"]).capitalize()
+        if level not in PERMID_LEVELS:
+            raise ConfigError(f"PERMID_MIN_LEVEL={level!r} is not one of {', '.join(PERMID_LEVELS)}")
+
         mode = (get("FDE_MODE") or "offline").lower()
         if mode not in MODES:
             raise ConfigError(f"FDE_MODE={mode!r} is not one of {', '.join(MODES)}")
@@ -151,6 +178,10 @@ class Settings:
             permid_api_key=get("PERMID_API_KEY"),
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
+            api_max_wait=number("FDE_API_MAX_WAIT", float, 0, 86400),
+            permid_min_level=level,
+            permid_min_score=number("PERMID_MIN_SCORE", float, 0, 100),
+            gleif_max_pages=number("GLEIF_MAX_PAGES", int, 1, 100_000),
         )
 
 
