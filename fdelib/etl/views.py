@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import db
-from .pipeline import daily
+from .product import daily
 from .sessions import TZ, month_window
 
 
