@@ -102,6 +102,19 @@ class Reconciliation:
     def agrees(self) -> bool:
         return self.differences.empty
 
+    def table(self) -> pd.DataFrame:
+        """The differences as a person reads them: prices with four decimals, volumes whole."""
+        def shown(row, column):
+            value = row[column]
+            if pd.isna(value):
+                return ""
+            sign = "+" if column == "difference" else ""
+            return f"{value:{sign},.0f}" if row["field"] == "volume" else f"{value:{sign},.4f}"
+        frame = self.differences.copy()
+        for column in ("product", "daily_series", "difference"):
+            frame[column] = [shown(row, column) for row in self.differences.to_dict("records")]
+        return frame
+
     def __repr__(self) -> str:
         s = self.summary
         text = (f"{self.symbol} {self.month}: {s['compared']} sessions compared with TIME_SERIES_DAILY, "
