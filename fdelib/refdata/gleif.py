@@ -139,6 +139,19 @@ class Gleif:
                 return records
             number += 1
 
+    def count(self, *, bics: list[str] | None = None, filters: dict[str, str] | None = None,
+              page_size: int = 100) -> dict[str, int]:
+        """How many records a listing would return, and how many pages of ``page_size`` that is —
+        one request for one record, before deciding how to load them."""
+        params = {f"filter[{k}]": str(v) for k, v in (filters or {}).items()}
+        if bics:
+            params["filter[bic]"] = ",".join(bic11(b) for b in bics)
+        label = "GLEIF lei-records"
+        page = self._json(f"{self.base_url}/api/v1/lei-records", label,
+                          params={**params, "page[size]": 1, "page[number]": 1}, timeout=30)
+        total = http.dig(page, "meta.pagination.total", label, GleifError, int)
+        return {"records": total, f"pages of {page_size}": -(-total // page_size), "page cap": self.max_pages}
+
     def lei_record(self, lei: str) -> dict | None:
         label = f"GLEIF lei-records/{lei}"
         response = self._get(f"{self.base_url}/api/v1/lei-records/{lei}", label, timeout=30)
@@ -167,12 +180,9 @@ class Gleif:
         return read_mapping_zip(response.content, kind)
 
     # --- the golden copy -----------------------------------------------------------------------
-    def golden_copy(self, *, full_download: bool = False, leis: list[str] | None = None,
-                    folder: Path | None = None) -> pd.DataFrame:
-        """The whole register from the latest golden copy (its ``lei2`` CSV), as the columns of
-        ``refdata.entities`` (``leis``: keep only these). The file is large: without
-        ``full_download=True`` this only says how large, and downloads nothing. It is streamed to
-        a temporary file in ``folder`` (default: the data folder), then read in chunks."""
+    def golden_copy_info(self) -> dict[str, Any]:
+        """The latest golden copy's ``lei2`` CSV: ``published``, ``records``, ``bytes`` (zipped), ``url``
+        — one small request, nothing downloaded."""
         label = "GLEIF golden copy"
         index = self._json(f"{self.golden_copy_url}/api/v2/golden-copies/publishes", label,
                            params={"page[size]": 1}, timeout=30)
@@ -180,15 +190,27 @@ class Gleif:
         if not latest:
             raise GleifError(f"{label}: no publication listed")
         csv = http.dig(latest[0], "lei2.full_file.csv", label, GleifError, dict)
-        url, size, count = csv.get("url"), csv.get("size"), csv.get("record_count")
-        if not isinstance(url, str):
+        if not isinstance(csv.get("url"), str):
             raise GleifError(f"{label}: the publication has no lei2 CSV address")
+        return {"published": latest[0].get("publish_date", "?"), "records": csv.get("record_count"),
+                "bytes": csv.get("size"), "url": csv["url"]}
+
+    def golden_copy(self, *, full_download: bool = False, leis: list[str] | None = None,
+                    folder: Path | None = None) -> pd.DataFrame:
+        """The whole register from the latest golden copy (its ``lei2`` CSV), as the columns of
+        ``refdata.entities`` (``leis``: keep only these). The file is large: without
+        ``full_download=True`` this only says how large, and downloads nothing. It is streamed to
+        a temporary file in ``folder`` (default: the data folder), then read in chunks."""
+        label = "GLEIF golden copy"
+        info = self.golden_copy_info()
         if not full_download:
-            records = f"{count:,} records" if isinstance(count, int) else "the whole register"
+            records = f"{info['records']:,} records" if isinstance(info["records"], int) else "the whole register"
+            size = info["bytes"]
             megabytes = (f", {size / 1e6:,.0f} MB zipped" if isinstance(size, (int, float)) and size >= 1e6 else
                          f", {size / 1e3:,.0f} kB zipped" if isinstance(size, (int, float)) else "")
-            raise GleifError(f"{label} of {latest[0].get('publish_date', '?')}: {records}{megabytes} — pass "
+            raise GleifError(f"{label} of {info['published']}: {records}{megabytes} — pass "
                              "full_download=True to download it (or read a few records through the API with filters)")
+        url = info["url"]
         folder = Path(folder or get_settings().data_dir / "gleif")
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=folder, suffix=".zip") as part:
