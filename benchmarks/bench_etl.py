@@ -40,8 +40,8 @@ def serve_stand_in(jobs, ready, stop) -> None:
              for symbol, month in jobs}
     as_csv = {id(body): original_csv(body, "1min") for body in cache.values()}
 
-    def to_csv(body, interval):
-        return as_csv[id(body)] if interval == "1min" and id(body) in as_csv else original_csv(body, interval)
+    def to_csv(body, key):
+        return as_csv[id(body)] if key.endswith("1min)") and id(body) in as_csv else original_csv(body, key)
 
     def render(symbol, month, interval, seed, faults, fetch=1, extended=False):
         if (symbol, month) in cache and interval == "1min" and not faults and not extended:
@@ -58,15 +58,15 @@ def load_csv(client, engine, jobs) -> float:
     """Seconds to load every month as a CSV answer through the vectorised path, as run_month does."""
     from tqdm import tqdm
 
-    from fdelib.etl import pipeline
+    from fdelib.etl import load, runs
 
     began = time.perf_counter()
-    for (symbol, month), bars in tqdm(pipeline.fetch_ahead(client, jobs, "1min", datatype="csv"),
+    for (symbol, month), bars in tqdm(load.fetch_ahead(client, jobs, "1min", datatype="csv"),
                                       total=len(jobs), desc="symbol-months (CSV)", leave=False):
         if isinstance(bars, Exception):                  # parsed and checked by Arrow in the fetch thread
             raise bars
         with engine.begin() as conn:
-            pipeline.load_raw(conn, bars, pipeline.start_run(conn, symbol, month, "1min"))
+            load.load_raw(conn, bars, runs.start_run(conn, symbol, month, "1min"))
     return time.perf_counter() - began
 
 
@@ -87,7 +87,7 @@ def main() -> None:
     os.environ.pop("DATABASE_URL", None)
 
     from fdelib import config, db, etl, stack
-    from fdelib.etl import pipeline, stub
+    from fdelib.etl import load, runs, stub, transform
     from fdelib.etl.sessions import bar_times
 
     server = None
@@ -120,16 +120,16 @@ def main() -> None:
         rendered = []
         from tqdm import tqdm
 
-        for (symbol, month), payload in tqdm(pipeline.fetch_ahead(client, jobs, "1min"), total=len(jobs),
+        for (symbol, month), payload in tqdm(load.fetch_ahead(client, jobs, "1min"), total=len(jobs),
                                              desc="symbol-months", leave=False):
             if isinstance(payload, Exception):
                 raise payload
             payload = payload.decode()                   # parse + validate (as run_month does)
             with engine.begin() as conn:       # one transaction per month, as run_month does
-                run_id = pipeline.start_run(conn, symbol, month, "1min")
-                loaded += pipeline.load_raw(conn, payload, run_id)
+                run_id = runs.start_run(conn, symbol, month, "1min")
+                loaded += load.load_raw(conn, payload, run_id)
             aside = time.perf_counter()        # the baseline's CSV, not timed
-            rendered.append(pipeline.render_raw(payload, run_id)[0])
+            rendered.append(load.render_raw(payload, run_id)[0])
             began += time.perf_counter() - aside
         ours = time.perf_counter() - began
         text = "".join(rendered)
@@ -152,7 +152,7 @@ def main() -> None:
             checkpoint()
             began = time.perf_counter()
             with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
-                cur.copy_expert(f"COPY {table} ({pipeline.RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
+                cur.copy_expert(f"COPY {table} ({load.RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)",
                                 io.StringIO(text))
             return time.perf_counter() - began
 
@@ -177,12 +177,12 @@ def main() -> None:
         began = time.perf_counter()
         with engine.begin() as conn:
             for symbol, month in jobs:
-                pipeline.deduplicate(conn, symbol, month, "1min")
+                transform.deduplicate(conn, symbol, month, "1min")
         dedup = time.perf_counter() - began
         began = time.perf_counter()
         with engine.begin() as conn:
             for symbol, month in jobs:
-                pipeline.aggregate_daily(conn, symbol, month, "1min")
+                transform.aggregate_daily(conn, symbol, month, "1min")
         aggregate = time.perf_counter() - began
         began = time.perf_counter()
         with engine.begin() as conn:

@@ -47,7 +47,15 @@ DEFAULTS = {
     "CONDUCTOR_BIND_ADDRESS": "127.0.0.1",    # compose: Conductor has no sign-in; loopback unless asked
     "FDE_MODE": "offline",
     "FDE_ENGINE_PORT": "8127",      # the local workflow engine (compose's Conductor has 8080)
+    # live APIs: the longest wait an HTTP 429 may ask for before a client gives up (seconds)
+    "FDE_API_MAX_WAIT": "60",
+    # PermID record matching: weaker matches are kept as candidates, not identity links
+    "PERMID_MIN_LEVEL": "Good",
+    "PERMID_MIN_SCORE": "80",
+    # GLEIF's lei-records API: the most pages one listing may read (bulk: the golden copy)
+    "GLEIF_MAX_PAGES": "20",
 }
+PERMID_LEVELS = ("Possible", "Good", "Excellent")     # PermID's match levels, weakest first
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -93,6 +101,10 @@ class Settings:
     # its bootstrap superuser). Never the role notebooks connect as.
     database_admin_url: str | None = None
     bank_app_password: str = "bank_app"     # BANK_APP_PASSWORD: the bank's application role
+    api_max_wait: float = 60.0              # FDE_API_MAX_WAIT: longest HTTP 429 wait obeyed (s)
+    permid_min_level: str = "Good"          # PERMID_MIN_LEVEL: weakest PermID match level linked
+    permid_min_score: float = 80.0          # PERMID_MIN_SCORE: lowest PermID match score (%) linked
+    gleif_max_pages: int = 20               # GLEIF_MAX_PAGES: page cap of one lei-records listing
 
     @property
     def pgdata(self) -> Path:
@@ -147,6 +159,21 @@ class Settings:
                                   "tools need a path without spaces")
             return path
 
+        def number(name: str, kind: type, low: float, high: float):
+            raw = get(name) or DEFAULTS[name]
+            try:
+                value = kind(raw)
+            except ValueError:
+                value = None
+            if value is None or not low <= value <= high:
+                raise ConfigError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number "
+                                  f"from {low:g} to {high:g}")
+            return value
+
+        level = (get("PERMID_MIN_LEVEL") or DEFAULTS["PERMID_MIN_LEVEL"]).capitalize()
+        if level not in PERMID_LEVELS:
+            raise ConfigError(f"PERMID_MIN_LEVEL={level!r} is not one of {', '.join(PERMID_LEVELS)}")
+
         mode = (get("FDE_MODE") or "offline").lower()
         if mode not in MODES:
             raise ConfigError(f"FDE_MODE={mode!r} is not one of {', '.join(MODES)}")
@@ -170,6 +197,10 @@ class Settings:
             engine_port=port_number("FDE_ENGINE_PORT", get("FDE_ENGINE_PORT") or DEFAULTS["FDE_ENGINE_PORT"]),
             database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
             bank_app_password=get("BANK_APP_PASSWORD") or DEFAULTS["BANK_APP_PASSWORD"],
+            api_max_wait=number("FDE_API_MAX_WAIT", float, 0, 86400),
+            permid_min_level=level,
+            permid_min_score=number("PERMID_MIN_SCORE", float, 0, 100),
+            gleif_max_pages=number("GLEIF_MAX_PAGES", int, 1, 100_000),
         )
 
 

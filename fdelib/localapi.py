@@ -171,3 +171,66 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+class Router:
+    """A stand-in's routing table: ``(method, path pattern, query values) → handler``.
+
+    Patterns are paths whose ``{name}`` segments match any one segment and reach the handler as
+    keyword arguments (``/api/v1/lei-records/{lei}``); ``**query`` adds required query values, for
+    APIs that route by a parameter (Alpha Vantage's ``/query?function=TIME_SERIES_DAILY``).
+    The first route that matches answers; ``before`` (if given) sees every request first and may
+    answer instead (a rate limit); no route: ``not_found(request)``.
+
+        router = Router(not_found=lambda r: Response.json({"error": "no such endpoint"}, 404))
+        router.add("GET", "/api/v1/lei-records/{lei}", lambda request, lei: ...)
+        serve("gleif", lambda: router)
+    """
+
+    def __init__(self, not_found: App | None = None,
+                 before: Callable[[Request], Response | None] | None = None):
+        self.routes: list[tuple[str, tuple[str, ...], dict[str, str], Callable[..., Response]]] = []
+        self.not_found = not_found or (lambda request: Response.json(
+            {"error": f"no such endpoint: {request.method} {request.path}"}, 404))
+        self.before = before
+
+    def add(self, methods: str | tuple[str, ...], pattern: str, handler: Callable[..., Response],
+            **query: str) -> "Router":
+        for method in (methods,) if isinstance(methods, str) else methods:
+            self.routes.append((method.upper(), tuple(pattern.strip("/").split("/")), query, handler))
+        return self
+
+    def route(self, methods: str | tuple[str, ...], pattern: str, **query: str):
+        """:meth:`add` as a decorator."""
+        def register(handler):
+            self.add(methods, pattern, handler, **query)
+            return handler
+        return register
+
+    def match(self, request: Request) -> tuple[Callable[..., Response], dict[str, str]] | None:
+        parts = tuple(request.path.strip("/").split("/"))
+        for method, pattern, query, handler in self.routes:
+            if method != request.method or len(pattern) != len(parts):
+                continue
+            if any(request.query.get(k) != v for k, v in query.items()):
+                continue
+            params = {}
+            for want, got in zip(pattern, parts):
+                if want.startswith("{") and want.endswith("}"):
+                    params[want[1:-1]] = urllib.parse.unquote(got)
+                elif want != got:
+                    break
+            else:
+                return handler, params
+        return None
+
+    def __call__(self, request: Request) -> Response:
+        if self.before is not None:
+            early = self.before(request)
+            if early is not None:
+                return early
+        found = self.match(request)
+        if found is None:
+            return self.not_found(request)
+        handler, params = found
+        return handler(request, **params)

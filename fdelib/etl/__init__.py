@@ -1,15 +1,22 @@
 """Project 2: a market-data ETL — Alpha Vantage intraday bars to a daily data product.
 
-:mod:`.alphavantage` (the API client and its errors), :mod:`.stub` (the offline
-stand-in, with a real feed's faults), :mod:`.sessions` (NYSE sessions and expected bars),
-:mod:`.pipeline` (the steps: fetch, load_raw, deduplicate, aggregate_daily, export; ``Run``,
-the record and transaction they share when called one by one; and ``run_month`` for all of them).
+:mod:`.alphavantage` (the API's formats, the client and its errors), :mod:`.stub` (the offline
+stand-in, with a real feed's faults), :mod:`.source` (live API or stand-in: :func:`client`),
+:mod:`.sessions` (NYSE sessions and expected bars), the steps — :mod:`.load` (fetch, load_raw),
+:mod:`.transform` (deduplicate, aggregate_daily, gaps), :mod:`.product` (daily, export, reconcile) —
+:mod:`.runs` (``Run``: the record, locks and transaction the steps share) and :mod:`.pipeline`
+(``run_month`` and ``backfill``: all of them).
 """
 
-from .alphavantage import ApiError, MalformedPayload, RateLimited, client
-from .pipeline import (Run, aggregate_daily, backfill, daily, deduplicate, duplicates, export, fetch, gaps,
-                       load_raw, reset, run_log, run_month, setup, start_run)
+from .alphavantage import ApiError, MalformedPayload, PremiumRequired, RateLimited
+from .load import fetch, load_raw
+from .pipeline import backfill, run_month
+from .product import Reconciliation, daily, export, reconcile
+from .runs import Run, RunInProgress, reset, run_log, setup, start_run
+from .source import client
+from .transform import aggregate_daily, deduplicate, duplicates, gaps
 
-__all__ = ["ApiError", "MalformedPayload", "RateLimited", "Run", "aggregate_daily", "backfill", "client", "daily",
-           "deduplicate", "duplicates", "export", "fetch", "gaps", "load_raw", "reset", "run_log", "run_month", "setup",
+__all__ = ["ApiError", "MalformedPayload", "PremiumRequired", "RateLimited", "Reconciliation", "Run",
+           "RunInProgress", "aggregate_daily", "backfill", "client", "daily", "deduplicate", "duplicates",
+           "export", "fetch", "gaps", "load_raw", "reconcile", "reset", "run_log", "run_month", "setup",
            "start_run"]

@@ -1,14 +1,16 @@
-"""A client for Alpha Vantage's ``TIME_SERIES_INTRADAY``: real HTTP, the real payload.
+"""A client for Alpha Vantage's ``TIME_SERIES_INTRADAY`` and ``TIME_SERIES_DAILY``: real HTTP, the real payloads.
 
 Alpha Vantage answers HTTP 200 for everything, so the body says what happened:
 
 * ``{"Meta Data": {...}, "Time Series (5min)": {"2026-01-02 09:35:00": {"1. open": "...", ...}}}``
   — bars keyed by their start time in US/Eastern, newest first, values as strings;
+  ``{"Meta Data": {...}, "Time Series (Daily)": {"2026-01-02": {...}}}`` — the official daily bars;
 * ``{"Error Message": "Invalid API call. ..."}`` — a bad symbol or parameter: :class:`ApiError`;
 * ``{"Note": "..."}`` or ``{"Information": "..."}`` — a notice. A per-minute/per-second rate limit
   is retried with exponential backoff (then :class:`RateLimited`); the free tier's *daily* quota
-  raises :class:`RateLimited` at once (waiting minutes will not help); any other notice (premium
-  endpoint, demo key) is an :class:`ApiError`;
+  raises :class:`RateLimited` at once (waiting minutes will not help); a premium endpoint or
+  parameter asked with a free key raises :class:`PremiumRequired`, saying what a free key can do;
+  any other notice is an :class:`ApiError`;
 * anything else — :class:`MalformedPayload`, naming what is wrong.
 
 Every answer is checked whole before anything is written: the structure, and each bar's values
@@ -19,11 +21,17 @@ row twice) is kept as it came: the bars as a :class:`Series`, the earlier copies
 refused: the answer contradicts itself.
 
 ``datatype="csv"`` asks for the CSV form (``timestamp,open,high,low,close,volume``) and returns it
-converted to the JSON payload's shape, so the rest of the pipeline is the same.
+converted to the JSON payload's shape, so the rest of the pipeline is the same. A leading UTF-8
+byte-order mark (some answers and proxies add one) is dropped before anything looks at the text.
 
-Offline (the default), ``base_url`` is the local stand-in from :mod:`fdelib.etl.stub`; live,
-it is ``https://www.alphavantage.co`` with ``ALPHAVANTAGE_API_KEY``, and calls are spaced by
-``min_interval`` seconds (the free tier allows a few per minute).
+**What a free key can do** (Alpha Vantage's documentation and premium page): 25 requests a day,
+and a burst of about one request a second; ``TIME_SERIES_DAILY`` with ``outputsize=compact`` (the
+latest 100 sessions). ``TIME_SERIES_INTRADAY`` — the month-by-month history (``month=``) this ETL
+loads — and ``outputsize=full`` of the daily series are marked premium: a free key gets a notice
+instead of bars, raised here as :class:`PremiumRequired` with these words (:data:`FREE_TIER`).
+
+This module is the format and the client only; which server it talks to (the live API with
+``ALPHAVANTAGE_API_KEY`` or the local stand-in) is decided in :mod:`fdelib.etl.source`.
 """
 
 from __future__ import annotations
@@ -37,9 +45,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import requests
 
-from ..config import Settings, get_settings
+from .. import http
 from ..errors import FdeError
 
 LIVE_URL = "https://www.alphavantage.co"
@@ -47,6 +54,7 @@ INTERVALS = ("1min", "5min", "15min", "30min", "60min")
 FIELDS = ("1. open", "2. high", "3. low", "4. close", "5. volume")
 PRICES = FIELDS[:4]
 CSV_HEADER = "timestamp,open,high,low,close,volume"
+BOM = "\ufeff"
 SYMBOL = re.compile(r"[A-Z0-9.\-]{1,12}")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
@@ -68,8 +76,20 @@ class RateLimited(AlphaVantageError):
     """Still rate-limited after every retry, or the day's quota is used up."""
 
 
+class PremiumRequired(ApiError):
+    """The call needs a premium key (the API's notice, with what a free key can do)."""
+
+
 class MalformedPayload(AlphaVantageError):
     """The answer is not the payload the API documents."""
+
+
+FREE_TIER = ("a free Alpha Vantage key allows 25 requests a day and TIME_SERIES_DAILY's latest 100 sessions "
+             "(outputsize=compact); intraday history by month (TIME_SERIES_INTRADAY with month=) and "
+             "outputsize=full need a premium key (https://www.alphavantage.co/premium/)")
+DAILY_KEY = "Time Series (Daily)"
+_DAY = re.compile(r"\d{4}-\d\d-\d\d")
+_PREMIUM = re.compile(r"premium (endpoint|feature|plan)|is a premium", re.I)
 
 
 @dataclass
@@ -81,9 +101,10 @@ class Client:
     min_interval: float = 0.0            # seconds between calls (live: respect the quota)
     sleep: Callable[[float], None] = time.sleep
     timeout: float = 30.0
+    max_wait: float = 60.0               # the longest wait a rate limit may ask for (FDE_API_MAX_WAIT)
 
     def __post_init__(self) -> None:
-        self.session = requests.Session()
+        self.session = http.session()
         self.calls = 0
         self.retries = 0
         self._last = 0.0
@@ -93,11 +114,14 @@ class Client:
         return f"Client({self.base_url!r}, calls={self.calls}, retries={self.retries})"
 
     def intraday(self, symbol: str, month: str, interval: str = "5min", *, extended_hours: bool = False,
-                 datatype: str = "json", decode: bool = True) -> dict[str, Any] | "Answer":
-        """The month's adjusted intraday bars of ``symbol``, as the API's JSON payload.
+                 adjusted: bool = False, datatype: str = "json", decode: bool = True) -> dict[str, Any] | "Answer":
+        """The month's intraday bars of ``symbol``, as the API's JSON payload.
 
         ``extended_hours``: also the pre- and post-market bars (04:00–20:00 ET; the API's default is
-        true, ours false: the daily product is built from the regular session).
+        true, ours false: the daily product is built from the regular session, 09:30 to the 16:00
+        bar that holds the closing auction). ``adjusted``: split/dividend-adjusted prices (the API's
+        default is true, ours false: as traded, like the official daily series the product is
+        reconciled with — adjusted prices of a month before a dividend differ from it).
         ``decode=False``: a month of bars comes back as an :class:`Answer` (its text, parsed and
         validated by ``.decode()``), so a thread can download the next month while another parses
         and loads this one (a big parse holds Python's GIL). Notices and errors, small answers, are
@@ -106,52 +130,81 @@ class Client:
         if datatype not in ("json", "csv"):
             raise ApiError(f"datatype {datatype!r} is not json or csv")
         params = {"function": "TIME_SERIES_INTRADAY", "symbol": symbol, "interval": interval,
-                  "month": month, "adjusted": "true", "extended_hours": "true" if extended_hours else "false",
+                  "month": month, "adjusted": "true" if adjusted else "false",
+                  "extended_hours": "true" if extended_hours else "false",
                   "outputsize": "full", "datatype": datatype, "apikey": self.api_key}
         where = f"{symbol} {month}"
         for attempt in range(self.max_retries + 1):
-            text = self._get(params)
+            text = self._get(params, where)
             if datatype == "csv" and text.startswith(CSV_HEADER):   # errors and notices come as JSON
                 answer = Answer(text, symbol, month, interval, "csv")
                 return answer.decode() if decode else answer
             if not decode and len(text) > _SMALL:
                 return Answer(text, symbol, month, interval)
             payload = parse_json(text, where)
-            notice = payload.get("Note") or payload.get("Information") if isinstance(payload, dict) else None
-            if notice and not any(k.startswith("Time Series") for k in payload):
-                notice = str(notice)
-                if not _RETRYABLE.search(notice):
-                    if _DAILY.search(notice):
-                        raise RateLimited(f"{where}: the API key's daily quota is used up (retry tomorrow, "
-                                          f"or with another key): {notice}")
-                    raise ApiError(f"{where}: {notice}")
-                if attempt == self.max_retries:
-                    raise RateLimited(f"{where}: still rate-limited after {attempt} retries: {notice}")
-                self.retries += 1
-                self.sleep(self.backoff * 2 ** attempt)
+            if self._notice(payload, where, attempt, f"Time Series ({interval})"):
                 continue
             return validate(keep_repeats(payload, text, interval), symbol, interval)
         raise AssertionError("unreachable")
 
-    def _get(self, params: dict) -> str:
-        """The answer's text."""
+    def daily(self, symbol: str, outputsize: str = "compact") -> dict[str, Any]:
+        """The official daily bars of ``symbol`` (``TIME_SERIES_DAILY``: as traded, the regular
+        session's open, high, low, close and volume), as the API's JSON payload, validated.
+        ``outputsize="compact"``: the latest 100 sessions (free keys); ``"full"``: 20+ years (premium)."""
+        if not symbol or not SYMBOL.fullmatch(symbol):
+            raise ApiError(f"symbol {symbol!r} is not a ticker (capital letters, digits, '.', '-')")
+        if outputsize not in ("compact", "full"):
+            raise ApiError(f"outputsize {outputsize!r} is not compact or full")
+        params = {"function": "TIME_SERIES_DAILY", "symbol": symbol, "outputsize": outputsize,
+                  "datatype": "json", "apikey": self.api_key}
+        where = f"{symbol} daily"
+        for attempt in range(self.max_retries + 1):
+            payload = parse_json(self._get(params, where), where)
+            if self._notice(payload, where, attempt, DAILY_KEY):
+                continue
+            return validate_daily(payload, symbol)
+        raise AssertionError("unreachable")
+
+    def _notice(self, payload: Any, where: str, attempt: int, key: str) -> bool:
+        """True when ``payload`` is a rate-limit notice worth waiting for (after the wait); raises
+        for a notice that waiting cannot fix; False for anything else (the caller validates it)."""
+        notice = payload.get("Note") or payload.get("Information") if isinstance(payload, dict) else None
+        if not notice or key in payload:
+            return False
+        notice = str(notice)
+        if not _RETRYABLE.search(notice):
+            if _DAILY.search(notice):
+                raise RateLimited(f"{where}: the API key's daily quota is used up (retry tomorrow, "
+                                  f"or with another key; {FREE_TIER}): {notice}")
+            if _PREMIUM.search(notice):
+                raise PremiumRequired(f"{where}: premium only — {FREE_TIER}. The API said: {notice}")
+            raise ApiError(f"{where}: {notice}")
+        if attempt == self.max_retries:
+            raise RateLimited(f"{where}: still rate-limited after {attempt} retries: {notice}")
+        self.retries += 1
+        self.sleep(min(http.backoff(attempt, self.backoff), self.max_wait))
+        return True
+
+    def _get(self, params: dict, where: str) -> str:
+        """The answer's text (a leading byte-order mark dropped)."""
         with self._lock:
             wait = self._last + self.min_interval - time.monotonic()
             if wait > 0:
                 self.sleep(wait)
             self._last = time.monotonic()
         self.calls += 1
-        where = f"{params['symbol']} {params['month']}"
-        try:
-            response = self.session.get(f"{self.base_url}/query", params=params, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise AlphaVantageError(f"{where}: no answer from {self.base_url} ({type(exc).__name__})") from exc
+        response = http.send(self.session, "GET", f"{self.base_url}/query", api=f"Alpha Vantage {where}",
+                             error=RateLimited, network_error=AlphaVantageError,
+                             quota="the API key's request limit", hint=FREE_TIER,
+                             max_wait=self.max_wait, max_retries=self.max_retries, sleep=self.sleep,
+                             params=params, timeout=self.timeout)
         if response.status_code != 200:
-            raise ApiError(f"{where}: HTTP {response.status_code}")
+            raise ApiError(f"{where}: HTTP {response.status_code} ({http.first_bytes(response.content)})")
         try:
-            return response.content.decode("utf-8")
+            return response.content.decode("utf-8").removeprefix(BOM)
         except UnicodeDecodeError as exc:
-            raise MalformedPayload(f"{where}: the answer is not UTF-8 text") from exc
+            raise MalformedPayload(f"{where}: the answer is not UTF-8 text "
+                                   f"({http.first_bytes(response.content)})") from exc
 
 
 _SMALL = 64 * 1024     # notices and errors are small JSON objects; a month of bars is not
@@ -165,6 +218,10 @@ class Answer:
     month: str
     interval: str
     datatype: str = "json"
+
+    def __post_init__(self) -> None:
+        if self.text.startswith(BOM):                  # an answer saved or passed on with its BOM
+            object.__setattr__(self, "text", self.text[len(BOM):])
 
     def decode(self) -> dict[str, Any]:
         """The validated payload (raises like ``Client.intraday`` on an error or malformed answer)."""
@@ -349,15 +406,27 @@ def from_csv(text: str, symbol: str, interval: str) -> dict[str, Any]:
     return validate(payload, symbol, interval)
 
 
-def client(settings: Settings | None = None, **options) -> Client:
-    """A client for the configured mode: live API with a key, else the local stand-in."""
-    settings = settings or get_settings()
-    if settings.live:
-        if not settings.alphavantage_api_key:
-            raise FdeError("FDE_MODE=live needs ALPHAVANTAGE_API_KEY (free at alphavantage.co)")
-        options.setdefault("min_interval", 12.0)
-        options.setdefault("backoff", 20.0)
-        return Client(LIVE_URL, settings.alphavantage_api_key, **options)
-    from . import stub
-
-    return Client(stub.serve().url, "demo", **options)
+def validate_daily(payload: Any, symbol: str) -> dict[str, Any]:
+    """``payload`` if it is a well-formed ``TIME_SERIES_DAILY`` answer for ``symbol``; else a clear
+    error (the same value rules as the intraday bars: :func:`check_values`)."""
+    where = f"{symbol} daily"
+    if not isinstance(payload, dict):
+        raise MalformedPayload(f"{where}: expected a JSON object, got {type(payload).__name__}")
+    if "Error Message" in payload:
+        raise ApiError(f"{where}: {payload['Error Message']}")
+    meta = payload.get("Meta Data")
+    if not isinstance(meta, dict):
+        raise MalformedPayload(f"{where}: no 'Meta Data' object")
+    if str(meta.get("2. Symbol", "")).upper() != symbol.upper():
+        raise MalformedPayload(f"{where}: payload is for symbol {meta.get('2. Symbol')!r}")
+    series = payload.get(DAILY_KEY)
+    if not isinstance(series, dict):
+        raise MalformedPayload(f"{where}: no {DAILY_KEY!r} object (keys: {', '.join(payload)})")
+    fields = set(FIELDS)
+    for day, bar in series.items():
+        if not _DAY.fullmatch(str(day)):
+            raise MalformedPayload(f"{where}: key {day!r} is not 'YYYY-MM-DD'")
+        if not isinstance(bar, dict) or bar.keys() != fields:
+            raise MalformedPayload(f"{where}: day {day} has not exactly the fields {', '.join(FIELDS)}")
+    check_values(series, where)
+    return payload

@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS etl.runs (
     gaps        integer,
     error       text,
     extended_hours boolean NOT NULL DEFAULT false,
+    adjusted    boolean NOT NULL DEFAULT false,   -- split/dividend-adjusted prices (as traded: false)
     first_bar   timestamptz,       -- set with the raw load,
     last_bar    timestamptz,       -- in its transaction
     CONSTRAINT runs_status_check CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned'))
@@ -35,6 +36,12 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'etl.runs'::regclass
                    AND attname = 'extended_hours' AND NOT attisdropped) THEN
         ALTER TABLE etl.runs ADD COLUMN extended_hours boolean NOT NULL DEFAULT false;
+    END IF;
+    -- earlier versions fetched adjusted prices, always (the runs they recorded say so)
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'etl.runs'::regclass
+                   AND attname = 'adjusted' AND NOT attisdropped) THEN
+        ALTER TABLE etl.runs ADD COLUMN adjusted boolean NOT NULL DEFAULT true;
+        ALTER TABLE etl.runs ALTER COLUMN adjusted SET DEFAULT false;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'etl.runs'::regclass
                    AND attname = 'first_bar' AND NOT attisdropped) THEN
@@ -129,7 +136,7 @@ CREATE TABLE IF NOT EXISTS etl.intraday (
 );
 
 -- step 4: the data product, daily OHLCV per symbol and NYSE session (the regular session:
--- every bar that overlaps it, see fdelib/etl/sessions.py)
+-- every bar that overlaps it and the closing auction's bar at the close, see fdelib/etl/sessions.py)
 CREATE TABLE IF NOT EXISTS etl.daily (
     symbol   text NOT NULL,
     session  date NOT NULL,

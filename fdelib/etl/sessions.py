@@ -4,18 +4,32 @@ How Alpha Vantage labels intraday bars (``TIME_SERIES_INTRADAY``, the API since 
 ``month``/``extended_hours`` parameters): each bar is keyed by its **start** time in US/Eastern,
 on a grid aligned to the clock — every bar starts at a multiple of its interval after midnight.
 For 1-, 5-, 15- and 30-minute bars that grid meets the open (09:30) and the close (16:00, 13:00
-on a half day): a regular session's 5-minute bars run 09:30 … 15:55. **60-minute bars are
-hour-aligned**: with extended hours (the API's default) a day runs 04:00 … 19:00 — recorded
-answers end their day on ``"… 19:00:00"`` with 18:00 and 17:00 before it, never 18:30. The
-regular session (``extended_hours=false``: 09:30 to 16:00 only, says the documentation) is
-then covered by the bars 09:00 … 15:00: the 09:00 bar holds the session's first half hour
-(in an extended-hours answer also the half hour of pre-market trading before it, which no
-hourly bar can separate), the 15:00 bar its last hour. (Answers of the API before 2023 were
-09:30-aligned, ``09:30 … 15:30``.) A 09:30-aligned grid that stops at 14:30 loses
-15:30–16:00: the day's close and part of its volume.
+on a half day).
 
-So the bars a session should have are the grid bars that *overlap* it, ``[open, close)``:
-:func:`bar_times` for gap detection, and the same rule in the daily aggregation.
+**The close is a bar of its own.** The documentation says ``extended_hours=false`` gives "regular
+trading hours (9:30am to 4:00pm US/Eastern Time)", and the answers mean it inclusively: the last
+bar of a regular session is labelled **16:00** (13:00 on a half day), and it holds the closing
+auction's print — on a verified day its close *is* the official daily close (``TIME_SERIES_DAILY``)
+and it carries about a quarter of the day's volume. A regular session's 5-minute bars therefore
+run 09:30 … 15:55 **and 16:00** (79, 43 on a half day). The opening auction prints at 09:30 and is
+the open of the 09:30 bar, the session's first. A daily bar built from the bars *before* 16:00
+misses the close and a quarter of the volume.
+
+**60-minute bars are hour-aligned**: with extended hours (the API's default) a day runs 04:00 …
+19:00 — recorded answers end their day on ``"… 19:00:00"`` with 18:00 and 17:00 before it, never
+18:30. The regular session is then covered by the bars 09:00 … 15:00 and 16:00: the 09:00 bar holds
+the session's first half hour (in an extended-hours answer also the half hour of pre-market trading
+before it, which no hourly bar can separate), the 15:00 bar its last hour, the 16:00 bar the close.
+(Answers of the API before 2023 were 09:30-aligned, ``09:30 … 15:30``.)
+
+With extended hours the bar at the close also holds the first minutes of post-market trading
+(16:00–16:05 for 5-minute bars): its close is then a post-market price, not the official close.
+The exact session needs ``extended_hours=false`` (the default here); the reconciliation with the
+daily series shows the difference otherwise.
+
+So the bars a session should have are the grid bars that *overlap* ``[open, close)`` plus the one
+that starts *at* the close: :func:`bar_times` for gap detection, the same rule in the daily
+aggregation.
 """
 
 from __future__ import annotations
@@ -59,21 +73,22 @@ def sessions(month: str) -> pd.DataFrame:
 
 def bar_times(month: str, interval: str) -> list[dt.datetime]:
     """Every bar start the month's regular sessions should have (US/Eastern, naive): the
-    clock-aligned bars that overlap ``[open, close)`` — 09:30 … 15:55 for 5 minutes, 09:00 …
-    15:00 for 60 (see the module's docstring)."""
+    clock-aligned bars that overlap ``[open, close)``, and the closing auction's bar at the close —
+    09:30 … 15:55 and 16:00 for 5 minutes, 09:00 … 15:00 and 16:00 for 60 (see the module's
+    docstring)."""
     length = step(interval)
     times = []
     for row in sessions(month).itertuples():
         opened, closed = row.open.tz_localize(None), row.close.tz_localize(None)
-        times.extend(pd.date_range(opened.floor(length), closed - pd.Timedelta(minutes=1),
-                                   freq=length).to_pydatetime())
+        times.extend(pd.date_range(opened.floor(length), closed, freq=length).to_pydatetime())
     return times
 
 
 def session_minutes(month: str) -> tuple[np.ndarray, np.ndarray]:
-    """Every minute of the month's sessions with their extended hours — from 04:00 to the close
-    plus four hours (20:00, or 17:00 after a half day) — as ``datetime64[m]`` starts (US/Eastern,
-    naive), and whether each one is in the regular session."""
+    """Every minute of continuous trading of the month's sessions with their extended hours — from
+    04:00 to the close plus four hours (20:00, or 17:00 after a half day) — as ``datetime64[m]``
+    starts (US/Eastern, naive), and whether each one is in the regular session ``[open, close)``.
+    (The auctions are not minutes of trading: the stand-in adds them, :mod:`.stub`.)"""
     minutes, regular = [], []
     for row in sessions(month).itertuples():
         opened = np.datetime64(row.open.tz_localize(None), "m")

@@ -3,15 +3,26 @@
 Prices are generated minute by minute — a seeded random walk per symbol and month — over
 the **real NYSE sessions** of the month (exchange-calendars' XNYS: holidays skipped, half days
 closing at 13:00) and their extended hours (thin trading from 04:00 to the open and from the
-close for four hours). An answer's bars are those minutes aggregated as Alpha Vantage does
-(see :mod:`.sessions`): on a clock-aligned grid, labelled by their start time in US/Eastern,
-newest first — 60-minute bars are hour-aligned, and with ``extended_hours=false`` (regular
-hours only) the 09:00 bar holds 09:30–10:00. So every interval tells the same day: the daily
-OHLCV built from 1-, 5-, 15-, 30- or 60-minute bars is identical. ``extended_hours=true`` (the
-API's default) adds the pre- and post-market minutes; the regular session's bars are the same
-either way, except the 60-minute 09:00 bar, which then also holds 09:00–09:30.
-``datatype=csv`` answers ``timestamp,open,high,low,close,volume`` rows. Same request and seed:
-same bytes.
+close for four hours). Each session also has its two **auctions**, as on the exchange: the
+opening cross is the first print at 09:30 (the open of the 09:30 bar, with a burst of volume), and
+the **closing cross** is one print at the close (16:00, 13:00 on a half day) carrying about a
+quarter of the day's volume — the day's official close.
+
+An answer's bars are those prints aggregated as Alpha Vantage does (see :mod:`.sessions`): on a
+clock-aligned grid, labelled by their start time in US/Eastern, newest first — 60-minute bars are
+hour-aligned. With ``extended_hours=false`` (regular hours, "9:30am to 4:00pm") a session's bars
+run 09:30 … 15:55 and **16:00**, the closing print's own bar; with ``extended_hours=true`` (the
+API's default) the pre- and post-market minutes are added — the 16:00 bar then also holds the
+first post-market minutes, and the 60-minute 09:00 bar also 09:00–09:30. So every interval of a
+regular-hours answer tells the same day: the daily OHLCV built from 1-, 5-, 15-, 30- or 60-minute
+bars is identical, and equal to the stand-in's ``TIME_SERIES_DAILY`` answer (the official daily
+bars: the regular session with both auctions). ``datatype=csv`` answers
+``timestamp,open,high,low,close,volume`` rows. Same request and seed: same bytes.
+
+The daily series runs from ``history_start`` (default 2024-01) to the stand-in's ``today``
+(default 2026-01-02; ``configure(today=...)``): ``outputsize=compact`` is its latest 100 sessions,
+``full`` all of them. It is built from the bars as the exchange printed them — the faults below
+are faults of the intraday feed, which the pipeline's reconciliation with the daily series finds.
 
 The faults a real feed has, switched on with :func:`configure`:
 
@@ -20,8 +31,8 @@ The faults a real feed has, switched on with :func:`configure`:
   twice), and across answers (each month's answer also brings the previous month's last
   session — with that session's closing bar revised: its close 1% higher — so which load is the
   latest decides which version wins);
-* ``correction`` — from the second fetch of a month on, one session's closing bar is
-  corrected (its close 1% higher);
+* ``correction`` — from the second fetch of a month on, one session's closing bar (the bar at the
+  close) is re-sent with its close 1% higher;
 * ``missing`` — the bars between 10:00 and 10:30 of the month's second session are missing;
 * ``rate_limit`` — the first ``rate_limited_calls`` calls get a rate-limit answer (alternately the
   ``Note`` and the ``Information`` shape the API has used);
@@ -38,9 +49,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..localapi import LocalAPI, Request, Response, serve as serve_api
-from .alphavantage import CSV_HEADER, INTERVALS, SYMBOL
-from .sessions import session_minutes, sessions
+from ..localapi import LocalAPI, Request, Response, Router, serve as serve_api
+from .alphavantage import CSV_HEADER, DAILY_KEY, INTERVALS, SYMBOL
+from .sessions import months_between, session_minutes, sessions
 
 RATE_LIMIT_NOTES = (
     {"Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute "
@@ -52,22 +63,32 @@ RATE_LIMIT_NOTES = (
                     "(20 requests per minute) and instantly remove all daily rate limits."},
 )
 
+MISSING_KEY = {"Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on "
+                                 "(https://www.alphavantage.co/support/#api-key). It should take less than 20 "
+                                 "seconds."}
 FAULTS = ("duplicates", "correction", "missing", "rate_limit", "malformed")
 NAME = "alphavantage"
+TODAY = "2026-01-02"              # the stand-in's clock: its daily series ends here
+HISTORY_START = "2024-01"         # ... and starts here (outputsize=full)
 
 
 class Feed:
-    """The stub's state: faults switched on, and what it has been asked so far."""
+    """The stub's state: faults switched on, its clock, and what it has been asked so far."""
 
     def __init__(self, seed: int = 7):
         self.seed = seed
         self.faults: set[str] = set()
         self.rate_limited_calls = 2
+        self.today = TODAY
         self.calls = 0
         self.fetches: dict[tuple[str, str, str], int] = {}
         self.lock = threading.Lock()
+        self.router = Router(not_found=self.unknown, before=self.rate_limit)
+        self.router.add("GET", "/query", self.intraday, function="TIME_SERIES_INTRADAY")
+        self.router.add("GET", "/query", self.daily, function="TIME_SERIES_DAILY")
 
-    def configure(self, faults=(), *, rate_limited_calls: int = 2, seed: int | None = None) -> None:
+    def configure(self, faults=(), *, rate_limited_calls: int = 2, seed: int | None = None,
+                  today: str | None = None) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from {', '.join(FAULTS)}")
@@ -78,20 +99,32 @@ class Feed:
             self.fetches = {}
             if seed is not None:
                 self.seed = seed
+            self.today = dt.date.fromisoformat(today).isoformat() if today else TODAY
 
     def __call__(self, request: Request) -> Response:
+        return self.router(request)
+
+    def rate_limit(self, request: Request) -> Response | None:
+        """Every call counts; the first ``rate_limited_calls`` get a notice with the ``rate_limit`` fault."""
         if request.path != "/query":
-            return Response.json({"Error Message": "This API function does not exist."}, 200)
-        q = request.query
+            return None
         with self.lock:
             self.calls += 1
             if "rate_limit" in self.faults and self.calls <= self.rate_limited_calls:
                 return Response.json(RATE_LIMIT_NOTES[(self.calls - 1) % 2])
-        if q.get("function") != "TIME_SERIES_INTRADAY":
-            return Response.json({"Error Message": "This API function ("
-                                  f"{q.get('function')}) does not exist."})
+        return None
+
+    @staticmethod
+    def unknown(request: Request) -> Response:
+        if request.path != "/query":
+            return Response.json({"Error Message": "This API function does not exist."}, 200)
+        return Response.json({"Error Message": f"This API function ({request.query.get('function')}) "
+                                               "does not exist."})
+
+    def intraday(self, request: Request) -> Response:
+        q = request.query
         if not q.get("apikey"):
-            return Response.json({"Error Message": "the parameter apikey is invalid or missing."})
+            return Response.json(MISSING_KEY)
         symbol, month, interval = q.get("symbol", ""), q.get("month", ""), q.get("interval", "")
         if interval not in INTERVALS or not SYMBOL.fullmatch(symbol) or len(month) != 7:
             return Response.json({"Error Message": "Invalid API call. Please retry or visit the "
@@ -104,7 +137,21 @@ class Feed:
         extended = q.get("extended_hours", "true").lower() != "false"     # the API's default: true
         body = render(symbol, month, interval, self.seed, frozenset(self.faults), fetch, extended)
         if q.get("datatype") == "csv":
-            return Response(200, to_csv(body, interval), "application/x-download")
+            return Response(200, to_csv(body, f"Time Series ({interval})"), "application/x-download")
+        return Response(200, body, "application/json")
+
+    def daily(self, request: Request) -> Response:
+        q = request.query
+        if not q.get("apikey"):
+            return Response.json(MISSING_KEY)
+        symbol, size = q.get("symbol", ""), q.get("outputsize", "compact")
+        if not SYMBOL.fullmatch(symbol) or size not in ("compact", "full"):
+            return Response.json({"Error Message": "Invalid API call. Please retry or visit the "
+                                  "documentation (https://www.alphavantage.co/documentation/) for "
+                                  "TIME_SERIES_DAILY."})
+        body = render_daily(symbol, self.seed, self.today, size == "full")
+        if q.get("datatype") == "csv":
+            return Response(200, to_csv(body, DAILY_KEY), "application/x-download")
         return Response(200, body, "application/json")
 
 
@@ -135,8 +182,11 @@ def _previous_month(month: str) -> str:
 
 @lru_cache(maxsize=32)
 def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every minute of the month's sessions with extended hours: start times, whether in the
-    regular session, and open/high/low/close/volume — one random walk through the whole month."""
+    """Every print of the month's sessions with extended hours: start times (minutes), whether in
+    the regular session, and open/high/low/close/volume — one random walk through the whole month,
+    minute by minute, plus each session's closing auction: one print at the close (listed before
+    the post-market minute that starts then), about a quarter of the day's volume. The opening
+    auction is the first regular minute's first print (its open), with a burst of volume."""
     times, regular = session_minutes(month)
     n = len(times)
     rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode())])
@@ -148,7 +198,21 @@ def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray
     high = np.maximum(opens, close) + spread
     low = np.minimum(opens, close) - spread
     volume = np.where(regular, rng.integers(200, 10_000, n), rng.integers(1, 400, n))
-    return times, regular, np.column_stack([opens, high, low, close, volume])
+    values = np.column_stack([opens, high, low, close, volume])
+    if not n:
+        return times, regular, values
+    flags = regular.astype(np.int8)
+    first = np.flatnonzero(np.diff(np.concatenate([[0], flags])) == 1)      # each session's 09:30
+    last = np.flatnonzero(np.diff(np.concatenate([flags, [0]])) == -1)      # ... and its last minute
+    auctions = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode()), 1])
+    day_volume = np.add.reduceat(np.where(regular, volume, 0), first)[:len(first)]
+    k = len(first)
+    values[first, 4] += np.round(day_volume * auctions.uniform(0.01, 0.03, k))     # the opening cross
+    price = np.round(close[last] * np.exp(auctions.normal(0, 0.0005, k)), 4)       # the closing cross
+    closing = np.column_stack([price, price, price, price, np.round(day_volume * auctions.uniform(0.30, 0.40, k))])
+    at = last + 1
+    return (np.insert(times, at, times[last] + np.timedelta64(1, "m")), np.insert(regular, at, True),
+            np.insert(values, at, closing, axis=0))
 
 
 @lru_cache(maxsize=64)
@@ -172,6 +236,38 @@ def _bars(symbol: str, month: str, interval: str, seed: int, extended: bool) -> 
     return tuple(str(s).replace("T", " ") for s in stamps), bars
 
 
+@lru_cache(maxsize=512)
+def _daily_month(symbol: str, month: str, seed: int) -> tuple[tuple[str, tuple[float, ...]], ...]:
+    """The month's official daily bars: each session's regular prints with both auctions — open
+    (the opening cross), high, low, close (the closing cross), volume — as ``(day, values)``."""
+    times, regular, values = _minutes(symbol, month, seed)
+    times, values = times[regular], values[regular]
+    if not len(times):
+        return ()
+    days = times.astype("datetime64[D]")
+    starts = np.flatnonzero(np.concatenate([[True], days[1:] != days[:-1]]))
+    ends = np.concatenate([starts[1:], [len(times)]]) - 1
+    bars = np.column_stack([values[starts, 0], np.maximum.reduceat(values[:, 1], starts),
+                            np.minimum.reduceat(values[:, 2], starts), values[ends, 3],
+                            np.add.reduceat(values[:, 4], starts)])
+    return tuple((str(day), tuple(bar)) for day, bar in zip(days[starts], bars.tolist()))
+
+
+def render_daily(symbol: str, seed: int, today: str = TODAY, full: bool = False) -> bytes:
+    """The ``TIME_SERIES_DAILY`` answer (newest first): every session from ``HISTORY_START`` to
+    ``today`` (``full``), or the latest 100 of them (compact)."""
+    days = [bar for month in months_between(HISTORY_START, today[:7])
+            for bar in _daily_month(symbol, month, seed) if bar[0] <= today]
+    if not full:
+        days = days[-100:]
+    meta = {"1. Information": "Daily Prices (open, high, low, close) and Volumes", "2. Symbol": symbol,
+            "3. Last Refreshed": days[-1][0] if days else today,
+            "4. Output Size": "Full size" if full else "Compact", "5. Time Zone": "US/Eastern"}
+    items = [(day, {"1. open": f"{o:.4f}", "2. high": f"{h:.4f}", "3. low": f"{low:.4f}",
+                    "4. close": f"{c:.4f}", "5. volume": str(int(vol))}) for day, (o, h, low, c, vol) in reversed(days)]
+    return _json(meta, DAILY_KEY, items).encode()
+
+
 @lru_cache(maxsize=64)
 def _closes(month: str) -> dict[str, str]:
     """Each session's close, ``{"YYYY-MM-DD": "HH:MM:SS"}`` (US/Eastern)."""
@@ -186,7 +282,7 @@ def _last_session_with_revision(symbol: str, month: str, interval: str, seed: in
         return []
     day, closed = max(_closes(month).items())
     bars = [(t, list(v)) for t, v in zip(stamps, values.tolist()) if t.startswith(day)]
-    index = max(i for i, (t, _) in enumerate(bars) if t[11:] < closed)     # the session's closing bar
+    index = max(i for i, (t, _) in enumerate(bars) if t[11:] <= closed)     # the bar at the close
     t, (o, h, low, c, vol) = bars[index]
     revised = round(c * 1.01, 4)
     bars[index] = (t, [o, max(h, revised), low, revised, vol])
@@ -204,10 +300,10 @@ def render(symbol: str, month: str, interval: str, seed: int, faults: frozenset,
         second = sorted({t[:10] for t in stamps})[1]
         bars = [(t, v) for t, v in bars if not (t.startswith(second) and "10:00:00" <= t[11:] < "10:30:00")]
     if "correction" in faults and fetch > 1:
-        # a session a third into the month: its closing bar (the last before the close), so the day's close changes
+        # a session a third into the month: its bar at the close (the closing auction's), so the day's close changes
         day = bars[len(bars) // 3][0][:10]
         closed = _closes(month).get(day, "24:00:00")
-        index = max(i for i, (t, _) in enumerate(bars) if t[:10] == day and t[11:] < closed)
+        index = max(i for i, (t, _) in enumerate(bars) if t[:10] == day and t[11:] <= closed)
         t, (o, h, low, c, vol) = bars[index]
         corrected = round(c * 1.01, 4)
         bars[index] = (t, [o, max(h, corrected), min(low, corrected), corrected, vol])
@@ -236,9 +332,11 @@ def _json(meta: dict, key: str, items: list[tuple[str, dict]]) -> str:
     return body.replace('"\\u0000"', "{\n" + bars + "\n    }" if items else "{}")
 
 
-def to_csv(body: bytes, interval: str) -> bytes:
-    """The same answer as ``datatype=csv`` renders it (a time sent twice: its row twice)."""
+def to_csv(body: bytes, key: str) -> bytes:
+    """The same answer as ``datatype=csv`` renders it (a time sent twice: its row twice); ``key``:
+    the series' key (``"Time Series (5min)"``, or an interval such as ``"5min"``)."""
+    key = key if key.startswith("Time Series") else f"Time Series ({key})"
     payload = json.loads(body, object_pairs_hook=lambda pairs: pairs)
-    series = dict(payload)[f"Time Series ({interval})"]
+    series = dict(payload)[key]
     lines = [CSV_HEADER] + [",".join([stamp, *(v for _, v in bar)]) for stamp, bar in series]
     return ("\r\n".join(lines) + "\r\n").encode()

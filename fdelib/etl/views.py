@@ -13,19 +13,33 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import db
-from .pipeline import daily
+from .product import daily
 from .sessions import TZ, month_window
 
 
 def attempt(step, *args, **kwargs) -> Exception | None:
-    """Call ``step``; the feed's error it raised (the lesson shows it), or None."""
-    from .alphavantage import AlphaVantageError
+    """Call ``step``; the error it raised on purpose (the feed's, a refused run: the lesson shows
+    it), or None."""
+    from ..errors import FdeError
 
     try:
         step(*args, **kwargs)
-    except AlphaVantageError as error:
+    except FdeError as error:
         return error
     return None
+
+
+def session_close(payload: dict, day: str | None = None, bars: int = 3) -> pd.DataFrame:
+    """The last ``bars`` bars of one session of a payload (default: its first session), with each
+    bar's share of the session's volume — the bar at the close is the closing auction's."""
+    key = next(k for k in payload if k.startswith("Time Series"))
+    series = payload[key]
+    day = day or min(series)[:10]
+    frame = pd.DataFrame([{"bar": t[11:16], "open": float(b["1. open"]), "high": float(b["2. high"]),
+                           "low": float(b["3. low"]), "close": float(b["4. close"]), "volume": int(b["5. volume"])}
+                          for t, b in sorted(series.items()) if t.startswith(day)])
+    frame["share of the day's volume"] = (frame["volume"] / frame["volume"].sum()).map("{:.1%}".format)
+    return frame.tail(bars).reset_index(drop=True).rename_axis(day)
 
 
 def digest(files: dict[str, Path]) -> str:

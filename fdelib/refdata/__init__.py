@@ -1,16 +1,19 @@
 """Project 4: a financial reference-data store (a small security master).
 
 :mod:`.identifiers` (LEI, ISIN, CUSIP, SEDOL, FIGI, BIC with python-stdnum; check digits by hand),
-:mod:`.openfigi`, :mod:`.gleif` and :mod:`.permid` (the API clients), :mod:`.stub` (their offline
-stand-ins), :mod:`.universe` (the made-up, valid universe they serve), :mod:`.store`
-(validated, idempotent loads with history; the security-master query; quality report).
+:mod:`.openfigi`, :mod:`.gleif` and :mod:`.permid` (the API clients; their HTTP plumbing is
+:mod:`fdelib.http`), :mod:`.stub` (their offline stand-ins), :mod:`.universe` (the made-up, valid
+universe they serve), :mod:`.store` (validated, idempotent loads with history; PermID candidates;
+the security-master query; quality report).
 """
 
 from ..errors import FdeError
-from .identifiers import InvalidIdentifier, is_valid, validate, verdicts
-from .store import (history, load_figi_results, load_mapping, load_permid_matches, lookup_widget, quality, reset,
-                    retired_links,
-                    security_master, setup, show, upsert_entities, upsert_instruments)
+from .identifiers import InvalidIdentifier, bic11, is_valid, validate, verdicts
+from .store import (accepted, history, load_figi_results, load_mapping, load_permid_matches, lookup_widget,
+                    permid_candidates, quality, refused_jobs, reset, retired_links, security_master, setup, show,
+                    upsert_entities, upsert_instruments)
 
-__all__ = ["FdeError", "InvalidIdentifier", "history", "is_valid", "load_figi_results", "load_mapping", "load_permid_matches", "lookup_widget", "quality", "reset", "retired_links",
-           "security_master", "setup", "show", "upsert_entities", "upsert_instruments", "validate", "verdicts"]
+__all__ = ["FdeError", "InvalidIdentifier", "accepted", "bic11", "history", "is_valid", "load_figi_results",
+           "load_mapping", "load_permid_matches", "lookup_widget", "permid_candidates", "quality", "refused_jobs",
+           "reset", "retired_links", "security_master", "setup", "show", "upsert_entities", "upsert_instruments",
+           "validate", "verdicts"]

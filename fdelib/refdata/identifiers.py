@@ -67,6 +67,14 @@ def validate(kind: str, value: str) -> str:
     raise InvalidIdentifier(kind, value, rule)
 
 
+def bic11(value: str) -> str:
+    """A BIC in its 11-character form, as GLEIF lists BICs: an 8-character BIC is the institution's
+    head office, branch code ``XXX`` (``PUMADE77`` → ``PUMADE77XXX``); anything else unchanged
+    (upper case, without spaces)."""
+    text = "".join(str(value or "").split()).upper()
+    return text + "XXX" if len(text) == 8 else text
+
+
 def is_valid(kind: str, value: str) -> bool:
     try:
         validate(kind, value)

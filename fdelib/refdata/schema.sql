@@ -69,3 +69,28 @@ BEGIN
         CREATE UNIQUE INDEX rejects_key ON refdata.rejects (source, kind, value, rule);
     END IF;
 END $$;
+
+-- PermID matches too weak to be identity links (below PERMID_MIN_LEVEL / PERMID_MIN_SCORE):
+-- kept for a person to review, never used to resolve an identifier. One row per (LEI, PermID).
+CREATE TABLE IF NOT EXISTS refdata.permid_candidates (
+    lei          text NOT NULL,
+    permid       text NOT NULL,
+    matched_name text,
+    score        numeric,
+    level        text NOT NULL,
+    below        text NOT NULL,        -- the threshold it missed, as configured when it was loaded
+    as_of        date NOT NULL,
+    PRIMARY KEY (lei, permid)
+);
+
+-- BICs are stored as GLEIF lists them, 11 characters (an 8-character BIC is its head office,
+-- branch XXX): earlier versions stored 8-character BICs as they came.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM refdata.xref WHERE kind = 'BIC-LEI' AND length(from_id) = 8) THEN
+        DELETE FROM refdata.xref short USING refdata.xref long
+        WHERE short.kind = 'BIC-LEI' AND long.kind = 'BIC-LEI' AND length(short.from_id) = 8
+          AND long.from_id = short.from_id || 'XXX' AND long.to_id = short.to_id AND long.source = short.source;
+        UPDATE refdata.xref SET from_id = from_id || 'XXX' WHERE kind = 'BIC-LEI' AND length(from_id) = 8;
+    END IF;
+END $$;

@@ -19,12 +19,14 @@ import sqlalchemy as sa
 from tqdm.auto import tqdm
 
 from .. import db
+from ..config import PERMID_LEVELS, get_settings
 from ..errors import FdeError
-from .identifiers import InvalidIdentifier, is_valid, validate
+from .identifiers import InvalidIdentifier, bic11, is_valid, validate
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 ENTITY_COLUMNS = ["lei", "legal_name", "country", "city", "status", "registered_on"]
 FIGI_CHECKS = {"figi": "FIGI", "composite_figi": "FIGI", "share_class_figi": "FIGI"}
+REFUSED_JOBS = "OpenFIGI /v3/mapping"        # refdata.rejects' source for jobs OpenFIGI refused
 INSTRUMENT_COLUMNS = ["figi", "composite_figi", "share_class_figi", "ticker", "exch_code", "security_type", "name"]
 
 
@@ -36,7 +38,8 @@ def reset(engine: sa.Engine | None = None) -> None:
     engine = engine or db.get_engine()
     setup(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE refdata.entities, refdata.instruments, refdata.xref, refdata.rejects")
+        conn.exec_driver_sql("TRUNCATE refdata.entities, refdata.instruments, refdata.xref, refdata.rejects, "
+                             "refdata.permid_candidates")
 
 
 def _copy(conn: sa.Connection, frame: pd.DataFrame, table: str) -> None:
@@ -116,12 +119,17 @@ def _valid(frame: pd.DataFrame, checks: dict[str, str], source: str, as_of: str,
         rejected.loc[normalised.index[normalised.isna()]] = True
         frame.loc[~blank, column] = normalised
     if rejects:
-        conn.execute(sa.text("""
-            INSERT INTO refdata.rejects (source, kind, value, rule, as_of)
-            VALUES (:source, :kind, :value, :rule, :as_of)
-            ON CONFLICT (source, kind, value, rule) DO UPDATE SET as_of = greatest(rejects.as_of, EXCLUDED.as_of)"""),
-            list({(r["kind"], r["value"], r["rule"]): r for r in rejects}.values()))
+        _reject(conn, rejects)
     return frame[~rejected]
+
+
+def _reject(conn: sa.Connection, rejects: list[dict]) -> None:
+    """Record rejected values (one row per source, kind, value and rule; the latest as_of)."""
+    conn.execute(sa.text("""
+        INSERT INTO refdata.rejects (source, kind, value, rule, as_of)
+        VALUES (:source, :kind, :value, :rule, :as_of)
+        ON CONFLICT (source, kind, value, rule) DO UPDATE SET as_of = greatest(rejects.as_of, EXCLUDED.as_of)"""),
+        list({(r["source"], r["kind"], r["value"], r["rule"]): r for r in rejects}.values()))
 
 
 def _check_values(kind: str, values, source: str, progress: bool) -> dict[str, tuple[str | None, str]]:
@@ -160,32 +168,41 @@ def load_mapping(frame: pd.DataFrame, kind: str, *, as_of: str, source: str = "G
     ``snapshot=True`` says ``frame`` is the source's whole file (GLEIF's mapping files are):
     a link of this kind and source that it no longer holds is **retired** (``retired_on``),
     not deleted — a BIC re-pointed to another LEI keeps its old link, retired, beside the new
-    one. A link seen again is current again. Snapshots load in date order."""
+    one. A link seen again is current again. Snapshots load in date order. BICs are stored in
+    their 11-character form, as GLEIF lists them (``PUMADE77`` → ``PUMADE77XXX``)."""
     engine = engine or db.get_engine()
+    with engine.begin() as conn:
+        return _load_mapping(conn, frame, kind, as_of=as_of, source=source, progress=progress, snapshot=snapshot)
+
+
+def _load_mapping(conn: sa.Connection, frame: pd.DataFrame, kind: str, *, as_of: str, source: str,
+                  progress: bool = False, snapshot: bool = False) -> dict[str, int]:
     left, right = kind.split("-")
     checks = {left: left, right: right}
-    with engine.begin() as conn:
-        if snapshot:
-            _refuse_older_snapshot(conn, kind, source, as_of)
-        good = _valid(frame[[left, right]], checks, source, as_of, conn, progress)
-        pairs = good[[left, right]].drop_duplicates()
-        conn.exec_driver_sql("DROP TABLE IF EXISTS stage_xref")
-        conn.exec_driver_sql("CREATE TEMP TABLE stage_xref (from_id text, to_id text) ON COMMIT DROP")
-        _copy(conn, pairs.set_axis(["from_id", "to_id"], axis=1), "stage_xref")
-        params = {"kind": kind, "source": source, "as_of": as_of}
-        new, seen = conn.execute(sa.text("""
-            WITH upserted AS (
-                INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of)
-                SELECT :kind, from_id, to_id, :source, :as_of, :as_of FROM stage_xref
-                ON CONFLICT (kind, from_id, to_id, source)
-                DO UPDATE SET as_of = greatest(xref.as_of, EXCLUDED.as_of), retired_on = NULL
-                RETURNING (xmax = 0) AS inserted)
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted"""),
-            params).one()
-        retired = conn.execute(sa.text("""
-            UPDATE refdata.xref SET retired_on = :as_of
-            WHERE kind = :kind AND source = :source AND retired_on IS NULL AND as_of < :as_of"""),
-            params).rowcount if snapshot else 0
+    if snapshot:
+        _refuse_older_snapshot(conn, kind, source, as_of)
+    good = _valid(frame[[left, right]], checks, source, as_of, conn, progress)
+    for column in (left, right):
+        if column == "BIC":
+            good[column] = good[column].map(bic11)
+    pairs = good[[left, right]].drop_duplicates()
+    conn.exec_driver_sql("DROP TABLE IF EXISTS stage_xref")
+    conn.exec_driver_sql("CREATE TEMP TABLE stage_xref (from_id text, to_id text) ON COMMIT DROP")
+    _copy(conn, pairs.set_axis(["from_id", "to_id"], axis=1), "stage_xref")
+    params = {"kind": kind, "source": source, "as_of": as_of}
+    new, seen = conn.execute(sa.text("""
+        WITH upserted AS (
+            INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of)
+            SELECT :kind, from_id, to_id, :source, :as_of, :as_of FROM stage_xref
+            ON CONFLICT (kind, from_id, to_id, source)
+            DO UPDATE SET as_of = greatest(xref.as_of, EXCLUDED.as_of), retired_on = NULL
+            RETURNING (xmax = 0) AS inserted)
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted"""),
+        params).one()
+    retired = conn.execute(sa.text("""
+        UPDATE refdata.xref SET retired_on = :as_of
+        WHERE kind = :kind AND source = :source AND retired_on IS NULL AND as_of < :as_of"""),
+        params).rowcount if snapshot else 0
     return {"rows": len(frame), "valid": len(good), "rejected": len(frame) - len(good),
             "new": new, "seen again": seen, "retired": retired}
 
@@ -208,12 +225,15 @@ def retired_links(kind: str | None = None, engine: sa.Engine | None = None) -> p
 
 def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
                       engine: sa.Engine | None = None) -> dict[str, int]:
-    """OpenFIGI mapping results: instruments, and ISIN→FIGI cross-references."""
-    instruments, links, unmatched, errors = [], [], 0, []
+    """OpenFIGI mapping results: instruments, and ISIN→FIGI cross-references. A job OpenFIGI
+    refused keeps its error text (``"Invalid idValue format."``): stored in ``refdata.rejects``
+    (source ``OpenFIGI /v3/mapping``, kind its ``idType``, value its ``idValue``, rule the text)."""
+    instruments, links, unmatched, refused = [], [], 0, []
     for job, result in zip(jobs, results):
         unmatched += "warning" in result
         if "error" in result:
-            errors.append(f"{job.get('idType')} {job.get('idValue')}: {result['error']}")
+            refused.append({"source": REFUSED_JOBS, "kind": str(job.get("idType")), "value": str(job.get("idValue")),
+                            "rule": str(result["error"]), "as_of": as_of})
         for record in result.get("data", []):
             instruments.append({"figi": record["figi"], "composite_figi": record.get("compositeFIGI"),
                                 "share_class_figi": record.get("shareClassFIGI"), "ticker": record.get("ticker"),
@@ -221,18 +241,80 @@ def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
                                 "name": record.get("name")})
             if job["idType"] == "ID_ISIN":
                 links.append({"ISIN": job["idValue"], "FIGI": record["figi"]})
+    engine = engine or db.get_engine()
+    if refused:
+        with engine.begin() as conn:
+            _reject(conn, refused)
     counts = upsert_instruments(pd.DataFrame(instruments, columns=INSTRUMENT_COLUMNS).drop_duplicates("figi"),
                                 as_of=as_of, engine=engine)
     mapped = load_mapping(pd.DataFrame(links, columns=["ISIN", "FIGI"]), "ISIN-FIGI", as_of=as_of,
                           source="OpenFIGI", engine=engine, progress=False)
-    return {"jobs": len(jobs), "jobs without a match (warning)": unmatched, "jobs refused (error)": len(errors),
+    return {"jobs": len(jobs), "jobs without a match (warning)": unmatched, "jobs refused (error)": len(refused),
             **counts, "isin-figi links": mapped["valid"]}
 
 
-def load_permid_matches(matches: pd.DataFrame, *, as_of: str, engine: sa.Engine | None = None) -> dict[str, int]:
-    """PermID record-matching results (``local_id`` = the LEI sent) into PERMID-LEI links."""
-    frame = pd.DataFrame({"PERMID": matches["permid"], "LEI": matches["local_id"]})
-    return load_mapping(frame, "PERMID-LEI", as_of=as_of, source="PermID", engine=engine, progress=False)
+def refused_jobs(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """OpenFIGI jobs refused with an error, with its text (from ``refdata.rejects``)."""
+    return db.read_frame("SELECT kind AS id_type, value AS id_value, rule AS error, as_of FROM refdata.rejects "
+                         "WHERE source = :s ORDER BY kind, value", {"s": REFUSED_JOBS}, engine=engine)
+
+
+def accepted(matches: pd.DataFrame, min_level: str | None = None, min_score: float | None = None) -> pd.Series:
+    """Which PermID matches are strong enough to become identity links: level at or above
+    ``min_level`` (``PERMID_MIN_LEVEL``, Good) *and* score at or above ``min_score``
+    (``PERMID_MIN_SCORE``, 80). An unknown level or a missing score is not strong enough."""
+    settings = get_settings()
+    level = (min_level or settings.permid_min_level).capitalize()
+    if level not in PERMID_LEVELS:
+        raise FdeError(f"min_level {min_level!r} is not one of {', '.join(PERMID_LEVELS)}")
+    floor = settings.permid_min_score if min_score is None else float(min_score)
+    rank = matches["level"].map({name: i for i, name in enumerate(PERMID_LEVELS)})
+    score = pd.to_numeric(matches["score"], errors="coerce")
+    return (rank >= PERMID_LEVELS.index(level)).fillna(False) & (score >= floor).fillna(False)
+
+
+def load_permid_matches(matches: pd.DataFrame, *, as_of: str, engine: sa.Engine | None = None,
+                        min_level: str | None = None, min_score: float | None = None) -> dict[str, int]:
+    """PermID record-matching results (``local_id`` = the LEI sent): the strong matches
+    (:func:`accepted`) become PERMID-LEI links; the weaker ones are kept in
+    ``refdata.permid_candidates`` for a person to review, never used to resolve an identifier.
+    A pair that was linked before and is now only a candidate has its link retired. One transaction."""
+    engine = engine or db.get_engine()
+    strong = accepted(matches, min_level, min_score)
+    weak = matches[~strong]
+    settings = get_settings()
+    floor = f"{(min_level or settings.permid_min_level).capitalize()}, " \
+            f"{settings.permid_min_score if min_score is None else float(min_score):g}%"
+    with engine.begin() as conn:
+        frame = pd.DataFrame({"PERMID": matches.loc[strong, "permid"], "LEI": matches.loc[strong, "local_id"]})
+        linked = _load_mapping(conn, frame, "PERMID-LEI", as_of=as_of, source="PermID")
+        candidates = pd.DataFrame({"lei": weak["local_id"].astype(str), "permid": weak["permid"].astype(str),
+                                   "matched_name": weak["matched_name"], "score": pd.to_numeric(weak["score"], errors="coerce"),
+                                   "level": weak["level"].fillna("?"), "below": f"below {floor}", "as_of": as_of})
+        if len(candidates):
+            conn.execute(sa.text("""
+                INSERT INTO refdata.permid_candidates (lei, permid, matched_name, score, level, below, as_of)
+                VALUES (:lei, :permid, :matched_name, :score, :level, :below, :as_of)
+                ON CONFLICT (lei, permid) DO UPDATE SET matched_name = EXCLUDED.matched_name, score = EXCLUDED.score,
+                    level = EXCLUDED.level, below = EXCLUDED.below, as_of = greatest(permid_candidates.as_of, EXCLUDED.as_of)"""),
+                [{k: (None if pd.isna(v) else v) for k, v in row.items()} for row in candidates.to_dict("records")])
+        retired = conn.execute(sa.text("""
+            UPDATE refdata.xref x SET retired_on = :as_of FROM refdata.permid_candidates c
+            WHERE x.kind = 'PERMID-LEI' AND x.source = 'PermID' AND x.retired_on IS NULL
+              AND x.from_id = c.permid AND x.to_id = c.lei AND c.as_of = :as_of"""), {"as_of": as_of}).rowcount
+        strong_pairs = matches.loc[strong, ["local_id", "permid"]].astype(str)
+        if len(strong_pairs):
+            conn.execute(sa.text("DELETE FROM refdata.permid_candidates WHERE lei = :lei AND permid = :permid"),
+                         [{"lei": lei, "permid": p} for lei, p in strong_pairs.itertuples(index=False)])
+    return {"matches": len(matches), "linked": linked["valid"], "kept as candidates": len(weak),
+            "rejected": linked["rejected"], "new": linked["new"], "seen again": linked["seen again"],
+            "retired": linked["retired"] + retired}
+
+
+def permid_candidates(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """PermID matches too weak to link (below the configured level or score), for review."""
+    return db.read_frame("SELECT lei, permid, matched_name, score, level, below, as_of FROM refdata.permid_candidates "
+                         "ORDER BY score DESC NULLS LAST, lei, permid", engine=engine)
 
 
 def history(key: str, engine: sa.Engine | None = None) -> pd.DataFrame:
@@ -245,17 +327,19 @@ def history(key: str, engine: sa.Engine | None = None) -> pd.DataFrame:
 def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[str, pd.DataFrame]:
     """Everything known about an identifier (LEI, ISIN, FIGI or BIC): the issuer, its
     identifiers from every source, and its instruments — one question, one answer."""
-    ident = identifier.strip().upper()
+    ident = "".join(identifier.split()).upper()
+    ids = [ident, bic11(ident)] if is_valid("BIC", ident) else [ident]      # PUMADE77 is PUMADE77XXX
     lei = db.read_scalar("""
         SELECT coalesce(
           (SELECT lei FROM refdata.entities WHERE lei = :i LIMIT 1),
-          (SELECT to_id FROM refdata.xref WHERE from_id = :i AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
+          (SELECT to_id FROM refdata.xref WHERE from_id = ANY(:ids) AND kind IN ('BIC-LEI', 'ISIN-LEI', 'PERMID-LEI')
             ORDER BY retired_on IS NOT NULL, as_of DESC, to_id LIMIT 1),
           (SELECT to_id FROM refdata.xref WHERE from_id = regexp_replace(:i, '^.*1-', '') AND kind = 'PERMID-LEI'
             ORDER BY retired_on IS NOT NULL, as_of DESC, to_id LIMIT 1),
           (SELECT x.to_id FROM refdata.xref f JOIN refdata.xref x ON x.from_id = f.from_id AND x.kind = 'ISIN-LEI'
             WHERE f.to_id = :i AND f.kind = 'ISIN-FIGI'
-            ORDER BY x.retired_on IS NOT NULL, x.as_of DESC, x.to_id LIMIT 1))""", {"i": ident}, engine=engine)
+            ORDER BY x.retired_on IS NOT NULL, x.as_of DESC, x.to_id LIMIT 1))""", {"i": ident, "ids": ids},
+        engine=engine)
     entity = db.read_frame("SELECT lei, legal_name, country, city, status, registered_on, source "
                            "FROM refdata.entities WHERE lei = :l AND valid_to IS NULL", {"l": lei}, engine=engine)
     identifiers = db.read_frame("""
@@ -296,8 +380,10 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
             JOIN refdata.entities e ON e.lei = x.to_id AND e.valid_to IS NULL AND e.status = 'LAPSED'
             WHERE x.kind IN ('BIC-LEI', 'ISIN-LEI') AND x.retired_on IS NULL
         UNION ALL SELECT 'links retired (no longer in the latest file)', count(*) FROM refdata.xref WHERE retired_on IS NOT NULL
-        UNION ALL SELECT 'distinct values rejected by validation', count(*) FROM refdata.rejects
-        """, engine=engine).set_index("measure")
+        UNION ALL SELECT 'PermID matches kept as candidates (too weak to link)', count(*) FROM refdata.permid_candidates
+        UNION ALL SELECT 'distinct values rejected by validation', count(*) FROM refdata.rejects WHERE source <> :jobs
+        UNION ALL SELECT 'OpenFIGI jobs refused (error text kept)', count(*) FROM refdata.rejects WHERE source = :jobs
+        """, {"jobs": REFUSED_JOBS}, engine=engine).set_index("measure")
 
 
 def show(identifier: str, engine: sa.Engine | None = None) -> None:

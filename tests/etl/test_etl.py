@@ -43,7 +43,7 @@ def test_payload_has_alpha_vantages_shape_and_real_sessions(client):
     assert set(bars[stamps[0]]) == {"1. open", "2. high", "3. low", "4. close", "5. volume"}
     days = {s[:10] for s in stamps}
     assert "2025-11-27" not in days                                     # Thanksgiving: closed
-    assert stamps[0] == "2025-11-28 12:45:00"                           # half day: last bar before 13:00
+    assert stamps[0] == "2025-11-28 13:00:00"                           # half day: the closing auction at 13:00
     assert min(s[11:] for s in stamps) == "09:30:00"
 
 
@@ -110,10 +110,10 @@ def test_the_stub_answers_a_bad_call_like_the_api(client):
 
 def test_a_month_end_to_end(client, engine):
     result = etl.run_month("FULL", "2025-11", client=client)
-    assert result["raw_rows"] == 18 * 78 + 42          # 19 sessions, one a half day (42 bars, not 78)
+    assert result["raw_rows"] == 18 * 79 + 43          # 19 sessions (09:30 … 16:00), one a half day (to 13:00)
     assert result["superseded"] == 0 and result["missing_bars"] == 0
     daily = etl.daily("FULL", "2025-11")
-    assert len(daily) == 19 and daily["bars"].max() == 78 and daily["bars"].min() == 42
+    assert len(daily) == 19 and daily["bars"].max() == 79 and daily["bars"].min() == 43
     intraday = db.read_frame("SELECT bar_time, open, high, low, close, volume FROM etl.intraday "
                              "WHERE symbol = 'FULL' ORDER BY bar_time")
     first_day = intraday[intraday["bar_time"].dt.tz_convert("America/New_York").dt.date
@@ -130,22 +130,22 @@ def test_duplicates_within_one_answer_are_loaded_raw_and_removed_before_aggregat
     payload = client.intraday("DUPE", "2025-11")
     assert len(alphavantage.repeats(payload["Time Series (5min)"])) == 12     # 09:30-10:25 sent twice
     result = etl.run_month("DUPE", "2025-11", client=client)
-    assert result["raw_rows"] == 78 + 18 * 78 + 42 + 12    # Oct 31 (the overlap), November, the copies
-    assert result["duplicates"] == 12 and result["superseded"] == 12 and result["clean"] == 18 * 78 + 42
+    assert result["raw_rows"] == 79 + 18 * 79 + 43 + 12    # Oct 31 (the overlap), November, the copies
+    assert result["duplicates"] == 12 and result["superseded"] == 12 and result["clean"] == 18 * 79 + 43
     day = etl.daily("DUPE", "2025-11").iloc[0]
-    assert day["bars"] == 78                                # not 90: each bar counted once
+    assert day["bars"] == 79                                # not 91: each bar counted once
     assert day["volume"] == sum(int(bar["5. volume"]) for bar in first_day.values())
     assert etl.run_log().iloc[-1]["duplicates"] == 12
     october = etl.run_month("DUPE", "2025-10", client=client)
-    assert october["duplicates"] == 78 + 12                 # Oct 31 came with November's answer; its own copies
-    assert etl.daily("DUPE", "2025-10").iloc[-1]["bars"] == 78
+    assert october["duplicates"] == 79 + 12                 # Oct 31 came with November's answer; its own copies
+    assert etl.daily("DUPE", "2025-10").iloc[-1]["bars"] == 79
 
 
 def test_the_run_log_counts_each_runs_own_duplicates(client):
     for _ in range(3):
         etl.run_month("RERUN", "2025-11", "30min", client=client)
     log = etl.run_log()
-    assert list(log.loc[log["symbol"] == "RERUN", "duplicates"]) == [0, 241, 241]   # not 0, 241, 482
+    assert list(log.loc[log["symbol"] == "RERUN", "duplicates"]) == [0, 260, 260]   # not 0, 260, 520
 
 
 def test_a_csv_answer_keeps_a_row_sent_twice(client):
@@ -166,25 +166,27 @@ def test_copies_of_a_bar_that_disagree_are_refused(client):
 
 
 def test_every_interval_gives_the_same_daily_product(client):
-    """Alpha Vantage's bars are clock-aligned: 60-minute bars run 09:00 … 15:00 and the daily
-    product must still hold the whole session — open at 09:30, close at 16:00, all the volume."""
+    """Alpha Vantage's bars are clock-aligned: 60-minute bars run 09:00 … 15:00 and 16:00, and the
+    daily product must still hold the whole session — open at 09:30, the closing auction's close at
+    16:00, all the volume — and equal the official daily bars."""
     products = {}
     for interval in alphavantage.INTERVALS:
         result = etl.run_month("EVERY", "2025-11", interval, client=client)
         assert result["missing_bars"] == 0, interval
         products[interval] = etl.daily("EVERY", "2025-11")
     bars = {interval: list(frame["bars"].unique()) for interval, frame in products.items()}
-    assert bars == {"1min": [390, 210], "5min": [78, 42], "15min": [26, 14], "30min": [13, 7], "60min": [7, 4]}
+    assert bars == {"1min": [391, 211], "5min": [79, 43], "15min": [27, 15], "30min": [14, 8], "60min": [8, 5]}
     columns = ["session", "open", "high", "low", "close", "volume"]
     for interval, frame in products.items():
         assert frame[columns].equals(products["1min"][columns]), interval
+    assert etl.reconcile("EVERY", "2025-11", client).agrees
 
 
 def test_sixty_minute_bars_are_hour_aligned_like_the_api(client):
     regular = sorted(client.intraday("HOUR", "2025-11", "60min")["Time Series (60min)"])
     assert [t[11:16] for t in regular if t.startswith("2025-11-03")] == \
-        ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00"]
-    assert [t[11:16] for t in regular if t.startswith("2025-11-28")] == ["09:00", "10:00", "11:00", "12:00"]
+        ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00"]     # 16:00: the closing auction
+    assert [t[11:16] for t in regular if t.startswith("2025-11-28")] == ["09:00", "10:00", "11:00", "12:00", "13:00"]
     extended = client.intraday("HOUR", "2025-11", "60min", extended_hours=True)
     stamps = sorted(extended["Time Series (60min)"])
     day = [t[11:16] for t in stamps if t.startswith("2025-11-03")]
@@ -317,7 +319,7 @@ def test_a_live_run_is_not_abandoned_and_does_not_block_the_next(client, engine,
     pipeline.deduplicate(live.conn, "LIVE", "2025-11", "60min")
     pipeline.aggregate_daily(live.conn, "LIVE", "2025-11", "60min")
     counts = live.succeed()
-    assert status_of(live.run_id) == "succeeded" and counts["daily_rows"] == 19 and counts["raw_rows"] == 130
+    assert status_of(live.run_id) == "succeeded" and counts["daily_rows"] == 19 and counts["raw_rows"] == 149
 
 
 def test_three_runs_export_identical_bytes(client, tmp_path):
@@ -343,7 +345,7 @@ def test_backfill_in_any_order_keeps_the_latest_load_of_every_bar(client, engine
     # which load of those bars is the latest depends on the order the months run in
     stub.configure(["duplicates"])
     october = client.intraday("ORDER", "2025-10")["Time Series (5min)"]
-    original = float(october["2025-10-31 15:55:00"]["4. close"])
+    original = float(october["2025-10-31 16:00:00"]["4. close"])            # the closing auction's bar
     revised = pytest.approx(original * 1.01, abs=1e-4)
 
     def backfill(months):
@@ -451,20 +453,31 @@ def test_csv_answers_give_the_same_payload_as_json(client):
     as_json = client.intraday("CSVS", "2025-11", "30min")
     as_csv = client.intraday("CSVS", "2025-11", "30min", datatype="csv")
     assert as_csv["Time Series (30min)"] == as_json["Time Series (30min)"]
-    assert list(as_csv["Time Series (30min)"])[0] == "2025-11-28 12:30:00"       # newest first
+    assert list(as_csv["Time Series (30min)"])[0] == "2025-11-28 13:00:00"       # newest first: the close
 
 
-def test_extended_hours_bars_are_kept_raw_but_the_product_is_the_regular_session(client):
+def test_extended_hours_bars_are_kept_raw_but_only_regular_hours_give_the_official_close(client):
+    """The pre- and post-market bars are loaded and kept; the product is still the regular session's
+    bars, but an extended-hours answer's bar at the close also holds the first post-market trades
+    (16:00-16:15 here): its close is a post-market price, not the closing auction's. The
+    reconciliation with the daily series shows it; a regular-hours load puts it right again."""
     payload = client.intraday("EXTD", "2025-11", "15min", extended_hours=True)
     times = sorted(t[11:] for t in payload["Time Series (15min)"])
     assert times[0] == "04:00:00" and times[-1] == "19:45:00"
     assert max(t[11:] for t in payload["Time Series (15min)"] if t.startswith("2025-11-28")) == "16:45:00"
     regular = etl.run_month("EXTD", "2025-11", "15min", client=client)
     product = etl.daily("EXTD")
+    assert product["bars"].max() == 27 and etl.reconcile("EXTD", "2025-11", client).agrees
     extended = etl.run_month("EXTD", "2025-11", "15min", client=client, extended_hours=True)
     assert extended["raw_rows"] == len(payload["Time Series (15min)"]) > regular["raw_rows"]
     assert extended["clean"] == extended["raw_rows"] and extended["missing_bars"] == 0
-    assert etl.daily("EXTD").equals(product) and product["bars"].max() == 26
+    mixed = etl.daily("EXTD")
+    assert mixed[["session", "open", "bars"]].equals(product[["session", "open", "bars"]])
+    assert (mixed["volume"] > product["volume"]).all()           # the closing bar also holds post-market trades
+    check = etl.reconcile("EXTD", "2025-11", client)
+    assert check.summary["differ"] == 19 and {"close", "volume"} <= set(check.differences["field"])
+    etl.run_month("EXTD", "2025-11", "15min", client=client)     # regular hours again: the latest load wins
+    assert etl.daily("EXTD").equals(product) and etl.reconcile("EXTD", "2025-11", client).agrees
     assert bool(etl.run_log()["status"].eq("succeeded").iloc[-1])
 
 
@@ -562,7 +575,7 @@ def test_setup_is_idempotent_and_keeps_data(client, engine):
     etl.run_month("KEEP", "2025-11", "60min", client=client)
     etl.setup(engine)
     etl.setup(engine)
-    assert raw_count("KEEP") == 18 * 7 + 4        # 60-minute bars 09:00-15:00, to 12:00 on the half day
+    assert raw_count("KEEP") == 18 * 8 + 5        # 60-minute bars 09:00-16:00, to 13:00 on the half day
     indexes = db.read_frame("SELECT indexname FROM pg_indexes WHERE schemaname = 'etl' "
                             "AND tablename = 'raw_intraday' ORDER BY 1")
     assert list(indexes["indexname"]) == ["raw_intraday_run_idx"]

@@ -181,7 +181,7 @@ def test_permid_matching_links_permids_to_leis(engine):
     assert len(matches) == 29 and client.requests_sent == 1
     assert matches.set_index("local_id").loc[entities["lei"].iloc[1], "level"] == "Good"
     loaded = refdata.load_permid_matches(matches, as_of=AS_OF)
-    assert loaded["valid"] == 29 and loaded["rejected"] == 0
+    assert loaded["linked"] == 29 and loaded["rejected"] == 0 and loaded["kept as candidates"] == 0
     lei = entities["lei"].iloc[2]
     found = matches.set_index("local_id").loc[lei, "permid"]
     assert db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'PERMID-LEI' AND from_id = :p",
@@ -224,11 +224,12 @@ def test_permid_waits_out_its_rate_limit_and_gives_up_clearly():
         permid.client(sleep=lambda s: None, max_retries=1).match(records)
 
 
-def test_live_gleif_files_need_their_address(settings):
+def test_live_gleif_files_follow_the_latest_publication_unless_pinned(settings):
     from dataclasses import replace
     client = gleif.client(replace(settings, mode="live"))
-    with pytest.raises(gleif.GleifError, match="set GLEIF_BIC_LEI_URL"):
-        client.mapping_file("bic-lei")
+    assert client.bic_lei_url is None and client.mapping_url == "https://mapping.gleif.org"
+    pinned = gleif.client(replace(settings, mode="live", gleif_isin_lei_url="https://example.org/isin.zip"))
+    assert pinned.isin_lei_url == "https://example.org/isin.zip"
 
 
 def test_reloading_a_bad_file_keeps_one_reject_per_value(engine):
@@ -315,3 +316,17 @@ def test_an_older_whole_file_is_refused(engine):
     refdata.load_mapping(file, "BIC-LEI", as_of="2026-02-02", progress=False, snapshot=True)
     with pytest.raises(refdata.FdeError, match="already loaded as of 2026-02-02"):
         refdata.load_mapping(file, "BIC-LEI", as_of=AS_OF, progress=False, snapshot=True)
+
+
+def test_setup_upgrades_eight_character_bics_to_bic11(engine):
+    lei = universe.build().entities["lei"].iloc[0]
+    with engine.begin() as conn:                 # as an earlier version stored them
+        conn.exec_driver_sql(f"INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of) VALUES "
+                             f"('BIC-LEI', 'DEUTDEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
+                             f"('BIC-LEI', 'COBADEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
+                             f"('BIC-LEI', 'COBADEFFXXX', '{lei}', 'GLEIF', '2026-01-01', '2026-01-02')")
+    refdata.setup(engine)
+    refdata.setup(engine)                        # idempotent
+    stored = db.read_frame("SELECT from_id, as_of FROM refdata.xref WHERE kind = 'BIC-LEI' ORDER BY from_id")
+    assert stored["from_id"].tolist() == ["COBADEFFXXX", "DEUTDEFFXXX"]
+    assert str(stored["as_of"].iloc[0]) == "2026-01-02"
