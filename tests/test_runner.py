@@ -118,3 +118,45 @@ def test_update_rewrites_in_place_without_volatile_metadata(project):
     assert nbs.problems(path) == []
     with pytest.raises(ParameterError, match="--update"):
         runner.run([path], {"x": 2}, update=True, settings=project)
+
+
+def test_drift_marks_the_cells_whose_outputs_differ_from_the_committed_ones(project):
+    path = write_notebook(project.project_root / "notebooks" / "04_drift" / "01_drift.ipynb",
+                          "print('COMPLETED')", "print('same')", "{'order': x}")
+    nb = nbformat.read(path, 4)
+    for index, text in ((2, "COMPLETED\n"), (3, "same\n")):   # committed outputs: one still true...
+        nb.cells[index].execution_count = index
+        nb.cells[index].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[2].outputs[0]["text"] = "RUNNING\n"             # ...one that this run will not print
+    nb.cells[4].execution_count = 4
+    nb.cells[4].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "{'order': 1}"},
+                                                  execution_count=4)]
+    nbformat.write(nb, path)
+    outcome = runner.run([path], settings=project)
+    result = outcome.results[0]
+    assert result.ok and outcome.failed == [] and outcome.drifted == [result]
+    assert [d["cell"] for d in result.drift] == [2]
+    assert "-RUNNING" in result.drift[0]["diff"] and "+COMPLETED" in result.drift[0]["diff"]
+    assert result.describe_drift() == ("04_drift/01_drift.ipynb: outputs differ from the committed ones "
+                                       "in cell 2 (In [2])")
+    index = (outcome.run_dir / "index.html").read_text()
+    assert "1 passed, 0 failed, 1 differ from their committed outputs" in index
+    assert "differs: cell 2" in index and "+COMPLETED" in index
+    assert json.loads((outcome.run_dir / "results.json").read_text())["drifted"] == 1
+    # with -p parameters the outputs are expected to differ: not compared
+    again = runner.run([path], {"x": 2}, settings=project).results[0]
+    assert again.ok and again.drift is None
+
+
+def test_notebooks_run_in_fresh_processes_from_the_fork_server(project):
+    first = write_notebook(project.project_root / "notebooks" / "05_fresh" / "01_set.ipynb",
+                           "import os, sys; print(os.getppid() != 1, 'fdelib.execution' in sys.modules)",
+                           "GLOBAL_STATE = 42")
+    second = write_notebook(project.project_root / "notebooks" / "05_fresh" / "02_get.ipynb",
+                            "print('GLOBAL_STATE' in globals())")
+    outcome = runner.run([first, second], settings=project)
+    assert [r.ok for r in outcome.results] == [True, True]
+    out = {r.name: nbformat.read(outcome.run_dir / r.output, 4) for r in outcome.results}
+    # a fresh kernel per notebook (the kernel is a process of its own, not the fork server's child)
+    assert out["05_fresh/02_get.ipynb"].cells[2].outputs[0]["text"] == "False\n"
+    assert out["05_fresh/01_set.ipynb"].cells[2].outputs[0]["text"] == "True False\n"
