@@ -4,16 +4,27 @@
 the given modules — each handler runs one process per task type — and stops them on exit.
 The worker processes' log goes to ``$FDE_HOME/logs/workers.log`` instead of the terminal
 or notebook that started them (their output would otherwise interleave with a lesson's).
+
+conductor-python starts its processes with ``spawn``: each would start a new interpreter and
+import the SDK and the worker module (pandas, SQLAlchemy...) again, a second or two of CPU
+apiece. :class:`Workers` has them forked instead from a fork server that imported those once
+(``forkserver``: its children are as isolated as spawned ones, and it never forks the kernel
+itself), and :meth:`Workers.start` returns once every worker process has polled the engine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
+import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 from ..config import Settings, get_settings
+from ..errors import StackError
 
 
 LOG_ENV = "FDE_WORKER_LOG"
@@ -52,11 +63,44 @@ def _stderr_to(path) -> Iterator[None]:
         os.close(saved)
 
 
+def _fork_from_preloaded(modules: Sequence[str]) -> None:
+    """Worker processes (and their restarts after a crash) start from a fork server that has
+    imported ``modules``: multiprocessing's ``forkserver`` method, in place of the ``spawn``
+    conductor-python sets when it is imported. Both pickle what a process is given, so workers
+    that run under one run under the other."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    # (the preload list counts until this process's fork server starts: at the first Workers)
+    multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", *modules])
+    multiprocessing.set_start_method("forkserver", force=True)
+
+
+class _Ready:
+    """A conductor-python event listener (pickled into each worker process): the first poll
+    a worker process completes leaves a file named after its task type and pid."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.seen = False
+
+    def on_poll_completed(self, event) -> None:
+        if not self.seen:
+            self.seen = True
+            try:
+                Path(self.folder, f"{event.task_type}.{os.getpid()}").touch()
+            except OSError:   # a worker restarted after Workers.stop removed the folder
+                pass
+
+
 class Workers:
     """``with Workers(["fdelib.oms.workers"], processes=2): ...`` — workers polling while inside."""
 
     def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
-                 log_level: str = "ERROR", restart_check_seconds: float = 0.5):
+                 log_level: str = "ERROR", restart_check_seconds: float = 0.5, ready_timeout: float = 120):
+        self.ready_timeout = ready_timeout
+        self._ready_dir: str | None = None
         self.modules = list(modules)
         self.processes = max(1, int(processes))
         self.settings = settings or get_settings()
@@ -87,17 +131,39 @@ class Workers:
 
         os.environ[LOG_ENV] = str(self.log_file)
         os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
+        self._ready_dir = tempfile.mkdtemp(prefix="fde-workers-")
+        _fork_from_preloaded(self.modules)
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
                                       scan_for_annotated_workers=True, import_modules=self.modules,
                                       monitor_interval_seconds=self.restart_check_seconds,
-                                      restart_backoff_seconds=0.2, restart_backoff_max_seconds=2)
+                                      restart_backoff_seconds=0.2, restart_backoff_max_seconds=2,
+                                      event_listeners=[_Ready(self._ready_dir)])
                 handler.start_processes()
                 self.handlers.append(handler)
         registry.clear()
         registry.update(saved)
+        self._wait_until_polling()
         return self
+
+    def _wait_until_polling(self) -> None:
+        """Return once every worker process has completed a poll; fail (and stop them) if
+        some have not within ``ready_timeout`` seconds."""
+        expected = sum(len(handler.workers) for handler in self.handlers)
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            polled = os.listdir(self._ready_dir)
+            if len(polled) >= expected:
+                return
+            if time.monotonic() > deadline:
+                names = {w.get_task_definition_name() for h in self.handlers for w in h.workers}
+                waiting = sorted(names - {name.rsplit(".", 1)[0] for name in polled})
+                self.stop()
+                raise StackError(f"{expected - len(polled)} of {expected} worker processes did not poll "
+                                 f"the engine within {self.ready_timeout:.0f} s ({', '.join(waiting)}); "
+                                 f"see {self.settings.display_path(self.log_file)}")
+            time.sleep(0.02)
 
     def stop(self) -> None:
         # TaskHandler stops its processes one by one (terminate, then wait for each); signal
@@ -110,6 +176,9 @@ class Workers:
                     process.terminate()
         while self.handlers:
             self.handlers.pop().stop_processes()
+        if self._ready_dir:
+            shutil.rmtree(self._ready_dir, ignore_errors=True)
+            self._ready_dir = None
 
     def pids(self, task_type: str | None = None) -> list[int]:
         """Process ids of the running worker processes (of one task type)."""
