@@ -13,6 +13,7 @@ crash cannot take the batch down; its result is a small JSON file the runner rea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -44,8 +45,8 @@ def _redirect(stderr_path: str) -> None:
     with open(os.devnull, "wb") as null, open(stderr_path, "ab") as err:
         os.dup2(null.fileno(), 1)
         os.dup2(err.fileno(), 2)
-    sys.stdout = open(1, "w", closefd=False)
-    sys.stderr = open(2, "w", closefd=False)
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115  (the process's streams, for its life)
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
@@ -129,10 +130,8 @@ def _warm() -> None:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# warm *up*"),
                                          nbformat.v4.new_code_cell("x = [1, 2]\nprint(x)")])
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-    try:
+    with contextlib.suppress(Exception):   # an optimisation: a child would render cold instead
         render_html(nb, Path(os.devnull))
-    except Exception:   # warming is an optimisation: a child renders cold instead
-        pass
 
 
 if os.environ.get("FDE_RUNNER_FORKSERVER") == str(os.getppid()):

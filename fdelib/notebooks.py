@@ -206,7 +206,7 @@ def drift(executed: nbformat.NotebookNode, committed: nbformat.NotebookNode,
 
     found = []
     comparison = _Comparison(patterns)
-    pairs = zip(executed.cells, committed.cells)
+    pairs = zip(executed.cells, committed.cells, strict=False)   # a differing count is reported below
     for index, (ran, ref) in enumerate(pairs):
         if ref.cell_type != "code" or ran.cell_type != "code":
             continue

@@ -20,6 +20,7 @@ says that every cell ran, not that it printed what the lesson shows.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -266,10 +267,8 @@ def compile_library() -> None:
     """
     import compileall
 
-    try:
+    with contextlib.suppress(OSError):   # read-only installation: processes compile in memory
         compileall.compile_dir(Path(__file__).parent, quiet=2, workers=1)
-    except OSError:   # a read-only installation: the processes compile in memory instead
-        pass
 
 
 def _defaults(path: Path) -> dict[str, Any]:
@@ -302,13 +301,11 @@ def _fork_server():
 
 
 def _child(spec: dict[str, Any]) -> None:
-    from . import execution     # already imported in the fork server
+    from . import execution  # already imported in the fork server
 
     execution.child(spec)
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import history  # noqa: E402
+import history
 
 
 def test_record_appends_and_compares_with_the_previous_run_with_the_same_parameters(tmp_path, capsys):

@@ -88,10 +88,8 @@ class _Ready:
     def on_poll_completed(self, event) -> None:
         if not self.seen:
             self.seen = True
-            try:
+            with contextlib.suppress(OSError):   # a restart after Workers.stop removed the folder
                 Path(self.folder, f"{event.task_type}.{os.getpid()}").touch()
-            except OSError:   # a worker restarted after Workers.stop removed the folder
-                pass
 
 
 class Workers:
