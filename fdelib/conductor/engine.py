@@ -140,6 +140,12 @@ class Run:
         return doc
 
 
+# A long poll re-reads its queue this often when nothing was queued for it, for tasks whose
+# delay (retry, callbackAfterSeconds) is up: nothing announces those. Queued work wakes it at
+# once. (Every re-read is a transaction; idle workers long-poll ~10 times a second each.)
+DELAY_CHECK_SECONDS = 0.1
+
+
 class Engine:
     """The local engine: metadata, executions and queues, all in schema ``conductor``."""
 
@@ -371,8 +377,10 @@ class Engine:
             if claimed or remaining <= 0:
                 return claimed
             with self.wakeup:   # sleep until work of this type is queued (or a delay is up)
-                self.wakeup.wait_for(lambda: self._queued.get(task_type_name, 0) != seen,
-                                     timeout=min(remaining, 0.05))
+                woken = self.wakeup.wait_for(lambda: self._queued.get(task_type_name, 0) != seen,
+                                             timeout=min(remaining, DELAY_CHECK_SECONDS))
+            if not woken and time.monotonic() >= deadline:
+                return []       # nothing queued meanwhile: the worker polls again at once anyway
 
     def _claim(self, task_type_name: str, worker_id: str | None, count: int) -> list[dict]:
         now = self.clock()
