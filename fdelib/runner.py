@@ -143,14 +143,46 @@ def parameters_for(notebooks: list[Path], params: dict[str, Any],
 
 # --- planning ------------------------------------------------------------------------
 
-def plan(notebooks: list[Path]) -> list[list[Path]]:
-    """Group notebooks that must run in order (one course folder) into chains."""
+def plan(notebooks: list[Path], durations: dict[Path, float] | None = None) -> list[list[Path]]:
+    """Group notebooks that must run in order (one course folder) into chains.
+
+    With ``durations`` (seconds each notebook took last time, see :func:`last_durations`) the
+    longest chain comes first: ``jobs`` slots filled longest-first finish together instead of
+    one long chain starting last. A notebook not timed yet counts as the average one.
+    """
     chains: dict[Path, list[Path]] = {}
     for path in notebooks:
         # top-level notebooks have no siblings to wait for: each is its own chain
         key = path.parent if path.parent.name != "notebooks" else path
         chains.setdefault(key, []).append(path)
-    return list(chains.values())
+    ordered = list(chains.values())
+    if durations:
+        typical = sum(durations.values()) / len(durations)
+        ordered.sort(key=lambda chain: -sum(durations.get(p, typical) for p in chain))
+    return ordered
+
+
+def last_durations(notebooks: list[Path], settings: Settings) -> dict[Path, float]:
+    """How long each notebook took in the newest run that ran it (``results.json``), if any."""
+    names = {nbs.display_name(p, settings): p for p in notebooks}
+    found: dict[Path, float] = {}
+    try:
+        runs = sorted((d for d in settings.runs_dir.iterdir() if d.is_dir() and not d.is_symlink()),
+                      key=lambda d: d.name, reverse=True)[:20]
+    except OSError:
+        return found
+    for run_dir in runs:
+        try:
+            results = json.loads((run_dir / "results.json").read_text())["notebooks"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for row in results:
+            path = names.get(row.get("name"))
+            if path is not None and path not in found and row.get("status") == "passed":
+                found[path] = float(row["duration"])
+        if len(found) == len(names):
+            break
+    return found
 
 
 # --- running -------------------------------------------------------------------------
@@ -205,7 +237,8 @@ def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
         return done
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_chain, chain) for chain in plan(notebooks)]
+        futures = [pool.submit(run_chain, chain)
+                   for chain in plan(notebooks, last_durations(notebooks, settings))]
         for future in as_completed(futures):
             results.extend(future.result())
 

@@ -62,6 +62,24 @@ def test_plan_keeps_a_folder_in_order_and_separates_folders(project):
     assert names == [["00_intro.ipynb"], ["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"]]
 
 
+def test_plan_starts_the_longest_chain_first_when_durations_are_known(project):
+    every = nbs.discover(project)
+    last = {every[0]: 5.0, every[1]: 30.0, every[2]: 20.0}      # 03_etl not timed: the average, 18.3
+    assert [[p.name for p in c] for c in runner.plan(every, last)] == \
+        [["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"], ["00_intro.ipynb"]]
+
+
+def test_last_durations_come_from_the_newest_run_that_passed_each_notebook(project):
+    every = nbs.discover(project)
+    for stamp, rows in (("20260101-000000", [("00_intro.ipynb", "passed", 9.0), ("03_etl/01_fetch.ipynb", "passed", 7.0)]),
+                        ("20260102-000000", [("00_intro.ipynb", "passed", 3.0), ("03_etl/01_fetch.ipynb", "failed", 1.0)])):
+        run_dir = project.runs_dir / stamp
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps({"notebooks": [
+            {"name": n, "status": st, "duration": d} for n, st, d in rows]}))
+    assert runner.last_durations(every, project) == {every[0]: 3.0, every[3]: 7.0}
+
+
 def test_unknown_parameter_is_refused_by_name(project):
     with pytest.raises(ParameterError, match="'seeed' is not declared.*x"):
         runner.parameters_for(nbs.discover(project), {"seeed": 1}, project)
