@@ -11,7 +11,8 @@ different folders run side by side, ``jobs`` at a time.
 Every notebook runs in its own child process (and process group), so a per-notebook
 timeout can stop it and its kernel for sure, and one notebook's crash cannot take the
 batch down. The children are forked from a fork server that has imported papermill and
-nbconvert once (:mod:`fdelib.execution`); each starts its own, fresh kernel.
+nbconvert once, and so are their kernels, each a fresh one (:mod:`fdelib.execution`;
+``FDE_FORK_KERNELS=0`` starts kernels as Jupyter does instead).
 
 After a notebook passes with its default parameters, its outputs are compared with the
 committed ones by nbval's rules (``drift`` in its result and the report): papermill only
@@ -261,7 +262,7 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
     spec = {"input": str(path), "output": str(output), "parameters": params, "timeout": timeout,
             "update": update, "result": str(result_file), "stderr": str(stderr_file),
             "sanitize": str(settings.project_root / SANITIZE_FILE), "environ": environ,
-            "cwd": os.getcwd()}
+            "cwd": os.getcwd(), "fork_kernel": os.environ.get("FDE_FORK_KERNELS", "1") != "0"}
     t0 = time.perf_counter()
     process = _fork_server().Process(target=_child, args=(spec,), name=f"fde-run {name}")
     process.start()

@@ -168,13 +168,17 @@ def test_drift_marks_the_cells_whose_outputs_differ_from_the_committed_ones(proj
 
 def test_notebooks_run_in_fresh_processes_from_the_fork_server(project):
     first = write_notebook(project.project_root / "notebooks" / "05_fresh" / "01_set.ipynb",
-                           "import os, sys; print(os.getppid() != 1, 'fdelib.execution' in sys.modules)",
-                           "GLOBAL_STATE = 42")
+                           "import os, sys; print(os.getppid() != 1, 'fdelib.execution' in sys.modules, "
+                           "'pandas' in sys.modules)",
+                           "import numpy; print(numpy.random.randint(10**9))", "GLOBAL_STATE = 42")
     second = write_notebook(project.project_root / "notebooks" / "05_fresh" / "02_get.ipynb",
-                            "print('GLOBAL_STATE' in globals())")
+                            "print('GLOBAL_STATE' in globals())", "import numpy; print(numpy.random.randint(10**9))")
     outcome = runner.run([first, second], settings=project)
     assert [r.ok for r in outcome.results] == [True, True]
     out = {r.name: nbformat.read(outcome.run_dir / r.output, 4) for r in outcome.results}
     # a fresh kernel per notebook (the kernel is a process of its own, not the fork server's child)
     assert out["05_fresh/02_get.ipynb"].cells[2].outputs[0]["text"] == "False\n"
-    assert out["05_fresh/01_set.ipynb"].cells[2].outputs[0]["text"] == "True False\n"
+    # forked from the fork server: pandas already imported, the runner's own modules not there
+    assert out["05_fresh/01_set.ipynb"].cells[2].outputs[0]["text"] == "True False True\n"
+    # each kernel's own random state (NumPy's legacy global one included)
+    assert out["05_fresh/01_set.ipynb"].cells[3].outputs[0]["text"] != out["05_fresh/02_get.ipynb"].cells[3].outputs[0]["text"]
