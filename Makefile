@@ -1,7 +1,8 @@
 # fde-workbench: two commands on a fresh machine.
 #   make run    create .venv, install, start the embedded PostgreSQL, execute every notebook
-#   make test   unit tests + pytest --nbval over the committed notebooks
-# Other targets: make lab, make update (refresh committed notebook outputs), make bench, make clean,
+#   make test   unit tests + pytest --nbval over the committed notebooks (2 processes)
+# Other targets: make lab, make update (refresh committed notebook outputs), make bench,
+# make lock (after changing dependencies in pyproject.toml), make lint, make clean
 #   make mage (Mage's UI for project 2; its own environment, .venv-mage, is installed on first use)
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
@@ -10,15 +11,50 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+# uv installs the lock in seconds. Without one on PATH, `make` puts it into the virtual
+# environment from the package registry (pip install uv); failing that, pip does the install.
+UV_SPEC    := uv>=0.5,<1
+UV_ON_PATH := $(shell command -v uv 2>/dev/null)
+UV         := $(or $(UV_ON_PATH),$(BIN)/uv)
+NEEDS_UV   := $(if $(UV_ON_PATH),,$(BIN)/uv)
+# pytest processes for `make test` (pytest-xdist); 1 runs in this process
+JOBS   ?= 2
 
-.PHONY: run test lab update bench up down status clean mage
+.PHONY: run test lab update bench lint lock lock-upgrade up down status clean mage
 
-$(STAMP): pyproject.toml
+# Exactly the versions in requirements.lock (--no-deps: the lock is complete, and
+# tools/lockfile.py refuses a lock not made from pyproject.toml's current dependencies),
+# compiled to bytecode: PYTHONDONTWRITEBYTECODE may be set, and every kernel and worker
+# process would otherwise compile each module it imports again.
+$(STAMP): pyproject.toml $(LOCK) | $(NEEDS_UV)
+	@test -n "$(PYTHON)" || { echo "fde: Python 3.11 or newer is required (python3 --version)"; exit 2; }
+	@$(PYTHON) tools/lockfile.py check $(LOCK)
+	@if [ -x "$(UV)" ]; then \
+		test -x $(BIN)/python || "$(UV)" venv --quiet --python "$(PYTHON)" $(VENV); \
+		"$(UV)" pip install --quiet --python $(BIN)/python --compile-bytecode --no-deps -r $(LOCK) && \
+		"$(UV)" pip install --quiet --python $(BIN)/python --compile-bytecode --no-deps -e . ; \
+	else \
+		test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+		$(BIN)/python -m pip install --quiet --no-deps -r $(LOCK) && \
+		$(BIN)/python -m pip install --quiet --no-deps -e . ; \
+	fi
+	@$(BIN)/python -m compileall -q fdelib >/dev/null
+	@touch $(STAMP)
+
+# Only without uv on PATH: a virtual environment with uv in it.
+$(BIN)/uv:
 	@test -n "$(PYTHON)" || { echo "fde: Python 3.11 or newer is required (python3 --version)"; exit 2; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	@$(BIN)/python -m pip install --quiet '$(UV_SPEC)' \
+		|| echo "fde: could not install uv; installing with pip instead (slower)"
+
+# Re-resolve requirements.lock after changing dependencies in pyproject.toml. Pins already
+# in the lock are kept where the new ranges allow; `make lock-upgrade` takes the newest.
+lock lock-upgrade: | $(NEEDS_UV)
+	"$(UV)" pip compile pyproject.toml --extra dev --universal --python-version 3.11 --quiet \
+		--custom-compile-command "make lock" $(if $(filter lock-upgrade,$@),--upgrade) -o $(LOCK)
+	$(PYTHON) tools/lockfile.py stamp $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/fde up
@@ -26,8 +62,16 @@ run: $(STAMP)
 	$(BIN)/fde run
 
 # pytest exits 5 when it collected no test: that is not a failure of the project.
+# Notebooks run one file per process (nbval's cells share a kernel): --dist loadfile.
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile) $(PYTEST_ARGS); \
+		rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# Style and types; not yet part of `make test` (the code base is made clean first).
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 lab: $(STAMP)
 	$(BIN)/fde lab
@@ -35,6 +79,8 @@ lab: $(STAMP)
 update: $(STAMP)
 	$(BIN)/fde run --update
 
+# Each benchmark appends its figures to benchmarks/history/<machine>.jsonl and prints the
+# change against the previous run on this machine.
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 

@@ -4,6 +4,12 @@ This runs before any test module imports fdelib settings, and before nbval start
 kernel (kernels inherit the environment), so unit tests and notebooks share one
 temporary server for the whole session. A learner's ``.env`` and ``DATABASE_URL`` are
 ignored; the server is stopped and its folder deleted at the end.
+
+With pytest-xdist (``make test`` runs ``-n 2 --dist loadfile``) every worker process gets a
+home of its own under the session's, ``$FDE_TEST_HOME/gw0`` ...: its own embedded server,
+local workflow engine, workers and kernels. Two notebooks (or tests) on different workers
+cannot see each other's tables, queues or workflows; on one worker they run one after the
+other, as in a serial run.
 """
 
 import os
@@ -18,11 +24,17 @@ _OWN_HOME = "FDE_TEST_HOME" not in os.environ
 if _OWN_HOME:
     # /tmp, not the project folder: no spaces, short socket path, and never the learner's data.
     os.environ["FDE_TEST_HOME"] = tempfile.mkdtemp(prefix="fde-test-", dir="/tmp")
-    # the session's workflow engine on a free port: never the learner's (or another checkout's) fixed one
+    os.environ["FDE_TEST_HOME_OWNED"] = os.environ["FDE_TEST_HOME"]   # xdist workers inherit it
+SESSION_HOME = Path(os.environ["FDE_TEST_HOME"])
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")   # set by xdist before this file is imported
+HOME = SESSION_HOME / WORKER if WORKER else SESSION_HOME
+HOME.mkdir(parents=True, exist_ok=True)
+if _OWN_HOME or WORKER:
+    # this process's workflow engine on a free port: never the learner's (or another checkout's,
+    # or another xdist worker's) fixed one
     with socket.socket() as _probe:
         _probe.bind(("127.0.0.1", 0))
         os.environ["FDE_ENGINE_PORT"] = str(_probe.getsockname()[1])
-HOME = Path(os.environ["FDE_TEST_HOME"])
 os.environ["FDE_HOME"] = str(HOME)
 os.environ["FDE_DATA_DIR"] = str(HOME / "data")
 os.environ["FDE_ENV_FILE"] = "none"
@@ -31,7 +43,12 @@ for name in ("DATABASE_URL", "CONDUCTOR_SERVER_URL", "ALPHAVANTAGE_API_KEY",
              "OPENFIGI_API_KEY", "PERMID_API_KEY", "GLEIF_BIC_LEI_URL", "GLEIF_ISIN_LEI_URL"):
     os.environ.pop(name, None)
 
-from fdelib import config, db, stack  # noqa: E402  (after the environment is set)
+from fdelib import config, db, runner, stack  # noqa: E402  (after the environment is set)
+
+# Kernels and worker processes import fdelib; with PYTHONDONTWRITEBYTECODE set they would
+# compile every module they import again (the controller does it once for the session).
+if not WORKER:
+    runner.compile_library()
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +62,10 @@ def engine(settings):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if not _OWN_HOME or hasattr(session.config, "workerinput"):
+    """Stop this process's server and engine and delete its home — when this session made it
+    (a worker always owns its own home under a session home the controller made)."""
+    owned = os.environ.get("FDE_TEST_HOME_OWNED") == str(SESSION_HOME)
+    if not owned:
         return
     db.dispose_engines()
     try:

@@ -27,8 +27,10 @@ os.environ.pop("DATABASE_URL", None)
 
 from fdelib import bank, config, db, stack  # noqa: E402
 from fdelib.bank import concurrency, ops, population  # noqa: E402
+from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
 
 AS_OF = "2026-01-02"
+FIGURES: dict = {}   # what this run printed, for the history
 
 
 def bench_load(engine, customers: int) -> None:
@@ -73,6 +75,10 @@ def bench_load(engine, customers: int) -> None:
           f"({baseline / indexed:.2f}x of baseline)")
     print(f"  bank load: render + COPY + every rule     : {rows / loaded:>10,.0f} rows/s "
           f"({baseline / loaded:.2f}x of baseline)")
+    FIGURES.update({"load: bare COPY, plain tables (baseline)": (rows / baseline, "rows/s"),
+                    "load: bare COPY, same indexes": (rows / indexed, "rows/s"),
+                    "load: render + COPY + every rule": (rows / loaded, "rows/s"),
+                    "load: bank load, share of baseline": (baseline / loaded, "x")})
 
 
 def bench_transfers(engine, transfers: int, accounts: int) -> None:
@@ -93,6 +99,7 @@ def bench_transfers(engine, transfers: int, accounts: int) -> None:
             if broken:
                 raise SystemExit(f"bench_bank: {isolation} with {workers} clients broke an invariant: {broken}")
             refused = int((result.outcomes["status"] == "refused").sum())
+            FIGURES[f"transfers: {isolation}, {workers} clients"] = (result.per_second(), "transfers/s")
             print(f"  {isolation:<15} {workers:>7} {result.per_second():>12,.0f} "
                   f"{result.retries:>8,} {refused:>8,}")
 
@@ -109,6 +116,7 @@ def main() -> None:
         bench_load(engine, args.customers)
         bank.populate(engine, customers=5_000, seed=2, as_of=AS_OF)
         bench_transfers(engine, args.transfers, args.accounts)
+        record("bench_bank", FIGURES, vars(args))
     finally:
         db.dispose_engines()
         bank.ddl.dispose_app_engines()

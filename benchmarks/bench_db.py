@@ -24,6 +24,7 @@ os.environ.update(FDE_HOME=HOME, FDE_ENV_FILE="none")
 os.environ.pop("DATABASE_URL", None)
 
 from fdelib import config, db, stack  # noqa: E402
+from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
 
 DDL = """DROP TABLE IF EXISTS bench_ohlcv;
 CREATE UNLOGGED TABLE bench_ohlcv (symbol text, ts timestamptz, open numeric(12,4),
@@ -69,6 +70,9 @@ def main() -> None:
         print(f"bare COPY of rendered CSV    : {rows / baseline:>12,.0f} rows/s (baseline)")
         print(f"fdelib.db.copy_dataframe     : {rows / ours:>12,.0f} rows/s "
               f"({baseline / ours:.2f}x of baseline)")
+        record("bench_db", {"bare COPY of rendered CSV (baseline)": (rows / baseline, "rows/s"),
+                            "fdelib.db.copy_dataframe": (rows / ours, "rows/s"),
+                            "copy_dataframe, share of baseline": (baseline / ours, "x")}, {"rows": rows})
     finally:
         db.dispose_engines()
         stack.down(config.reload())

@@ -89,6 +89,7 @@ def main() -> None:
     from fdelib import config, db, etl, stack
     from fdelib.etl import load, runs, stub, transform
     from fdelib.etl.sessions import bar_times
+    from history import record        # benchmarks/history.py: this machine's earlier runs
 
     server = None
     try:
@@ -193,6 +194,14 @@ def main() -> None:
         print(f"  bare GROUP BY (min, max, sum)              : {bare_group:6.2f} s (baseline)")
         print(f"  aggregate_daily, month by month            : {aggregate:6.2f} s ({aggregate / bare_group:.1f}x)")
         print(f"  deduplicate, month by month                : {dedup:6.2f} s")
+        record("bench_etl", {
+            "load: bare COPY, no index/constraints (baseline)": (rows / plain, "rows/s"),
+            "load: bare COPY into etl.raw_intraday": (rows / same_table, "rows/s"),
+            "load: fetch + parse + COPY (JSON)": (rows / ours, "rows/s"),
+            "load: fetch CSV + Arrow + COPY": (rows / via_csv, "rows/s"),
+            "aggregation: bare GROUP BY (baseline)": (bare_group, "s"),
+            "aggregation: aggregate_daily": (aggregate, "s"),
+            "aggregation: deduplicate": (dedup, "s")}, vars(args))
     finally:
         if server is not None:
             stop.set()

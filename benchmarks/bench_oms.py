@@ -68,6 +68,9 @@ def main() -> None:
     from fdelib import conductor, config, db, oms, stack
     from fdelib.conductor.workers import Workers
     from fdelib.oms import workflow
+    from history import record        # benchmarks/history.py: this machine's earlier runs
+
+    figures = {}
 
     try:
         clients = conductor.clients()
@@ -88,6 +91,8 @@ def main() -> None:
             audit = oms.audit(initial_stock=10**6, clients=clients)
             check((audit == 0).all(), f"the audit found violations: {audit[audit != 0].to_dict()}")
             tasks, by_workers = count_tasks(clients, result["workflow_id"])
+            figures[f"saga: {processes} process(es) per task type"] = (args.orders / took * 60, "orders/min")
+            figures[f"saga: {processes} process(es) per task type, tasks"] = (tasks / took, "tasks/s")
             print(f"  {processes} process(es) per task type: {args.orders / took * 60:8,.0f} orders/min "
                   f"({took:.1f} s; {tasks / took:,.0f} tasks/s; {tasks / args.orders:.1f} tasks per order, "
                   f"{by_workers / args.orders:.1f} by workers)")
@@ -119,6 +124,9 @@ def main() -> None:
         print(f"  bare HTTP round trip to the engine : {statistics.median(rtts) * 1000:6.2f} ms (baseline)")
         print(f"  per task (schedule, poll, update)  : {min(per_task) * 1000:6.2f} ms "
               f"({min(per_task) / statistics.median(rtts):.0f}x the round trip)")
+        figures["dispatch: bare HTTP round trip (baseline)"] = (statistics.median(rtts) * 1000, "ms")
+        figures["dispatch: per task (schedule, poll, update)"] = (min(per_task) * 1000, "ms")
+        record("bench_oms", figures, vars(args))
     finally:
         conductor.local.stop()
         db.dispose_engines()

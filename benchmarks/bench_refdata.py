@@ -32,6 +32,7 @@ def main() -> None:
     from fdelib import config, db, refdata, stack
     from fdelib.refdata import gleif, stub
     from fdelib.refdata.store import _check_values
+    from history import record        # benchmarks/history.py: this machine's earlier runs
 
     try:
         engine = db.get_engine()
@@ -91,6 +92,14 @@ def main() -> None:
               f"({2 * rows / validation:,.0f} identifiers/s)")
         print(f"  database part alone (stage+upsert)  : {rows / (first_s - validation):>10,.0f} rows/s "
               f"({baseline / (first_s - validation):.2f}x; {indexed / (first_s - validation):.2f}x of the indexed COPY)")
+        record("bench_refdata", {
+            "download and unzip": (download, "s"),
+            "bare COPY (baseline)": (rows / baseline, "rows/s"),
+            "bare COPY into xref's indexes": (rows / indexed, "rows/s"),
+            "validate + stage + upsert, new": (rows / first_s, "rows/s"),
+            "validate + stage + upsert, reload": (rows / again_s, "rows/s"),
+            "python-stdnum validation": (2 * rows / validation, "identifiers/s"),
+            "database part alone": (rows / (first_s - validation), "rows/s")}, vars(args))
     finally:
         db.dispose_engines()
         stack.down(config.reload())

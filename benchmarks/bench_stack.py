@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
 FIRST_QUERY = ("from fdelib import db; "
                "assert db.read_scalar('select 1') == 1")
 
@@ -108,6 +110,8 @@ def main() -> None:
     print(f"bare initdb+start+query (baseline) : {b:6.2f} s")
     print(f"cold fde up to first query         : {c:6.2f} s  ({c / b:.2f}x baseline)")
     print(f"warm attach to first query         : {w:6.2f} s  ({w / b:.2f}x baseline)")
+    figures = {"bare initdb+start+query (baseline)": (b, "s"), "cold fde up to first query": (c, "s"),
+               "warm attach to first query": (w, "s")}
 
     if not args.skip_course:
         home = fresh_home()
@@ -115,8 +119,10 @@ def main() -> None:
             t = timed([sys.executable, "-m", "fdelib.cli", "run"], env_for(home))
             count = len(list((home / "runs" / "latest" / "notebooks").rglob("*.ipynb")))
             print(f"full course run ({count} notebooks)      : {t:6.2f} s (incl. server start)")
+            figures[f"full course run ({count} notebooks)"] = (t, "s")
         finally:
             stop(home)
+    record("bench_stack", figures, vars(args))
 
 
 if __name__ == "__main__":

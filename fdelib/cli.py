@@ -202,7 +202,7 @@ def cmd_run(args, extra) -> int:
     bar = tqdm(total=len(selected), unit="nb", desc="notebooks", file=sys.stderr)
 
     def done(result: runner.NotebookResult) -> None:
-        mark = "ok " if result.ok else result.status.upper()
+        mark = ("drift" if result.drift else "ok ") if result.ok else result.status.upper()
         bar.write(f"{mark:<7} {result.name}  ({result.duration:.1f}s)", file=sys.stderr)
         bar.update(1)
 
@@ -210,8 +210,11 @@ def cmd_run(args, extra) -> int:
                          update=args.update, on_done=done)
     bar.close()
     index = outcome.run_dir / "index.html"
-    print(f"{len(outcome.results) - len(outcome.failed)} passed, {len(outcome.failed)} failed "
+    print(f"{len(outcome.results) - len(outcome.failed)} passed, {len(outcome.failed)} failed, "
+          f"{len(outcome.drifted)} differ from their committed outputs "
           f"in {outcome.duration:.1f}s; report: {index}")
+    for drifted in outcome.drifted:
+        print(f"fde: DRIFT {drifted.describe_drift()}", file=sys.stderr)
     for failed in outcome.failed:
         print(f"fde: FAILED {failed.describe_failure()}", file=sys.stderr)
     return 1 if outcome.failed else 0

@@ -28,3 +28,8 @@ class ParameterError(FdeError):
 
 class NotebookFailed(FdeError):
     """A notebook raised an error while it ran (names the notebook and the cell)."""
+
+
+class StillRunning(FdeError):
+    """Work a caller waits for (a workflow, a worker) did not reach the outcome the caller
+    describes before its deadline: a clear failure instead of a half-finished state."""

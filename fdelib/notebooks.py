@@ -12,7 +12,9 @@ enforces them):
 * no error outputs.
 
 ``fde run --update`` re-executes notebooks in place and strips papermill's timing
-metadata with :func:`clean`, so a re-run changes only what really changed.
+metadata with :func:`clean`, so a re-run changes only what really changed. Every ``fde run``
+compares what it executed with the committed outputs the way ``pytest --nbval`` does
+(:func:`drift`), so a notebook that ran but printed something else is reported.
 """
 
 from __future__ import annotations
@@ -176,3 +178,84 @@ def _output_text(output: dict) -> str:
     data = output.get("data", {})
     return "".join("".join(v) if isinstance(v, list) else str(v)
                    for k, v in data.items() if k.startswith("text/"))
+
+
+# --- drift: executed outputs against the committed ones, as nbval compares them ----------------
+
+def sanitize_patterns(path: str | Path | None) -> list[tuple[str, str]]:
+    """nbval's (regex, replacement) pairs from a sanitize file such as ``nbval_sanitize.cfg``."""
+    from nbval.plugin import get_sanitize_patterns
+
+    if not path or not Path(path).exists():
+        return []
+    return get_sanitize_patterns(Path(path).read_text())
+
+
+def drift(executed: nbformat.NotebookNode, committed: nbformat.NotebookNode,
+          patterns: list[tuple[str, str]]) -> list[dict]:
+    """The code cells whose executed outputs differ from the committed ones, by nbval's rules.
+
+    What ``pytest --nbval`` would flag, without a second execution: the same sanitizers
+    (``patterns``), the same cells (those with a stored execution and no ``NBVAL_SKIP`` or
+    ``NBVAL_IGNORE_OUTPUT`` marker), the same output keys compared (figures and widget ids
+    are not). Each difference: ``{"cell", "exec_count", "source", "diff"}`` (``cell`` as
+    ``fde run`` counts cells: the index in the notebook). Both notebooks must have the same
+    cells (papermill run without parameters).
+    """
+    from nbval.plugin import coalesce_streams, find_comment_markers, find_metadata_tags
+
+    found = []
+    comparison = _Comparison(patterns)
+    pairs = zip(executed.cells, committed.cells, strict=False)   # a differing count is reported below
+    for index, (ran, ref) in enumerate(pairs):
+        if ref.cell_type != "code" or ran.cell_type != "code":
+            continue
+        options = {"check": True, **dict(find_metadata_tags(ref.metadata)),
+                   **dict(find_comment_markers(ref.source))}
+        if options.get("skip") or not options.get("check") or ref.get("execution_count") is None:
+            continue
+        test = coalesce_streams([nbformat.from_dict(o) for o in ran.get("outputs", [])])
+        reference = coalesce_streams([nbformat.from_dict(o) for o in ref.get("outputs", [])])
+        if not comparison.compare_outputs(test, reference):
+            first = (ref.source.strip().splitlines() or [""])[0]
+            found.append({"cell": index, "exec_count": ref.get("execution_count"), "source": first[:80],
+                          "diff": "\n".join(comparison.comparison_traceback)[-3000:]})
+    if len(executed.cells) != len(committed.cells):
+        found.append({"cell": None, "exec_count": None, "source": "",
+                      "diff": f"{len(executed.cells)} cells ran, {len(committed.cells)} are committed"})
+    return found
+
+
+class _Comparison:
+    """nbval's own output comparison (``IPyNbCell.compare_outputs``), outside pytest: the few
+    attributes it reads from its test item, and a plain-text diff where nbval asks pytest."""
+
+    SKIP = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+            "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")  # nbval's defaults
+
+    def __init__(self, patterns: list[tuple[str, str]]):
+        import types
+
+        from nbval.plugin import nocolors
+
+        self.colors = nocolors
+        self.parent = types.SimpleNamespace(skip_compare=self.SKIP, sanitize_patterns=dict(patterns))
+        self.patterns = [(re.compile(regex), replace) for regex, replace in patterns]
+        self.comparison_traceback: list[str] = []
+
+    def compare_outputs(self, test: list, reference: list) -> bool:
+        from nbval.plugin import IPyNbCell
+
+        return IPyNbCell.compare_outputs(self, test, reference)
+
+    def sanitize(self, value):
+        if not isinstance(value, str):
+            return value
+        for regex, replace in self.patterns:
+            value = regex.sub(replace, value)
+        return value
+
+    def format_output_compare(self, key: str, left, right) -> None:
+        lines = difflib.unified_diff(str(left).splitlines(), str(right).splitlines(),
+                                     "committed", "this run", lineterm="", n=1)
+        self.comparison_traceback.append(f"{key}:\n" + "\n".join(list(lines)[2:40]))

@@ -10,18 +10,24 @@ different folders run side by side, ``jobs`` at a time.
 
 Every notebook runs in its own child process (and process group), so a per-notebook
 timeout can stop it and its kernel for sure, and one notebook's crash cannot take the
-batch down.
+batch down. The children are forked from a fork server that has imported papermill and
+nbconvert once, and so are their kernels, each a fresh one (:mod:`fdelib.execution`;
+``FDE_FORK_KERNELS=0`` starts kernels as Jupyter does instead).
+
+After a notebook passes with its default parameters, its outputs are compared with the
+committed ones by nbval's rules (``drift`` in its result and the report): papermill only
+says that every cell ran, not that it printed what the lesson shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
+import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -48,10 +54,19 @@ class NotebookResult:
     thumbnail: str | None = None       # its first figure (PNG), relative to the run folder
     error: dict[str, Any] | None = None  # cell_index, exec_count, ename, evalue, source
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # the parameters cell's values
+    drift: list[dict[str, Any]] | None = None  # cells whose outputs differ from the committed ones
+                                               # (None: not compared, e.g. run with -p)
 
     @property
     def ok(self) -> bool:
         return self.status == "passed"
+
+    def describe_drift(self) -> str:
+        """One line naming the notebook and its differing cells, for the CLI."""
+        cells = [d for d in self.drift or [] if d["cell"] is not None]
+        where = ", ".join(f"cell {d['cell']} (In [{d['exec_count']}])" for d in cells[:4])
+        more = f" and {len(cells) - 4} more" if len(cells) > 4 else ""
+        return f"{self.name}: outputs differ from the committed ones in {where or 'its cell count'}{more}"
 
     def describe_failure(self) -> str:
         """One line naming the notebook and the cell, for the CLI."""
@@ -78,6 +93,11 @@ class RunResult:
     @property
     def failed(self) -> list[NotebookResult]:
         return [r for r in self.results if not r.ok]
+
+    @property
+    def drifted(self) -> list[NotebookResult]:
+        """Notebooks that passed but printed something else than their committed outputs."""
+        return [r for r in self.results if r.ok and r.drift]
 
 
 # --- parameters ----------------------------------------------------------------------
@@ -124,14 +144,46 @@ def parameters_for(notebooks: list[Path], params: dict[str, Any],
 
 # --- planning ------------------------------------------------------------------------
 
-def plan(notebooks: list[Path]) -> list[list[Path]]:
-    """Group notebooks that must run in order (one course folder) into chains."""
+def plan(notebooks: list[Path], durations: dict[Path, float] | None = None) -> list[list[Path]]:
+    """Group notebooks that must run in order (one course folder) into chains.
+
+    With ``durations`` (seconds each notebook took last time, see :func:`last_durations`) the
+    longest chain comes first: ``jobs`` slots filled longest-first finish together instead of
+    one long chain starting last. A notebook not timed yet counts as the average one.
+    """
     chains: dict[Path, list[Path]] = {}
     for path in notebooks:
         # top-level notebooks have no siblings to wait for: each is its own chain
         key = path.parent if path.parent.name != "notebooks" else path
         chains.setdefault(key, []).append(path)
-    return list(chains.values())
+    ordered = list(chains.values())
+    if durations:
+        typical = sum(durations.values()) / len(durations)
+        ordered.sort(key=lambda chain: -sum(durations.get(p, typical) for p in chain))
+    return ordered
+
+
+def last_durations(notebooks: list[Path], settings: Settings) -> dict[Path, float]:
+    """How long each notebook took in the newest run that ran it (``results.json``), if any."""
+    names = {nbs.display_name(p, settings): p for p in notebooks}
+    found: dict[Path, float] = {}
+    try:
+        runs = sorted((d for d in settings.runs_dir.iterdir() if d.is_dir() and not d.is_symlink()),
+                      key=lambda d: d.name, reverse=True)[:20]
+    except OSError:
+        return found
+    for run_dir in runs:
+        try:
+            results = json.loads((run_dir / "results.json").read_text())["notebooks"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for row in results:
+            path = names.get(row.get("name"))
+            if path is not None and path not in found and row.get("status") == "passed":
+                found[path] = float(row["duration"])
+        if len(found) == len(names):
+            break
+    return found
 
 
 # --- running -------------------------------------------------------------------------
@@ -170,6 +222,7 @@ def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
     if update and parameters:
         raise ParameterError("--update stores default outputs; drop the -p parameters")
     per_notebook = parameters_for(notebooks, parameters or {}, settings)
+    compile_library()
     run_dir = new_run_dir(settings)
     started = dt.datetime.now().isoformat(timespec="seconds")
     t0 = time.perf_counter()
@@ -185,7 +238,8 @@ def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
         return done
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_chain, chain) for chain in plan(notebooks)]
+        futures = [pool.submit(run_chain, chain)
+                   for chain in plan(notebooks, last_durations(notebooks, settings))]
         for future in as_completed(futures):
             results.extend(future.result())
 
@@ -202,28 +256,32 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
     name = nbs.display_name(path, settings)
     output = run_dir / "notebooks" / name
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        result_file = Path(handle.name)
-        json.dump({"input": str(path), "output": str(output), "parameters": params,
-                   "timeout": timeout, "update": update, "result": str(result_file)}, handle)
+    scratch = Path(tempfile.mkdtemp(prefix="fde-run-"))
+    result_file, stderr_file = scratch / "result.json", scratch / "stderr.txt"
+    environ = {k: v for k, v in os.environ.items() if k != _FORKSERVER_ENV}
+    spec = {"input": str(path), "output": str(output), "parameters": params, "timeout": timeout,
+            "update": update, "result": str(result_file), "stderr": str(stderr_file),
+            "sanitize": str(settings.project_root / SANITIZE_FILE), "environ": environ,
+            "cwd": os.getcwd(), "fork_kernel": os.environ.get("FDE_FORK_KERNELS", "1") != "0"}
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "fdelib.runner", str(result_file)],
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        _, stderr = proc.communicate(timeout=timeout + 60)
-        child = json.loads(result_file.read_text()) if result_file.stat().st_size else {}
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        stderr, child = "", {"status": "timeout"}
-    except (ValueError, OSError):
-        child = {}
-    finally:
-        result_file.unlink(missing_ok=True)
+    process = _fork_server().Process(target=_child, args=(spec,), name=f"fde-run {name}")
+    process.start()
+    process.join(timeout + 60)
+    if process.is_alive():     # papermill's own per-cell timeout did not fire: stop it all
+        _kill_group(process.pid)
+        process.join()
+        child: dict[str, Any] = {"status": "timeout"}
+    else:
+        try:
+            child = json.loads(result_file.read_text())
+        except (ValueError, OSError):
+            child = {}
+    stderr = stderr_file.read_text(errors="replace") if stderr_file.exists() else ""
+    shutil.rmtree(scratch, ignore_errors=True)
     duration = time.perf_counter() - t0
     if "status" not in child:
-        tail = (stderr or "").strip().splitlines()[-1:] or ["runner died without a result"]
+        tail = stderr.strip().splitlines()[-1:] or \
+            [f"runner died without a result (exit code {process.exitcode})"]
         child = {"status": "failed", "error": {"ename": "RunnerError", "evalue": tail[0]}}
     html, thumbnail = output.with_suffix(".html"), output.with_suffix(".png")
     return NotebookResult(
@@ -231,7 +289,20 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
         output=output.relative_to(run_dir).as_posix() if output.exists() else None,
         html=html.relative_to(run_dir).as_posix() if html.exists() else None,
         thumbnail=thumbnail.relative_to(run_dir).as_posix() if thumbnail.exists() else None,
-        error=child.get("error"), defaults=_defaults(path))
+        error=child.get("error"), defaults=_defaults(path), drift=child.get("drift"))
+
+
+def compile_library() -> None:
+    """Bytecode for fdelib's own modules, up to date with their sources.
+
+    Every kernel and worker process imports fdelib. Where ``PYTHONDONTWRITEBYTECODE`` is set,
+    nothing caches a compiled module, and each process would compile every module it imports
+    again; an edited module likewise. ``compileall`` rewrites only what is out of date.
+    """
+    import compileall
+
+    with contextlib.suppress(OSError):   # read-only installation: processes compile in memory
+        compileall.compile_dir(Path(__file__).parent, quiet=2, workers=1)
 
 
 def _defaults(path: Path) -> dict[str, Any]:
@@ -241,84 +312,34 @@ def _defaults(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _execute(spec: dict[str, Any]) -> dict[str, Any]:
-    """Child process: run one notebook with papermill and render it to HTML."""
-    import nbformat
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+# --- the fork server: one process imports papermill and nbconvert, each notebook forks from it
 
-    source, output = Path(spec["input"]), Path(spec["output"])
-    outcome: dict[str, Any] = {"status": "passed"}
-    try:
-        papermill.execute_notebook(
-            str(source), str(output), parameters=spec["parameters"], kernel_name=nbs.KERNEL,
-            cwd=str(source.parent), progress_bar=False, log_output=False,
-            execution_timeout=spec["timeout"], request_save_on_cell_execute=False)
-    except PapermillExecutionError as exc:
-        timed_out = "CellTimeoutError" in str(exc.ename) or "Timeout" in str(exc.ename)
-        outcome = {"status": "timeout" if timed_out else "failed",
-                   "error": {"cell_index": _source_index(exc.cell_index, source,
-                                                                 bool(spec["parameters"])),
-                             "exec_count": exc.exec_count, "ename": exc.ename,
-                             "evalue": str(exc.evalue)[:500], "source": exc.source,
-                             "traceback": _strip_ansi("\n".join(exc.traceback))[-4000:]}}
-    except Exception as exc:  # kernel died, notebook unreadable, cell timeout...
-        name = type(exc).__name__
-        outcome = {"status": "timeout" if "Timeout" in name else "failed",
-                   "error": {"ename": name, "evalue": str(exc).strip()[:500]}}
-    if output.exists():
-        nb = nbformat.read(output, as_version=4)
-        if spec.get("update") and outcome["status"] == "passed":
-            nbformat.write(nbs.clean(nb), source)
-        _render_html(nb, output.with_suffix(".html"))
-        _save_thumbnail(nb, output.with_suffix(".png"))
-    return outcome
+_FORKSERVER_ENV = "FDE_RUNNER_FORKSERVER"
+SANITIZE_FILE = "nbval_sanitize.cfg"
 
 
-def _source_index(index: int | None, source: Path, injected: bool) -> int | None:
-    """Papermill counts cells of the executed notebook, which has an extra
-    injected-parameters cell (right after the parameters cell) when parameters were
-    given; report the index in the learner's notebook instead."""
-    if index is None or not injected:
-        return index
-    import nbformat
+def _fork_server():
+    """multiprocessing's forkserver context, its server preloading :mod:`fdelib.execution`.
 
-    parameters_at = nbs.parameters_cell(nbformat.read(source, as_version=4))
-    return index - 1 if parameters_at is not None and index > parameters_at else index
+    The server is started on first use and lives as long as this process. It inherits the
+    environment of that moment; each child takes the runner's environment of its own moment
+    from its spec.
+    """
+    import multiprocessing
 
-
-def _render_html(nb, target: Path) -> None:
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    target.write_text(body)
+    context = multiprocessing.get_context("forkserver")
+    if os.environ.get(_FORKSERVER_ENV) != str(os.getpid()):
+        os.environ[_FORKSERVER_ENV] = str(os.getpid())   # fdelib.execution warms up there
+        context.set_forkserver_preload(["fdelib.execution"])
+    return context
 
 
-def _save_thumbnail(nb, target: Path) -> None:
-    """The notebook's first figure, for the run report's index."""
-    import base64
+def _child(spec: dict[str, Any]) -> None:
+    from . import execution  # already imported in the fork server
 
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            png = output.get("data", {}).get("image/png")
-            if png:
-                target.write_bytes(base64.b64decode(png))
-                return
+    execution.child(spec)
 
 
-def _strip_ansi(text: str) -> str:
-    import re
-
-    return re.sub(r"\x1b\[[0-9;]*m", "", text)
-
-
-def main(argv: list[str]) -> int:
-    spec_file = Path(argv[0])
-    spec = json.loads(spec_file.read_text())
-    outcome = _execute(spec)
-    Path(spec["result"]).write_text(json.dumps(outcome))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

@@ -53,3 +53,33 @@ def test_problems_catch_a_parameter_papermill_cannot_read(tmp_path):
     path = tmp_path / "params.ipynb"
     nbformat.write(nb, path)
     assert any("cannot read parameter(s) lookup" in p for p in nbs.problems(path))
+
+
+def test_drift_uses_nbvals_rules_and_sanitizers():
+    import copy
+
+    import nbformat
+
+    committed = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell("print(run)", execution_count=1),
+             nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(now)", execution_count=2),
+             nbformat.v4.new_code_cell("object()", execution_count=3),
+             nbformat.v4.new_code_cell("plot()", execution_count=4),
+             nbformat.v4.new_code_cell("never_run()")]
+    cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="COMPLETED\n")]
+    cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="10:00\n")]
+    cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "<object at 0x7f00aa>"},
+                                               execution_count=3)]
+    cells[3].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "AAAA"})]
+    committed.cells = cells
+    executed = copy.deepcopy(committed)
+    executed.cells[1].outputs[0]["text"] = "10:01\n"                           # marked: ignored
+    executed.cells[2].outputs[0]["data"]["text/plain"] = "<object at 0x7fbbcc>"  # sanitized away
+    executed.cells[3].outputs[0]["data"]["image/png"] = "BBBB"                 # figures: not compared
+    executed.cells[4].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\n")]  # unrun ref
+    patterns = nbs.sanitize_patterns(nbs.notebooks_dir().parent / "nbval_sanitize.cfg")
+    assert nbs.drift(executed, committed, patterns) == []
+    executed.cells[0].outputs[0]["text"] = "RUNNING\n"
+    found = nbs.drift(executed, committed, patterns)
+    assert [(d["cell"], d["exec_count"], d["source"]) for d in found] == [(0, 1, "print(run)")]
+    assert "-COMPLETED\n+RUNNING" in found[0]["diff"]

@@ -62,6 +62,24 @@ def test_plan_keeps_a_folder_in_order_and_separates_folders(project):
     assert names == [["00_intro.ipynb"], ["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"]]
 
 
+def test_plan_starts_the_longest_chain_first_when_durations_are_known(project):
+    every = nbs.discover(project)
+    last = {every[0]: 5.0, every[1]: 30.0, every[2]: 20.0}      # 03_etl not timed: the average, 18.3
+    assert [[p.name for p in c] for c in runner.plan(every, last)] == \
+        [["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"], ["00_intro.ipynb"]]
+
+
+def test_last_durations_come_from_the_newest_run_that_passed_each_notebook(project):
+    every = nbs.discover(project)
+    for stamp, rows in (("20260101-000000", [("00_intro.ipynb", "passed", 9.0), ("03_etl/01_fetch.ipynb", "passed", 7.0)]),
+                        ("20260102-000000", [("00_intro.ipynb", "passed", 3.0), ("03_etl/01_fetch.ipynb", "failed", 1.0)])):
+        run_dir = project.runs_dir / stamp
+        run_dir.mkdir(parents=True)
+        (run_dir / "results.json").write_text(json.dumps({"notebooks": [
+            {"name": n, "status": st, "duration": d} for n, st, d in rows]}))
+    assert runner.last_durations(every, project) == {every[0]: 3.0, every[3]: 7.0}
+
+
 def test_unknown_parameter_is_refused_by_name(project):
     with pytest.raises(ParameterError, match="'seeed' is not declared.*x"):
         runner.parameters_for(nbs.discover(project), {"seeed": 1}, project)
@@ -118,3 +136,49 @@ def test_update_rewrites_in_place_without_volatile_metadata(project):
     assert nbs.problems(path) == []
     with pytest.raises(ParameterError, match="--update"):
         runner.run([path], {"x": 2}, update=True, settings=project)
+
+
+def test_drift_marks_the_cells_whose_outputs_differ_from_the_committed_ones(project):
+    path = write_notebook(project.project_root / "notebooks" / "04_drift" / "01_drift.ipynb",
+                          "print('COMPLETED')", "print('same')", "{'order': x}")
+    nb = nbformat.read(path, 4)
+    for index, text in ((2, "COMPLETED\n"), (3, "same\n")):   # committed outputs: one still true...
+        nb.cells[index].execution_count = index
+        nb.cells[index].outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    nb.cells[2].outputs[0]["text"] = "RUNNING\n"             # ...one that this run will not print
+    nb.cells[4].execution_count = 4
+    nb.cells[4].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "{'order': 1}"},
+                                                  execution_count=4)]
+    nbformat.write(nb, path)
+    outcome = runner.run([path], settings=project)
+    result = outcome.results[0]
+    assert result.ok and outcome.failed == [] and outcome.drifted == [result]
+    assert [d["cell"] for d in result.drift] == [2]
+    assert "-RUNNING" in result.drift[0]["diff"] and "+COMPLETED" in result.drift[0]["diff"]
+    assert result.describe_drift() == ("04_drift/01_drift.ipynb: outputs differ from the committed ones "
+                                       "in cell 2 (In [2])")
+    index = (outcome.run_dir / "index.html").read_text()
+    assert "1 passed, 0 failed, 1 differ from their committed outputs" in index
+    assert "differs: cell 2" in index and "+COMPLETED" in index
+    assert json.loads((outcome.run_dir / "results.json").read_text())["drifted"] == 1
+    # with -p parameters the outputs are expected to differ: not compared
+    again = runner.run([path], {"x": 2}, settings=project).results[0]
+    assert again.ok and again.drift is None
+
+
+def test_notebooks_run_in_fresh_processes_from_the_fork_server(project):
+    first = write_notebook(project.project_root / "notebooks" / "05_fresh" / "01_set.ipynb",
+                           "import os, sys; print(os.getppid() != 1, 'fdelib.execution' in sys.modules, "
+                           "'pandas' in sys.modules)",
+                           "import numpy; print(numpy.random.randint(10**9))", "GLOBAL_STATE = 42")
+    second = write_notebook(project.project_root / "notebooks" / "05_fresh" / "02_get.ipynb",
+                            "print('GLOBAL_STATE' in globals())", "import numpy; print(numpy.random.randint(10**9))")
+    outcome = runner.run([first, second], settings=project)
+    assert [r.ok for r in outcome.results] == [True, True]
+    out = {r.name: nbformat.read(outcome.run_dir / r.output, 4) for r in outcome.results}
+    # a fresh kernel per notebook (the kernel is a process of its own, not the fork server's child)
+    assert out["05_fresh/02_get.ipynb"].cells[2].outputs[0]["text"] == "False\n"
+    # forked from the fork server: pandas already imported, the runner's own modules not there
+    assert out["05_fresh/01_set.ipynb"].cells[2].outputs[0]["text"] == "True False True\n"
+    # each kernel's own random state (NumPy's legacy global one included)
+    assert out["05_fresh/01_set.ipynb"].cells[3].outputs[0]["text"] != out["05_fresh/02_get.ipynb"].cells[3].outputs[0]["text"]

@@ -46,6 +46,11 @@ def test_application_role_is_not_a_superuser(engine):
     assert status.running and status.kind == "embedded" and status.version.startswith("18")
 
 
+def test_course_database_commits_without_waiting_for_the_disk(engine):
+    assert db.read_scalar("SHOW synchronous_commit") == "off"     # the course database's default
+    assert db.read_scalar("SHOW fsync") == "on"                    # consistency is never traded
+
+
 def test_killed_kernel_leaves_server_usable_and_status_true(engine, settings):
     client = python("""
         from fdelib import db

@@ -19,7 +19,10 @@ OSS 3.32.1, the version docker-compose.yaml pins.
 
 from __future__ import annotations
 
+import functools
+
 from ..config import Settings, get_settings
+from ..errors import StillRunning
 from . import local
 
 
@@ -48,10 +51,48 @@ def clients(settings: Settings | None = None):
 
 
 def executor(settings: Settings | None = None):
-    """conductor-python's ``WorkflowExecutor``, what ``ConductorWorkflow`` needs."""
+    """conductor-python's ``WorkflowExecutor``, what ``ConductorWorkflow`` needs.
+
+    One difference: conductor-python's synchronous ``execute`` returns a workflow still
+    ``RUNNING`` (with empty output) when ``wait_for_seconds`` run out. This one raises
+    :class:`~fdelib.errors.StillRunning` then, naming the workflow and the tasks it waits on,
+    so a lesson never shows a half-finished run as the result.
+    """
+    return _waiting_executor()(configuration=configuration(settings))
+
+
+@functools.cache
+def _waiting_executor():
     from conductor.client.workflow.executor.workflow_executor import WorkflowExecutor
 
-    return WorkflowExecutor(configuration=configuration(settings))
+    class Executor(WorkflowExecutor):
+        def execute_workflow(self, request, wait_until_task_ref=None, wait_for_seconds=10, request_id=None):
+            run = super().execute_workflow(request, wait_until_task_ref, wait_for_seconds, request_id)
+            return _ended(run, request.name, wait_until_task_ref, wait_for_seconds)
+
+        def execute(self, name, version=None, workflow_input=None, wait_until_task_ref=None,
+                    wait_for_seconds=10, request_id=None, correlation_id=None, domain=None):
+            run = super().execute(name, version, workflow_input, wait_until_task_ref, wait_for_seconds,
+                                  request_id, correlation_id, domain)
+            return _ended(run, name, wait_until_task_ref, wait_for_seconds)
+
+    return Executor
+
+
+def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
+    """``run`` if it ended (or its ``wait_until_task_ref`` task did); else StillRunning."""
+    tasks = run.tasks or []
+    if wait_until_task_ref:
+        done = any(t.reference_task_name == wait_until_task_ref and t.status not in ("SCHEDULED", "IN_PROGRESS")
+                   for t in tasks)
+    else:
+        done = run.status != "RUNNING"
+    if done:
+        return run
+    waiting = [f"{t.reference_task_name} {t.status}" for t in tasks if t.status in ("SCHEDULED", "IN_PROGRESS")]
+    raise StillRunning(f"workflow {name} ({run.workflow_id}) is still {run.status} after {seconds} s"
+                       + (f", waiting on {', '.join(waiting)}" if waiting else "")
+                       + ": are its workers running? (give execute() more wait_for_seconds if the machine is busy)")
 
 
 __all__ = ["clients", "configuration", "executor", "is_local", "local", "server_url"]

@@ -33,6 +33,12 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+# A long poll re-reads its queue this often when nothing was queued for it, for tasks whose
+# delay (retry, callbackAfterSeconds) is up: nothing announces those. Queued work wakes it at
+# once. (Every re-read is a transaction; idle workers long-poll ~10 times a second each.)
+DELAY_CHECK_SECONDS = 0.1
+
+
 class Engine:
     """Metadata, executions and queues of the local engine, all in schema ``conductor``."""
 
@@ -280,7 +286,10 @@ class Engine:
             if claimed or remaining <= 0:
                 return [wire.render_task(row) for row in claimed]
             with self.wakeup:   # sleep until work of this type is queued (or a delay is up)
-                self.wakeup.wait_for(lambda: self._queued.get(task_type, 0) != seen, timeout=min(remaining, 0.05))
+                woken = self.wakeup.wait_for(lambda: self._queued.get(task_type, 0) != seen,
+                                             timeout=min(remaining, DELAY_CHECK_SECONDS))
+            if not woken and time.monotonic() >= deadline:
+                return []       # nothing queued meanwhile: the worker polls again at once anyway
 
     def update(self, result: dict) -> dict | None:
         """Apply a worker's TaskResult; returns the task as it is now (None for extendLease)."""

@@ -118,12 +118,21 @@ def draw_definition(definition: dict, *, title: str | None = None, figsize=(11, 
 
 def wait(workflow_client, workflow_id: str, timeout: float = 60,
          statuses=("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")):
-    """Poll a workflow until it ends (or ``timeout`` seconds pass); return it with its tasks."""
+    """Poll a workflow until it ends; return it with its tasks. Raises
+    :class:`~fdelib.errors.StillRunning` if it has not ended within ``timeout`` seconds."""
     import time
+
+    from ..errors import StillRunning
 
     deadline = time.monotonic() + timeout
     while True:
         found = workflow_client.get_workflow(workflow_id, include_tasks=True)
-        if found.status in statuses or time.monotonic() > deadline:
+        if found.status in statuses:
             return found
+        if time.monotonic() > deadline:
+            waiting = [f"{t.reference_task_name} {t.status}" for t in found.tasks or []
+                       if t.status in ("SCHEDULED", "IN_PROGRESS")]
+            raise StillRunning(f"workflow {found.workflow_name} ({workflow_id}) is still {found.status} after "
+                               f"{timeout:.0f} s" + (f", waiting on {', '.join(waiting)}" if waiting else "")
+                               + ": are its workers running?")
         time.sleep(0.05)

@@ -4,23 +4,30 @@
 the given modules — each handler runs one process per task type — and stops them on exit.
 The worker processes' log goes to ``$FDE_HOME/logs/workers.log`` instead of the terminal
 or notebook that started them (their output would otherwise interleave with a lesson's).
+
+conductor-python starts its processes with ``spawn``: each would start a new interpreter and
+import the SDK and the worker module (pandas, SQLAlchemy...) again, a second or two of CPU
+apiece. :class:`Workers` has them forked instead from a fork server that imported those once
+(``forkserver``: its children are as isolated as spawned ones, and it never forks the kernel
+itself), and :meth:`Workers.start` returns once every worker process has polled the engine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..config import Settings, get_settings
+from ..errors import StackError
 
 
 LOG_ENV = "FDE_WORKER_LOG"
-READY_ENV = "FDE_WORKER_READY"
 
 
 def redirect_worker_output() -> None:
@@ -30,8 +37,8 @@ def redirect_worker_output() -> None:
     Called when a worker module is imported. ``Workers`` names the log in the environment,
     which every worker process inherits — including those TaskHandler restarts after a
     crash, long after :meth:`Workers.start` returned. It also opens the process's database
-    connection and then leaves a mark that the process is ready (imports and connection are
-    the slow part of starting a worker), which :meth:`Workers.start` waits for.
+    connection, before the process's first poll (which :meth:`Workers.start` waits for):
+    imports and connection are the slow part of starting a worker.
     """
     path = os.environ.get(LOG_ENV)
     if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
@@ -47,15 +54,6 @@ def redirect_worker_output() -> None:
             pass
     except Exception:   # the database may be down: the tasks will say so
         pass
-    token = os.environ.get(READY_ENV)
-    if token:
-        marks = _ready_dir(path)
-        marks.mkdir(parents=True, exist_ok=True)
-        (marks / str(os.getpid())).write_text(token)
-
-
-def _ready_dir(log_file) -> Path:
-    return Path(log_file).with_name("workers.ready")
 
 
 @contextlib.contextmanager
@@ -80,18 +78,6 @@ def _stderr_to(path) -> Iterator[None]:
 _MODULE_WORKERS: dict[str, dict] = {}
 
 
-def _marks_ready(module: str) -> bool:
-    """True if the worker module calls :func:`redirect_worker_output` (which marks readiness)."""
-    return getattr(sys.modules.get(module), "redirect_worker_output", None) is redirect_worker_output
-
-
-def _has_mark(path: Path, token: str) -> bool:
-    try:
-        return path.read_text() == token
-    except OSError:
-        return False
-
-
 def module_workers(module: str) -> dict:
     """``{(task name, domain): record}`` of the @worker_task functions defined in ``module``."""
     import importlib
@@ -113,6 +99,35 @@ def module_workers(module: str) -> dict:
     return _MODULE_WORKERS[module]
 
 
+def _fork_from_preloaded(modules: Sequence[str]) -> None:
+    """Worker processes (and their restarts after a crash) start from a fork server that has
+    imported ``modules``: multiprocessing's ``forkserver`` method, in place of the ``spawn``
+    conductor-python sets when it is imported. Both pickle what a process is given, so workers
+    that run under one run under the other."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    # (the preload list counts until this process's fork server starts: at the first Workers)
+    multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", *modules])
+    multiprocessing.set_start_method("forkserver", force=True)
+
+
+class _Ready:
+    """A conductor-python event listener (pickled into each worker process): the first poll
+    a worker process completes leaves a file named after its task type and pid."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        self.seen = False
+
+    def on_poll_completed(self, event) -> None:
+        if not self.seen:
+            self.seen = True
+            with contextlib.suppress(OSError):   # a restart after Workers.stop removed the folder
+                Path(self.folder, f"{event.task_type}.{os.getpid()}").touch()
+
+
 class Workers:
     """``with Workers(["fdelib.oms.workers"], processes=2): ...`` — workers polling while inside.
 
@@ -123,6 +138,7 @@ class Workers:
     def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
                  log_level: str = "ERROR", restart_check_seconds: float = 0.5, tasks: Sequence[str] | None = None,
                  ready_timeout: float = 600):
+        self._ready_dir: str | None = None
         self.modules = list(modules)
         self.tasks = None if tasks is None else set(tasks)
         self.ready_timeout = ready_timeout
@@ -155,33 +171,39 @@ class Workers:
 
         os.environ[LOG_ENV] = str(self.log_file)
         os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
-        token = os.environ[READY_ENV] = uuid.uuid4().hex
+        self._ready_dir = tempfile.mkdtemp(prefix="fde-workers-")
+        _fork_from_preloaded(self.modules)
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
                                       scan_for_annotated_workers=True, import_modules=None,
                                       monitor_interval_seconds=self.restart_check_seconds,
-                                      restart_backoff_seconds=0.2, restart_backoff_max_seconds=2)
+                                      restart_backoff_seconds=0.2, restart_backoff_max_seconds=2,
+                                      event_listeners=[_Ready(self._ready_dir)])
                 handler.start_processes()
                 self.handlers.append(handler)
         registry.clear()
         registry.update(saved)
-        if all(_marks_ready(module) for module in self.modules):
-            self._wait_ready(token)
+        self._wait_until_polling()
         return self
 
-    def _wait_ready(self, token: str) -> None:
-        """Return once every worker process has imported its workers (it polls right after),
-        or one has died, or ``ready_timeout`` has passed: a task queued before then would only
-        wait longer, on a busy machine for minutes."""
-        marks = _ready_dir(self.log_file)
-        processes = [p for handler in self.handlers for p in handler.task_runner_processes]
+    def _wait_until_polling(self) -> None:
+        """Return once every worker process has completed a poll; fail (and stop them) if
+        some have not within ``ready_timeout`` seconds."""
+        expected = sum(len(handler.workers) for handler in self.handlers)
         deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            waiting = [p for p in processes if p.is_alive() and not _has_mark(marks / str(p.pid), token)]
-            if not waiting:
+        while True:
+            polled = os.listdir(self._ready_dir)
+            if len(polled) >= expected:
                 return
-            time.sleep(0.05)
+            if time.monotonic() > deadline:
+                names = {w.get_task_definition_name() for h in self.handlers for w in h.workers}
+                waiting = sorted(names - {name.rsplit(".", 1)[0] for name in polled})
+                self.stop()
+                raise StackError(f"{expected - len(polled)} of {expected} worker processes did not poll "
+                                 f"the engine within {self.ready_timeout:.0f} s ({', '.join(waiting)}); "
+                                 f"see {self.settings.display_path(self.log_file)}")
+            time.sleep(0.02)
 
     def stop(self) -> None:
         # TaskHandler stops its processes one by one (terminate, then wait for each); signal
@@ -194,6 +216,9 @@ class Workers:
                     process.terminate()
         while self.handlers:
             self.handlers.pop().stop_processes()
+        if self._ready_dir:
+            shutil.rmtree(self._ready_dir, ignore_errors=True)
+            self._ready_dir = None
 
     def pids(self, task_type: str | None = None) -> list[int]:
         """Process ids of the running worker processes (of one task type)."""
