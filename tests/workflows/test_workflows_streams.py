@@ -63,7 +63,7 @@ def test_async_beats_sync_as_load_grows():
     measured = patterns.measure(loads, latency=0.03, capacity=4)
     verdict = patterns.verdict(measured, patterns.model(loads, latency=0.03, capacity=4))
     assert verdict["measured >= half of it"].all()
-    assert verdict["model: async speed-up"].tolist() == [1.0, 4.0, 4.0]
+    assert verdict["model: ANBP speed-up over SBP"].tolist() == [1.0, 4.0, 4.0]
     sync = measured[measured["pattern"] == "sync"].set_index("requests")["throughput_rps"]
     asyn = measured[measured["pattern"] == "async"].set_index("requests")["throughput_rps"]
     assert asyn[16] > 2 * sync[16]  # capacity 4 → up to 4x; well clear of timing noise
