@@ -355,16 +355,26 @@ def live_prices(history: pd.DataFrame, seed: int, sessions: int = 140, change_af
                          "volume": rng.integers(1_000, 50_000, size=sessions) * 100})
 
 
+NAIVE = 0     # the "version" recorded for the naive rule, deployed when no model is served
+
+
+def naive_direction(history: pd.DataFrame) -> int:
+    """The naive rule: the direction (1 up, 0 down) more frequent over ``history``'s days."""
+    return int(features(history)["target"].mean() >= 0.5)
+
+
 def serve(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, version: int | None = None) -> pd.DataFrame:
     """Predict each live day with the serving version (loaded from the registry) and record the
-    predictions with what happened the next day. One row per served day: the features the model
-    saw, its prediction, the outcome and whether it was a hit."""
-    version = version if version is not None else serving_version(engine)
-    if version is None:
-        raise FdeError(f"no {MODEL} version is served (none beats its baseline): nothing to deploy")
+    predictions with what happened the next day. When no model is served, the naive rule is what
+    is deployed (recorded as version ``NAIVE``, 0), and it is monitored the same way. One row per
+    served day: the features the model saw, its prediction, the outcome and whether it was a hit."""
+    version = version if version is not None else (serving_version(engine) or NAIVE)
     frame = features(pd.concat([history, live], ignore_index=True))
     frame = frame[frame["day"].isin(live["day"])].reset_index(drop=True)
-    frame["predicted"] = predict(load_fitted(engine, version), frame)
+    if version == NAIVE:
+        frame["predicted"] = naive_direction(history)
+    else:
+        frame["predicted"] = predict(load_fitted(engine, version), frame)
     served = frame.rename(columns={"target": "actual"})[["day", *FEATURES, "predicted", "actual"]]
     with engine.begin() as conn:
         conn.execute(sa.text("""
@@ -394,12 +404,17 @@ def psi(reference: pd.Series, current: pd.Series, bins: int = PSI_BINS) -> float
 
 def monitor(engine: sa.Engine, served: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Each served day, once ``WINDOW`` days are in: the monitored metric — the hit rate over the
-    last ``WINDOW`` days, against the model's baseline accuracy — and the drift statistic — the PSI
-    of ``DRIFT_FEATURE`` over the same days against its training distribution (``history``)."""
+    last ``WINDOW`` days, against the model's baseline accuracy (for the naive rule: its own hit
+    rate over ``history``) — and the drift statistic — the PSI of ``DRIFT_FEATURE`` over the same
+    days against its training distribution (``history``)."""
     version = int(served["version"].iloc[0])
-    baseline = db.read_scalar("SELECT (metrics ->> 'baseline_accuracy')::float FROM workflows.model_registry "
-                              "WHERE model = :m AND version = :v", {"m": MODEL, "v": version}, engine=engine)
-    reference = features(history)[DRIFT_FEATURE]
+    reference = features(history)
+    if version == NAIVE:      # the naive rule's own record: how often the majority direction was right
+        baseline = float((reference["target"] == naive_direction(history)).mean())
+    else:
+        baseline = db.read_scalar("SELECT (metrics ->> 'baseline_accuracy')::float FROM workflows.model_registry "
+                                  "WHERE model = :m AND version = :v", {"m": MODEL, "v": version}, engine=engine)
+    reference = reference[DRIFT_FEATURE]
     rows = []
     for end in range(WINDOW, len(served) + 1):
         window = served.iloc[end - WINDOW:end]
@@ -436,7 +451,7 @@ def retrain_on_drift(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFram
         return {"drift": "none flagged", "serving version": serving_version(engine)}
     row = flagged.iloc[0]
     day = pd.Timestamp(row["day"])
-    retired = serving_version(engine)
+    retired = serving_version(engine)          # None: the naive rule was deployed, nothing to retire
     if retired is not None:
         retire(engine, retired, day, f"{DRIFT_FEATURE} drifted: PSI {row['psi']:.2f} > {PSI_LIMIT}")
     recent = pd.concat([history, live[live["day"] <= day]], ignore_index=True).tail(len(history))

@@ -192,10 +192,18 @@ def test_drift_is_flagged_after_the_change_and_retires_the_served_model(served_m
     assert ml.serving_version(engine) != 1                                  # a retired model is never served
 
 
-def test_without_a_served_model_there_is_nothing_to_deploy(registry):
-    history = ml.daily_prices(seed=42, as_of=AS_OF, sessions=300)
-    with pytest.raises(FdeError, match="no direction_logit version is served"):
-        ml.serve(registry, history, ml.live_prices(history, seed=1, sessions=5))
+def test_without_a_served_model_the_naive_rule_is_deployed_and_watched(registry):
+    history = ml.daily_prices(seed=42, as_of=AS_OF, sessions=300, momentum=0.0)
+    ml.workflow(registry, history, seed=42, as_of=AS_OF).run()
+    assert ml.serving_version(registry) is None
+    live = ml.live_prices(history, seed=1, sessions=80)
+    served = ml.serve(registry, history, live)
+    assert (served["version"] == ml.NAIVE).all()
+    assert served["predicted"].nunique() == 1 and served["predicted"].iloc[0] == ml.naive_direction(history)
+    report = ml.monitor(registry, served, history)
+    targets = ml.features(history)["target"]
+    assert report["baseline"].iloc[0] == round(float((targets == ml.naive_direction(history)).mean()), 3)
+    assert ml.retrain_on_drift(registry, history, live, report.assign(drifted=True), seed=1)["retired version"] is None
 
 
 def test_quality_report_needs_no_calendar_beyond_the_data():
