@@ -1,6 +1,7 @@
 """The offline stand-in for Alpha Vantage: recorded-format payloads, generated, with faults.
 
-Prices are generated minute by minute — a seeded random walk per symbol and month — over
+Prices are generated minute by minute — one seeded random walk per symbol, each month starting
+at the previous month's last close (see ``ANCHOR_MONTH``) — over
 the **real NYSE sessions** of the month (exchange-calendars' XNYS: holidays skipped, half days
 closing at 13:00) and their extended hours (thin trading from 04:00 to the open and from the
 close for four hours). Each session also has its two **auctions**, as on the exchange: the
@@ -180,19 +181,62 @@ def _previous_month(month: str) -> str:
     return (first - dt.timedelta(days=1)).strftime("%Y-%m")
 
 
+#: One random walk per symbol runs through all months: ANCHOR_MONTH starts at the symbol's base
+#: price and every other month starts at its neighbour's last close (a month before the anchor ends
+#: where the next one starts). The anchor is the ETL lesson's month, whose bars this leaves as they were.
+ANCHOR_MONTH = "2025-11"
+
+
+@lru_cache(maxsize=256)
+def _session_minutes(month: str) -> tuple[np.ndarray, np.ndarray]:
+    return session_minutes(month)
+
+
+def _walk(symbol: str, month: str, seed: int) -> tuple[np.random.Generator, np.ndarray]:
+    """The month's generator and its per-minute log-returns (drawn first, so every later draw —
+    spreads, volumes — is the same whatever the start price)."""
+    _, regular = _session_minutes(month)
+    rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode())])
+    sigma = np.where(regular, 0.0015 / np.sqrt(5), 0.0003)      # ~0.15% per 5 minutes in the session
+    return rng, rng.normal(0, 1, len(regular)) * sigma
+
+
+@lru_cache(maxsize=1024)
+def _month_log_return(symbol: str, month: str, seed: int) -> float:
+    return float(_walk(symbol, month, seed)[1].sum())
+
+
+def _next_month(month: str) -> str:
+    first = dt.date.fromisoformat(f"{month}-01")
+    return (first + dt.timedelta(days=32)).strftime("%Y-%m")
+
+
+@lru_cache(maxsize=1024)
+def _start_price(symbol: str, month: str, seed: int) -> float:
+    """The price the month's walk starts from: the previous month's last close."""
+    price = float(20 + zlib.crc32(symbol.encode()) % 400)
+    step = ANCHOR_MONTH
+    while step < month:                 # forward from the anchor
+        price *= np.exp(_month_log_return(symbol, step, seed))
+        step = _next_month(step)
+    while step > month:                 # backward: a month ends where the next one starts
+        step = _previous_month(step)
+        price /= np.exp(_month_log_return(symbol, step, seed))
+    return price
+
+
 @lru_cache(maxsize=32)
 def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every print of the month's sessions with extended hours: start times (minutes), whether in
-    the regular session, and open/high/low/close/volume — one random walk through the whole month,
-    minute by minute, plus each session's closing auction: one print at the close (listed before
+    the regular session, and open/high/low/close/volume — the month's stretch of the symbol's
+    random walk, minute by minute, plus each session's closing auction: one print at the close (listed before
     the post-market minute that starts then), about a quarter of the day's volume. The opening
     auction is the first regular minute's first print (its open), with a burst of volume."""
-    times, regular = session_minutes(month)
+    times, regular = _session_minutes(month)
     n = len(times)
-    rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode())])
-    start = 20 + zlib.crc32(symbol.encode()) % 400
-    sigma = np.where(regular, 0.0015 / np.sqrt(5), 0.0003)      # ~0.15% per 5 minutes in the session
-    close = start * np.exp(np.cumsum(rng.normal(0, 1, n) * sigma))
+    rng, steps = _walk(symbol, month, seed)
+    start = _start_price(symbol, month, seed)
+    close = start * np.exp(np.cumsum(steps))
     opens = np.concatenate([[start], close[:-1]])
     spread = np.abs(rng.normal(0, 1, n)) * np.where(regular, 0.0004, 0.0002) * close
     high = np.maximum(opens, close) + spread

@@ -18,8 +18,18 @@ from typing import Any
 
 import pandas as pd
 
+from .. import params
 from ..start import sample_prices
 from .dag import DAG
+
+
+#: The parameters of lesson 1 (01_workflow_dags), checked at its top by :func:`fdelib.params.check`.
+PARAMETERS = {
+    "seed": params.Integer(0),
+    "as_of": params.Date(),
+    "days": params.Integer(2, 250, why="enrich needs two sessions for a return"),
+    "payment_amount": params.Number(0.01, 1_000_000),
+}
 
 
 def clean(ctx: dict[str, Any]) -> pd.DataFrame:

@@ -20,6 +20,13 @@ Two gates:
 
 Registration is idempotent: the same model trained on the same data with the same
 parameters is the same version, so re-running the workflow does not mint version 2.
+
+After the workflow, **deployment**: :func:`serve` loads the serving version's fitted parameters
+from the registry (JSON, not a pickle) and predicts each new day; :func:`monitor` follows a
+performance metric (the hit rate over the last ``WINDOW`` served days, against the model's
+baseline) and a data-drift statistic (the population stability index of a feature against its
+training distribution); :func:`retrain_on_drift` retires a drifted model and runs the workflow
+again on the newest data — whose evaluation decides, as before, whether anything is served.
 """
 
 from __future__ import annotations
@@ -33,14 +40,32 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
+from .. import db, params
 from ..errors import FdeError
+from . import calendar
 from .dag import DAG
 
 MODEL = "direction_logit"
+#: population stability index above which a feature has drifted (rule of thumb: below 0.1 stable,
+#: 0.1 to 0.25 worth watching, above 0.25 a different population)
+PSI_LIMIT = 0.25
+WINDOW = 60            # served days the monitor looks back over
+DRIFT_FEATURE = "ret_1"   # daily returns: independent from day to day, so 60 days are 60 observations
+PSI_BINS = 5           # quintiles of the training distribution: 12 days per bucket when nothing changed
 FEATURES = ["ret_1", "ret_2", "ret_5", "vol_10"]
 SYMBOL = "MLDEMO"      # the ETL symbol this lesson owns (the ETL lesson's symbols are left alone)
 INTERVAL = "30min"     # bars the ETL fetches; the daily product is the same kind of data at any interval
+
+
+FAULTS = ("gap", "negative", "duplicate", "stale")
+
+#: The parameters of lesson 6 (06_ml_workflow), checked at its top by :func:`fdelib.params.check`.
+PARAMETERS = {
+    "seed": params.Integer(0),
+    "as_of": params.Date("2013-01-01"),
+    "months": params.Integer(13, 60, why="the quality gate asks for 250 sessions: 12 full months"),
+    "faults": params.ListOf(params.Choice(FAULTS)),
+}
 
 
 class DataQualityError(FdeError):
@@ -54,7 +79,7 @@ def reset(engine: sa.Engine) -> None:
 
     tasks.setup(engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE workflows.model_registry")
+        conn.exec_driver_sql("TRUNCATE workflows.model_registry, workflows.model_predictions")
 
 
 # --- the data -------------------------------------------------------------------------------
@@ -94,7 +119,7 @@ def with_faults(prices: pd.DataFrame, faults: tuple[str, ...] | list[str] = ()) 
     """``prices`` damaged the way a broken upstream would: ``"gap"`` (ten sessions missing),
     ``"negative"`` (a bad print), ``"duplicate"`` (a session twice), ``"stale"`` (the same close
     repeated for six days). Positions are fixed fractions of the history: same faults every run."""
-    unknown = set(faults) - {"gap", "negative", "duplicate", "stale"}
+    unknown = set(faults) - set(FAULTS)
     if unknown:
         raise FdeError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from gap, negative, "
                        "duplicate, stale")
@@ -136,10 +161,7 @@ def daily_prices(seed: int, as_of: str, sessions: int = 1_000, symbol: str = "SY
 
 def quality_report(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """One row per check: passed or not, and what was found."""
-    from ..start import sessions as nyse_sessions
-
-    expected = set(pd.to_datetime(nyse_sessions(as_of, 2_000)))
-    expected = {d for d in expected if prices["day"].min() <= d <= prices["day"].max()}
+    expected = set(calendar.between(prices["day"].min(), prices["day"].max()))
     missing = len(expected - set(prices["day"]))
     stale = int((prices["close"].diff() == 0).rolling(4).sum().eq(4).sum())
     checks = [
@@ -204,8 +226,9 @@ def evaluate(model, frame: pd.DataFrame, split: int) -> dict:
 
 
 def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dict,
-             as_of: str) -> int:
-    """Store the model's metrics, its verdict and the hash of its data; same inputs → same version."""
+             as_of: str, model=None) -> int:
+    """Store the model (its fitted parameters), its metrics, its verdict and the hash of its data;
+    same inputs → same version."""
     data_hash = hashlib.sha256(prices.to_csv(index=False).encode()).hexdigest()[:16]
     params = {**params, "data": f"{prices['symbol'].iloc[0]} {prices['day'].min():%Y-%m-%d} to "
                                 f"{prices['day'].max():%Y-%m-%d}"}
@@ -222,10 +245,12 @@ def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dic
                                {"m": MODEL}).scalar()
         conn.execute(sa.text("""
             INSERT INTO workflows.model_registry
-                (model, version, trained_as_of, data_hash, metrics, params, beats_baseline)
-            VALUES (:m, :v, :as_of, :h, CAST(:metrics AS jsonb), CAST(:p AS jsonb), :beats)
+                (model, version, trained_as_of, data_hash, metrics, params, beats_baseline, model_json)
+            VALUES (:m, :v, :as_of, :h, CAST(:metrics AS jsonb), CAST(:p AS jsonb), :beats,
+                    CAST(:fitted AS jsonb))
         """), {"m": MODEL, "v": version, "as_of": as_of, "h": data_hash, "metrics": json.dumps(metrics),
-               "p": json.dumps(params), "beats": bool(metrics["beats_baseline"])})
+               "p": json.dumps(params), "beats": bool(metrics["beats_baseline"]),
+               "fitted": json.dumps(fitted(model)) if model is not None else None})
     return version
 
 
@@ -247,8 +272,8 @@ def workflow(engine: sa.Engine, prices: pd.DataFrame | None = None, *, seed: int
     dag.task("train", lambda ctx: train(ctx["build_features"], seed), after=["build_features"])
     dag.task("evaluate", lambda ctx: evaluate(ctx["train"][0], ctx["build_features"], ctx["train"][1]),
              after=["train"])
-    dag.task("register", lambda ctx: register(engine, ctx["load_daily"], ctx["evaluate"], params, as_of),
-             after=["evaluate"])
+    dag.task("register", lambda ctx: register(engine, ctx["load_daily"], ctx["evaluate"], params, as_of,
+                                              ctx["train"][0]), after=["evaluate"])
     return dag
 
 
@@ -271,7 +296,7 @@ def registry(engine: sa.Engine, version: int | None = None) -> pd.DataFrame:
         SELECT model, version, params ->> 'data' AS data,
                (metrics ->> 'accuracy')::float AS accuracy,
                (metrics ->> 'baseline_accuracy')::float AS baseline,
-               (metrics ->> 'min_edge')::float AS min_edge, beats_baseline
+               (metrics ->> 'min_edge')::float AS min_edge, beats_baseline, retired_on
         FROM workflows.model_registry
         WHERE model = :model AND (CAST(:version AS integer) IS NULL OR version = :version)
         ORDER BY version
@@ -279,7 +304,173 @@ def registry(engine: sa.Engine, version: int | None = None) -> pd.DataFrame:
 
 
 def serving_version(engine: sa.Engine) -> int | None:
-    """The version a consumer should load: the newest that beats its baseline (None: no model
-    does — keep the naive rule)."""
+    """The version a consumer should load: the newest that beats its baseline and has not been
+    retired (None: no model does — keep the naive rule)."""
     return db.read_scalar("SELECT max(version) FROM workflows.model_registry "
-                          "WHERE model = :m AND beats_baseline", {"m": MODEL}, engine=engine)
+                          "WHERE model = :m AND beats_baseline AND retired_on IS NULL", {"m": MODEL},
+                          engine=engine)
+
+
+# --- deployment: serve, monitor, detect drift, retrain ------------------------------------------
+
+def fitted(model) -> dict:
+    """The fitted pipeline's parameters as JSON-ready numbers: what serving needs, readable."""
+    scaler, logit = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+    return {"features": FEATURES, "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+            "coef": logit.coef_[0].tolist(), "intercept": float(logit.intercept_[0])}
+
+
+def load_fitted(engine: sa.Engine, version: int) -> dict:
+    found = db.read_scalar("SELECT model_json FROM workflows.model_registry WHERE model = :m AND version = :v",
+                           {"m": MODEL, "v": version}, engine=engine)
+    if found is None:
+        raise FdeError(f"{MODEL} version {version} has no stored parameters; register it again")
+    return found if isinstance(found, dict) else json.loads(found)
+
+
+def predict(params: dict, frame: pd.DataFrame) -> np.ndarray:
+    """Up (1) or down (0) for each row: the logistic regression's decision, from stored parameters
+    (the same answer as the fitted pipeline's ``predict``)."""
+    x = (frame[params["features"]].to_numpy() - np.array(params["mean"])) / np.array(params["scale"])
+    return (x @ np.array(params["coef"]) + params["intercept"] > 0).astype(int)
+
+
+def live_prices(history: pd.DataFrame, seed: int, sessions: int = 140, change_after: int = 70,
+                momentum: float = 0.25, momentum_after: float = -0.5, vol_after: float = 3.0) -> pd.DataFrame:
+    """What follows the training data: the same synthetic series for ``sessions`` more NYSE
+    sessions. For the first ``change_after`` the market behaves as before; then the regime changes —
+    volatility times ``vol_after`` (a shock such as March 2020's) and momentum turned into mean
+    reversion (``momentum_after``) — the kind of change that makes a model trained on the past wrong."""
+    rng = np.random.default_rng([seed, 1])
+    days = calendar.after(history["day"].max(), sessions)
+    last = np.log(history["close"].to_numpy()[-2:])
+    previous, returns = last[1] - last[0], np.empty(sessions)
+    for t in range(sessions):
+        changed = t >= change_after
+        previous = (momentum_after if changed else momentum) * previous + \
+            rng.normal(0.0003, 0.012 * (vol_after if changed else 1.0))
+        returns[t] = previous
+    close = history["close"].iloc[-1] * np.exp(np.cumsum(returns))
+    return pd.DataFrame({"symbol": history["symbol"].iloc[0], "day": days, "close": close.round(2),
+                         "volume": rng.integers(1_000, 50_000, size=sessions) * 100})
+
+
+NAIVE = 0     # the "version" recorded for the naive rule, deployed when no model is served
+
+
+def naive_direction(history: pd.DataFrame) -> int:
+    """The naive rule: the direction (1 up, 0 down) more frequent over ``history``'s days."""
+    return int(features(history)["target"].mean() >= 0.5)
+
+
+def serve(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, version: int | None = None) -> pd.DataFrame:
+    """Predict each live day with the serving version (loaded from the registry) and record the
+    predictions with what happened the next day. When no model is served, the naive rule is what
+    is deployed (recorded as version ``NAIVE``, 0), and it is monitored the same way. One row per
+    served day: the features the model saw, its prediction, the outcome and whether it was a hit."""
+    version = version if version is not None else (serving_version(engine) or NAIVE)
+    frame = features(pd.concat([history, live], ignore_index=True))
+    frame = frame[frame["day"].isin(live["day"])].reset_index(drop=True)
+    if version == NAIVE:
+        frame["predicted"] = naive_direction(history)
+    else:
+        frame["predicted"] = predict(load_fitted(engine, version), frame)
+    served = frame.rename(columns={"target": "actual"})[["day", *FEATURES, "predicted", "actual"]]
+    with engine.begin() as conn:
+        conn.execute(sa.text("""
+            INSERT INTO workflows.model_predictions (model, version, day, predicted, actual)
+            VALUES (:model, :version, :day, :predicted, :actual)
+            ON CONFLICT (model, version, day) DO UPDATE
+            SET predicted = EXCLUDED.predicted, actual = EXCLUDED.actual
+        """), [{"model": MODEL, "version": version, "day": row.day.date(), "predicted": int(row.predicted),
+                "actual": int(row.actual)} for row in served.itertuples()])
+    return served.assign(version=version, hit=served["predicted"] == served["actual"])
+
+
+def psi(reference: pd.Series, current: pd.Series, bins: int = PSI_BINS) -> float:
+    """Population stability index of ``current`` against ``reference``: ``bins`` buckets of equal
+    share in the reference; sum over buckets of (share now - share then) * ln(share now / share then).
+    Each bucket's count gets half an observation added (Laplace smoothing), so an empty bucket in a
+    short window is a large term, not an infinite one."""
+    edges = np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1])
+
+    def shares(values) -> np.ndarray:
+        counts = np.bincount(np.searchsorted(edges, values), minlength=bins) + 0.5
+        return counts / counts.sum()
+
+    expected, actual = shares(reference), shares(current)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def monitor(engine: sa.Engine, served: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """Each served day, once ``WINDOW`` days are in: the monitored metric — the hit rate over the
+    last ``WINDOW`` days, against the model's baseline accuracy (for the naive rule: its own hit
+    rate over ``history``) — and the drift statistic — the PSI of ``DRIFT_FEATURE`` over the same
+    days against its training distribution (``history``)."""
+    version = int(served["version"].iloc[0])
+    reference = features(history)
+    if version == NAIVE:      # the naive rule's own record: how often the majority direction was right
+        baseline = float((reference["target"] == naive_direction(history)).mean())
+    else:
+        baseline = db.read_scalar("SELECT (metrics ->> 'baseline_accuracy')::float FROM workflows.model_registry "
+                                  "WHERE model = :m AND version = :v", {"m": MODEL, "v": version}, engine=engine)
+    reference = reference[DRIFT_FEATURE]
+    rows = []
+    for end in range(WINDOW, len(served) + 1):
+        window = served.iloc[end - WINDOW:end]
+        rows.append({"day": window["day"].iloc[-1], "hit_rate": round(float(window["hit"].mean()), 3),
+                     "baseline": round(baseline, 3), "psi": round(psi(reference, window[DRIFT_FEATURE]), 3)})
+    report = pd.DataFrame(rows)
+    report["drifted"] = report["psi"] > PSI_LIMIT
+    report["below_baseline"] = report["hit_rate"] < report["baseline"]
+    return report
+
+
+def checkpoints(report: pd.DataFrame, every: int = 10) -> pd.DataFrame:
+    """Every ``every``-th monitored day, and the first day drift was flagged (what an on-call
+    dashboard would list)."""
+    first = report.index[report["drifted"]][:1].tolist()
+    keep = sorted(set(report.index[::every].tolist() + first))
+    return report.loc[keep].set_index("day")
+
+
+def retire(engine: sa.Engine, version: int, day, reason: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE workflows.model_registry SET retired_on = :d, retired_reason = :r "
+                             "WHERE model = :m AND version = :v AND retired_on IS NULL"),
+                     {"d": pd.Timestamp(day).date(), "r": reason, "m": MODEL, "v": version})
+
+
+def retrain_on_drift(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, report: pd.DataFrame,
+                     seed: int) -> dict:
+    """The drift check's action: on the first day ``report`` flags drift, retire the serving version
+    and run the workflow again on the newest data (as many sessions as ``history``, up to that day).
+    Its evaluation decides, as always, whether the new version is served."""
+    flagged = report[report["drifted"]]
+    if flagged.empty:
+        return {"drift": "none flagged", "serving version": serving_version(engine)}
+    row = flagged.iloc[0]
+    day = pd.Timestamp(row["day"])
+    retired = serving_version(engine)          # None: the naive rule was deployed, nothing to retire
+    if retired is not None:
+        retire(engine, retired, day, f"{DRIFT_FEATURE} drifted: PSI {row['psi']:.2f} > {PSI_LIMIT}")
+    recent = pd.concat([history, live[live["day"] <= day]], ignore_index=True).tail(len(history))
+    retrained = outcome(workflow(engine, recent.reset_index(drop=True), seed=seed, as_of=f"{day:%Y-%m-%d}"))
+    return {"drift flagged on": f"{day:%Y-%m-%d}", f"{DRIFT_FEATURE} PSI": float(row["psi"]),
+            "retired version": retired, "retrained": retrained, "serving version": serving_version(engine)}
+
+
+def draw_monitor(report: pd.DataFrame) -> None:
+    """The two monitored series, each against its limit: the hit rate over the last ``WINDOW``
+    served days (against the model's baseline accuracy) and the drift statistic (against
+    ``PSI_LIMIT``)."""
+    from .. import viz
+
+    viz.lines(report.assign(series=f"model's hit rate, last {WINDOW} days"), x="day", y="hit_rate", by="series",
+              hline=(float(report["baseline"].iloc[0]), "baseline accuracy (naive rule)"), markers=False,
+              title="Monitored metric: is the served model still right?", xlabel="served day",
+              ylabel="hit rate (share of days)")
+    viz.lines(report.assign(series=f"PSI of {DRIFT_FEATURE}, last {WINDOW} days"), x="day", y="psi", by="series",
+              hline=(PSI_LIMIT, f"drift limit ({PSI_LIMIT})"), markers=False,
+              title="Drift check: do today's inputs look like the training data?", xlabel="served day",
+              ylabel="population stability index")

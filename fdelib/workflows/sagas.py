@@ -14,7 +14,12 @@ Two ways to coordinate the same saga, on the same PostgreSQL tables:
   The state is spread over the events: to know where a saga is, you replay them.
 
 Every step and every compensation is idempotent (guarded by the saga's step log), so a
-retried message can never move money twice.
+retried message can never move money twice. A service refuses its step when the database does —
+the buyer's cash or the seller's shares would go below zero (a ``CHECK`` constraint) — and that
+refusal is a saga failure like the injected one: what was done is compensated.
+
+The trade is dated: booked on the trade date (``as_of``), settled T+1 (one NYSE business day
+later, the US standard since May 2024); the step log records both.
 """
 
 from __future__ import annotations
@@ -24,10 +29,20 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
+from .. import db, params
+from .calendar import settlement_date
 
 SCHEMA = Path(__file__).with_name("sagas.sql")
 STEPS = ["reserve_cash", "reserve_securities", "book_trade", "settle"]
+
+
+#: The parameters of lesson 5 (05_sagas), checked at its top by :func:`fdelib.params.check`.
+PARAMETERS = {
+    "as_of": params.Date(),
+    "price": params.Integer(1, 100_000),
+    "quantity": params.Integer(1, 10_000),
+    "fail_at": params.Choice(tuple(STEPS), optional=True),
+}
 
 
 class StepFailed(Exception):
@@ -47,12 +62,22 @@ def setup(engine: sa.Engine, cash: int = 10_000, shares: int = 100) -> None:
 
 # --- the services: each step and its compensation, idempotent ----------------------
 
-def _once(conn: sa.Connection, saga: str, step: str, kind: str) -> bool:
+def _once(conn: sa.Connection, saga: str, step: str, kind: str, detail: str = "") -> bool:
     """Record (saga, step, kind); False if it was already recorded (a retry)."""
     return conn.execute(sa.text("""
-        INSERT INTO workflows.saga_steps (saga, step, kind) VALUES (:saga, :step, :kind)
+        INSERT INTO workflows.saga_steps (saga, step, kind, detail) VALUES (:saga, :step, :kind, :detail)
         ON CONFLICT DO NOTHING RETURNING 1
-    """), {"saga": saga, "step": step, "kind": kind}).scalar() is not None
+    """), {"saga": saga, "step": step, "kind": kind, "detail": detail}).scalar() is not None
+
+
+def _detail(step: str, as_of: str | None) -> str:
+    if as_of is None:
+        return ""
+    if step == "book_trade":
+        return f"trade date {as_of}"
+    if step == "settle":
+        return f"settled {settlement_date(as_of)} (T+1)"
+    return ""
 
 
 def _move(conn: sa.Connection, account: str, **deltas: int) -> None:
@@ -62,21 +87,30 @@ def _move(conn: sa.Connection, account: str, **deltas: int) -> None:
 
 
 def do_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int,
-            fail_at: str | None) -> None:
-    """Run one step in its own transaction; raise :class:`StepFailed` for the fault."""
+            fail_at: str | None, as_of: str | None = None) -> None:
+    """Run one step in its own transaction; raise :class:`StepFailed` for the fault, or when the
+    database refuses the step (not enough cash or shares: nothing of the step is kept)."""
     if step == fail_at:
         raise StepFailed(f"{step} refused for saga {saga}")
-    with engine.begin() as conn:
-        if not _once(conn, saga, step, "do"):
-            return
-        if step == "reserve_cash":
-            _move(conn, "buyer", cash=-price * quantity, cash_reserved=price * quantity)
-        elif step == "reserve_securities":
-            _move(conn, "seller", shares=-quantity, shares_reserved=quantity)
-        elif step == "settle":
-            _move(conn, "buyer", cash_reserved=-price * quantity, shares=quantity)
-            _move(conn, "seller", shares_reserved=-quantity, cash=price * quantity)
-        # book_trade records the trade in the step log only
+    try:
+        with engine.begin() as conn:
+            _do(conn, saga, step, price, quantity, as_of)
+    except sa.exc.IntegrityError as error:
+        short = "cash" if "cash" in str(error.orig) else "shares" if "shares" in str(error.orig) else "balance"
+        raise StepFailed(f"{step} refused for saga {saga}: not enough {short}") from None
+
+
+def _do(conn: sa.Connection, saga: str, step: str, price: int, quantity: int, as_of: str | None) -> None:
+    if not _once(conn, saga, step, "do", _detail(step, as_of)):
+        return
+    if step == "reserve_cash":
+        _move(conn, "buyer", cash=-price * quantity, cash_reserved=price * quantity)
+    elif step == "reserve_securities":
+        _move(conn, "seller", shares=-quantity, shares_reserved=quantity)
+    elif step == "settle":
+        _move(conn, "buyer", cash_reserved=-price * quantity, shares=quantity)
+        _move(conn, "seller", shares_reserved=-quantity, cash=price * quantity)
+    # book_trade records the trade in the step log only
 
 
 def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int) -> None:
@@ -95,14 +129,14 @@ def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int
 # --- orchestration -------------------------------------------------------------------
 
 def orchestrate(engine: sa.Engine, saga: str, price: int, quantity: int,
-                fail_at: str | None = None) -> dict:
+                fail_at: str | None = None, as_of: str | None = None) -> dict:
     """The coordinator: run the steps in order; on failure compensate in reverse."""
     done: list[str] = []
     calls = 0
     for step in STEPS:
         calls += 1
         try:
-            do_step(engine, saga, step, price, quantity, fail_at)
+            do_step(engine, saga, step, price, quantity, fail_at, as_of)
         except StepFailed:
             for earlier in reversed(done):
                 calls += 1
@@ -128,7 +162,7 @@ def _emit(engine: sa.Engine, saga: str, event: str, service: str) -> None:
 
 
 def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
-                fail_at: str | None = None) -> dict:
+                fail_at: str | None = None, as_of: str | None = None) -> dict:
     """No coordinator: services react to events until none is left to handle."""
     _emit(engine, saga, "trade_requested", "client")
     handled = 0
@@ -146,7 +180,7 @@ def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
         if row.event in REACTS:
             service = REACTS[row.event]
             try:
-                do_step(engine, saga, service, price, quantity, fail_at)
+                do_step(engine, saga, service, price, quantity, fail_at, as_of)
                 _emit(engine, saga, EMITS[service], service)
             except StepFailed:
                 _emit(engine, saga, f"{service}_failed", service)
@@ -154,9 +188,10 @@ def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
             # every service that already did its step listens for failures and undoes it
             for service in reversed(STEPS):
                 undo_step(engine, saga, service, price, quantity)
-    outcome = events(engine, saga)["event"].iloc[-1]
-    return {"saga": saga, "outcome": "completed" if outcome == "trade_settled" else "compensated",
-            "failed_step": fail_at, "messages": handled}
+    emitted = events(engine, saga)
+    failed = emitted.loc[emitted["event"].str.endswith("_failed"), "emitted_by"].tolist()
+    return {"saga": saga, "outcome": "completed" if emitted["event"].iloc[-1] == "trade_settled" else "compensated",
+            "failed_step": failed[0] if failed else None, "messages": handled}
 
 
 # --- looking at it -------------------------------------------------------------------
@@ -166,14 +201,14 @@ def accounts(engine: sa.Engine) -> pd.DataFrame:
                          engine=engine).set_index("name")
 
 
-def compare(engine: sa.Engine, price: int, quantity: int) -> pd.DataFrame:
+def compare(engine: sa.Engine, price: int, quantity: int, as_of: str | None = None) -> pd.DataFrame:
     """Both patterns on the same trade, with no fault and with a fault at each step in turn
     (accounts reset before each run): outcome, messages exchanged, and the balances after."""
     rows = []
     for step in [None, *STEPS]:
         for coordinate in (orchestrate, choreograph):
             setup(engine)
-            result = coordinate(engine, "S", price, quantity, step)
+            result = coordinate(engine, "S", price, quantity, step, as_of)
             balances = accounts(engine)
             rows.append({"fault at": step or "none", "pattern": coordinate.__name__,
                          "outcome": result["outcome"], "messages": result["messages"],
@@ -185,7 +220,7 @@ def compare(engine: sa.Engine, price: int, quantity: int) -> pd.DataFrame:
 
 def steps(engine: sa.Engine, saga: str) -> pd.DataFrame:
     """The saga's own log: what the orchestrator (or anyone) can read in one place."""
-    return db.read_frame("SELECT id, step, kind FROM workflows.saga_steps WHERE saga = :s "
+    return db.read_frame("SELECT id, step, kind, detail FROM workflows.saga_steps WHERE saga = :s "
                          "ORDER BY id", {"s": saga}, engine=engine).set_index("id")
 
 

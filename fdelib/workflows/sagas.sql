@@ -27,3 +27,6 @@ CREATE TABLE IF NOT EXISTS workflows.saga_events (
     emitted_by text NOT NULL,
     handled    boolean NOT NULL DEFAULT false
 );
+
+-- What a step recorded (the trade date when booked, the settlement date when settled).
+ALTER TABLE workflows.saga_steps ADD COLUMN IF NOT EXISTS detail text NOT NULL DEFAULT '';

@@ -55,3 +55,17 @@ CREATE TABLE IF NOT EXISTS workflows.model_registry (
 );
 -- Whether the model beat the naive baseline on its test days: only such a model is served.
 ALTER TABLE workflows.model_registry ADD COLUMN IF NOT EXISTS beats_baseline boolean NOT NULL DEFAULT false;
+-- Section 6, deployment: the fitted model itself (scaler and coefficients, as JSON: what serving
+-- loads), and when monitoring retired it (a drifted model is never served again).
+ALTER TABLE workflows.model_registry ADD COLUMN IF NOT EXISTS model_json jsonb;
+ALTER TABLE workflows.model_registry ADD COLUMN IF NOT EXISTS retired_on date;
+ALTER TABLE workflows.model_registry ADD COLUMN IF NOT EXISTS retired_reason text;
+-- What the served model predicted each day, and what happened (the monitored metric's input).
+CREATE TABLE IF NOT EXISTS workflows.model_predictions (
+    model     text    NOT NULL,
+    version   integer NOT NULL,
+    day       date    NOT NULL,
+    predicted integer NOT NULL CHECK (predicted IN (0, 1)),
+    actual    integer NOT NULL CHECK (actual IN (0, 1)),
+    PRIMARY KEY (model, version, day)
+);

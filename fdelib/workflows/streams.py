@@ -9,12 +9,18 @@ answer: what are volume and notional per symbol and minute?
 * :class:`WindowAggregator` — a stream processor with tumbling one-minute windows and a
   watermark: fast answers, but events later than the allowed lateness are dropped.
 * Lambda (:func:`lambda_batch`, :func:`lambda_speed`, :func:`lambda_serving`): a batch
-  layer recomputes everything now and then; a speed layer adds what arrived since; the
-  serving layer merges both. The speed layer is approximate (it adds a correction as if it
-  were a new trade) until the next batch run fixes it: two code paths to keep in step.
-* Kappa (:func:`kappa_consume`, :func:`kappa_replay`): one log, one processor that applies
-  each event as a delta (a correction subtracts the old version). To recompute — new
-  logic, a bug fix — replay the log from offset 0 into a fresh view.
+  layer recomputes everything now and then from the log (the master dataset); a speed layer
+  adds what arrived since; the serving layer merges both. Two code paths to keep in step.
+* Kappa (:func:`kappa_consume`, :func:`kappa_replay`): one log, one processor. To recompute —
+  new logic, a bug fix — replay the log from offset 0 into a fresh view.
+
+The speed layer and the Kappa consumer are **the same incremental code** (:func:`_apply`), with or
+without **memory of earlier versions** (``remember_versions``): with it, a correction subtracts the
+version it replaces (read from the log) and adds the new one; without it, a correction is added as
+one more trade. That choice, not the architecture, decides whether a view is right the moment a
+correction arrives. What the architecture decides is what happens next: Lambda's batch layer
+recomputes from the log and repairs an approximate speed layer at its next run; Kappa has no other
+path — a replay runs the same consumer again, so its logic must be exact (:func:`late_arrival_story`).
 """
 
 from __future__ import annotations
@@ -26,9 +32,19 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
+from .. import db, params
 
 VIEW_COLUMNS = ["symbol", "minute", "volume", "notional"]
+
+
+#: The parameters of lesson 4 (04_batch_stream_lambda_kappa), checked at its top by :func:`fdelib.params.check`.
+PARAMETERS = {
+    "seed": params.Integer(0),
+    "as_of": params.Date(),
+    "minutes": params.Integer(3, 60, why="the story needs early minutes and two ticks of late arrivals"),
+    "late_share": params.Number(0, 0.9),
+    "allowed_lateness": params.Number(0, 30),
+}
 
 
 # --- events --------------------------------------------------------------------------
@@ -134,8 +150,8 @@ class WindowAggregator:
     """Tumbling one-minute windows closed by a watermark (max event time - lateness).
 
     Events for a window that is already closed are *late*: counted, not applied. A
-    correction is treated as one more trade: a stream job has no memory of past versions
-    unless we give it state, which is what Kappa's processor does.
+    correction is treated as one more trade: this job keeps no memory of past versions (the
+    incremental views below can: see ``remember_versions``).
     """
 
     allowed_lateness: pd.Timedelta = pd.Timedelta(minutes=1)
@@ -197,43 +213,14 @@ def lambda_batch(engine: sa.Engine) -> int:
             'SELECT count(*) FROM workflows.trade_events WHERE "offset" <= %s', (upto,)).scalar()
 
 
-def lambda_speed(engine: sa.Engine) -> int:
-    """Speed layer: add events that arrived since the last batch (approximate: a
-    correction is added like a new trade). Returns the events it read."""
-    with engine.begin() as conn:
-        start, upto = _advance(conn, "lambda_speed")
-        conn.execute(sa.text("""
-            INSERT INTO workflows.lambda_speed_view AS v
-            SELECT symbol, date_trunc('minute', event_time), sum(quantity), sum(price * quantity)
-            FROM workflows.trade_events WHERE "offset" > :start AND "offset" <= :upto
-            GROUP BY 1, 2
-            ON CONFLICT (symbol, minute) DO UPDATE
-            SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
-        """), {"start": start, "upto": upto})
-        return upto - start
+def _apply(conn: sa.Connection, view: str, start: int, upto: int, remember_versions: bool) -> int:
+    """Add the log's events after ``start`` up to ``upto`` to ``view`` as deltas per window.
 
-
-def lambda_serving(engine: sa.Engine) -> pd.DataFrame:
-    """Serving layer: batch view + speed view."""
-    return _view(db.read_frame("""
-        SELECT symbol, minute, sum(volume) AS volume, sum(notional) AS notional FROM (
-            SELECT symbol, minute, volume, notional FROM workflows.lambda_batch_view
-            UNION ALL
-            SELECT symbol, minute, volume, notional FROM workflows.lambda_speed_view) both_layers
-        GROUP BY 1, 2
-    """, engine=engine))
-
-
-# --- Kappa -----------------------------------------------------------------------------
-
-def kappa_consume(engine: sa.Engine) -> int:
-    """Apply new log events to the Kappa view as deltas; returns the events read.
-
-    A correction subtracts the previous version of its trade and adds the new one, so the
-    view is exact after every step, not only after a batch."""
-    with engine.begin() as conn:
-        start, upto = _advance(conn, "kappa")
-        conn.execute(sa.text("""
+    With ``remember_versions`` a correction (a later event with the same ``trade_id``) also
+    subtracts the version it replaces — looked up in the log, wherever that version was processed;
+    without, it is added as one more trade. Returns the number of new events read."""
+    if remember_versions:
+        sql = """
             WITH versions AS (
                 SELECT "offset", symbol, date_trunc('minute', event_time) AS minute,
                        quantity, price * quantity AS notional,
@@ -249,21 +236,60 @@ def kappa_consume(engine: sa.Engine) -> int:
                 UNION ALL
                 SELECT old_symbol, old_minute, -old_quantity, -old_notional
                 FROM versions WHERE "offset" > :start AND old_symbol IS NOT NULL
-            )
-            INSERT INTO workflows.kappa_view AS v
-            SELECT symbol, minute, sum(volume), sum(notional) FROM deltas GROUP BY 1, 2
-            ON CONFLICT (symbol, minute) DO UPDATE
-            SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
-        """), {"start": start, "upto": upto})
-        return upto - start
+            )"""
+    else:
+        sql = """
+            WITH deltas AS (
+                SELECT symbol, date_trunc('minute', event_time) AS minute, quantity AS volume,
+                       price * quantity AS notional
+                FROM workflows.trade_events WHERE "offset" > :start AND "offset" <= :upto
+            )"""
+    conn.execute(sa.text(sql + f"""
+        INSERT INTO workflows.{view} AS v
+        SELECT symbol, minute, sum(volume), sum(notional) FROM deltas GROUP BY 1, 2
+        ON CONFLICT (symbol, minute) DO UPDATE
+        SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
+    """), {"start": start, "upto": upto})
+    return upto - start
 
 
-def kappa_replay(engine: sa.Engine) -> int:
+def lambda_speed(engine: sa.Engine, remember_versions: bool = False) -> int:
+    """Speed layer: add events that arrived since the last batch; returns the events it read.
+    Without memory of earlier versions (the default, as Lambda's speed layer is often written:
+    approximate, because the next batch will fix it) a correction is added like a new trade."""
+    with engine.begin() as conn:
+        start, upto = _advance(conn, "lambda_speed")
+        return _apply(conn, "lambda_speed_view", start, upto, remember_versions)
+
+
+def lambda_serving(engine: sa.Engine) -> pd.DataFrame:
+    """Serving layer: batch view + speed view."""
+    return _view(db.read_frame("""
+        SELECT symbol, minute, sum(volume) AS volume, sum(notional) AS notional FROM (
+            SELECT symbol, minute, volume, notional FROM workflows.lambda_batch_view
+            UNION ALL
+            SELECT symbol, minute, volume, notional FROM workflows.lambda_speed_view) both_layers
+        GROUP BY 1, 2
+    """, engine=engine))
+
+
+# --- Kappa -----------------------------------------------------------------------------
+
+def kappa_consume(engine: sa.Engine, remember_versions: bool = True) -> int:
+    """Apply new log events to the Kappa view as deltas; returns the events read. With memory of
+    earlier versions (the default: Kappa has no batch layer to fix it later) a correction
+    subtracts the previous version of its trade and adds the new one."""
+    with engine.begin() as conn:
+        start, upto = _advance(conn, "kappa")
+        return _apply(conn, "kappa_view", start, upto, remember_versions)
+
+
+def kappa_replay(engine: sa.Engine, remember_versions: bool = True) -> int:
     """Recompute: empty the view, rewind the consumer to offset 0, consume the whole log."""
     with engine.begin() as conn:
         conn.exec_driver_sql("TRUNCATE workflows.kappa_view")
         _set_offset(conn, "kappa", 0)
-    return kappa_consume(engine)
+    return kappa_consume(engine, remember_versions)
 
 
 def kappa_view(engine: sa.Engine) -> pd.DataFrame:
@@ -273,24 +299,55 @@ def kappa_view(engine: sa.Engine) -> pd.DataFrame:
 
 # --- the story: early events, then late ones ------------------------------------------
 
-def late_arrival_story(engine: sa.Engine, events: pd.DataFrame, early_until: int) -> dict:
-    """Replay the events in two deliveries through both architectures, on an emptied log.
+MEMORY = {False: "no memory of versions", True: "memory of versions"}
 
-    The events arriving up to tick ``early_until`` are appended; Lambda's batch layer and Kappa's
-    consumer process them. Then the rest (late trades, the correction) arrive; Lambda's speed
-    layer and Kappa's consumer process those. Returns the events each component read (``work``),
-    the batch ``truth`` afterwards, and how many windows each serving view gets wrong (``wrong``).
-    """
-    reset(engine)
-    append(engine, events[events["arrival"] <= early_until])
-    work = {"lambda batch": lambda_batch(engine), "kappa": kappa_consume(engine)}
-    append(engine, events[events["arrival"] > early_until])
-    work["lambda speed"] = lambda_speed(engine)
-    work["kappa"] += kappa_consume(engine)
-    expected = truth(engine)
-    return {"work": work, "truth": expected,
-            "wrong": {"Lambda (batch + speed) windows wrong": len(compare(lambda_serving(engine), expected)),
-                      "Kappa windows wrong": len(compare(kappa_view(engine), expected))}}
+
+def late_arrival_story(engine: sa.Engine, events: pd.DataFrame, early_until: int) -> dict:
+    """Both architectures on the same story, like for like: once with the speed layer and the Kappa
+    consumer both *without* memory of earlier trade versions, once both *with* it.
+
+    Each run starts from an emptied log: the events arriving up to tick ``early_until`` are
+    appended, Lambda's batch layer and Kappa's consumer process them; then the rest (late trades,
+    the correction) arrive, Lambda's speed layer and Kappa's consumer process those. Counted, per
+    variant: the windows each serving view gets wrong right then, and after each architecture's
+    way to recompute (Lambda's next batch run, Kappa's replay).
+
+    Returns ``wrong`` (that table: one row per architecture and moment, one column per variant),
+    ``errors`` (answer minus truth per window right after the late
+    events, for drawing), ``work`` (events each component read, in the run with memory) and the
+    batch ``truth``. The database is left as the run with memory leaves it."""
+    rows, errors = [], []
+    for remember in (False, True):
+        reset(engine)
+        append(engine, events[events["arrival"] <= early_until])
+        work = {"lambda batch": lambda_batch(engine), "kappa": kappa_consume(engine, remember)}
+        append(engine, events[events["arrival"] > early_until])
+        work["lambda speed"] = lambda_speed(engine, remember)
+        work["kappa"] += kappa_consume(engine, remember)
+        expected = truth(engine)
+        answers = {"Lambda": lambda_serving(engine), "Kappa": kappa_view(engine)}
+        for name, answer in answers.items():
+            errors.append(window_errors(answer, expected).assign(
+                variant=f"{name}, {'with' if remember else 'no'} memory"))
+        row = {"Lambda: after the speed layer": len(compare(answers["Lambda"], expected)),
+               "Kappa: after the consumer": len(compare(answers["Kappa"], expected))}
+        work["lambda batch"] += lambda_batch(engine)
+        work["kappa replay"] = kappa_replay(engine, remember)
+        row["Lambda: after its next batch"] = len(compare(lambda_serving(engine), expected))
+        row["Kappa: after a replay"] = len(compare(kappa_view(engine), expected))
+        rows.append({"variant": MEMORY[remember], **row})
+    wrong = pd.DataFrame(rows).set_index("variant")[
+        ["Lambda: after the speed layer", "Lambda: after its next batch", "Kappa: after the consumer",
+         "Kappa: after a replay"]].T.rename_axis(index="windows wrong", columns=None)
+    return {"wrong": wrong, "errors": pd.concat(errors, ignore_index=True), "work": work, "truth": expected}
+
+
+def window_errors(answer: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """Per window of the truth: the answer's volume minus the true volume (0 where right), with a
+    short two-line label ``SYMBOL`` / ``HH:MM`` (UTC) for plotting."""
+    merged = expected.merge(answer, on=["symbol", "minute"], how="left", suffixes=("_true", ""))
+    return pd.DataFrame({"window": merged["symbol"] + "\n" + merged["minute"].dt.strftime("%H:%M"),
+                         "volume_error": merged["volume"].fillna(0).astype("int64") - merged["volume_true"]})
 
 
 # --- consumer offsets ----------------------------------------------------------------

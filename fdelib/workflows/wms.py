@@ -36,7 +36,7 @@ from conductor.client.workflow.task.join_task import JoinTask
 from conductor.client.workflow.task.simple_task import SimpleTask
 from conductor.client.workflow.task.switch_task import SwitchTask
 
-from .. import db
+from .. import db, params
 from ..conductor.workers import redirect_worker_output
 from . import tasks
 from ..start import sample_prices
@@ -46,6 +46,17 @@ redirect_worker_output()
 WORKFLOW = "wms_daily_prices"
 STATIC_WORKFLOW = "wms_static_fork"
 MARKETS = {"equities": ["ACME", "GLOBX"], "etfs": ["BONDX", "INDEXY"]}   # fictional tickers
+
+
+#: The parameters of lesson 2 (02_workflow_management), checked at its top by :func:`fdelib.params.check`.
+PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "days": params.Integer(1, 60),
+    "flaky_equities": params.Integer(0, 3, why="the fetch task retries 3 times: a 4th failure fails the run"),
+    "markets": params.ListOf(params.Choice(tuple(MARKETS)), min_items=1),
+    "workers_per_type": params.ListOf(params.Integer(1, 8), min_items=2, max_items=4),
+}
 
 
 class FeedTimeout(Exception):

@@ -1,7 +1,8 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from fdelib import etl
+from fdelib import db, etl
 from fdelib.errors import FdeError
 from fdelib.workflows import ml
 
@@ -106,3 +107,105 @@ def test_reset_empties_the_registry_so_versions_start_at_1(registry):
     ml.reset(registry)
     assert ml.registry(registry).empty
     assert ml.workflow(registry, prices, seed=4, as_of=AS_OF).run()["register"] == 1
+
+
+# --- the ETL stand-in's prices: one random walk, not a fresh start every month -------------------
+
+def test_the_stand_ins_walk_continues_from_month_to_month():
+    import json
+
+    from fdelib.etl import stub
+
+    def bars(month):
+        body = json.loads(stub.render(ml.SYMBOL, month, "60min", 7, frozenset(), extended=True))
+        series = body["Time Series (60min)"]
+        times = sorted(series)
+        return series[times[0]], series[times[-1]]
+
+    opens = []
+    for month, following in [("2025-09", "2025-10"), ("2025-10", "2025-11"), ("2025-11", "2025-12")]:
+        _, last = bars(month)
+        first, _ = bars(following)
+        assert first["1. open"] == last["4. close"]          # a month opens where the last one closed
+        opens.append(first["1. open"])
+    assert len(set(opens)) == 3                               # and so each month starts elsewhere
+
+
+def test_the_daily_product_has_no_monthly_jumps(registry):
+    prices = ml.workflow(registry, seed=3, as_of=AS_OF, months=13).run()["load_daily"]
+    returns = np.log(prices["close"]).diff().dropna()
+    month_starts = prices["day"].dt.month.diff().fillna(0).ne(0).to_numpy()[1:]
+    # the first session of a month moves like any other day (no restart at a fixed price)
+    assert returns[month_starts].abs().max() < 6 * returns.std()
+
+
+# --- deployment: serving, monitoring, drift, retraining -------------------------------------------
+
+@pytest.fixture()
+def served_model(registry):
+    history = ml.daily_prices(seed=42, as_of=AS_OF, sessions=1003)
+    result = ml.workflow(registry, history, seed=42, as_of=AS_OF).run()
+    assert ml.serving_version(registry) == 1
+    return registry, history, result
+
+
+def test_serving_from_stored_parameters_matches_the_fitted_model(served_model):
+    engine, history, result = served_model
+    model, _ = result["train"]
+    frame = result["build_features"]
+    assert (ml.predict(ml.load_fitted(engine, 1), frame) == model.predict(frame[ml.FEATURES])).all()
+
+
+def test_serve_records_each_prediction_once(served_model):
+    engine, history, _ = served_model
+    live = ml.live_prices(history, seed=42, sessions=30)
+    served = ml.serve(engine, history, live)
+    assert len(served) == 29                       # the last day's outcome is not known yet
+    assert served["day"].min() > history["day"].max()
+    ml.serve(engine, history, live)                # again: the same rows, not twice as many
+    stored = db.read_frame("SELECT day, predicted, actual FROM workflows.model_predictions ORDER BY day",
+                           engine=engine)
+    assert len(stored) == 29 and stored["predicted"].tolist() == served["predicted"].tolist()
+
+
+def test_psi_is_small_for_the_same_population_and_large_for_another():
+    rng = np.random.default_rng(0)
+    reference = pd.Series(rng.normal(0, 1, 1_000))
+    assert ml.psi(reference, pd.Series(rng.normal(0, 1, 1_000))) < 0.05
+    assert ml.psi(reference, pd.Series(rng.normal(0, 3, 60))) > ml.PSI_LIMIT
+
+
+def test_drift_is_flagged_after_the_change_and_retires_the_served_model(served_model):
+    engine, history, _ = served_model
+    live = ml.live_prices(history, seed=42)            # the regime changes after 70 sessions
+    report = ml.monitor(engine, ml.serve(engine, history, live), history)
+    changed = live["day"].iloc[70]
+    assert not report.loc[report["day"] < changed, "drifted"].any()
+    first = report.loc[report["drifted"], "day"].min()
+    assert changed < first
+    outcome = ml.retrain_on_drift(engine, history, live, report, seed=42)
+    assert outcome["drift flagged on"] == f"{first:%Y-%m-%d}" and outcome["retired version"] == 1
+    table = ml.registry(engine).set_index("version")
+    assert table.loc[1, "retired_on"] == first.date()
+    assert table.loc[2, "data"].endswith(f"to {first:%Y-%m-%d}")          # retrained on the newest data
+    assert outcome["serving version"] == (2 if table.loc[2, "beats_baseline"] else None)
+    assert ml.serving_version(engine) != 1                                  # a retired model is never served
+
+
+def test_without_a_served_model_the_naive_rule_is_deployed_and_watched(registry):
+    history = ml.daily_prices(seed=42, as_of=AS_OF, sessions=300, momentum=0.0)
+    ml.workflow(registry, history, seed=42, as_of=AS_OF).run()
+    assert ml.serving_version(registry) is None
+    live = ml.live_prices(history, seed=1, sessions=80)
+    served = ml.serve(registry, history, live)
+    assert (served["version"] == ml.NAIVE).all()
+    assert served["predicted"].nunique() == 1 and served["predicted"].iloc[0] == ml.naive_direction(history)
+    report = ml.monitor(registry, served, history)
+    targets = ml.features(history)["target"]
+    assert report["baseline"].iloc[0] == round(float((targets == ml.naive_direction(history)).mean()), 3)
+    assert ml.retrain_on_drift(registry, history, live, report.assign(drifted=True), seed=1)["retired version"] is None
+
+
+def test_quality_report_needs_no_calendar_beyond_the_data():
+    prices = ml.daily_prices(seed=1, as_of="2014-06-30", sessions=300)     # 2,000 sessions back: before 2007
+    assert ml.quality_report(prices, "2014-06-30")["passed"].all()

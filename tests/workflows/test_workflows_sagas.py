@@ -57,3 +57,19 @@ def test_compare_runs_both_patterns_for_every_fault_and_both_end_consistent(engi
     assert (failed["outcome"] == "compensated").all()
     assert (failed["buyer cash"] == 10_000).all() and (failed["seller shares"] == 100).all()
     assert (table["reserved left"] == 0).all()
+
+
+@pytest.mark.parametrize("coordinate", [sagas.orchestrate, sagas.choreograph])
+@pytest.mark.parametrize("price,quantity,refused", [(600, 20, "reserve_cash"), (50, 200, "reserve_securities")])
+def test_a_step_the_database_refuses_is_compensated_like_a_fault(engine, coordinate, price, quantity, refused):
+    sagas.setup(engine)
+    result = coordinate(engine, "S1", price, quantity)             # more cash or shares than there are
+    assert (result["outcome"], result["failed_step"]) == ("compensated", refused)
+    assert balances(engine) == OPENING
+
+
+def test_the_trade_is_booked_on_its_date_and_settles_t_plus_1(engine):
+    sagas.setup(engine)
+    sagas.orchestrate(engine, "S1", 50, 20, as_of="2026-01-02")    # a Friday
+    assert sagas.steps(engine, "S1")["detail"].tolist() == ["", "", "trade date 2026-01-02",
+                                                            "settled 2026-01-05 (T+1)"]

@@ -22,18 +22,40 @@ def test_events_have_late_arrivals_and_a_correction():
     assert (events["trade_id"] == corrected).sum() == 2
 
 
-def test_lambda_is_wrong_until_its_next_batch_and_kappa_is_right_throughout(log):
+@pytest.mark.parametrize("remember", [False, True])
+def test_speed_layer_and_kappa_consumer_are_equally_right_with_the_same_memory(log, remember):
+    engine, events, late = log
+    streams.lambda_batch(engine)
+    streams.kappa_consume(engine, remember)
+    streams.append(engine, late)  # late trades and the correction arrive
+    assert streams.lambda_speed(engine, remember) == len(late)
+    assert streams.kappa_consume(engine, remember) == len(late)
+    expected = streams.truth(engine)
+    lambda_wrong = streams.compare(streams.lambda_serving(engine), expected)
+    kappa_wrong = streams.compare(streams.kappa_view(engine), expected)
+    # like for like: the same windows wrong (the corrected trade's) without memory, none with it
+    assert len(lambda_wrong) == len(kappa_wrong) == (0 if remember else 1)
+    assert lambda_wrong[["symbol", "minute"]].equals(kappa_wrong[["symbol", "minute"]])
+    # what differs is recomputation: Lambda's batch repairs a memoryless speed layer...
+    assert streams.lambda_batch(engine) == len(events)  # batch re-reads everything
+    assert streams.compare(streams.lambda_serving(engine), expected).empty
+    # ...while Kappa's replay runs the same consumer, mistakes included
+    assert streams.kappa_replay(engine, remember) == len(events)
+    assert len(streams.compare(streams.kappa_view(engine), expected)) == (0 if remember else 1)
+
+
+def test_the_defaults_are_the_usual_designs(log):
+    """Lambda's speed layer is usually written without memory (its batch fixes it); Kappa's
+    consumer must have it (nothing fixes it)."""
     engine, events, late = log
     streams.lambda_batch(engine)
     streams.kappa_consume(engine)
-    streams.append(engine, late)  # late trades and the correction arrive
-    assert streams.lambda_speed(engine) == len(late)
-    assert streams.kappa_consume(engine) == len(late)
+    streams.append(engine, late)
+    streams.lambda_speed(engine)
+    streams.kappa_consume(engine)
     expected = streams.truth(engine)
-    assert len(streams.compare(streams.lambda_serving(engine), expected)) >= 1  # speed layer approximates
+    assert len(streams.compare(streams.lambda_serving(engine), expected)) == 1
     assert streams.compare(streams.kappa_view(engine), expected).empty
-    assert streams.lambda_batch(engine) == len(events)  # batch re-reads everything
-    assert streams.compare(streams.lambda_serving(engine), expected).empty
 
 
 def test_lambda_and_kappa_agree_after_replay(log):
@@ -63,7 +85,7 @@ def test_async_beats_sync_as_load_grows():
     measured = patterns.measure(loads, latency=0.03, capacity=4)
     verdict = patterns.verdict(measured, patterns.model(loads, latency=0.03, capacity=4))
     assert verdict["measured >= half of it"].all()
-    assert verdict["model: async speed-up"].tolist() == [1.0, 4.0, 4.0]
+    assert verdict["model: ANBP speed-up over SBP"].tolist() == [1.0, 4.0, 4.0]
     sync = measured[measured["pattern"] == "sync"].set_index("requests")["throughput_rps"]
     asyn = measured[measured["pattern"] == "async"].set_index("requests")["throughput_rps"]
     assert asyn[16] > 2 * sync[16]  # capacity 4 → up to 4x; well clear of timing noise
@@ -71,13 +93,28 @@ def test_async_beats_sync_as_load_grows():
     assert modelled.loc["async", "mean_latency_ms"] == pytest.approx(25.0)  # waves of 4: 10..40 ms
 
 
-def test_late_arrival_story_counts_work_and_wrong_windows(engine):
+def test_late_arrival_story_compares_like_with_like(engine):
     tasks.setup(engine)
     events = streams.make_events(seed=7, as_of="2026-01-02")
     early = int((events["arrival"] <= 4).sum())
     story = streams.late_arrival_story(engine, events, early_until=4)
-    assert story["work"] == {"lambda batch": early, "kappa": len(events), "lambda speed": len(events) - early}
-    assert story["wrong"] == {"Lambda (batch + speed) windows wrong": 1, "Kappa windows wrong": 0}
+    assert story["work"] == {"lambda batch": early + len(events), "kappa": len(events),
+                             "lambda speed": len(events) - early, "kappa replay": len(events)}
+    assert story["wrong"].to_dict() == {
+        "no memory of versions": {"Lambda: after the speed layer": 1, "Lambda: after its next batch": 0,
+                                  "Kappa: after the consumer": 1, "Kappa: after a replay": 1},
+        "memory of versions": {"Lambda: after the speed layer": 0, "Lambda: after its next batch": 0,
+                               "Kappa: after the consumer": 0, "Kappa: after a replay": 0}}
+    errors = story["errors"]
+    assert sorted(errors["variant"].unique()) == ["Kappa, no memory", "Kappa, with memory",
+                                                  "Lambda, no memory", "Lambda, with memory"]
+    wrong = errors[errors["volume_error"] != 0]
+    corrected = events[events["is_correction"]].iloc[0]
+    replaced = events[(events["trade_id"] == corrected["trade_id"]) & ~events["is_correction"]].iloc[0]
+    # the memoryless views keep the replaced version's shares, in the corrected trade's minute only
+    assert sorted(wrong["variant"]) == ["Kappa, no memory", "Lambda, no memory"]
+    assert (wrong["volume_error"] == replaced["quantity"]).all()
+    assert (wrong["window"] == f"{corrected['symbol']}\n{corrected['event_time']:%H:%M}").all()
     assert streams.compare(story["truth"], streams.truth(engine)).empty
     again = streams.late_arrival_story(engine, events, early_until=4)       # it resets the log first
-    assert again["work"] == story["work"] and again["wrong"] == story["wrong"]
+    assert again["work"] == story["work"] and again["wrong"].equals(story["wrong"])
