@@ -166,12 +166,12 @@ def test_mage_run_gives_the_same_rows_and_files_as_fdelib_etl(mage_env, engine):
     stub.configure(seed=SEED)
     outcome = headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
     produced = views.rows(SYMBOL, INTERVAL)
-    assert {k: len(v) for k, v in produced.items()} == {"raw": 1446, "clean": 1446, "daily": 19}
+    assert {k: len(v) for k, v in produced.items()} == {"raw": 1465, "clean": 1465, "daily": 19}
     assert same(produced, expected)
     assert outcome["files"] == {kind: str(path) for kind, path in reference["files"].items()}
     assert views.compare_files(expected_files, views.exported(outcome["files"]))["identical"].all()
     assert etl.run_log().drop(columns="run_id").equals(reference_log)     # the same run record
-    assert outcome["daily_rows"] == 19 and outcome["raw_rows"] == 1446 and outcome["api_calls"] == 1
+    assert outcome["daily_rows"] == 19 and outcome["raw_rows"] == 1465 and outcome["api_calls"] == 1
 
 
 def test_mage_run_of_a_faulty_feed_matches_fdelib_etl(mage_env, engine):

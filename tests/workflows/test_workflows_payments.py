@@ -48,3 +48,9 @@ def test_the_stored_definition_is_the_structure_the_lesson_draws(engine_clients)
     assert route["type"] == "SWITCH"
     assert [t["taskReferenceName"] for t in route["decisionCases"]["approve"]] == ["authorize", "capture"]
     assert [t["taskReferenceName"] for t in route["defaultCase"]] == ["decline"]
+
+
+def test_the_cardholder_text_names_the_card_the_amount_and_the_authorisation():
+    assert payments.notify_cardholder("P", 1250, "411111******1111", "88DA1C") == {
+        "sms": "Card ending 1111: 1,250.00 USD paid, auth 88DA1C"}
+    assert "pay_notify_cardholder" in payments.WORKERS
