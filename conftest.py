@@ -24,9 +24,9 @@ _OWN_HOME = "FDE_TEST_HOME" not in os.environ
 if _OWN_HOME:
     # /tmp, not the project folder: no spaces, short socket path, and never the learner's data.
     os.environ["FDE_TEST_HOME"] = tempfile.mkdtemp(prefix="fde-test-", dir="/tmp")
-    os.environ["FDE_TEST_HOME_OWNED"] = os.environ["FDE_TEST_HOME"]   # xdist workers inherit it
+    os.environ["FDE_TEST_HOME_OWNED"] = os.environ["FDE_TEST_HOME"]  # xdist workers inherit it
 SESSION_HOME = Path(os.environ["FDE_TEST_HOME"])
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")   # set by xdist before this file is imported
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # set by xdist before this file is imported
 HOME = SESSION_HOME / WORKER if WORKER else SESSION_HOME
 HOME.mkdir(parents=True, exist_ok=True)
 if _OWN_HOME or WORKER:
@@ -39,8 +39,15 @@ os.environ["FDE_HOME"] = str(HOME)
 os.environ["FDE_DATA_DIR"] = str(HOME / "data")
 os.environ["FDE_ENV_FILE"] = "none"
 os.environ["FDE_MODE"] = "offline"
-for name in ("DATABASE_URL", "CONDUCTOR_SERVER_URL", "ALPHAVANTAGE_API_KEY",
-             "OPENFIGI_API_KEY", "PERMID_API_KEY", "GLEIF_BIC_LEI_URL", "GLEIF_ISIN_LEI_URL"):
+for name in (
+    "DATABASE_URL",
+    "CONDUCTOR_SERVER_URL",
+    "ALPHAVANTAGE_API_KEY",
+    "OPENFIGI_API_KEY",
+    "PERMID_API_KEY",
+    "GLEIF_BIC_LEI_URL",
+    "GLEIF_ISIN_LEI_URL",
+):
     os.environ.pop(name, None)
 
 from fdelib import config, db, runner, stack  # noqa: E402  (after the environment is set)

@@ -25,12 +25,13 @@ HOME = tempfile.mkdtemp(prefix="fde-bench-bank-", dir="/tmp")
 os.environ.update(FDE_HOME=HOME, FDE_ENV_FILE="none")
 os.environ.pop("DATABASE_URL", None)
 
-from fdelib import bank, config, db, stack  # noqa: E402
-from fdelib.bank import concurrency, ops, population  # noqa: E402
 from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
 
+from fdelib import bank, config, db, stack  # noqa: E402
+from fdelib.bank import concurrency, ops, population  # noqa: E402
+
 AS_OF = "2026-01-02"
-FIGURES: dict = {}   # what this run printed, for the history
+FIGURES: dict = {}  # what this run printed, for the history
 
 
 def bench_load(engine, customers: int) -> None:
@@ -38,20 +39,23 @@ def bench_load(engine, customers: int) -> None:
     generated = population.generate(customers, seed=1, as_of=AS_OF)
     generate_s = time.perf_counter() - began
     rows = generated.rows()
-    rendered = {name: frame.to_csv(header=False, index=False, na_rep="\\N")
-                for name, frame in generated.frames().items()}
+    rendered = {
+        name: frame.to_csv(header=False, index=False, na_rep="\\N") for name, frame in generated.frames().items()
+    }
 
     def bare(like: str) -> float:
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS bench_bank CASCADE; CREATE SCHEMA bench_bank")
-            for name in bank.TABLES:   # same columns and types; no FK, CHECK or trigger
+            for name in bank.TABLES:  # same columns and types; no FK, CHECK or trigger
                 conn.exec_driver_sql(f"CREATE TABLE bench_bank.{name} (LIKE bank.{name} {like})")
         began = time.perf_counter()
         with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
             for name, frame in generated.frames().items():
                 columns = ", ".join(frame.columns)
-                cur.copy_expert(f"COPY bench_bank.{name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-                                io.StringIO(rendered[name]))
+                cur.copy_expert(
+                    f"COPY bench_bank.{name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')",
+                    io.StringIO(rendered[name]),
+                )
         return time.perf_counter() - began
 
     def ours() -> float:
@@ -64,21 +68,30 @@ def bench_load(engine, customers: int) -> None:
     loaded = min(ours() for _ in range(2))
     breaks = ops.ledger_breaks(engine)
     if not breaks.empty:
-        raise SystemExit(f"bench_bank: the loaded bank's ledger does not explain its balances "
-                         f"({len(breaks)} breaks, first: {breaks.iloc[0].to_dict()})")
+        raise SystemExit(
+            f"bench_bank: the loaded bank's ledger does not explain its balances "
+            f"({len(breaks)} breaks, first: {breaks.iloc[0].to_dict()})"
+        )
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA bench_bank CASCADE")
-    print(f"population: {customers:,} customers -> {rows:,} rows in 7 tables "
-          f"(generated in {generate_s:.1f} s)")
+    print(f"population: {customers:,} customers -> {rows:,} rows in 7 tables (generated in {generate_s:.1f} s)")
     print(f"  bare COPY of rendered CSV, plain tables   : {rows / baseline:>10,.0f} rows/s (baseline)")
-    print(f"  bare COPY, tables with the same indexes   : {rows / indexed:>10,.0f} rows/s "
-          f"({baseline / indexed:.2f}x of baseline)")
-    print(f"  bank load: render + COPY + every rule     : {rows / loaded:>10,.0f} rows/s "
-          f"({baseline / loaded:.2f}x of baseline)")
-    FIGURES.update({"load: bare COPY, plain tables (baseline)": (rows / baseline, "rows/s"),
-                    "load: bare COPY, same indexes": (rows / indexed, "rows/s"),
-                    "load: render + COPY + every rule": (rows / loaded, "rows/s"),
-                    "load: bank load, share of baseline": (baseline / loaded, "x")})
+    print(
+        f"  bare COPY, tables with the same indexes   : {rows / indexed:>10,.0f} rows/s "
+        f"({baseline / indexed:.2f}x of baseline)"
+    )
+    print(
+        f"  bank load: render + COPY + every rule     : {rows / loaded:>10,.0f} rows/s "
+        f"({baseline / loaded:.2f}x of baseline)"
+    )
+    FIGURES.update(
+        {
+            "load: bare COPY, plain tables (baseline)": (rows / baseline, "rows/s"),
+            "load: bare COPY, same indexes": (rows / indexed, "rows/s"),
+            "load: render + COPY + every rule": (rows / loaded, "rows/s"),
+            "load: bank load, share of baseline": (baseline / loaded, "x"),
+        }
+    )
 
 
 def bench_transfers(engine, transfers: int, accounts: int) -> None:
@@ -91,17 +104,21 @@ def bench_transfers(engine, transfers: int, accounts: int) -> None:
             before = ops.total_money(engine)
             result = concurrency.run(engine, work, workers=workers, isolation=isolation, as_of=AS_OF)
             facts = concurrency.verify(engine, result, before, prefix=prefix)
-            broken = {name: facts[name] for name, ok in (
-                ("lost (not exactly once)", facts["lost (not exactly once)"] == 0),
-                ("money conserved", facts["money conserved"]),
-                ("balances below minimum", facts["balances below minimum"] == 0),
-                ("errors or gave up", facts["errors or gave up"] == 0)) if not ok}
+            broken = {
+                name: facts[name]
+                for name, ok in (
+                    ("lost (not exactly once)", facts["lost (not exactly once)"] == 0),
+                    ("money conserved", facts["money conserved"]),
+                    ("balances below minimum", facts["balances below minimum"] == 0),
+                    ("errors or gave up", facts["errors or gave up"] == 0),
+                )
+                if not ok
+            }
             if broken:
                 raise SystemExit(f"bench_bank: {isolation} with {workers} clients broke an invariant: {broken}")
             refused = int((result.outcomes["status"] == "refused").sum())
             FIGURES[f"transfers: {isolation}, {workers} clients"] = (result.per_second(), "transfers/s")
-            print(f"  {isolation:<15} {workers:>7} {result.per_second():>12,.0f} "
-                  f"{result.retries:>8,} {refused:>8,}")
+            print(f"  {isolation:<15} {workers:>7} {result.per_second():>12,.0f} {result.retries:>8,} {refused:>8,}")
 
 
 def main() -> None:

@@ -23,8 +23,9 @@ HOME = tempfile.mkdtemp(prefix="fde-bench-db-", dir="/tmp")
 os.environ.update(FDE_HOME=HOME, FDE_ENV_FILE="none")
 os.environ.pop("DATABASE_URL", None)
 
-from fdelib import config, db, stack  # noqa: E402
 from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
+
+from fdelib import config, db, stack  # noqa: E402
 
 DDL = """DROP TABLE IF EXISTS bench_ohlcv;
 CREATE UNLOGGED TABLE bench_ohlcv (symbol text, ts timestamptz, open numeric(12,4),
@@ -34,11 +35,17 @@ CREATE UNLOGGED TABLE bench_ohlcv (symbol text, ts timestamptz, open numeric(12,
 def frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     close = 100 + rng.normal(0, 1, rows).cumsum() * 0.01
-    return pd.DataFrame({
-        "symbol": np.where(np.arange(rows) % 2, "ACME", "GLOBX"),
-        "ts": pd.date_range("2026-01-02 14:30", periods=rows, freq="s", tz="UTC"),
-        "open": close.round(4), "high": (close + 0.05).round(4), "low": (close - 0.05).round(4),
-        "close": close.round(4), "volume": rng.integers(100, 10_000, rows)})
+    return pd.DataFrame(
+        {
+            "symbol": np.where(np.arange(rows) % 2, "ACME", "GLOBX"),
+            "ts": pd.date_range("2026-01-02 14:30", periods=rows, freq="s", tz="UTC"),
+            "open": close.round(4),
+            "high": (close + 0.05).round(4),
+            "low": (close - 0.05).round(4),
+            "close": close.round(4),
+            "volume": rng.integers(100, 10_000, rows),
+        }
+    )
 
 
 def timed(fn) -> float:
@@ -58,21 +65,24 @@ def main() -> None:
     rendered = df.to_csv(header=False, index=False)
 
     def bare(engine):
-        with engine.begin() as conn:
-            with conn.connection.dbapi_connection.cursor() as cur:
-                cur.copy_expert("COPY bench_ohlcv FROM STDIN WITH (FORMAT csv)", io.StringIO(rendered))
+        with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+            cur.copy_expert("COPY bench_ohlcv FROM STDIN WITH (FORMAT csv)", io.StringIO(rendered))
 
     try:
         baseline = min(timed(bare) for _ in range(2))
-        ours = min(timed(lambda e: db.copy_dataframe(df, "bench_ohlcv", e, progress=False))
-                   for _ in range(2))
+        ours = min(timed(lambda e: db.copy_dataframe(df, "bench_ohlcv", e, progress=False)) for _ in range(2))
         print(f"rows                         : {rows:,}")
         print(f"bare COPY of rendered CSV    : {rows / baseline:>12,.0f} rows/s (baseline)")
-        print(f"fdelib.db.copy_dataframe     : {rows / ours:>12,.0f} rows/s "
-              f"({baseline / ours:.2f}x of baseline)")
-        record("bench_db", {"bare COPY of rendered CSV (baseline)": (rows / baseline, "rows/s"),
-                            "fdelib.db.copy_dataframe": (rows / ours, "rows/s"),
-                            "copy_dataframe, share of baseline": (baseline / ours, "x")}, {"rows": rows})
+        print(f"fdelib.db.copy_dataframe     : {rows / ours:>12,.0f} rows/s ({baseline / ours:.2f}x of baseline)")
+        record(
+            "bench_db",
+            {
+                "bare COPY of rendered CSV (baseline)": (rows / baseline, "rows/s"),
+                "fdelib.db.copy_dataframe": (rows / ours, "rows/s"),
+                "copy_dataframe, share of baseline": (baseline / ours, "x"),
+            },
+            {"rows": rows},
+        )
     finally:
         db.dispose_engines()
         stack.down(config.reload())

@@ -27,8 +27,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: task types the engine runs itself (no worker involved)
-SYSTEM_TASKS = frozenset({"FORK", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
-                          "SET_VARIABLE"})
+SYSTEM_TASKS = frozenset(
+    {"FORK", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE", "SET_VARIABLE"}
+)
 
 
 def check(ok: bool, message: str) -> None:
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="fde-bench-oms-", dir="/tmp")
-    with socket.socket() as sock:   # a private engine on a free port (the default one may be in use)
+    with socket.socket() as sock:  # a private engine on a free port (the default one may be in use)
         sock.bind(("127.0.0.1", 0))
         port = str(sock.getsockname()[1])
     os.environ.update(FDE_HOME=home, FDE_ENV_FILE="none", PYTHONPATH=str(HERE), FDE_ENGINE_PORT=port)
@@ -64,11 +65,11 @@ def main() -> None:
     from conductor.client.http.models import TaskDef
     from conductor.client.workflow.conductor_workflow import ConductorWorkflow
     from conductor.client.workflow.task.simple_task import SimpleTask
+    from history import record  # benchmarks/history.py: this machine's earlier runs
 
     from fdelib import conductor, config, db, oms, stack
     from fdelib.conductor.workers import Workers
     from fdelib.oms import workflow
-    from history import record        # benchmarks/history.py: this machine's earlier runs
 
     figures = {}
 
@@ -81,8 +82,9 @@ def main() -> None:
             oms.seed(stock=10**6)
             orders = oms.make_orders(args.orders, seed=processes, prefix=f"B{processes}")
             with Workers(["fdelib.oms.workers"], processes=processes):
-                oms.run_orders(clients, oms.make_orders(5, prefix=f"W{processes}"), timeout=900,
-                               progress=False)  # warm up: the worker processes start
+                oms.run_orders(
+                    clients, oms.make_orders(5, prefix=f"W{processes}"), timeout=900, progress=False
+                )  # warm up: the worker processes start
                 began = time.perf_counter()
                 result = oms.run_orders(clients, orders, timeout=600, progress=True)
                 took = time.perf_counter() - began
@@ -93,12 +95,15 @@ def main() -> None:
             tasks, by_workers = count_tasks(clients, result["workflow_id"])
             figures[f"saga: {processes} process(es) per task type"] = (args.orders / took * 60, "orders/min")
             figures[f"saga: {processes} process(es) per task type, tasks"] = (tasks / took, "tasks/s")
-            print(f"  {processes} process(es) per task type: {args.orders / took * 60:8,.0f} orders/min "
-                  f"({took:.1f} s; {tasks / took:,.0f} tasks/s; {tasks / args.orders:.1f} tasks per order, "
-                  f"{by_workers / args.orders:.1f} by workers)")
+            print(
+                f"  {processes} process(es) per task type: {args.orders / took * 60:8,.0f} orders/min "
+                f"({took:.1f} s; {tasks / took:,.0f} tasks/s; {tasks / args.orders:.1f} tasks per order, "
+                f"{by_workers / args.orders:.1f} by workers)"
+            )
 
-        clients.get_metadata_client().register_task_def(TaskDef(name="bench_noop", retry_count=0,
-                                                                response_timeout_seconds=60))
+        clients.get_metadata_client().register_task_def(
+            TaskDef(name="bench_noop", retry_count=0, response_timeout_seconds=60)
+        )
         chain = ConductorWorkflow(executor=executor, name="bench_chain", version=1)
         for i in range(50):
             task = SimpleTask("bench_noop", f"t{i}")
@@ -113,7 +118,7 @@ def main() -> None:
             session.get(url + "/health", timeout=5)
             rtts.append(time.perf_counter() - began)
         with Workers(["noop_worker"]):
-            chain.execute(workflow_input={}, wait_for_seconds=60)          # warm up
+            chain.execute(workflow_input={}, wait_for_seconds=60)  # warm up
             per_task = []
             for _ in range(3):
                 began = time.perf_counter()
@@ -122,8 +127,10 @@ def main() -> None:
                 check(run.status == "COMPLETED", f"the chain of 50 no-op tasks ended {run.status}")
         print("dispatch: a chain of 50 no-op worker tasks")
         print(f"  bare HTTP round trip to the engine : {statistics.median(rtts) * 1000:6.2f} ms (baseline)")
-        print(f"  per task (schedule, poll, update)  : {min(per_task) * 1000:6.2f} ms "
-              f"({min(per_task) / statistics.median(rtts):.0f}x the round trip)")
+        print(
+            f"  per task (schedule, poll, update)  : {min(per_task) * 1000:6.2f} ms "
+            f"({min(per_task) / statistics.median(rtts):.0f}x the round trip)"
+        )
         figures["dispatch: bare HTTP round trip (baseline)"] = (statistics.median(rtts) * 1000, "ms")
         figures["dispatch: per task (schedule, poll, update)"] = (min(per_task) * 1000, "ms")
         record("bench_oms", figures, vars(args))

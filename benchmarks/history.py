@@ -41,11 +41,12 @@ def history_file() -> Path:
 
 def _commit() -> tuple[str, bool]:
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, timeout=10).stdout.strip()
+
     try:
-        return git("rev-parse", "--short", "HEAD") or "unknown", bool(git("status", "--porcelain",
-                                                                          "--untracked-files=no"))
+        return git("rev-parse", "--short", "HEAD") or "unknown", bool(
+            git("status", "--porcelain", "--untracked-files=no")
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown", False
 
@@ -71,7 +72,7 @@ def previous_run(benchmark: str, params: dict, path: Path | None = None) -> dict
     for line in path.read_text().splitlines():
         try:
             entry = json.loads(line)
-        except ValueError:       # a line cut short by a killed run: skip it
+        except ValueError:  # a line cut short by a killed run: skip it
             continue
         if entry.get("benchmark") == benchmark and entry.get("params") == params:
             found = entry
@@ -84,12 +85,17 @@ def record(benchmark: str, figures: dict, params: dict | None = None, path: Path
     params = json.loads(json.dumps(params or {}, default=str))
     before = previous_run(benchmark, params, path)
     commit, dirty = _commit()
-    entry = {"benchmark": benchmark, "time": dt.datetime.now().isoformat(timespec="seconds"),
-             "commit": commit, "dirty": dirty, "params": params,
-             "load": {"start": [round(x, 2) for x in LOAD_AT_START],
-                      "end": [round(x, 2) for x in os.getloadavg()]},
-             "cpus": os.cpu_count(), "python": platform.python_version(),
-             "figures": _normalise(figures)}
+    entry = {
+        "benchmark": benchmark,
+        "time": dt.datetime.now().isoformat(timespec="seconds"),
+        "commit": commit,
+        "dirty": dirty,
+        "params": params,
+        "load": {"start": [round(x, 2) for x in LOAD_AT_START], "end": [round(x, 2) for x in os.getloadavg()]},
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "figures": _normalise(figures),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -112,11 +118,15 @@ def compare(now: dict, before: dict | None, path: Path) -> str:
     shown = os.path.relpath(path) if str(path).startswith(str(Path.cwd())) else str(path)
     load = now["load"]["end"][0]
     if before is None:
-        return (f"history: first run of {now['benchmark']} with these parameters on this machine "
-                f"(load {load:.1f}); recorded in {shown}")
-    lines = [f"history: against the previous run on this machine, {before['time'].replace('T', ' ')} at "
-             f"{before['commit']}{' (+changes)' if before.get('dirty') else ''}, load {before['load']['end'][0]:.1f} "
-             f"(now {load:.1f}); {shown}"]
+        return (
+            f"history: first run of {now['benchmark']} with these parameters on this machine "
+            f"(load {load:.1f}); recorded in {shown}"
+        )
+    lines = [
+        f"history: against the previous run on this machine, {before['time'].replace('T', ' ')} at "
+        f"{before['commit']}{' (+changes)' if before.get('dirty') else ''}, load {before['load']['end'][0]:.1f} "
+        f"(now {load:.1f}); {shown}"
+    ]
     width = max(len(name) for name in now["figures"])
     for name, figure in now["figures"].items():
         old = before["figures"].get(name)
@@ -124,16 +134,19 @@ def compare(now: dict, before: dict | None, path: Path) -> str:
             lines.append(f"  {name:<{width}}  {'(new)':>16} -> {_fmt(figure['value'], figure['unit']):>16}")
             continue
         change = (figure["value"] - old["value"]) / old["value"] * 100 if old["value"] else float("inf")
-        verdict = "" if abs(change) < 0.05 else (
-            "better" if (change > 0) == (figure["better"] == "higher") else "worse")
-        lines.append(f"  {name:<{width}}  {_fmt(old['value'], old['unit']):>16} -> "
-                     f"{_fmt(figure['value'], figure['unit']):>16}  {change:+6.1f} % {verdict}")
+        verdict = (
+            "" if abs(change) < 0.05 else ("better" if (change > 0) == (figure["better"] == "higher") else "worse")
+        )
+        lines.append(
+            f"  {name:<{width}}  {_fmt(old['value'], old['unit']):>16} -> "
+            f"{_fmt(figure['value'], figure['unit']):>16}  {change:+6.1f} % {verdict}"
+        )
     for name in before["figures"].keys() - now["figures"].keys():
         lines.append(f"  {name:<{width}}  (no longer measured)")
     return "\n".join(lines)
 
 
-if __name__ == "__main__":   # python benchmarks/history.py: the last run of each benchmark
+if __name__ == "__main__":  # python benchmarks/history.py: the last run of each benchmark
     file = history_file()
     last: dict[str, dict] = {}
     if file.exists():

@@ -1,4 +1,5 @@
 """A worker that does nothing: what's left of a task's time is the engine's dispatch cost."""
+
 from conductor.client.worker.worker_task import worker_task
 
 

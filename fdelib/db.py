@@ -16,8 +16,9 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -28,9 +29,9 @@ from .config import Settings, get_settings
 from .errors import FdeError
 
 # PostgreSQL type OIDs as psycopg2 reports them in cursor.description.
-_NUMERIC = {1700}                       # numeric / decimal
-_INTEGER = {20, 21, 23}                 # int8, int2, int4
-_FLOAT = {700, 701}                     # float4, float8
+_NUMERIC = {1700}  # numeric / decimal
+_INTEGER = {20, 21, 23}  # int8, int2, int4
+_FLOAT = {700, 701}  # float4, float8
 
 
 def database_url(settings: Settings | None = None) -> str:
@@ -39,11 +40,11 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 _ENGINES: dict[str, sa.Engine] = {}
-_SETTINGS_OF: dict[str, Settings] = {}    # engine URL -> the settings it was made from
+_SETTINGS_OF: dict[str, Settings] = {}  # engine URL -> the settings it was made from
 _ADMIN_ENGINES: dict[str, sa.Engine] = {}
 # settings -> (engine, postmaster pid or None): the fast path of get_engine
 _READY: dict[tuple, tuple[sa.Engine, int | None]] = {}
-_LOCK = threading.Lock()   # threads of one process start or attach one at a time
+_LOCK = threading.Lock()  # threads of one process start or attach one at a time
 
 
 def get_engine(settings: Settings | None = None) -> sa.Engine:
@@ -53,8 +54,13 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
     same engine at once while that server's postmaster lives (and start it again if not).
     """
     settings = settings or get_settings()
-    key = (settings.home, settings.database_url, settings.postgres_user, settings.postgres_db,
-           settings.database_admin_url)
+    key = (
+        settings.home,
+        settings.database_url,
+        settings.postgres_user,
+        settings.postgres_db,
+        settings.database_admin_url,
+    )
     ready = _READY.get(key)
     if ready and (ready[1] is None or stack.postmaster_alive(ready[1])):
         return ready[0]
@@ -63,8 +69,9 @@ def get_engine(settings: Settings | None = None) -> sa.Engine:
         if url not in _ENGINES:
             # FDE_DB_POOL_SIZE: idle connections kept per process (worker processes keep 1:
             # dozens of them share one server's connection slots)
-            _ENGINES[url] = sa.create_engine(url, pool_pre_ping=True,
-                                             pool_size=int(os.environ.get("FDE_DB_POOL_SIZE") or 5))
+            _ENGINES[url] = sa.create_engine(
+                url, pool_pre_ping=True, pool_size=int(os.environ.get("FDE_DB_POOL_SIZE") or 5)
+            )
         _SETTINGS_OF[url] = settings
         _READY[key] = (_ENGINES[url], stack.postmaster_pid(settings) if settings.embedded else None)
         return _ENGINES[url]
@@ -85,7 +92,8 @@ def admin_url(engine: sa.Engine) -> str:
         raise FdeError(
             "this needs an administrator connection to the database: set DATABASE_ADMIN_URL "
             "(e.g. postgresql://postgres:PASSWORD@host:5432/db: a role with CREATEROLE and CREATE "
-            f"on the database, not {url.username!r}, the role notebooks use)")
+            f"on the database, not {url.username!r}, the role notebooks use)"
+        )
     admin = sa.make_url(settings.database_admin_url).set(database=url.database)
     return admin.render_as_string(hide_password=False)
 
@@ -125,9 +133,13 @@ def dispose_engines() -> None:
         _ADMIN_ENGINES.popitem()[1].dispose()
 
 
-def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
-                 params: Mapping[str, Any] | None = None, *,
-                 connection: sa.Connection | None = None) -> list[str]:
+def run_sql_file(
+    path: str | Path,
+    engine: sa.Engine | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    connection: sa.Connection | None = None,
+) -> list[str]:
     """Run every statement of a ``.sql`` file in one transaction; return the server's
     warnings (``RAISE WARNING`` lines, without the ``WARNING:`` prefix).
 
@@ -143,11 +155,10 @@ def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
 
     def _run(conn: sa.Connection) -> list[str]:
         raw = conn.connection.dbapi_connection
-        raw.notices.clear()   # psycopg2 keeps the last 50 of a connection's notices
+        raw.notices.clear()  # psycopg2 keeps the last 50 of a connection's notices
         with raw.cursor() as cursor:
             cursor.execute(text, params) if params else cursor.execute(text)
-        return [n.strip().removeprefix("WARNING:").strip() for n in raw.notices
-                if n.startswith("WARNING:")]
+        return [n.strip().removeprefix("WARNING:").strip() for n in raw.notices if n.startswith("WARNING:")]
 
     if connection is not None:
         return _run(connection)
@@ -155,10 +166,17 @@ def run_sql_file(path: str | Path, engine: sa.Engine | None = None,
         return _run(conn)
 
 
-def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None, *,
-                   schema: str | None = None, columns: list[str] | None = None,
-                   connection: sa.Connection | None = None, progress: bool | None = None,
-                   chunk_rows: int = 100_000) -> int:
+def copy_dataframe(
+    df: pd.DataFrame,
+    table: str,
+    engine: sa.Engine | None = None,
+    *,
+    schema: str | None = None,
+    columns: list[str] | None = None,
+    connection: sa.Connection | None = None,
+    progress: bool | None = None,
+    chunk_rows: int = 100_000,
+) -> int:
     """Append ``df`` to ``schema.table`` with COPY; return the number of rows loaded.
 
     Columns are matched by name (``columns`` or the DataFrame's). NaN/None become NULL.
@@ -178,14 +196,15 @@ def copy_dataframe(df: pd.DataFrame, table: str, engine: sa.Engine | None = None
         render = _render_arrow
         with raw.cursor() as cur:
             for start in range(0, len(df), chunk_rows):
-                chunk = df.iloc[start:start + chunk_rows][columns]
+                chunk = df.iloc[start : start + chunk_rows][columns]
                 try:
                     buffer, null = render(chunk)
                 except (ImportError, TypeError, ValueError, NotImplementedError):
                     render = _render_pandas  # types Arrow cannot write (e.g. dicts)
                     buffer, null = render(chunk)
                 statement = pgsql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
-                    target, names, pgsql.Literal(null))
+                    target, names, pgsql.Literal(null)
+                )
                 cur.copy_expert(statement.as_string(raw), buffer)
                 if bar is not None:
                     bar.update(len(chunk))
@@ -244,9 +263,14 @@ def _csv_ready(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def read_frame(query: str | sa.Executable, params: Mapping[str, Any] | None = None,
-               engine: sa.Engine | None = None, *, index_col: str | None = None,
-               connection: sa.Connection | None = None) -> pd.DataFrame:
+def read_frame(
+    query: str | sa.Executable,
+    params: Mapping[str, Any] | None = None,
+    engine: sa.Engine | None = None,
+    *,
+    index_col: str | None = None,
+    connection: sa.Connection | None = None,
+) -> pd.DataFrame:
     """Run a query and return a DataFrame with proper dtypes.
 
     ``query`` is SQL text with ``:name`` parameters or a SQLAlchemy Core statement.
@@ -276,11 +300,14 @@ def _fix_dtypes(frame: pd.DataFrame, type_codes: list[int]) -> pd.DataFrame:
     for position, code in enumerate(type_codes):
         column = frame.iloc[:, position]
         if code in _NUMERIC or code in _FLOAT:
-            frame.isetitem(position, pd.to_numeric(column.astype("object").where(
-                column.notna(), None).map(lambda v: None if v is None else float(v)),
-                errors="coerce").astype("float64"))
-        elif code in _INTEGER and column.dtype == object or (
-                code in _INTEGER and column.dtype == "float64"):
+            frame.isetitem(
+                position,
+                pd.to_numeric(
+                    column.astype("object").where(column.notna(), None).map(lambda v: None if v is None else float(v)),
+                    errors="coerce",
+                ).astype("float64"),
+            )
+        elif (code in _INTEGER and column.dtype == object) or (code in _INTEGER and column.dtype == "float64"):
             frame.isetitem(position, column.astype("Int64"))
         elif column.dtype == object and len(column) and _all_datetimes(column):
             frame.isetitem(position, pd.to_datetime(column))
@@ -294,8 +321,9 @@ def _all_datetimes(column: pd.Series) -> bool:
     return len(values) > 0 and all(isinstance(v, dt.datetime) for v in values)
 
 
-def read_scalar(query: str | sa.Executable, params: Mapping[str, Any] | None = None,
-                engine: sa.Engine | None = None) -> Any:
+def read_scalar(
+    query: str | sa.Executable, params: Mapping[str, Any] | None = None, engine: sa.Engine | None = None
+) -> Any:
     """The first column of the first row (or None)."""
     statement = sa.text(query) if isinstance(query, str) else query
     with (engine or get_engine()).connect() as conn:

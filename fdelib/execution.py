@@ -40,14 +40,23 @@ from . import notebooks as nbs
 
 #: What a kernel imports before (or in) almost every lesson's first cells; the fork server
 #: imports it once. Not matplotlib: it reads MPLBACKEND, which ipykernel sets, at import.
-KERNEL_PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "numpy", "pandas",
-                  "sqlalchemy", "sqlalchemy.dialects.postgresql.psycopg2", "psycopg2", "pyarrow")
+KERNEL_PRELOAD = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "numpy",
+    "pandas",
+    "sqlalchemy",
+    "sqlalchemy.dialects.postgresql.psycopg2",
+    "psycopg2",
+    "pyarrow",
+)
 
 
 def child(spec: dict[str, Any]) -> None:
     """Entry point of the forked process: run ``spec``, write its outcome to ``spec["result"]``."""
-    os.setsid()                               # a process group of its own (and its kernel's parent)
-    os.environ.clear()                        # the runner's environment now, not the fork server's
+    os.setsid()  # a process group of its own (and its kernel's parent)
+    os.environ.clear()  # the runner's environment now, not the fork server's
     os.environ.update(spec["environ"])
     os.chdir(spec["cwd"])
     _redirect(spec["stderr"])
@@ -78,21 +87,36 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"status": "passed"}
     try:
         papermill.execute_notebook(
-            str(source), str(output), parameters=spec["parameters"], kernel_name=nbs.KERNEL,
-            cwd=str(source.parent), progress_bar=False, log_output=False,
-            execution_timeout=spec["timeout"], request_save_on_cell_execute=False,
-            kernel_manager_class=ForkedKernelManager if spec.get("fork_kernel", True) else AsyncKernelManager)
+            str(source),
+            str(output),
+            parameters=spec["parameters"],
+            kernel_name=nbs.KERNEL,
+            cwd=str(source.parent),
+            progress_bar=False,
+            log_output=False,
+            execution_timeout=spec["timeout"],
+            request_save_on_cell_execute=False,
+            kernel_manager_class=ForkedKernelManager if spec.get("fork_kernel", True) else AsyncKernelManager,
+        )
     except PapermillExecutionError as exc:
         timed_out = "CellTimeoutError" in str(exc.ename) or "Timeout" in str(exc.ename)
-        outcome = {"status": "timeout" if timed_out else "failed",
-                   "error": {"cell_index": source_index(exc.cell_index, committed, bool(spec["parameters"])),
-                             "exec_count": exc.exec_count, "ename": exc.ename,
-                             "evalue": str(exc.evalue)[:500], "source": exc.source,
-                             "traceback": _strip_ansi("\n".join(exc.traceback))[-4000:]}}
+        outcome = {
+            "status": "timeout" if timed_out else "failed",
+            "error": {
+                "cell_index": source_index(exc.cell_index, committed, bool(spec["parameters"])),
+                "exec_count": exc.exec_count,
+                "ename": exc.ename,
+                "evalue": str(exc.evalue)[:500],
+                "source": exc.source,
+                "traceback": _strip_ansi("\n".join(exc.traceback))[-4000:],
+            },
+        }
     except Exception as exc:  # kernel died, notebook unreadable, cell timeout...
         name = type(exc).__name__
-        outcome = {"status": "timeout" if "Timeout" in name else "failed",
-                   "error": {"ename": name, "evalue": str(exc).strip()[:500]}}
+        outcome = {
+            "status": "timeout" if "Timeout" in name else "failed",
+            "error": {"ename": name, "evalue": str(exc).strip()[:500]},
+        }
     if output.exists():
         nb = nbformat.read(output, as_version=4)
         if outcome["status"] == "passed" and not spec["parameters"]:
@@ -119,7 +143,7 @@ _EXPORTER: HTMLExporter | None = None
 
 def render_html(nb: nbformat.NotebookNode, target: Path) -> None:
     global _EXPORTER
-    _EXPORTER = _EXPORTER or HTMLExporter()     # its compiled templates are reused
+    _EXPORTER = _EXPORTER or HTMLExporter()  # its compiled templates are reused
     body, _ = _EXPORTER.from_notebook_node(nb)
     target.write_text(body)
 
@@ -144,7 +168,7 @@ def _strip_ansi(text: str) -> str:
 
 # --- kernels forked from the fork server ----------------------------------------------------
 
-_STDERR = [os.devnull]    # where this notebook's kernel writes its stderr (set by child())
+_STDERR = [os.devnull]  # where this notebook's kernel writes its stderr (set by child())
 
 
 class _ForkedProcess:
@@ -183,7 +207,7 @@ class ForkedProvisioner(LocalProvisioner):
         if process is None:
             return await super().launch_kernel(cmd, **kwargs)
         self.process = process
-        self.pid = self.pgid = process.pid      # the kernel leads its own process group
+        self.pid = self.pgid = process.pid  # the kernel leads its own process group
         self.cwd = kwargs.get("cwd") or os.getcwd()
         return self.connection_info
 
@@ -194,8 +218,7 @@ class ForkedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or _new_id()
-            self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
-                                                 parent=self)
+            self.provisioner = ForkedProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         return await super()._async_pre_start_kernel(**kw)
 
 
@@ -211,8 +234,11 @@ def _fork_kernel(cmd: list[str], kwargs: dict[str, Any]) -> _ForkedProcess | Non
     import multiprocessing
     from multiprocessing import forkserver
 
-    if len(cmd) < 3 or cmd[1:3] != ["-m", "ipykernel_launcher"] or \
-            os.path.realpath(cmd[0]) != os.path.realpath(sys.executable):
+    if (
+        len(cmd) < 3
+        or cmd[1:3] != ["-m", "ipykernel_launcher"]
+        or os.path.realpath(cmd[0]) != os.path.realpath(sys.executable)
+    ):
         return None
     server = forkserver._forkserver
     if getattr(server, "_forkserver_alive_fd", None) is None or not server._forkserver_address:
@@ -222,8 +248,10 @@ def _fork_kernel(cmd: list[str], kwargs: dict[str, Any]) -> _ForkedProcess | Non
     server.ensure_running = lambda: None
     env = dict(kwargs.get("env") or os.environ)
     process = multiprocessing.get_context("forkserver").Process(
-        target=run_kernel, name="fde-kernel",
-        args=(list(cmd[1:]), env, str(kwargs.get("cwd") or os.getcwd()), os.getpid(), _STDERR[0]))
+        target=run_kernel,
+        name="fde-kernel",
+        args=(list(cmd[1:]), env, str(kwargs.get("cwd") or os.getcwd()), os.getpid(), _STDERR[0]),
+    )
     process.start()
     return _ForkedProcess(process)
 
@@ -238,8 +266,8 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, owner: int, stder
     os.chdir(cwd)
     _redirect(stderr_path)
     for name in [m for m in sys.modules if m == "fdelib" or m.startswith("fdelib.")]:
-        del sys.modules[name]       # the runner's: the notebook imports fdelib afresh
-    if "numpy" in sys.modules:      # random's state is reseeded at fork; NumPy's legacy one is not
+        del sys.modules[name]  # the runner's: the notebook imports fdelib afresh
+    if "numpy" in sys.modules:  # random's state is reseeded at fork; NumPy's legacy one is not
         sys.modules["numpy"].random.seed()
     threading.Thread(target=_exit_without, args=(owner,), name="fde-kernel-owner", daemon=True).start()
     sys.argv = [argv[1], *argv[2:]]
@@ -262,10 +290,11 @@ def _exit_without(owner: int) -> None:
 def _warm() -> None:
     """Render a small notebook once, so forked children find nbconvert's templates compiled
     and the Python lexer loaded."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# warm *up*"),
-                                         nbformat.v4.new_code_cell("x = [1, 2]\nprint(x)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# warm *up*"), nbformat.v4.new_code_cell("x = [1, 2]\nprint(x)")]
+    )
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-    with contextlib.suppress(Exception):   # an optimisation: a child would render cold instead
+    with contextlib.suppress(Exception):  # an optimisation: a child would render cold instead
         render_html(nb, Path(os.devnull))
 
 

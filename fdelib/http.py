@@ -59,7 +59,7 @@ def requested_wait(response: requests.Response, now: dt.datetime | None = None) 
     """Seconds the server asks to wait before the next request, if it says: ``Retry-After``
     (seconds, or an HTTP date), OpenFIGI's ``ratelimit-reset`` (seconds), ``X-RateLimit-Reset``
     (seconds, or a Unix time when it is larger than a year in seconds)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     for name in WAIT_HEADERS:
         value = (response.headers.get(name) or "").strip()
         if not value:
@@ -72,9 +72,9 @@ def requested_wait(response: requests.Response, now: dt.datetime | None = None) 
             except (TypeError, ValueError, IndexError):
                 continue
             if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.timezone.utc)
+                when = when.replace(tzinfo=dt.UTC)
             return max(0.0, (when - now).total_seconds())
-        if seconds > 365 * 86400:                      # an epoch time, not a duration
+        if seconds > 365 * 86400:  # an epoch time, not a duration
             seconds -= now.timestamp()
         return max(0.0, seconds)
     return None
@@ -82,7 +82,7 @@ def requested_wait(response: requests.Response, now: dt.datetime | None = None) 
 
 def backoff(attempt: int, first: float = 1.0) -> float:
     """The wait before retry ``attempt`` (0, 1, …) when the server names none: first, 2×, 4× …"""
-    return first * 2 ** attempt
+    return first * 2**attempt
 
 
 def duration(seconds: float) -> str:
@@ -95,11 +95,23 @@ def duration(seconds: float) -> str:
     return text
 
 
-def send(session: requests.Session, method: str, url: str, *, api: str, error: type[FdeError],
-         quota: str, hint: str = "", max_wait: float = 60.0, max_retries: int = 4,
-         sleep: Callable[[float], None] = time.sleep, on_retry: Callable[[], None] | None = None,
-         now: Callable[[], dt.datetime] | None = None, network_error: type[FdeError] | None = None,
-         **options) -> requests.Response:
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    api: str,
+    error: type[FdeError],
+    quota: str,
+    hint: str = "",
+    max_wait: float = 60.0,
+    max_retries: int = 4,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[], None] | None = None,
+    now: Callable[[], dt.datetime] | None = None,
+    network_error: type[FdeError] | None = None,
+    **options,
+) -> requests.Response:
     """``session.request(method, url, **options)``, retried on HTTP 429 as the server asks.
 
     ``api`` names the call in messages (``"PermID match"``), ``quota`` the limit that was hit
@@ -109,7 +121,7 @@ def send(session: requests.Session, method: str, url: str, *, api: str, error: t
     A connection that fails raises ``network_error`` (default ``error``), naming the host, never
     the key. Any other
     status is returned: the caller turns it into its own clear error."""
-    clock = now or (lambda: dt.datetime.now(dt.timezone.utc))
+    clock = now or (lambda: dt.datetime.now(dt.UTC))
     waited = 0.0
     for attempt in range(max_retries + 1):
         try:
@@ -123,16 +135,20 @@ def send(session: requests.Session, method: str, url: str, *, api: str, error: t
         wait = backoff(attempt) if asked is None else asked
         if wait > max_wait:
             resets = (clock() + dt.timedelta(seconds=wait)).strftime("%Y-%m-%d %H:%M UTC")
-            raise error(f"{api}: {quota} is used up (HTTP 429); it resets in {duration(wait)}, at {resets}. "
-                        f"Not waiting that long (FDE_API_MAX_WAIT={max_wait:g} s)" + (f"; {hint}" if hint else ""))
+            raise error(
+                f"{api}: {quota} is used up (HTTP 429); it resets in {duration(wait)}, at {resets}. "
+                f"Not waiting that long (FDE_API_MAX_WAIT={max_wait:g} s)" + (f"; {hint}" if hint else "")
+            )
         if attempt == max_retries:
             break
         if on_retry is not None:
             on_retry()
         sleep(wait)
         waited += wait
-    raise error(f"{api}: still rate-limited (HTTP 429) after {max_retries} retries ({waited:g} s of waiting): "
-                f"{quota} is used up" + (f"; {hint}" if hint else ""))
+    raise error(
+        f"{api}: still rate-limited (HTTP 429) after {max_retries} retries ({waited:g} s of waiting): "
+        f"{quota} is used up" + (f"; {hint}" if hint else "")
+    )
 
 
 def first_bytes(body: bytes | str, limit: int = 80) -> str:
@@ -152,8 +168,10 @@ def json_of(response: requests.Response, api: str, error: type[FdeError]) -> Any
         return json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
         kind = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
-        raise error(f"{api}: the HTTP {response.status_code} answer is not JSON ({kind}, "
-                    f"{len(body):,} bytes: {first_bytes(body)})") from None
+        raise error(
+            f"{api}: the HTTP {response.status_code} answer is not JSON ({kind}, "
+            f"{len(body):,} bytes: {first_bytes(body)})"
+        ) from None
 
 
 def dig(payload: Any, path: str, api: str, error: type[FdeError], kind: type | tuple = object) -> Any:

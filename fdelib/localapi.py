@@ -24,9 +24,9 @@ from typing import Any
 @dataclasses.dataclass(frozen=True)
 class Request:
     method: str
-    path: str                      # without the query string
-    query: Mapping[str, str]       # last value wins for repeated keys
-    headers: Mapping[str, str]     # lower-case names
+    path: str  # without the query string
+    query: Mapping[str, str]  # last value wins for repeated keys
+    headers: Mapping[str, str]  # lower-case names
     body: bytes
 
     def json(self) -> Any:
@@ -37,15 +37,15 @@ class Request:
 class Response:
     status: int = 200
     body: bytes = b""
-    content_type: str | None = "application/json"     # None: an empty body has no media type
+    content_type: str | None = "application/json"  # None: an empty body has no media type
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, **headers: str) -> "Response":
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> Response:
         return cls(status, json.dumps(payload, indent=4).encode(), "application/json", headers)
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> "Response":
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Response:
         return cls(status, text.encode(), content_type)
 
 
@@ -59,10 +59,9 @@ class LocalAPI:
         self.name = name
         self.app = app
         self.keep_requests = keep_requests
-        self.requests: list[Request] = []     # every request received, for lessons and tests
+        self.requests: list[Request] = []  # every request received, for lessons and tests
         self._server = _Server(("127.0.0.1", port), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name=f"localapi-{name}", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name=f"localapi-{name}", daemon=True)
         self._thread.start()
 
     @property
@@ -74,7 +73,7 @@ class LocalAPI:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "LocalAPI":
+    def __enter__(self) -> LocalAPI:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -86,11 +85,12 @@ class LocalAPI:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 128          # many workers may connect at once
+    request_queue_size = 128  # many workers may connect at once
 
     def handle_error(self, request, client_address) -> None:
         import sys
-        if not isinstance(sys.exc_info()[1], ConnectionError):   # a client hung up: not news
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client hung up: not news
             super().handle_error(request, client_address)
 
 
@@ -137,7 +137,7 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
             except Exception as exc:  # the stub's own bug: answer like a server would
                 response = Response.json({"error": f"{type(exc).__name__}: {exc}"}, 500)
             self.send_response(response.status)
-            no_content = response.status in (204, 304)          # RFC 9110: no body, no length
+            no_content = response.status in (204, 304)  # RFC 9110: no body, no length
             if response.content_type and not no_content:
                 self.send_header("Content-Type", response.content_type)
             if not no_content:
@@ -158,10 +158,10 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
                     size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
                     if size == 0:
                         while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass                       # trailer fields, then the blank line
+                            pass  # trailer fields, then the blank line
                         return b"".join(chunks)
                     chunks.append(self.rfile.read(size))
-                    self.rfile.readline(65537)         # the CRLF after each chunk
+                    self.rfile.readline(65537)  # the CRLF after each chunk
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length else b""
 
@@ -187,24 +187,27 @@ class Router:
         serve("gleif", lambda: router)
     """
 
-    def __init__(self, not_found: App | None = None,
-                 before: Callable[[Request], Response | None] | None = None):
+    def __init__(self, not_found: App | None = None, before: Callable[[Request], Response | None] | None = None):
         self.routes: list[tuple[str, tuple[str, ...], dict[str, str], Callable[..., Response]]] = []
-        self.not_found = not_found or (lambda request: Response.json(
-            {"error": f"no such endpoint: {request.method} {request.path}"}, 404))
+        self.not_found = not_found or (
+            lambda request: Response.json({"error": f"no such endpoint: {request.method} {request.path}"}, 404)
+        )
         self.before = before
 
-    def add(self, methods: str | tuple[str, ...], pattern: str, handler: Callable[..., Response],
-            **query: str) -> "Router":
+    def add(
+        self, methods: str | tuple[str, ...], pattern: str, handler: Callable[..., Response], **query: str
+    ) -> Router:
         for method in (methods,) if isinstance(methods, str) else methods:
             self.routes.append((method.upper(), tuple(pattern.strip("/").split("/")), query, handler))
         return self
 
     def route(self, methods: str | tuple[str, ...], pattern: str, **query: str):
         """:meth:`add` as a decorator."""
+
         def register(handler):
             self.add(methods, pattern, handler, **query)
             return handler
+
         return register
 
     def match(self, request: Request) -> tuple[Callable[..., Response], dict[str, str]] | None:
@@ -215,7 +218,7 @@ class Router:
             if any(request.query.get(k) != v for k, v in query.items()):
                 continue
             params = {}
-            for want, got in zip(pattern, parts):
+            for want, got in zip(pattern, parts, strict=False):
                 if want.startswith("{") and want.endswith("}"):
                     params[want[1:-1]] = urllib.parse.unquote(got)
                 elif want != got:

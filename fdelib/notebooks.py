@@ -45,8 +45,9 @@ def notebooks_dir(settings: Settings | None = None) -> Path:
 def discover(settings: Settings | None = None) -> list[Path]:
     """Every course notebook, in course order (folder and file names start with 00, 01...)."""
     root = notebooks_dir(settings)
-    return sorted(p for p in root.rglob("*.ipynb")
-                  if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("_"))
+    return sorted(
+        p for p in root.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts and not p.name.startswith("_")
+    )
 
 
 def resolve(names: list[str], settings: Settings | None = None) -> list[Path]:
@@ -67,8 +68,11 @@ def resolve(names: list[str], settings: Settings | None = None) -> list[Path]:
         if not matches:
             known = [p.relative_to(root).with_suffix("").as_posix() for p in every]
             close = difflib.get_close_matches(name.removesuffix(".ipynb"), known, n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(close)}?" if close else \
-                f"; `fde run --list` shows the {len(known)} notebooks"
+            hint = (
+                f"; did you mean {', '.join(close)}?"
+                if close
+                else f"; `fde run --list` shows the {len(known)} notebooks"
+            )
             raise NotebookNotFound(f"no notebook named {name!r} under notebooks/{hint}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
@@ -109,8 +113,7 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     language = nb.metadata.get("language_info")
     if language:
         nb.metadata["language_info"] = {k: v for k, v in language.items() if k != "version"}
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)",
-                                 "language": "python", "name": KERNEL}
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
@@ -130,8 +133,10 @@ def problems(path: Path) -> list[str]:
         found.append("no code cell tagged 'parameters'")
     unread = unreadable_parameters(path, nb)
     if unread:
-        found.append(f"papermill cannot read parameter(s) {', '.join(unread)} (fde run -p would refuse "
-                     "them): write `name = value  # comment` with no quotes or '=' in the comment")
+        found.append(
+            f"papermill cannot read parameter(s) {', '.join(unread)} (fde run -p would refuse "
+            "them): write `name = value  # comment` with no quotes or '=' in the comment"
+        )
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     if kernel != KERNEL:
         found.append(f"kernel is {kernel!r}, not {KERNEL!r}")
@@ -163,11 +168,16 @@ def unreadable_parameters(path: Path, nb: nbformat.NotebookNode) -> list[str]:
         body = ast.parse(nb.cells[at].source).body
     except SyntaxError:
         return ["(the parameters cell is not plain Python)"]
-    assigned = {target.id for node in body if isinstance(node, ast.Assign)
-                for target in node.targets if isinstance(target, ast.Name)}
+    assigned = {
+        target.id
+        for node in body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     try:
         seen = papermill.inspect_notebook(str(path))
-    except ValueError as exc:          # e.g. no kernel language: papermill cannot run it either
+    except ValueError as exc:  # e.g. no kernel language: papermill cannot run it either
         return [f"(papermill cannot inspect the notebook: {exc})"]
     return sorted(assigned - set(seen))
 
@@ -176,11 +186,11 @@ def _output_text(output: dict) -> str:
     if "text" in output:
         return "".join(output["text"])
     data = output.get("data", {})
-    return "".join("".join(v) if isinstance(v, list) else str(v)
-                   for k, v in data.items() if k.startswith("text/"))
+    return "".join("".join(v) if isinstance(v, list) else str(v) for k, v in data.items() if k.startswith("text/"))
 
 
 # --- drift: executed outputs against the committed ones, as nbval compares them ----------------
+
 
 def sanitize_patterns(path: str | Path | None) -> list[tuple[str, str]]:
     """nbval's (regex, replacement) pairs from a sanitize file such as ``nbval_sanitize.cfg``."""
@@ -191,8 +201,9 @@ def sanitize_patterns(path: str | Path | None) -> list[tuple[str, str]]:
     return get_sanitize_patterns(Path(path).read_text())
 
 
-def drift(executed: nbformat.NotebookNode, committed: nbformat.NotebookNode,
-          patterns: list[tuple[str, str]]) -> list[dict]:
+def drift(
+    executed: nbformat.NotebookNode, committed: nbformat.NotebookNode, patterns: list[tuple[str, str]]
+) -> list[dict]:
     """The code cells whose executed outputs differ from the committed ones, by nbval's rules.
 
     What ``pytest --nbval`` would flag, without a second execution: the same sanitizers
@@ -206,23 +217,34 @@ def drift(executed: nbformat.NotebookNode, committed: nbformat.NotebookNode,
 
     found = []
     comparison = _Comparison(patterns)
-    pairs = zip(executed.cells, committed.cells, strict=False)   # a differing count is reported below
+    pairs = zip(executed.cells, committed.cells, strict=False)  # a differing count is reported below
     for index, (ran, ref) in enumerate(pairs):
         if ref.cell_type != "code" or ran.cell_type != "code":
             continue
-        options = {"check": True, **dict(find_metadata_tags(ref.metadata)),
-                   **dict(find_comment_markers(ref.source))}
+        options = {"check": True, **dict(find_metadata_tags(ref.metadata)), **dict(find_comment_markers(ref.source))}
         if options.get("skip") or not options.get("check") or ref.get("execution_count") is None:
             continue
         test = coalesce_streams([nbformat.from_dict(o) for o in ran.get("outputs", [])])
         reference = coalesce_streams([nbformat.from_dict(o) for o in ref.get("outputs", [])])
         if not comparison.compare_outputs(test, reference):
             first = (ref.source.strip().splitlines() or [""])[0]
-            found.append({"cell": index, "exec_count": ref.get("execution_count"), "source": first[:80],
-                          "diff": "\n".join(comparison.comparison_traceback)[-3000:]})
+            found.append(
+                {
+                    "cell": index,
+                    "exec_count": ref.get("execution_count"),
+                    "source": first[:80],
+                    "diff": "\n".join(comparison.comparison_traceback)[-3000:],
+                }
+            )
     if len(executed.cells) != len(committed.cells):
-        found.append({"cell": None, "exec_count": None, "source": "",
-                      "diff": f"{len(executed.cells)} cells ran, {len(committed.cells)} are committed"})
+        found.append(
+            {
+                "cell": None,
+                "exec_count": None,
+                "source": "",
+                "diff": f"{len(executed.cells)} cells ran, {len(committed.cells)} are committed",
+            }
+        )
     return found
 
 
@@ -230,8 +252,17 @@ class _Comparison:
     """nbval's own output comparison (``IPyNbCell.compare_outputs``), outside pytest: the few
     attributes it reads from its test item, and a plain-text diff where nbval asks pytest."""
 
-    SKIP = ("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
-            "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg")  # nbval's defaults
+    SKIP = (
+        "metadata",
+        "traceback",
+        "prompt_number",
+        "output_type",
+        "name",
+        "execution_count",
+        "application/vnd.jupyter.widget-view+json",
+        "image/png",
+        "image/jpeg",
+    )  # nbval's defaults
 
     def __init__(self, patterns: list[tuple[str, str]]):
         import types
@@ -256,6 +287,7 @@ class _Comparison:
         return value
 
     def format_output_compare(self, key: str, left, right) -> None:
-        lines = difflib.unified_diff(str(left).splitlines(), str(right).splitlines(),
-                                     "committed", "this run", lineterm="", n=1)
+        lines = difflib.unified_diff(
+            str(left).splitlines(), str(right).splitlines(), "committed", "this run", lineterm="", n=1
+        )
         self.comparison_traceback.append(f"{key}:\n" + "\n".join(list(lines)[2:40]))

@@ -30,18 +30,22 @@ img.thumb { max-width: 160px; max-height: 90px; border: 1px solid #ddd; }
 """
 
 
-def write(run: "RunResult") -> None:
+def write(run: RunResult) -> None:
     """Write ``results.json`` and ``index.html`` into the run folder."""
-    payload = {"started": run.started, "duration": round(run.duration, 2),
-               "passed": len(run.results) - len(run.failed), "failed": len(run.failed),
-               "drifted": len(run.drifted),
-               "notebooks": [dataclasses.asdict(r) for r in run.results]}
+    payload = {
+        "started": run.started,
+        "duration": round(run.duration, 2),
+        "passed": len(run.results) - len(run.failed),
+        "failed": len(run.failed),
+        "drifted": len(run.drifted),
+        "notebooks": [dataclasses.asdict(r) for r in run.results],
+    }
     (run.run_dir / "results.json").write_text(json.dumps(payload, indent=2, default=str))
     (run.run_dir / "index.html").write_text(render(run))
     write_practice_page(run)
 
 
-def write_practice_page(run: "RunResult") -> None:
+def write_practice_page(run: RunResult) -> None:
     """``practice.html``: what the exercise checks cost in this run, and the learner's progress."""
     from .practice import progress
 
@@ -54,8 +58,13 @@ def parameters_html(result) -> str:
     if not values:
         return "<code>(none)</code>"
     return "<br>".join(
-        (f"<b><code>{html.escape(f'{k}={v!r}')}</code></b>" if k in result.parameters
-         else f"<code>{html.escape(f'{k}={v}')}</code>") for k, v in values.items())
+        (
+            f"<b><code>{html.escape(f'{k}={v!r}')}</code></b>"
+            if k in result.parameters
+            else f"<code>{html.escape(f'{k}={v}')}</code>"
+        )
+        for k, v in values.items()
+    )
 
 
 def drift_html(result) -> str:
@@ -69,7 +78,7 @@ def drift_html(result) -> str:
     return f'<span class="drift">differs: cell {html.escape(cells)}</span>'
 
 
-def render(run: "RunResult") -> str:
+def render(run: RunResult) -> str:
     esc = html.escape
     failures = []
     for result in run.failed:
@@ -79,28 +88,39 @@ def render(run: "RunResult") -> str:
             f"<p>{esc(result.describe_failure())}</p>"
             + (f"<pre>{esc(err.get('source') or '')}</pre>" if err.get("source") else "")
             + (f"<pre>{esc(err.get('traceback') or '')}</pre>" if err.get("traceback") else "")
-            + "</div>")
+            + "</div>"
+        )
     drifted = []
     for result in run.drifted:
         cells = "".join(
             f"<h4>cell {d['cell']} (In [{d['exec_count']}]) <code>{esc(d['source'])}</code></h4>"
-            f"<pre>{esc(d['diff'])}</pre>" for d in result.drift or [])
+            f"<pre>{esc(d['diff'])}</pre>"
+            for d in result.drift or []
+        )
         drifted.append(f'<div class="drifted"><h3>{esc(result.name)}</h3>{cells}</div>')
     rows = []
     for result in sorted(run.results, key=lambda r: (r.ok, not r.drift)):
         links = " ".join(
             f'<a href="{esc(target)}">{label}</a>'
-            for label, target in (("html", result.html), ("ipynb", result.output)) if target)
-        thumb = (f'<a href="{esc(result.html or result.thumbnail)}"><img class="thumb" '
-                 f'src="{esc(result.thumbnail)}" alt="first figure of {esc(result.name)}"></a>'
-                 if result.thumbnail else "")
+            for label, target in (("html", result.html), ("ipynb", result.output))
+            if target
+        )
+        thumb = (
+            f'<a href="{esc(result.html or result.thumbnail)}"><img class="thumb" '
+            f'src="{esc(result.thumbnail)}" alt="first figure of {esc(result.name)}"></a>'
+            if result.thumbnail
+            else ""
+        )
         rows.append(
             f"<tr><td>{esc(result.name)}</td><td class='{result.status}'>{result.status}</td>"
             f"<td>{result.duration:.1f} s</td><td>{drift_html(result)}</td><td>{parameters_html(result)}</td>"
-            f"<td>{links}</td><td>{thumb}</td></tr>")
-    summary = (f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed, "
-               f"{len(run.drifted)} differ from their committed outputs "
-               f"in {run.duration:.1f} s (started {esc(run.started)})")
+            f"<td>{links}</td><td>{thumb}</td></tr>"
+        )
+    summary = (
+        f"{len(run.results) - len(run.failed)} passed, {len(run.failed)} failed, "
+        f"{len(run.drifted)} differ from their committed outputs "
+        f"in {run.duration:.1f} s (started {esc(run.started)})"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>fde run {esc(run.run_dir.name)}</title>
 <style>{STYLE}</style></head><body>

@@ -30,9 +30,10 @@ import shutil
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -45,17 +46,17 @@ DEFAULT_TIMEOUT = 600  # seconds per notebook
 
 @dataclasses.dataclass
 class NotebookResult:
-    name: str                          # relative to notebooks/, e.g. 02_bank_db/01_model.ipynb
-    status: str                        # "passed", "failed" or "timeout"
+    name: str  # relative to notebooks/, e.g. 02_bank_db/01_model.ipynb
+    status: str  # "passed", "failed" or "timeout"
     duration: float
     parameters: dict[str, Any]
-    output: str | None = None          # executed notebook, relative to the run folder
-    html: str | None = None            # its HTML rendering, relative to the run folder
-    thumbnail: str | None = None       # its first figure (PNG), relative to the run folder
+    output: str | None = None  # executed notebook, relative to the run folder
+    html: str | None = None  # its HTML rendering, relative to the run folder
+    thumbnail: str | None = None  # its first figure (PNG), relative to the run folder
     error: dict[str, Any] | None = None  # cell_index, exec_count, ename, evalue, source
     defaults: dict[str, Any] = dataclasses.field(default_factory=dict)  # the parameters cell's values
     drift: list[dict[str, Any]] | None = None  # cells whose outputs differ from the committed ones
-                                               # (None: not compared, e.g. run with -p)
+    # (None: not compared, e.g. run with -p)
 
     @property
     def ok(self) -> bool:
@@ -102,6 +103,7 @@ class RunResult:
 
 # --- parameters ----------------------------------------------------------------------
 
+
 def parse_parameters(pairs: list[str]) -> dict[str, Any]:
     """``["seed=7", "symbols=[IBM, MSFT]"]`` -> ``{"seed": 7, "symbols": ["IBM", "MSFT"]}``.
 
@@ -112,8 +114,7 @@ def parse_parameters(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise ParameterError(f"bad parameter {pair!r}: write -p name=value "
-                                 "(name a Python identifier)")
+            raise ParameterError(f"bad parameter {pair!r}: write -p name=value (name a Python identifier)")
         try:
             params[key] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
@@ -128,8 +129,9 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     return {name: info.get("default") for name, info in papermill.inspect_notebook(path).items()}
 
 
-def parameters_for(notebooks: list[Path], params: dict[str, Any],
-                   settings: Settings | None = None) -> dict[Path, dict[str, Any]]:
+def parameters_for(
+    notebooks: list[Path], params: dict[str, Any], settings: Settings | None = None
+) -> dict[Path, dict[str, Any]]:
     """Give each notebook the parameters it declares; reject names none declares."""
     if not params:
         return {path: {} for path in notebooks}
@@ -137,12 +139,15 @@ def parameters_for(notebooks: list[Path], params: dict[str, Any],
     for key in params:
         if not any(key in names for names in declared.values()):
             names = sorted({n for d in declared.values() for n in d})
-            raise ParameterError(f"parameter {key!r} is not declared by any selected notebook "
-                                 f"(they declare: {', '.join(names) or 'nothing'})")
+            raise ParameterError(
+                f"parameter {key!r} is not declared by any selected notebook "
+                f"(they declare: {', '.join(names) or 'nothing'})"
+            )
     return {path: {k: v for k, v in params.items() if k in declared[path]} for path in notebooks}
 
 
 # --- planning ------------------------------------------------------------------------
+
 
 def plan(notebooks: list[Path], durations: dict[Path, float] | None = None) -> list[list[Path]]:
     """Group notebooks that must run in order (one course folder) into chains.
@@ -168,8 +173,11 @@ def last_durations(notebooks: list[Path], settings: Settings) -> dict[Path, floa
     names = {nbs.display_name(p, settings): p for p in notebooks}
     found: dict[Path, float] = {}
     try:
-        runs = sorted((d for d in settings.runs_dir.iterdir() if d.is_dir() and not d.is_symlink()),
-                      key=lambda d: d.name, reverse=True)[:20]
+        runs = sorted(
+            (d for d in settings.runs_dir.iterdir() if d.is_dir() and not d.is_symlink()),
+            key=lambda d: d.name,
+            reverse=True,
+        )[:20]
     except OSError:
         return found
     for run_dir in runs:
@@ -187,6 +195,7 @@ def last_durations(notebooks: list[Path], settings: Settings) -> dict[Path, floa
 
 
 # --- running -------------------------------------------------------------------------
+
 
 def new_run_dir(settings: Settings) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -206,10 +215,16 @@ def new_run_dir(settings: Settings) -> Path:
     return run_dir
 
 
-def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
-        jobs: int = 2, timeout: float = DEFAULT_TIMEOUT, update: bool = False,
-        settings: Settings | None = None,
-        on_done: Callable[[NotebookResult], None] | None = None) -> RunResult:
+def run(
+    notebooks: list[Path],
+    parameters: dict[str, Any] | None = None,
+    *,
+    jobs: int = 2,
+    timeout: float = DEFAULT_TIMEOUT,
+    update: bool = False,
+    settings: Settings | None = None,
+    on_done: Callable[[NotebookResult], None] | None = None,
+) -> RunResult:
     """Execute ``notebooks``; return their results (never raises for a failing notebook).
 
     ``update=True`` re-executes them in place for committing: the source notebook is
@@ -238,8 +253,7 @@ def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
         return done
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(run_chain, chain)
-                   for chain in plan(notebooks, last_durations(notebooks, settings))]
+        futures = [pool.submit(run_chain, chain) for chain in plan(notebooks, last_durations(notebooks, settings))]
         for future in as_completed(futures):
             results.extend(future.result())
 
@@ -251,23 +265,33 @@ def run(notebooks: list[Path], parameters: dict[str, Any] | None = None, *,
     return outcome
 
 
-def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
-             update: bool, settings: Settings) -> NotebookResult:
+def _run_one(
+    path: Path, params: dict[str, Any], run_dir: Path, timeout: float, update: bool, settings: Settings
+) -> NotebookResult:
     name = nbs.display_name(path, settings)
     output = run_dir / "notebooks" / name
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="fde-run-"))
     result_file, stderr_file = scratch / "result.json", scratch / "stderr.txt"
     environ = {k: v for k, v in os.environ.items() if k != _FORKSERVER_ENV}
-    spec = {"input": str(path), "output": str(output), "parameters": params, "timeout": timeout,
-            "update": update, "result": str(result_file), "stderr": str(stderr_file),
-            "sanitize": str(settings.project_root / SANITIZE_FILE), "environ": environ,
-            "cwd": os.getcwd(), "fork_kernel": os.environ.get("FDE_FORK_KERNELS", "1") != "0"}
+    spec = {
+        "input": str(path),
+        "output": str(output),
+        "parameters": params,
+        "timeout": timeout,
+        "update": update,
+        "result": str(result_file),
+        "stderr": str(stderr_file),
+        "sanitize": str(settings.project_root / SANITIZE_FILE),
+        "environ": environ,
+        "cwd": os.getcwd(),
+        "fork_kernel": os.environ.get("FDE_FORK_KERNELS", "1") != "0",
+    }
     t0 = time.perf_counter()
     process = _fork_server().Process(target=_child, args=(spec,), name=f"fde-run {name}")
     process.start()
     process.join(timeout + 60)
-    if process.is_alive():     # papermill's own per-cell timeout did not fire: stop it all
+    if process.is_alive():  # papermill's own per-cell timeout did not fire: stop it all
         _kill_group(process.pid)
         process.join()
         child: dict[str, Any] = {"status": "timeout"}
@@ -280,16 +304,21 @@ def _run_one(path: Path, params: dict[str, Any], run_dir: Path, timeout: float,
     shutil.rmtree(scratch, ignore_errors=True)
     duration = time.perf_counter() - t0
     if "status" not in child:
-        tail = stderr.strip().splitlines()[-1:] or \
-            [f"runner died without a result (exit code {process.exitcode})"]
+        tail = stderr.strip().splitlines()[-1:] or [f"runner died without a result (exit code {process.exitcode})"]
         child = {"status": "failed", "error": {"ename": "RunnerError", "evalue": tail[0]}}
     html, thumbnail = output.with_suffix(".html"), output.with_suffix(".png")
     return NotebookResult(
-        name=name, status=child["status"], duration=duration, parameters=params,
+        name=name,
+        status=child["status"],
+        duration=duration,
+        parameters=params,
         output=output.relative_to(run_dir).as_posix() if output.exists() else None,
         html=html.relative_to(run_dir).as_posix() if html.exists() else None,
         thumbnail=thumbnail.relative_to(run_dir).as_posix() if thumbnail.exists() else None,
-        error=child.get("error"), defaults=_defaults(path), drift=child.get("drift"))
+        error=child.get("error"),
+        defaults=_defaults(path),
+        drift=child.get("drift"),
+    )
 
 
 def compile_library() -> None:
@@ -301,14 +330,14 @@ def compile_library() -> None:
     """
     import compileall
 
-    with contextlib.suppress(OSError):   # read-only installation: processes compile in memory
+    with contextlib.suppress(OSError):  # read-only installation: processes compile in memory
         compileall.compile_dir(Path(__file__).parent, quiet=2, workers=1)
 
 
 def _defaults(path: Path) -> dict[str, Any]:
     try:
         return declared_parameters(path)
-    except Exception:   # a notebook papermill cannot inspect still gets its row in the report
+    except Exception:  # a notebook papermill cannot inspect still gets its row in the report
         return {}
 
 
@@ -329,7 +358,7 @@ def _fork_server():
 
     context = multiprocessing.get_context("forkserver")
     if os.environ.get(_FORKSERVER_ENV) != str(os.getpid()):
-        os.environ[_FORKSERVER_ENV] = str(os.getpid())   # fdelib.execution warms up there
+        os.environ[_FORKSERVER_ENV] = str(os.getpid())  # fdelib.execution warms up there
         context.set_forkserver_preload(["fdelib.execution"])
     return context
 

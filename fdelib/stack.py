@@ -56,9 +56,9 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 class Status:
     """What is true about the database right now (see :func:`status`)."""
 
-    kind: str                 # "embedded" or "external"
-    state: str                # "running", "stopped", "stale" (killed server) or "unreachable"
-    url: str                  # SQLAlchemy URL of the application role, password redacted
+    kind: str  # "embedded" or "external"
+    state: str  # "running", "stopped", "stale" (killed server) or "unreachable"
+    url: str  # SQLAlchemy URL of the application role, password redacted
     pgdata: Path | None = None
     pid: int | None = None
     version: str | None = None
@@ -86,6 +86,7 @@ class Status:
 
 
 # --- embedded server -----------------------------------------------------------------
+
 
 def _stack_lock(settings: Settings) -> fasteners.InterProcessLock:
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -117,7 +118,7 @@ def secure_home(settings: Settings) -> None:
     for folder, dirs, files in os.walk(home):
         here = Path(folder)
         if here == settings.pgdata:
-            dirs[:] = []   # PostgreSQL's own
+            dirs[:] = []  # PostgreSQL's own
         for name in dirs + files:
             path = here / name
             try:
@@ -152,8 +153,7 @@ def _postmaster_alive(pid: int | None) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE \
-            and "postgres" in proc.name()
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and "postgres" in proc.name()
     except psutil.Error:
         return False
 
@@ -213,8 +213,7 @@ def _start_embedded(settings: Settings) -> dict:
         tail = log.read_text()[-600:] if log.exists() else ""
         raise StackError(f"embedded PostgreSQL did not start (see {log}): {tail.strip()}") from exc
     except subprocess.TimeoutExpired as exc:
-        raise StackError(f"embedded PostgreSQL did not start within {exc.timeout}s; "
-                         f"see {pgdata / 'log'}") from exc
+        raise StackError(f"embedded PostgreSQL did not start within {exc.timeout}s; see {pgdata / 'log'}") from exc
     info = _read_postmaster(pgdata)
     if info is None or not _postmaster_alive(info["pid"]):
         raise StackError(f"embedded PostgreSQL is not running after start; see {pgdata / 'log'}")
@@ -230,23 +229,25 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(
-                    sql.Identifier(user)), (settings.postgres_password,))
+                cur.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(user)),
+                    (settings.postgres_password,),
+                )
             # attributes are (re)applied every time, so older data folders converge. No
             # CREATEROLE: roles are created by the bootstrap superuser (bank setup), and a
             # CREATEROLE role could administer them (any non-superuser role before PG 16).
-            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
-                sql.Identifier(user)))
+            cur.execute(sql.SQL("ALTER ROLE {} NOSUPERUSER NOCREATEDB NOCREATEROLE").format(sql.Identifier(user)))
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(db), sql.Identifier(user)))
+                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db), sql.Identifier(user)))
             # A course sandbox: a commit does not wait for its WAL to reach the disk (~10x faster
             # commits: the workflow engine and the services commit at every step). A machine crash
             # can lose the last fraction of a second of commits, never consistency (fsync stays on).
-            cur.execute("SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
-                        "WHERE d.datname = %s AND s.setrole = 0 AND 'synchronous_commit=off' = ANY(s.setconfig)",
-                        (db,))
+            cur.execute(
+                "SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase "
+                "WHERE d.datname = %s AND s.setrole = 0 AND 'synchronous_commit=off' = ANY(s.setconfig)",
+                (db,),
+            )
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(db)))
     finally:
@@ -259,7 +260,7 @@ def sa_password(url: str) -> str | None:
 
     try:
         return make_url(url).password
-    except Exception:   # an unparsable URL: redact() still finds a userinfo password
+    except Exception:  # an unparsable URL: redact() still finds a userinfo password
         return None
 
 
@@ -303,8 +304,9 @@ def _check_connect(url: str, secrets: list[str] | tuple = ()) -> str:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "no answer"
         # from None: the driver's own exception (chained, it would be printed too) is not
         # redacted; its first line, redacted, is all a learner needs
-        raise StackError(f"cannot reach DATABASE_URL {redact_url(url)}: "
-                         f"{redact(first, [*secrets, sa_password(url)])}") from None
+        raise StackError(
+            f"cannot reach DATABASE_URL {redact_url(url)}: {redact(first, [*secrets, sa_password(url)])}"
+        ) from None
     try:
         with conn.cursor() as cur:
             cur.execute("SHOW server_version")
@@ -322,7 +324,7 @@ def down(settings: Settings | None = None) -> bool:
         raise StackError("DATABASE_URL points at an external server; fde does not stop it")
     from .conductor import local
 
-    local.stop(settings)   # the local workflow engine keeps its state in this server
+    local.stop(settings)  # the local workflow engine keeps its state in this server
     with _stack_lock(settings):
         info = _read_postmaster(settings.pgdata)
         if info is None or not _postmaster_alive(info["pid"]):
@@ -349,8 +351,7 @@ def reset(settings: Settings | None = None) -> str:
     """Stop the embedded server, delete its data, start a fresh one. Returns the URL."""
     settings = settings or get_settings()
     if not settings.embedded:
-        raise StackError("DATABASE_URL points at an external server; fde reset only "
-                         "resets the embedded one")
+        raise StackError("DATABASE_URL points at an external server; fde reset only resets the embedded one")
     down(settings)
     shutil.rmtree(settings.pgdata, ignore_errors=True)
     return up(settings)
@@ -370,21 +371,26 @@ def status(settings: Settings | None = None) -> Status:
     pgdata = settings.pgdata
     url = f"postgresql+psycopg2://{settings.postgres_user}@/{settings.postgres_db}?host=<socket>"
     if not (pgdata / "PG_VERSION").exists():
-        return Status("embedded", "stopped", url, pgdata=pgdata,
-                      detail="not initialised yet; `fde up` creates it")
+        return Status("embedded", "stopped", url, pgdata=pgdata, detail="not initialised yet; `fde up` creates it")
     info = _read_postmaster(pgdata)
     attached = tuple(p for p in _handle_pids(pgdata) if psutil.pid_exists(p))
     if info is None:
         return Status("embedded", "stopped", url, pgdata=pgdata, attached_pids=attached)
     if not _postmaster_alive(info["pid"]):
-        return Status("embedded", "stale", url, pgdata=pgdata, pid=info["pid"],
-                      detail=f"postmaster.pid names pid {info['pid']}, which is not running "
-                             "(server was killed); `fde up` starts a fresh one")
+        return Status(
+            "embedded",
+            "stale",
+            url,
+            pgdata=pgdata,
+            pid=info["pid"],
+            detail=f"postmaster.pid names pid {info['pid']}, which is not running "
+            "(server was killed); `fde up` starts a fresh one",
+        )
     url = _socket_url(info, settings.postgres_user, settings.postgres_db)
     try:
         version = _check_connect(_socket_url(info, ADMIN_USER, "postgres"))
     except StackError as exc:
-        return Status("embedded", "unreachable", url, pgdata=pgdata, pid=info["pid"],
-                      attached_pids=attached, detail=str(exc))
-    return Status("embedded", "running", url, pgdata=pgdata, pid=info["pid"],
-                  version=version, attached_pids=attached)
+        return Status(
+            "embedded", "unreachable", url, pgdata=pgdata, pid=info["pid"], attached_pids=attached, detail=str(exc)
+        )
+    return Status("embedded", "running", url, pgdata=pgdata, pid=info["pid"], version=version, attached_pids=attached)

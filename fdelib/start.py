@@ -28,25 +28,30 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
     """Where everything is and what it is, as a two-column table."""
     settings = settings or get_settings()
     engine = db.get_engine(settings)
-    info = db.read_frame("SELECT current_setting('server_version') AS version, "
-                         "current_database() AS database, current_user AS role, "
-                         "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super",
-                         engine=engine).iloc[0]
+    info = db.read_frame(
+        "SELECT current_setting('server_version') AS version, "
+        "current_database() AS database, current_user AS role, "
+        "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super",
+        engine=engine,
+    ).iloc[0]
     if settings.embedded:
         where = f"embedded server, data in {settings.display_path(settings.pgdata)}"
-    else:   # where, not who: host, port and database (no user, no password, no query)
+    else:  # where, not who: host, port and database (no user, no password, no query)
         url = make_url(settings.database_url)
         host = url.host or url.query.get("host") or "localhost"
         where = f"external server {host}:{url.port or 5432}/{url.database}"
     rows = [
         ("database", where),
         ("PostgreSQL", f"{info['version']}"),
-        ("database / role", f"{info['database']} / {info['role']}"
-                            + (" (superuser!)" if info["super"] else " (no superuser)")),
-        ("API mode", f"{settings.mode}: " + ("real APIs, your keys" if settings.live
-                                             else "recorded payloads served locally")),
-        ("workflow engine", settings.conductor_server_url
-                            or "local Conductor-compatible engine (fdelib.conductor)"),
+        (
+            "database / role",
+            f"{info['database']} / {info['role']}" + (" (superuser!)" if info["super"] else " (no superuser)"),
+        ),
+        (
+            "API mode",
+            f"{settings.mode}: " + ("real APIs, your keys" if settings.live else "recorded payloads served locally"),
+        ),
+        ("workflow engine", settings.conductor_server_url or "local Conductor-compatible engine (fdelib.conductor)"),
     ]
     return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
 
@@ -67,13 +72,12 @@ def sessions(as_of: str, days: int, exchange: str = "XNYS") -> list:
     return list(calendar.sessions_window(last, -days).date)
 
 
-def sample_prices(seed: int, as_of: str, days: int,
-                  symbols: tuple[str, ...] = ("ACME", "GLOBX")) -> pd.DataFrame:
+def sample_prices(seed: int, as_of: str, days: int, symbols: tuple[str, ...] = ("ACME", "GLOBX")) -> pd.DataFrame:
     """Seeded random-walk closing prices for the NYSE sessions up to ``as_of``."""
     rng = np.random.default_rng(seed)
     dates = sessions(as_of, days)
     frames = []
-    for start, symbol in zip((100.0, 40.0), symbols):
+    for start, symbol in zip((100.0, 40.0), symbols, strict=False):
         closes = start * np.exp(np.cumsum(rng.normal(0, 0.01, size=days)))
         frames.append(pd.DataFrame({"symbol": symbol, "day": dates, "close": closes.round(2)}))
     return pd.concat(frames, ignore_index=True)
@@ -86,11 +90,13 @@ def roundtrip(prices: pd.DataFrame) -> pd.DataFrame:
         conn.exec_driver_sql(SCHEMA_SQL)
         conn.exec_driver_sql("TRUNCATE start_here_prices")
         db.copy_dataframe(prices, "start_here_prices", connection=conn)
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT symbol, day, close,
                round(100 * (close / lag(close) OVER w - 1), 3) AS return_pct
         FROM start_here_prices
         WINDOW w AS (PARTITION BY symbol ORDER BY day)
         ORDER BY symbol, day
-    """, engine=engine)
-
+    """,
+        engine=engine,
+    )

@@ -33,10 +33,22 @@ def _dates(ax, values: pd.Series) -> None:
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
 
-def lines(frame: pd.DataFrame, x: str, y: str, by: str, *, title: str, ylabel: str | None = None,
-          xlabel: str | None = None, figsize: tuple[float, float] = (7, 3), markers: bool = True,
-          hline: tuple[float, str] | None = None, logx: bool = False, logy: bool = False,
-          legend: str = "best") -> None:
+def lines(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    by: str,
+    *,
+    title: str,
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+    figsize: tuple[float, float] = (7, 3),
+    markers: bool = True,
+    hline: tuple[float, str] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    legend: str = "best",
+) -> None:
     """One line per ``by`` group. ``hline=(value, label)`` adds a dashed reference line; ``legend``
     is where the legend goes (matplotlib's ``loc``)."""
     fig, ax = plt.subplots(figsize=figsize)
@@ -58,21 +70,36 @@ def lines(frame: pd.DataFrame, x: str, y: str, by: str, *, title: str, ylabel: s
     plt.show()
 
 
-def bars(frame: pd.DataFrame, x: str, y: str, by: str | None = None, *, title: str,
-         ylabel: str | None = None, xlabel: str | None = None,
-         figsize: tuple[float, float] = (7, 3)) -> None:
+def bars(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    by: str | None = None,
+    *,
+    title: str,
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+    figsize: tuple[float, float] = (7, 3),
+) -> None:
     """Grouped bars: one group per ``x`` value, one bar per ``by`` value (or one bar per ``x``).
     A zero line is drawn, so signed values (errors, differences) read from it, and a bar of height
     zero shows as a dash in its colour: "zero" reads differently from "missing"."""
-    wide = frame.pivot_table(index=x, columns=by, values=y, aggfunc="sum", sort=False) if by \
-        else frame.set_index(x)[[y]]
+    wide = (
+        frame.pivot_table(index=x, columns=by, values=y, aggfunc="sum", sort=False) if by else frame.set_index(x)[[y]]
+    )
     fig, ax = plt.subplots(figsize=figsize)
     wide.plot.bar(ax=ax, width=0.8, rot=0, legend=by is not None)
     ax.axhline(0, color="#333", linewidth=0.8)
     for patch in ax.patches:
         if patch.get_height() == 0:
-            ax.plot(patch.get_x() + patch.get_width() / 2, 0, marker="_", markersize=9, markeredgewidth=2.5,
-                    color=patch.get_facecolor())
+            ax.plot(
+                patch.get_x() + patch.get_width() / 2,
+                0,
+                marker="_",
+                markersize=9,
+                markeredgewidth=2.5,
+                color=patch.get_facecolor(),
+            )
     ax.tick_params(axis="x", labelsize=8)
     if by:
         ax.legend(title=by, fontsize=8)
@@ -81,8 +108,19 @@ def bars(frame: pd.DataFrame, x: str, y: str, by: str | None = None, *, title: s
     plt.show()
 
 
-def spans(frame: pd.DataFrame, start: str, end: str, lane: str, by: str, *, title: str,
-          xlabel: str, ylabel: str, queued: str | None = None, figsize: tuple[float, float] = (8, 3.6)) -> None:
+def spans(
+    frame: pd.DataFrame,
+    start: str,
+    end: str,
+    lane: str,
+    by: str,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    queued: str | None = None,
+    figsize: tuple[float, float] = (8, 3.6),
+) -> None:
     """A timeline: one lane per (``by``, ``lane``) row, a bar from ``start`` to ``end``; with
     ``queued`` (a column), a light bar from it to ``start`` shows the wait before the work."""
     fig, ax = plt.subplots(figsize=figsize)
@@ -93,10 +131,16 @@ def spans(frame: pd.DataFrame, start: str, end: str, lane: str, by: str, *, titl
         for row in group.itertuples(index=False):
             y = len(labels)
             if queued:
-                ax.barh(y, getattr(row, start) - getattr(row, queued), left=getattr(row, queued),
-                        color=color, alpha=0.25)
-            ax.barh(y, getattr(row, end) - getattr(row, start), left=getattr(row, start), color=color,
-                    label=str(name) if not any(lab.startswith(f"{name}:") for lab in labels) else None)
+                ax.barh(
+                    y, getattr(row, start) - getattr(row, queued), left=getattr(row, queued), color=color, alpha=0.25
+                )
+            ax.barh(
+                y,
+                getattr(row, end) - getattr(row, start),
+                left=getattr(row, start),
+                color=color,
+                label=str(name) if not any(lab.startswith(f"{name}:") for lab in labels) else None,
+            )
             labels.append(f"{name}: {getattr(row, lane)}")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
@@ -106,8 +150,14 @@ def spans(frame: pd.DataFrame, start: str, end: str, lane: str, by: str, *, titl
     plt.show()
 
 
-def draw_dag(graph, *, title: str, levels: list[list[str]] | None = None,
-             colors: dict[str, str] | None = None, figsize: tuple[float, float] = (8, 3)) -> None:
+def draw_dag(
+    graph,
+    *,
+    title: str,
+    levels: list[list[str]] | None = None,
+    colors: dict[str, str] | None = None,
+    figsize: tuple[float, float] = (8, 3),
+) -> None:
     """Draw a workflow graph left to right, one column per parallel level.
 
     A graph has no axes to label: position means order (left runs first), an arrow means
@@ -120,11 +170,21 @@ def draw_dag(graph, *, title: str, levels: list[list[str]] | None = None,
     for x, level in enumerate(levels):
         for y, node in enumerate(level):
             positions[node] = (x, -(y - (len(level) - 1) / 2))
-    fig, ax = plt.subplots(figsize=figsize)
+    _fig, ax = plt.subplots(figsize=figsize)
     node_colors = [(colors or {}).get(n, "#cfe2f3") for n in graph.nodes]
     labels = {n: str(n).replace("_", "\n") for n in graph.nodes}  # long names wrap
-    nx.draw_networkx(graph, positions, ax=ax, labels=labels, node_color=node_colors,
-                     node_size=2600, node_shape="s", font_size=8, arrowsize=14, edge_color="#555")
+    nx.draw_networkx(
+        graph,
+        positions,
+        ax=ax,
+        labels=labels,
+        node_color=node_colors,
+        node_size=2600,
+        node_shape="s",
+        font_size=8,
+        arrowsize=14,
+        edge_color="#555",
+    )
     ax.set_title(title)
     ax.axis("off")
     ax.margins(0.15)

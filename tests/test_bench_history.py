@@ -12,11 +12,12 @@ def test_record_appends_and_compares_with_the_previous_run_with_the_same_paramet
     path = tmp_path / "machine.jsonl"
     history.record("bench_x", {"load": (100_000, "rows/s"), "start": (2.0, "s")}, {"rows": 10}, path=path)
     assert "first run of bench_x" in capsys.readouterr().out
-    history.record("bench_x", {"load": (1_000, "rows/s")}, {"rows": 99}, path=path)   # other parameters
+    history.record("bench_x", {"load": (1_000, "rows/s")}, {"rows": 99}, path=path)  # other parameters
     assert "first run of bench_x" in capsys.readouterr().out
-    path.write_text(path.read_text() + '{"cut short\n')                               # a killed run's line
-    entry = history.record("bench_x", {"load": (110_000, "rows/s"), "start": (3.0, "s"), "new": (1, "x")},
-                           {"rows": 10}, path=path)
+    path.write_text(path.read_text() + '{"cut short\n')  # a killed run's line
+    entry = history.record(
+        "bench_x", {"load": (110_000, "rows/s"), "start": (3.0, "s"), "new": (1, "x")}, {"rows": 10}, path=path
+    )
     out = capsys.readouterr().out
     assert "against the previous run on this machine" in out
     assert "100,000 rows/s ->   110,000 rows/s   +10.0 % better" in out

@@ -24,10 +24,18 @@ from fdelib import notebooks as nbs
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOKEN = "fde-browser-test"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WIDGET_CHECK = "zz_widget_check.ipynb"
-SLOWEST = 10   # a loaded machine stretches the waits below at most this much
+SLOWEST = 10  # a loaded machine stretches the waits below at most this much
 
 
 def load_factor() -> float:
@@ -58,9 +66,10 @@ class Deadline:
     def __str__(self) -> str:
         return f"{self.waited:.0f} s ({self.seconds:.0f} s on a quiet machine; load now {os.getloadavg()[0]:.1f})"
 
+
 pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium); "
-                                  ".ci/run installs it")
+    not CHROMIUM.exists(), reason="Chromium is not installed (apt-get install chromium); .ci/run installs it"
+)
 
 
 def free_port() -> int:
@@ -85,13 +94,17 @@ def write_widget_check(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell("as_of = '2026-01-02'")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(
-        "import ipywidgets as w\n"
-        "slider = w.IntSlider(value=3, min=0, max=10, description='n')\n"
-        "label = w.Label(value='square: 9')\n"
-        "slider.observe(lambda change: setattr(label, 'value', f\"square: {change['new'] ** 2}\"),"
-        " names='value')\n"
-        "w.VBox([slider, label])")]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell(
+            "import ipywidgets as w\n"
+            "slider = w.IntSlider(value=3, min=0, max=10, description='n')\n"
+            "label = w.Label(value='square: 9')\n"
+            "slider.observe(lambda change: setattr(label, 'value', f\"square: {change['new'] ** 2}\"),"
+            " names='value')\n"
+            "w.VBox([slider, label])"
+        ),
+    ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
@@ -100,17 +113,32 @@ def write_widget_check(path: Path) -> None:
 def lab(tmp_path_factory, settings):
     root = tmp_path_factory.mktemp("lab")
     workdir = root / "notebooks"  # a copy: Run All and autosave never touch the committed files
-    shutil.copytree(nbs.notebooks_dir(settings), workdir,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(nbs.notebooks_dir(settings), workdir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     write_widget_check(workdir / WIDGET_CHECK)
     write_lab_settings(root / "settings")
     port = free_port()
-    env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
-           "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
-    log = open(root / "lab.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "fdelib.cli", "lab", "--port", str(port),
-                             "--notebook-dir", str(workdir), f"--IdentityProvider.token={TOKEN}"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+    }
+    log = open(root / "lab.log", "w")  # noqa: SIM115 (the server writes to it until the fixture ends)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fdelib.cli",
+            "lab",
+            "--port",
+            str(port),
+            "--notebook-dir",
+            str(workdir),
+            f"--IdentityProvider.token={TOKEN}",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = Deadline(90)
     while True:
@@ -150,8 +178,9 @@ def shots(settings) -> Path:
 
 NOTEBOOKS = [nbs.display_name(p) for p in nbs.discover()] + [WIDGET_CHECK]
 # course notebooks whose lesson ends with a widget: it must render and answer a click
-WIDGET_NOTEBOOKS = {nbs.display_name(p) for p in nbs.discover()
-                    if "application/vnd.jupyter.widget-view+json" in p.read_text()}
+WIDGET_NOTEBOOKS = {
+    nbs.display_name(p) for p in nbs.discover() if "application/vnd.jupyter.widget-view+json" in p.read_text()
+}
 
 
 def run_all(page, timeout: float = 120.0) -> list[str]:
@@ -165,7 +194,7 @@ def run_all(page, timeout: float = 120.0) -> list[str]:
         prompts = [e.inner_text().strip() for e in page.query_selector_all(selector)]
         if prompts and all(p[1:-2].isdigit() for p in prompts):
             return prompts
-        failures = error_outputs(page)   # Run All stops at a failing cell: say why, at once
+        failures = error_outputs(page)  # Run All stops at a failing cell: say why, at once
         assert not failures, f"a cell failed: {failures[0][:800]}"
         time.sleep(0.5)
     raise AssertionError(f"cells still running or not run after {deadline}: {prompts}")
@@ -173,8 +202,13 @@ def run_all(page, timeout: float = 120.0) -> list[str]:
 
 def error_outputs(page) -> list[str]:
     """Tracebacks shown in the notebook (cell errors, and errors inside widget outputs)."""
-    texts = [e.inner_text() for e in page.query_selector_all(
-        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
+    texts = [
+        e.inner_text()
+        for e in page.query_selector_all(
+            ".jp-NotebookPanel:not(.lm-mod-hidden) "
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        )
+    ]
     return [t for t in texts if "Traceback" in t or "Error" in t.split("\n")[0]]
 
 
@@ -212,13 +246,13 @@ def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
         if name in WIDGET_NOTEBOOKS:
             assert sliders or buttons or page.query_selector(".widget-dropdown"), f"{name}: its widget did not render"
         dropdowns = page.query_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-dropdown select")
-        if dropdowns and not buttons:   # a choice that redraws by itself: pick another option
+        if dropdowns and not buttons:  # a choice that redraws by itself: pick another option
             before = outputs_text(page)
             options = dropdowns[0].eval_on_selector_all("option", "os => os.map(o => o.value)")
             current = dropdowns[0].eval_on_selector("option:checked", "o => o.value")
             dropdowns[0].select_option(next(o for o in options if o != current))
             wait_for_change(page, before, f"{name}: choosing another option changed nothing", 60)
-        if buttons:   # the course's widgets: a choice and a button that runs the lesson's function
+        if buttons:  # the course's widgets: a choice and a button that runs the lesson's function
             before = outputs_text(page)
             buttons[0].click()
             wait_for_change(page, before, f"{name}: pressing '{buttons[0].inner_text()}' changed nothing", 90)
@@ -231,8 +265,10 @@ def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
             page.keyboard.press("ArrowRight")
             wait_for_change(page, before, f"{name}: moving the slider changed nothing", 15)
             if name == WIDGET_CHECK:  # the kernel answered: 5 squared, not just a moved handle
-                page.wait_for_function("[...document.querySelectorAll('.widget-label')]"
-                                       ".some(e => e.innerText === 'square: 25')", timeout=ms(15))
+                page.wait_for_function(
+                    "[...document.querySelectorAll('.widget-label')].some(e => e.innerText === 'square: 25')",
+                    timeout=ms(15),
+                )
         page.screenshot(path=str(shots / f"{workspace}.png"))
     finally:
         page.close()
@@ -240,8 +276,13 @@ def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
 
 # --- Mage's UI: project 2 on Mage --------------------------------------------------------------
 
-MAGE_BLOCKS = {"fetch_intraday": "DATA LOADER", "export_raw": "DATA EXPORTER", "deduplicate": "TRANSFORMER",
-               "aggregate_daily": "TRANSFORMER", "export_daily": "DATA EXPORTER"}
+MAGE_BLOCKS = {
+    "fetch_intraday": "DATA LOADER",
+    "export_raw": "DATA EXPORTER",
+    "deduplicate": "TRANSFORMER",
+    "aggregate_daily": "TRANSFORMER",
+    "export_daily": "DATA EXPORTER",
+}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -274,7 +315,7 @@ def test_mage_ui_shows_the_pipelines_five_blocks(mage_ui, browser, shots, settin
         page.get_by_role("button", name="Sign into Mage").click()
         page.wait_for_url("**/overview**", timeout=120000)
         page.goto(f"{mage_ui}/pipelines/market_data_etl/edit", timeout=180000)
-        for block, kind in MAGE_BLOCKS.items():     # the editor's blocks and the dependency tree
+        for block in MAGE_BLOCKS:  # the editor's blocks and the dependency tree
             page.get_by_text(block, exact=True).first.wait_for(timeout=120000)
         for kind in set(MAGE_BLOCKS.values()):
             assert page.get_by_text(kind, exact=True).count() == list(MAGE_BLOCKS.values()).count(kind), kind
@@ -285,10 +326,17 @@ def test_mage_ui_shows_the_pipelines_five_blocks(mage_ui, browser, shots, settin
 
 def put_file(lab: str, path: str, content, kind: str = "notebook") -> None:
     """Save a file into the served folder through Jupyter's contents API."""
-    body = {"type": kind} if kind == "directory" else \
-        {"type": kind, "format": "json" if kind == "notebook" else "text", "content": content}
-    request = urllib.request.Request(f"{lab}/api/contents/{path}?token={TOKEN}", method="PUT",
-                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    body = (
+        {"type": kind}
+        if kind == "directory"
+        else {"type": kind, "format": "json" if kind == "notebook" else "text", "content": content}
+    )
+    request = urllib.request.Request(
+        f"{lab}/api/contents/{path}?token={TOKEN}",
+        method="PUT",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(request, timeout=30)
 
 
@@ -303,25 +351,27 @@ def test_practice_copy_checks_what_the_learner_types(lab, browser, shots, tmp_pa
     exercise = exercises.get("latest_close")
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        page.goto(f"{lab}/lab/workspaces/practice/tree/practice/00_start_here.ipynb?reset&token={TOKEN}",
-                  timeout=120000)
+        page.goto(
+            f"{lab}/lab/workspaces/practice/tree/practice/00_start_here.ipynb?reset&token={TOKEN}", timeout=120000
+        )
         page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=60000)
         page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=60000)
         run_all(page)
-        page.wait_for_function("document.body.innerText.includes('latest_close: not answered yet.')",
-                               timeout=30000)
+        page.wait_for_function("document.body.innerText.includes('latest_close: not answered yet.')", timeout=30000)
 
         def answer(text: str, expected: str) -> None:
-            cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").filter(
-                has_text="%%sql --save latest_close").first
+            cell = (
+                page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
+                .filter(has_text="%%sql --save latest_close")
+                .first
+            )
             cell.locator(".cm-content").click()
             page.keyboard.press("Control+a")
-            page.keyboard.insert_text(text)   # as pasted: no auto-closed brackets or indents
-            page.keyboard.press("Shift+Enter")   # runs the answer, selects the check cell
-            page.keyboard.press("Shift+Enter")   # runs the check
+            page.keyboard.insert_text(text)  # as pasted: no auto-closed brackets or indents
+            page.keyboard.press("Shift+Enter")  # runs the answer, selects the check cell
+            page.keyboard.press("Shift+Enter")  # runs the check
             try:
-                page.wait_for_function(f"document.body.innerText.includes({json.dumps(expected)})",
-                                       timeout=90000)
+                page.wait_for_function(f"document.body.innerText.includes({json.dumps(expected)})", timeout=90000)
             except Exception:
                 page.screenshot(path=str(shots / "practice-not-seen.png"))
                 raise

@@ -10,9 +10,14 @@ import pytest
 
 
 def fde(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fdelib.cli", *args], capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "fdelib.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -71,8 +76,9 @@ def test_up_starts_the_workflow_engine_and_down_stops_it():
     import json
     import shutil
     import tempfile
+
     home = tempfile.mkdtemp(prefix="fde-cli-", dir="/tmp")
-    with socket.socket() as sock:   # its own engine port: the session's engine holds FDE_ENGINE_PORT
+    with socket.socket() as sock:  # its own engine port: the session's engine holds FDE_ENGINE_PORT
         sock.bind(("127.0.0.1", 0))
         env = {"FDE_HOME": home, "FDE_ENGINE_PORT": str(sock.getsockname()[1])}
     try:
@@ -87,6 +93,7 @@ def test_up_starts_the_workflow_engine_and_down_stops_it():
         down = fde("down", env=env)
         assert "local workflow engine stopped" in down.stdout and "PostgreSQL stopped" in down.stdout
         import psutil
+
         gone = not psutil.pid_exists(state["pid"]) or psutil.Process(state["pid"]).status() == psutil.STATUS_ZOMBIE
         assert gone
         assert "local engine not running" in fde("status", env=env).stdout
@@ -105,7 +112,7 @@ def assert_private(home: str) -> None:
     seen = set()
     for path in root.rglob("*"):
         if root / "pgdata" in path.parents:
-            continue   # PostgreSQL's own (pgdata itself is checked)
+            continue  # PostgreSQL's own (pgdata itself is checked)
         mode = stat.S_IMODE(path.lstat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
         seen.add(path.relative_to(root).as_posix())
@@ -121,14 +128,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("url", [
-    f"postgresql://learner:{SECRET}@127.0.0.1:{{port}}/course",
-    f"postgresql://learner@127.0.0.1:{{port}}/course?sslmode=disable&password={SECRET}",
-    f"host=127.0.0.1 port={{port}} user=learner password={SECRET} dbname=course",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://learner:{SECRET}@127.0.0.1:{{port}}/course",
+        f"postgresql://learner@127.0.0.1:{{port}}/course?sslmode=disable&password={SECRET}",
+        f"host=127.0.0.1 port={{port}} user=learner password={SECRET} dbname=course",
+    ],
+)
 def test_status_and_up_never_print_a_password(url, tmp_path):
-    env = {"DATABASE_URL": url.format(port=free_port()), "FDE_HOME": str(tmp_path / "home"),
-           "CONDUCTOR_SERVER_URL": f"http://worker:{SECRET}@127.0.0.1:9/api"}
+    env = {
+        "DATABASE_URL": url.format(port=free_port()),
+        "FDE_HOME": str(tmp_path / "home"),
+        "CONDUCTOR_SERVER_URL": f"http://worker:{SECRET}@127.0.0.1:9/api",
+    }
     status, up = fde("status", env=env), fde("up", env=env)
     assert status.returncode != 0 and up.returncode == 2
     for result in (status, up):
@@ -139,11 +152,14 @@ def test_status_and_up_never_print_a_password(url, tmp_path):
 def test_psql_gets_the_password_from_its_environment_not_its_command_line():
     from fdelib.cli import psql_command
 
-    for url in (f"postgresql+psycopg2://learner:{SECRET}@db:5432/course?sslmode=require",
-                f"postgresql+psycopg2://learner@db:5432/course?password={SECRET}&sslmode=require"):
+    for url in (
+        f"postgresql+psycopg2://learner:{SECRET}@db:5432/course?sslmode=require",
+        f"postgresql+psycopg2://learner@db:5432/course?password={SECRET}&sslmode=require",
+    ):
         argument, env = psql_command(url)
         assert argument == "postgresql://learner@db:5432/course?sslmode=require"
         assert env["PGPASSWORD"] == SECRET
     argument, env = psql_command("postgresql+psycopg2://fde@/fde?host=/tmp/x/pgdata")
-    assert argument == "postgresql://fde@/fde?host=%2Ftmp%2Fx%2Fpgdata" and "PGPASSWORD" not in env or \
-        env.get("PGPASSWORD") == os.environ.get("PGPASSWORD")
+    assert (argument == "postgresql://fde@/fde?host=%2Ftmp%2Fx%2Fpgdata" and "PGPASSWORD" not in env) or env.get(
+        "PGPASSWORD"
+    ) == os.environ.get("PGPASSWORD")

@@ -23,9 +23,21 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yaml"
 INTERPOLATION = re.compile(r"(?<!\$)\$\{(\w+)(?::?-([^}]*))?\}")
 # variables fdelib reads besides DEFAULTS (see fdelib/config.py)
-FDELIB_VARS = {"DATABASE_URL", "CONDUCTOR_SERVER_URL", "ALPHAVANTAGE_API_KEY", "OPENFIGI_API_KEY",
-               "PERMID_API_KEY", "GLEIF_BIC_LEI_URL", "GLEIF_ISIN_LEI_URL", "FDE_HOME", "FDE_DATA_DIR",
-               "FDE_RUNS_DIR", "FDE_MODE", "DATABASE_ADMIN_URL", "BANK_APP_PASSWORD"}
+FDELIB_VARS = {
+    "DATABASE_URL",
+    "CONDUCTOR_SERVER_URL",
+    "ALPHAVANTAGE_API_KEY",
+    "OPENFIGI_API_KEY",
+    "PERMID_API_KEY",
+    "GLEIF_BIC_LEI_URL",
+    "GLEIF_ISIN_LEI_URL",
+    "FDE_HOME",
+    "FDE_DATA_DIR",
+    "FDE_RUNS_DIR",
+    "FDE_MODE",
+    "DATABASE_ADMIN_URL",
+    "BANK_APP_PASSWORD",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +73,13 @@ def test_every_default_agrees_with_fdelib():
 
 
 def test_published_ports_are_the_settings_ports(compose):
-    expected = {"postgres": {("POSTGRES_PORT", "5432")}, "pgadmin": {("PGADMIN_PORT", "80")},
-                "conductor": {("CONDUCTOR_PORT", "8080"), ("CONDUCTOR_UI_PORT", "5000")},
-                "jupyterlab": {("JUPYTER_PORT", "8888")}, "mage": {("MAGE_PORT", "6789")}}
+    expected = {
+        "postgres": {("POSTGRES_PORT", "5432")},
+        "pgadmin": {("PGADMIN_PORT", "80")},
+        "conductor": {("CONDUCTOR_PORT", "8080"), ("CONDUCTOR_UI_PORT", "5000")},
+        "jupyterlab": {("JUPYTER_PORT", "8888")},
+        "mage": {("MAGE_PORT", "6789")},
+    }
     for service, pairs in expected.items():
         published = set()
         for mapping in compose["services"][service]["ports"]:
@@ -97,7 +113,8 @@ def test_postgres_pgadmin_jupyterlab_and_mage_listen_on_loopback_unless_asked(co
             assert interpolate(mapping).startswith("127.0.0.1:")
         # ... and none starts before the exposure check has passed
         assert compose["services"][service]["depends_on"]["exposure-check"] == {
-            "condition": "service_completed_successfully"}
+            "condition": "service_completed_successfully"
+        }
 
 
 def test_the_exposure_check_sees_the_secrets_the_services_use(compose):
@@ -106,23 +123,34 @@ def test_the_exposure_check_sees_the_secrets_the_services_use(compose):
     assert "./docker/check-exposure.sh:/fde/check-exposure.sh:ro" in check["volumes"]
     env = check["environment"]
     services = compose["services"]
-    used = {"POSTGRES_ADMIN_PASSWORD": services["postgres"]["environment"]["POSTGRES_PASSWORD"],
-            "POSTGRES_PASSWORD": services["postgres"]["environment"]["FDE_APP_PASSWORD"],
-            "PGADMIN_DEFAULT_PASSWORD": services["pgadmin"]["environment"]["PGADMIN_DEFAULT_PASSWORD"],
-            "JUPYTER_TOKEN": services["jupyterlab"]["environment"]["JUPYTER_TOKEN"],
-            "BANK_APP_PASSWORD": services["jupyterlab"]["environment"]["BANK_APP_PASSWORD"]}
+    used = {
+        "POSTGRES_ADMIN_PASSWORD": services["postgres"]["environment"]["POSTGRES_PASSWORD"],
+        "POSTGRES_PASSWORD": services["postgres"]["environment"]["FDE_APP_PASSWORD"],
+        "PGADMIN_DEFAULT_PASSWORD": services["pgadmin"]["environment"]["PGADMIN_DEFAULT_PASSWORD"],
+        "JUPYTER_TOKEN": services["jupyterlab"]["environment"]["JUPYTER_TOKEN"],
+        "BANK_APP_PASSWORD": services["jupyterlab"]["environment"]["BANK_APP_PASSWORD"],
+    }
     assert {k: env[k] for k in used} == used
     assert env["FDE_BIND_ADDRESS"] == "${FDE_BIND_ADDRESS:-127.0.0.1}"
 
 
-STRONG = {"POSTGRES_ADMIN_PASSWORD": "a-long-admin-secret", "POSTGRES_PASSWORD": "a-long-app-secret",
-          "BANK_APP_PASSWORD": "a-long-bank-secret", "PGADMIN_DEFAULT_PASSWORD": "a-long-pgadmin-pw",
-          "JUPYTER_TOKEN": "a-long-jupyter-token", "MAGE_ADMIN_PASSWORD": "a-long-mage-password"}
+STRONG = {
+    "POSTGRES_ADMIN_PASSWORD": "a-long-admin-secret",
+    "POSTGRES_PASSWORD": "a-long-app-secret",
+    "BANK_APP_PASSWORD": "a-long-bank-secret",
+    "PGADMIN_DEFAULT_PASSWORD": "a-long-pgadmin-pw",
+    "JUPYTER_TOKEN": "a-long-jupyter-token",
+    "MAGE_ADMIN_PASSWORD": "a-long-mage-password",
+}
 
 
 def check_exposure(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", str(ROOT / "docker" / "check-exposure.sh")], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", **env})
+    return subprocess.run(
+        ["sh", str(ROOT / "docker" / "check-exposure.sh")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+    )
 
 
 def defaults_of_the_check(compose) -> dict:
@@ -141,7 +169,7 @@ def test_a_wider_bind_with_default_secrets_is_refused(compose, bind):
     assert result.returncode == 1
     assert f"refusing to publish PostgreSQL, pgAdmin, JupyterLab and Mage on {bind}" in result.stderr
     assert all(name in result.stderr for name in STRONG)
-    one_weak = env | STRONG | {"JUPYTER_TOKEN": "short"}               # set, but guessable
+    one_weak = env | STRONG | {"JUPYTER_TOKEN": "short"}  # set, but guessable
     result = check_exposure(one_weak)
     assert result.returncode == 1 and result.stderr.split("characters:")[1].splitlines()[0].split() == ["JUPYTER_TOKEN"]
     result = check_exposure(env | STRONG | {"POSTGRES_PASSWORD": ""})  # empty
@@ -156,7 +184,7 @@ def test_postgres_superuser_is_not_the_notebooks_role(compose):
     assert interpolate(pg["environment"]["FDE_APP_USER"]) == config.DEFAULTS["POSTGRES_USER"]
     assert "./docker/postgres:/docker-entrypoint-initdb.d:ro" in pg["volumes"]
     script = ROOT / "docker" / "postgres" / "10-application-role.sh"
-    assert script.stat().st_mode & 0o111   # the image runs executable init scripts (else sources them)
+    assert script.stat().st_mode & 0o111  # the image runs executable init scripts (else sources them)
     assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in script.read_text()
 
 
@@ -164,18 +192,23 @@ def test_jupyterlab_reaches_services_with_fdelib_credentials(compose):
     env = compose["services"]["jupyterlab"]["environment"]
     url = config.normalise_database_url(interpolate(env["DATABASE_URL"]))
     d = config.DEFAULTS
-    assert url == config.compose_database_url(d["POSTGRES_USER"], d["POSTGRES_PASSWORD"],
-                                              "postgres", 5432, d["POSTGRES_DB"])
+    assert url == config.compose_database_url(
+        d["POSTGRES_USER"], d["POSTGRES_PASSWORD"], "postgres", 5432, d["POSTGRES_DB"]
+    )
     admin = config.normalise_database_url(interpolate(env["DATABASE_ADMIN_URL"]))
-    assert admin == config.compose_database_url(d["POSTGRES_ADMIN_USER"], d["POSTGRES_ADMIN_PASSWORD"],
-                                                "postgres", 5432, d["POSTGRES_DB"])
+    assert admin == config.compose_database_url(
+        d["POSTGRES_ADMIN_USER"], d["POSTGRES_ADMIN_PASSWORD"], "postgres", 5432, d["POSTGRES_DB"]
+    )
     assert interpolate(env["BANK_APP_PASSWORD"]) == d["BANK_APP_PASSWORD"]
     assert env["CONDUCTOR_SERVER_URL"] == "http://conductor:8080/api"
     pg = compose["services"]["postgres"]["environment"]
     assert {k: interpolate(v) for k, v in pg.items()} == {
-        "POSTGRES_USER": d["POSTGRES_ADMIN_USER"], "POSTGRES_PASSWORD": d["POSTGRES_ADMIN_PASSWORD"],
-        "POSTGRES_DB": d["POSTGRES_DB"], "FDE_APP_USER": d["POSTGRES_USER"],
-        "FDE_APP_PASSWORD": d["POSTGRES_PASSWORD"]}
+        "POSTGRES_USER": d["POSTGRES_ADMIN_USER"],
+        "POSTGRES_PASSWORD": d["POSTGRES_ADMIN_PASSWORD"],
+        "POSTGRES_DB": d["POSTGRES_DB"],
+        "FDE_APP_USER": d["POSTGRES_USER"],
+        "FDE_APP_PASSWORD": d["POSTGRES_PASSWORD"],
+    }
     servers = (ROOT / "docker" / "pgadmin" / "servers.json").read_text()
     assert '"Host": "postgres"' in servers and f'"Username": "{d["POSTGRES_USER"]}"' in servers
 
@@ -183,9 +216,9 @@ def test_jupyterlab_reaches_services_with_fdelib_credentials(compose):
 def test_mage_service_runs_the_repository_project_with_the_stack_settings(compose):
     mage = compose["services"]["mage"]
     image, tag = mage["image"].split(":")
-    assert image == "mageai/mageai" and tag[0].isdigit()        # the official image, a pinned tag
+    assert image == "mageai/mageai" and tag[0].isdigit()  # the official image, a pinned tag
     lock = (ROOT / "mage" / "requirements.lock").read_text()
-    assert f"mage-ai=={tag}" in lock                           # the version `fde mage` installs
+    assert f"mage-ai=={tag}" in lock  # the version `fde mage` installs
     env = mage["environment"]
     assert env["DATABASE_URL"] == compose["services"]["jupyterlab"]["environment"]["DATABASE_URL"]
     assert env["FDE_MODE"] == "${FDE_MODE:-offline}" and env["USER_CODE_PATH"] == "/home/src/mage"
@@ -201,7 +234,8 @@ def test_env_example_documents_what_compose_and_fdelib_read():
     assert used <= documented, f"undocumented: {sorted(used - documented)}"
     assert (FDELIB_VARS | set(config.DEFAULTS)) <= documented
     assert documented <= used | FDELIB_VARS | set(config.DEFAULTS), sorted(
-        documented - used - FDELIB_VARS - set(config.DEFAULTS))
+        documented - used - FDELIB_VARS - set(config.DEFAULTS)
+    )
 
 
 def test_env_example_loads_as_settings(tmp_path):
@@ -214,25 +248,42 @@ def test_env_example_loads_as_settings(tmp_path):
             assert value == config.DEFAULTS[key], key
 
 
-@pytest.mark.skipif(not (shutil.which("docker-compose")), reason="no docker-compose CLI here "
-                    "(Docker's compose plugin is absent on these machines); checked statically above")
+@pytest.mark.skipif(
+    not (shutil.which("docker-compose")),
+    reason="no docker-compose CLI here (Docker's compose plugin is absent on these machines); checked statically above",
+)
 def test_compose_cli_accepts_the_file():
-    result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"],
-                            capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True, cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.skipif(not (shutil.which("docker-compose")), reason="no docker-compose CLI here")
 def test_compose_publishes_where_asked():
     """docker-compose's own interpolation: loopback by default, the asked address otherwise."""
+
     def published(env: dict) -> set[str]:
-        result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config"], capture_output=True,
-                                text=True, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env})
+        result = subprocess.run(
+            ["docker-compose", "-f", str(COMPOSE), "config"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", **env},
+        )
         assert result.returncode == 0, result.stderr
         services = yaml.safe_load(result.stdout)["services"]
         return {str(p) for name in PUBLISHED_BY_US for p in services[name]["ports"]}
 
-    assert published({}) == {"127.0.0.1:5432:5432/tcp", "127.0.0.1:5050:80/tcp", "127.0.0.1:8888:8888/tcp",
-                             "127.0.0.1:6789:6789/tcp"}
-    assert published({"FDE_BIND_ADDRESS": "0.0.0.0"}) == {"0.0.0.0:5432:5432/tcp", "0.0.0.0:5050:80/tcp",
-                                                          "0.0.0.0:8888:8888/tcp", "0.0.0.0:6789:6789/tcp"}
+    assert published({}) == {
+        "127.0.0.1:5432:5432/tcp",
+        "127.0.0.1:5050:80/tcp",
+        "127.0.0.1:8888:8888/tcp",
+        "127.0.0.1:6789:6789/tcp",
+    }
+    assert published({"FDE_BIND_ADDRESS": "0.0.0.0"}) == {
+        "0.0.0.0:5432:5432/tcp",
+        "0.0.0.0:5050:80/tcp",
+        "0.0.0.0:8888:8888/tcp",
+        "0.0.0.0:6789:6789/tcp",
+    }

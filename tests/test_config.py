@@ -48,7 +48,7 @@ def test_bad_mode_is_named(tmp_path):
 
 
 def test_path_with_space_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="FDE_HOME=.*space"):
+    with pytest.raises(ConfigError, match=r"FDE_HOME=.*space"):
         make(tmp_path, {"FDE_HOME": "/tmp/my home"})
 
 
@@ -61,8 +61,7 @@ def test_database_url_gets_the_psycopg2_driver():
 
 
 def test_redact_hides_only_the_password():
-    assert redact_url("postgresql+psycopg2://fde:s3cret@db:5432/fde") == \
-        "postgresql+psycopg2://fde:***@db:5432/fde"
+    assert redact_url("postgresql+psycopg2://fde:s3cret@db:5432/fde") == "postgresql+psycopg2://fde:***@db:5432/fde"
     assert "s3cret" not in redact_url("postgresql://fde:s3cret@db/fde")
     assert redact_url("postgresql+psycopg2://fde@/fde?host=/tmp") == "postgresql+psycopg2://fde@/fde?host=/tmp"
 
@@ -77,30 +76,37 @@ def test_display_path_is_relative_to_home_or_project(tmp_path):
 SECRET = "Top5ecret!"
 
 
-@pytest.mark.parametrize("text", [
-    f"postgresql+psycopg2://fde:{SECRET}@db:5432/fde",
-    f"postgresql://fde:{SECRET}@db/fde?sslmode=require",
-    "postgresql://fde:p@ss:w/rd@db/fde",                                  # a raw @ and / in the password
-    f"postgresql://fde@db/fde?sslmode=require&password={SECRET}&application_name=x",
-    f"postgresql://fde@db/fde?PASSWORD={SECRET}",
-    f"postgresql://fde@db/fde?sslpassword={SECRET}",
-    f"host=db user=fde password={SECRET} dbname=fde",
-    f"host=db user=fde password = '{SECRET} with spaces' dbname=fde",
-    f"PGPASSWORD={SECRET} psql -h db fde",
-    f"cannot reach DATABASE_URL postgresql://fde:{SECRET}@db/fde: FATAL: no",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"postgresql+psycopg2://fde:{SECRET}@db:5432/fde",
+        f"postgresql://fde:{SECRET}@db/fde?sslmode=require",
+        "postgresql://fde:p@ss:w/rd@db/fde",  # a raw @ and / in the password
+        f"postgresql://fde@db/fde?sslmode=require&password={SECRET}&application_name=x",
+        f"postgresql://fde@db/fde?PASSWORD={SECRET}",
+        f"postgresql://fde@db/fde?sslpassword={SECRET}",
+        f"host=db user=fde password={SECRET} dbname=fde",
+        f"host=db user=fde password = '{SECRET} with spaces' dbname=fde",
+        f"PGPASSWORD={SECRET} psql -h db fde",
+        f"cannot reach DATABASE_URL postgresql://fde:{SECRET}@db/fde: FATAL: no",
+    ],
+)
 def test_redact_removes_every_form_of_password(text):
     redacted = redact(text)
     assert SECRET not in redacted and "p@ss:w/rd" not in redacted and "***" in redacted
-    assert "db" in redacted and "fde" in redacted            # where and who stay readable
+    assert "db" in redacted and "fde" in redacted  # where and who stay readable
 
 
 def test_redact_keeps_what_is_not_a_secret_and_removes_known_values():
-    for text in ("postgresql+psycopg2://fde@/fde?host=/tmp/fde-x/pgdata", "mail ann@example.com",
-                 "http://example.com/a@b", "the password must be longer"):
+    for text in (
+        "postgresql+psycopg2://fde@/fde?host=/tmp/fde-x/pgdata",
+        "mail ann@example.com",
+        "http://example.com/a@b",
+        "the password must be longer",
+    ):
         assert redact(text) == text
     assert redact(f"a driver said: {SECRET} is wrong", [SECRET, None, "fde"]) == "a driver said: *** is wrong"
-    assert redact("fde owns fde", ["fde"]) == "fde owns fde"   # too short to be told from a name
+    assert redact("fde owns fde", ["fde"]) == "fde owns fde"  # too short to be told from a name
 
 
 def test_a_query_password_moves_into_the_userinfo_where_sqlalchemy_masks_it(tmp_path):
@@ -109,9 +115,14 @@ def test_a_query_password_moves_into_the_userinfo_where_sqlalchemy_masks_it(tmp_
     url = normalise_database_url(f"postgresql://fde@db:5432/fde?sslmode=require&password={SECRET}")
     assert url == "postgresql+psycopg2://fde:Top5ecret%21@db:5432/fde?sslmode=require"
     assert SECRET not in repr(sa.create_engine(url)) and SECRET not in str(sa.make_url(url))
-    s = make(tmp_path, {"DATABASE_URL": f"postgresql://fde@db/fde?password={SECRET}",
-                        "DATABASE_ADMIN_URL": "postgresql://postgres:Adm1nSecret@db/fde",
-                        "OPENFIGI_API_KEY": "figi-key-1"})
+    s = make(
+        tmp_path,
+        {
+            "DATABASE_URL": f"postgresql://fde@db/fde?password={SECRET}",
+            "DATABASE_ADMIN_URL": "postgresql://postgres:Adm1nSecret@db/fde",
+            "OPENFIGI_API_KEY": "figi-key-1",
+        },
+    )
     from fdelib.config import secrets_of
 
     assert {SECRET, "Adm1nSecret", "figi-key-1"} <= set(secrets_of(s))

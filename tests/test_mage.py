@@ -13,7 +13,6 @@ import socket
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import requests
 
@@ -24,8 +23,13 @@ from fdelib.mage import PIPELINE, blocks, env, headless, process, server, views
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOL, MONTH, INTERVAL, SEED = "ACME", "2025-11", "5min", 7
-STEPS = {"fetch_intraday": "fetch", "export_raw": "load_raw", "deduplicate": "deduplicate",
-         "aggregate_daily": "aggregate_daily", "export_daily": "export"}
+STEPS = {
+    "fetch_intraday": "fetch",
+    "export_raw": "load_raw",
+    "deduplicate": "deduplicate",
+    "aggregate_daily": "aggregate_daily",
+    "export_daily": "export",
+}
 
 
 def free_port() -> int:
@@ -55,14 +59,20 @@ def same(left, right) -> bool:
 
 # --- the Mage project ---------------------------------------------------------------------------
 
+
 def test_the_pipeline_is_the_five_steps_in_order():
     graph = views.graph()
     assert list(graph.nodes) == list(STEPS)
-    assert list(graph.edges) == list(zip(list(STEPS)[:-1], list(STEPS)[1:]))
-    assert [graph.nodes[n]["type"] for n in graph] == ["data_loader", "data_exporter", "transformer",
-                                                       "transformer", "data_exporter"]
+    assert list(graph.edges) == list(zip(list(STEPS)[:-1], list(STEPS)[1:], strict=False))
+    assert [graph.nodes[n]["type"] for n in graph] == [
+        "data_loader",
+        "data_exporter",
+        "transformer",
+        "transformer",
+        "data_exporter",
+    ]
     meta = views.metadata()
-    assert meta["run_pipeline_in_one_process"] is True      # the blocks share the run's transaction
+    assert meta["run_pipeline_in_one_process"] is True  # the blocks share the run's transaction
     assert meta["variables"] == {"symbol": SYMBOL, "month": MONTH, "interval": INTERVAL, "seed": SEED}
 
 
@@ -73,10 +83,13 @@ def test_each_block_calls_fdelib_etl_and_holds_no_pipeline_logic(block):
     tree = ast.parse(source)
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"fdelib", "fdelib.mage", "mage_ai.data_preparation.decorators"}
-    calls = {f"{n.func.value.id}.{n.func.attr}" for n in ast.walk(tree)
-             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)}
+    calls = {
+        f"{n.func.value.id}.{n.func.attr}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+    }
     assert f"etl.{STEPS[block]}" in calls
-    assert STEPS[block] in etl.__all__                      # a public name of fdelib.etl
+    assert STEPS[block] in etl.__all__  # a public name of fdelib.etl
     functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert len(functions) == 1 and len(functions[0].body) <= 3, "a block is a call, not a pipeline"
     assert "sa.text" not in source and "SELECT" not in source.upper().replace("SELECTED", "")
@@ -91,8 +104,11 @@ def test_the_project_keeps_mage_state_outside_the_repository():
 
 
 def test_requirements_are_pinned_and_locked():
-    lock = {line.split("==")[0].lower(): line.split("==")[1].split(" ")[0] for line in
-            (ROOT / "mage" / "requirements.lock").read_text().splitlines() if "==" in line and not line.startswith("#")}
+    lock = {
+        line.split("==")[0].lower(): line.split("==")[1].split(" ")[0]
+        for line in (ROOT / "mage" / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
     assert lock["mage-ai"] == "0.9.80"
     for line in (ROOT / "mage" / "requirements.txt").read_text().splitlines():
         if line and not line.startswith("#"):
@@ -103,12 +119,13 @@ def test_requirements_are_pinned_and_locked():
 
 # --- what a Mage process is told ------------------------------------------------------------------
 
+
 def test_the_environment_names_the_database_and_the_stand_in(settings, monkeypatch):
     from fdelib import stack
 
     monkeypatch.setenv("PYTHONPATH", "/somewhere/else")
     environ = process.environment(settings, stand_in_url="http://127.0.0.1:1")
-    assert environ["DATABASE_URL"] == stack.up(settings)        # the socket URL of the running server
+    assert environ["DATABASE_URL"] == stack.up(settings)  # the socket URL of the running server
     assert environ[process.STAND_IN_URL] == "http://127.0.0.1:1"
     assert environ["FDE_ENV_FILE"] == "none" and environ["FDE_MODE"] == "offline"
     assert environ["FDE_DATA_DIR"] == str(settings.data_dir)
@@ -125,6 +142,7 @@ def test_live_mode_passes_the_key_and_no_stand_in(settings):
 
 
 # --- the environment ------------------------------------------------------------------------------
+
 
 def test_an_environment_built_from_other_files_is_not_ready(settings, tmp_path, monkeypatch):
     monkeypatch.setenv("FDE_MAGE_VENV", str(tmp_path / "venv"))
@@ -143,17 +161,19 @@ def test_an_environment_built_from_other_files_is_not_ready(settings, tmp_path, 
 
 def test_mage_environment_has_mage_and_imports_fdelib_etl(mage_env, settings):
     python = env.bin_dir(settings) / "python"
-    code = ("import importlib.metadata as m, fdelib.etl, fdelib.mage.blocks, sqlalchemy, pandas; "
-            "print(m.version('mage-ai'), m.version('ipykernel'), fdelib.etl.__file__)")
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                          env=process.environment(settings))
+    code = (
+        "import importlib.metadata as m, fdelib.etl, fdelib.mage.blocks, sqlalchemy, pandas; "
+        "print(m.version('mage-ai'), m.version('ipykernel'), fdelib.etl.__file__)"
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=process.environment(settings))
     assert done.returncode == 0, done.stderr[-800:]
     version, ipykernel, where = done.stdout.split()
-    assert (version, ipykernel) == ("0.9.80", "6.15.0")      # Mage's own pins, not the course's
+    assert (version, ipykernel) == ("0.9.80", "6.15.0")  # Mage's own pins, not the course's
     assert Path(where).is_relative_to(settings.project_root)  # the notebooks' fdelib code
 
 
 # --- headless runs ---------------------------------------------------------------------------------
+
 
 def test_mage_run_gives_the_same_rows_and_files_as_fdelib_etl(mage_env, engine):
     etl.reset(engine)
@@ -170,7 +190,7 @@ def test_mage_run_gives_the_same_rows_and_files_as_fdelib_etl(mage_env, engine):
     assert same(produced, expected)
     assert outcome["files"] == {kind: str(path) for kind, path in reference["files"].items()}
     assert views.compare_files(expected_files, views.exported(outcome["files"]))["identical"].all()
-    assert etl.run_log().drop(columns="run_id").equals(reference_log)     # the same run record
+    assert etl.run_log().drop(columns="run_id").equals(reference_log)  # the same run record
     assert outcome["daily_rows"] == 19 and outcome["raw_rows"] == 1465 and outcome["api_calls"] == 1
 
 
@@ -187,15 +207,17 @@ def test_mage_run_of_a_faulty_feed_matches_fdelib_etl(mage_env, engine):
     stub.configure(faults, seed=SEED)
     outcome = headless.run("GLOBX", MONTH, INTERVAL, seed=SEED)
     produced = views.rows("GLOBX", INTERVAL)
-    assert len(produced["raw"]) > len(produced["clean"])                 # the copies are kept raw
-    assert produced["daily"]["session"].astype(str).str[:7].nunique() == 2   # the month before too
+    assert len(produced["raw"]) > len(produced["clean"])  # the copies are kept raw
+    assert produced["daily"]["session"].astype(str).str[:7].nunique() == 2  # the month before too
     assert same(produced, expected)
     assert outcome["duplicates"] > 0 and outcome["gaps"] > 0
     stub.configure(seed=SEED)
 
 
-ERROR_PAYLOAD = {"Error Message": "Invalid API call. Please retry or visit the documentation "
-                                  "(https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY."}
+ERROR_PAYLOAD = {
+    "Error Message": "Invalid API call. Please retry or visit the documentation "
+    "(https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY."
+}
 
 
 @pytest.fixture
@@ -208,9 +230,9 @@ def error_api():
 def test_an_error_payload_fails_the_mage_run_and_changes_nothing(mage_env, engine, error_api):
     etl.reset(engine)
     stub.configure(seed=SEED)
-    headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)     # a product to keep
+    headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)  # a product to keep
     before = product_state()
-    with pytest.raises(alphavantage.ApiError) as fdelib_error:    # what fdelib says of that answer
+    with pytest.raises(alphavantage.ApiError) as fdelib_error:  # what fdelib says of that answer
         etl.fetch(alphavantage.Client(error_api.url, "demo"), SYMBOL, MONTH, INTERVAL)
 
     with pytest.raises(headless.MageRunFailed) as failed:
@@ -230,8 +252,11 @@ def test_a_malformed_answer_fails_the_mage_run_and_changes_nothing(mage_env, eng
     before = product_state()
     stub.configure(["malformed"], seed=SEED)
     try:
-        with pytest.raises(headless.MageRunFailed, match=r"failed in block fetch_intraday: ACME 5min: bar "
-                                                         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d lacks 4. close"):
+        with pytest.raises(
+            headless.MageRunFailed,
+            match=r"failed in block fetch_intraday: ACME 5min: bar "
+            r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d lacks 4. close",
+        ):
             headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
     finally:
         stub.configure(seed=SEED)
@@ -242,19 +267,27 @@ def test_a_malformed_answer_fails_the_mage_run_and_changes_nothing(mage_env, eng
 def test_the_outcome_is_read_from_mage_runs_output():
     ok = blocks.RESULT + json.dumps({"run_id": 3, "daily_rows": 19, "files": {}})
     assert headless.outcome(0, f"noise\n{ok}\n", "")["daily_rows"] == 19
-    failed = blocks.FAILED + json.dumps({"block": "deduplicate", "run_id": 3, "error": "MalformedPayload",
-                                         "message": "ACME 5min: bar 2025-11-03 09:30:00: bad"})
+    failed = blocks.FAILED + json.dumps(
+        {
+            "block": "deduplicate",
+            "run_id": 3,
+            "error": "MalformedPayload",
+            "message": "ACME 5min: bar 2025-11-03 09:30:00: bad",
+        }
+    )
     with pytest.raises(headless.MageRunFailed, match="failed in block deduplicate: ACME 5min: bar") as info:
         headless.outcome(1, f"[fde] run 3\n{failed}\n", "Traceback ...\nfdelib.etl.MalformedPayload: ...")
     assert info.value.block == "deduplicate"
     with pytest.raises(headless.MageRunFailed, match="exited 1: ModuleNotFoundError: No module named 'fdelib'"):
-        headless.outcome(1, "", "Traceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'fdelib'\n")
+        headless.outcome(
+            1, "", "Traceback (most recent call last):\n  File x\nModuleNotFoundError: No module named 'fdelib'\n"
+        )
     with pytest.raises(headless.MageRunFailed, match="without the last block's outcome"):
         headless.outcome(0, "Pipeline run completed.\n", "")
 
 
 def test_a_block_run_alone_says_what_to_do():
-    with pytest.raises(Exception, match="run 42 is not open in this process .* run the whole pipeline"):
+    with pytest.raises(Exception, match=r"run 42 is not open in this process .* run the whole pipeline"):
         blocks.current({"run_id": 42}, "deduplicate")
 
 
@@ -268,6 +301,7 @@ def test_months_of_an_answer_that_overlaps_the_month_before():
 
 
 # --- the UI ------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def mage_ui(mage_env, settings):
@@ -287,7 +321,7 @@ def test_the_ui_serves_the_project_on_loopback_only(mage_ui, settings):
     assert listening == ["127.0.0.1"]
     assert server.running(settings)["url"] == mage_ui
     assert server.describe(settings).startswith(f"UI running: {mage_ui}")
-    assert server.start(settings) == mage_ui             # already running: the same one
+    assert server.start(settings) == mage_ui  # already running: the same one
 
 
 def test_stop_ends_mage_and_its_processes(mage_ui, settings):

@@ -30,8 +30,11 @@ def test_problems_catch_volatile_and_unexecuted_output(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python2"}
     cell = nbformat.v4.new_code_cell("object()", execution_count=1)
-    cell.outputs = [nbformat.v4.new_output("execute_result", data={
-        "text/plain": "<object object at 0x7f3a2c1b4e90>"}, execution_count=1)]
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "execute_result", data={"text/plain": "<object object at 0x7f3a2c1b4e90>"}, execution_count=1
+        )
+    ]
     nb.cells = [cell, nbformat.v4.new_code_cell("print(1)")]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
@@ -61,21 +64,24 @@ def test_drift_uses_nbvals_rules_and_sanitizers():
     import nbformat
 
     committed = nbformat.v4.new_notebook()
-    cells = [nbformat.v4.new_code_cell("print(run)", execution_count=1),
-             nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(now)", execution_count=2),
-             nbformat.v4.new_code_cell("object()", execution_count=3),
-             nbformat.v4.new_code_cell("plot()", execution_count=4),
-             nbformat.v4.new_code_cell("never_run()")]
+    cells = [
+        nbformat.v4.new_code_cell("print(run)", execution_count=1),
+        nbformat.v4.new_code_cell("# NBVAL_IGNORE_OUTPUT\nprint(now)", execution_count=2),
+        nbformat.v4.new_code_cell("object()", execution_count=3),
+        nbformat.v4.new_code_cell("plot()", execution_count=4),
+        nbformat.v4.new_code_cell("never_run()"),
+    ]
     cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="COMPLETED\n")]
     cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="10:00\n")]
-    cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "<object at 0x7f00aa>"},
-                                               execution_count=3)]
+    cells[2].outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "<object at 0x7f00aa>"}, execution_count=3)
+    ]
     cells[3].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "AAAA"})]
     committed.cells = cells
     executed = copy.deepcopy(committed)
-    executed.cells[1].outputs[0]["text"] = "10:01\n"                           # marked: ignored
+    executed.cells[1].outputs[0]["text"] = "10:01\n"  # marked: ignored
     executed.cells[2].outputs[0]["data"]["text/plain"] = "<object at 0x7fbbcc>"  # sanitized away
-    executed.cells[3].outputs[0]["data"]["image/png"] = "BBBB"                 # figures: not compared
+    executed.cells[3].outputs[0]["data"]["image/png"] = "BBBB"  # figures: not compared
     executed.cells[4].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x\n")]  # unrun ref
     patterns = nbs.sanitize_patterns(nbs.notebooks_dir().parent / "nbval_sanitize.cfg")
     assert nbs.drift(executed, committed, patterns) == []

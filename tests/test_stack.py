@@ -18,16 +18,20 @@ from fdelib import config, db, stack
 
 
 def python(code: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], text=True,
-                            stdout=subprocess.PIPE, env={**os.environ, **(env or {})}, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        text=True,
+        stdout=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
 
 
 @pytest.fixture()
 def private_settings():
     """A second embedded server of its own, for tests that kill or race servers."""
     home = Path(tempfile.mkdtemp(prefix="fde-stack-", dir="/tmp"))
-    settings = config.Settings.from_env(environ={"FDE_HOME": str(home)},
-                                        env_file=Path("/nonexistent"))
+    settings = config.Settings.from_env(environ={"FDE_HOME": str(home)}, env_file=Path("/nonexistent"))
     yield settings
     try:
         stack.down(settings)
@@ -36,19 +40,20 @@ def private_settings():
 
 
 def test_application_role_is_not_a_superuser(engine):
-    assert db.read_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-                          engine=engine) is False
+    assert db.read_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", engine=engine) is False
     # nor CREATEROLE: it could administer the roles it creates (any non-superuser role before
     # PostgreSQL 16); the bank's roles are created through the bootstrap superuser instead
-    assert db.read_scalar("SELECT rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = current_user",
-                          engine=engine) is False
+    assert (
+        db.read_scalar("SELECT rolcreaterole OR rolcreatedb FROM pg_roles WHERE rolname = current_user", engine=engine)
+        is False
+    )
     status = stack.status()
     assert status.running and status.kind == "embedded" and status.version.startswith("18")
 
 
 def test_course_database_commits_without_waiting_for_the_disk(engine):
-    assert db.read_scalar("SHOW synchronous_commit") == "off"     # the course database's default
-    assert db.read_scalar("SHOW fsync") == "on"                    # consistency is never traded
+    assert db.read_scalar("SHOW synchronous_commit") == "off"  # the course database's default
+    assert db.read_scalar("SHOW fsync") == "on"  # consistency is never traded
 
 
 def test_killed_kernel_leaves_server_usable_and_status_true(engine, settings):
@@ -110,10 +115,14 @@ def test_two_processes_starting_at_once_share_one_server(private_settings):
     procs = [python(code, env) for _ in range(3)]
     outputs = [p.communicate(timeout=120)[0].strip() for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
-    assert len({o for o in outputs}) == 1 and outputs[0].endswith("True")
-    postmasters = [p for p in psutil.process_iter(["cmdline"])
-                   if p.info["cmdline"] and str(private_settings.pgdata) in " ".join(p.info["cmdline"])
-                   and "-D" in p.info["cmdline"]]
+    assert len(set(outputs)) == 1 and outputs[0].endswith("True")
+    postmasters = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"]
+        and str(private_settings.pgdata) in " ".join(p.info["cmdline"])
+        and "-D" in p.info["cmdline"]
+    ]
     assert len(postmasters) == 1
 
 
@@ -138,9 +147,11 @@ def test_sigkilled_jupyter_kernel_then_running_again_works(engine, settings):
 
     manager, client = start_new_kernel(kernel_name="python3")
     outputs: list = []
-    client.execute_interactive("import os; from fdelib import db\n"
-                               "db.read_scalar('select 1'); print(os.getpid())",
-                               timeout=60, output_hook=outputs.append)
+    client.execute_interactive(
+        "import os; from fdelib import db\ndb.read_scalar('select 1'); print(os.getpid())",
+        timeout=60,
+        output_hook=outputs.append,
+    )
     kernel_pid = int(next(m["content"]["text"] for m in outputs if m["msg_type"] == "stream"))
     assert kernel_pid in stack.status().attached_pids
     os.kill(kernel_pid, signal.SIGKILL)

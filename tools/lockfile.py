@@ -40,7 +40,7 @@ def fingerprint(pyproject: Path = PYPROJECT) -> str:
 def recorded(lock: Path) -> str | None:
     for line in lock.read_text().splitlines()[:5]:
         if line.startswith(MARK):
-            return line[len(MARK):].strip()
+            return line[len(MARK) :].strip()
     return None
 
 
@@ -54,9 +54,11 @@ def check(lock: Path) -> int:
         print(f"fde: {lock.name} is missing: run `make lock` and commit it", file=sys.stderr)
         return 1
     if recorded(lock) != fingerprint():
-        print(f"fde: {lock.name} was not made from pyproject.toml's current dependencies "
-              f"(they changed since it was locked): run `make lock`, then commit {lock.name}",
-              file=sys.stderr)
+        print(
+            f"fde: {lock.name} was not made from pyproject.toml's current dependencies "
+            f"(they changed since it was locked): run `make lock`, then commit {lock.name}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

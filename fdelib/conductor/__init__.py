@@ -70,10 +70,20 @@ def _waiting_executor():
             run = super().execute_workflow(request, wait_until_task_ref, wait_for_seconds, request_id)
             return _ended(run, request.name, wait_until_task_ref, wait_for_seconds)
 
-        def execute(self, name, version=None, workflow_input=None, wait_until_task_ref=None,
-                    wait_for_seconds=10, request_id=None, correlation_id=None, domain=None):
-            run = super().execute(name, version, workflow_input, wait_until_task_ref, wait_for_seconds,
-                                  request_id, correlation_id, domain)
+        def execute(
+            self,
+            name,
+            version=None,
+            workflow_input=None,
+            wait_until_task_ref=None,
+            wait_for_seconds=10,
+            request_id=None,
+            correlation_id=None,
+            domain=None,
+        ):
+            run = super().execute(
+                name, version, workflow_input, wait_until_task_ref, wait_for_seconds, request_id, correlation_id, domain
+            )
             return _ended(run, name, wait_until_task_ref, wait_for_seconds)
 
     return Executor
@@ -83,16 +93,19 @@ def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
     """``run`` if it ended (or its ``wait_until_task_ref`` task did); else StillRunning."""
     tasks = run.tasks or []
     if wait_until_task_ref:
-        done = any(t.reference_task_name == wait_until_task_ref and t.status not in ("SCHEDULED", "IN_PROGRESS")
-                   for t in tasks)
+        done = any(
+            t.reference_task_name == wait_until_task_ref and t.status not in ("SCHEDULED", "IN_PROGRESS") for t in tasks
+        )
     else:
         done = run.status != "RUNNING"
     if done:
         return run
     waiting = [f"{t.reference_task_name} {t.status}" for t in tasks if t.status in ("SCHEDULED", "IN_PROGRESS")]
-    raise StillRunning(f"workflow {name} ({run.workflow_id}) is still {run.status} after {seconds} s"
-                       + (f", waiting on {', '.join(waiting)}" if waiting else "")
-                       + ": are its workers running? (give execute() more wait_for_seconds if the machine is busy)")
+    raise StillRunning(
+        f"workflow {name} ({run.workflow_id}) is still {run.status} after {seconds} s"
+        + (f", waiting on {', '.join(waiting)}" if waiting else "")
+        + ": are its workers running? (give execute() more wait_for_seconds if the machine is busy)"
+    )
 
 
 __all__ = ["clients", "configuration", "executor", "is_local", "local", "server_url"]

@@ -38,19 +38,43 @@ from ..errors import FdeError
 from . import expressions, wire
 from .definitions import Plan, ad_hoc_task_def, task_type
 
-TERMINAL_TASK = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR",
-                           "TIMED_OUT", "CANCELED", "SKIPPED"})
+TERMINAL_TASK = frozenset(
+    {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED", "SKIPPED"}
+)
 SUCCESSFUL = frozenset({"IN_PROGRESS", "SCHEDULED", "COMPLETED", "COMPLETED_WITH_ERRORS", "SKIPPED"})
-RETRIABLE = frozenset({"IN_PROGRESS", "SCHEDULED", "FAILED", "COMPLETED", "COMPLETED_WITH_ERRORS",
-                       "TIMED_OUT"})
+RETRIABLE = frozenset({"IN_PROGRESS", "SCHEDULED", "FAILED", "COMPLETED", "COMPLETED_WITH_ERRORS", "TIMED_OUT"})
 TERMINAL_WORKFLOW = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
-SYSTEM = frozenset({"FORK", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
-                    "SET_VARIABLE"})
-TASK_COLUMNS = ("task_id", "workflow_id", "seq", "ref", "task_type", "task_def_name", "status",
-                "workflow_task", "input", "output", "retry_count", "retried", "executed",
-                "retried_task_id", "poll_count", "worker_id", "reason", "callback_after_seconds",
-                "response_timeout_seconds", "timeout_seconds", "queued", "visible_at",
-                "scheduled_time", "start_time", "end_time", "update_time")
+SYSTEM = frozenset(
+    {"FORK", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE", "SET_VARIABLE"}
+)
+TASK_COLUMNS = (
+    "task_id",
+    "workflow_id",
+    "seq",
+    "ref",
+    "task_type",
+    "task_def_name",
+    "status",
+    "workflow_task",
+    "input",
+    "output",
+    "retry_count",
+    "retried",
+    "executed",
+    "retried_task_id",
+    "poll_count",
+    "worker_id",
+    "reason",
+    "callback_after_seconds",
+    "response_timeout_seconds",
+    "timeout_seconds",
+    "queued",
+    "visible_at",
+    "scheduled_time",
+    "start_time",
+    "end_time",
+    "update_time",
+)
 
 
 class EngineError(FdeError):
@@ -69,10 +93,10 @@ class Conflict(EngineError):
 class Context:
     """What a decision may know besides the run: the time, new ids, and definitions."""
 
-    now: int                                             # epoch milliseconds
+    now: int  # epoch milliseconds
     new_id: Callable[[], str]
     task_defs: Mapping[str, dict] = dataclasses.field(default_factory=dict)
-    workflow_defs: Mapping[str, dict] = dataclasses.field(default_factory=dict)   # by name
+    workflow_defs: Mapping[str, dict] = dataclasses.field(default_factory=dict)  # by name
 
 
 class Run:
@@ -83,9 +107,9 @@ class Run:
         self.tasks = tasks
         self.plan = Plan(workflow["definition"])
         self.dirty: dict[str, dict] = {}
-        self.started: list[Run] = []        # failure workflows started by this decision
-        self.reset = False                  # restart: delete the old tasks on save
-        self.redefined = False              # restart with the latest definition: save it
+        self.started: list[Run] = []  # failure workflows started by this decision
+        self.reset = False  # restart: delete the old tasks on save
+        self.redefined = False  # restart with the latest definition: save it
 
     @property
     def id(self) -> str:
@@ -119,23 +143,43 @@ class Run:
     def document(self) -> dict[str, Any]:
         """What ``${...}`` expressions read (ParametersUtils.getTaskInputV2's input map)."""
         wf = self.workflow
-        doc: dict[str, Any] = {"workflow": {
-            "input": wf["input"], "output": wf["output"], "status": wf["status"],
-            "workflowId": wf["workflow_id"], "parentWorkflowId": wf["parent_workflow_id"],
-            "parentWorkflowTaskId": None, "workflowType": wf["name"], "version": wf["version"],
-            "correlationId": wf["correlation_id"], "reasonForIncompletion": wf["reason"],
-            "schemaVersion": wf["definition"].get("schemaVersion", 2), "variables": wf["variables"]}}
-        for task in self.tasks:          # later attempts overwrite earlier ones
+        doc: dict[str, Any] = {
+            "workflow": {
+                "input": wf["input"],
+                "output": wf["output"],
+                "status": wf["status"],
+                "workflowId": wf["workflow_id"],
+                "parentWorkflowId": wf["parent_workflow_id"],
+                "parentWorkflowTaskId": None,
+                "workflowType": wf["name"],
+                "version": wf["version"],
+                "correlationId": wf["correlation_id"],
+                "reasonForIncompletion": wf["reason"],
+                "schemaVersion": wf["definition"].get("schemaVersion", 2),
+                "variables": wf["variables"],
+            }
+        }
+        for task in self.tasks:  # later attempts overwrite earlier ones
             doc[task["ref"]] = {
-                "input": task["input"], "output": task["output"], "taskType": wire.task_type_of(task),
-                "status": task["status"], "referenceTaskName": task["ref"],
-                "retryCount": task["retry_count"], "correlationId": wf["correlation_id"],
-                "pollCount": task["poll_count"], "taskDefName": task["task_def_name"],
-                "scheduledTime": task["scheduled_time"], "startTime": task["start_time"] or 0,
-                "endTime": task["end_time"] or 0, "workflowInstanceId": wf["workflow_id"],
-                "taskId": task["task_id"], "reasonForIncompletion": task["reason"],
-                "callbackAfterSeconds": task["callback_after_seconds"], "workerId": task["worker_id"],
-                "iteration": 0}
+                "input": task["input"],
+                "output": task["output"],
+                "taskType": wire.task_type_of(task),
+                "status": task["status"],
+                "referenceTaskName": task["ref"],
+                "retryCount": task["retry_count"],
+                "correlationId": wf["correlation_id"],
+                "pollCount": task["poll_count"],
+                "taskDefName": task["task_def_name"],
+                "scheduledTime": task["scheduled_time"],
+                "startTime": task["start_time"] or 0,
+                "endTime": task["end_time"] or 0,
+                "workflowInstanceId": wf["workflow_id"],
+                "taskId": task["task_id"],
+                "reasonForIncompletion": task["reason"],
+                "callbackAfterSeconds": task["callback_after_seconds"],
+                "workerId": task["worker_id"],
+                "iteration": 0,
+            }
         return doc
 
     def render(self, include_tasks: bool = True) -> dict:
@@ -152,23 +196,37 @@ class _Terminate(Exception):
 
 # --- starting -----------------------------------------------------------------------------
 
+
 def start(definition: dict, request: Mapping[str, Any], ctx: Context, *, parent: str | None = None) -> Run:
     """WorkflowExecutorOps.startWorkflow: a new run of ``definition`` (already checked),
     decided once."""
     definition = with_task_definitions(definition, ctx.task_defs)
     workflow_input = dict(request.get("input") or {})
-    if workflow_input:      # ParametersUtils.getWorkflowInput: only a non-empty input gets the template
+    if workflow_input:  # ParametersUtils.getWorkflowInput: only a non-empty input gets the template
         for key, value in (definition.get("inputTemplate") or {}).items():
             workflow_input.setdefault(key, copy.deepcopy(value))
     workflow = {
-        "workflow_id": request.get("workflowId") or ctx.new_id(), "name": definition["name"],
-        "version": definition.get("version", 1), "status": "RUNNING", "definition": definition,
-        "input": workflow_input, "output": {}, "variables": copy.deepcopy(definition.get("variables") or {}),
-        "correlation_id": request.get("correlationId"), "request_id": request.get("requestId"),
-        "priority": request.get("priority") or 0, "reason": None, "failed_refs": [],
-        "failed_task_id": None, "parent_workflow_id": parent,
-        "timeout_seconds": _workflow_timeout(definition), "create_time": ctx.now,
-        "update_time": ctx.now, "end_time": None, "last_retried_time": 0}
+        "workflow_id": request.get("workflowId") or ctx.new_id(),
+        "name": definition["name"],
+        "version": definition.get("version", 1),
+        "status": "RUNNING",
+        "definition": definition,
+        "input": workflow_input,
+        "output": {},
+        "variables": copy.deepcopy(definition.get("variables") or {}),
+        "correlation_id": request.get("correlationId"),
+        "request_id": request.get("requestId"),
+        "priority": request.get("priority") or 0,
+        "reason": None,
+        "failed_refs": [],
+        "failed_task_id": None,
+        "parent_workflow_id": parent,
+        "timeout_seconds": _workflow_timeout(definition),
+        "create_time": ctx.now,
+        "update_time": ctx.now,
+        "end_time": None,
+        "last_retried_time": 0,
+    }
     run = Run(workflow, [])
     decide(run, ctx)
     return run
@@ -201,6 +259,7 @@ def _workflow_timeout(definition: dict) -> int:
 
 # --- the decide loop -----------------------------------------------------------------------
 
+
 def decide(run: Run, ctx: Context) -> None:
     """WorkflowExecutorOps.decide: apply DeciderService.decide until nothing changes."""
     if not run.running:
@@ -229,14 +288,20 @@ class _Outcome:
 def _decide_once(run: Run, ctx: Context) -> _Outcome:
     outcome = _Outcome()
     _check_workflow_timeout(run, ctx)
-    if not run.tasks:                                   # a new workflow (or a restart)
+    if not run.tasks:  # a new workflow (or a restart)
         outcome.changed = _schedule(run, run.plan.first(), ctx) != []
         if not outcome.changed:
             raise _Terminate("No tasks found to be executed", "COMPLETED")
         return outcome
-    terminate_task = next((t for t in run.tasks if t["task_type"] == "TERMINATE" and
-                           t["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS")), None)
-    if terminate_task is not None:         # the workflow ends; nothing more is scheduled
+    terminate_task = next(
+        (
+            t
+            for t in run.tasks
+            if t["task_type"] == "TERMINATE" and t["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS")
+        ),
+        None,
+    )
+    if terminate_task is not None:  # the workflow ends; nothing more is scheduled
         for task in run.tasks:
             if not task["executed"] and task["status"] in TERMINAL_TASK:
                 task["executed"] = True
@@ -252,9 +317,13 @@ def _decide_once(run: Run, ctx: Context) -> _Outcome:
         _check_task_timeout(run, task, task_def, ctx)
         _check_poll_timeout(run, task, task_def, ctx)
         if _response_timed_out(task, task_def, ctx):
-            task.update(status="TIMED_OUT", end_time=ctx.now, queued=False,
-                        reason=f"responseTimeoutSeconds: {task_def['responseTimeoutSeconds']} exceeded "
-                               "(no word from the worker that polled it)")
+            task.update(
+                status="TIMED_OUT",
+                end_time=ctx.now,
+                queued=False,
+                reason=f"responseTimeoutSeconds: {task_def['responseTimeoutSeconds']} exceeded "
+                "(no word from the worker that polled it)",
+            )
             run.touch(task)
             outcome.changed = True
         if task["status"] in TERMINAL_TASK and task["status"] not in SUCCESSFUL:
@@ -263,7 +332,7 @@ def _decide_once(run: Run, ctx: Context) -> _Outcome:
                 scheduled.append(again)
                 outcome.changed = True
                 continue
-            task["status"] = "COMPLETED_WITH_ERRORS"       # optional: the workflow goes on
+            task["status"] = "COMPLETED_WITH_ERRORS"  # optional: the workflow goes on
             run.touch(task)
         if not task["executed"] and not task["retried"] and task["status"] in TERMINAL_TASK:
             task["executed"] = True
@@ -274,7 +343,7 @@ def _decide_once(run: Run, ctx: Context) -> _Outcome:
                 scheduled += _schedule(run, following, ctx)
     outcome.changed |= bool(scheduled)
     if any(t["task_type"] == "TERMINATE" and t["status"] == "COMPLETED" for t in scheduled):
-        return outcome                     # the next round ends the workflow
+        return outcome  # the next round ends the workflow
     if not scheduled and _workflow_done(run):
         outcome.complete = True
     return outcome
@@ -311,6 +380,7 @@ def _workflow_done(run: Run) -> bool:
 
 # --- scheduling: the task mappers -----------------------------------------------------------
 
+
 def _schedule(run: Run, workflow_task: dict | None, ctx: Context, retry_count: int = 0) -> list[dict]:
     """DeciderService.getTasksToBeScheduled + WorkflowExecutorOps.scheduleTask: map the task
     (and what it brings along), skip reference names already in the run, give them their
@@ -334,8 +404,18 @@ def _map(run: Run, wt: dict, ctx: Context, retry_count: int) -> list[dict]:
     doc = run.document()
     task_input = expressions.task_input(wt.get("inputParameters"), doc)
     if kind == "FORK_JOIN":
-        fork = _new_task(run, wt, "FORK", ctx, retry_count, input=task_input, status="COMPLETED",
-                         task_def_name="FORK", start_time=ctx.now, end_time=ctx.now)
+        fork = _new_task(
+            run,
+            wt,
+            "FORK",
+            ctx,
+            retry_count,
+            input=task_input,
+            status="COMPLETED",
+            task_def_name="FORK",
+            start_time=ctx.now,
+            end_time=ctx.now,
+        )
         tasks = [fork]
         for branch in wt.get("forkTasks") or []:
             tasks += _map(run, branch[0], ctx, retry_count)
@@ -344,34 +424,64 @@ def _map(run: Run, wt: dict, ctx: Context, retry_count: int) -> list[dict]:
             raise _Terminate("Fork task definition is not followed by a join task.  Check the blueprint")
         return tasks + _map(run, join, ctx, retry_count)
     if kind == "JOIN":
-        return [_new_task(run, wt, "JOIN", ctx, retry_count, input={"joinOn": list(wt.get("joinOn") or [])},
-                          status="IN_PROGRESS", task_def_name="JOIN", start_time=ctx.now)]
+        return [
+            _new_task(
+                run,
+                wt,
+                "JOIN",
+                ctx,
+                retry_count,
+                input={"joinOn": list(wt.get("joinOn") or [])},
+                status="IN_PROGRESS",
+                task_def_name="JOIN",
+                start_time=ctx.now,
+            )
+        ]
     if kind == "FORK_JOIN_DYNAMIC":
         return _dynamic_fork(run, wt, task_input, ctx, retry_count)
     if kind in ("SWITCH", "DECISION"):
         return _switch(run, wt, kind, task_input, ctx, retry_count)
     if kind == "TERMINATE":
         task_input = expressions.task_input(wt.get("inputParameters"), doc, None, None)
-        return [_new_task(run, wt, "TERMINATE", ctx, retry_count, input=task_input, status="IN_PROGRESS",
-                          start_time=ctx.now)]
+        return [
+            _new_task(
+                run, wt, "TERMINATE", ctx, retry_count, input=task_input, status="IN_PROGRESS", start_time=ctx.now
+            )
+        ]
     if kind == "SET_VARIABLE":
-        return [_new_task(run, wt, "SET_VARIABLE", ctx, retry_count, input=task_input, status="IN_PROGRESS",
-                          start_time=ctx.now)]
+        return [
+            _new_task(
+                run, wt, "SET_VARIABLE", ctx, retry_count, input=task_input, status="IN_PROGRESS", start_time=ctx.now
+            )
+        ]
     raise _Terminate(f"task type {kind} cannot be scheduled by the local engine")
 
 
 def _simple(run: Run, wt: dict, ctx: Context, retry_count: int, retried_task_id: str | None = None) -> dict:
     """SimpleTaskMapper: the task waits in its queue for a worker."""
-    task_def = wt.get("taskDefinition") or ctx.task_defs.get(wt.get("name")) or ad_hoc_task_def(wt.get("name"), "SIMPLE")
+    task_def = (
+        wt.get("taskDefinition") or ctx.task_defs.get(wt.get("name")) or ad_hoc_task_def(wt.get("name"), "SIMPLE")
+    )
     task_id = ctx.new_id()
     delay = int(wt.get("startDelay") or 0)
     task_input = expressions.task_input(wt.get("inputParameters"), run.document(), task_def, task_id)
     policy = task_def.get("timeoutPolicy") or "TIME_OUT_WF"
-    return _new_task(run, wt, "SIMPLE", ctx, retry_count, task_id=task_id, input=task_input,
-                     status="SCHEDULED", queued=True, visible_at=ctx.now + delay * 1000,
-                     callback_after_seconds=delay, retried_task_id=retried_task_id,
-                     response_timeout_seconds=task_def.get("responseTimeoutSeconds") or 0,
-                     timeout_seconds=0 if policy == "ALERT_ONLY" else task_def.get("timeoutSeconds") or 0)
+    return _new_task(
+        run,
+        wt,
+        "SIMPLE",
+        ctx,
+        retry_count,
+        task_id=task_id,
+        input=task_input,
+        status="SCHEDULED",
+        queued=True,
+        visible_at=ctx.now + delay * 1000,
+        callback_after_seconds=delay,
+        retried_task_id=retried_task_id,
+        response_timeout_seconds=task_def.get("responseTimeoutSeconds") or 0,
+        timeout_seconds=0 if policy == "ALERT_ONLY" else task_def.get("timeoutSeconds") or 0,
+    )
 
 
 def _switch(run: Run, wt: dict, kind: str, task_input: dict, ctx: Context, retry_count: int) -> list[dict]:
@@ -380,16 +490,35 @@ def _switch(run: Run, wt: dict, kind: str, task_input: dict, ctx: Context, retry
     cases = wt.get("decisionCases") or {}
     if kind == "SWITCH":
         key = expressions.java_string(task_input.get(wt.get("expression")))
-        task = _new_task(run, wt, "SWITCH", ctx, retry_count, task_def_name="SWITCH", status="IN_PROGRESS",
-                         input={**task_input, "case": key}, start_time=ctx.now,
-                         output={"evaluationResult": [key], "selectedCase": key})
+        task = _new_task(
+            run,
+            wt,
+            "SWITCH",
+            ctx,
+            retry_count,
+            task_def_name="SWITCH",
+            status="IN_PROGRESS",
+            input={**task_input, "case": key},
+            start_time=ctx.now,
+            output={"evaluationResult": [key], "selectedCase": key},
+        )
         chosen = cases.get(key)
-        if chosen is None:       # an explicitly empty case runs nothing, not the default
+        if chosen is None:  # an explicitly empty case runs nothing, not the default
             chosen = wt.get("defaultCase") or []
     else:
         key = expressions.java_string(task_input.get(wt.get("caseValueParam")))
-        task = _new_task(run, wt, "DECISION", ctx, retry_count, task_def_name="DECISION", status="IN_PROGRESS",
-                         input={"case": key}, start_time=ctx.now, output={"caseOutput": [key]})
+        task = _new_task(
+            run,
+            wt,
+            "DECISION",
+            ctx,
+            retry_count,
+            task_def_name="DECISION",
+            status="IN_PROGRESS",
+            input={"case": key},
+            start_time=ctx.now,
+            output={"caseOutput": [key]},
+        )
         chosen = cases.get(key) or wt.get("defaultCase") or []
     tasks = [task]
     if chosen:
@@ -403,52 +532,102 @@ def _dynamic_fork(run: Run, wt: dict, task_input: dict, ctx: Context, retry_coun
     tasks_param = wt.get("dynamicForkTasksParam") or "dynamicTasks"
     inputs_param = wt.get("dynamicForkTasksInputParamName") or "dynamicTasksInput"
     forked, inputs = task_input.get(tasks_param), task_input.get(inputs_param) or {}
-    if not isinstance(forked, list) or not all(isinstance(t, dict) and t.get("taskReferenceName") and
-                                               t.get("name") for t in forked):
-        raise _Terminate(f"Tasks could not be dynamically forked due to invalid input: FORK_JOIN_DYNAMIC "
-                         f"{wt['taskReferenceName']}: input {tasks_param!r} must be a list of tasks with a "
-                         "name and a taskReferenceName")
+    if not isinstance(forked, list) or not all(
+        isinstance(t, dict) and t.get("taskReferenceName") and t.get("name") for t in forked
+    ):
+        raise _Terminate(
+            f"Tasks could not be dynamically forked due to invalid input: FORK_JOIN_DYNAMIC "
+            f"{wt['taskReferenceName']}: input {tasks_param!r} must be a list of tasks with a "
+            "name and a taskReferenceName"
+        )
     if not isinstance(inputs, dict):
-        raise _Terminate(f"Tasks could not be dynamically forked due to invalid input: input "
-                         f"{inputs_param!r} must map each reference name to its input")
+        raise _Terminate(
+            f"Tasks could not be dynamically forked due to invalid input: input "
+            f"{inputs_param!r} must map each reference name to its input"
+        )
     forked = [{**copy.deepcopy(t), "type": task_type(t)} for t in forked]
     for task in forked:
         if task["type"] not in SYSTEM | {"SIMPLE"} or task["type"] in ("FORK_JOIN_DYNAMIC",):
-            raise _Terminate(f"FORK_JOIN_DYNAMIC {wt['taskReferenceName']}: the local engine cannot fork "
-                             f"tasks of type {task['type']}")
-        task["inputParameters"] = {**(task.get("inputParameters") or {}),
-                                   **(inputs.get(task["taskReferenceName"]) or {})}
-    fork = _new_task(run, wt, "FORK", ctx, retry_count, task_def_name="FORK", status="COMPLETED",
-                     executed=True, start_time=ctx.now, end_time=ctx.now,
-                     input={**task_input, "forkedTasks": [t["taskReferenceName"] for t in forked],
-                            "forkedTaskDefs": forked})
+            raise _Terminate(
+                f"FORK_JOIN_DYNAMIC {wt['taskReferenceName']}: the local engine cannot fork "
+                f"tasks of type {task['type']}"
+            )
+        task["inputParameters"] = {
+            **(task.get("inputParameters") or {}),
+            **(inputs.get(task["taskReferenceName"]) or {}),
+        }
+    fork = _new_task(
+        run,
+        wt,
+        "FORK",
+        ctx,
+        retry_count,
+        task_def_name="FORK",
+        status="COMPLETED",
+        executed=True,
+        start_time=ctx.now,
+        end_time=ctx.now,
+        input={**task_input, "forkedTasks": [t["taskReferenceName"] for t in forked], "forkedTaskDefs": forked},
+    )
     tasks, join_on = [fork], []
     taken = {t["ref"] for t in run.tasks} | set(run.plan.slots)
     for task in forked:
         if task["taskReferenceName"] in taken:
-            raise _Terminate(f"No dynamic tasks could be created for the Workflow: {run.workflow['name']}."
-                             f"{run.workflow['version']}/{run.id}, Dynamic Fork Task: {wt['taskReferenceName']} "
-                             f"attempted to create a duplicate task reference name: {task['taskReferenceName']}")
+            raise _Terminate(
+                f"No dynamic tasks could be created for the Workflow: {run.workflow['name']}."
+                f"{run.workflow['version']}/{run.id}, Dynamic Fork Task: {wt['taskReferenceName']} "
+                f"attempted to create a duplicate task reference name: {task['taskReferenceName']}"
+            )
         mapped = _map(run, task, ctx, retry_count)
         tasks += mapped
         join_on.append(mapped[-1]["ref"])
     join_wt = run.plan.after(wt["taskReferenceName"])
     if join_wt is None or task_type(join_wt) != "JOIN":
         raise _Terminate("Dynamic join definition is not followed by a join task.  Check the workflow definition.")
-    join = _new_task(run, join_wt, "JOIN", ctx, retry_count, task_def_name="JOIN", status="IN_PROGRESS",
-                     start_time=ctx.now, input={**(join_wt.get("inputParameters") or {}), "joinOn": join_on})
-    return tasks + [join]
+    join = _new_task(
+        run,
+        join_wt,
+        "JOIN",
+        ctx,
+        retry_count,
+        task_def_name="JOIN",
+        status="IN_PROGRESS",
+        start_time=ctx.now,
+        input={**(join_wt.get("inputParameters") or {}), "joinOn": join_on},
+    )
+    return [*tasks, join]
 
 
 def _new_task(run: Run, wt: dict, kind: str, ctx: Context, retry_count: int, **fields) -> dict:
     """TaskMapperContext.createTaskModel, with a mapper's own fields."""
-    task = {"task_id": fields.pop("task_id", None) or ctx.new_id(), "workflow_id": run.id, "seq": 0,
-            "ref": wt["taskReferenceName"], "task_type": kind, "task_def_name": wt.get("name") or kind,
-            "status": "SCHEDULED", "workflow_task": wt, "input": {}, "output": {},
-            "retry_count": retry_count, "retried": False, "executed": False, "retried_task_id": None,
-            "poll_count": 0, "worker_id": None, "reason": None, "callback_after_seconds": 0,
-            "response_timeout_seconds": 0, "timeout_seconds": 0, "queued": False, "visible_at": None,
-            "scheduled_time": ctx.now, "start_time": None, "end_time": None, "update_time": ctx.now}
+    task = {
+        "task_id": fields.pop("task_id", None) or ctx.new_id(),
+        "workflow_id": run.id,
+        "seq": 0,
+        "ref": wt["taskReferenceName"],
+        "task_type": kind,
+        "task_def_name": wt.get("name") or kind,
+        "status": "SCHEDULED",
+        "workflow_task": wt,
+        "input": {},
+        "output": {},
+        "retry_count": retry_count,
+        "retried": False,
+        "executed": False,
+        "retried_task_id": None,
+        "poll_count": 0,
+        "worker_id": None,
+        "reason": None,
+        "callback_after_seconds": 0,
+        "response_timeout_seconds": 0,
+        "timeout_seconds": 0,
+        "queued": False,
+        "visible_at": None,
+        "scheduled_time": ctx.now,
+        "start_time": None,
+        "end_time": None,
+        "update_time": ctx.now,
+    }
     task.update(fields)
     return task
 
@@ -488,8 +667,9 @@ def _evaluate_join(run: Run, join: dict, ctx: Context) -> bool:
         optional = bool(task["workflow_task"].get("optional"))
         permissive = bool(task["workflow_task"].get("permissive"))
         if task["status"] not in SUCCESSFUL and not optional and (not permissive or all_terminal):
-            reasons = " ".join(t["reason"] or "null" for _, t in joined
-                               if t is not None and t["status"] not in SUCCESSFUL)
+            reasons = " ".join(
+                t["reason"] or "null" for _, t in joined if t is not None and t["status"] not in SUCCESSFUL
+            )
             join.update(status="FAILED", reason=reasons, output=output, end_time=ctx.now)
             run.touch(join)
             return True
@@ -501,8 +681,11 @@ def _evaluate_join(run: Run, join: dict, ctx: Context) -> bool:
     if not all_terminal:
         return False
     if optional_failures:
-        join.update(status="COMPLETED_WITH_ERRORS", end_time=ctx.now,
-                    reason=" ".join(optional_failures) + " completed with errors")
+        join.update(
+            status="COMPLETED_WITH_ERRORS",
+            end_time=ctx.now,
+            reason=" ".join(optional_failures) + " completed with errors",
+        )
     else:
         join.update(status="COMPLETED", end_time=ctx.now)
     run.touch(join)
@@ -511,10 +694,14 @@ def _evaluate_join(run: Run, join: dict, ctx: Context) -> bool:
 
 # --- failures, retries and timeouts ---------------------------------------------------------
 
+
 def _task_def(task: dict, ctx: Context) -> dict:
     wt = task["workflow_task"]
-    return wt.get("taskDefinition") or ctx.task_defs.get(task["task_def_name"]) or \
-        ad_hoc_task_def(task["task_def_name"], "SIMPLE" if task["task_type"] == "SIMPLE" else task["task_type"])
+    return (
+        wt.get("taskDefinition")
+        or ctx.task_defs.get(task["task_def_name"])
+        or ad_hoc_task_def(task["task_def_name"], "SIMPLE" if task["task_type"] == "SIMPLE" else task["task_type"])
+    )
 
 
 def _retry_task(run: Run, task: dict, task_def: dict, ctx: Context) -> dict | None:
@@ -529,8 +716,11 @@ def _retry_task(run: Run, task: dict, task_def: dict, ctx: Context) -> dict | No
         if wt.get("optional") or wt.get("permissive"):
             return None
         status = {"CANCELED": "TERMINATED", "TIMED_OUT": "TIMED_OUT"}.get(task["status"], "FAILED")
-        raise _Terminate(f"Task '{task['ref']}' failed with status {task['status']} and reason: "
-                         f"'{task['reason'] or ''}'", status, task)
+        raise _Terminate(
+            f"Task '{task['ref']}' failed with status {task['status']} and reason: '{task['reason'] or ''}'",
+            status,
+            task,
+        )
     base = task_def.get("retryDelaySeconds", 60) or 0
     logic = task_def.get("retryLogic") or "FIXED"
     if logic == "LINEAR_BACKOFF":
@@ -545,7 +735,7 @@ def _retry_task(run: Run, task: dict, task_def: dict, ctx: Context) -> dict | No
     task["retried"] = True
     run.touch(task)
     again = _simple(run, wt, ctx, task["retry_count"] + 1, retried_task_id=task["task_id"])
-    again["input"] = {**task["input"], **again["input"]}    # the old input, re-resolved on top
+    again["input"] = {**task["input"], **again["input"]}  # the old input, re-resolved on top
     again.update(visible_at=ctx.now + delay * 1000, callback_after_seconds=delay, reason=task["reason"])
     again["seq"] = max((t["seq"] for t in run.tasks), default=0) + 1
     run.tasks.append(again)
@@ -563,8 +753,11 @@ def _check_workflow_timeout(run: Run, ctx: Context) -> None:
     origin = run.workflow["last_retried_time"] or run.workflow["create_time"]
     elapsed = ctx.now - origin
     if elapsed >= seconds * 1000:
-        raise _Terminate(f"Workflow timed out after {elapsed // 1000} seconds. Timeout configured as "
-                         f"{seconds} seconds. Timeout policy configured to TIME_OUT_WF", "TIMED_OUT")
+        raise _Terminate(
+            f"Workflow timed out after {elapsed // 1000} seconds. Timeout configured as "
+            f"{seconds} seconds. Timeout policy configured to TIME_OUT_WF",
+            "TIMED_OUT",
+        )
 
 
 def _timeout_with_policy(run: Run, task: dict, task_def: dict, reason: str, ctx: Context) -> None:
@@ -585,9 +778,14 @@ def _check_task_timeout(run: Run, task: dict, task_def: dict, ctx: Context) -> N
         return
     elapsed = ctx.now - (task["start_time"] + int(task["workflow_task"].get("startDelay") or 0) * 1000)
     if elapsed >= seconds * 1000:
-        _timeout_with_policy(run, task, task_def,
-                             f"Task timed out after {elapsed // 1000} seconds. Timeout configured as {seconds} "
-                             f"seconds. Timeout policy configured to {task_def.get('timeoutPolicy')}", ctx)
+        _timeout_with_policy(
+            run,
+            task,
+            task_def,
+            f"Task timed out after {elapsed // 1000} seconds. Timeout configured as {seconds} "
+            f"seconds. Timeout policy configured to {task_def.get('timeoutPolicy')}",
+            ctx,
+        )
 
 
 def _check_poll_timeout(run: Run, task: dict, task_def: dict, ctx: Context) -> None:
@@ -598,10 +796,14 @@ def _check_poll_timeout(run: Run, task: dict, task_def: dict, ctx: Context) -> N
         return
     elapsed = ctx.now - (task["scheduled_time"] + int(task["workflow_task"].get("startDelay") or 0) * 1000)
     if elapsed >= (seconds + task["callback_after_seconds"]) * 1000:
-        _timeout_with_policy(run, task, task_def,
-                             f"Task poll timed out after {elapsed // 1000} seconds. Poll timeout configured as "
-                             f"{seconds} seconds. Timeout policy configured to {task_def.get('timeoutPolicy')}",
-                             ctx)
+        _timeout_with_policy(
+            run,
+            task,
+            task_def,
+            f"Task poll timed out after {elapsed // 1000} seconds. Poll timeout configured as "
+            f"{seconds} seconds. Timeout policy configured to {task_def.get('timeoutPolicy')}",
+            ctx,
+        )
 
 
 def _response_timed_out(task: dict, task_def: dict, ctx: Context) -> bool:
@@ -615,12 +817,15 @@ def _response_timed_out(task: dict, task_def: dict, ctx: Context) -> bool:
 
 # --- ending a workflow ----------------------------------------------------------------------
 
+
 def _end_execution(run: Run, terminate_task: dict | None, ctx: Context) -> None:
     """WorkflowExecutorOps.endExecution: a TERMINATE task's status decides, else COMPLETED."""
     if terminate_task is not None:
         status = terminate_task["input"].get("terminationStatus")
-        reason = terminate_task["input"].get("terminationReason") or \
-            f"Workflow is {status} by TERMINATE task: {terminate_task['task_id']}"
+        reason = (
+            terminate_task["input"].get("terminationReason")
+            or f"Workflow is {status} by TERMINATE task: {terminate_task['task_id']}"
+        )
         if status in ("FAILED", "TERMINATED"):
             _terminate_with(run, _Terminate(reason, status, terminate_task), ctx)
             return
@@ -640,7 +845,7 @@ def _terminate_with(run: Run, stop: _Terminate, ctx: Context) -> None:
     """WorkflowExecutorOps.terminate: the workflow ends with the exception's status and
     starts its failure workflow."""
     wf = run.workflow
-    if stop.status == "COMPLETED":            # "No tasks found to be executed"
+    if stop.status == "COMPLETED":  # "No tasks found to be executed"
         wf["reason"] = stop.reason
         _complete(run, ctx)
         return
@@ -672,9 +877,12 @@ def _terminate_workflow(run: Run, reason: str | None, failure_workflow: str | No
     failure_input["failedWorkflow"] = run.render(include_tasks=True)
     definition = ctx.workflow_defs.get(failure_workflow)
     if definition is None:
-        wf["output"] = {**wf["output"], "conductor.failure_workflow":
-                        f"Error workflow {failure_workflow} failed to start.  reason: No such workflow defined. "
-                        f"name={failure_workflow}, version={wf['definition'].get('failureWorkflowVersion')}"}
+        version = wf["definition"].get("failureWorkflowVersion")
+        wf["output"] = {
+            **wf["output"],
+            "conductor.failure_workflow": f"Error workflow {failure_workflow} failed to start.  "
+            f"reason: No such workflow defined. name={failure_workflow}, version={version}",
+        }
         return
     child = start(definition, {"input": failure_input, "correlationId": wf["correlation_id"]}, ctx, parent=None)
     child.workflow["parent_workflow_id"] = None
@@ -688,8 +896,14 @@ def _workflow_output(run: Run, ctx: Context, task: dict | None = None) -> dict:
     definition's outputParameters; else the last task's output."""
     if not run.tasks:
         return run.workflow["output"]
-    terminate_task = next((t for t in run.tasks if t["task_type"] == "TERMINATE" and
-                           t["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS")), None)
+    terminate_task = next(
+        (
+            t
+            for t in run.tasks
+            if t["task_type"] == "TERMINATE" and t["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS")
+        ),
+        None,
+    )
     if terminate_task is not None:
         return dict(terminate_task["output"]) if terminate_task["output"] else {}
     last = task or run.tasks[-1]
@@ -715,6 +929,7 @@ def _cancel_non_terminal(run: Run, ctx: Context) -> None:
 
 # --- events from outside: workers and operators ---------------------------------------------
 
+
 def apply_result(run: Run, task_id: str, result: Mapping[str, Any], ctx: Context) -> dict:
     """WorkflowExecutorOps.updateTask: a worker's TaskResult. A result for a task (or a
     workflow) already ended is ignored; IN_PROGRESS puts the task back in its queue
@@ -725,8 +940,13 @@ def apply_result(run: Run, task_id: str, result: Mapping[str, Any], ctx: Context
     status = result["status"]
     now = ctx.now
     callback = int(result.get("callbackAfterSeconds") or 0)
-    task.update(reason=result.get("reasonForIncompletion"), worker_id=result.get("workerId"),
-                callback_after_seconds=callback, output=result.get("outputData") or {}, update_time=now)
+    task.update(
+        reason=result.get("reasonForIncompletion"),
+        worker_id=result.get("workerId"),
+        callback_after_seconds=callback,
+        output=result.get("outputData") or {},
+        update_time=now,
+    )
     if status == "IN_PROGRESS":
         task.update(status="SCHEDULED", queued=True, visible_at=now + callback * 1000)
     else:
@@ -779,8 +999,9 @@ def retry(run: Run, ctx: Context) -> None:
         else:
             retriable.pop(task["ref"], None)
     if not retriable and wf["status"] != "TIMED_OUT":
-        raise Conflict("There are no retryable tasks! Use restart if you want to attempt entire "
-                       "workflow execution again.")
+        raise Conflict(
+            "There are no retryable tasks! Use restart if you want to attempt entire workflow execution again."
+        )
     wf.update(status="RUNNING", last_retried_time=ctx.now, reason=None, end_time=None)
     for task in sorted(retriable.values(), key=lambda t: t["seq"]):
         _reschedule(run, task, ctx)
@@ -808,16 +1029,26 @@ def restart(run: Run, ctx: Context, definition: dict | None = None) -> None:
     the same input (and the latest definition when given)."""
     wf = run.workflow
     if wf["status"] not in TERMINAL_WORKFLOW:
-        raise Conflict(f"Workflow: {wf['name']}.{wf['version']}/{run.id}.{wf['status']} is not in terminal "
-                       "state, unable to restart.")
+        raise Conflict(
+            f"Workflow: {wf['name']}.{wf['version']}/{run.id}.{wf['status']} is not in terminal "
+            "state, unable to restart."
+        )
     if definition is not None:
-        wf.update(definition=with_task_definitions(definition, ctx.task_defs),
-                  timeout_seconds=_workflow_timeout(definition))
+        wf.update(
+            definition=with_task_definitions(definition, ctx.task_defs), timeout_seconds=_workflow_timeout(definition)
+        )
         run.plan = Plan(wf["definition"])
         run.redefined = True
     if not wf["definition"].get("restartable", True) and wf["status"] == "COMPLETED":
         raise NotFound(f"Workflow: {wf['name']}.{wf['version']}/{run.id}.{wf['status']} is non-restartable")
     run.tasks, run.dirty, run.reset = [], {}, True
-    wf.update(reason=None, failed_task_id=None, create_time=ctx.now, end_time=None, last_retried_time=0,
-              status="RUNNING", output={})
+    wf.update(
+        reason=None,
+        failed_task_id=None,
+        create_time=ctx.now,
+        end_time=None,
+        last_retried_time=0,
+        status="RUNNING",
+        output={},
+    )
     decide(run, ctx)

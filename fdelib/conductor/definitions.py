@@ -42,8 +42,7 @@ from typing import Any
 from ..errors import FdeError
 
 #: task types the engine runs; anything else is refused at registration
-SUPPORTED = ("SIMPLE", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE",
-             "SET_VARIABLE")
+SUPPORTED = ("SIMPLE", "FORK_JOIN", "FORK_JOIN_DYNAMIC", "JOIN", "SWITCH", "DECISION", "TERMINATE", "SET_VARIABLE")
 TERMINATION_STATUSES = ("COMPLETED", "FAILED", "TERMINATED")
 RETRY_LOGIC = ("FIXED", "EXPONENTIAL_BACKOFF", "LINEAR_BACKOFF")
 TIMEOUT_POLICIES = ("RETRY", "TIME_OUT_WF", "ALERT_ONLY")
@@ -68,11 +67,11 @@ class DefinitionError(FdeError):
 
 @dataclasses.dataclass(frozen=True)
 class Slot:
-    task: dict[str, Any]          # the WorkflowTask JSON
-    siblings: list[dict]          # the list it sits in
-    index: int                    # its position in that list
-    container: str                # "root", "branch" (of a fork) or "case" (of a switch)
-    owner: str | None             # the fork's or switch's reference name
+    task: dict[str, Any]  # the WorkflowTask JSON
+    siblings: list[dict]  # the list it sits in
+    index: int  # its position in that list
+    container: str  # "root", "branch" (of a fork) or "case" (of a switch)
+    owner: str | None  # the fork's or switch's reference name
 
 
 class Plan:
@@ -109,7 +108,7 @@ class Plan:
         is the end.
         """
         slot = self.slots.get(ref)
-        if slot is None:           # a task a dynamic fork created: like the end of a branch
+        if slot is None:  # a task a dynamic fork created: like the end of a branch
             return None
         if slot.index + 1 < len(slot.siblings):
             return slot.siblings[slot.index + 1]
@@ -144,6 +143,7 @@ def all_tasks(tasks: list[dict]) -> Iterator[tuple[str, dict]]:
 
 # --- workflow definitions --------------------------------------------------------------
 
+
 def check_workflow(definition: Any, path: str = "registerWorkflowDef.arg0") -> dict[str, Any]:
     """``definition`` (with Conductor's defaults filled in) if Conductor would accept it and
     the local engine can run it; else a DefinitionError."""
@@ -165,18 +165,22 @@ def check_workflow(definition: Any, path: str = "registerWorkflowDef.arg0") -> d
         error(".schemaVersion", "workflowDef schemaVersion: 2 is only supported", schema)
     policy = definition.get("timeoutPolicy")
     if policy is not None and policy not in WORKFLOW_TIMEOUT_POLICIES:
-        raise _enum_error(policy, "com.netflix.conductor.common.metadata.workflow.WorkflowDef$TimeoutPolicy",
-                          WORKFLOW_TIMEOUT_POLICIES)
+        raise _enum_error(
+            policy,
+            "com.netflix.conductor.common.metadata.workflow.WorkflowDef$TimeoutPolicy",
+            WORKFLOW_TIMEOUT_POLICIES,
+        )
     refs: dict[str, int] = {}
     for where, task in all_tasks(tasks or []):
         _check_task(task, f".{where}", error)
         ref = task.get("taskReferenceName")
         if ref:
             if ref in refs:
-                error("", f"taskReferenceName: {ref} should be unique across tasks for a given "
-                          f"workflowDefinition: {name}")
+                error(
+                    "", f"taskReferenceName: {ref} should be unique across tasks for a given workflowDefinition: {name}"
+                )
             refs[ref] = 1
-    for task in tasks or []:      # Conductor checks the top-level tasks' expressions only
+    for task in tasks or []:  # Conductor checks the top-level tasks' expressions only
         if isinstance(task, dict):
             for message in _unknown_references(task.get("inputParameters") or {}, task.get("name"), refs):
                 error("", message)
@@ -199,8 +203,11 @@ def _check_task(task: dict, where: str, error) -> None:
     if not name:
         error(f"{where}.name", "WorkflowTask name cannot be empty or null", name)
     if not task.get("taskReferenceName"):
-        error(f"{where}.taskReferenceName", "WorkflowTask taskReferenceName name cannot be empty or null",
-              task.get("taskReferenceName"))
+        error(
+            f"{where}.taskReferenceName",
+            "WorkflowTask taskReferenceName name cannot be empty or null",
+            task.get("taskReferenceName"),
+        )
     if kind == "SWITCH":
         if task.get("evaluatorType") is None:
             error(where, _REQUIRED.format("evaluatorType", "SWITCH", name))
@@ -224,8 +231,11 @@ def _check_task(task: dict, where: str, error) -> None:
             error(where, f"terminate task cannot be optional, taskName: {name}")
         status = (task.get("inputParameters") or {}).get("terminationStatus")
         if status is None or (status if isinstance(status, str) else str(status)) not in TERMINATION_STATUSES:
-            error(where, "terminate task must have an terminationStatus parameter and must be set to "
-                         f"COMPLETED or FAILED, taskName: {name}")
+            error(
+                where,
+                "terminate task must have an terminationStatus parameter and must be set to "
+                f"COMPLETED or FAILED, taskName: {name}",
+            )
     start_delay = task.get("startDelay")
     if isinstance(start_delay, int) and start_delay < 0:
         error(f"{where}.startDelay", "must be greater than or equal to 0", start_delay)
@@ -236,8 +246,7 @@ def _check_cases(task: dict, where: str, kind: str, error) -> None:
     if cases is None:
         error(where, _REQUIRED.format("decisionCases", kind, task.get("name")))
     elif len(cases) == 0:
-        error(where, f"decisionCases should have atleast one task for taskType: {kind} "
-                     f"taskName: {task.get('name')}")
+        error(where, f"decisionCases should have atleast one task for taskType: {kind} taskName: {task.get('name')}")
 
 
 _SPLIT = re.compile(r"(?=(?<!\$)\$\{)|(?<=\})")
@@ -247,10 +256,7 @@ def _unknown_references(params: Any, task_name: str | None, refs: dict[str, int]
     """ConstraintParamUtil.validateInputParam: ``${x.…}`` must name the workflow or a task."""
     from .expressions import SYSTEM_PARAMETERS
 
-    if isinstance(params, dict):
-        items = params.items()
-    else:
-        items = ((None, v) for v in params)
+    items = params.items() if isinstance(params, dict) else ((None, v) for v in params)
     for key, value in items:
         if isinstance(value, (dict, list)):
             yield from _unknown_references(value, task_name, refs)
@@ -263,8 +269,10 @@ def _unknown_references(params: Any, task_name: str | None, refs: dict[str, int]
                 first = path.split(".")[0]
                 if path in SYSTEM_PARAMETERS or first == "workflow" or first in refs:
                     continue
-                yield (f"taskReferenceName: {first} for given task: {task_name} input value: {key} "
-                       f"of input parameter: {value} is not defined in workflow definition.")
+                yield (
+                    f"taskReferenceName: {first} for given task: {task_name} input value: {key} "
+                    f"of input parameter: {value} is not defined in workflow definition."
+                )
 
 
 def _check_runnable(definition: dict) -> None:
@@ -274,29 +282,38 @@ def _check_runnable(definition: dict) -> None:
         task = plan.task(ref)
         kind = task_type(task)
         if kind not in SUPPORTED:
-            raise DefinitionError(f"task {ref!r} has type {kind}; the local engine runs "
-                                  f"{', '.join(SUPPORTED)} (use the compose stack's Conductor for the others)")
+            raise DefinitionError(
+                f"task {ref!r} has type {kind}; the local engine runs "
+                f"{', '.join(SUPPORTED)} (use the compose stack's Conductor for the others)"
+            )
         if kind == "DECISION" and task.get("caseExpression"):
-            raise DefinitionError(f"DECISION {ref!r} uses a caseExpression (JavaScript); the local "
-                                  "engine evaluates caseValueParam only")
+            raise DefinitionError(
+                f"DECISION {ref!r} uses a caseExpression (JavaScript); the local engine evaluates caseValueParam only"
+            )
         if kind == "SWITCH" and task.get("evaluatorType") != "value-param":
-            raise DefinitionError(f"SWITCH {ref!r} uses evaluatorType {task.get('evaluatorType')!r}; "
-                                  "the local engine evaluates 'value-param' only")
+            raise DefinitionError(
+                f"SWITCH {ref!r} uses evaluatorType {task.get('evaluatorType')!r}; "
+                "the local engine evaluates 'value-param' only"
+            )
         if kind == "JOIN":
             unknown = [r for r in task.get("joinOn") or [] if r not in plan.slots]
-            if unknown:   # Conductor accepts it, and the JOIN then waits forever
-                raise DefinitionError(f"JOIN {ref!r} waits on unknown task(s) {', '.join(unknown)}; "
-                                      "it would never complete")
+            if unknown:  # Conductor accepts it, and the JOIN then waits forever
+                raise DefinitionError(
+                    f"JOIN {ref!r} waits on unknown task(s) {', '.join(unknown)}; it would never complete"
+                )
 
 
 # --- task definitions -------------------------------------------------------------------
+
 
 def check_task_def(task_def: Any, path: str = "registerTaskDef.arg0[0]") -> dict[str, Any]:
     """``task_def`` with Conductor's defaults filled in, or a DefinitionError."""
     if not isinstance(task_def, dict):
         raise DefinitionError("a task definition must be a JSON object")
-    for key, allowed, java in (("retryLogic", RETRY_LOGIC, "TaskDef$RetryLogic"),
-                               ("timeoutPolicy", TIMEOUT_POLICIES, "TaskDef$TimeoutPolicy")):
+    for key, allowed, java in (
+        ("retryLogic", RETRY_LOGIC, "TaskDef$RetryLogic"),
+        ("timeoutPolicy", TIMEOUT_POLICIES, "TaskDef$TimeoutPolicy"),
+    ):
         value = task_def.get(key)
         if value is not None and value not in allowed:
             raise _enum_error(value, f"com.netflix.conductor.common.metadata.tasks.{java}", allowed)
@@ -310,38 +327,49 @@ def check_task_def(task_def: Any, path: str = "registerTaskDef.arg0[0]") -> dict
     if not name:
         error(".name", "TaskDef name cannot be null or empty", name)
     for key, minimum, message in (
-            ("retryCount", 0, "TaskDef retryCount: {v} must be >= 0"),
-            ("responseTimeoutSeconds", 1, "TaskDef responseTimeoutSeconds: {v} should be minimum 1 second"),
-            ("pollTimeoutSeconds", 0, "TaskDef pollTimeoutSeconds: {v} must be >= 0"),
-            ("backoffScaleFactor", 1, "Backoff scale factor. Applicable for LINEAR_BACKOFF"),
-            ("totalTimeoutSeconds", 0, "TaskDef totalTimeoutSeconds: {v} must be >= 0"),
-            ("maxRetryDelaySeconds", 0, "TaskDef maxRetryDelaySeconds: {v} must be >= 0")):
+        ("retryCount", 0, "TaskDef retryCount: {v} must be >= 0"),
+        ("responseTimeoutSeconds", 1, "TaskDef responseTimeoutSeconds: {v} should be minimum 1 second"),
+        ("pollTimeoutSeconds", 0, "TaskDef pollTimeoutSeconds: {v} must be >= 0"),
+        ("backoffScaleFactor", 1, "Backoff scale factor. Applicable for LINEAR_BACKOFF"),
+        ("totalTimeoutSeconds", 0, "TaskDef totalTimeoutSeconds: {v} must be >= 0"),
+        ("maxRetryDelaySeconds", 0, "TaskDef maxRetryDelaySeconds: {v} must be >= 0"),
+    ):
         value = merged.get(key)
         if value is not None and value < minimum:
             error(f".{key}", message.format(v=value), value)
     timeout, response = merged["timeoutSeconds"], merged["responseTimeoutSeconds"]
     if timeout > 0 and response > timeout:
-        error("", f"TaskDef: {name} responseTimeoutSeconds: {response} must be less than "
-                  f"timeoutSeconds: {timeout}")
+        error("", f"TaskDef: {name} responseTimeoutSeconds: {response} must be less than timeoutSeconds: {timeout}")
     total = merged.get("totalTimeoutSeconds") or 0
     if timeout > 0 and total > 0 and timeout > total:
-        error("", f"TaskDef: {name} timeoutSeconds: {timeout} must be less than or equal to "
-                  f"totalTimeoutSeconds: {total}")
+        error(
+            "", f"TaskDef: {name} timeoutSeconds: {timeout} must be less than or equal to totalTimeoutSeconds: {total}"
+        )
     if errors:
         raise DefinitionError(VALIDATION_FAILED, errors)
     for key in ("totalTimeoutSeconds", "backoffJitterMs", "concurrentExecLimit", "rateLimitPerFrequency"):
         if merged.get(key):
-            raise DefinitionError(f"task {name!r}: the local engine does not implement {key}; "
-                                  "use the compose stack's Conductor for it")
+            raise DefinitionError(
+                f"task {name!r}: the local engine does not implement {key}; use the compose stack's Conductor for it"
+            )
     return merged
 
 
 #: TaskDef.java's field defaults
 TASK_DEF_DEFAULTS: dict[str, Any] = {
-    "retryCount": 3, "timeoutSeconds": 0, "inputKeys": [], "outputKeys": [],
-    "timeoutPolicy": "TIME_OUT_WF", "retryLogic": "FIXED", "retryDelaySeconds": 60,
-    "responseTimeoutSeconds": 3600, "inputTemplate": {}, "backoffScaleFactor": 1,
-    "maxRetryDelaySeconds": 0, "backoffJitterMs": 0, "totalTimeoutSeconds": 0,
+    "retryCount": 3,
+    "timeoutSeconds": 0,
+    "inputKeys": [],
+    "outputKeys": [],
+    "timeoutPolicy": "TIME_OUT_WF",
+    "retryLogic": "FIXED",
+    "retryDelaySeconds": 60,
+    "responseTimeoutSeconds": 3600,
+    "inputTemplate": {},
+    "backoffScaleFactor": 1,
+    "maxRetryDelaySeconds": 0,
+    "backoffJitterMs": 0,
+    "totalTimeoutSeconds": 0,
 }
 
 
@@ -371,5 +399,7 @@ class EnumError(DefinitionError):
 
 
 def _enum_error(value: Any, java_type: str, allowed: tuple[str, ...]) -> EnumError:
-    return EnumError(f"JSON parse error: Cannot deserialize value of type `{java_type}` from String "
-                     f"\"{value}\": not one of the values accepted for Enum class: [{', '.join(allowed)}]")
+    return EnumError(
+        f"JSON parse error: Cannot deserialize value of type `{java_type}` from String "
+        f'"{value}": not one of the values accepted for Enum class: [{", ".join(allowed)}]'
+    )

@@ -47,7 +47,7 @@ class Engine:
         self.store = Store(self.sa_engine)
         self.clock = clock
         self.wakeup = threading.Condition()
-        self._queued: dict[str, int] = {}    # task type -> how often work was queued for it
+        self._queued: dict[str, int] = {}  # task type -> how often work was queued for it
         self._task_defs: dict[str, dict] | None = None
         self._task_defs_read = 0.0
 
@@ -57,8 +57,9 @@ class Engine:
     def _tx(self):
         return self.store.transaction()
 
-    def _context(self, cur=None, run: Run | None = None, definition: dict | None = None,
-                 task_defs: dict[str, dict] | None = None) -> Context:
+    def _context(
+        self, cur=None, run: Run | None = None, definition: dict | None = None, task_defs: dict[str, dict] | None = None
+    ) -> Context:
         """The decider's view of the world: now, ids, task definitions and the failure
         workflow the run may start. ``task_defs`` are read before the caller's transaction
         (reading them inside it would take a second pooled connection while holding a row
@@ -99,8 +100,9 @@ class Engine:
     # --- metadata -------------------------------------------------------------------
     def put_task_defs(self, task_defs: list[dict], path: str = "registerTaskDef.arg0") -> None:
         if not task_defs:
-            raise DefinitionError(definitions.VALIDATION_FAILED, [
-                {"path": path, "message": "TaskDefList is empty", "invalidValue": None}])
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED, [{"path": path, "message": "TaskDefList is empty", "invalidValue": None}]
+            )
         checked = [definitions.check_task_def(d, f"{path}[{i}]") for i, d in enumerate(task_defs)]
         with self._tx() as cur:
             for task_def in checked:
@@ -155,8 +157,10 @@ class Engine:
         """PUT /metadata/workflow (MetadataServiceImpl.updateWorkflowDef(list)): create or
         replace each; the whole list is validated first."""
         if not defs:
-            raise DefinitionError(definitions.VALIDATION_FAILED, [
-                {"path": "updateWorkflowDef.arg0", "message": "WorkflowDefList is empty", "invalidValue": None}])
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED,
+                [{"path": "updateWorkflowDef.arg0", "message": "WorkflowDefList is empty", "invalidValue": None}],
+            )
         checked, errors = [], []
         for i, definition in enumerate(defs):
             try:
@@ -193,12 +197,21 @@ class Engine:
         priority = request.get("priority")
         if priority is not None and not 0 <= priority <= 99:
             bound = "maximum 99" if priority > 99 else "minimum 0"
-            raise DefinitionError(definitions.VALIDATION_FAILED, [
-                {"path": f"{path}.priority", "message": f"priority: {priority} should be {bound}",
-                 "invalidValue": str(priority)}])
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED,
+                [
+                    {
+                        "path": f"{path}.priority",
+                        "message": f"priority: {priority} should be {bound}",
+                        "invalidValue": str(priority),
+                    }
+                ],
+            )
         if not request.get("name") and not request.get("workflowDef"):
-            raise DefinitionError(definitions.VALIDATION_FAILED, [
-                {"path": f"{path}.name", "message": "Workflow name cannot be null or empty"}])
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED,
+                [{"path": f"{path}.name", "message": "Workflow name cannot be null or empty"}],
+            )
         task_defs = self.task_defs()
         with self._tx() as cur:
             definition = request.get("workflowDef")
@@ -207,8 +220,9 @@ class Engine:
             else:
                 definition = self.store.workflow_def(cur, request["name"], request.get("version"))
                 if definition is None:
-                    raise NotFound(f"No such workflow defined. name={request['name']}, "
-                                   f"version={request.get('version')}")
+                    raise NotFound(
+                        f"No such workflow defined. name={request['name']}, version={request.get('version')}"
+                    )
             ctx = self._context(cur, definition=definition, task_defs=task_defs)
             run = decider.start(definition, request, ctx)
             self.store.insert(cur, run)
@@ -236,16 +250,15 @@ class Engine:
         while True:
             run = self.run(workflow_id)
             done = run.workflow["status"] in decider.TERMINAL_WORKFLOW or any(
-                t["ref"] in (wait_until or []) and t["status"] in decider.TERMINAL_TASK for t in run.tasks)
+                t["ref"] in (wait_until or []) and t["status"] in decider.TERMINAL_TASK for t in run.tasks
+            )
             remaining = deadline - time.monotonic()
             if done or remaining <= 0:
-                return wire.render_workflow_run(run.workflow, run.tasks, request.get("requestId"),
-                                                timed_out=not done)
+                return wire.render_workflow_run(run.workflow, run.tasks, request.get("requestId"), timed_out=not done)
             with self.wakeup:
                 self.wakeup.wait(min(remaining, 0.1))
 
-    def workflow_ids(self, name: str | None = None, status: str | None = None,
-                     version: int | None = None) -> list[str]:
+    def workflow_ids(self, name: str | None = None, status: str | None = None, version: int | None = None) -> list[str]:
         with self._tx() as cur:
             return self.store.workflow_ids(cur, name, status, version)
 
@@ -285,17 +298,24 @@ class Engine:
             remaining = deadline - time.monotonic()
             if claimed or remaining <= 0:
                 return [wire.render_task(row) for row in claimed]
-            with self.wakeup:   # sleep until work of this type is queued (or a delay is up)
-                woken = self.wakeup.wait_for(lambda: self._queued.get(task_type, 0) != seen,
-                                             timeout=min(remaining, DELAY_CHECK_SECONDS))
+            with self.wakeup:  # sleep until work of this type is queued (or a delay is up)
+                woken = self.wakeup.wait_for(
+                    lambda seen=seen: self._queued.get(task_type, 0) != seen,
+                    timeout=min(remaining, DELAY_CHECK_SECONDS),
+                )
             if not woken and time.monotonic() >= deadline:
-                return []       # nothing queued meanwhile: the worker polls again at once anyway
+                return []  # nothing queued meanwhile: the worker polls again at once anyway
 
     def update(self, result: dict) -> dict | None:
         """Apply a worker's TaskResult; returns the task as it is now (None for extendLease)."""
-        errors = [{"path": f"updateTask.arg0.{key}", "message": message}
-                  for key, message in (("workflowInstanceId", "Workflow Id cannot be null or empty"),
-                                       ("taskId", "Task ID cannot be null or empty")) if not result.get(key)]
+        errors = [
+            {"path": f"updateTask.arg0.{key}", "message": message}
+            for key, message in (
+                ("workflowInstanceId", "Workflow Id cannot be null or empty"),
+                ("taskId", "Task ID cannot be null or empty"),
+            )
+            if not result.get(key)
+        ]
         if errors:
             raise DefinitionError(definitions.VALIDATION_FAILED, errors)
         status = result.get("status")
@@ -303,8 +323,9 @@ class Engine:
             raise definitions.EnumError(
                 "JSON parse error: Cannot deserialize value of type "
                 "`com.netflix.conductor.common.metadata.tasks.TaskResult$Status` from String "
-                f"\"{status}\": not one of the values accepted for Enum class: "
-                "[IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR, COMPLETED]")
+                f'"{status}": not one of the values accepted for Enum class: '
+                "[IN_PROGRESS, FAILED, FAILED_WITH_TERMINAL_ERROR, COMPLETED]"
+            )
         task_id = result["taskId"]
         if result.get("extendLease"):
             with self._tx() as cur:
@@ -353,7 +374,7 @@ class Engine:
             with self._tx() as cur:
                 try:
                     run = self.store.load(cur, workflow_id)
-                except NotFound:          # removed meanwhile
+                except NotFound:  # removed meanwhile
                     continue
                 ctx = self._context(cur, run, task_defs=task_defs)
                 if run.running and decider.time_out(run, ctx):
@@ -363,4 +384,4 @@ class Engine:
         return changed
 
 
-__all__ = ["Engine", "EngineError", "NotFound", "Conflict", "DefinitionError"]
+__all__ = ["Conflict", "DefinitionError", "Engine", "EngineError", "NotFound"]

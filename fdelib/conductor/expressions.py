@@ -40,11 +40,15 @@ SYSTEM_PARAMETERS = ("CPEWF_TASK_ID", "NETFLIX_ENV", "NETFLIX_STACK")
 _SIMPLE_PATH = re.compile(r"[^.\[\]()'\"*@$?,:\s]+(?:\.[^.\[\]()'\"*@$?,:\s]+|\[\d+\])*")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 _FUNCTION = re.compile(r"^(.*)\.(length|size)\(\)$")
-_KEEP = object()     # "leave the expression as written"
+_KEEP = object()  # "leave the expression as written"
 
 
-def task_input(params: Mapping[str, Any] | None, document: Mapping[str, Any],
-               task_def: Mapping[str, Any] | None = None, task_id: str | None = None) -> dict[str, Any]:
+def task_input(
+    params: Mapping[str, Any] | None,
+    document: Mapping[str, Any],
+    task_def: Mapping[str, Any] | None = None,
+    task_id: str | None = None,
+) -> dict[str, Any]:
     """ParametersUtils.getTaskInputV2: ``params`` (plus the task definition's
     ``inputTemplate``) resolved against ``document``."""
     resolved_params = copy.deepcopy(dict(params or {}))
@@ -129,7 +133,7 @@ def _expressions(text: str) -> list[tuple[int, int]]:
                     break
             j += 1
         if j >= len(text):
-            return found          # unbalanced: not an expression
+            return found  # unbalanced: not an expression
         found.append((i, j + 1))
         i = j + 1
 
@@ -140,7 +144,7 @@ def _replace(text: str, document: Mapping[str, Any], task_id: str | None, depth:
         return text.replace("$${", "${")
     values = []
     for start, end in spans:
-        path = str(_replace(text[start + 2:end - 1], document, task_id, depth + 1))
+        path = str(_replace(text[start + 2 : end - 1], document, task_id, depth + 1))
         if not path.strip():
             values.append("")
         elif path.startswith("workflow.secrets."):
@@ -153,7 +157,7 @@ def _replace(text: str, document: Mapping[str, Any], task_id: str | None, depth:
         value = values[0]
         return text if value is _KEEP else value
     out, last = [], 0
-    for (start, end), value in zip(spans, values):
+    for (start, end), value in zip(spans, values, strict=False):
         out.append(text[last:start])
         out.append(text[start:end] if value is _KEEP else java_string(value))
         last = end
@@ -185,7 +189,7 @@ def _java_double(value: float) -> str:
         text = repr(value)
         return text if "." in text or "e" in text else text + ".0"
     mantissa, exponent = f"{value:.17e}".split("e")
-    mantissa = repr(float(mantissa))   # shortest digits
+    mantissa = repr(float(mantissa))  # shortest digits
     short = repr(value)
     if "e" in short:
         mantissa, exponent = short.split("e")

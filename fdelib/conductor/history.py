@@ -14,9 +14,16 @@ import pandas as pd
 
 from .. import viz
 
-STATUS_COLORS = {"COMPLETED": "#6aa84f", "FAILED": "#cc0000", "FAILED_WITH_TERMINAL_ERROR": "#990000",
-                 "TIMED_OUT": "#e69138", "CANCELED": "#999999", "IN_PROGRESS": "#3d85c6",
-                 "SCHEDULED": "#9fc5e8", "COMPLETED_WITH_ERRORS": "#b6d7a8"}
+STATUS_COLORS = {
+    "COMPLETED": "#6aa84f",
+    "FAILED": "#cc0000",
+    "FAILED_WITH_TERMINAL_ERROR": "#990000",
+    "TIMED_OUT": "#e69138",
+    "CANCELED": "#999999",
+    "IN_PROGRESS": "#3d85c6",
+    "SCHEDULED": "#9fc5e8",
+    "COMPLETED_WITH_ERRORS": "#b6d7a8",
+}
 
 
 def _get(obj: Any, json_name: str, attr: str) -> Any:
@@ -31,13 +38,19 @@ def tasks(workflow: Any) -> pd.DataFrame:
     for t in items:
         start, end = _get(t, "startTime", "start_time") or 0, _get(t, "endTime", "end_time") or 0
         scheduled = _get(t, "scheduledTime", "scheduled_time") or 0
-        rows.append({
-            "seq": _get(t, "seq", "seq"), "ref": _get(t, "referenceTaskName", "reference_task_name"),
-            "type": _get(t, "taskType", "task_type"), "status": _get(t, "status", "status"),
-            "attempt": _get(t, "retryCount", "retry_count") or 0,
-            "reason": _get(t, "reasonForIncompletion", "reason_for_incompletion") or "",
-            "scheduled_ms": scheduled - origin, "start_ms": (start - origin) if start else None,
-            "end_ms": (end - origin) if end else None})
+        rows.append(
+            {
+                "seq": _get(t, "seq", "seq"),
+                "ref": _get(t, "referenceTaskName", "reference_task_name"),
+                "type": _get(t, "taskType", "task_type"),
+                "status": _get(t, "status", "status"),
+                "attempt": _get(t, "retryCount", "retry_count") or 0,
+                "reason": _get(t, "reasonForIncompletion", "reason_for_incompletion") or "",
+                "scheduled_ms": scheduled - origin,
+                "start_ms": (start - origin) if start else None,
+                "end_ms": (end - origin) if end else None,
+            }
+        )
     frame = pd.DataFrame(rows)
     return frame.sort_values("seq").reset_index(drop=True) if not frame.empty else frame
 
@@ -48,8 +61,9 @@ def summary(workflow: Any) -> pd.DataFrame:
     return frame[["ref", "type", "status", "attempt", "reason"]] if not frame.empty else frame
 
 
-def draw_timeline(workflows: dict[str, Any], *, title: str = "Execution timeline",
-                  figsize: tuple[float, float] = (9, 4)) -> None:
+def draw_timeline(
+    workflows: dict[str, Any], *, title: str = "Execution timeline", figsize: tuple[float, float] = (9, 4)
+) -> None:
     """One lane per task attempt, coloured by status: queued (light) then running (solid).
 
     The figure's size is fixed (a run with more attempts gets thinner lanes), so the cell's
@@ -71,8 +85,11 @@ def draw_timeline(workflows: dict[str, Any], *, title: str = "Execution timeline
     ax.invert_yaxis()
     ax.set_xlabel("ms since the workflow's first task was scheduled")
     ax.set_title(title)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for s, c in STATUS_COLORS.items()
-               if any((f["status"] == s).any() for _, f in frames)]
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=c)
+        for s, c in STATUS_COLORS.items()
+        if any((f["status"] == s).any() for _, f in frames)
+    ]
     names = [s for s in STATUS_COLORS if any((f["status"] == s).any() for _, f in frames)]
     ax.legend(handles, names, fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
@@ -97,7 +114,7 @@ def graph(definition: dict) -> nx.DiGraph:
                 before = ends or [ref]
             elif kind in ("SWITCH", "DECISION"):
                 ends = []
-                cases = list((task.get("decisionCases") or {}).values()) + [task.get("defaultCase") or []]
+                cases = [*list((task.get("decisionCases") or {}).values()), task.get("defaultCase") or []]
                 for case in cases:
                     ends += walk(case, [ref]) if case else [ref]
                 before = [e for e in ends if g.nodes[e].get("type") != "TERMINATE"]
@@ -116,8 +133,9 @@ def draw_definition(definition: dict, *, title: str | None = None, figsize=(11, 
     viz.draw_dag(g, title=title or definition.get("name", "workflow"), colors=colors, figsize=figsize)
 
 
-def wait(workflow_client, workflow_id: str, timeout: float = 60,
-         statuses=("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")):
+def wait(
+    workflow_client, workflow_id: str, timeout: float = 60, statuses=("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
+):
     """Poll a workflow until it ends; return it with its tasks. Raises
     :class:`~fdelib.errors.StillRunning` if it has not ended within ``timeout`` seconds."""
     import time
@@ -130,9 +148,15 @@ def wait(workflow_client, workflow_id: str, timeout: float = 60,
         if found.status in statuses:
             return found
         if time.monotonic() > deadline:
-            waiting = [f"{t.reference_task_name} {t.status}" for t in found.tasks or []
-                       if t.status in ("SCHEDULED", "IN_PROGRESS")]
-            raise StillRunning(f"workflow {found.workflow_name} ({workflow_id}) is still {found.status} after "
-                               f"{timeout:.0f} s" + (f", waiting on {', '.join(waiting)}" if waiting else "")
-                               + ": are its workers running?")
+            waiting = [
+                f"{t.reference_task_name} {t.status}"
+                for t in found.tasks or []
+                if t.status in ("SCHEDULED", "IN_PROGRESS")
+            ]
+            raise StillRunning(
+                f"workflow {found.workflow_name} ({workflow_id}) is still {found.status} after "
+                f"{timeout:.0f} s"
+                + (f", waiting on {', '.join(waiting)}" if waiting else "")
+                + ": are its workers running?"
+            )
         time.sleep(0.05)

@@ -37,7 +37,7 @@ def code_version() -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(__file__).with_name("schema.sql")]:
+    for path in [*sorted(Path(__file__).parent.glob("*.py")), Path(__file__).with_name("schema.sql")]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -54,7 +54,7 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:   # a zombie (exited, not yet reaped) is not alive
+    try:  # a zombie (exited, not yet reaped) is not alive
         with open(f"/proc/{pid}/stat") as f:
             return f.read().split(") ", 1)[1][0] != "Z"
     except OSError:
@@ -77,7 +77,7 @@ def url(settings: Settings | None = None) -> str:
 def port_holder(port: int) -> str | None:
     """Why ``port`` on 127.0.0.1 cannot be ours, or None if it is free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server binds
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
         try:
             probe.bind(("127.0.0.1", port))
             return None
@@ -94,9 +94,11 @@ def port_holder(port: int) -> str | None:
 
 
 def _port_taken(settings: Settings, holder: str) -> StackError:
-    return StackError(f"the local workflow engine cannot listen on 127.0.0.1:{settings.engine_port}: "
-                      f"{holder}. Set FDE_ENGINE_PORT to a free port (in .env or the environment), "
-                      "or stop what holds it")
+    return StackError(
+        f"the local workflow engine cannot listen on 127.0.0.1:{settings.engine_port}: "
+        f"{holder}. Set FDE_ENGINE_PORT to a free port (in .env or the environment), "
+        "or stop what holds it"
+    )
 
 
 def running(settings: Settings | None = None) -> dict | None:
@@ -129,32 +131,46 @@ def start(settings: Settings | None = None, timeout: float = 120) -> str:
         state = running(settings)
         if state and urlsplit(state["url"]).port == settings.engine_port:
             return state["url"]
-        stop(settings)   # an engine from older code or on another port, or a dead one's state file
+        stop(settings)  # an engine from older code or on another port, or a dead one's state file
         state_file.unlink(missing_ok=True)
         holder = port_holder(settings.engine_port)
         if holder:
             raise _port_taken(settings, holder)
         with open(log_file, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "fdelib.conductor.server", "--port", str(settings.engine_port),
-                 "--state", str(state_file)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, cwd=settings.project_root)
+                [
+                    sys.executable,
+                    "-m",
+                    "fdelib.conductor.server",
+                    "--port",
+                    str(settings.engine_port),
+                    "--state",
+                    str(state_file),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=settings.project_root,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 holder = port_holder(settings.engine_port)
-                if holder:   # another process took the port between the check and the bind
+                if holder:  # another process took the port between the check and the bind
                     raise _port_taken(settings, holder)
-                raise StackError(f"the local workflow engine exited at start (code {process.returncode}); "
-                                 f"see {settings.display_path(log_file)}")
+                raise StackError(
+                    f"the local workflow engine exited at start (code {process.returncode}); "
+                    f"see {settings.display_path(log_file)}"
+                )
             state = running(settings)
             if state:
                 return state["url"]
             time.sleep(0.05)
         process.terminate()
-        raise StackError(f"the local workflow engine did not answer within {timeout:.0f} s; "
-                         f"see {settings.display_path(log_file)}")
+        raise StackError(
+            f"the local workflow engine did not answer within {timeout:.0f} s; see {settings.display_path(log_file)}"
+        )
 
 
 def stop(settings: Settings | None = None, timeout: float = 10) -> bool:
@@ -165,7 +181,7 @@ def stop(settings: Settings | None = None, timeout: float = 10) -> bool:
         pid = json.loads(state_file.read_text())["pid"]
     except (OSError, ValueError, KeyError):
         return False
-    was_running = _alive(pid) and _is_engine(pid)   # never signal a process that reused the pid
+    was_running = _alive(pid) and _is_engine(pid)  # never signal a process that reused the pid
     if was_running:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout

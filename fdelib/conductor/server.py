@@ -72,39 +72,66 @@ class App:
         add("GET", r"/metadata/taskdefs", lambda r: _ok(list(e.task_defs().values())))
         add("GET", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: _ok(e.get_task_def(name)))
         add("DELETE", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: (e.delete_task_def(name), _empty())[1])
-        add("POST", r"/metadata/workflow", lambda r: (e.put_workflow_def(
-            r.json(), overwrite=_flag(r.query.get("overwrite"), False)), _empty())[1])
+        add(
+            "POST",
+            r"/metadata/workflow",
+            lambda r: (e.put_workflow_def(r.json(), overwrite=_flag(r.query.get("overwrite"), False)), _empty())[1],
+        )
         add("PUT", r"/metadata/workflow", lambda r: _ok(e.update_workflow_defs(_list(r.json()))))
         add("GET", r"/metadata/workflow", lambda r: _ok(e.workflow_defs()))
-        add("GET", r"/metadata/workflow/(?P<name>[^/]+)",
-            lambda r, name: _ok(e.get_workflow_def(name, _int(r.query.get("version")))))
-        add("DELETE", r"/metadata/workflow/(?P<name>[^/]+)/(?P<version>[^/]+)",
-            lambda r, name, version: (e.delete_workflow_def(name, int(version)), _empty())[1])
+        add(
+            "GET",
+            r"/metadata/workflow/(?P<name>[^/]+)",
+            lambda r, name: _ok(e.get_workflow_def(name, _int(r.query.get("version")))),
+        )
+        add(
+            "DELETE",
+            r"/metadata/workflow/(?P<name>[^/]+)/(?P<version>[^/]+)",
+            lambda r, name, version: (e.delete_workflow_def(name, int(version)), _empty())[1],
+        )
         # workflows
         add("POST", r"/workflow", lambda r: _text(e.start(r.json() or {})))
         add("POST", r"/workflow/execute/(?P<name>[^/]+)/(?P<version>[^/]+)", self._execute)
-        add("GET", r"/workflow/running/(?P<name>[^/]+)",
-            lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)))
+        add(
+            "GET",
+            r"/workflow/running/(?P<name>[^/]+)",
+            lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)),
+        )
         add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: (e.retry(wid), _empty(204))[1])
-        add("POST", r"/workflow/(?P<wid>[^/]+)/restart", lambda r, wid: (e.restart(
-            wid, _flag(r.query.get("useLatestDefinitions"), False)), _empty(204))[1])
+        add(
+            "POST",
+            r"/workflow/(?P<wid>[^/]+)/restart",
+            lambda r, wid: (e.restart(wid, _flag(r.query.get("useLatestDefinitions"), False)), _empty(204))[1],
+        )
         add("DELETE", r"/workflow/(?P<wid>[^/]+)/remove", lambda r, wid: (e.remove(wid), _empty())[1])
-        add("GET", r"/workflow/(?P<wid>[^/]+)/status", lambda r, wid: _ok(e.status(
-            wid, _flag(r.query.get("includeOutput"), False), _flag(r.query.get("includeVariables"), False))))
-        add("GET", r"/workflow/(?P<wid>[^/]+)",
-            lambda r, wid: _ok(e.workflow(wid, _flag(r.query.get("includeTasks"), True))))
+        add(
+            "GET",
+            r"/workflow/(?P<wid>[^/]+)/status",
+            lambda r, wid: _ok(
+                e.status(wid, _flag(r.query.get("includeOutput"), False), _flag(r.query.get("includeVariables"), False))
+            ),
+        )
+        add(
+            "GET",
+            r"/workflow/(?P<wid>[^/]+)",
+            lambda r, wid: _ok(e.workflow(wid, _flag(r.query.get("includeTasks"), True))),
+        )
         # DELETE /workflow/{id} has no triggerFailureWorkflow in Conductor OSS (Orkes' server
         # has it): the parameter is ignored, as Spring ignores unknown parameters
-        add("DELETE", r"/workflow/(?P<wid>[^/]+)",
-            lambda r, wid: (e.terminate(wid, r.query.get("reason")), _empty())[1])
+        add(
+            "DELETE", r"/workflow/(?P<wid>[^/]+)", lambda r, wid: (e.terminate(wid, r.query.get("reason")), _empty())[1]
+        )
         add("POST", r"/workflow/(?P<name>[^/]+)", self._start_by_name)
         # tasks
         add("GET", r"/tasks/poll/batch/(?P<kind>[^/]+)", self._batch_poll)
         add("GET", r"/tasks/poll/(?P<kind>[^/]+)", self._poll_one)
         add("POST", r"/tasks", lambda r: self._update(r, v2=False))
         add("POST", r"/tasks/update-v2", lambda r: self._update(r, v2=True))
-        add("GET", r"/tasks/queue/sizes",
-            lambda r: _ok(e.queue_sizes([r.query["taskType"]] if r.query.get("taskType") else None)))
+        add(
+            "GET",
+            r"/tasks/queue/sizes",
+            lambda r: _ok(e.queue_sizes([r.query["taskType"]] if r.query.get("taskType") else None)),
+        )
         add("GET", r"/tasks/(?P<tid>[^/]+)/log", self._logs)
         add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: (e.add_log(tid, r.body.decode()), _empty())[1])
         add("GET", r"/tasks/(?P<tid>[^/]+)", lambda r, tid: _ok(e.task(tid)))
@@ -144,9 +171,14 @@ class App:
         wait = _int(q.get("waitForSeconds")) or 10
         request_id = q.get("requestId") or str(uuid.uuid4())
         definition = body.get("workflowDef")
-        body = {**body, "name": name, "version": version_number or None, "requestId": request_id,
-                "input": dict(body.get("input") or {})}
-        if definition and definition.get("tasks"):    # markAsDynamicWorkflow
+        body = {
+            **body,
+            "name": name,
+            "version": version_number or None,
+            "requestId": request_id,
+            "input": dict(body.get("input") or {}),
+        }
+        if definition and definition.get("tasks"):  # markAsDynamicWorkflow
             body["input"]["_systemMetadata"] = {**(body["input"].get("_systemMetadata") or {}), "dynamic": True}
         wait_until = [ref.strip() for ref in (q.get("waitUntilTaskRef") or "").split(",") if ref.strip()]
         return _ok(self.engine.execute(body, wait_until=wait_until, wait_seconds=wait))
@@ -156,18 +188,31 @@ class App:
         priority = _int(q.get("priority")) or 0
         if not 0 <= priority <= 99:
             message = "99 is the maximum priority value" if priority > 99 else "0 is the minimum priority value"
-            raise DefinitionError(definitions.VALIDATION_FAILED, [
-                {"path": "startWorkflow.arg3", "message": message, "invalidValue": str(priority)}])
-        return _text(self.engine.start({"name": name, "version": _int(q.get("version")),
-                                        "correlationId": q.get("correlationId"), "priority": priority,
-                                        "input": request.json() or {}}))
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED,
+                [{"path": "startWorkflow.arg3", "message": message, "invalidValue": str(priority)}],
+            )
+        return _text(
+            self.engine.start(
+                {
+                    "name": name,
+                    "version": _int(q.get("version")),
+                    "correlationId": q.get("correlationId"),
+                    "priority": priority,
+                    "input": request.json() or {},
+                }
+            )
+        )
 
     def _batch_poll(self, request: Request, kind: str) -> Response:
         q = request.query
         count = _int(q.get("count"))
         timeout = _int(q.get("timeout"))
-        return _ok(self.engine.poll(kind, q.get("workerid"), 1 if count is None else count,
-                                    100 if timeout is None else timeout))
+        return _ok(
+            self.engine.poll(
+                kind, q.get("workerid"), 1 if count is None else count, 100 if timeout is None else timeout
+            )
+        )
 
     def _poll_one(self, request: Request, kind: str) -> Response:
         tasks = self.engine.poll(kind, request.query.get("workerid"), 1, 100)
@@ -179,9 +224,15 @@ class App:
         if not v2:
             return _text(result.get("taskId") or "")
         # v2 hands the worker its next task of the same type straight away (saves a poll)
-        if task is None or task["status"] not in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED",
-                                                  "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED",
-                                                  "SKIPPED"):
+        if task is None or task["status"] not in (
+            "COMPLETED",
+            "COMPLETED_WITH_ERRORS",
+            "FAILED",
+            "FAILED_WITH_TERMINAL_ERROR",
+            "TIMED_OUT",
+            "CANCELED",
+            "SKIPPED",
+        ):
             return _empty(204)
         following = self.engine.poll(task["taskType"], result.get("workerId"), 1, 100)
         return _ok(following[0]) if following else _empty(204)
@@ -206,8 +257,7 @@ class Server:
         self.engine = engine
         self.api = LocalAPI(App(engine), "conductor", port=port, keep_requests=False)
         self._stop = threading.Event()
-        self._sweeper = threading.Thread(target=self._sweep, args=(sweep_every,),
-                                         name="conductor-sweeper", daemon=True)
+        self._sweeper = threading.Thread(target=self._sweep, args=(sweep_every,), name="conductor-sweeper", daemon=True)
         self._sweeper.start()
 
     @property
@@ -218,7 +268,7 @@ class Server:
         while not self._stop.wait(every):
             try:
                 self.engine.sweep()
-            except Exception:   # the database may be restarting: try again next round
+            except Exception:  # the database may be restarting: try again next round
                 time.sleep(every)
 
     def stop(self) -> None:

@@ -22,10 +22,28 @@ from .decider import TASK_COLUMNS, NotFound, Run
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 JSON_COLUMNS = frozenset({"workflow_task", "input", "output", "definition", "variables", "failed_refs"})
-WORKFLOW_COLUMNS = ("workflow_id", "name", "version", "status", "definition", "input", "output", "variables",
-                    "correlation_id", "request_id", "priority", "reason", "failed_refs", "failed_task_id",
-                    "parent_workflow_id", "timeout_seconds", "create_time", "update_time", "end_time",
-                    "last_retried_time")
+WORKFLOW_COLUMNS = (
+    "workflow_id",
+    "name",
+    "version",
+    "status",
+    "definition",
+    "input",
+    "output",
+    "variables",
+    "correlation_id",
+    "request_id",
+    "priority",
+    "reason",
+    "failed_refs",
+    "failed_task_id",
+    "parent_workflow_id",
+    "timeout_seconds",
+    "create_time",
+    "update_time",
+    "end_time",
+    "last_retried_time",
+)
 
 
 class Store:
@@ -37,14 +55,16 @@ class Store:
     def setup(self) -> None:
         db.run_sql_file(SCHEMA_SQL, self.sa_engine)
 
-    def transaction(self) -> "_Transaction":
+    def transaction(self) -> _Transaction:
         return _Transaction(self.sa_engine)
 
     # --- definitions -----------------------------------------------------------------
     def put_task_def(self, cur, task_def: dict, now: int) -> None:
-        cur.execute("""INSERT INTO conductor.task_defs (name, body, update_time) VALUES (%s, %s, %s)
+        cur.execute(
+            """INSERT INTO conductor.task_defs (name, body, update_time) VALUES (%s, %s, %s)
                        ON CONFLICT (name) DO UPDATE SET body = EXCLUDED.body, update_time = EXCLUDED.update_time""",
-                    (task_def["name"], json.dumps(task_def), now))
+            (task_def["name"], json.dumps(task_def), now),
+        )
 
     def task_defs(self, cur) -> dict[str, dict]:
         cur.execute("SELECT name, body FROM conductor.task_defs ORDER BY name")
@@ -59,15 +79,19 @@ class Store:
         return cur.fetchone() is not None
 
     def put_workflow_def(self, cur, definition: dict, now: int) -> None:
-        cur.execute("""INSERT INTO conductor.workflow_defs (name, version, body, update_time)
+        cur.execute(
+            """INSERT INTO conductor.workflow_defs (name, version, body, update_time)
                        VALUES (%s, %s, %s, %s) ON CONFLICT (name, version) DO UPDATE
                        SET body = EXCLUDED.body, update_time = EXCLUDED.update_time""",
-                    (definition["name"], definition["version"], json.dumps(definition), now))
+            (definition["name"], definition["version"], json.dumps(definition), now),
+        )
 
     def workflow_def(self, cur, name: str, version: int | None = None) -> dict | None:
-        cur.execute("""SELECT body FROM conductor.workflow_defs WHERE name = %s
+        cur.execute(
+            """SELECT body FROM conductor.workflow_defs WHERE name = %s
                        AND (%s::int IS NULL OR version = %s) ORDER BY version DESC LIMIT 1""",
-                    (name, version, version))
+            (name, version, version),
+        )
         row = cur.fetchone()
         return row["body"] if row else None
 
@@ -76,16 +100,17 @@ class Store:
         return [r["body"] for r in cur.fetchall()]
 
     def delete_workflow_def(self, cur, name: str, version: int) -> bool:
-        cur.execute("DELETE FROM conductor.workflow_defs WHERE name = %s AND version = %s RETURNING 1",
-                    (name, version))
+        cur.execute("DELETE FROM conductor.workflow_defs WHERE name = %s AND version = %s RETURNING 1", (name, version))
         return cur.fetchone() is not None
 
     # --- runs --------------------------------------------------------------------------
     def insert(self, cur, run: Run) -> None:
         wf = run.workflow
-        cur.execute(f"INSERT INTO conductor.workflows ({', '.join(WORKFLOW_COLUMNS)}) VALUES "
-                    f"({', '.join(['%s'] * len(WORKFLOW_COLUMNS))})",
-                    [_db_value(c, wf[c]) for c in WORKFLOW_COLUMNS])
+        cur.execute(
+            f"INSERT INTO conductor.workflows ({', '.join(WORKFLOW_COLUMNS)}) VALUES "
+            f"({', '.join(['%s'] * len(WORKFLOW_COLUMNS))})",
+            [_db_value(c, wf[c]) for c in WORKFLOW_COLUMNS],
+        )
         self.save(cur, run)
 
     def load(self, cur, workflow_id: str, lock: bool = True) -> Run:
@@ -102,15 +127,29 @@ class Store:
         wf = run.workflow
         if now is not None:
             wf["update_time"] = now
-        cur.execute("""UPDATE conductor.workflows SET status = %s, output = %s, variables = %s, reason = %s,
+        cur.execute(
+            """UPDATE conductor.workflows SET status = %s, output = %s, variables = %s, reason = %s,
                        failed_refs = %s, failed_task_id = %s, create_time = %s, last_retried_time = %s,
                        update_time = %s, end_time = %s WHERE workflow_id = %s""",
-                    (wf["status"], json.dumps(wf["output"]), json.dumps(wf["variables"]), wf["reason"],
-                     json.dumps(wf["failed_refs"]), wf["failed_task_id"], wf["create_time"],
-                     wf["last_retried_time"], wf["update_time"], wf["end_time"], run.id))
-        if run.redefined:          # a restart with the latest definition
-            cur.execute("UPDATE conductor.workflows SET definition = %s, timeout_seconds = %s "
-                        "WHERE workflow_id = %s", (json.dumps(wf["definition"]), wf["timeout_seconds"], run.id))
+            (
+                wf["status"],
+                json.dumps(wf["output"]),
+                json.dumps(wf["variables"]),
+                wf["reason"],
+                json.dumps(wf["failed_refs"]),
+                wf["failed_task_id"],
+                wf["create_time"],
+                wf["last_retried_time"],
+                wf["update_time"],
+                wf["end_time"],
+                run.id,
+            ),
+        )
+        if run.redefined:  # a restart with the latest definition
+            cur.execute(
+                "UPDATE conductor.workflows SET definition = %s, timeout_seconds = %s WHERE workflow_id = %s",
+                (json.dumps(wf["definition"]), wf["timeout_seconds"], run.id),
+            )
             run.redefined = False
         if run.reset:
             cur.execute("DELETE FROM conductor.tasks WHERE workflow_id = %s", (run.id,))
@@ -120,8 +159,11 @@ class Store:
             rows = [[_db_value(c, task[c]) for c in TASK_COLUMNS] for task in run.dirty.values()]
             updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in TASK_COLUMNS if c != "task_id")
             psycopg2.extras.execute_values(
-                cur, f"INSERT INTO conductor.tasks ({', '.join(TASK_COLUMNS)}) VALUES %s "
-                     f"ON CONFLICT (task_id) DO UPDATE SET {updates}", rows)
+                cur,
+                f"INSERT INTO conductor.tasks ({', '.join(TASK_COLUMNS)}) VALUES %s "
+                f"ON CONFLICT (task_id) DO UPDATE SET {updates}",
+                rows,
+            )
         run.dirty = {}
         for child in run.started:
             self.insert(cur, child)
@@ -137,11 +179,14 @@ class Store:
         return row["workflow_id"]
 
     def workflow_ids(self, cur, name: str | None, status: str | None, version: int | None = None) -> list[str]:
-        cur.execute("""SELECT workflow_id FROM conductor.workflows
+        cur.execute(
+            """SELECT workflow_id FROM conductor.workflows
                        WHERE (%(name)s::text IS NULL OR name = %(name)s)
                          AND (%(status)s::text IS NULL OR status = %(status)s)
                          AND (%(version)s::int IS NULL OR version = %(version)s)
-                       ORDER BY create_time, workflow_id""", {"name": name, "status": status, "version": version})
+                       ORDER BY create_time, workflow_id""",
+            {"name": name, "status": status, "version": version},
+        )
         return [r["workflow_id"] for r in cur.fetchall()]
 
     def remove(self, cur, workflow_id: str) -> bool:
@@ -149,17 +194,22 @@ class Store:
         return cur.fetchone() is not None
 
     def task_row(self, cur, task_id: str) -> dict | None:
-        cur.execute("""SELECT t.*, w.name AS workflow_type, w.priority AS workflow_priority, w.correlation_id
+        cur.execute(
+            """SELECT t.*, w.name AS workflow_type, w.priority AS workflow_priority, w.correlation_id
                        FROM conductor.tasks t JOIN conductor.workflows w USING (workflow_id)
-                       WHERE task_id = %s""", (task_id,))
+                       WHERE task_id = %s""",
+            (task_id,),
+        )
         row = cur.fetchone()
         return dict(row) if row else None
 
     def extend_lease(self, cur, task_id: str, now: int) -> None:
-        cur.execute("""UPDATE conductor.tasks SET update_time = %s
+        cur.execute(
+            """UPDATE conductor.tasks SET update_time = %s
                        WHERE task_id = %s AND status NOT IN ('COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED',
                        'FAILED_WITH_TERMINAL_ERROR', 'TIMED_OUT', 'CANCELED', 'SKIPPED') RETURNING 1""",
-                    (now, task_id))
+            (now, task_id),
+        )
         if cur.fetchone() is None:
             cur.execute("SELECT 1 FROM conductor.tasks WHERE task_id = %s", (task_id,))
             if cur.fetchone() is None:
@@ -167,7 +217,8 @@ class Store:
 
     # --- queues ------------------------------------------------------------------------
     def claim(self, cur, task_type: str, worker_id: str | None, count: int, now: int) -> list[dict]:
-        cur.execute("""
+        cur.execute(
+            """
             WITH claimed AS (
                 UPDATE conductor.tasks t SET queued = false, status = 'IN_PROGRESS', callback_after_seconds = 0,
                        poll_count = t.poll_count + 1, worker_id = %(worker)s,
@@ -180,7 +231,8 @@ class Store:
             SELECT claimed.*, w.name AS workflow_type, w.priority AS workflow_priority, w.correlation_id
             FROM claimed JOIN conductor.workflows w USING (workflow_id)
             ORDER BY claimed.scheduled_time, claimed.seq""",
-                    {"worker": worker_id, "now": now, "type": task_type, "n": count})
+            {"worker": worker_id, "now": now, "type": task_type, "n": count},
+        )
         return [dict(r) for r in cur.fetchall()]
 
     def queue_sizes(self, cur) -> dict[str, int]:
@@ -189,7 +241,8 @@ class Store:
 
     def overdue(self, cur, now: int) -> list[str]:
         """Workflows a timeout may have fired in (the sweep decides them)."""
-        cur.execute("""
+        cur.execute(
+            """
             SELECT workflow_id FROM conductor.tasks          -- silent workers (responseTimeoutSeconds)
             WHERE status = 'IN_PROGRESS' AND NOT queued AND response_timeout_seconds > 0
               AND update_time + (response_timeout_seconds + callback_after_seconds) * 1000 <= %(now)s
@@ -207,7 +260,9 @@ class Store:
             SELECT workflow_id FROM conductor.workflows     -- the workflow's own timeoutSeconds
             WHERE status = 'RUNNING' AND timeout_seconds > 0
               AND CASE WHEN last_retried_time > 0 THEN last_retried_time ELSE create_time END
-                  + timeout_seconds * 1000 <= %(now)s""", {"now": now})
+                  + timeout_seconds * 1000 <= %(now)s""",
+            {"now": now},
+        )
         return [r["workflow_id"] for r in cur.fetchall()]
 
     # --- task logs ---------------------------------------------------------------------
@@ -215,12 +270,17 @@ class Store:
         for entry in logs or []:
             text = entry.get("log") if isinstance(entry, dict) else str(entry)
             created = entry.get("createdTime") if isinstance(entry, dict) else None
-            cur.execute("INSERT INTO conductor.task_logs (task_id, log, created_time) VALUES (%s, %s, %s)",
-                        (task_id, text or "", created or now))
+            cur.execute(
+                "INSERT INTO conductor.task_logs (task_id, log, created_time) VALUES (%s, %s, %s)",
+                (task_id, text or "", created or now),
+            )
 
     def logs(self, cur, task_id: str) -> list[dict]:
-        cur.execute("""SELECT log, task_id AS "taskId", created_time AS "createdTime"
-                       FROM conductor.task_logs WHERE task_id = %s ORDER BY created_time""", (task_id,))
+        cur.execute(
+            """SELECT log, task_id AS "taskId", created_time AS "createdTime"
+                       FROM conductor.task_logs WHERE task_id = %s ORDER BY created_time""",
+            (task_id,),
+        )
         return [dict(r) for r in cur.fetchall()]
 
 
@@ -243,7 +303,7 @@ class _Transaction:
                 self.conn.rollback()
         finally:
             self.cur.close()
-            self.conn.close()     # back to the pool
+            self.conn.close()  # back to the pool
 
 
 def _db_value(column: str, value: Any) -> Any:

@@ -26,7 +26,6 @@ from pathlib import Path
 from ..config import Settings, get_settings
 from ..errors import StackError
 
-
 LOG_ENV = "FDE_WORKER_LOG"
 
 
@@ -42,17 +41,17 @@ def redirect_worker_output() -> None:
     """
     path = os.environ.get(LOG_ENV)
     if not path or os.environ.get("FDE_WORKER_LOG_PID") == str(os.getpid()):
-        return   # not a worker, or the process that started the workers
-    os.environ.setdefault("FDE_DB_POOL_SIZE", "1")   # many worker processes, one server
+        return  # not a worker, or the process that started the workers
+    os.environ.setdefault("FDE_DB_POOL_SIZE", "1")  # many worker processes, one server
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-    try:   # open the process's database connection now: its first task must not pay for it
+    try:  # open the process's database connection now: its first task must not pay for it
         from .. import db
 
         with db.get_engine().connect():
             pass
-    except Exception:   # the database may be down: the tasks will say so
+    except Exception:  # the database may be down: the tasks will say so
         pass
 
 
@@ -87,13 +86,14 @@ def module_workers(module: str) -> dict:
     if module not in _MODULE_WORKERS:
         registry = task_handler._decorated_functions
         before = dict(registry)
-        if module in sys.modules:   # imported before we looked: run its decorators again to see them all
+        if module in sys.modules:  # imported before we looked: run its decorators again to see them all
             importlib.reload(sys.modules[module])
         else:
             importlib.import_module(module)
-        _MODULE_WORKERS[module] = {key: record for key, record in registry.items()
-                                   if record["func"].__module__ == module}
-        for key, record in before.items():   # a reload must not take another module's entry
+        _MODULE_WORKERS[module] = {
+            key: record for key, record in registry.items() if record["func"].__module__ == module
+        }
+        for key, record in before.items():  # a reload must not take another module's entry
             if record["func"].__module__ != module:
                 registry[key] = record
     return _MODULE_WORKERS[module]
@@ -124,7 +124,7 @@ class _Ready:
     def on_poll_completed(self, event) -> None:
         if not self.seen:
             self.seen = True
-            with contextlib.suppress(OSError):   # a restart after Workers.stop removed the folder
+            with contextlib.suppress(OSError):  # a restart after Workers.stop removed the folder
                 Path(self.folder, f"{event.task_type}.{os.getpid()}").touch()
 
 
@@ -135,9 +135,16 @@ class Workers:
     can be started, stopped and replaced on its own.
     """
 
-    def __init__(self, modules: Sequence[str], processes: int = 1, settings: Settings | None = None,
-                 log_level: str = "ERROR", restart_check_seconds: float = 0.5, tasks: Sequence[str] | None = None,
-                 ready_timeout: float = 600):
+    def __init__(
+        self,
+        modules: Sequence[str],
+        processes: int = 1,
+        settings: Settings | None = None,
+        log_level: str = "ERROR",
+        restart_check_seconds: float = 0.5,
+        tasks: Sequence[str] | None = None,
+        ready_timeout: float = 600,
+    ):
         self._ready_dir: str | None = None
         self.modules = list(modules)
         self.tasks = None if tasks is None else set(tasks)
@@ -152,17 +159,23 @@ class Workers:
     def log_file(self):
         return self.settings.home / "logs" / "workers.log"
 
-    def start(self) -> "Workers":
+    def start(self) -> Workers:
         from conductor.client.automator import task_handler
         from conductor.client.automator.task_handler import TaskHandler
 
         from . import configuration
 
-        chosen = {key: record for module in self.modules for key, record in module_workers(module).items()
-                  if self.tasks is None or key[0] in self.tasks}
+        chosen = {
+            key: record
+            for module in self.modules
+            for key, record in module_workers(module).items()
+            if self.tasks is None or key[0] in self.tasks
+        }
         if not chosen:
-            raise ValueError(f"no @worker_task in {', '.join(self.modules)}"
-                             + (f" for {', '.join(sorted(self.tasks))}" if self.tasks is not None else ""))
+            raise ValueError(
+                f"no @worker_task in {', '.join(self.modules)}"
+                + (f" for {', '.join(sorted(self.tasks))}" if self.tasks is not None else "")
+            )
         # TaskHandler scans every @worker_task this process ever saw; keep it to ours
         registry = task_handler._decorated_functions
         saved = dict(registry)
@@ -175,11 +188,16 @@ class Workers:
         _fork_from_preloaded(self.modules)
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
-                handler = TaskHandler(workers=[], configuration=configuration(self.settings, self.log_level),
-                                      scan_for_annotated_workers=True, import_modules=None,
-                                      monitor_interval_seconds=self.restart_check_seconds,
-                                      restart_backoff_seconds=0.2, restart_backoff_max_seconds=2,
-                                      event_listeners=[_Ready(self._ready_dir)])
+                handler = TaskHandler(
+                    workers=[],
+                    configuration=configuration(self.settings, self.log_level),
+                    scan_for_annotated_workers=True,
+                    import_modules=None,
+                    monitor_interval_seconds=self.restart_check_seconds,
+                    restart_backoff_seconds=0.2,
+                    restart_backoff_max_seconds=2,
+                    event_listeners=[_Ready(self._ready_dir)],
+                )
                 handler.start_processes()
                 self.handlers.append(handler)
         registry.clear()
@@ -200,9 +218,11 @@ class Workers:
                 names = {w.get_task_definition_name() for h in self.handlers for w in h.workers}
                 waiting = sorted(names - {name.rsplit(".", 1)[0] for name in polled})
                 self.stop()
-                raise StackError(f"{expected - len(polled)} of {expected} worker processes did not poll "
-                                 f"the engine within {self.ready_timeout:.0f} s ({', '.join(waiting)}); "
-                                 f"see {self.settings.display_path(self.log_file)}")
+                raise StackError(
+                    f"{expected - len(polled)} of {expected} worker processes did not poll "
+                    f"the engine within {self.ready_timeout:.0f} s ({', '.join(waiting)}); "
+                    f"see {self.settings.display_path(self.log_file)}"
+                )
             time.sleep(0.02)
 
     def stop(self) -> None:
@@ -225,12 +245,12 @@ class Workers:
         found = []
         for handler in self.handlers:
             for status in handler.get_worker_process_status():
-                if task_type is None or status.get("worker") == task_type or status.get("task_type") == task_type:
-                    if status.get("pid"):
-                        found.append(status["pid"])
+                ours = task_type is None or task_type in (status.get("worker"), status.get("task_type"))
+                if ours and status.get("pid"):
+                    found.append(status["pid"])
         return found
 
-    def __enter__(self) -> "Workers":
+    def __enter__(self) -> Workers:
         return self.start()
 
     def __exit__(self, *exc) -> None:

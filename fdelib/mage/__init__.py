@@ -19,5 +19,5 @@ Nothing is imported here: :mod:`.blocks` runs in Mage's environment, which has f
 dependencies but not the course's.
 """
 
-PROJECT = "mage"                    # the Mage project's folder in the repository
-PIPELINE = "market_data_etl"        # its pipeline (mage/pipelines/market_data_etl/)
+PROJECT = "mage"  # the Mage project's folder in the repository
+PIPELINE = "market_data_etl"  # its pipeline (mage/pipelines/market_data_etl/)

@@ -20,7 +20,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .. import etl
 from ..config import get_settings
@@ -28,10 +29,10 @@ from ..errors import FdeError
 from ..etl import alphavantage, stub
 from .process import STAND_IN_URL
 
-RESULT = "[fde] result "            # the line fdelib.mage.headless reads a run's outcome from
-FAILED = "[fde] failed "            # ... and a failed block's message
+RESULT = "[fde] result "  # the line fdelib.mage.headless reads a run's outcome from
+FAILED = "[fde] failed "  # ... and a failed block's message
 
-_OPEN: dict[int, "BlockRun"] = {}    # the runs begun in this process and not finished
+_OPEN: dict[int, BlockRun] = {}  # the runs begun in this process and not finished
 
 
 class BlockRun:
@@ -52,8 +53,7 @@ class BlockRun:
 
     def output(self, **facts: Any) -> dict[str, Any]:
         """A block's output: the run's id and parameters (how the next block finds the run), and ``facts``."""
-        return {"run_id": self.run_id, "symbol": self.symbol, "month": self.month, "interval": self.interval,
-                **facts}
+        return {"run_id": self.run_id, "symbol": self.symbol, "month": self.month, "interval": self.interval, **facts}
 
     def bars(self) -> int:
         """How many bars the fetched answer holds (a time sent twice counted twice, as the raw load does)."""
@@ -85,8 +85,13 @@ class BlockRun:
         try:
             self.run.fail(error)
         finally:
-            print(f"{FAILED}{json.dumps({'block': block, 'run_id': self.run_id, 'error': type(error).__name__, 'message': str(error)})}",
-                  flush=True)
+            print(
+                FAILED
+                + json.dumps(
+                    {"block": block, "run_id": self.run_id, "error": type(error).__name__, "message": str(error)}
+                ),
+                flush=True,
+            )
 
 
 @contextlib.contextmanager
@@ -108,8 +113,9 @@ def begin(variables: dict[str, Any]) -> BlockRun:
     if missing:
         raise FdeError(f"the pipeline needs the variable(s) {', '.join(missing)} (e.g. symbol=ACME, month=2025-11)")
     client = client_for(int(variables.get("seed") or 7))
-    run = etl.Run.begin(str(variables["symbol"]), str(variables["month"]), str(variables.get("interval") or "5min"),
-                        client=client)
+    run = etl.Run.begin(
+        str(variables["symbol"]), str(variables["month"]), str(variables.get("interval") or "5min"), client=client
+    )
     _OPEN[run.run_id] = opened = BlockRun(run, client)
     print(f"[fde] run {run.run_id}: {run.symbol} {run.month} {run.interval}", flush=True)
     return opened
@@ -120,9 +126,11 @@ def current(upstream: dict[str, Any], block: str) -> BlockRun:
     run_id = upstream.get("run_id") if isinstance(upstream, dict) else None
     if run_id in _OPEN:
         return _OPEN[run_id]
-    raise FdeError(f"block {block}: run {run_id} is not open in this process — the block ran without the blocks "
-                   "before it; run the whole pipeline (`fde mage run`, a trigger, or the editor's "
-                   "'Execute with all upstream blocks')")
+    raise FdeError(
+        f"block {block}: run {run_id} is not open in this process — the block ran without the blocks "
+        "before it; run the whole pipeline (`fde mage run`, a trigger, or the editor's "
+        "'Execute with all upstream blocks')"
+    )
 
 
 def client_for(seed: int) -> alphavantage.Client:

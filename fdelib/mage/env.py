@@ -29,7 +29,7 @@ from . import PROJECT
 
 # mage-ai 0.9.80's pins (numpy 1.26, Pillow 10.3) have wheels for these Pythons, not for newer ones
 PYTHONS = ((3, 11), (3, 12))
-UV_REQUIREMENT = "uv>=0.4,<1"      # the pip fallback's way to uv, when none is on PATH
+UV_REQUIREMENT = "uv>=0.4,<1"  # the pip fallback's way to uv, when none is on PATH
 STAMP = ".fde-mage-env"
 
 
@@ -87,11 +87,14 @@ def ensure(settings: Settings | None = None, *, echo: bool = False) -> Path:
     if ready(settings):
         return venv
     with fasteners.InterProcessLock(str(venv.with_name(venv.name + ".lock"))):
-        if ready(settings):          # another process built it while this one waited
+        if ready(settings):  # another process built it while this one waited
             return venv
         if echo:
-            print(f"installing Mage's environment into {settings.display_path(venv)} "
-                  f"(about 1.4 GB, from {settings.display_path(lock_file(settings))}) ...", flush=True)
+            print(
+                f"installing Mage's environment into {settings.display_path(venv)} "
+                f"(about 1.4 GB, from {settings.display_path(lock_file(settings))}) ...",
+                flush=True,
+            )
         _build(settings, venv)
     return venv
 
@@ -104,12 +107,27 @@ def _build(settings: Settings, venv: Path) -> None:
         uv = find_uv(out)
         if uv:
             _run([uv, "venv", "--quiet", "--python", python, str(venv)], out, log)
-            _run([uv, "pip", "install", "--compile-bytecode", "--python", str(venv / "bin" / "python"),
-                  "-r", str(lock_file(settings))], out, log)
-        else:     # no uv to be had: the slow way (minutes), same pins
+            _run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--compile-bytecode",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    "-r",
+                    str(lock_file(settings)),
+                ],
+                out,
+                log,
+            )
+        else:  # no uv to be had: the slow way (minutes), same pins
             _run([python, "-m", "venv", str(venv)], out, log)
-            _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
-                  str(lock_file(settings))], out, log)
+            _run(
+                [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", str(lock_file(settings))],
+                out,
+                log,
+            )
             _run([str(venv / "bin" / "python"), "-m", "compileall", "-q", "-j", "0", str(_site(venv))], out, log)
     (_site(venv) / "fde_workbench.pth").write_text(f"{settings.project_root}\n")
     (venv / STAMP).write_text(fingerprint(settings) + "\n")
@@ -124,9 +142,11 @@ def interpreter() -> str:
         if found:
             return found
     if find_uv():
-        return "3.12"             # uv finds one, or downloads a managed CPython 3.12
-    raise MageEnvError("Mage 0.9.80 needs Python 3.11 or 3.12 (its pinned numpy and Pillow have no wheels "
-                       f"for Python {sys.version_info.major}.{sys.version_info.minor}); install python3.12")
+        return "3.12"  # uv finds one, or downloads a managed CPython 3.12
+    raise MageEnvError(
+        "Mage 0.9.80 needs Python 3.11 or 3.12 (its pinned numpy and Pillow have no wheels "
+        f"for Python {sys.version_info.major}.{sys.version_info.minor}); install python3.12"
+    )
 
 
 def find_uv(log=None) -> str | None:
@@ -155,8 +175,9 @@ def _run(command: list[str], out, log: Path) -> None:
     if done.returncode != 0:
         out.flush()
         tail = log.read_text()[-800:].strip()
-        raise MageEnvError(f"creating Mage's environment failed ({command[0]} exited {done.returncode}); "
-                           f"see {log}:\n{tail}")
+        raise MageEnvError(
+            f"creating Mage's environment failed ({command[0]} exited {done.returncode}); see {log}:\n{tail}"
+        )
 
 
 def _site(venv: Path) -> Path:
@@ -168,8 +189,11 @@ def _site(venv: Path) -> Path:
 
 def summary(settings: Settings | None = None, names=("mage-ai", "ipykernel", "ipython", "tornado")) -> str:
     """What the lock pins, in a line: a few of Mage's versions and how many packages in all."""
-    pins = dict(line.split(" ")[0].split("==") for line in lock_file(settings).read_text().splitlines()
-                if "==" in line and not line.startswith((" ", "#")))
+    pins = dict(
+        line.split(" ")[0].split("==")
+        for line in lock_file(settings).read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    )
     shown = ", ".join(f"{name} {pins[name]}" for name in names if name in pins)
     return f"{shown} — {len(set(pins))} packages pinned in {PROJECT}/{lock_file(settings).name}"
 

@@ -32,21 +32,43 @@ class MageRunFailed(FdeError):
         self.block, self.error = block, error
 
 
-def run(symbol: str, month: str, interval: str = "5min", *, seed: int = 7, pipeline: str = PIPELINE,
-        stand_in: str | None = None, settings: Settings | None = None, timeout: float = 600) -> dict[str, Any]:
+def run(
+    symbol: str,
+    month: str,
+    interval: str = "5min",
+    *,
+    seed: int = 7,
+    pipeline: str = PIPELINE,
+    stand_in: str | None = None,
+    settings: Settings | None = None,
+    timeout: float = 600,
+) -> dict[str, Any]:
     """Run the pipeline for ``symbol`` and ``month`` through ``mage run``; the run's outcome.
 
     ``stand_in`` (offline): the Alpha Vantage stand-in's URL — by default this process's."""
     settings = settings or get_settings()
     env.ensure(settings)
     variables = {"symbol": symbol, "month": month, "interval": interval, "seed": seed}
-    command = [*env.mage_command(settings), "run", str(settings.project_root / PROJECT), pipeline,
-               "--runtime-vars", json.dumps(variables)]
+    command = [
+        *env.mage_command(settings),
+        "run",
+        str(settings.project_root / PROJECT),
+        pipeline,
+        "--runtime-vars",
+        json.dumps(variables),
+    ]
     environ = process.environment(settings, stand_in_url=stand_in or _stand_in(settings))
     log = process.mage_data_dir(settings) / "last-run.log"
     try:
-        done = subprocess.run(command, env=environ, cwd=process.mage_data_dir(settings), capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command,
+            env=environ,
+            cwd=process.mage_data_dir(settings),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         raise MageRunFailed(f"mage run {pipeline} did not finish within {timeout:.0f} s") from exc
     log.write_text(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
@@ -56,19 +78,26 @@ def run(symbol: str, month: str, interval: str = "5min", *, seed: int = 7, pipel
 def outcome(returncode: int, stdout: str, stderr: str, pipeline: str = PIPELINE, log: str = "") -> dict[str, Any]:
     """What ``mage run``'s exit code and output say: the outcome the last block printed, or the error."""
     lines = stdout.splitlines()
-    failed = [json.loads(line[len(FAILED):]) for line in lines if line.startswith(FAILED)]
+    failed = [json.loads(line[len(FAILED) :]) for line in lines if line.startswith(FAILED)]
     if failed:
         first = failed[0]
-        raise MageRunFailed(f"Mage run of {pipeline} failed in block {first['block']}: {first['message']}",
-                            first["block"], first["error"])
+        raise MageRunFailed(
+            f"Mage run of {pipeline} failed in block {first['block']}: {first['message']}",
+            first["block"],
+            first["error"],
+        )
     if returncode != 0:
         last = next((line for line in reversed(stderr.splitlines()) if line and not line.startswith(" ")), "")
-        raise MageRunFailed(f"mage run {pipeline} exited {returncode}: {last or 'no message'}"
-                            + (f" (see {log})" if log else ""), None, last.split(":")[0] or None)
-    results = [json.loads(line[len(RESULT):]) for line in lines if line.startswith(RESULT)]
+        raise MageRunFailed(
+            f"mage run {pipeline} exited {returncode}: {last or 'no message'}" + (f" (see {log})" if log else ""),
+            None,
+            last.split(":")[0] or None,
+        )
+    results = [json.loads(line[len(RESULT) :]) for line in lines if line.startswith(RESULT)]
     if not results:
-        raise MageRunFailed(f"mage run {pipeline} finished without the last block's outcome"
-                            + (f" (see {log})" if log else ""))
+        raise MageRunFailed(
+            f"mage run {pipeline} finished without the last block's outcome" + (f" (see {log})" if log else "")
+        )
     return results[-1]
 
 

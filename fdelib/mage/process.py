@@ -27,8 +27,17 @@ from ..config import Settings, get_settings
 
 STAND_IN_URL = "FDE_ALPHAVANTAGE_URL"
 # the course's environment that must not leak into Mage's interpreter
-_DROP = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DATABASE_URL", "ALPHAVANTAGE_API_KEY", STAND_IN_URL,
-         "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND")
+_DROP = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "DATABASE_URL",
+    "ALPHAVANTAGE_API_KEY",
+    STAND_IN_URL,
+    "JPY_PARENT_PID",
+    "JPY_SESSION_NAME",
+    "MPLBACKEND",
+)
 
 
 def mage_data_dir(settings: Settings | None = None) -> Path:
@@ -45,19 +54,21 @@ def environment(settings: Settings | None = None, *, stand_in_url: str | None = 
     data = mage_data_dir(settings)
     data.mkdir(parents=True, exist_ok=True)
     environ = {k: v for k, v in os.environ.items() if k not in _DROP}
-    environ.update({
-        "DATABASE_URL": database_url,
-        "FDE_MODE": settings.mode,
-        "FDE_HOME": str(settings.home),
-        "FDE_DATA_DIR": str(settings.data_dir),
-        "FDE_RUNS_DIR": str(settings.runs_dir),
-        "FDE_PROJECT_ROOT": str(settings.project_root),
-        "FDE_ENV_FILE": "none",
-        "MAGE_DATA_DIR": str(data),
-        "DISABLE_AUTO_BROWSER_OPEN": "true",     # Mage would open a browser tab
-        "_TYPER_STANDARD_TRACEBACK": "1",        # plain tracebacks from `mage run`: the error on one line
-        "COLUMNS": "200",
-    })
+    environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "FDE_MODE": settings.mode,
+            "FDE_HOME": str(settings.home),
+            "FDE_DATA_DIR": str(settings.data_dir),
+            "FDE_RUNS_DIR": str(settings.runs_dir),
+            "FDE_PROJECT_ROOT": str(settings.project_root),
+            "FDE_ENV_FILE": "none",
+            "MAGE_DATA_DIR": str(data),
+            "DISABLE_AUTO_BROWSER_OPEN": "true",  # Mage would open a browser tab
+            "_TYPER_STANDARD_TRACEBACK": "1",  # plain tracebacks from `mage run`: the error on one line
+            "COLUMNS": "200",
+        }
+    )
     if settings.alphavantage_api_key:
         environ["ALPHAVANTAGE_API_KEY"] = settings.alphavantage_api_key
     if stand_in_url and not settings.live:

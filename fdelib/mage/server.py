@@ -47,7 +47,7 @@ def _paths(settings: Settings) -> tuple[Path, Path]:
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"      # a zombie has exited
+            return f.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
     except (OSError, IndexError):
         return False
 
@@ -88,20 +88,37 @@ def start(settings: Settings | None = None, port: int = DEFAULT_PORT, timeout: f
     if not port_is_free(port):
         raise StackError(f"port {port} is busy on 127.0.0.1; pick another with `fde mage --port N`")
     env.ensure(settings, echo=True)
-    stop(settings)      # a dead one's state file
+    stop(settings)  # a dead one's state file
     state_file, log_file = _paths(settings)
-    command = [*env.mage_command(settings), "start", str(settings.project_root / PROJECT),
-               "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        *env.mage_command(settings),
+        "start",
+        str(settings.project_root / PROJECT),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     environ = process.environment(settings)
     owner = login(settings)
-    environ.update(DEFAULT_OWNER_EMAIL=owner["email"], DEFAULT_OWNER_USERNAME=owner["username"],
-                   DEFAULT_OWNER_PASSWORD=owner["password"])
+    environ.update(
+        DEFAULT_OWNER_EMAIL=owner["email"],
+        DEFAULT_OWNER_USERNAME=owner["username"],
+        DEFAULT_OWNER_PASSWORD=owner["password"],
+    )
     with open(log_file, "ab") as log:
         log.write(f"\n$ {' '.join(command)}\n".encode())
         log.flush()
-        offset = log.tell()      # this start's lines come after
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=environ, cwd=process.mage_data_dir(settings), start_new_session=True)
+        offset = log.tell()  # this start's lines come after
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=environ,
+            cwd=process.mage_data_dir(settings),
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     url = None
     while time.monotonic() < deadline:
@@ -158,7 +175,7 @@ def stop(settings: Settings | None = None, timeout: float = 15) -> bool:
         pid = json.loads(state_file.read_text())["pid"]
     except (OSError, ValueError, KeyError):
         return False
-    was_running = _alive(pid) and _is_mage(pid)    # never signal a process that reused the pid
+    was_running = _alive(pid) and _is_mage(pid)  # never signal a process that reused the pid
     if was_running:
         _stop_group(pid, timeout)
     state_file.unlink(missing_ok=True)
@@ -174,10 +191,8 @@ def _stop_group(pid: int, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)      # the scheduler and kernels, if they lingered
-    except ProcessLookupError:
-        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)  # the scheduler and kernels, if they lingered
 
 
 def _tail(path: Path, offset: int) -> str:

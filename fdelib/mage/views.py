@@ -34,9 +34,15 @@ def metadata(pipeline: str = PIPELINE, settings: Settings | None = None) -> dict
 
 def blocks(pipeline: str = PIPELINE, settings: Settings | None = None) -> pd.DataFrame:
     """One row per block: its name, kind, file and the blocks it reads from."""
-    rows = [{"block": b["uuid"], "type": b["type"], "file": f"{FOLDERS.get(b['type'], b['type'])}/{b['uuid']}.py",
-             "upstream": ", ".join(b.get("upstream_blocks") or []) or "—"}
-            for b in metadata(pipeline, settings)["blocks"]]
+    rows = [
+        {
+            "block": b["uuid"],
+            "type": b["type"],
+            "file": f"{FOLDERS.get(b['type'], b['type'])}/{b['uuid']}.py",
+            "upstream": ", ".join(b.get("upstream_blocks") or []) or "—",
+        }
+        for b in metadata(pipeline, settings)["blocks"]
+    ]
     return pd.DataFrame(rows)
 
 
@@ -56,8 +62,12 @@ def draw(pipeline: str = PIPELINE, settings: Settings | None = None) -> None:
     from ..viz import draw_dag
 
     dag = graph(pipeline, settings)
-    draw_dag(dag, title=f"{pipeline}: Mage blocks from pipelines/{pipeline}/metadata.yaml",
-             colors={n: COLORS.get(t, "#cfe2f3") for n, t in dag.nodes(data="type")}, figsize=(10, 2.4))
+    draw_dag(
+        dag,
+        title=f"{pipeline}: Mage blocks from pipelines/{pipeline}/metadata.yaml",
+        colors={n: COLORS.get(t, "#cfe2f3") for n, t in dag.nodes(data="type")},
+        figsize=(10, 2.4),
+    )
 
 
 def block_source(block: str, pipeline: str = PIPELINE, settings: Settings | None = None) -> str:
@@ -79,15 +89,27 @@ def rows(symbol: str, interval: str = "5min", engine: sa.Engine | None = None) -
     """The raw, clean and daily rows of ``symbol`` — every month —, without the ingestion time and run id
     (two runs differ in those by design)."""
     params = {"s": symbol, "i": interval}
-    return {name: db.read_frame(sql, params, engine=engine) for name, sql in
-            (("raw", RAW), ("clean", CLEAN), ("daily", DAILY))}
+    return {
+        name: db.read_frame(sql, params, engine=engine)
+        for name, sql in (("raw", RAW), ("clean", CLEAN), ("daily", DAILY))
+    }
 
 
-def compare(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame],
-            names: tuple[str, str] = ("fdelib.etl", "Mage")) -> pd.DataFrame:
+def compare(
+    left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame], names: tuple[str, str] = ("fdelib.etl", "Mage")
+) -> pd.DataFrame:
     """Per table: the rows of each run, and whether they are identical (same rows, same order, same values)."""
-    return pd.DataFrame([{"table": table, f"{names[0]} rows": len(left[table]), f"{names[1]} rows": len(right[table]),
-                          "identical": left[table].equals(right[table])} for table in left]).set_index("table")
+    return pd.DataFrame(
+        [
+            {
+                "table": table,
+                f"{names[0]} rows": len(left[table]),
+                f"{names[1]} rows": len(right[table]),
+                "identical": left[table].equals(right[table]),
+            }
+            for table in left
+        ]
+    ).set_index("table")
 
 
 def same(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame]) -> bool:
@@ -115,9 +137,12 @@ def exported(files: dict) -> dict[str, object]:
 def compare_files(left: dict[str, object], right: dict[str, object]) -> pd.DataFrame:
     """The exports of two runs: the CSV byte for byte; the Parquet file as a table — its bytes name the
     library versions that wrote it (Mage's environment pins pandas 2 and pyarrow 25; the course has newer)."""
-    return pd.DataFrame([{"file": "csv", "compared": "bytes", "identical": left["csv"] == right["csv"]},
-                         {"file": "parquet", "compared": "table", "identical": left["parquet"].equals(right["parquet"])}]
-                        ).set_index("file")
+    return pd.DataFrame(
+        [
+            {"file": "csv", "compared": "bytes", "identical": left["csv"] == right["csv"]},
+            {"file": "parquet", "compared": "table", "identical": left["parquet"].equals(right["parquet"])},
+        ]
+    ).set_index("file")
 
 
 def stored_outputs(pipeline: str = PIPELINE, settings: Settings | None = None) -> pd.DataFrame:

@@ -9,8 +9,28 @@ and the services' boundaries read off the code, with one service upgraded while 
 (:mod:`.contexts`, :mod:`.payment_v2`).
 """
 
-from .orders import (audit, fault_explorer, make_orders, outcomes, run_orders, seed, settlement,
-                     setup, stop_running, try_fault)
+from .orders import (
+    audit,
+    fault_explorer,
+    make_orders,
+    outcomes,
+    run_orders,
+    seed,
+    settlement,
+    setup,
+    stop_running,
+    try_fault,
+)
 
-__all__ = ["audit", "fault_explorer", "make_orders", "outcomes", "run_orders", "seed", "settlement", "setup",
-           "stop_running", "try_fault"]
+__all__ = [
+    "audit",
+    "fault_explorer",
+    "make_orders",
+    "outcomes",
+    "run_orders",
+    "seed",
+    "settlement",
+    "setup",
+    "stop_running",
+    "try_fault",
+]

@@ -26,26 +26,37 @@ SUBSCRIPTIONS: dict[str, list[tuple[str, str]]] = {
     "DeliveryFailed": [("orders", "cancel")],
     "DeliveryScheduled": [("orders", "close")],
     "OrderCompleted": [("notification", "completed")],
-    "OrderCancelled": [("payment", "refund"), ("inventory", "release"), ("delivery", "cancel"),
-                       ("notification", "cancelled")],
+    "OrderCancelled": [
+        ("payment", "refund"),
+        ("inventory", "release"),
+        ("delivery", "cancel"),
+        ("notification", "cancelled"),
+    ],
 }
 
 
 def _publish(conn: sa.Connection, order_id: str, kind: str, source: str) -> None:
-    conn.execute(sa.text("INSERT INTO oms.events (order_id, kind, source) VALUES (:o, :k, :s)"),
-                 {"o": order_id, "k": kind, "s": source})
+    conn.execute(
+        sa.text("INSERT INTO oms.events (order_id, kind, source) VALUES (:o, :k, :s)"),
+        {"o": order_id, "k": kind, "s": source},
+    )
 
 
 def _has(conn: sa.Connection, order_id: str, kind: str) -> bool:
-    return conn.execute(sa.text("SELECT 1 FROM oms.events WHERE order_id = :o AND kind = :k"),
-                        {"o": order_id, "k": kind}).first() is not None
+    return (
+        conn.execute(
+            sa.text("SELECT 1 FROM oms.events WHERE order_id = :o AND kind = :k"), {"o": order_id, "k": kind}
+        ).first()
+        is not None
+    )
 
 
 def _react(engine: sa.Engine, service: str, reaction: str, order_id: str) -> list[str]:
     """Run one service's reaction; return the events it publishes."""
     if service == "payment" and reaction == "charge":
-        return ["PaymentCharged" if services.charge(order_id, engine=engine)["status"] == "CHARGED"
-                else "PaymentDeclined"]
+        return [
+            "PaymentCharged" if services.charge(order_id, engine=engine)["status"] == "CHARGED" else "PaymentDeclined"
+        ]
     if service == "inventory" and reaction == "book":
         try:
             services.book_stock(order_id, engine=engine)
@@ -53,12 +64,12 @@ def _react(engine: sa.Engine, service: str, reaction: str, order_id: str) -> lis
         except services.Refused:
             return ["StockOut"]
     if service == "delivery" and reaction == "schedule_if_ready":
-        with engine.connect() as conn:   # the delivery service keeps its own view of the events
+        with engine.connect() as conn:  # the delivery service keeps its own view of the events
             ready = _has(conn, order_id, "PaymentCharged") and _has(conn, order_id, "StockBooked")
             done = _has(conn, order_id, "DeliveryScheduled") or _has(conn, order_id, "DeliveryFailed")
-        if not ready or done:      # both events arrive separately: act once, on the second
+        if not ready or done:  # both events arrive separately: act once, on the second
             return []
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 services.schedule_delivery(order_id, engine=engine)
                 return ["DeliveryScheduled"]
@@ -66,8 +77,11 @@ def _react(engine: sa.Engine, service: str, reaction: str, order_id: str) -> lis
                 continue
         return ["DeliveryFailed"]
     if service == "orders" and reaction == "cancel":
-        return ["OrderCancelled"] if services.cancel(order_id, "a service refused", engine=engine)["was"] \
-            == "ACKNOWLEDGED" else []
+        return (
+            ["OrderCancelled"]
+            if services.cancel(order_id, "a service refused", engine=engine)["was"] == "ACKNOWLEDGED"
+            else []
+        )
     if service == "orders" and reaction == "close":
         closed = services.close(order_id, engine=engine)
         return ["OrderCompleted"] if closed["was"] == "ACKNOWLEDGED" and closed["status"] == "COMPLETED" else []
@@ -78,8 +92,7 @@ def _react(engine: sa.Engine, service: str, reaction: str, order_id: str) -> lis
     elif service == "delivery" and reaction == "cancel":
         services.cancel_delivery(order_id, engine=engine)
     elif service == "notification":
-        services.notify(order_id, reaction, "a service refused" if reaction == "cancelled" else None,
-                        engine=engine)
+        services.notify(order_id, reaction, "a service refused" if reaction == "cancelled" else None, engine=engine)
     return []
 
 
@@ -102,12 +115,15 @@ def run(engine: sa.Engine | None = None, limit: int = 100_000) -> pd.DataFrame:
     engine = engine or db.get_engine()
     for _ in range(limit):
         with engine.begin() as conn:
-            event = conn.execute(sa.text("SELECT event_id, order_id, kind FROM oms.events WHERE NOT handled "
-                                         "ORDER BY event_id LIMIT 1 FOR UPDATE SKIP LOCKED")).first()
+            event = conn.execute(
+                sa.text(
+                    "SELECT event_id, order_id, kind FROM oms.events WHERE NOT handled "
+                    "ORDER BY event_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                )
+            ).first()
             if event is None:
                 break
-            conn.execute(sa.text("UPDATE oms.events SET handled = true WHERE event_id = :e"),
-                         {"e": event.event_id})
+            conn.execute(sa.text("UPDATE oms.events SET handled = true WHERE event_id = :e"), {"e": event.event_id})
         for service, reaction in SUBSCRIPTIONS.get(event.kind, []):
             published = _react(engine, service, reaction, event.order_id)
             with engine.begin() as conn:
@@ -117,5 +133,4 @@ def run(engine: sa.Engine | None = None, limit: int = 100_000) -> pd.DataFrame:
 
 
 def event_log(engine: sa.Engine | None = None) -> pd.DataFrame:
-    return db.read_frame("SELECT event_id, order_id, source, kind FROM oms.events ORDER BY event_id",
-                         engine=engine)
+    return db.read_frame("SELECT event_id, order_id, source, kind FROM oms.events ORDER BY event_id", engine=engine)

@@ -41,13 +41,26 @@ def task_owners(worker_module: str = WORKER_MODULE) -> pd.DataFrame:
     rows = []
     for (task, _), record in sorted(module_workers(worker_module).items()):
         tree = ast.parse(textwrap.dedent(inspect.getsource(record["func"])))
-        called = sorted({node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-                         and isinstance(node.value, ast.Name) and node.value.id == "services"
-                         and callable(getattr(services, node.attr, None))
-                         and not getattr(services, node.attr).__module__.endswith(".common")})
+        called = sorted(
+            {
+                node.attr
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "services"
+                and callable(getattr(services, node.attr, None))
+                and not getattr(services, node.attr).__module__.endswith(".common")
+            }
+        )
         for name in called:
-            rows.append({"task type": task, "worker": record["func"].__name__, "calls": f"services.{name}",
-                         "service": _service_name(getattr(services, name).__module__)})
+            rows.append(
+                {
+                    "task type": task,
+                    "worker": record["func"].__name__,
+                    "calls": f"services.{name}",
+                    "service": _service_name(getattr(services, name).__module__),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -60,12 +73,18 @@ def service_modules() -> dict[str, ModuleType]:
 def _code(module: ModuleType) -> str:
     """The module's source and that of every helper it imports from the services' common code."""
     source = inspect.getsource(module)
-    shared = [alias.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
-              and node.module == "common" for alias in node.names]
+    shared = [
+        alias.name
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.module == "common"
+        for alias in node.names
+    ]
     from .services import common
 
-    return "\n".join([source] + [inspect.getsource(getattr(common, name)) for name in shared
-                                 if inspect.isfunction(getattr(common, name))])
+    return "\n".join(
+        [source]
+        + [inspect.getsource(getattr(common, name)) for name in shared if inspect.isfunction(getattr(common, name))]
+    )
 
 
 def table_access() -> pd.DataFrame:
@@ -96,10 +115,15 @@ def contexts() -> pd.DataFrame:
     for name in sorted(set(access["service"])):
         own = access[(access["service"] == name) & (access["access"] == "writes")]["table"]
         reads = access[(access["service"] == name) & (access["access"] == "reads")]["table"]
-        rows.append({"service": name, "owns (only it writes)": ", ".join(t for t in own if writers[t] == 1),
-                     "shares writing": ", ".join(t for t in own if writers[t] > 1),
-                     "task types": ", ".join(sorted(set(tasks[tasks["service"] == name]["task type"]))),
-                     "reads from other contexts": ", ".join(reads)})
+        rows.append(
+            {
+                "service": name,
+                "owns (only it writes)": ", ".join(t for t in own if writers[t] == 1),
+                "shares writing": ", ".join(t for t in own if writers[t] > 1),
+                "task types": ", ".join(sorted(set(tasks[tasks["service"] == name]["task type"]))),
+                "reads from other contexts": ", ".join(reads),
+            }
+        )
     return pd.DataFrame(rows).set_index("service")
 
 
@@ -112,10 +136,18 @@ def cohesion() -> pd.DataFrame:
     rows = []
     for name, module in service_modules().items():
         mine = writes[writes["service"] == name]["table"]
-        functions = [f for f, obj in vars(module).items() if inspect.isfunction(obj) and not f.startswith("_")
-                     and obj.__module__ == module.__name__]
-        rows.append({"service": name, "functions": ", ".join(functions),
-                     "writes to own tables": round(float((writers[mine] == 1).mean()), 2) if len(mine) else 1.0})
+        functions = [
+            f
+            for f, obj in vars(module).items()
+            if inspect.isfunction(obj) and not f.startswith("_") and obj.__module__ == module.__name__
+        ]
+        rows.append(
+            {
+                "service": name,
+                "functions": ", ".join(functions),
+                "writes to own tables": round(float((writers[mine] == 1).mean()), 2) if len(mine) else 1.0,
+            }
+        )
     return pd.DataFrame(rows).set_index("service")
 
 
@@ -130,8 +162,13 @@ def events(log: pd.DataFrame) -> pd.DataFrame:
             reacts.setdefault(service, set()).add(kind)
     published = log.groupby("source")["kind"].agg(lambda kinds: ", ".join(sorted(set(kinds))))
     names = sorted(set(reacts) | set(published.index))
-    return pd.DataFrame({"reacts to": [", ".join(sorted(reacts.get(n, ()))) for n in names],
-                         "published": [published.get(n, "") for n in names]}, index=pd.Index(names, name="service"))
+    return pd.DataFrame(
+        {
+            "reacts to": [", ".join(sorted(reacts.get(n, ()))) for n in names],
+            "published": [published.get(n, "") for n in names],
+        },
+        index=pd.Index(names, name="service"),
+    )
 
 
 def payment_output(clients, order_id: str) -> pd.Series:
@@ -142,9 +179,15 @@ def payment_output(clients, order_id: str) -> pd.Series:
     return pd.Series(done[-1].output_data, name=order_id).sort_index()
 
 
-def rolling_upgrade(clients, orders: list[dict], *, service: str = "payment",
-                    new_version: str = "fdelib.oms.payment_v2", initial_stock: int = 100,
-                    timeout: float = 300) -> pd.Series:
+def rolling_upgrade(
+    clients,
+    orders: list[dict],
+    *,
+    service: str = "payment",
+    new_version: str = "fdelib.oms.payment_v2",
+    initial_stock: int = 100,
+    timeout: float = 300,
+) -> pd.Series:
     """Replace one service's workers with a new version while orders flow.
 
     The other services' workers start once and run throughout. The service's current workers
@@ -159,15 +202,23 @@ def rolling_upgrade(clients, orders: list[dict], *, service: str = "payment",
     tasks = task_owners()
     own = sorted(set(tasks[tasks["service"] == service]["task type"]))
     others = sorted(set(tasks["task type"]) - set(own))
-    first, second = orders[: len(orders) // 2], orders[len(orders) // 2:]
+    first, second = orders[: len(orders) // 2], orders[len(orders) // 2 :]
     with Workers([WORKER_MODULE], tasks=others) as rest:
         before = sorted(rest.pids())
         old = Workers([WORKER_MODULE], tasks=own).start()
         try:
             started = start_orders(clients, first)
-            _wait_until(lambda: db.read_scalar("SELECT count(*) FROM oms.orders WHERE order_id = ANY(:o) AND "
-                                               "status = 'COMPLETED'", {"o": [o["order_id"] for o in first]}) > 0,
-                        timeout, "no order of the first wave completed")
+            _wait_until(
+                lambda: (
+                    db.read_scalar(
+                        "SELECT count(*) FROM oms.orders WHERE order_id = ANY(:o) AND status = 'COMPLETED'",
+                        {"o": [o["order_id"] for o in first]},
+                    )
+                    > 0
+                ),
+                timeout,
+                "no order of the first wave completed",
+            )
             with Workers([new_version], tasks=own):
                 old.stop()
                 started += start_orders(clients, second)
@@ -177,14 +228,17 @@ def rolling_upgrade(clients, orders: list[dict], *, service: str = "payment",
         after = sorted(rest.pids())
     versions = [_version(clients, workflow_id, own) for workflow_id in result["workflow_id"]]
     half = len(first)
-    return pd.Series({
-        "orders placed during the upgrade": len(orders),
-        "completed": int((result["workflow"] == "COMPLETED").sum()),
-        "first wave: some served by the old version": 1 in versions[:half],
-        "second wave: all served by the new version": set(versions[half:]) == {2},
-        "other services' worker processes restarted": len(set(before) ^ set(after)),
-        "audit violations": int(audit(initial_stock=initial_stock, clients=clients).sum()),
-    }, name=f"{service}: v1 -> v2")
+    return pd.Series(
+        {
+            "orders placed during the upgrade": len(orders),
+            "completed": int((result["workflow"] == "COMPLETED").sum()),
+            "first wave: some served by the old version": 1 in versions[:half],
+            "second wave: all served by the new version": set(versions[half:]) == {2},
+            "other services' worker processes restarted": len(set(before) ^ set(after)),
+            "audit violations": int(audit(initial_stock=initial_stock, clients=clients).sum()),
+        },
+        name=f"{service}: v1 -> v2",
+    )
 
 
 def _version(clients, workflow_id: str, task_types: list[str]) -> int:

@@ -23,9 +23,14 @@ from .services import FAULTS
 from .workflow import ORDER_WORKFLOW
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
-PRODUCTS = [("SKU-BOND-ETF", "Bond ETF starter kit", "49.90"), ("SKU-CALC", "Financial calculator", "29.50"),
-            ("SKU-BOOK", "Financial Data Engineering (book)", "59.00"), ("SKU-DESK", "Trading desk lamp", "24.00"),
-            ("SKU-HDMI", "Ticker display cable", "9.99"), ("SKU-MUG", "Bull & bear mug", "12.00")]
+PRODUCTS = [
+    ("SKU-BOND-ETF", "Bond ETF starter kit", "49.90"),
+    ("SKU-CALC", "Financial calculator", "29.50"),
+    ("SKU-BOOK", "Financial Data Engineering (book)", "59.00"),
+    ("SKU-DESK", "Trading desk lamp", "24.00"),
+    ("SKU-HDMI", "Ticker display cable", "9.99"),
+    ("SKU-MUG", "Bull & bear mug", "12.00"),
+]
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 
 
@@ -40,15 +45,23 @@ def seed(engine: sa.Engine | None = None, *, customers: int = 20, stock: int = 1
     rng = random.Random(seed)
     first = ["Ada", "Ben", "Chen", "Dana", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun"]
     last = ["Abe", "Berg", "Cruz", "Diaz", "Eng", "Ford", "Gray", "Hale", "Ito", "Jain"]
-    rows = [{"c": f"C{i:04d}", "n": f"{rng.choice(first)} {rng.choice(last)}", "e": f"customer{i:04d}@shop.example.com"}
-            for i in range(1, customers + 1)]
+    rows = [
+        {"c": f"C{i:04d}", "n": f"{rng.choice(first)} {rng.choice(last)}", "e": f"customer{i:04d}@shop.example.com"}
+        for i in range(1, customers + 1)
+    ]
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE oms.orders, oms.order_items, oms.order_requests, oms.payments, "
-                             "oms.stock_bookings, oms.deliveries, oms.notifications, oms.fired_faults, "
-                             "oms.events, oms.products, oms.customers RESTART IDENTITY CASCADE"))
+        conn.execute(
+            sa.text(
+                "TRUNCATE oms.orders, oms.order_items, oms.order_requests, oms.payments, "
+                "oms.stock_bookings, oms.deliveries, oms.notifications, oms.fired_faults, "
+                "oms.events, oms.products, oms.customers RESTART IDENTITY CASCADE"
+            )
+        )
         conn.execute(sa.text("INSERT INTO oms.customers VALUES (:c, :n, :e)"), rows)
-        conn.execute(sa.text("INSERT INTO oms.products VALUES (:s, :n, :p, :q)"),
-                     [{"s": s, "n": n, "p": p, "q": stock} for s, n, p in PRODUCTS])
+        conn.execute(
+            sa.text("INSERT INTO oms.products VALUES (:s, :n, :p, :q)"),
+            [{"s": s, "n": n, "p": p, "q": stock} for s, n, p in PRODUCTS],
+        )
 
 
 def stop_running(clients) -> int:
@@ -62,7 +75,7 @@ def stop_running(clients) -> int:
     for name in (ORDER_WORKFLOW, COMPENSATION_WORKFLOW):
         try:
             running = api.get_running_workflow(name) or []
-        except Exception:   # never registered yet: nothing runs
+        except Exception:  # never registered yet: nothing runs
             continue
         for workflow_id in running:
             workflow_client.terminate_workflow(workflow_id, reason="the shop was re-seeded")
@@ -70,8 +83,16 @@ def stop_running(clients) -> int:
     return stopped
 
 
-def make_orders(count: int, *, seed: int = 42, as_of: str = "2026-01-02", fault: str = "none",
-                faulty: int = 0, customers: int = 20, prefix: str = "ORD") -> list[dict[str, Any]]:
+def make_orders(
+    count: int,
+    *,
+    seed: int = 42,
+    as_of: str = "2026-01-02",
+    fault: str = "none",
+    faulty: int = 0,
+    customers: int = 20,
+    prefix: str = "ORD",
+) -> list[dict[str, Any]]:
     """``count`` seeded client orders; the first ``faulty`` of them carry ``fault``."""
     if fault not in FAULTS:
         raise FdeError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
@@ -81,11 +102,17 @@ def make_orders(count: int, *, seed: int = 42, as_of: str = "2026-01-02", fault:
     for i in range(count):
         skus = rng.sample(sorted(prices), rng.randint(1, 3))
         items = [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in sorted(skus)]
-        orders.append({
-            "order_id": f"{prefix}-{i + 1:05d}", "customer_id": f"C{rng.randint(1, customers):04d}",
-            "items": items, "amount": round(sum(prices[it["sku"]] * it["quantity"] for it in items), 2),
-            "address": f"{rng.randint(1, 250)} Market Street, Springfield",
-            "received_at": f"{as_of}T10:00:00+00:00", "fault": fault if i < faulty else None})
+        orders.append(
+            {
+                "order_id": f"{prefix}-{i + 1:05d}",
+                "customer_id": f"C{rng.randint(1, customers):04d}",
+                "items": items,
+                "amount": round(sum(prices[it["sku"]] * it["quantity"] for it in items), 2),
+                "address": f"{rng.randint(1, 250)} Market Street, Springfield",
+                "received_at": f"{as_of}T10:00:00+00:00",
+                "fault": fault if i < faulty else None,
+            }
+        )
     return orders
 
 
@@ -98,8 +125,9 @@ def start_orders(clients, orders: list[Any]) -> list[str]:
     ids = []
     for order in orders:
         key = order.get("order_id") if isinstance(order, dict) else None
-        request = StartWorkflowRequest(name=ORDER_WORKFLOW, version=1, input={"order": order},
-                                       correlation_id=key if isinstance(key, str) else None)
+        request = StartWorkflowRequest(
+            name=ORDER_WORKFLOW, version=1, input={"order": order}, correlation_id=key if isinstance(key, str) else None
+        )
         ids.append(workflow_client.start_workflow(request))
     return ids
 
@@ -113,8 +141,9 @@ def run_orders(clients, orders: list[Any], *, timeout: float = 600, progress: bo
     return wait_for(clients, start_orders(clients, orders), orders, timeout=timeout, progress=progress)
 
 
-def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: float = 600,
-             progress: bool = True) -> pd.DataFrame:
+def wait_for(
+    clients, workflow_ids: list[str], orders: list[Any], *, timeout: float = 600, progress: bool = True
+) -> pd.DataFrame:
     """Wait until each order workflow (and its compensation) has ended; one row per workflow."""
     workflow_client = clients.get_workflow_client()
     results: dict[int, dict] = {}
@@ -135,17 +164,23 @@ def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: fl
                 compensation = undo.status
             order = orders[position]
             output = {k: v for k, v in (workflow.output or {}).items() if k != "conductor.failure_workflow"}
-            results[position] = {"order_id": order.get("order_id") if isinstance(order, dict) else None,
-                                 "workflow_id": workflow_id, "workflow": workflow.status,
-                                 "compensation": compensation or "", "reason": workflow.reason_for_incompletion or "",
-                                 "output": output}
+            results[position] = {
+                "order_id": order.get("order_id") if isinstance(order, dict) else None,
+                "workflow_id": workflow_id,
+                "workflow": workflow.status,
+                "compensation": compensation or "",
+                "reason": workflow.reason_for_incompletion or "",
+                "output": output,
+            }
             bar.update(1)
         if len(results) < len(workflow_ids):
             if time.monotonic() > deadline:
                 bar.close()
                 stuck = [workflow_ids[i] for i in range(len(workflow_ids)) if i not in results]
-                raise FdeError(f"{len(stuck)} order workflow(s) still running after {timeout:.0f} s, e.g. "
-                               f"{', '.join(stuck[:3])}: are the workers running?")
+                raise FdeError(
+                    f"{len(stuck)} order workflow(s) still running after {timeout:.0f} s, e.g. "
+                    f"{', '.join(stuck[:3])}: are the workers running?"
+                )
             time.sleep(0.05)
     bar.close()
     return pd.DataFrame([results[i] for i in range(len(workflow_ids))])
@@ -153,7 +188,8 @@ def wait_for(clients, workflow_ids: list[str], orders: list[Any], *, timeout: fl
 
 def outcomes(engine: sa.Engine | None = None) -> pd.DataFrame:
     """Each order as the services' tables tell it."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT o.order_id, coalesce(o.fault, '') AS fault, o.status, o.amount,
                coalesce(sum(p.amount) FILTER (WHERE p.kind = 'charge'), 0) AS charged,
                coalesce(sum(p.amount) FILTER (WHERE p.kind = 'refund'), 0) AS refunded,
@@ -165,7 +201,9 @@ def outcomes(engine: sa.Engine | None = None) -> pd.DataFrame:
         FROM oms.orders o
         LEFT JOIN oms.payments p USING (order_id)
         LEFT JOIN oms.deliveries d USING (order_id)
-        GROUP BY o.order_id, d.status, d.tracking ORDER BY o.order_id""", engine=engine)
+        GROUP BY o.order_id, d.status, d.tracking ORDER BY o.order_id""",
+        engine=engine,
+    )
 
 
 def settlement(engine: sa.Engine | None = None) -> pd.DataFrame:
@@ -187,7 +225,8 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100, clients=
     none may be COMPLETED while its order is not (a replay of a cancelled order must fail as
     the original did).
     """
-    checks = db.read_frame("""
+    checks = db.read_frame(
+        """
         SELECT
           (SELECT count(*) FROM oms.products WHERE stock < 0) AS negative_stock,
           (SELECT count(*) FROM oms.products p WHERE p.stock + coalesce((SELECT sum(quantity)
@@ -222,7 +261,10 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100, clients=
               AS not_completed_told_completed,
           (SELECT count(*) FROM (SELECT order_id FROM oms.payments WHERE kind = 'charge'
                                  GROUP BY order_id HAVING count(*) > 1) x) AS charged_twice
-        """, {"initial": initial_stock}, engine=engine)
+        """,
+        {"initial": initial_stock},
+        engine=engine,
+    )
     found = checks.iloc[0].astype(int).rename("violations")
     if clients is not None:
         found["completed_workflow_open_order"] = len(completed_workflows_of_open_orders(clients, engine))
@@ -231,13 +273,16 @@ def audit(engine: sa.Engine | None = None, *, initial_stock: int = 100, clients=
 
 def completed_workflows_of_open_orders(clients, engine: sa.Engine | None = None) -> pd.DataFrame:
     """Workflows that placed or replayed an order and ended COMPLETED while the order is not."""
-    requests = db.read_frame("""
+    requests = db.read_frame(
+        """
         SELECT r.order_id, r.workflow_id, r.outcome, o.status AS order_status FROM oms.order_requests r
         JOIN oms.orders o USING (order_id) WHERE o.status <> 'COMPLETED' ORDER BY r.order_id, r.workflow_id""",
-        engine=engine)
+        engine=engine,
+    )
     workflow_client = clients.get_workflow_client()
-    requests["workflow"] = [workflow_client.get_workflow(w, include_tasks=False).status
-                            for w in requests["workflow_id"]]
+    requests["workflow"] = [
+        workflow_client.get_workflow(w, include_tasks=False).status for w in requests["workflow_id"]
+    ]
     return requests[requests["workflow"] == "COMPLETED"].reset_index(drop=True)
 
 
@@ -245,18 +290,26 @@ def try_fault(clients, fault: str, *, seed: int = 42, as_of: str = "2026-01-02",
     """Place one order with ``fault`` injected; how the workflow, its compensation and the
     services' books ended. What the fault explorer widget shows."""
     tag = f"{label}-{fault.upper().replace('_', '')[:10]}"
-    already = db.read_scalar("SELECT count(*) FROM oms.orders WHERE order_id LIKE :p",
-                             {"p": f"{tag}-%"})
-    order = make_orders(1, seed=seed, as_of=as_of, fault=fault, faulty=1,
-                        prefix=f"{tag}-{int(already) + 1:02d}")[0]
+    already = db.read_scalar("SELECT count(*) FROM oms.orders WHERE order_id LIKE :p", {"p": f"{tag}-%"})
+    order = make_orders(1, seed=seed, as_of=as_of, fault=fault, faulty=1, prefix=f"{tag}-{int(already) + 1:02d}")[0]
     result = run_orders(clients, [order], progress=False).iloc[0]
     books = outcomes().set_index("order_id").loc[order["order_id"]]
-    return pd.DataFrame({"value": {
-        "fault": fault, "what it does": FAULTS[fault], "order": order["order_id"],
-        "workflow": result["workflow"], "compensation workflow": result["compensation"] or "(none)",
-        "order status": books["status"], "money kept (charged - refunded)": round(books["charged"] - books["refunded"], 2),
-        "stock bookings": books["stock"] or "(none)", "delivery": books["delivery"] or "(none)",
-        "customer told": books["notified"]}})
+    return pd.DataFrame(
+        {
+            "value": {
+                "fault": fault,
+                "what it does": FAULTS[fault],
+                "order": order["order_id"],
+                "workflow": result["workflow"],
+                "compensation workflow": result["compensation"] or "(none)",
+                "order status": books["status"],
+                "money kept (charged - refunded)": round(books["charged"] - books["refunded"], 2),
+                "stock bookings": books["stock"] or "(none)",
+                "delivery": books["delivery"] or "(none)",
+                "customer told": books["notified"],
+            }
+        }
+    )
 
 
 def resubmissions(clients, order: dict[str, Any], *, timeout: float = 600) -> pd.DataFrame:
@@ -265,17 +318,26 @@ def resubmissions(clients, order: dict[str, Any], *, timeout: float = 600) -> pd
     workflow ended, its answer, and what the shop had charged for the order by then."""
     other = {**order, "items": [{"sku": "SKU-MUG", "quantity": 1}], "amount": 12.0}
     rows = []
-    for request, sent in [("stated total 0.01", {**order, "amount": 0.01}), ("the order", order),
-                          ("the same order again", order), ("the same id, other items", other)]:
+    for request, sent in [
+        ("stated total 0.01", {**order, "amount": 0.01}),
+        ("the order", order),
+        ("the same order again", order),
+        ("the same id, other items", other),
+    ]:
         result = run_orders(clients, [sent], timeout=timeout, progress=False).iloc[0]
         output = result["output"]
-        answer = (f"tracking {output.get('tracking')}" + (" (the first workflow's answer)" if output.get("replay_of")
-                                                           else "")
-                  if result["workflow"] == "COMPLETED" else result["reason"].split("reason: ", 1)[-1].strip("'"))
-        charged = db.read_scalar("SELECT coalesce(sum(amount), 0) FROM oms.payments WHERE order_id = :o "
-                                 "AND kind = 'charge'", {"o": order["order_id"]})
-        rows.append({"request": request, "workflow": result["workflow"], "answer": answer,
-                     "charged so far": float(charged)})
+        answer = (
+            f"tracking {output.get('tracking')}" + (" (the first workflow's answer)" if output.get("replay_of") else "")
+            if result["workflow"] == "COMPLETED"
+            else result["reason"].split("reason: ", 1)[-1].strip("'")
+        )
+        charged = db.read_scalar(
+            "SELECT coalesce(sum(amount), 0) FROM oms.payments WHERE order_id = :o AND kind = 'charge'",
+            {"o": order["order_id"]},
+        )
+        rows.append(
+            {"request": request, "workflow": result["workflow"], "answer": answer, "charged so far": float(charged)}
+        )
     return pd.DataFrame(rows).set_index("request")
 
 

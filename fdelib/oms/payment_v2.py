@@ -19,6 +19,6 @@ VERSION = 2
 
 
 @worker_task(task_definition_name="oms_process_payment", poll_interval_millis=POLL_MS, thread_count=THREADS)
-def process_payment(order_id: str, workflow_id: str = None) -> dict:
+def process_payment(order_id: str, workflow_id: str | None = None) -> dict:
     result = _service(services.charge, order_id, attempt=_attempt(), workflow_id=workflow_id)
     return {**result, "receipt": f"RCPT-{order_id}", "service_version": VERSION}

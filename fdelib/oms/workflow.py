@@ -8,7 +8,8 @@
                                                                  else: delivery ─► close ─► notify "completed"
     failureWorkflow = order_compensation:
                      cancel order ─► switch on the order's status
-                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
+                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join
+                                                ─► notify "cancelled"
                                      else (COMPLETED, NEVER_ACKNOWLEDGED): nothing to undo
 
 The order id is the client's idempotency key: a workflow started again with the same order
@@ -41,10 +42,13 @@ COMPENSATION_WORKFLOW = "oms_compensation"
 ORDER_ID = "${workflow.input.order.order_id}"
 FAILED_ORDER_ID = "${workflow.input.failedWorkflow.input.order.order_id}"
 #: what a completed order workflow answers (and what the order service keeps for replays)
-OUTCOME = {"payment": "${payment.output.status}", "tracking": "${delivery.output.tracking}",
-           "expected_on": "${delivery.output.expected_on}"}
-WORKFLOW_ID = "${workflow.workflowId}"                # who asks: the services check it owns the order
-FAILED_WORKFLOW_ID = "${workflow.input.workflowId}"   # the failed order workflow a compensation undoes
+OUTCOME = {
+    "payment": "${payment.output.status}",
+    "tracking": "${delivery.output.tracking}",
+    "expected_on": "${delivery.output.expected_on}",
+}
+WORKFLOW_ID = "${workflow.workflowId}"  # who asks: the services check it owns the order
+FAILED_WORKFLOW_ID = "${workflow.input.workflowId}"  # the failed order workflow a compensation undoes
 
 
 def task_defs(response_timeout: int = 3, retry_delay: int = 1) -> list[TaskDef]:
@@ -53,15 +57,31 @@ def task_defs(response_timeout: int = 3, retry_delay: int = 1) -> list[TaskDef]:
     ``response_timeout`` is how long a silent worker keeps its task before Conductor gives it
     to another (a worker that died); retries back off exponentially from ``retry_delay``.
     """
-    def task(name: str, retries: int = 3) -> TaskDef:
-        return TaskDef(name=name, retry_count=retries, retry_logic="EXPONENTIAL_BACKOFF",
-                       retry_delay_seconds=retry_delay, response_timeout_seconds=response_timeout,
-                       timeout_seconds=0, timeout_policy="TIME_OUT_WF", owner_email="course@fde.example.com")
 
-    return [task("oms_acknowledge_order"), task("oms_process_payment"), task("oms_book_stock"),
-            task("oms_schedule_delivery", retries=2), task("oms_close_order"), task("oms_notify"),
-            task("oms_cancel_order", retries=10), task("oms_refund_payment", retries=10),
-            task("oms_release_stock", retries=10), task("oms_cancel_delivery", retries=10)]
+    def task(name: str, retries: int = 3) -> TaskDef:
+        return TaskDef(
+            name=name,
+            retry_count=retries,
+            retry_logic="EXPONENTIAL_BACKOFF",
+            retry_delay_seconds=retry_delay,
+            response_timeout_seconds=response_timeout,
+            timeout_seconds=0,
+            timeout_policy="TIME_OUT_WF",
+            owner_email="course@fde.example.com",
+        )
+
+    return [
+        task("oms_acknowledge_order"),
+        task("oms_process_payment"),
+        task("oms_book_stock"),
+        task("oms_schedule_delivery", retries=2),
+        task("oms_close_order"),
+        task("oms_notify"),
+        task("oms_cancel_order", retries=10),
+        task("oms_refund_payment", retries=10),
+        task("oms_release_stock", retries=10),
+        task("oms_cancel_delivery", retries=10),
+    ]
 
 
 def _task(name: str, ref: str, **inputs) -> SimpleTask:
@@ -78,29 +98,35 @@ def _terminate(ref: str, status: WorkflowStatus, output: str) -> TerminateTask:
 
 
 def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
-    workflow = ConductorWorkflow(executor=executor, name=ORDER_WORKFLOW, version=1,
-                                 description="Order management: acknowledge, pay and book stock in "
-                                             "parallel, schedule delivery, notify")
-    acknowledge = _task("oms_acknowledge_order", "acknowledge", order="${workflow.input.order}",
-                        workflow_id=WORKFLOW_ID)
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=ORDER_WORKFLOW,
+        version=1,
+        description="Order management: acknowledge, pay and book stock in parallel, schedule delivery, notify",
+    )
+    acknowledge = _task(
+        "oms_acknowledge_order", "acknowledge", order="${workflow.input.order}", workflow_id=WORKFLOW_ID
+    )
     replay = SwitchTask(task_ref_name="replay_check", case_expression="${acknowledge.output.outcome}")
-    replay.switch_case("REPLAY_COMPLETED", [_terminate("replay_completed", WorkflowStatus.COMPLETED,
-                                                       "${acknowledge.output.original}")])
-    replay.switch_case("REPLAY_CANCELLED", [TerminateTask("replay_cancelled", WorkflowStatus.FAILED,
-                                                          "${acknowledge.output.reason}")])
+    replay.switch_case(
+        "REPLAY_COMPLETED", [_terminate("replay_completed", WorkflowStatus.COMPLETED, "${acknowledge.output.original}")]
+    )
+    replay.switch_case(
+        "REPLAY_CANCELLED", [TerminateTask("replay_cancelled", WorkflowStatus.FAILED, "${acknowledge.output.reason}")]
+    )
     received = _task("oms_notify", "notify_received", order_id=ORDER_ID, stage="received", workflow_id=WORKFLOW_ID)
     pay = _task("oms_process_payment", "payment", order_id=ORDER_ID, workflow_id=WORKFLOW_ID)
     stock = _task("oms_book_stock", "stock", order_id=ORDER_ID, workflow_id=WORKFLOW_ID)
-    pay_and_book = ForkTask(task_ref_name="pay_and_book", forked_tasks=[[pay], [stock]],
-                            join_on=["payment", "stock"])
+    pay_and_book = ForkTask(task_ref_name="pay_and_book", forked_tasks=[[pay], [stock]], join_on=["payment", "stock"])
     check = SwitchTask(task_ref_name="payment_outcome", case_expression="${payment.output.status}")
-    check.switch_case("DECLINED", [TerminateTask("payment_declined", WorkflowStatus.FAILED,
-                                                 "the card was declined")])
-    check.default_case([
-        _task("oms_schedule_delivery", "delivery", order_id=ORDER_ID, workflow_id=WORKFLOW_ID),
-        _task("oms_close_order", "close", order_id=ORDER_ID, workflow_id=WORKFLOW_ID, outcome=OUTCOME),
-        _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed", workflow_id=WORKFLOW_ID),
-    ])
+    check.switch_case("DECLINED", [TerminateTask("payment_declined", WorkflowStatus.FAILED, "the card was declined")])
+    check.default_case(
+        [
+            _task("oms_schedule_delivery", "delivery", order_id=ORDER_ID, workflow_id=WORKFLOW_ID),
+            _task("oms_close_order", "close", order_id=ORDER_ID, workflow_id=WORKFLOW_ID, outcome=OUTCOME),
+            _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed", workflow_id=WORKFLOW_ID),
+        ]
+    )
     workflow >> acknowledge >> replay >> received >> pay_and_book >> check
     workflow.output_parameters({"order_id": ORDER_ID, **OUTCOME})
     workflow.failure_workflow(COMPENSATION_WORKFLOW)
@@ -109,24 +135,36 @@ def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
 
 
 def compensation_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
-    workflow = ConductorWorkflow(executor=executor, name=COMPENSATION_WORKFLOW, version=1,
-                                 description="Undo an order that failed: cancel it, refund, release "
-                                             "stock, cancel delivery, tell the customer")
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=COMPENSATION_WORKFLOW,
+        version=1,
+        description="Undo an order that failed: cancel it, refund, release stock, cancel delivery, tell the customer",
+    )
     failed = {"order_id": FAILED_ORDER_ID, "workflow_id": FAILED_WORKFLOW_ID}
     cancel = _task("oms_cancel_order", "cancel", reason="${workflow.input.reason}", **failed)
-    undo = ForkTask(task_ref_name="undo", forked_tasks=[
-        [_task("oms_refund_payment", "refund", **failed)],
-        [_task("oms_release_stock", "release", **failed)],
-        [_task("oms_cancel_delivery", "uncarry", **failed)],
-    ], join_on=["refund", "release", "uncarry"])
+    undo = ForkTask(
+        task_ref_name="undo",
+        forked_tasks=[
+            [_task("oms_refund_payment", "refund", **failed)],
+            [_task("oms_release_stock", "release", **failed)],
+            [_task("oms_cancel_delivery", "uncarry", **failed)],
+        ],
+        join_on=["refund", "release", "uncarry"],
+    )
     told = _task("oms_notify", "notify_cancelled", stage="cancelled", reason="${workflow.input.reason}", **failed)
     cancelled = SwitchTask(task_ref_name="order_status", case_expression="${cancel.output.status}")
     # a completed order, one never acknowledged or one another workflow placed: nothing to undo
     cancelled.switch_case("CANCELLED", [undo, told])
     workflow >> cancel >> cancelled
-    workflow.output_parameters({"order_id": FAILED_ORDER_ID, "order": "${cancel.output.status}",
-                                "refund": "${refund.output.status}",
-                                "stock": "${release.output.status}"})
+    workflow.output_parameters(
+        {
+            "order_id": FAILED_ORDER_ID,
+            "order": "${cancel.output.status}",
+            "refund": "${refund.output.status}",
+            "stock": "${release.output.status}",
+        }
+    )
     workflow.timeout_seconds(timeout_seconds)
     return workflow
 

@@ -23,7 +23,8 @@ Exercises are declared in ``fdelib/practice/catalog/`` (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .exercises import Case, Catalog, Exercise, ExerciseError, Outcome, Raises, Wrong
 from .sqlcheck import Probe
@@ -41,7 +42,7 @@ def load_ipython_extension(shell) -> None:
 def _user_namespace() -> Mapping[str, Any]:
     try:
         from IPython import get_ipython
-    except ImportError:   # pragma: no cover - IPython comes with the course
+    except ImportError:  # pragma: no cover - IPython comes with the course
         get_ipython = None
     shell = get_ipython() if get_ipython else None
     if shell is not None:
@@ -84,12 +85,25 @@ def solution(exercise_id: str):
 
 
 def __getattr__(name: str):
-    if name == "WorkflowRun":   # imports conductor-python: only when a catalogue needs it
+    if name == "WorkflowRun":  # imports conductor-python: only when a catalogue needs it
         from .workflowcheck import WorkflowRun
 
         return WorkflowRun
     raise AttributeError(name)
 
 
-__all__ = ["Case", "Catalog", "Exercise", "ExerciseError", "Outcome", "Probe", "Raises",
-           "WorkflowRun", "Wrong", "check", "last_outcome", "load_ipython_extension", "solution"]
+__all__ = [
+    "Case",
+    "Catalog",
+    "Exercise",
+    "ExerciseError",
+    "Outcome",
+    "Probe",
+    "Raises",
+    "WorkflowRun",
+    "Wrong",
+    "check",
+    "last_outcome",
+    "load_ipython_extension",
+    "solution",
+]

@@ -37,16 +37,16 @@ FORMAT = 1
 
 
 def default_dir(settings: Settings | None = None) -> Path:
-    return (settings or get_settings()).project_root / "practice"   # (.gitignore lists it)
+    return (settings or get_settings()).project_root / "practice"  # (.gitignore lists it)
 
 
 @dataclasses.dataclass
 class Written:
     """What :func:`write` did to one notebook's copy."""
 
-    lesson: str          # e.g. 02_bank_db/01_model.ipynb
+    lesson: str  # e.g. 02_bank_db/01_model.ipynb
     path: Path
-    action: str          # "created", "updated" (rebuilt, learner's work kept) or "unchanged"
+    action: str  # "created", "updated" (rebuilt, learner's work kept) or "unchanged"
     exercises: int
     kept_answers: int = 0
     kept_cells: int = 0
@@ -56,8 +56,9 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def lesson_fingerprint(nb: nbformat.NotebookNode, found: list[notebook.Found],
-                       catalog: dict[str, exercises.Exercise]) -> str:
+def lesson_fingerprint(
+    nb: nbformat.NotebookNode, found: list[notebook.Found], catalog: dict[str, exercises.Exercise]
+) -> str:
     """Changes when the lesson's cells or an exercise's blank change."""
     parts = [c.cell_type + "\0" + c.source for c in nb.cells]
     parts += [f"{f.id}\0{catalog[f.id].blank}" for f in found if f.id in catalog]
@@ -72,8 +73,10 @@ def blank_copy(lesson_path: Path, name: str, catalog: dict[str, exercises.Exerci
     for item in found:
         exercise = catalog.get(item.id)
         if exercise is None or item.answer < 0:
-            raise exercises.ExerciseError(f"{name}: exercise {item.id} has no catalogue entry or "
-                                          "no answer cell (`pytest tests/practice` lists the problems)")
+            raise exercises.ExerciseError(
+                f"{name}: exercise {item.id} has no catalogue entry or "
+                "no answer cell (`pytest tests/practice` lists the problems)"
+            )
         answer, check = nb.cells[item.answer], nb.cells[item.check]
         answer.source = exercise.blank
         answer.metadata["fde"] = {"exercise": item.id, "role": "answer", "blank": _sha(exercise.blank)}
@@ -86,13 +89,17 @@ def blank_copy(lesson_path: Path, name: str, catalog: dict[str, exercises.Exerci
         f"{', '.join(f'`{i}`' for i in ids)}.\n"
         "> Write your answers in the cells before each `check(...)` and run both. "
         "Your answers are kept when `fde practice` runs again; "
-        "`fde practice --solution ID` (or `solution(\"ID\")` from `fdelib.practice` in a cell) shows a "
-        "solution; `fde progress` shows what passes.")
+        '`fde practice --solution ID` (or `solution("ID")` from `fdelib.practice` in a cell) shows a '
+        "solution; `fde progress` shows what passes."
+    )
     banner.id = BANNER_ID
     nb.cells.insert(0, banner)
     nb.metadata["fde_practice"] = {
-        "format": FORMAT, "lesson": name, "fingerprint": lesson_fingerprint(lesson, found, catalog),
-        "lesson_cells": [c.id for c in nb.cells]}
+        "format": FORMAT,
+        "lesson": name,
+        "fingerprint": lesson_fingerprint(lesson, found, catalog),
+        "lesson_cells": [c.id for c in nb.cells],
+    }
     return nb
 
 
@@ -101,18 +108,18 @@ def merge(new: nbformat.NotebookNode, old: nbformat.NotebookNode) -> tuple[int, 
     return (answers kept, cells kept)."""
     lesson_ids = set(old.metadata.get("fde_practice", {}).get("lesson_cells", []))
     new_ids = {c.id for c in new.cells}
-    by_role = {(c.metadata["fde"]["exercise"], c.metadata["fde"]["role"]): c
-               for c in new.cells if "fde" in c.metadata}
-    old_checks = {c.metadata["fde"]["exercise"]: c for c in old.cells
-                  if c.metadata.get("fde", {}).get("role") == "check"}
+    by_role = {(c.metadata["fde"]["exercise"], c.metadata["fde"]["role"]): c for c in new.cells if "fde" in c.metadata}
+    old_checks = {
+        c.metadata["fde"]["exercise"]: c for c in old.cells if c.metadata.get("fde", {}).get("role") == "check"
+    }
     kept_answers, anchor = 0, None
-    carried: dict[str | None, list] = {}     # lesson cell id -> learner cells that followed it
+    carried: dict[str | None, list] = {}  # lesson cell id -> learner cells that followed it
     for cell in old.cells:
         meta = cell.metadata.get("fde", {})
         role, exercise_id = meta.get("role"), meta.get("exercise")
         edited = role == "answer" and _sha(cell.source) != meta.get("blank")
         target = by_role.get((exercise_id, role))
-        if target is not None:                      # an exercise the lesson still has
+        if target is not None:  # an exercise the lesson still has
             if edited:
                 _take(target, cell)
                 if old_checks.get(exercise_id) is not None:
@@ -122,9 +129,9 @@ def merge(new: nbformat.NotebookNode, old: nbformat.NotebookNode) -> tuple[int, 
         elif role is None and cell.id in lesson_ids:
             anchor = cell.id if cell.id in new_ids else anchor
         elif role == "check" or (role == "answer" and not edited):
-            continue                                # what is left of a dropped exercise
-        else:                                       # the learner's own cell, or their answer
-            carried.setdefault(anchor, []).append(cell)   # to an exercise the lesson dropped
+            continue  # what is left of a dropped exercise
+        else:  # the learner's own cell, or their answer
+            carried.setdefault(anchor, []).append(cell)  # to an exercise the lesson dropped
     cells = list(carried.pop(None, []))
     for cell in new.cells:
         cells.append(cell)
@@ -140,15 +147,17 @@ def _take(target: nbformat.NotebookNode, cell: nbformat.NotebookNode, outputs_on
     target.execution_count = cell.get("execution_count")
 
 
-def lessons_with_exercises(names: list[str] | None = None,
-                           settings: Settings | None = None) -> list[Path]:
+def lessons_with_exercises(names: list[str] | None = None, settings: Settings | None = None) -> list[Path]:
     settings = settings or get_settings()
-    return [p for p in nbs.resolve(names or [], settings)
-            if notebook.find(nbformat.read(p, as_version=4))]
+    return [p for p in nbs.resolve(names or [], settings) if notebook.find(nbformat.read(p, as_version=4))]
 
 
-def write(names: list[str] | None = None, dest: Path | None = None,
-          settings: Settings | None = None, lessons: list[Path] | None = None) -> list[Written]:
+def write(
+    names: list[str] | None = None,
+    dest: Path | None = None,
+    settings: Settings | None = None,
+    lessons: list[Path] | None = None,
+) -> list[Written]:
     """Write or update the practice copies; never loses a learner's answer."""
     settings = settings or get_settings()
     dest = Path(dest or default_dir(settings))
@@ -167,8 +176,7 @@ def write(names: list[str] | None = None, dest: Path | None = None,
             done.append(Written(name, target, "created", count))
             continue
         old = nbformat.read(target, as_version=4)
-        same = (old.metadata.get("fde_practice", {}).get("fingerprint")
-                == new.metadata["fde_practice"]["fingerprint"])
+        same = old.metadata.get("fde_practice", {}).get("fingerprint") == new.metadata["fde_practice"]["fingerprint"]
         if same:
             done.append(Written(name, target, "unchanged", count))
             continue

@@ -25,7 +25,8 @@ import html
 import importlib
 import math
 import pkgutil
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from ..errors import FdeError
 from . import sqlcheck
@@ -35,7 +36,7 @@ class ExerciseError(FdeError):
     """An exercise is unknown or defined wrongly (an authoring problem, not a wrong answer)."""
 
 
-MISSING = object()   # the answer is not there at all (cell not run, variable not defined)
+MISSING = object()  # the answer is not there at all (cell not run, variable not defined)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,13 +52,22 @@ class Outcome:
     """What a check found; shown under the check cell (deterministic, for nbval)."""
 
     exercise: str
-    status: str          # "passed", "blank", "wrong" (a catalogued mistake) or "failed"
+    status: str  # "passed", "blank", "wrong" (a catalogued mistake) or "failed"
     message: str
 
-    ICONS = {"passed": "✅", "blank": "✏️", "wrong": "💡", "failed": "❌"}
-    TITLES = {"passed": "passed", "blank": "not answered yet", "wrong": "not yet",
-              "failed": "not yet"}
-    COLOURS = {"passed": "#17803d", "blank": "#8a6d00", "wrong": "#b54708", "failed": "#b42318"}
+    ICONS: ClassVar[dict[str, str]] = {"passed": "✅", "blank": "✏️", "wrong": "💡", "failed": "❌"}
+    TITLES: ClassVar[dict[str, str]] = {
+        "passed": "passed",
+        "blank": "not answered yet",
+        "wrong": "not yet",
+        "failed": "not yet",
+    }
+    COLOURS: ClassVar[dict[str, str]] = {
+        "passed": "#17803d",
+        "blank": "#8a6d00",
+        "wrong": "#b54708",
+        "failed": "#b42318",
+    }
 
     @property
     def passed(self) -> bool:
@@ -68,10 +78,12 @@ class Outcome:
 
     def _repr_html_(self) -> str:
         colour = self.COLOURS[self.status]
-        return (f'<div class="fde-check fde-check-{self.status}" style="border-left: 4px solid '
-                f'{colour}; padding: .3rem .7rem; margin: .2rem 0"><strong style="color: {colour}">'
-                f'{self.ICONS[self.status]} {html.escape(self.exercise)}: {self.TITLES[self.status]}.'
-                f'</strong> {html.escape(self.message)}</div>')
+        return (
+            f'<div class="fde-check fde-check-{self.status}" style="border-left: 4px solid '
+            f'{colour}; padding: .3rem .7rem; margin: .2rem 0"><strong style="color: {colour}">'
+            f"{self.ICONS[self.status]} {html.escape(self.exercise)}: {self.TITLES[self.status]}."
+            f"</strong> {html.escape(self.message)}</div>"
+        )
 
     def to_dict(self) -> dict[str, str]:
         return {"exercise": self.exercise, "status": self.status, "message": self.message}
@@ -83,8 +95,8 @@ class Exercise:
     ``behaviour``, ``expected`` and ``difference``."""
 
     id: str
-    notebook: str                 # relative to notebooks/ (or an absolute path, for tests)
-    blank: str                    # the answer cell of a practice copy
+    notebook: str  # relative to notebooks/ (or an absolute path, for tests)
+    blank: str  # the answer cell of a practice copy
     blank_hint: str
     wrong: tuple[Wrong, ...]
     passed: str
@@ -92,11 +104,12 @@ class Exercise:
 
     def __post_init__(self) -> None:
         if not self.id.isidentifier():
-            raise ExerciseError(f"exercise id {self.id!r} must be a Python identifier "
-                                "(letters, digits, underscores)")
+            raise ExerciseError(f"exercise id {self.id!r} must be a Python identifier (letters, digits, underscores)")
         if not self.wrong:
-            raise ExerciseError(f"exercise {self.id}: catalogue at least one plausible wrong "
-                                "answer with its own hint (wrong=[Wrong(answer, hint)])")
+            raise ExerciseError(
+                f"exercise {self.id}: catalogue at least one plausible wrong "
+                "answer with its own hint (wrong=[Wrong(answer, hint)])"
+            )
         self._expected = MISSING
 
     # --- what a kind provides ---------------------------------------------------------
@@ -124,7 +137,7 @@ class Exercise:
         return self.difference(a, b) is None
 
     # --- the check ----------------------------------------------------------------------
-    cache_expected = True   # SQL kinds say False: without a fixture they read live data
+    cache_expected = True  # SQL kinds say False: without a fixture they read live data
 
     def expected_behaviour(self) -> Any:
         if not self.cache_expected:
@@ -153,11 +166,12 @@ class Exercise:
 
 # --- kinds -----------------------------------------------------------------------------
 
+
 def _exec(text: str, namespace: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run Python cell text in a fresh namespace (a copy of ``namespace``'s names)."""
     scope: dict[str, Any] = dict(namespace or {})
     scope.setdefault("__builtins__", __builtins__)
-    exec(compile(text, "<catalogued answer>", "exec"), scope)   # noqa: S102 - our own catalogue
+    exec(compile(text, "<catalogued answer>", "exec"), scope)
     return scope
 
 
@@ -171,9 +185,9 @@ class SqlQuery(Exercise):
     """
 
     fixture: str | None = None
-    reference: str | None = None   # default: the lesson's answer cell (the solution)
+    reference: str | None = None  # default: the lesson's answer cell (the solution)
     ordered: bool = True
-    cache_expected = False          # (a class attribute, not a field)
+    cache_expected = False  # (a class attribute, not a field)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -201,7 +215,7 @@ class SqlQuery(Exercise):
 
     def difference(self, got, expected):
         errors = isinstance(got, sqlcheck.SqlError), isinstance(expected, sqlcheck.SqlError)
-        if all(errors):     # (only a catalogued wrong answer's behaviour may be an error)
+        if all(errors):  # (only a catalogued wrong answer's behaviour may be an error)
             return None if got == expected else sqlcheck.explain(got)
         if errors[0]:
             return sqlcheck.explain(got)
@@ -241,16 +255,18 @@ class SqlScript(Exercise):
         result = sqlcheck.run_script(reference, self.probes, self.fixture)
         if isinstance(result, sqlcheck.SqlError):
             raise ExerciseError(f"exercise {self.id}: the reference script fails: {result}")
-        for probe, (status, _) in zip(self.probes, result):
+        for probe, (status, _) in zip(self.probes, result, strict=False):
             if status != probe.expect:
-                raise ExerciseError(f"exercise {self.id}: the reference script leaves probe "
-                                    f"{probe.label!r} {status}, the catalogue says {probe.expect}")
+                raise ExerciseError(
+                    f"exercise {self.id}: the reference script leaves probe "
+                    f"{probe.label!r} {status}, the catalogue says {probe.expect}"
+                )
         return result
 
     def difference(self, got, expected):
         if isinstance(got, sqlcheck.SqlError):
             return sqlcheck.explain(got)
-        for probe, mine, theirs in zip(self.probes, got, expected):
+        for probe, mine, theirs in zip(self.probes, got, expected, strict=False):
             if mine[0] != theirs[0]:
                 verb = "accepted" if mine[0] == "accepted" else "refused"
                 return f"{probe.label}: your SQL {verb} it; it should be {theirs[0]}."
@@ -294,7 +310,7 @@ class Case:
 class FunctionCases(Exercise):
     """A Python function, checked by calling it on test vectors."""
 
-    name: str = ""                 # the function's name in the notebook
+    name: str = ""  # the function's name in the notebook
     cases: tuple[Case, ...] = ()
 
     def __post_init__(self) -> None:
@@ -316,7 +332,7 @@ class FunctionCases(Exercise):
         for case in self.cases:
             try:
                 results.append(_normalise(answer(*case.args)))
-            except Exception as exc:   # an exception is a behaviour too
+            except Exception as exc:  # an exception is a behaviour too
                 results.append(Raises(type(exc)))
         return tuple(results)
 
@@ -324,10 +340,10 @@ class FunctionCases(Exercise):
         return tuple(_normalise(c.expected) for c in self.cases)
 
     def difference(self, got, expected):
-        for case, mine, theirs in zip(self.cases, got, expected):
+        for case, mine, theirs in zip(self.cases, got, expected, strict=False):
             if isinstance(theirs, Raises) and isinstance(mine, Raises) and issubclass(mine.error, theirs.error):
                 continue
-            if mine != theirs or type(mine) is not type(theirs) and not _numbers(mine, theirs):
+            if mine != theirs or (type(mine) is not type(theirs) and not _numbers(mine, theirs)):
                 shown = repr(mine) if isinstance(mine, Raises) else f"returned {mine!r}"
                 return f"{case.call(self.name)} {shown}; expected {theirs!r}."
         return None
@@ -341,9 +357,9 @@ def _numbers(a: Any, b: Any) -> bool:
 class Value(Exercise):
     """A value answer (a count, a rate, a name), with a tolerance for numbers."""
 
-    name: str = ""                 # the variable the answer cell assigns
+    name: str = ""  # the variable the answer cell assigns
     answer: Any = None
-    tolerance: float = 0.0         # absolute, for numbers
+    tolerance: float = 0.0  # absolute, for numbers
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -387,8 +403,9 @@ class Choice(Exercise):
         super().__post_init__()
         self.kind = "choice"
         if self.correct not in self.options:
-            raise ExerciseError(f"exercise {self.id}: correct={self.correct!r} is not one of "
-                                f"the options {sorted(self.options)}")
+            raise ExerciseError(
+                f"exercise {self.id}: correct={self.correct!r} is not one of the options {sorted(self.options)}"
+            )
 
     def _letter(self, found: Any) -> Any:
         if found is Ellipsis or found is None or found is MISSING:
@@ -428,8 +445,10 @@ _LOADED = False
 def register(exercise: Exercise) -> Exercise:
     known = _REGISTRY.get(exercise.id)
     if known is not None and known.notebook != exercise.notebook:
-        raise ExerciseError(f"exercise id {exercise.id!r} is used twice ({known.notebook} and "
-                            f"{exercise.notebook}): ids are unique in the course")
+        raise ExerciseError(
+            f"exercise id {exercise.id!r} is used twice ({known.notebook} and "
+            f"{exercise.notebook}): ids are unique in the course"
+        )
     _REGISTRY[exercise.id] = exercise
     return exercise
 
@@ -466,79 +485,166 @@ def solution(exercise_id: str) -> str:
 def sql_blank(exercise_id: str, what: str = "query") -> str:
     """A ``%%sql`` answer cell that runs without error (a bare comment would make jupysql
     fail, and "Run All" stop there) and that the check recognises as not answered yet."""
-    return (f"%%sql --save {exercise_id}\n"
-            f"-- Replace this placeholder with your {what}, run this cell, then the check below.\n"
-            "SELECT 'your answer here' AS todo\n")
+    return (
+        f"%%sql --save {exercise_id}\n"
+        f"-- Replace this placeholder with your {what}, run this cell, then the check below.\n"
+        "SELECT 'your answer here' AS todo\n"
+    )
 
 
 class Catalog:
     """The exercises of one notebook, declared in ``fdelib/practice/catalog/<module>.py``::
 
-        catalog = Catalog("00_start_here.ipynb")
-        catalog.sql_query("latest_close", fixture=..., blank_hint=..., wrong=[...], passed=...)
+    catalog = Catalog("00_start_here.ipynb")
+    catalog.sql_query("latest_close", fixture=..., blank_hint=..., wrong=[...], passed=...)
     """
 
     def __init__(self, notebook: str):
         self.notebook = notebook
 
-    def _add(self, cls, exercise_id: str, blank: str, blank_hint: str,
-             wrong: Sequence[Wrong], passed: str, **fields: Any) -> Exercise:
-        return register(cls(id=exercise_id, notebook=self.notebook, blank=blank,
-                            blank_hint=blank_hint, wrong=tuple(wrong), passed=passed, **fields))
+    def _add(
+        self, cls, exercise_id: str, blank: str, blank_hint: str, wrong: Sequence[Wrong], passed: str, **fields: Any
+    ) -> Exercise:
+        return register(
+            cls(
+                id=exercise_id,
+                notebook=self.notebook,
+                blank=blank,
+                blank_hint=blank_hint,
+                wrong=tuple(wrong),
+                passed=passed,
+                **fields,
+            )
+        )
 
-    def sql_query(self, exercise_id: str, *, blank_hint: str, wrong: Sequence[Wrong], passed: str,
-                  fixture: str | None = None, reference: str | None = None, ordered: bool = True,
-                  blank: str | None = None) -> SqlQuery:
+    def sql_query(
+        self,
+        exercise_id: str,
+        *,
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+        fixture: str | None = None,
+        reference: str | None = None,
+        ordered: bool = True,
+        blank: str | None = None,
+    ) -> SqlQuery:
         """A ``%%sql --save ID`` query compared, row for row, with the lesson's on ``fixture``."""
         blank = blank or sql_blank(exercise_id, "query")
-        return self._add(SqlQuery, exercise_id, blank, blank_hint, wrong, passed,
-                         fixture=fixture, reference=reference, ordered=ordered)
+        return self._add(
+            SqlQuery,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            fixture=fixture,
+            reference=reference,
+            ordered=ordered,
+        )
 
-    def sql_script(self, exercise_id: str, *, probes: Sequence[sqlcheck.Probe], blank_hint: str,
-                   wrong: Sequence[Wrong], passed: str, fixture: str | None = None,
-                   reference: str | None = None, blank: str | None = None) -> SqlScript:
+    def sql_script(
+        self,
+        exercise_id: str,
+        *,
+        probes: Sequence[sqlcheck.Probe],
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+        fixture: str | None = None,
+        reference: str | None = None,
+        blank: str | None = None,
+    ) -> SqlScript:
         """DDL whose probes must be accepted or refused as the lesson's script's are."""
         blank = blank or sql_blank(exercise_id, "SQL")
-        return self._add(SqlScript, exercise_id, blank, blank_hint, wrong, passed,
-                         probes=tuple(probes), fixture=fixture, reference=reference)
+        return self._add(
+            SqlScript,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            probes=tuple(probes),
+            fixture=fixture,
+            reference=reference,
+        )
 
-    def function(self, exercise_id: str, *, name: str, cases: Sequence[Case], blank: str,
-                 blank_hint: str, wrong: Sequence[Wrong], passed: str) -> FunctionCases:
+    def function(
+        self,
+        exercise_id: str,
+        *,
+        name: str,
+        cases: Sequence[Case],
+        blank: str,
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+    ) -> FunctionCases:
         """A Python function called on test vectors (``Case(args, expected)``)."""
-        return self._add(FunctionCases, exercise_id, blank, blank_hint, wrong, passed,
-                         name=name, cases=tuple(cases))
+        return self._add(FunctionCases, exercise_id, blank, blank_hint, wrong, passed, name=name, cases=tuple(cases))
 
-    def value(self, exercise_id: str, *, name: str, answer: Any, blank_hint: str,
-              wrong: Sequence[Wrong], passed: str, tolerance: float = 0.0,
-              blank: str | None = None) -> Value:
+    def value(
+        self,
+        exercise_id: str,
+        *,
+        name: str,
+        answer: Any,
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+        tolerance: float = 0.0,
+        blank: str | None = None,
+    ) -> Value:
         """A value assigned to ``name`` (numbers within ``tolerance``)."""
         blank = blank or f"{name} = ...\n"
-        return self._add(Value, exercise_id, blank, blank_hint, wrong, passed,
-                         name=name, answer=answer, tolerance=tolerance)
+        return self._add(
+            Value, exercise_id, blank, blank_hint, wrong, passed, name=name, answer=answer, tolerance=tolerance
+        )
 
-    def choice(self, exercise_id: str, *, name: str, options: Mapping[str, str], correct: str,
-               hints: Mapping[str, str], blank_hint: str, passed: str,
-               blank: str | None = None) -> Choice:
+    def choice(
+        self,
+        exercise_id: str,
+        *,
+        name: str,
+        options: Mapping[str, str],
+        correct: str,
+        hints: Mapping[str, str],
+        blank_hint: str,
+        passed: str,
+        blank: str | None = None,
+    ) -> Choice:
         """Multiple choice: ``name = "B"``; every wrong option has its own hint."""
         missing = set(options) - {correct} - set(hints)
         if missing:
-            raise ExerciseError(f"exercise {exercise_id}: give a hint for every wrong option "
-                                f"(missing: {', '.join(sorted(missing))})")
+            raise ExerciseError(
+                f"exercise {exercise_id}: give a hint for every wrong option (missing: {', '.join(sorted(missing))})"
+            )
         wrong = [Wrong(f"{name} = {key!r}\n", hint) for key, hint in hints.items()]
         blank = blank or f"{name} = ...   # one of {', '.join(map(repr, options))}\n"
-        return self._add(Choice, exercise_id, blank, blank_hint, wrong, passed,
-                         name=name, options=dict(options), correct=correct)
+        return self._add(
+            Choice, exercise_id, blank, blank_hint, wrong, passed, name=name, options=dict(options), correct=correct
+        )
 
-    def workflow(self, exercise_id: str, *, name: str, runs: Sequence[Any], blank: str,
-                 blank_hint: str, wrong: Sequence[Wrong], passed: str, timeout: float = 30) -> Exercise:
+    def workflow(
+        self,
+        exercise_id: str,
+        *,
+        name: str,
+        runs: Sequence[Any],
+        blank: str,
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+        timeout: float = 30,
+    ) -> Exercise:
         """A workflow definition (``ConductorWorkflow`` or its JSON) run on the engine with
         each ``WorkflowRun(input, status, output)``."""
         from .workflowcheck import WorkflowRuns
 
-        return self._add(WorkflowRuns, exercise_id, blank, blank_hint, wrong, passed,
-                         name=name, runs=tuple(runs), timeout=timeout)
+        return self._add(
+            WorkflowRuns, exercise_id, blank, blank_hint, wrong, passed, name=name, runs=tuple(runs), timeout=timeout
+        )
 
     def add(self, exercise: Exercise) -> Exercise:
         """A kind of your own (a subclass of :class:`Exercise`)."""
         return register(exercise)
-

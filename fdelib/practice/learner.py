@@ -35,10 +35,10 @@ PRIVATE_COLUMNS = ("national_id",)
 
 _HERE = Path(__file__).parent
 _LOCK = threading.Lock()
-_FINGERPRINT: dict[str, tuple] = {}      # engine url -> catalog fingerprint at the last refresh
+_FINGERPRINT: dict[str, tuple] = {}  # engine url -> catalog fingerprint at the last refresh
 
 
-_UNAVAILABLE: dict[str, str | None] = {}   # engine url -> why the role cannot be used (None: it can)
+_UNAVAILABLE: dict[str, str | None] = {}  # engine url -> why the role cannot be used (None: it can)
 
 
 def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> str | None:
@@ -62,7 +62,7 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
             db.run_sql_file(_HERE / "learner.sql", engine, {"password": password})
             _grant(engine)
         except psycopg2.Error as exc:
-            if exc.pgcode != "42501":        # insufficient_privilege: anything else is a bug
+            if exc.pgcode != "42501":  # insufficient_privilege: anything else is a bug
                 raise
             first = (exc.pgerror or str(exc)).strip().splitlines()[0].removeprefix("ERROR:").strip()
             reason = f"the application role {me} may not set up the role {ROLE} ({first})"
@@ -99,11 +99,14 @@ def refresh(engine: sa.Engine | None = None) -> bool:
         if _UNAVAILABLE[key] is not None:
             return False
     with engine.connect() as conn:
-        fingerprint = conn.execute(sa.text(
-            "SELECT count(*) || '/' || coalesce(max(c.oid::int8), 0) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"),
-            {"schemas": list(SCHEMAS)}).scalar()
+        fingerprint = conn.execute(
+            sa.text(
+                "SELECT count(*) || '/' || coalesce(max(c.oid::int8), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"
+            ),
+            {"schemas": list(SCHEMAS)},
+        ).scalar()
     with _LOCK:
         if _FINGERPRINT.get(key) == fingerprint:
             return False
@@ -113,19 +116,22 @@ def refresh(engine: sa.Engine | None = None) -> bool:
 
 
 def _grant(engine: sa.Engine) -> None:
-    db.run_sql_file(_HERE / "grants.sql", engine,
-                    {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)})
+    db.run_sql_file(_HERE / "grants.sql", engine, {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)})
 
 
 def unreadable(engine: sa.Engine | None = None) -> list[str]:
     """Course tables the learner cannot read at all (``schema.table``), e.g. a table whose
     owner has not granted it; empty when every table is readable."""
-    return list(db.read_frame(
-        "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f') "
-        "AND NOT has_any_column_privilege(:role, c.oid, 'SELECT') ORDER BY 1",
-        {"schemas": list(SCHEMAS), "role": ROLE}, engine=engine)["name"])
+    return list(
+        db.read_frame(
+            "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f') "
+            "AND NOT has_any_column_privilege(:role, c.oid, 'SELECT') ORDER BY 1",
+            {"schemas": list(SCHEMAS), "role": ROLE},
+            engine=engine,
+        )["name"]
+    )
 
 
 def url(settings: Settings | None = None) -> sa.URL:

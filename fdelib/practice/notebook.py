@@ -27,8 +27,8 @@ class Found:
     """An exercise as it sits in a notebook: its id and the indexes of its cells."""
 
     id: str
-    answer: int          # index of the answer cell
-    check: int           # index of the check cell
+    answer: int  # index of the answer cell
+    check: int  # index of the check cell
 
 
 def read(path: Path) -> dict[str, Any]:

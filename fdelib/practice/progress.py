@@ -22,7 +22,7 @@ import pandas as pd
 
 from . import notebook
 
-MARKER = ".fde-practice"   # (copies.MARKER; not imported here: copies needs nbformat)
+MARKER = ".fde-practice"  # (copies.MARKER; not imported here: copies needs nbformat)
 
 STATE = ".progress.json"
 
@@ -37,8 +37,7 @@ def record(outcome, root: Path | None = None) -> Path | None:
     with fasteners.InterProcessLock(str(root / ".progress.lock")):
         state = load(root)
         entry = state.setdefault(outcome.exercise, {"attempts": 0})
-        entry.update(status=outcome.status, message=outcome.message, last=now,
-                     attempts=entry.get("attempts", 0) + 1)
+        entry.update(status=outcome.status, message=outcome.message, last=now, attempts=entry.get("attempts", 0) + 1)
         if outcome.passed:
             entry.setdefault("first_passed", now)
         handle, temporary = tempfile.mkstemp(dir=root, prefix=".progress-", suffix=".tmp")
@@ -81,9 +80,14 @@ def table(root: Path | None = None) -> pd.DataFrame:
         name = path.relative_to(root).as_posix()
         for found in notebook.find(notebook.read(path)):
             entry = state.get(found.id, {})
-            rows.append({"notebook": name, "exercise": found.id,
-                         "status": entry.get("status", "not tried"),
-                         "attempts": entry.get("attempts", 0)})
+            rows.append(
+                {
+                    "notebook": name,
+                    "exercise": found.id,
+                    "status": entry.get("status", "not tried"),
+                    "attempts": entry.get("attempts", 0),
+                }
+            )
     return pd.DataFrame(rows, columns=["notebook", "exercise", "status", "attempts"])
 
 
@@ -94,9 +98,15 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     marks = {"passed": "✔", "not tried": "·"}
     rows = []
     for name, group in frame.groupby("notebook", sort=True):
-        detail = " ".join(f"{marks.get(s, '✗')} {e}" for e, s in zip(group["exercise"], group["status"]))
-        rows.append({"notebook": name, "passed": int((group["status"] == "passed").sum()),
-                     "exercises": len(group), "detail": detail})
+        detail = " ".join(f"{marks.get(s, '✗')} {e}" for e, s in zip(group["exercise"], group["status"], strict=False))
+        rows.append(
+            {
+                "notebook": name,
+                "passed": int((group["status"] == "passed").sum()),
+                "exercises": len(group),
+                "detail": detail,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -109,11 +119,11 @@ def render_text(root: Path | None = None) -> str:
     if per_notebook.empty:
         return f"the practice copies in {root} have no exercises"
     width = max(len(n) for n in per_notebook["notebook"])
-    lines = [f"{r.notebook:<{width}}  {r.passed:>2}/{r.exercises:<2}  {r.detail}"
-             for r in per_notebook.itertuples()]
+    lines = [f"{r.notebook:<{width}}  {r.passed:>2}/{r.exercises:<2}  {r.detail}" for r in per_notebook.itertuples()]
     passed = int((frame["status"] == "passed").sum())
-    lines.append(f"{'total':<{width}}  {passed:>2}/{len(frame):<2}  "
-                 "(✔ passes, ✗ tried and not passing yet, · not tried)")
+    lines.append(
+        f"{'total':<{width}}  {passed:>2}/{len(frame):<2}  (✔ passes, ✗ tried and not passing yet, · not tried)"
+    )
     return "\n".join(lines)
 
 
@@ -127,8 +137,7 @@ def check_seconds(executed: Path) -> tuple[int, float]:
     found = notebook.find(nb)
     cells = {f.answer for f in found} | {f.check for f in found}
     cells |= {i for i, c in enumerate(nb["cells"]) if LOAD_CELL in notebook.source(c)}
-    seconds = sum((nb["cells"][i].get("metadata", {}).get("papermill", {}).get("duration") or 0.0)
-                  for i in cells)
+    seconds = sum((nb["cells"][i].get("metadata", {}).get("papermill", {}).get("duration") or 0.0) for i in cells)
     return len(found), seconds
 
 
@@ -139,13 +148,17 @@ def timing_html(run_dir: Path) -> str:
         count, seconds = check_seconds(path)
         if count:
             total += seconds
-            rows.append(f"<tr><td>{esc(path.relative_to(run_dir / 'notebooks').as_posix())}</td>"
-                        f"<td>{count}</td><td>{seconds:.2f} s</td></tr>")
+            rows.append(
+                f"<tr><td>{esc(path.relative_to(run_dir / 'notebooks').as_posix())}</td>"
+                f"<td>{count}</td><td>{seconds:.2f} s</td></tr>"
+            )
     if not rows:
         return "<p>No notebook of this run has exercises.</p>"
-    return ("<h2>Exercises in this run</h2><p>Time spent loading <code>fdelib.practice</code>, in "
-            f"answer cells and in checks: {total:.2f} s in all.</p><table><thead><tr><th>notebook"
-            f"</th><th>exercises</th><th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    return (
+        "<h2>Exercises in this run</h2><p>Time spent loading <code>fdelib.practice</code>, in "
+        f"answer cells and in checks: {total:.2f} s in all.</p><table><thead><tr><th>notebook"
+        f"</th><th>exercises</th><th>seconds</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def render_html(root: Path | None = None, run_dir: Path | None = None) -> str:
@@ -159,14 +172,19 @@ def render_html(root: Path | None = None, run_dir: Path | None = None) -> str:
         rows = "".join(
             f"<tr><td>{esc(r.notebook)}</td><td>{esc(r.exercise)}</td>"
             f"<td class='{esc(r.status.replace(' ', '-'))}'>{esc(r.status)}</td><td>{r.attempts}</td></tr>"
-            for r in frame.itertuples())
+            for r in frame.itertuples()
+        )
         passed = int((frame["status"] == "passed").sum()) if not frame.empty else 0
-        body = (f"<p>{passed} of {len(frame)} exercises pass in <code>{esc(str(root))}</code>.</p>"
-                "<table><thead><tr><th>notebook</th><th>exercise</th><th>status</th>"
-                f"<th>attempts</th></tr></thead><tbody>{rows}</tbody></table>")
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'><title>exercises</title>"
-            "<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .6rem;"
-            "border-bottom:1px solid #ddd;text-align:left}.passed{color:#17803d;font-weight:600}"
-            ".wrong,.failed{color:#b42318}.blank{color:#8a6d00}</style></head><body>"
-            f"<h1>Exercises</h1>{timing_html(run_dir) if run_dir else ''}"
-            f"<h2>Practice progress</h2>{body}</body></html>")
+        body = (
+            f"<p>{passed} of {len(frame)} exercises pass in <code>{esc(str(root))}</code>.</p>"
+            "<table><thead><tr><th>notebook</th><th>exercise</th><th>status</th>"
+            f"<th>attempts</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>exercises</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:2rem}td,th{padding:.3rem .6rem;"
+        "border-bottom:1px solid #ddd;text-align:left}.passed{color:#17803d;font-weight:600}"
+        ".wrong,.failed{color:#b42318}.blank{color:#8a6d00}</style></head><body>"
+        f"<h1>Exercises</h1>{timing_html(run_dir) if run_dir else ''}"
+        f"<h2>Practice progress</h2>{body}</body></html>"
+    )

@@ -21,11 +21,11 @@ from typing import Any
 # (or anything else) imports it. CI sets CI=true, which also turns telemetry off.
 TELEMETRY_OFF = {"PLOOMBER_STATS_ENABLED": "false", "PLOOMBER_VERSION_CHECK_DISABLED": "true"}
 ALIAS = "learner"
-SETTINGS = {            # jupysql options (``%config SqlMagic.<name> = <value>``)
-    "displaycon": False,     # no "Running query in postgresql://..." banner (machine-specific)
-    "feedback": 0,           # nor "N rows affected"
+SETTINGS = {  # jupysql options (``%config SqlMagic.<name> = <value>``)
+    "displaycon": False,  # no "Running query in postgresql://..." banner (machine-specific)
+    "feedback": 0,  # nor "N rows affected"
     "displaylimit": 20,
-    "short_errors": True,    # a SQL error as one message, not a Python traceback
+    "short_errors": True,  # a SQL error as one message, not a Python traceback
 }
 
 
@@ -73,6 +73,6 @@ def saved(name: str) -> str | None:
     """The text of the ``%%sql --save NAME`` cell as last run (None if never run)."""
     from sql.store import store
 
-    if name not in store._data:   # (its __contains__ raises UsageError for a missing key)
+    if name not in store._data:  # (its __contains__ raises UsageError for a missing key)
         return None
     return str(store[name])

@@ -21,7 +21,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from .. import db
 from . import learner
 
-STATEMENT_TIMEOUT = "10s"    # a check's statements; a cross join by mistake stops here
+STATEMENT_TIMEOUT = "10s"  # a check's statements; a cross join by mistake stops here
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,8 +74,22 @@ def is_blank(sql: str | None) -> bool:
     return not sqlparse.format(sql, strip_comments=True).strip().strip(";").strip()
 
 
-_FORBIDDEN = ("COMMIT", "ROLLBACK", "BEGIN", "START", "END", "ABORT", "RESET", "SAVEPOINT",
-              "RELEASE", "PREPARE", "SET ROLE", "SET SESSION", "SET LOCAL ROLE", "SET LOCAL SESSION")
+_FORBIDDEN = (
+    "COMMIT",
+    "ROLLBACK",
+    "BEGIN",
+    "START",
+    "END",
+    "ABORT",
+    "RESET",
+    "SAVEPOINT",
+    "RELEASE",
+    "PREPARE",
+    "SET ROLE",
+    "SET SESSION",
+    "SET LOCAL ROLE",
+    "SET LOCAL SESSION",
+)
 
 
 def forbidden(sql: str) -> SqlError | None:
@@ -84,10 +99,12 @@ def forbidden(sql: str) -> SqlError | None:
 
     for statement in sqlparse.split(sqlparse.format(sql, strip_comments=True)):
         words = " ".join(statement.upper().split()[:3])
-        if any(words == word or words.startswith(word + " ") or words.startswith(word + ";")
-               for word in _FORBIDDEN):
-            return SqlError("25000", f"an answer may not use {words.split()[0]} "
-                                     f"({' '.join(words.split()[:2])}): write the query or DDL only")
+        if any(words == word or words.startswith(word + " ") or words.startswith(word + ";") for word in _FORBIDDEN):
+            return SqlError(
+                "25000",
+                f"an answer may not use {words.split()[0]} "
+                f"({' '.join(words.split()[:2])}): write the query or DDL only",
+            )
     return None
 
 
@@ -97,7 +114,7 @@ def _scratch(conn: sa.Connection, fixture: str | None, role: str | None) -> None
     if role:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
         conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
-    else:   # no separate learner role on this database: the application's, rolled back all the same
+    else:  # no separate learner role on this database: the application's, rolled back all the same
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     conn.exec_driver_sql(f'SET LOCAL search_path = "{schema}", public')
     if fixture:
@@ -140,7 +157,7 @@ def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = N
                 _scratch(conn, fixture, role)
                 try:
                     result = _execute_script(conn, sql)
-                except Exception as exc:   # the learner's SQL failed: that is an answer too
+                except Exception as exc:  # the learner's SQL failed: that is an answer too
                     tx.rollback()
                     return _error(exc)
                 tx.rollback()
@@ -151,8 +168,9 @@ def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = N
     return result
 
 
-def run_script(sql: str, probes: Sequence[Probe], fixture: str | None = None,
-               engine: sa.Engine | None = None) -> tuple | SqlError:
+def run_script(
+    sql: str, probes: Sequence[Probe], fixture: str | None = None, engine: sa.Engine | None = None
+) -> tuple | SqlError:
     """Run ``sql`` (DDL: a table, a constraint, a trigger) as the learner, then each probe
     in its own savepoint; per probe ``("accepted", rows-or-None)`` or ``("refused", sqlstate)``."""
     refused = forbidden(sql)
@@ -161,24 +179,23 @@ def run_script(sql: str, probes: Sequence[Probe], fixture: str | None = None,
     engine = engine or db.get_engine()
     role = learner.role(engine)
     outcomes = []
-    with engine.connect() as conn:
-        with conn.begin() as tx:
-            _scratch(conn, fixture, role)
-            try:
-                _execute_script(conn, sql)
-            except Exception as exc:
-                tx.rollback()
-                return _error(exc)
-            for probe in probes:
-                savepoint = conn.begin_nested()
-                try:
-                    rows = _execute_script(conn, probe.sql)
-                    savepoint.commit()
-                    outcomes.append(("accepted", None if rows is None else _rows(rows)))
-                except Exception as exc:
-                    savepoint.rollback()
-                    outcomes.append(("refused", _error(exc).sqlstate))
+    with engine.connect() as conn, conn.begin() as tx:
+        _scratch(conn, fixture, role)
+        try:
+            _execute_script(conn, sql)
+        except Exception as exc:
             tx.rollback()
+            return _error(exc)
+        for probe in probes:
+            savepoint = conn.begin_nested()
+            try:
+                rows = _execute_script(conn, probe.sql)
+                savepoint.commit()
+                outcomes.append(("accepted", None if rows is None else _rows(rows)))
+            except Exception as exc:
+                savepoint.rollback()
+                outcomes.append(("refused", _error(exc).sqlstate))
+        tx.rollback()
     return tuple(outcomes)
 
 
@@ -198,6 +215,7 @@ def _plain(value: Any) -> Any:
 
 # --- comparing results ----------------------------------------------------------------
 
+
 def same(got: Any, expected: Any, ordered: bool = True) -> bool:
     """Equal results: frames with the same columns and rows (floats to 6 places)."""
     if isinstance(got, pd.DataFrame) and isinstance(expected, pd.DataFrame):
@@ -213,8 +231,10 @@ def compare_frames(got: pd.DataFrame, expected: pd.DataFrame, ordered: bool = Tr
         missing = [c for c in exp_cols if c not in got_cols]
         extra = [c for c in got_cols if c not in exp_cols]
         if not missing and not extra:
-            return (f"Right columns, wrong order: expected ({', '.join(exp_cols)}), "
-                    f"your query gives ({', '.join(got_cols)}).")
+            return (
+                f"Right columns, wrong order: expected ({', '.join(exp_cols)}), "
+                f"your query gives ({', '.join(got_cols)})."
+            )
         said = []
         if missing:
             said.append(f"missing column(s) {', '.join(missing)} (name them with AS)")
@@ -228,7 +248,7 @@ def compare_frames(got: pd.DataFrame, expected: pd.DataFrame, ordered: bool = Tr
         return None
     if sorted(map(repr, got_rows)) == sorted(map(repr, exp_rows)):
         return None if not ordered else "Right rows, wrong order: check your ORDER BY."
-    for index, (g, e) in enumerate(zip(got_rows, exp_rows)):
+    for index, (g, e) in enumerate(zip(got_rows, exp_rows, strict=False)):
         if g != e:
             return f"Row {index + 1} differs: your query gives {g}, expected {e}."
     return "Your result differs from the expected one."  # pragma: no cover
@@ -237,12 +257,12 @@ def compare_frames(got: pd.DataFrame, expected: pd.DataFrame, ordered: bool = Tr
 # Hints for errors learners make often, by SQLSTATE.
 ERROR_TIPS = {
     "42P01": "a table name the database does not know: check its spelling and its schema "
-             "(e.g. bank.accounts); unqualified names are looked up in practice, then public.",
+    "(e.g. bank.accounts); unqualified names are looked up in practice, then public.",
     "42703": "a column name the table does not have: check its spelling.",
     "42803": "every selected column must be in GROUP BY or inside an aggregate.",
     "42601": "a syntax error: look just before the place the message names.",
     "42501": "the learner role may not do that: it reads course data and writes only in its "
-             "schema `practice`{private}.",
+    "schema `practice`{private}.",
     "57014": "the statement ran longer than the check allows: is a join condition missing?",
 }
 
@@ -251,8 +271,10 @@ def explain(error: SqlError) -> str:
     tip = ERROR_TIPS.get(error.sqlstate, "")
     if error.sqlstate == "42501":
         private = ", ".join(learner.PRIVATE_COLUMNS)
-        tip = tip.format(private=f"; private columns ({private}) are never readable, so name "
-                                 "the columns you need instead of SELECT *")
+        tip = tip.format(
+            private=f"; private columns ({private}) are never readable, so name "
+            "the columns you need instead of SELECT *"
+        )
     return f"Your SQL failed: {error.message}" + (f" — {tip}" if tip else "")
 
 

@@ -15,7 +15,8 @@ import dataclasses
 import hashlib
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 
@@ -30,7 +31,7 @@ class WorkflowRun:
 
     input: Mapping[str, Any]
     status: str = "COMPLETED"
-    output: Mapping[str, Any] = dataclasses.field(default_factory=dict)   # keys that must match
+    output: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # keys that must match
     label: str = ""
 
     def describe(self) -> str:
@@ -54,7 +55,7 @@ def definition_of(answer: Any) -> dict[str, Any] | None:
 class WorkflowRuns(Exercise):
     """A workflow definition, checked by running it on the engine."""
 
-    name: str = ""                       # the variable the answer cell assigns
+    name: str = ""  # the variable the answer cell assigns
     runs: tuple[WorkflowRun, ...] = ()
     timeout: float = 30
 
@@ -91,20 +92,21 @@ class WorkflowRuns(Exercise):
         return tuple(self._run(server, definition["name"], run) for run in self.runs)
 
     def _run(self, server: str, name: str, run: WorkflowRun) -> tuple:
-        response = requests.post(f"{server}/workflow", timeout=10,
-                                 json={"name": name, "version": 1, "input": dict(run.input)})
+        response = requests.post(
+            f"{server}/workflow", timeout=10, json={"name": name, "version": 1, "input": dict(run.input)}
+        )
         if response.status_code >= 400:
             return ("refused", _message(response))
         workflow_id = response.text.strip().strip('"')
         deadline = time.monotonic() + self.timeout
         while True:
-            found = requests.get(f"{server}/workflow/{workflow_id}", params={"includeTasks": "false"},
-                                 timeout=10).json()
+            found = requests.get(
+                f"{server}/workflow/{workflow_id}", params={"includeTasks": "false"}, timeout=10
+            ).json()
             if found.get("status") in TERMINAL:
                 break
             if time.monotonic() > deadline:
-                requests.delete(f"{server}/workflow/{workflow_id}", params={"reason": "check timed out"},
-                                timeout=10)
+                requests.delete(f"{server}/workflow/{workflow_id}", params={"reason": "check timed out"}, timeout=10)
                 return ("timeout", found.get("status"))
             time.sleep(0.05)
         output = found.get("output") or {}
@@ -118,10 +120,12 @@ class WorkflowRuns(Exercise):
             return f"{self.name} holds a {got[1]}, not a workflow (a ConductorWorkflow or its JSON)."
         if got and got[0] == "refused":
             return f"The engine refused the definition: {got[1]}"
-        for run, mine, theirs in zip(self.runs, got, expected):
+        for run, mine, theirs in zip(self.runs, got, expected, strict=False):
             if mine[0] == "timeout":
-                return (f"{run.describe()}: the run had not ended after {self.timeout:.0f} s "
-                        f"(still {mine[1]}): is a task waiting for a worker that is not running?")
+                return (
+                    f"{run.describe()}: the run had not ended after {self.timeout:.0f} s "
+                    f"(still {mine[1]}): is a task waiting for a worker that is not running?"
+                )
             if mine[0] == "refused":
                 return f"{run.describe()}: the engine refused to start it: {mine[1]}"
             if mine[0] != theirs[0]:

@@ -14,7 +14,7 @@ def _xnys():
 
     import exchange_calendars as xcals
 
-    with warnings.catch_warnings():    # exchange-calendars' own use of an API pandas deprecates
+    with warnings.catch_warnings():  # exchange-calendars' own use of an API pandas deprecates
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
         return xcals.get_calendar("XNYS")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import graphlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import FdeError
 
@@ -33,10 +34,10 @@ class DependencyError(FdeError):
 
 @dataclasses.dataclass(frozen=True)
 class LogEntry:
-    step: int        # position in execution order
-    level: int       # parallel level (tasks of one level may run at the same time)
+    step: int  # position in execution order
+    level: int  # parallel level (tasks of one level may run at the same time)
     task: str
-    status: str      # "done" or "failed"
+    status: str  # "done" or "failed"
     detail: str = ""
 
 
@@ -62,8 +63,7 @@ class DAG:
     def _sorter(self) -> graphlib.TopologicalSorter:
         missing = sorted({u for ups in self._after.values() for u in ups} - set(self._tasks))
         if missing:
-            raise DependencyError(f"workflow {self.name!r}: unknown upstream task(s) "
-                                  f"{', '.join(missing)}")
+            raise DependencyError(f"workflow {self.name!r}: unknown upstream task(s) {', '.join(missing)}")
         return graphlib.TopologicalSorter(self._after)
 
     def check(self) -> None:
@@ -72,8 +72,9 @@ class DAG:
             self._sorter().prepare()
         except graphlib.CycleError as exc:
             cycle = exc.args[1]
-            raise CycleError(f"workflow {self.name!r} has a cycle: {' -> '.join(cycle)}; "
-                             "a workflow must be acyclic to have an order") from None
+            raise CycleError(
+                f"workflow {self.name!r} has a cycle: {' -> '.join(cycle)}; a workflow must be acyclic to have an order"
+            ) from None
 
     def order(self) -> list[str]:
         """One valid execution order (ties broken by name, so it is stable)."""
@@ -91,8 +92,9 @@ class DAG:
             sorter.done(*ready)
         return levels
 
-    def run(self, context: dict[str, Any] | None = None, *, parallel: bool = False,
-            max_workers: int = 4) -> dict[str, Any]:
+    def run(
+        self, context: dict[str, Any] | None = None, *, parallel: bool = False, max_workers: int = 4
+    ) -> dict[str, Any]:
         """Run every task once in dependency order; return each task's result.
 
         A failing task stops the run (its downstream tasks never start) and is re-raised
@@ -109,9 +111,15 @@ class DAG:
                 outcomes = {name: _outcome(lambda n=name: self._tasks[n](results)) for name in level}
             for name in level:
                 value, error = outcomes[name]
-                self.log.append(LogEntry(len(self.log) + 1, depth, name,
-                                         "failed" if error else "done",
-                                         f"{type(error).__name__}: {error}" if error else ""))
+                self.log.append(
+                    LogEntry(
+                        len(self.log) + 1,
+                        depth,
+                        name,
+                        "failed" if error else "done",
+                        f"{type(error).__name__}: {error}" if error else "",
+                    )
+                )
                 if error:
                     raise error
                 results[name] = value
@@ -121,8 +129,9 @@ class DAG:
         """The last run's log as a table."""
         import pandas as pd
 
-        return pd.DataFrame([dataclasses.asdict(e) for e in self.log],
-                            columns=["step", "level", "task", "status", "detail"]).set_index("step")
+        return pd.DataFrame(
+            [dataclasses.asdict(e) for e in self.log], columns=["step", "level", "task", "status", "detail"]
+        ).set_index("step")
 
     def graph(self):
         """The workflow as a networkx DiGraph (for drawing)."""

@@ -22,7 +22,6 @@ from .. import params
 from ..start import sample_prices
 from .dag import DAG
 
-
 #: The parameters of lesson 1 (01_workflow_dags), checked at its top by :func:`fdelib.params.check`.
 PARAMETERS = {
     "seed": params.Integer(0),

@@ -23,10 +23,18 @@ TASK = "wms_notify_desk"
 
 def register(executor, metadata_client) -> ConductorWorkflow:
     """A one-task workflow: tell the trading desk that the day's prices are published."""
-    metadata_client.register_task_def(TaskDef(name=TASK, retry_count=0, response_timeout_seconds=30,
-                                              timeout_seconds=0, owner_email="course@fde.example.com"))
-    workflow = ConductorWorkflow(executor=executor, name=WORKFLOW, version=1,
-                                 description="Notify the desk (its worker speaks plain HTTP)")
+    metadata_client.register_task_def(
+        TaskDef(
+            name=TASK,
+            retry_count=0,
+            response_timeout_seconds=30,
+            timeout_seconds=0,
+            owner_email="course@fde.example.com",
+        )
+    )
+    workflow = ConductorWorkflow(
+        executor=executor, name=WORKFLOW, version=1, description="Notify the desk (its worker speaks plain HTTP)"
+    )
     notify = SimpleTask(TASK, "notify")
     notify.input_parameters.update(desk="${workflow.input.desk}", as_of="${workflow.input.as_of}")
     workflow >> notify
@@ -35,8 +43,14 @@ def register(executor, metadata_client) -> ConductorWorkflow:
     return workflow
 
 
-def http_worker(base_url: str, task_type: str, handle: Callable[[dict], dict], *,
-                worker_id: str = "desk-notifier", timeout: float = 30) -> list[str]:
+def http_worker(
+    base_url: str,
+    task_type: str,
+    handle: Callable[[dict], dict],
+    *,
+    worker_id: str = "desk-notifier",
+    timeout: float = 30,
+) -> list[str]:
     """Poll one task of ``task_type`` over HTTP, run ``handle(input)``, post the result; the
     requests it made, as ``METHOD path -> status`` lines (ids left out)."""
     made = []
@@ -50,8 +64,13 @@ def http_worker(base_url: str, task_type: str, handle: Callable[[dict], dict], *
         time.sleep(0.05)
     made.append(f"GET /tasks/poll/{task_type}?workerid={worker_id} -> {polled.status_code} (a task)")
     task = polled.json()
-    result = {"taskId": task["taskId"], "workflowInstanceId": task["workflowInstanceId"],
-              "workerId": worker_id, "status": "COMPLETED", "outputData": handle(task["inputData"])}
+    result = {
+        "taskId": task["taskId"],
+        "workflowInstanceId": task["workflowInstanceId"],
+        "workerId": worker_id,
+        "status": "COMPLETED",
+        "outputData": handle(task["inputData"]),
+    }
     posted = requests.post(f"{base_url}/tasks", json=result, timeout=10)
     posted.raise_for_status()
     made.append(f"POST /tasks {{status: COMPLETED, outputData: {result['outputData']}}} -> {posted.status_code}")
@@ -68,8 +87,9 @@ def run(workflow_client, base_url: str, as_of: str, desk: str = "rates desk") ->
     requests made and the workflow's output."""
     from ..conductor import history
 
-    run_id = workflow_client.start_workflow(StartWorkflowRequest(
-        name=WORKFLOW, version=1, input={"desk": desk, "as_of": as_of}))
+    run_id = workflow_client.start_workflow(
+        StartWorkflowRequest(name=WORKFLOW, version=1, input={"desk": desk, "as_of": as_of})
+    )
     made = http_worker(base_url, TASK, notify_desk)
     done = history.wait(workflow_client, run_id, timeout=30)
     return done.status, made, done.output

@@ -49,12 +49,12 @@ MODEL = "direction_logit"
 #: population stability index above which a feature has drifted (rule of thumb: below 0.1 stable,
 #: 0.1 to 0.25 worth watching, above 0.25 a different population)
 PSI_LIMIT = 0.25
-WINDOW = 60            # served days the monitor looks back over
-DRIFT_FEATURE = "ret_1"   # daily returns: independent from day to day, so 60 days are 60 observations
-PSI_BINS = 5           # quintiles of the training distribution: 12 days per bucket when nothing changed
+WINDOW = 60  # served days the monitor looks back over
+DRIFT_FEATURE = "ret_1"  # daily returns: independent from day to day, so 60 days are 60 observations
+PSI_BINS = 5  # quintiles of the training distribution: 12 days per bucket when nothing changed
 FEATURES = ["ret_1", "ret_2", "ret_5", "vol_10"]
-SYMBOL = "MLDEMO"      # the ETL symbol this lesson owns (the ETL lesson's symbols are left alone)
-INTERVAL = "30min"     # bars the ETL fetches; the daily product is the same kind of data at any interval
+SYMBOL = "MLDEMO"  # the ETL symbol this lesson owns (the ETL lesson's symbols are left alone)
+INTERVAL = "30min"  # bars the ETL fetches; the daily product is the same kind of data at any interval
 
 
 FAULTS = ("gap", "negative", "duplicate", "stale")
@@ -84,14 +84,16 @@ def reset(engine: sa.Engine) -> None:
 
 # --- the data -------------------------------------------------------------------------------
 
+
 def etl_months(as_of: str, months: int) -> list[str]:
     """The ``months`` calendar months up to and including the month of ``as_of``, oldest first."""
     last = pd.Period(as_of[:7], freq="M")
     return [str(last - back) for back in range(months - 1, -1, -1)]
 
 
-def etl_daily(engine: sa.Engine, as_of: str, months: int = 24, symbol: str = SYMBOL,
-              interval: str = INTERVAL) -> pd.DataFrame:
+def etl_daily(
+    engine: sa.Engine, as_of: str, months: int = 24, symbol: str = SYMBOL, interval: str = INTERVAL
+) -> pd.DataFrame:
     """The ETL's daily data product for ``symbol``: run the pipeline (``fdelib.etl.run_month``:
     fetch → load raw → deduplicate → aggregate daily → export) for each month up to ``as_of``,
     then read the ``etl.daily`` table. The fetch goes to the ETL's offline stand-in whatever
@@ -106,13 +108,20 @@ def etl_daily(engine: sa.Engine, as_of: str, months: int = 24, symbol: str = SYM
     client = etl.client(settings)
     chosen = etl_months(as_of, months)
     for month in chosen:
-        etl.run_month(symbol, month, interval, client=client, engine=engine,
-                      export_to=settings.data_dir / "workflows" / "ml_etl")
+        etl.run_month(
+            symbol, month, interval, client=client, engine=engine, export_to=settings.data_dir / "workflows" / "ml_etl"
+        )
     product = etl.daily(symbol, engine=engine)
     day = pd.to_datetime(product["session"])
     keep = (day >= pd.Timestamp(f"{chosen[0]}-01")) & (day <= pd.Timestamp(as_of))
-    return pd.DataFrame({"symbol": product["symbol"], "day": day, "close": product["close"],
-                         "volume": product["volume"].astype("int64")})[keep].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "symbol": product["symbol"],
+            "day": day,
+            "close": product["close"],
+            "volume": product["volume"].astype("int64"),
+        }
+    )[keep].reset_index(drop=True)
 
 
 def with_faults(prices: pd.DataFrame, faults: tuple[str, ...] | list[str] = ()) -> pd.DataFrame:
@@ -121,24 +130,29 @@ def with_faults(prices: pd.DataFrame, faults: tuple[str, ...] | list[str] = ()) 
     repeated for six days). Positions are fixed fractions of the history: same faults every run."""
     unknown = set(faults) - set(FAULTS)
     if unknown:
-        raise FdeError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from gap, negative, "
-                       "duplicate, stale")
+        raise FdeError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from gap, negative, duplicate, stale")
     frame = prices.copy()
     n = len(frame)
     if "gap" in faults:
-        frame = frame.drop(frame.index[n // 5:n // 5 + 10])
+        frame = frame.drop(frame.index[n // 5 : n // 5 + 10])
     if "negative" in faults:
         frame.loc[frame.index[len(frame) * 2 // 5], "close"] *= -1
     if "duplicate" in faults:
         frame = pd.concat([frame, frame.iloc[[len(frame) * 3 // 5]]])
     if "stale" in faults:
-        run = frame.index[len(frame) * 7 // 10:len(frame) * 7 // 10 + 6]
+        run = frame.index[len(frame) * 7 // 10 : len(frame) * 7 // 10 + 6]
         frame.loc[run, "close"] = frame.loc[run[0], "close"]
     return frame.sort_values("day", kind="stable").reset_index(drop=True)
 
 
-def daily_prices(seed: int, as_of: str, sessions: int = 1_000, symbol: str = "SYNTH",
-                 faults: tuple[str, ...] = (), momentum: float = 0.25) -> pd.DataFrame:
+def daily_prices(
+    seed: int,
+    as_of: str,
+    sessions: int = 1_000,
+    symbol: str = "SYNTH",
+    faults: tuple[str, ...] = (),
+    momentum: float = 0.25,
+) -> pd.DataFrame:
     """*Synthetic* daily closes on NYSE sessions with some ``momentum`` (each day's return leans
     on the day before's): a series a model *can* partly predict, for contrast with the ETL's
     random walk (``momentum=0`` is a random walk too). ``faults`` as in :func:`with_faults`."""
@@ -152,12 +166,19 @@ def daily_prices(seed: int, as_of: str, sessions: int = 1_000, symbol: str = "SY
     for t in range(1, sessions):  # momentum: something for the model to find
         returns[t] = momentum * returns[t - 1] + noise[t]
     close = 100 * np.exp(np.cumsum(returns))
-    frame = pd.DataFrame({"symbol": symbol, "day": pd.to_datetime(days), "close": close.round(2),
-                          "volume": rng.integers(1_000, 50_000, size=sessions) * 100})
+    frame = pd.DataFrame(
+        {
+            "symbol": symbol,
+            "day": pd.to_datetime(days),
+            "close": close.round(2),
+            "volume": rng.integers(1_000, 50_000, size=sessions) * 100,
+        }
+    )
     return with_faults(frame, faults)
 
 
 # --- the steps --------------------------------------------------------------------------------
+
 
 def quality_report(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """One row per check: passed or not, and what was found."""
@@ -167,7 +188,11 @@ def quality_report(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     checks = [
         ("no missing sessions", missing == 0, f"{missing} missing"),
         ("positive prices", bool((prices["close"] > 0).all()), f"{int((prices['close'] <= 0).sum())} non-positive"),
-        ("one row per day", not prices["day"].duplicated().any(), f"{int(prices['day'].duplicated().sum())} duplicates"),
+        (
+            "one row per day",
+            not prices["day"].duplicated().any(),
+            f"{int(prices['day'].duplicated().sum())} duplicates",
+        ),
         ("no stale prices (5+ equal closes)", stale == 0, f"{stale} stale runs"),
         ("enough history (>= 250 sessions)", len(prices) >= 250, f"{len(prices)} rows"),
     ]
@@ -178,16 +203,24 @@ def check_quality(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     report = quality_report(prices, as_of)
     failed = report[~report["passed"]]
     if len(failed):
-        raise DataQualityError("data quality gate failed: " + "; ".join(
-            f"{name} ({row.found})" for name, row in failed.iterrows()))
+        raise DataQualityError(
+            "data quality gate failed: " + "; ".join(f"{name} ({row.found})" for name, row in failed.iterrows())
+        )
     return report
 
 
 def features(prices: pd.DataFrame) -> pd.DataFrame:
     ret = np.log(prices["close"]).diff()
-    frame = pd.DataFrame({"day": prices["day"], "ret_1": ret, "ret_2": ret.shift(1),
-                          "ret_5": ret.rolling(5).sum(), "vol_10": ret.rolling(10).std(),
-                          "target": (ret.shift(-1) > 0).astype(int)})
+    frame = pd.DataFrame(
+        {
+            "day": prices["day"],
+            "ret_1": ret,
+            "ret_2": ret.shift(1),
+            "ret_5": ret.rolling(5).sum(),
+            "vol_10": ret.rolling(10).std(),
+            "target": (ret.shift(-1) > 0).astype(int),
+        }
+    )
     return frame.iloc[:-1].dropna().reset_index(drop=True)
 
 
@@ -220,44 +253,71 @@ def evaluate(model, frame: pd.DataFrame, split: int) -> dict:
     naive = int(frame["target"][:split].mean() >= 0.5)
     baseline = float((test["target"] == naive).mean())
     min_edge = 2 * math.sqrt(baseline * (1 - baseline) / len(test))
-    return {"accuracy": round(accuracy, 4), "baseline_accuracy": round(baseline, 4),
-            "min_edge": round(min_edge, 4), "beats_baseline": bool(accuracy - baseline > min_edge),
-            "test_rows": int(len(test))}
+    return {
+        "accuracy": round(accuracy, 4),
+        "baseline_accuracy": round(baseline, 4),
+        "min_edge": round(min_edge, 4),
+        "beats_baseline": bool(accuracy - baseline > min_edge),
+        "test_rows": len(test),
+    }
 
 
-def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dict,
-             as_of: str, model=None) -> int:
+def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dict, as_of: str, model=None) -> int:
     """Store the model (its fitted parameters), its metrics, its verdict and the hash of its data;
     same inputs → same version."""
     data_hash = hashlib.sha256(prices.to_csv(index=False).encode()).hexdigest()[:16]
-    params = {**params, "data": f"{prices['symbol'].iloc[0]} {prices['day'].min():%Y-%m-%d} to "
-                                f"{prices['day'].max():%Y-%m-%d}"}
+    params = {
+        **params,
+        "data": f"{prices['symbol'].iloc[0]} {prices['day'].min():%Y-%m-%d} to {prices['day'].max():%Y-%m-%d}",
+    }
     with engine.begin() as conn:
         conn.exec_driver_sql("LOCK TABLE workflows.model_registry IN SHARE ROW EXCLUSIVE MODE")
-        existing = conn.execute(sa.text("""
+        existing = conn.execute(
+            sa.text("""
             SELECT version FROM workflows.model_registry
             WHERE model = :m AND data_hash = :h AND params = CAST(:p AS jsonb)
-        """), {"m": MODEL, "h": data_hash, "p": json.dumps(params)}).scalar()
+        """),
+            {"m": MODEL, "h": data_hash, "p": json.dumps(params)},
+        ).scalar()
         if existing is not None:
             return existing
-        version = conn.execute(sa.text("SELECT coalesce(max(version), 0) + 1 FROM "
-                                       "workflows.model_registry WHERE model = :m"),
-                               {"m": MODEL}).scalar()
-        conn.execute(sa.text("""
+        version = conn.execute(
+            sa.text("SELECT coalesce(max(version), 0) + 1 FROM workflows.model_registry WHERE model = :m"), {"m": MODEL}
+        ).scalar()
+        conn.execute(
+            sa.text("""
             INSERT INTO workflows.model_registry
                 (model, version, trained_as_of, data_hash, metrics, params, beats_baseline, model_json)
             VALUES (:m, :v, :as_of, :h, CAST(:metrics AS jsonb), CAST(:p AS jsonb), :beats,
                     CAST(:fitted AS jsonb))
-        """), {"m": MODEL, "v": version, "as_of": as_of, "h": data_hash, "metrics": json.dumps(metrics),
-               "p": json.dumps(params), "beats": bool(metrics["beats_baseline"]),
-               "fitted": json.dumps(fitted(model)) if model is not None else None})
+        """),
+            {
+                "m": MODEL,
+                "v": version,
+                "as_of": as_of,
+                "h": data_hash,
+                "metrics": json.dumps(metrics),
+                "p": json.dumps(params),
+                "beats": bool(metrics["beats_baseline"]),
+                "fitted": json.dumps(fitted(model)) if model is not None else None,
+            },
+        )
     return version
 
 
 # --- the workflow -------------------------------------------------------------------------------
 
-def workflow(engine: sa.Engine, prices: pd.DataFrame | None = None, *, seed: int, as_of: str,
-             months: int = 24, symbol: str = SYMBOL, faults: tuple[str, ...] | list[str] = ()) -> DAG:
+
+def workflow(
+    engine: sa.Engine,
+    prices: pd.DataFrame | None = None,
+    *,
+    seed: int,
+    as_of: str,
+    months: int = 24,
+    symbol: str = SYMBOL,
+    faults: tuple[str, ...] | list[str] = (),
+) -> DAG:
     """The ML workflow as a DAG; ``.run()`` it, then read ``.log``.
 
     Its input is the ETL's daily product for ``symbol`` over ``months`` months up to ``as_of``
@@ -270,10 +330,12 @@ def workflow(engine: sa.Engine, prices: pd.DataFrame | None = None, *, seed: int
     dag.task("check_quality", lambda ctx: check_quality(ctx["load_daily"], as_of), after=["load_daily"])
     dag.task("build_features", lambda ctx: features(ctx["load_daily"]), after=["check_quality"])
     dag.task("train", lambda ctx: train(ctx["build_features"], seed), after=["build_features"])
-    dag.task("evaluate", lambda ctx: evaluate(ctx["train"][0], ctx["build_features"], ctx["train"][1]),
-             after=["train"])
-    dag.task("register", lambda ctx: register(engine, ctx["load_daily"], ctx["evaluate"], params, as_of,
-                                              ctx["train"][0]), after=["evaluate"])
+    dag.task("evaluate", lambda ctx: evaluate(ctx["train"][0], ctx["build_features"], ctx["train"][1]), after=["train"])
+    dag.task(
+        "register",
+        lambda ctx: register(engine, ctx["load_daily"], ctx["evaluate"], params, as_of, ctx["train"][0]),
+        after=["evaluate"],
+    )
     return dag
 
 
@@ -290,9 +352,11 @@ def outcome(dag: DAG) -> str:
 
 # --- the registry -------------------------------------------------------------------------------
 
+
 def registry(engine: sa.Engine, version: int | None = None) -> pd.DataFrame:
     """Registered models (one version, or all), with their data and headline metrics."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT model, version, params ->> 'data' AS data,
                (metrics ->> 'accuracy')::float AS accuracy,
                (metrics ->> 'baseline_accuracy')::float AS baseline,
@@ -300,29 +364,43 @@ def registry(engine: sa.Engine, version: int | None = None) -> pd.DataFrame:
         FROM workflows.model_registry
         WHERE model = :model AND (CAST(:version AS integer) IS NULL OR version = :version)
         ORDER BY version
-    """, {"model": MODEL, "version": version}, engine=engine)
+    """,
+        {"model": MODEL, "version": version},
+        engine=engine,
+    )
 
 
 def serving_version(engine: sa.Engine) -> int | None:
     """The version a consumer should load: the newest that beats its baseline and has not been
     retired (None: no model does — keep the naive rule)."""
-    return db.read_scalar("SELECT max(version) FROM workflows.model_registry "
-                          "WHERE model = :m AND beats_baseline AND retired_on IS NULL", {"m": MODEL},
-                          engine=engine)
+    return db.read_scalar(
+        "SELECT max(version) FROM workflows.model_registry WHERE model = :m AND beats_baseline AND retired_on IS NULL",
+        {"m": MODEL},
+        engine=engine,
+    )
 
 
 # --- deployment: serve, monitor, detect drift, retrain ------------------------------------------
 
+
 def fitted(model) -> dict:
     """The fitted pipeline's parameters as JSON-ready numbers: what serving needs, readable."""
     scaler, logit = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
-    return {"features": FEATURES, "mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-            "coef": logit.coef_[0].tolist(), "intercept": float(logit.intercept_[0])}
+    return {
+        "features": FEATURES,
+        "mean": scaler.mean_.tolist(),
+        "scale": scaler.scale_.tolist(),
+        "coef": logit.coef_[0].tolist(),
+        "intercept": float(logit.intercept_[0]),
+    }
 
 
 def load_fitted(engine: sa.Engine, version: int) -> dict:
-    found = db.read_scalar("SELECT model_json FROM workflows.model_registry WHERE model = :m AND version = :v",
-                           {"m": MODEL, "v": version}, engine=engine)
+    found = db.read_scalar(
+        "SELECT model_json FROM workflows.model_registry WHERE model = :m AND version = :v",
+        {"m": MODEL, "v": version},
+        engine=engine,
+    )
     if found is None:
         raise FdeError(f"{MODEL} version {version} has no stored parameters; register it again")
     return found if isinstance(found, dict) else json.loads(found)
@@ -335,8 +413,15 @@ def predict(params: dict, frame: pd.DataFrame) -> np.ndarray:
     return (x @ np.array(params["coef"]) + params["intercept"] > 0).astype(int)
 
 
-def live_prices(history: pd.DataFrame, seed: int, sessions: int = 140, change_after: int = 70,
-                momentum: float = 0.25, momentum_after: float = -0.5, vol_after: float = 3.0) -> pd.DataFrame:
+def live_prices(
+    history: pd.DataFrame,
+    seed: int,
+    sessions: int = 140,
+    change_after: int = 70,
+    momentum: float = 0.25,
+    momentum_after: float = -0.5,
+    vol_after: float = 3.0,
+) -> pd.DataFrame:
     """What follows the training data: the same synthetic series for ``sessions`` more NYSE
     sessions. For the first ``change_after`` the market behaves as before; then the regime changes —
     volatility times ``vol_after`` (a shock such as March 2020's) and momentum turned into mean
@@ -347,15 +432,22 @@ def live_prices(history: pd.DataFrame, seed: int, sessions: int = 140, change_af
     previous, returns = last[1] - last[0], np.empty(sessions)
     for t in range(sessions):
         changed = t >= change_after
-        previous = (momentum_after if changed else momentum) * previous + \
-            rng.normal(0.0003, 0.012 * (vol_after if changed else 1.0))
+        previous = (momentum_after if changed else momentum) * previous + rng.normal(
+            0.0003, 0.012 * (vol_after if changed else 1.0)
+        )
         returns[t] = previous
     close = history["close"].iloc[-1] * np.exp(np.cumsum(returns))
-    return pd.DataFrame({"symbol": history["symbol"].iloc[0], "day": days, "close": close.round(2),
-                         "volume": rng.integers(1_000, 50_000, size=sessions) * 100})
+    return pd.DataFrame(
+        {
+            "symbol": history["symbol"].iloc[0],
+            "day": days,
+            "close": close.round(2),
+            "volume": rng.integers(1_000, 50_000, size=sessions) * 100,
+        }
+    )
 
 
-NAIVE = 0     # the "version" recorded for the naive rule, deployed when no model is served
+NAIVE = 0  # the "version" recorded for the naive rule, deployed when no model is served
 
 
 def naive_direction(history: pd.DataFrame) -> int:
@@ -377,13 +469,24 @@ def serve(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, version:
         frame["predicted"] = predict(load_fitted(engine, version), frame)
     served = frame.rename(columns={"target": "actual"})[["day", *FEATURES, "predicted", "actual"]]
     with engine.begin() as conn:
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             INSERT INTO workflows.model_predictions (model, version, day, predicted, actual)
             VALUES (:model, :version, :day, :predicted, :actual)
             ON CONFLICT (model, version, day) DO UPDATE
             SET predicted = EXCLUDED.predicted, actual = EXCLUDED.actual
-        """), [{"model": MODEL, "version": version, "day": row.day.date(), "predicted": int(row.predicted),
-                "actual": int(row.actual)} for row in served.itertuples()])
+        """),
+            [
+                {
+                    "model": MODEL,
+                    "version": version,
+                    "day": row.day.date(),
+                    "predicted": int(row.predicted),
+                    "actual": int(row.actual),
+                }
+                for row in served.itertuples()
+            ],
+        )
     return served.assign(version=version, hit=served["predicted"] == served["actual"])
 
 
@@ -409,17 +512,27 @@ def monitor(engine: sa.Engine, served: pd.DataFrame, history: pd.DataFrame) -> p
     days against its training distribution (``history``)."""
     version = int(served["version"].iloc[0])
     reference = features(history)
-    if version == NAIVE:      # the naive rule's own record: how often the majority direction was right
+    if version == NAIVE:  # the naive rule's own record: how often the majority direction was right
         baseline = float((reference["target"] == naive_direction(history)).mean())
     else:
-        baseline = db.read_scalar("SELECT (metrics ->> 'baseline_accuracy')::float FROM workflows.model_registry "
-                                  "WHERE model = :m AND version = :v", {"m": MODEL, "v": version}, engine=engine)
+        baseline = db.read_scalar(
+            "SELECT (metrics ->> 'baseline_accuracy')::float FROM workflows.model_registry "
+            "WHERE model = :m AND version = :v",
+            {"m": MODEL, "v": version},
+            engine=engine,
+        )
     reference = reference[DRIFT_FEATURE]
     rows = []
     for end in range(WINDOW, len(served) + 1):
-        window = served.iloc[end - WINDOW:end]
-        rows.append({"day": window["day"].iloc[-1], "hit_rate": round(float(window["hit"].mean()), 3),
-                     "baseline": round(baseline, 3), "psi": round(psi(reference, window[DRIFT_FEATURE]), 3)})
+        window = served.iloc[end - WINDOW : end]
+        rows.append(
+            {
+                "day": window["day"].iloc[-1],
+                "hit_rate": round(float(window["hit"].mean()), 3),
+                "baseline": round(baseline, 3),
+                "psi": round(psi(reference, window[DRIFT_FEATURE]), 3),
+            }
+        )
     report = pd.DataFrame(rows)
     report["drifted"] = report["psi"] > PSI_LIMIT
     report["below_baseline"] = report["hit_rate"] < report["baseline"]
@@ -436,13 +549,18 @@ def checkpoints(report: pd.DataFrame, every: int = 10) -> pd.DataFrame:
 
 def retire(engine: sa.Engine, version: int, day, reason: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE workflows.model_registry SET retired_on = :d, retired_reason = :r "
-                             "WHERE model = :m AND version = :v AND retired_on IS NULL"),
-                     {"d": pd.Timestamp(day).date(), "r": reason, "m": MODEL, "v": version})
+        conn.execute(
+            sa.text(
+                "UPDATE workflows.model_registry SET retired_on = :d, retired_reason = :r "
+                "WHERE model = :m AND version = :v AND retired_on IS NULL"
+            ),
+            {"d": pd.Timestamp(day).date(), "r": reason, "m": MODEL, "v": version},
+        )
 
 
-def retrain_on_drift(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, report: pd.DataFrame,
-                     seed: int) -> dict:
+def retrain_on_drift(
+    engine: sa.Engine, history: pd.DataFrame, live: pd.DataFrame, report: pd.DataFrame, seed: int
+) -> dict:
     """The drift check's action: on the first day ``report`` flags drift, retire the serving version
     and run the workflow again on the newest data (as many sessions as ``history``, up to that day).
     Its evaluation decides, as always, whether the new version is served."""
@@ -451,13 +569,18 @@ def retrain_on_drift(engine: sa.Engine, history: pd.DataFrame, live: pd.DataFram
         return {"drift": "none flagged", "serving version": serving_version(engine)}
     row = flagged.iloc[0]
     day = pd.Timestamp(row["day"])
-    retired = serving_version(engine)          # None: the naive rule was deployed, nothing to retire
+    retired = serving_version(engine)  # None: the naive rule was deployed, nothing to retire
     if retired is not None:
         retire(engine, retired, day, f"{DRIFT_FEATURE} drifted: PSI {row['psi']:.2f} > {PSI_LIMIT}")
     recent = pd.concat([history, live[live["day"] <= day]], ignore_index=True).tail(len(history))
     retrained = outcome(workflow(engine, recent.reset_index(drop=True), seed=seed, as_of=f"{day:%Y-%m-%d}"))
-    return {"drift flagged on": f"{day:%Y-%m-%d}", f"{DRIFT_FEATURE} PSI": float(row["psi"]),
-            "retired version": retired, "retrained": retrained, "serving version": serving_version(engine)}
+    return {
+        "drift flagged on": f"{day:%Y-%m-%d}",
+        f"{DRIFT_FEATURE} PSI": float(row["psi"]),
+        "retired version": retired,
+        "retrained": retrained,
+        "serving version": serving_version(engine),
+    }
 
 
 def draw_monitor(report: pd.DataFrame) -> None:
@@ -466,11 +589,25 @@ def draw_monitor(report: pd.DataFrame) -> None:
     ``PSI_LIMIT``)."""
     from .. import viz
 
-    viz.lines(report.assign(series=f"model's hit rate, last {WINDOW} days"), x="day", y="hit_rate", by="series",
-              hline=(float(report["baseline"].iloc[0]), "baseline accuracy (naive rule)"), markers=False,
-              title="Monitored metric: is the served model still right?", xlabel="served day",
-              ylabel="hit rate (share of days)")
-    viz.lines(report.assign(series=f"PSI of {DRIFT_FEATURE}, last {WINDOW} days"), x="day", y="psi", by="series",
-              hline=(PSI_LIMIT, f"drift limit ({PSI_LIMIT})"), markers=False,
-              title="Drift check: do today's inputs look like the training data?", xlabel="served day",
-              ylabel="population stability index")
+    viz.lines(
+        report.assign(series=f"model's hit rate, last {WINDOW} days"),
+        x="day",
+        y="hit_rate",
+        by="series",
+        hline=(float(report["baseline"].iloc[0]), "baseline accuracy (naive rule)"),
+        markers=False,
+        title="Monitored metric: is the served model still right?",
+        xlabel="served day",
+        ylabel="hit rate (share of days)",
+    )
+    viz.lines(
+        report.assign(series=f"PSI of {DRIFT_FEATURE}, last {WINDOW} days"),
+        x="day",
+        y="psi",
+        by="series",
+        hline=(PSI_LIMIT, f"drift limit ({PSI_LIMIT})"),
+        markers=False,
+        title="Drift check: do today's inputs look like the training data?",
+        xlabel="served day",
+        ylabel="population stability index",
+    )

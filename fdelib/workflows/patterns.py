@@ -28,7 +28,6 @@ import pandas as pd
 
 from .. import params
 
-
 #: The parameters of lesson 3 (03_coordination_patterns), checked at its top by :func:`fdelib.params.check`.
 PARAMETERS = {
     "as_of": params.Date(),
@@ -45,8 +44,7 @@ async def _service(gate: asyncio.Semaphore, latency: float) -> float:
     return time.perf_counter()
 
 
-async def _run(pattern: str, requests: int, latency: float, capacity: int
-               ) -> tuple[list[float], float]:
+async def _run(pattern: str, requests: int, latency: float, capacity: int) -> tuple[list[float], float]:
     """Per-request latencies and the elapsed time, timed inside the event loop (so the
     loop's own start-up is not charged to either pattern)."""
     gate = asyncio.Semaphore(capacity)
@@ -71,8 +69,7 @@ def _run_in_own_loop(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def measure(loads: list[int], latency: float = 0.02, capacity: int = 8,
-            repeats: int = 3) -> pd.DataFrame:
+def measure(loads: list[int], latency: float = 0.02, capacity: int = 8, repeats: int = 3) -> pd.DataFrame:
     """Time both patterns at each load: mean latency (ms) and throughput (requests/s).
 
     Each point is the best of ``repeats`` runs: noise from a busy machine only ever slows a
@@ -82,9 +79,14 @@ def measure(loads: list[int], latency: float = 0.02, capacity: int = 8,
         for n in loads:
             runs = [_run_in_own_loop(_run(pattern, n, latency, capacity)) for _ in range(repeats)]
             latencies, elapsed = min(runs, key=lambda run: run[1])
-            rows.append({"pattern": pattern, "requests": n,
-                         "mean_latency_ms": 1000 * sum(latencies) / n,
-                         "throughput_rps": n / elapsed})
+            rows.append(
+                {
+                    "pattern": pattern,
+                    "requests": n,
+                    "mean_latency_ms": 1000 * sum(latencies) / n,
+                    "throughput_rps": n / elapsed,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -92,13 +94,20 @@ def model(loads: list[int], latency: float = 0.02, capacity: int = 8) -> pd.Data
     """The same quantities from first principles (no timing noise)."""
     rows = []
     for n in loads:
-        rows.append({"pattern": "sync", "requests": n, "mean_latency_ms": 1000 * latency,
-                     "throughput_rps": 1 / latency})
+        rows.append(
+            {"pattern": "sync", "requests": n, "mean_latency_ms": 1000 * latency, "throughput_rps": 1 / latency}
+        )
         waves = math.ceil(n / capacity)
         # requests finish in waves of `capacity`; wave k (1-based) ends at k * latency
         mean_wave = sum(min(capacity, n - (k - 1) * capacity) * k for k in range(1, waves + 1)) / n
-        rows.append({"pattern": "async", "requests": n, "mean_latency_ms": 1000 * latency * mean_wave,
-                     "throughput_rps": n / (waves * latency)})
+        rows.append(
+            {
+                "pattern": "async",
+                "requests": n,
+                "mean_latency_ms": 1000 * latency * mean_wave,
+                "throughput_rps": n / (waves * latency),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -115,8 +124,14 @@ def quote_requests(seed: int, as_of: str, latency_ms: int, count: int = 8) -> pd
 
     rng = np.random.default_rng(seed)
     factors = rng.permutation(np.arange(count)) * 0.25 + 1
-    return pd.DataFrame({"request": range(1, count + 1), "instrument": INSTRUMENTS[:count],
-                         "as_of": as_of, "service_ms": (factors * latency_ms).round(1)})
+    return pd.DataFrame(
+        {
+            "request": range(1, count + 1),
+            "instrument": INSTRUMENTS[:count],
+            "as_of": as_of,
+            "service_ms": (factors * latency_ms).round(1),
+        }
+    )
 
 
 def timeline(requests: pd.DataFrame, capacity: int) -> pd.DataFrame:
@@ -128,16 +143,16 @@ def timeline(requests: pd.DataFrame, capacity: int) -> pd.DataFrame:
 
     rows = []
     clock = 0.0
-    for r in requests.itertuples():                                   # SBP: one after the other
+    for r in requests.itertuples():  # SBP: one after the other
         rows.append(("sync", r.request, r.instrument, clock, clock, clock + r.service_ms))
         clock += r.service_ms
-    free = [0.0] * capacity                                           # ANBP: all sent at t = 0
+    free = [0.0] * capacity  # ANBP: all sent at t = 0
     for r in requests.itertuples():
         start = heapq.heappop(free)
         heapq.heappush(free, start + r.service_ms)
         rows.append(("async", r.request, r.instrument, 0.0, start, start + r.service_ms))
     frame = pd.DataFrame(rows, columns=["pattern", "request", "instrument", "sent_ms", "start_ms", "answered_ms"])
-    frame.insert(3, "ready_ms", 0.0)                     # every request is wanted from the start
+    frame.insert(3, "ready_ms", 0.0)  # every request is wanted from the start
     frame["answer_order"] = frame.groupby("pattern")["answered_ms"].rank(method="first").astype(int)
     frame["pattern"] = frame["pattern"].map(PATTERNS)
     return frame
@@ -146,10 +161,18 @@ def timeline(requests: pd.DataFrame, capacity: int) -> pd.DataFrame:
 def answer_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Which request's answer arrived 1st, 2nd, ... under each pattern, and when (ms)."""
     table = frame.sort_values("answered_ms").assign(
-        answer=lambda f: f["instrument"] + " (#" + f["request"].astype(str) + ") at "
-        + f["answered_ms"].round().astype(int).astype(str) + " ms")
+        answer=lambda f: (
+            f["instrument"]
+            + " (#"
+            + f["request"].astype(str)
+            + ") at "
+            + f["answered_ms"].round().astype(int).astype(str)
+            + " ms"
+        )
+    )
     return table.pivot(index="answer_order", columns="pattern", values="answer").rename_axis(
-        index="answer arrives", columns=None)
+        index="answer arrives", columns=None
+    )
 
 
 def verdict(measured: pd.DataFrame, modelled: pd.DataFrame) -> pd.DataFrame:
@@ -158,15 +181,18 @@ def verdict(measured: pd.DataFrame, modelled: pd.DataFrame) -> pd.DataFrame:
 
     A fact, not a timing: it is what a reader should take away, and it stays the same from
     run to run (and on a busy machine) where raw milliseconds do not."""
+
     def speedup(frame: pd.DataFrame) -> pd.Series:
         wide = frame.pivot(index="requests", columns="pattern", values="throughput_rps")
         return wide["async"] / wide["sync"]
 
     model_speedup = speedup(modelled)
-    return pd.DataFrame({
-        "model: ANBP speed-up over SBP": model_speedup.round(1),
-        "measured >= half of it": speedup(measured) >= 0.5 * model_speedup,
-    })
+    return pd.DataFrame(
+        {
+            "model: ANBP speed-up over SBP": model_speedup.round(1),
+            "measured >= half of it": speedup(measured) >= 0.5 * model_speedup,
+        }
+    )
 
 
 def labelled(frame: pd.DataFrame) -> pd.DataFrame:

@@ -78,8 +78,13 @@ def decline(payment_id: str, reason: str) -> dict:
 
 
 #: task type -> the function its worker runs
-WORKERS = {"pay_validate_card": validate_card, "pay_score_risk": score_risk,
-           "pay_authorize": authorize, "pay_capture": capture, "pay_decline": decline}
+WORKERS = {
+    "pay_validate_card": validate_card,
+    "pay_score_risk": score_risk,
+    "pay_authorize": authorize,
+    "pay_capture": capture,
+    "pay_decline": decline,
+}
 
 
 def mask(digits: str) -> str:
@@ -97,27 +102,53 @@ def definition(executor) -> ConductorWorkflow:
     """The card payment as a Conductor workflow (conductor-python's DSL)."""
     payment = "${workflow.input.payment_id}"
     amount = "${workflow.input.amount}"
-    workflow = ConductorWorkflow(executor=executor, name=WORKFLOW, version=1,
-                                 description="One card payment: validate, score, then authorize and "
-                                             "capture, or decline")
-    validate = _task("pay_validate_card", "validate_card", payment_id=payment,
-                     card_number="${workflow.input.card_number}", expiry="${workflow.input.expiry}",
-                     as_of="${workflow.input.as_of}")
-    risk = _task("pay_score_risk", "score_risk", payment_id=payment, amount=amount,
-                 available_credit="${workflow.input.available_credit}",
-                 card_country="${workflow.input.card_country}")
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=WORKFLOW,
+        version=1,
+        description="One card payment: validate, score, then authorize and capture, or decline",
+    )
+    validate = _task(
+        "pay_validate_card",
+        "validate_card",
+        payment_id=payment,
+        card_number="${workflow.input.card_number}",
+        expiry="${workflow.input.expiry}",
+        as_of="${workflow.input.as_of}",
+    )
+    risk = _task(
+        "pay_score_risk",
+        "score_risk",
+        payment_id=payment,
+        amount=amount,
+        available_credit="${workflow.input.available_credit}",
+        card_country="${workflow.input.card_country}",
+    )
     route = SwitchTask("route", case_expression="${score_risk.output.decision}")
-    route.switch_case("approve", [
-        _task("pay_authorize", "authorize", payment_id=payment, amount=amount),
-        _task("pay_capture", "capture", payment_id=payment, amount=amount,
-              auth_code="${authorize.output.auth_code}", as_of="${workflow.input.as_of}")])
-    route.default_case([_task("pay_decline", "decline", payment_id=payment,
-                              reason="${score_risk.output.reason}")])
+    route.switch_case(
+        "approve",
+        [
+            _task("pay_authorize", "authorize", payment_id=payment, amount=amount),
+            _task(
+                "pay_capture",
+                "capture",
+                payment_id=payment,
+                amount=amount,
+                auth_code="${authorize.output.auth_code}",
+                as_of="${workflow.input.as_of}",
+            ),
+        ],
+    )
+    route.default_case([_task("pay_decline", "decline", payment_id=payment, reason="${score_risk.output.reason}")])
     workflow >> validate >> risk >> route
-    workflow.output_parameters({"decision": "${score_risk.output.decision}",
-                                "auth_code": "${capture.output.auth_code}",
-                                "settles_on": "${capture.output.settles_on}",
-                                "message": "${decline.output.message}"})
+    workflow.output_parameters(
+        {
+            "decision": "${score_risk.output.decision}",
+            "auth_code": "${capture.output.auth_code}",
+            "settles_on": "${capture.output.settles_on}",
+            "message": "${decline.output.message}",
+        }
+    )
     workflow.timeout_seconds(120)
     return workflow
 
@@ -126,10 +157,17 @@ def register(executor, metadata_client) -> ConductorWorkflow:
     """Register the five task types (no retries for a card check: a typo stays a typo; the others
     retry twice) and the workflow."""
     for name in WORKERS:
-        metadata_client.register_task_def(TaskDef(
-            name=name, retry_count=0 if name == "pay_validate_card" else 2, retry_logic="FIXED",
-            retry_delay_seconds=1, response_timeout_seconds=30, timeout_seconds=0,
-            owner_email="course@fde.example.com"))
+        metadata_client.register_task_def(
+            TaskDef(
+                name=name,
+                retry_count=0 if name == "pay_validate_card" else 2,
+                retry_logic="FIXED",
+                retry_delay_seconds=1,
+                response_timeout_seconds=30,
+                timeout_seconds=0,
+                owner_email="course@fde.example.com",
+            )
+        )
     workflow = definition(executor)
     workflow.register(overwrite=True)
     return workflow
@@ -154,20 +192,28 @@ def run(workflow_client, payments: list[dict], timeout: float = 60) -> pd.DataFr
 
     from ..conductor import history
 
-    ids = [workflow_client.start_workflow(StartWorkflowRequest(name=WORKFLOW, version=1, input=p))
-           for p in payments]
+    ids = [workflow_client.start_workflow(StartWorkflowRequest(name=WORKFLOW, version=1, input=p)) for p in payments]
     rows = []
-    for payment, workflow_id in zip(payments, ids):
+    for payment, workflow_id in zip(payments, ids, strict=False):
         done = history.wait(workflow_client, workflow_id, timeout=timeout)
         ran = [t for t in history.tasks(done).itertuples() if t.type not in ("SWITCH",)]
         out = done.output or {}
         failed = [t.reason for t in ran if t.reason]
-        outcome = (f"captured, auth {out.get('auth_code')}, settles {out.get('settles_on')}"
-                   if out.get("auth_code") else out.get("message") or (failed[-1] if failed else ""))
-        rows.append({"payment": payment["payment_id"], "amount": payment["amount"],
-                     "card": f"{payment['card_country']} {mask(payment['card_number'])}",
-                     "status": done.status, "path": " → ".join(t.ref for t in ran),
-                     "outcome": outcome.removeprefix(f"{payment['payment_id']}: ")})
+        outcome = (
+            f"captured, auth {out.get('auth_code')}, settles {out.get('settles_on')}"
+            if out.get("auth_code")
+            else out.get("message") or (failed[-1] if failed else "")
+        )
+        rows.append(
+            {
+                "payment": payment["payment_id"],
+                "amount": payment["amount"],
+                "card": f"{payment['card_country']} {mask(payment['card_number'])}",
+                "status": done.status,
+                "path": " → ".join(t.ref for t in ran),
+                "outcome": outcome.removeprefix(f"{payment['payment_id']}: "),
+            }
+        )
     return pd.DataFrame(rows).set_index("payment")
 
 

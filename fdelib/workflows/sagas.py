@@ -53,21 +53,32 @@ def setup(engine: sa.Engine, cash: int = 10_000, shares: int = 100) -> None:
     """Create the tables (idempotent) and reset the two accounts to their opening state."""
     db.run_sql_file(SCHEMA, engine)
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE workflows.saga_accounts, workflows.saga_steps, "
-                             "workflows.saga_events RESTART IDENTITY")
-        conn.execute(sa.text("INSERT INTO workflows.saga_accounts VALUES "
-                             "('buyer', :cash, 0, 0, 0), ('seller', 0, :shares, 0, 0)"),
-                     {"cash": cash, "shares": shares})
+        conn.exec_driver_sql(
+            "TRUNCATE workflows.saga_accounts, workflows.saga_steps, workflows.saga_events RESTART IDENTITY"
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO workflows.saga_accounts VALUES ('buyer', :cash, 0, 0, 0), ('seller', 0, :shares, 0, 0)"
+            ),
+            {"cash": cash, "shares": shares},
+        )
 
 
 # --- the services: each step and its compensation, idempotent ----------------------
 
+
 def _once(conn: sa.Connection, saga: str, step: str, kind: str, detail: str = "") -> bool:
     """Record (saga, step, kind); False if it was already recorded (a retry)."""
-    return conn.execute(sa.text("""
+    return (
+        conn.execute(
+            sa.text("""
         INSERT INTO workflows.saga_steps (saga, step, kind, detail) VALUES (:saga, :step, :kind, :detail)
         ON CONFLICT DO NOTHING RETURNING 1
-    """), {"saga": saga, "step": step, "kind": kind, "detail": detail}).scalar() is not None
+    """),
+            {"saga": saga, "step": step, "kind": kind, "detail": detail},
+        ).scalar()
+        is not None
+    )
 
 
 def _detail(step: str, as_of: str | None) -> str:
@@ -82,12 +93,14 @@ def _detail(step: str, as_of: str | None) -> str:
 
 def _move(conn: sa.Connection, account: str, **deltas: int) -> None:
     sets = ", ".join(f"{column} = {column} + :{column}" for column in deltas)
-    conn.execute(sa.text(f"UPDATE workflows.saga_accounts SET {sets} WHERE name = :account"),
-                 {"account": account, **deltas})
+    conn.execute(
+        sa.text(f"UPDATE workflows.saga_accounts SET {sets} WHERE name = :account"), {"account": account, **deltas}
+    )
 
 
-def do_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int,
-            fail_at: str | None, as_of: str | None = None) -> None:
+def do_step(
+    engine: sa.Engine, saga: str, step: str, price: int, quantity: int, fail_at: str | None, as_of: str | None = None
+) -> None:
     """Run one step in its own transaction; raise :class:`StepFailed` for the fault, or when the
     database refuses the step (not enough cash or shares: nothing of the step is kept)."""
     if step == fail_at:
@@ -116,8 +129,10 @@ def _do(conn: sa.Connection, saga: str, step: str, price: int, quantity: int, as
 def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int) -> None:
     """Compensate a step that was done (idempotent; a step never done is left alone)."""
     with engine.begin() as conn:
-        done = conn.execute(sa.text("SELECT 1 FROM workflows.saga_steps WHERE saga = :s AND "
-                                    "step = :t AND kind = 'do'"), {"s": saga, "t": step}).scalar()
+        done = conn.execute(
+            sa.text("SELECT 1 FROM workflows.saga_steps WHERE saga = :s AND step = :t AND kind = 'do'"),
+            {"s": saga, "t": step},
+        ).scalar()
         if not done or not _once(conn, saga, step, "undo"):
             return
         if step == "reserve_cash":
@@ -128,8 +143,10 @@ def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int
 
 # --- orchestration -------------------------------------------------------------------
 
-def orchestrate(engine: sa.Engine, saga: str, price: int, quantity: int,
-                fail_at: str | None = None, as_of: str | None = None) -> dict:
+
+def orchestrate(
+    engine: sa.Engine, saga: str, price: int, quantity: int, fail_at: str | None = None, as_of: str | None = None
+) -> dict:
     """The coordinator: run the steps in order; on failure compensate in reverse."""
     done: list[str] = []
     calls = 0
@@ -149,33 +166,46 @@ def orchestrate(engine: sa.Engine, saga: str, price: int, quantity: int,
 # --- choreography --------------------------------------------------------------------
 
 # Which service reacts to which event, and what it emits on success.
-REACTS = {"trade_requested": "reserve_cash", "cash_reserved": "reserve_securities",
-          "securities_reserved": "book_trade", "trade_booked": "settle"}
-EMITS = {"reserve_cash": "cash_reserved", "reserve_securities": "securities_reserved",
-         "book_trade": "trade_booked", "settle": "trade_settled"}
+REACTS = {
+    "trade_requested": "reserve_cash",
+    "cash_reserved": "reserve_securities",
+    "securities_reserved": "book_trade",
+    "trade_booked": "settle",
+}
+EMITS = {
+    "reserve_cash": "cash_reserved",
+    "reserve_securities": "securities_reserved",
+    "book_trade": "trade_booked",
+    "settle": "trade_settled",
+}
 
 
 def _emit(engine: sa.Engine, saga: str, event: str, service: str) -> None:
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO workflows.saga_events (saga, event, emitted_by) "
-                             "VALUES (:s, :e, :b)"), {"s": saga, "e": event, "b": service})
+        conn.execute(
+            sa.text("INSERT INTO workflows.saga_events (saga, event, emitted_by) VALUES (:s, :e, :b)"),
+            {"s": saga, "e": event, "b": service},
+        )
 
 
-def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
-                fail_at: str | None = None, as_of: str | None = None) -> dict:
+def choreograph(
+    engine: sa.Engine, saga: str, price: int, quantity: int, fail_at: str | None = None, as_of: str | None = None
+) -> dict:
     """No coordinator: services react to events until none is left to handle."""
     _emit(engine, saga, "trade_requested", "client")
     handled = 0
     while True:
         with engine.begin() as conn:
-            row = conn.execute(sa.text("""
+            row = conn.execute(
+                sa.text("""
                 SELECT id, event FROM workflows.saga_events
                 WHERE saga = :s AND NOT handled ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
-            """), {"s": saga}).first()
+            """),
+                {"s": saga},
+            ).first()
             if row is None:
                 break
-            conn.execute(sa.text("UPDATE workflows.saga_events SET handled = true WHERE id = :i"),
-                         {"i": row.id})
+            conn.execute(sa.text("UPDATE workflows.saga_events SET handled = true WHERE id = :i"), {"i": row.id})
         handled += 1
         if row.event in REACTS:
             service = REACTS[row.event]
@@ -190,15 +220,19 @@ def choreograph(engine: sa.Engine, saga: str, price: int, quantity: int,
                 undo_step(engine, saga, service, price, quantity)
     emitted = events(engine, saga)
     failed = emitted.loc[emitted["event"].str.endswith("_failed"), "emitted_by"].tolist()
-    return {"saga": saga, "outcome": "completed" if emitted["event"].iloc[-1] == "trade_settled" else "compensated",
-            "failed_step": failed[0] if failed else None, "messages": handled}
+    return {
+        "saga": saga,
+        "outcome": "completed" if emitted["event"].iloc[-1] == "trade_settled" else "compensated",
+        "failed_step": failed[0] if failed else None,
+        "messages": handled,
+    }
 
 
 # --- looking at it -------------------------------------------------------------------
 
+
 def accounts(engine: sa.Engine) -> pd.DataFrame:
-    return db.read_frame("SELECT * FROM workflows.saga_accounts ORDER BY name",
-                         engine=engine).set_index("name")
+    return db.read_frame("SELECT * FROM workflows.saga_accounts ORDER BY name", engine=engine).set_index("name")
 
 
 def compare(engine: sa.Engine, price: int, quantity: int, as_of: str | None = None) -> pd.DataFrame:
@@ -210,20 +244,32 @@ def compare(engine: sa.Engine, price: int, quantity: int, as_of: str | None = No
             setup(engine)
             result = coordinate(engine, "S", price, quantity, step, as_of)
             balances = accounts(engine)
-            rows.append({"fault at": step or "none", "pattern": coordinate.__name__,
-                         "outcome": result["outcome"], "messages": result["messages"],
-                         "buyer cash": int(balances.loc["buyer", "cash"]),
-                         "seller shares": int(balances.loc["seller", "shares"]),
-                         "reserved left": int(balances[["cash_reserved", "shares_reserved"]].to_numpy().sum())})
+            rows.append(
+                {
+                    "fault at": step or "none",
+                    "pattern": coordinate.__name__,
+                    "outcome": result["outcome"],
+                    "messages": result["messages"],
+                    "buyer cash": int(balances.loc["buyer", "cash"]),
+                    "seller shares": int(balances.loc["seller", "shares"]),
+                    "reserved left": int(balances[["cash_reserved", "shares_reserved"]].to_numpy().sum()),
+                }
+            )
     return pd.DataFrame(rows).set_index(["fault at", "pattern"])
 
 
 def steps(engine: sa.Engine, saga: str) -> pd.DataFrame:
     """The saga's own log: what the orchestrator (or anyone) can read in one place."""
-    return db.read_frame("SELECT id, step, kind, detail FROM workflows.saga_steps WHERE saga = :s "
-                         "ORDER BY id", {"s": saga}, engine=engine).set_index("id")
+    return db.read_frame(
+        "SELECT id, step, kind, detail FROM workflows.saga_steps WHERE saga = :s ORDER BY id",
+        {"s": saga},
+        engine=engine,
+    ).set_index("id")
 
 
 def events(engine: sa.Engine, saga: str) -> pd.DataFrame:
-    return db.read_frame("SELECT id, event, emitted_by FROM workflows.saga_events "
-                         "WHERE saga = :s ORDER BY id", {"s": saga}, engine=engine)
+    return db.read_frame(
+        "SELECT id, event, emitted_by FROM workflows.saga_events WHERE saga = :s ORDER BY id",
+        {"s": saga},
+        engine=engine,
+    )

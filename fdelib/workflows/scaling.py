@@ -35,13 +35,25 @@ def price_instrument(instrument: str, task_ms: int) -> dict:
 
 
 def register(executor, metadata_client) -> ConductorWorkflow:
-    metadata_client.register_task_def(TaskDef(name=TASK, retry_count=0, response_timeout_seconds=30,
-                                              timeout_seconds=0, owner_email="course@fde.example.com"))
-    workflow = ConductorWorkflow(executor=executor, name=WORKFLOW, version=1,
-                                 description="Price instruments in parallel: one task per instrument")
+    metadata_client.register_task_def(
+        TaskDef(
+            name=TASK,
+            retry_count=0,
+            response_timeout_seconds=30,
+            timeout_seconds=0,
+            owner_email="course@fde.example.com",
+        )
+    )
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=WORKFLOW,
+        version=1,
+        description="Price instruments in parallel: one task per instrument",
+    )
     fan_out = DynamicForkTask("price_all", join_task=JoinTask("price_all_join"))
-    fan_out.input_parameters.update(dynamicTasks="${workflow.input.tasks}",
-                                    dynamicTasksInputs="${workflow.input.inputs}")
+    fan_out.input_parameters.update(
+        dynamicTasks="${workflow.input.tasks}", dynamicTasksInputs="${workflow.input.inputs}"
+    )
     workflow >> fan_out
     workflow.timeout_seconds(300)
     workflow.register(overwrite=True)
@@ -50,14 +62,17 @@ def register(executor, metadata_client) -> ConductorWorkflow:
 
 def run_input(tasks: int, task_ms: int) -> dict:
     refs = [f"price_{i:02d}" for i in range(tasks)]
-    return {"tasks": [{"name": TASK, "taskReferenceName": ref, "type": "SIMPLE"} for ref in refs],
-            "inputs": {ref: {"instrument": f"INSTR{i:02d}", "task_ms": task_ms} for i, ref in enumerate(refs)}}
+    return {
+        "tasks": [{"name": TASK, "taskReferenceName": ref, "type": "SIMPLE"} for ref in refs],
+        "inputs": {ref: {"instrument": f"INSTR{i:02d}", "task_ms": task_ms} for i, ref in enumerate(refs)},
+    }
 
 
 def peak_in_progress(frame: pd.DataFrame) -> int:
     """Most tasks in progress at the same moment, from their start and end times."""
-    events = sorted([(t, 1) for t in frame["start_ms"]] + [(t, -1) for t in frame["end_ms"]],
-                    key=lambda event: (event[0], event[1]))      # an end before a start at a tie
+    events = sorted(
+        [(t, 1) for t in frame["start_ms"]] + [(t, -1) for t in frame["end_ms"]], key=lambda event: (event[0], event[1])
+    )  # an end before a start at a tie
     running = peak = 0
     for _, step in events:
         running += step
@@ -75,16 +90,24 @@ def measure(workflow_client, workers: list[int], tasks: int = 8, task_ms: int = 
     with ThreadWorkers({TASK: price_instrument}, per_type=max(workers)) as pool:
         for count in workers:
             pool.scale(count)
-            run_id = workflow_client.start_workflow(StartWorkflowRequest(
-                name=WORKFLOW, version=1, input=run_input(tasks, task_ms)))
+            run_id = workflow_client.start_workflow(
+                StartWorkflowRequest(name=WORKFLOW, version=1, input=run_input(tasks, task_ms))
+            )
             done = history.wait(workflow_client, run_id, timeout=60)
             if done.status != "COMPLETED":
                 raise RuntimeError(f"scaling run with {count} worker(s) ended {done.status}")
             priced = history.tasks(done)
             priced = priced[priced["type"] == TASK]
             makespan = (priced["end_ms"].max() - priced["scheduled_ms"].min()) / 1000
-            rows.append({"workers": count, "tasks": len(priced), "makespan_s": makespan,
-                         "throughput": len(priced) / makespan, "peak_in_progress": peak_in_progress(priced)})
+            rows.append(
+                {
+                    "workers": count,
+                    "tasks": len(priced),
+                    "makespan_s": makespan,
+                    "throughput": len(priced) / makespan,
+                    "peak_in_progress": peak_in_progress(priced),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -93,8 +116,15 @@ def model(workers: list[int], tasks: int = 8, task_ms: int = 200) -> pd.DataFram
     rows = []
     for count in workers:
         makespan = math.ceil(tasks / count) * task_ms / 1000
-        rows.append({"workers": count, "tasks": tasks, "makespan_s": makespan,
-                     "throughput": tasks / makespan, "curve": f"model ({tasks} tasks of {task_ms} ms)"})
+        rows.append(
+            {
+                "workers": count,
+                "tasks": tasks,
+                "makespan_s": makespan,
+                "throughput": tasks / makespan,
+                "curve": f"model ({tasks} tasks of {task_ms} ms)",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -105,8 +135,10 @@ def verdict(measured: pd.DataFrame, modelled: pd.DataFrame) -> pd.DataFrame:
     base = measured.index[0]
     model_speedup = modelled["throughput"] / modelled["throughput"].loc[base]
     measured_speedup = measured["throughput"] / measured["throughput"].loc[base]
-    return pd.DataFrame({
-        "tasks in progress at once (measured)": measured["peak_in_progress"],
-        f"model: speed-up over {base} worker{'s' if base > 1 else ''}": model_speedup.round(1),
-        "measured >= half of it": measured_speedup >= 0.5 * model_speedup,
-    }).rename_axis("workers per task type")
+    return pd.DataFrame(
+        {
+            "tasks in progress at once (measured)": measured["peak_in_progress"],
+            f"model: speed-up over {base} worker{'s' if base > 1 else ''}": model_speedup.round(1),
+            "measured >= half of it": measured_speedup >= 0.5 * model_speedup,
+        }
+    ).rename_axis("workers per task type")

@@ -28,9 +28,9 @@ class TransientFailure(Exception):
 class LoadRun:
     records: int
     task_size: int
-    tasks_scheduled: int = 0      # attempts the engine scheduled (retries included)
-    processed: int = 0            # records the tasks processed (each redone record counts again)
-    stored: set = dataclasses.field(default_factory=set)   # what the target holds (keyed: idempotent)
+    tasks_scheduled: int = 0  # attempts the engine scheduled (retries included)
+    processed: int = 0  # records the tasks processed (each redone record counts again)
+    stored: set = dataclasses.field(default_factory=set)  # what the target holds (keyed: idempotent)
 
     @property
     def redone(self) -> int:
@@ -61,9 +61,9 @@ def load(records: int, task_size: int, fail_at: int, retries: int = 3) -> LoadRu
                 _task(run, first, last, failing)
                 break
             except TransientFailure:
-                failing = None            # transient: the retry gets through
+                failing = None  # transient: the retry gets through
     if len(run.stored) != records:
-        raise RuntimeError("the load lost records")   # never: every task ends complete
+        raise RuntimeError("the load lost records")  # never: every task ends complete
     return run
 
 
@@ -78,9 +78,15 @@ def compare(records: int, sizes: list[int], fail_at: int, overhead: int) -> pd.D
     rows = []
     for size in sizes:
         run = load(records, size, fail_at)
-        rows.append({"task size (records)": size, "tasks scheduled": run.tasks_scheduled,
-                     "records processed": run.processed, "records redone": run.redone,
-                     "total cost (record units)": run.processed + overhead * run.tasks_scheduled})
+        rows.append(
+            {
+                "task size (records)": size,
+                "tasks scheduled": run.tasks_scheduled,
+                "records processed": run.processed,
+                "records redone": run.redone,
+                "total cost (record units)": run.processed + overhead * run.tasks_scheduled,
+            }
+        )
     return pd.DataFrame(rows).set_index("task size (records)")
 
 
@@ -92,9 +98,11 @@ def expected_waste(records: int, sizes: list[int], overhead: int) -> pd.DataFram
     position = np.arange(records)
     rows = []
     for size in sizes:
-        redone = float((position % size).mean())            # a task restarts from its first record
-        scheduling = overhead * (-(-records // size) + 1)    # every task, plus the one retry
-        rows += [(size, "records redone by the retry (average)", redone),
-                 (size, "scheduling overhead", scheduling),
-                 (size, "waste: both together", redone + scheduling)]
+        redone = float((position % size).mean())  # a task restarts from its first record
+        scheduling = overhead * (-(-records // size) + 1)  # every task, plus the one retry
+        rows += [
+            (size, "records redone by the retry (average)", redone),
+            (size, "scheduling overhead", scheduling),
+            (size, "waste: both together", redone + scheduling),
+        ]
     return pd.DataFrame(rows, columns=["task size (records)", "cost", "record units"])

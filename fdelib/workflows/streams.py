@@ -49,9 +49,15 @@ PARAMETERS = {
 
 # --- events --------------------------------------------------------------------------
 
-def make_events(seed: int, as_of: str, minutes: int = 6, per_minute: int = 8,
-                symbols: tuple[str, ...] = ("ACME", "GLOBX"), late_share: float = 0.15,
-                ) -> pd.DataFrame:
+
+def make_events(
+    seed: int,
+    as_of: str,
+    minutes: int = 6,
+    per_minute: int = 8,
+    symbols: tuple[str, ...] = ("ACME", "GLOBX"),
+    late_share: float = 0.15,
+) -> pd.DataFrame:
     """Seeded trades in arrival order, with late arrivals and one correction at the end.
 
     ``arrival`` is the demo clock's tick (a minute index) when the event reached us.
@@ -63,20 +69,25 @@ def make_events(seed: int, as_of: str, minutes: int = 6, per_minute: int = 8,
         for i in range(per_minute):
             symbol = symbols[i % len(symbols)]
             late = rng.random() < late_share
-            rows.append({
-                "trade_id": f"T{minute:02d}{i:02d}",
-                "symbol": symbol,
-                "event_time": start + pd.Timedelta(minutes=minute, seconds=int(rng.integers(0, 60))),
-                "arrival": minute + (int(rng.integers(2, 4)) if late else 0),
-                "price": round(float((100 if symbol == symbols[0] else 40) * (1 + rng.normal(0, 0.002))), 4),
-                "quantity": int(rng.integers(1, 10)) * 100,
-                "is_correction": False,
-            })
+            rows.append(
+                {
+                    "trade_id": f"T{minute:02d}{i:02d}",
+                    "symbol": symbol,
+                    "event_time": start + pd.Timedelta(minutes=minute, seconds=int(rng.integers(0, 60))),
+                    "arrival": minute + (int(rng.integers(2, 4)) if late else 0),
+                    "price": round(float((100 if symbol == symbols[0] else 40) * (1 + rng.normal(0, 0.002))), 4),
+                    "quantity": int(rng.integers(1, 10)) * 100,
+                    "is_correction": False,
+                }
+            )
     corrected = dict(rows[len(rows) // 3])
-    corrected.update(price=round(corrected["price"] * 1.01, 4),
-                     quantity=corrected["quantity"] + 500, arrival=minutes + 1,
-                     is_correction=True)
-    events = pd.DataFrame(rows + [corrected])
+    corrected.update(
+        price=round(corrected["price"] * 1.01, 4),
+        quantity=corrected["quantity"] + 500,
+        arrival=minutes + 1,
+        is_correction=True,
+    )
+    events = pd.DataFrame([*rows, corrected])
     return events.sort_values(["arrival", "event_time"], kind="stable").reset_index(drop=True)
 
 
@@ -84,8 +95,11 @@ def describe(events: pd.DataFrame) -> dict[str, int]:
     """How many events, how many arrived after their minute, how many corrections."""
     start = events["event_time"].min().floor("min")
     minute_index = (events["event_time"] - start) // pd.Timedelta(minutes=1)
-    return {"events": len(events), "arrived late": int((events["arrival"] > minute_index).sum()),
-            "corrections": int(events["is_correction"].sum())}
+    return {
+        "events": len(events),
+        "arrived late": int((events["arrival"] > minute_index).sum()),
+        "corrections": int(events["is_correction"].sum()),
+    }
 
 
 def reset(engine: sa.Engine) -> None:
@@ -102,9 +116,13 @@ def reset(engine: sa.Engine) -> None:
 
 def append(engine: sa.Engine, events: pd.DataFrame) -> int:
     """Append events to the log in arrival order (the log's offset is their sequence)."""
-    return db.copy_dataframe(events, "trade_events", engine, schema="workflows",
-                             columns=["trade_id", "symbol", "event_time", "arrival", "price",
-                                      "quantity", "is_correction"])
+    return db.copy_dataframe(
+        events,
+        "trade_events",
+        engine,
+        schema="workflows",
+        columns=["trade_id", "symbol", "event_time", "arrival", "price", "quantity", "is_correction"],
+    )
 
 
 # --- the batch answer ----------------------------------------------------------------
@@ -119,11 +137,17 @@ LATEST = """
 
 def truth(engine: sa.Engine, upto: int | None = None) -> pd.DataFrame:
     """Volume and notional per symbol and minute from the newest version of every trade."""
-    return _view(db.read_frame(f"""
+    return _view(
+        db.read_frame(
+            f"""
         SELECT symbol, date_trunc('minute', event_time) AS minute,
                sum(quantity) AS volume, sum(price * quantity) AS notional
         FROM ({LATEST}) latest GROUP BY 1, 2
-    """, {"upto": upto if upto is not None else 2**62}, engine=engine))
+    """,
+            {"upto": upto if upto is not None else 2**62},
+            engine=engine,
+        )
+    )
 
 
 def _view(frame: pd.DataFrame) -> pd.DataFrame:
@@ -135,15 +159,19 @@ def _view(frame: pd.DataFrame) -> pd.DataFrame:
 
 def compare(answer: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     """Rows where an answer differs from the expected one (empty = correct)."""
-    merged = expected.merge(answer, on=["symbol", "minute"], how="outer",
-                            suffixes=("_expected", "_answer"), indicator=True)
-    wrong = merged[(merged["_merge"] != "both")
-                   | (merged["volume_expected"] != merged["volume_answer"])
-                   | ((merged["notional_expected"] - merged["notional_answer"]).abs() > 0.005)]
+    merged = expected.merge(
+        answer, on=["symbol", "minute"], how="outer", suffixes=("_expected", "_answer"), indicator=True
+    )
+    wrong = merged[
+        (merged["_merge"] != "both")
+        | (merged["volume_expected"] != merged["volume_answer"])
+        | ((merged["notional_expected"] - merged["notional_answer"]).abs() > 0.005)
+    ]
     return wrong.drop(columns="_merge").reset_index(drop=True)
 
 
 # --- stream processing ---------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class WindowAggregator:
@@ -154,7 +182,7 @@ class WindowAggregator:
     incremental views below can: see ``remember_versions``).
     """
 
-    allowed_lateness: pd.Timedelta = pd.Timedelta(minutes=1)
+    allowed_lateness: pd.Timedelta = dataclasses.field(default_factory=lambda: pd.Timedelta(minutes=1))
     open: dict = dataclasses.field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
     closed: dict = dataclasses.field(default_factory=dict)
     watermark: pd.Timestamp | None = None
@@ -165,8 +193,9 @@ class WindowAggregator:
         self.processed += 1
         minute = pd.Timestamp(event["event_time"]).floor("min")
         key = (event["symbol"], minute)
-        if key in self.closed or (self.watermark is not None and minute + pd.Timedelta(minutes=1)
-                                  <= self.watermark and key not in self.open):
+        if key in self.closed or (
+            self.watermark is not None and minute + pd.Timedelta(minutes=1) <= self.watermark and key not in self.open
+        ):
             self.dropped += 1
             return
         window = self.open[key]
@@ -195,6 +224,7 @@ def stream(events: pd.DataFrame, allowed_lateness_minutes: float = 1) -> WindowA
 
 # --- Lambda ----------------------------------------------------------------------------
 
+
 def lambda_batch(engine: sa.Engine) -> int:
     """Batch layer: recompute the batch view from the whole log; reset the speed layer.
 
@@ -202,15 +232,19 @@ def lambda_batch(engine: sa.Engine) -> int:
     with engine.begin() as conn:
         upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
         conn.exec_driver_sql("TRUNCATE workflows.lambda_batch_view, workflows.lambda_speed_view")
-        conn.execute(sa.text(f"""
+        conn.execute(
+            sa.text(f"""
             INSERT INTO workflows.lambda_batch_view
             SELECT symbol, date_trunc('minute', event_time), sum(quantity),
                    sum(price * quantity), :upto
             FROM ({LATEST}) latest GROUP BY 1, 2
-        """), {"upto": upto})
+        """),
+            {"upto": upto},
+        )
         _set_offset(conn, "lambda_speed", upto)
         return conn.exec_driver_sql(
-            'SELECT count(*) FROM workflows.trade_events WHERE "offset" <= %s', (upto,)).scalar()
+            'SELECT count(*) FROM workflows.trade_events WHERE "offset" <= %s', (upto,)
+        ).scalar()
 
 
 def _apply(conn: sa.Connection, view: str, start: int, upto: int, remember_versions: bool) -> int:
@@ -244,12 +278,18 @@ def _apply(conn: sa.Connection, view: str, start: int, upto: int, remember_versi
                        price * quantity AS notional
                 FROM workflows.trade_events WHERE "offset" > :start AND "offset" <= :upto
             )"""
-    conn.execute(sa.text(sql + f"""
+    conn.execute(
+        sa.text(
+            sql
+            + f"""
         INSERT INTO workflows.{view} AS v
         SELECT symbol, minute, sum(volume), sum(notional) FROM deltas GROUP BY 1, 2
         ON CONFLICT (symbol, minute) DO UPDATE
         SET volume = v.volume + EXCLUDED.volume, notional = v.notional + EXCLUDED.notional
-    """), {"start": start, "upto": upto})
+    """
+        ),
+        {"start": start, "upto": upto},
+    )
     return upto - start
 
 
@@ -264,16 +304,22 @@ def lambda_speed(engine: sa.Engine, remember_versions: bool = False) -> int:
 
 def lambda_serving(engine: sa.Engine) -> pd.DataFrame:
     """Serving layer: batch view + speed view."""
-    return _view(db.read_frame("""
+    return _view(
+        db.read_frame(
+            """
         SELECT symbol, minute, sum(volume) AS volume, sum(notional) AS notional FROM (
             SELECT symbol, minute, volume, notional FROM workflows.lambda_batch_view
             UNION ALL
             SELECT symbol, minute, volume, notional FROM workflows.lambda_speed_view) both_layers
         GROUP BY 1, 2
-    """, engine=engine))
+    """,
+            engine=engine,
+        )
+    )
 
 
 # --- Kappa -----------------------------------------------------------------------------
+
 
 def kappa_consume(engine: sa.Engine, remember_versions: bool = True) -> int:
     """Apply new log events to the Kappa view as deltas; returns the events read. With memory of
@@ -293,8 +339,7 @@ def kappa_replay(engine: sa.Engine, remember_versions: bool = True) -> int:
 
 
 def kappa_view(engine: sa.Engine) -> pd.DataFrame:
-    return _view(db.read_frame("SELECT * FROM workflows.kappa_view WHERE volume <> 0",
-                               engine=engine))
+    return _view(db.read_frame("SELECT * FROM workflows.kappa_view WHERE volume <> 0", engine=engine))
 
 
 # --- the story: early events, then late ones ------------------------------------------
@@ -327,18 +372,30 @@ def late_arrival_story(engine: sa.Engine, events: pd.DataFrame, early_until: int
         expected = truth(engine)
         answers = {"Lambda": lambda_serving(engine), "Kappa": kappa_view(engine)}
         for name, answer in answers.items():
-            errors.append(window_errors(answer, expected).assign(
-                variant=f"{name}, {'with' if remember else 'no'} memory"))
-        row = {"Lambda: after the speed layer": len(compare(answers["Lambda"], expected)),
-               "Kappa: after the consumer": len(compare(answers["Kappa"], expected))}
+            errors.append(
+                window_errors(answer, expected).assign(variant=f"{name}, {'with' if remember else 'no'} memory")
+            )
+        row = {
+            "Lambda: after the speed layer": len(compare(answers["Lambda"], expected)),
+            "Kappa: after the consumer": len(compare(answers["Kappa"], expected)),
+        }
         work["lambda batch"] += lambda_batch(engine)
         work["kappa replay"] = kappa_replay(engine, remember)
         row["Lambda: after its next batch"] = len(compare(lambda_serving(engine), expected))
         row["Kappa: after a replay"] = len(compare(kappa_view(engine), expected))
         rows.append({"variant": MEMORY[remember], **row})
-    wrong = pd.DataFrame(rows).set_index("variant")[
-        ["Lambda: after the speed layer", "Lambda: after its next batch", "Kappa: after the consumer",
-         "Kappa: after a replay"]].T.rename_axis(index="windows wrong", columns=None)
+    wrong = (
+        pd.DataFrame(rows)
+        .set_index("variant")[
+            [
+                "Lambda: after the speed layer",
+                "Lambda: after its next batch",
+                "Kappa: after the consumer",
+                "Kappa: after a replay",
+            ]
+        ]
+        .T.rename_axis(index="windows wrong", columns=None)
+    )
     return {"wrong": wrong, "errors": pd.concat(errors, ignore_index=True), "work": work, "truth": expected}
 
 
@@ -346,26 +403,35 @@ def window_errors(answer: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
     """Per window of the truth: the answer's volume minus the true volume (0 where right), with a
     short two-line label ``SYMBOL`` / ``HH:MM`` (UTC) for plotting."""
     merged = expected.merge(answer, on=["symbol", "minute"], how="left", suffixes=("_true", ""))
-    return pd.DataFrame({"window": merged["symbol"] + "\n" + merged["minute"].dt.strftime("%H:%M"),
-                         "volume_error": merged["volume"].fillna(0).astype("int64") - merged["volume_true"]})
+    return pd.DataFrame(
+        {
+            "window": merged["symbol"] + "\n" + merged["minute"].dt.strftime("%H:%M"),
+            "volume_error": merged["volume"].fillna(0).astype("int64") - merged["volume_true"],
+        }
+    )
 
 
 # --- consumer offsets ----------------------------------------------------------------
 
+
 def _set_offset(conn: sa.Connection, consumer: str, offset: int) -> None:
-    conn.execute(sa.text("""
+    conn.execute(
+        sa.text("""
         INSERT INTO workflows.consumer_offsets VALUES (:c, :o)
         ON CONFLICT (consumer) DO UPDATE SET last_offset = EXCLUDED.last_offset
-    """), {"c": consumer, "o": offset})
+    """),
+        {"c": consumer, "o": offset},
+    )
 
 
 def _advance(conn: sa.Connection, consumer: str) -> tuple[int, int]:
     """(last processed offset, newest offset) and move the consumer to the newest."""
-    conn.execute(sa.text("INSERT INTO workflows.consumer_offsets VALUES (:c, 0) "
-                         "ON CONFLICT DO NOTHING"), {"c": consumer})
-    start = conn.execute(sa.text("SELECT last_offset FROM workflows.consumer_offsets "
-                                 "WHERE consumer = :c FOR UPDATE"), {"c": consumer}).scalar()
-    upto = conn.exec_driver_sql(
-        'SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
+    conn.execute(
+        sa.text("INSERT INTO workflows.consumer_offsets VALUES (:c, 0) ON CONFLICT DO NOTHING"), {"c": consumer}
+    )
+    start = conn.execute(
+        sa.text("SELECT last_offset FROM workflows.consumer_offsets WHERE consumer = :c FOR UPDATE"), {"c": consumer}
+    ).scalar()
+    upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
     _set_offset(conn, consumer, upto)
     return start, upto

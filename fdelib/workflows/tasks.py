@@ -37,11 +37,14 @@ def load_upsert(engine: sa.Engine, prices: pd.DataFrame) -> int:
     """Idempotent: rows are keyed by (symbol, day); a re-run overwrites them in place."""
     rows = prices[["symbol", "day", "close"]].to_dict("records")
     with engine.begin() as conn:
-        conn.execute(sa.text("""
+        conn.execute(
+            sa.text("""
             INSERT INTO workflows.prices_upsert (symbol, day, close)
             VALUES (:symbol, :day, :close)
             ON CONFLICT (symbol, day) DO UPDATE SET close = EXCLUDED.close
-        """), rows)
+        """),
+            rows,
+        )
     return len(rows)
 
 
@@ -58,9 +61,12 @@ def run_both_loads(engine: sa.Engine, prices: pd.DataFrame, runs: int = 2) -> pd
 
 def table_state(engine: sa.Engine) -> pd.DataFrame:
     """Row counts and total of closes in both tables: what a re-run changed."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT 'append (not idempotent)' AS load, count(*) AS rows, sum(close) AS total_close
         FROM workflows.prices_append
         UNION ALL
         SELECT 'upsert (idempotent)', count(*), sum(close) FROM workflows.prices_upsert
-    """, engine=engine).set_index("load")
+    """,
+        engine=engine,
+    ).set_index("load")

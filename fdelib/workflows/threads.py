@@ -27,8 +27,14 @@ class ThreadWorkers:
     ``per_type`` runners poll each task type, each running one task at a time (``thread_count=1``),
     so ``per_type`` is the number of tasks of that type in progress at once."""
 
-    def __init__(self, functions: Mapping[str, Callable], per_type: int = 1, *,
-                 poll_interval: float = 0.01, settings: Settings | None = None):
+    def __init__(
+        self,
+        functions: Mapping[str, Callable],
+        per_type: int = 1,
+        *,
+        poll_interval: float = 0.01,
+        settings: Settings | None = None,
+    ):
         self.functions = dict(functions)
         self.per_type = max(1, int(per_type))
         self.poll_interval = poll_interval
@@ -37,7 +43,7 @@ class ThreadWorkers:
         self._threads: list[threading.Thread] = []
         self._workers: dict[str, list] = {}
 
-    def start(self) -> "ThreadWorkers":
+    def start(self) -> ThreadWorkers:
         from conductor.client.automator.task_runner import TaskRunner
         from conductor.client.worker.worker import Worker
 
@@ -48,22 +54,24 @@ class ThreadWorkers:
         self._stop.clear()
         for task_type, function in self.functions.items():
             for index in range(self.per_type):
-                worker = Worker(task_type, function, poll_interval=self.poll_interval,
-                                worker_id=f"{task_type}-thread-{index}")
+                worker = Worker(
+                    task_type, function, poll_interval=self.poll_interval, worker_id=f"{task_type}-thread-{index}"
+                )
                 self._workers.setdefault(task_type, []).append(worker)
                 runner = TaskRunner(worker, configuration)
-                thread = threading.Thread(target=self._loop, args=(runner,), daemon=True,
-                                          name=f"worker-{task_type}-{index}")
+                thread = threading.Thread(
+                    target=self._loop, args=(runner,), daemon=True, name=f"worker-{task_type}-{index}"
+                )
                 thread.start()
                 self._threads.append(thread)
         return self
 
     def _loop(self, runner) -> None:
-        with runner:                         # its exit closes the runner's HTTP client
+        with runner:  # its exit closes the runner's HTTP client
             while not self._stop.is_set():
                 runner.run_once()
 
-    def scale(self, per_type: int) -> "ThreadWorkers":
+    def scale(self, per_type: int) -> ThreadWorkers:
         """Let only ``per_type`` of the runners of each task type poll; the others pause (as an
         operator scaling a worker pool in would). Returns once a paused runner's poll still in
         flight (a long poll lasts up to 100 ms) has come back, so from then on exactly
@@ -83,7 +91,7 @@ class ThreadWorkers:
             self._threads.pop().join(timeout=30)
         self._workers.clear()
 
-    def __enter__(self) -> "ThreadWorkers":
+    def __enter__(self) -> ThreadWorkers:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -21,7 +21,8 @@ branches (FORK_JOIN, then a JOIN that collects their outputs):
 The operator actions (terminate, retry, restart) work on any run: :func:`start`,
 :func:`terminate`, :func:`retry` and :func:`restart` are thin helpers around conductor-python's
 workflow client that return the run with its tasks. The fetch worker can be told to fail its first
-``flaky`` attempts (a feed timing out), so a lesson can watch the engine retry it. (No ``from __future__ import annotations``:
+``flaky`` attempts (a feed timing out), so a lesson can watch the engine retry it.
+(No ``from __future__ import annotations``:
 conductor-python reads the workers' annotations as types.)
 """
 
@@ -38,14 +39,14 @@ from conductor.client.workflow.task.switch_task import SwitchTask
 
 from .. import db, params
 from ..conductor.workers import redirect_worker_output
-from . import tasks
 from ..start import sample_prices
+from . import tasks
 
 redirect_worker_output()
 
 WORKFLOW = "wms_daily_prices"
 STATIC_WORKFLOW = "wms_static_fork"
-MARKETS = {"equities": ["ACME", "GLOBX"], "etfs": ["BONDX", "INDEXY"]}   # fictional tickers
+MARKETS = {"equities": ["ACME", "GLOBX"], "etfs": ["BONDX", "INDEXY"]}  # fictional tickers
 
 
 #: The parameters of lesson 2 (02_workflow_management), checked at its top by :func:`fdelib.params.check`.
@@ -68,34 +69,47 @@ def fetch_prices(market: str, as_of: str, days: int = 5, seed: int = 42, flaky: 
     attempt = get_task_context().get_retry_count() or 0
     if attempt < flaky:
         raise FeedTimeout(f"{market} feed timed out (attempt {attempt})")
-    prices = sample_prices(seed + list(MARKETS).index(market), as_of, days,
-                           symbols=tuple(MARKETS[market]))
-    if short:   # the feed silently leaves out the oldest sessions
+    prices = sample_prices(seed + list(MARKETS).index(market), as_of, days, symbols=tuple(MARKETS[market]))
+    if short:  # the feed silently leaves out the oldest sessions
         prices = prices[prices["day"] > sorted(prices["day"].unique())[short - 1]]
-    loaded = tasks.load_upsert(db.get_engine(), prices)   # idempotent: a retry rewrites the rows
+    loaded = tasks.load_upsert(db.get_engine(), prices)  # idempotent: a retry rewrites the rows
     return {"market": market, "rows": int(loaded), "attempts": attempt + 1}
 
 
 @worker_task(task_definition_name="wms_plan_fetches", poll_interval_millis=10)
-def plan_fetches(markets: object, as_of: str, days: int = 5, seed: int = 42, flaky: object = None,
-                 short: object = None) -> dict:
+def plan_fetches(
+    markets: object, as_of: str, days: int = 5, seed: int = 42, flaky: object = None, short: object = None
+) -> dict:
     # (``object``: conductor-python passes JSON lists and objects through as they are)
     """One fetch task per market: the dynamic fork's task list and each task's input."""
     unknown = [m for m in markets if m not in MARKETS]
     if unknown:
         from conductor.client.worker.exception import NonRetryableException
+
         raise NonRetryableException(f"unknown market(s) {', '.join(unknown)}; known: {', '.join(MARKETS)}")
     tasks_ = [{"name": "wms_fetch_prices", "taskReferenceName": f"fetch_{m}", "type": "SIMPLE"} for m in markets]
-    inputs = {f"fetch_{m}": {"market": m, "as_of": as_of, "days": days, "seed": seed,
-                             "flaky": (flaky or {}).get(m, 0), "short": (short or {}).get(m, 0)} for m in markets}
-    return {"tasks": tasks_, "inputs": inputs, "symbols": [s for m in markets for s in MARKETS[m]],
-            "expected_rows": sum(len(MARKETS[m]) for m in markets) * days}
+    inputs = {
+        f"fetch_{m}": {
+            "market": m,
+            "as_of": as_of,
+            "days": days,
+            "seed": seed,
+            "flaky": (flaky or {}).get(m, 0),
+            "short": (short or {}).get(m, 0),
+        }
+        for m in markets
+    }
+    return {
+        "tasks": tasks_,
+        "inputs": inputs,
+        "symbols": [s for m in markets for s in MARKETS[m]],
+        "expected_rows": sum(len(MARKETS[m]) for m in markets) * days,
+    }
 
 
 @worker_task(task_definition_name="wms_quality_check", poll_interval_millis=10)
 def quality_check(symbols: object, expected_rows: int) -> dict:
-    rows = int(db.read_scalar("SELECT count(*) FROM workflows.prices_upsert WHERE symbol = ANY(:s)",
-                              {"s": symbols}))
+    rows = int(db.read_scalar("SELECT count(*) FROM workflows.prices_upsert WHERE symbol = ANY(:s)", {"s": symbols}))
     return {"rows": rows, "expected": expected_rows, "ok": "true" if rows == expected_rows else "false"}
 
 
@@ -106,28 +120,51 @@ def raise_alert(rows: int, expected: int) -> dict:
 
 @worker_task(task_definition_name="wms_publish_report", poll_interval_millis=10)
 def publish_report(as_of: str) -> dict:
-    summary = db.read_frame("SELECT symbol, count(*) AS days, round(avg(close)::numeric, 2) AS avg_close "
-                            "FROM workflows.prices_upsert GROUP BY symbol ORDER BY symbol")
+    summary = db.read_frame(
+        "SELECT symbol, count(*) AS days, round(avg(close)::numeric, 2) AS avg_close "
+        "FROM workflows.prices_upsert GROUP BY symbol ORDER BY symbol"
+    )
     summary["avg_close"] = summary["avg_close"].astype(float)
     return {"as_of": as_of, "report": summary.to_dict(orient="records")}
 
 
 def task_defs(retries: int = 3, retry_delay: int = 1) -> list[TaskDef]:
-    return [TaskDef(name=name, retry_count=retries, retry_logic="EXPONENTIAL_BACKOFF",
-                    retry_delay_seconds=retry_delay, response_timeout_seconds=30, timeout_seconds=0,
-                    owner_email="course@fde.example.com")
-            for name in ("wms_plan_fetches", "wms_fetch_prices", "wms_quality_check", "wms_publish_report",
-                         "wms_raise_alert")]
+    return [
+        TaskDef(
+            name=name,
+            retry_count=retries,
+            retry_logic="EXPONENTIAL_BACKOFF",
+            retry_delay_seconds=retry_delay,
+            response_timeout_seconds=30,
+            timeout_seconds=0,
+            owner_email="course@fde.example.com",
+        )
+        for name in (
+            "wms_plan_fetches",
+            "wms_fetch_prices",
+            "wms_quality_check",
+            "wms_publish_report",
+            "wms_raise_alert",
+        )
+    ]
 
 
 def daily_prices(executor) -> ConductorWorkflow:
-    workflow = ConductorWorkflow(executor=executor, name=WORKFLOW, version=1,
-                                 description="Fetch prices per market (fan-out decided at run time), "
-                                             "check, then publish or alert")
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=WORKFLOW,
+        version=1,
+        description="Fetch prices per market (fan-out decided at run time), check, then publish or alert",
+    )
     plan = SimpleTask("wms_plan_fetches", "plan")
-    plan.input_parameters.update(markets="${workflow.input.markets}", as_of="${workflow.input.as_of}",
-                                 days="${workflow.input.days}", seed="${workflow.input.seed}",
-                                 flaky="${workflow.input.flaky}", short="${workflow.input.short}")
+    plan.input_parameters.update(
+        markets="${workflow.input.markets}",
+        as_of="${workflow.input.as_of}",
+        days="${workflow.input.days}",
+        seed="${workflow.input.seed}",
+        flaky="${workflow.input.flaky}",
+        short="${workflow.input.short}",
+    )
     fan_out = DynamicForkTask("fetch_all", join_task=JoinTask("fetch_all_join"))
     fan_out.input_parameters.update(dynamicTasks="${plan.output.tasks}", dynamicTasksInputs="${plan.output.inputs}")
     check = SimpleTask("wms_quality_check", "quality_check")
@@ -148,22 +185,35 @@ def daily_prices(executor) -> ConductorWorkflow:
 def static_fork(executor) -> ConductorWorkflow:
     """Static parallel branches: one fetch per market, written into the definition (FORK_JOIN);
     the JOIN waits for both and outputs each branch's result under its reference name."""
-    workflow = ConductorWorkflow(executor=executor, name=STATIC_WORKFLOW, version=1,
-                                 description="Fetch both markets in fixed parallel branches, join, publish")
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=STATIC_WORKFLOW,
+        version=1,
+        description="Fetch both markets in fixed parallel branches, join, publish",
+    )
     branches = []
     for market in MARKETS:
         fetch = SimpleTask("wms_fetch_prices", f"fetch_{market}")
-        fetch.input_parameters.update(market=market, as_of="${workflow.input.as_of}", days="${workflow.input.days}",
-                                      seed="${workflow.input.seed}", flaky=0, short=0)
+        fetch.input_parameters.update(
+            market=market,
+            as_of="${workflow.input.as_of}",
+            days="${workflow.input.days}",
+            seed="${workflow.input.seed}",
+            flaky=0,
+            short=0,
+        )
         branches.append([fetch])
     refs = [f"fetch_{market}" for market in MARKETS]
-    fork = ForkTask("fetch_markets", branches, join_on=refs)   # adds the JOIN "fetch_markets_join"
+    fork = ForkTask("fetch_markets", branches, join_on=refs)  # adds the JOIN "fetch_markets_join"
     report = SimpleTask("wms_publish_report", "publish_report")
     report.input_parameters.update(as_of="${workflow.input.as_of}")
     workflow >> fork >> report
-    workflow.output_parameters({"rows": {market: f"${{fetch_markets_join.output.fetch_{market}.rows}}"
-                                         for market in MARKETS},
-                                "report": "${publish_report.output.report}"})
+    workflow.output_parameters(
+        {
+            "rows": {market: f"${{fetch_markets_join.output.fetch_{market}.rows}}" for market in MARKETS},
+            "report": "${publish_report.output.report}",
+        }
+    )
     workflow.timeout_seconds(300)
     return workflow
 
@@ -178,12 +228,19 @@ def register(executor, metadata_client, **options) -> ConductorWorkflow:
     return workflow
 
 
-def run_input(markets: list[str], as_of: str, days: int, seed: int, *, flaky: dict | None = None,
-              short: dict | None = None) -> dict:
+def run_input(
+    markets: list[str], as_of: str, days: int, seed: int, *, flaky: dict | None = None, short: dict | None = None
+) -> dict:
     """The daily-prices workflow's input: ``flaky`` and ``short`` map a market to how many first
     attempts time out, and how many oldest sessions its feed leaves out."""
-    return {"markets": list(markets), "as_of": as_of, "days": days, "seed": seed,
-            "flaky": dict(flaky or {}), "short": dict(short or {})}
+    return {
+        "markets": list(markets),
+        "as_of": as_of,
+        "days": days,
+        "seed": seed,
+        "flaky": dict(flaky or {}),
+        "short": dict(short or {}),
+    }
 
 
 def retry_policy(metadata_client, task_type: str = "wms_fetch_prices"):
@@ -191,12 +248,19 @@ def retry_policy(metadata_client, task_type: str = "wms_fetch_prices"):
     import pandas as pd
 
     found = metadata_client.get_task_def(task_type)
-    return pd.Series({"retryCount": found.retry_count, "retryLogic": found.retry_logic,
-                      "retryDelaySeconds": found.retry_delay_seconds,
-                      "responseTimeoutSeconds": found.response_timeout_seconds}, name=task_type).to_frame()
+    return pd.Series(
+        {
+            "retryCount": found.retry_count,
+            "retryLogic": found.retry_logic,
+            "retryDelaySeconds": found.retry_delay_seconds,
+            "responseTimeoutSeconds": found.response_timeout_seconds,
+        },
+        name=task_type,
+    ).to_frame()
 
 
 # --- operator actions ---------------------------------------------------------------------
+
 
 def start(workflow_client, workflow_input: dict, name: str = WORKFLOW) -> str:
     """Start a run without waiting for it; its id."""

@@ -2,10 +2,11 @@
 rows become visible at once, with the run's outcome in etl.runs), then CSV and Parquet
 (fdelib.etl.export). Its output is the month's product.
 """
+
 from fdelib import etl
 from fdelib.mage import blocks
 
-if 'data_exporter' not in globals():
+if "data_exporter" not in globals():
     from mage_ai.data_preparation.decorators import data_exporter
 
 

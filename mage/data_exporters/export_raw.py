@@ -2,10 +2,11 @@
 
 In the run's transaction: nothing is visible to others until the last block commits the run.
 """
+
 from fdelib import etl
 from fdelib.mage import blocks
 
-if 'data_exporter' not in globals():
+if "data_exporter" not in globals():
     from mage_ai.data_preparation.decorators import data_exporter
 
 

@@ -5,10 +5,11 @@ fails this block — and the Mage run — with fdelib's message. The run begins 
 (fdelib.etl.Run: its record in etl.runs and the one transaction the next three blocks write in).
 Pipeline variables: symbol, month (YYYY-MM), interval, seed (the offline stand-in's).
 """
+
 from fdelib import etl
 from fdelib.mage import blocks
 
-if 'data_loader' not in globals():
+if "data_loader" not in globals():
     from mage_ai.data_preparation.decorators import data_loader
 
 

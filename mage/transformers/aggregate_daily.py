@@ -1,9 +1,9 @@
-"""Step 4 — aggregate the clean bars to daily OHLCV per NYSE session, in SQL (fdelib.etl.aggregate_daily).
-"""
+"""Step 4 — aggregate the clean bars to daily OHLCV per NYSE session, in SQL (fdelib.etl.aggregate_daily)."""
+
 from fdelib import etl
 from fdelib.mage import blocks
 
-if 'transformer' not in globals():
+if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer
 
 

@@ -2,10 +2,11 @@
 
 Every month the answer's bars fall in (an answer may overlap the month before), as run_month does.
 """
+
 from fdelib import etl
 from fdelib.mage import blocks
 
-if 'transformer' not in globals():
+if "transformer" not in globals():
     from mage_ai.data_preparation.decorators import transformer
 
 

@@ -24,11 +24,13 @@ BEGIN, END = "<!-- conformance:begin -->", "<!-- conformance:end -->"
 def behaves(feature: str, local: str, conductor: str = "same", source: str = ""):
     """Register the test's row: ``conductor`` "same" (optionally "same (older versions: …)")
     means the local engine matches the targeted version; anything else is a difference."""
+
     def mark(test):
         same = conductor.startswith("same")
         ROWS[test.__name__] = (feature, local, local + conductor[4:] if same else conductor, source, not same)
         test.conformance = ROWS[test.__name__]
         return test
+
     return mark
 
 
@@ -38,7 +40,7 @@ def table() -> str:
         sys.path.insert(0, here)
     for module in MODULES:
         importlib.import_module(module)
-    rows = importlib.import_module("conformance").ROWS     # the registry the tests filled (not __main__'s)
+    rows = importlib.import_module("conformance").ROWS  # the registry the tests filled (not __main__'s)
     lines = [f"| feature | local engine | Conductor {TARGET} | test follows |", "| --- | --- | --- | --- |"]
     for feature, local, conductor, source, differs in sorted(rows.values(), key=lambda r: r[0].lower()):
         mark = " ≠" if differs else ""

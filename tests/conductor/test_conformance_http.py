@@ -42,7 +42,7 @@ class Wire:
 
 def _chunks(data):
     for i in range(0, len(data), 7):
-        yield data[i:i + 7]
+        yield data[i : i + 7]
 
 
 @pytest.fixture
@@ -57,8 +57,12 @@ def task_def(name, **fields):
 
 
 def workflow_def(name, *tasks, **fields):
-    return {"name": name, "version": 1, "tasks": list(tasks) or [{"name": f"{name}_a", "taskReferenceName": "a",
-                                                                  "type": "SIMPLE"}], **fields}
+    return {
+        "name": name,
+        "version": 1,
+        "tasks": list(tasks) or [{"name": f"{name}_a", "taskReferenceName": "a", "type": "SIMPLE"}],
+        **fields,
+    }
 
 
 def register(wire, name):
@@ -72,8 +76,12 @@ def errors(body):
 
 # --- HTTP/1.1 ------------------------------------------------------------------------------
 
-@behaves("request bodies sent chunked (`Transfer-Encoding: chunked`)", "read whole; the connection stays usable",
-         source="RFC 9112 section 7.1 (Conductor runs on Tomcat, which reads them)")
+
+@behaves(
+    "request bodies sent chunked (`Transfer-Encoding: chunked`)",
+    "read whole; the connection stays usable",
+    source="RFC 9112 section 7.1 (Conductor runs on Tomcat, which reads them)",
+)
 def test_chunked_bodies_on_one_keep_alive_connection(wire, name):
     status, _, _ = wire.call("POST", "/metadata/taskdefs", [task_def(f"{name}_a")], chunked=True)
     assert status == 200
@@ -83,8 +91,13 @@ def test_chunked_bodies_on_one_keep_alive_connection(wire, name):
     assert status == 200 and len(workflow_id) == 36
     status, tasks, _ = wire.call("GET", f"/tasks/poll/batch/{name}_a?workerid=w&count=1&timeout=1000")
     assert status == 200 and tasks[0]["inputData"] == {}
-    result = {"workflowInstanceId": workflow_id, "taskId": tasks[0]["taskId"], "status": "COMPLETED",
-              "outputData": {"ok": True}, "workerId": "w"}
+    result = {
+        "workflowInstanceId": workflow_id,
+        "taskId": tasks[0]["taskId"],
+        "status": "COMPLETED",
+        "outputData": {"ok": True},
+        "workerId": "w",
+    }
     status, body, _ = wire.call("POST", "/tasks", result, chunked=True)
     assert status == 200 and body == tasks[0]["taskId"]
     status, run, _ = wire.call("GET", f"/workflow/{workflow_id}")
@@ -100,8 +113,12 @@ def test_no_content_has_no_content_type(wire, name):
     assert status == 204 and response.getheader("Content-Type") is None
 
 
-@behaves("a path Conductor does not serve", "404 No static resource …; 405 for another method",
-         source="rest/ApplicationExceptionMapper.java handleAll (NoResourceFoundException, HttpRequestMethodNotSupportedException)")
+@behaves(
+    "a path Conductor does not serve",
+    "404 No static resource …; 405 for another method",
+    source="rest/ApplicationExceptionMapper.java handleAll "
+    "(NoResourceFoundException, HttpRequestMethodNotSupportedException)",
+)
 def test_unknown_paths_and_methods(wire):
     status, body, _ = wire.call("POST", "/workflow/execute/only-a-name", {})
     assert status == 404 and body["message"] == "No static resource api/workflow/execute/only-a-name."
@@ -110,15 +127,24 @@ def test_unknown_paths_and_methods(wire):
     assert status == 405 and body["message"] == "Request method 'PATCH' is not supported"
 
 
-@behaves("server version", f"GET /api/version answers {TARGET}", source="org/conductoross/conductor/controllers/VersionResource.java")
+@behaves(
+    "server version",
+    f"GET /api/version answers {TARGET}",
+    source="org/conductoross/conductor/controllers/VersionResource.java",
+)
 def test_version(wire):
     assert wire.call("GET", "/version")[:2] == (200, TARGET)
 
 
 # --- registration --------------------------------------------------------------------------
 
-@behaves("register a workflow that exists (POST /metadata/workflow)", "409 unless `overwrite=true`, which replaces it",
-         "same (3.15.0: 409 even with overwrite)", source="rest/MetadataResource.java create")
+
+@behaves(
+    "register a workflow that exists (POST /metadata/workflow)",
+    "409 unless `overwrite=true`, which replaces it",
+    "same (3.15.0: 409 even with overwrite)",
+    source="rest/MetadataResource.java create",
+)
 def test_register_overwrite_semantics(wire, name):
     register(wire, name)
     status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name))
@@ -130,46 +156,83 @@ def test_register_overwrite_semantics(wire, name):
     assert status == 200 and body["bulkSuccessfulResults"] == [name, f"{name}_2"]
 
 
-@pytest.mark.parametrize("task, message", [
-    ({"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE", "inputParameters": {}},
-     "terminate task must have an terminationStatus parameter and must be set to COMPLETED or FAILED, taskName: stop"),
-    ({"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE",
-      "inputParameters": {"terminationStatus": "failed"}},
-     "terminate task must have an terminationStatus parameter and must be set to COMPLETED or FAILED, taskName: stop"),
-    ({"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "expression": "x", "decisionCases": {"a": []}},
-     "evaluatorType field is required for taskType: SWITCH taskName: sw"),
-    ({"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "evaluatorType": "value-param",
-      "decisionCases": {"a": []}}, "expression field is required for taskType: SWITCH taskName: sw"),
-    ({"taskReferenceName": "nameless", "type": "SIMPLE"}, "WorkflowTask name cannot be empty or null"),
-])
-@behaves("workflow registration checks", "400 `validationErrors` (TERMINATE status, SWITCH evaluatorType/expression, nameless tasks, schemaVersion 2)",
-         source="core/validations/WorkflowTaskTypeConstraint.java; common/metadata/workflow/WorkflowTask.java, WorkflowDef.java")
+@pytest.mark.parametrize(
+    "task, message",
+    [
+        (
+            {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE", "inputParameters": {}},
+            "terminate task must have an terminationStatus parameter and must be set to COMPLETED or FAILED, "
+            "taskName: stop",
+        ),
+        (
+            {
+                "name": "stop",
+                "taskReferenceName": "stop",
+                "type": "TERMINATE",
+                "inputParameters": {"terminationStatus": "failed"},
+            },
+            "terminate task must have an terminationStatus parameter and must be set to COMPLETED or FAILED, "
+            "taskName: stop",
+        ),
+        (
+            {"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "expression": "x", "decisionCases": {"a": []}},
+            "evaluatorType field is required for taskType: SWITCH taskName: sw",
+        ),
+        (
+            {
+                "name": "sw",
+                "taskReferenceName": "sw",
+                "type": "SWITCH",
+                "evaluatorType": "value-param",
+                "decisionCases": {"a": []},
+            },
+            "expression field is required for taskType: SWITCH taskName: sw",
+        ),
+        ({"taskReferenceName": "nameless", "type": "SIMPLE"}, "WorkflowTask name cannot be empty or null"),
+    ],
+)
+@behaves(
+    "workflow registration checks",
+    "400 `validationErrors` (TERMINATE status, SWITCH evaluatorType/expression, nameless tasks, schemaVersion 2)",
+    source="core/validations/WorkflowTaskTypeConstraint.java; "
+    "common/metadata/workflow/WorkflowTask.java, WorkflowDef.java",
+)
 def test_workflow_registration_is_checked_as_conductor_checks_it(wire, name, task, message):
     status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name, task))
     assert status == 400 and body["message"] == "Validation failed, check below errors for detail."
     assert message in errors(body)
     status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(f"{name}_v1", schemaVersion=1))
     assert status == 400 and errors(body) == ["workflowDef schemaVersion: 2 is only supported"]
-    assert body["validationErrors"][0] == {"path": "registerWorkflowDef.arg0.schemaVersion",
-                                           "message": "workflowDef schemaVersion: 2 is only supported",
-                                           "invalidValue": "1"}
+    assert body["validationErrors"][0] == {
+        "path": "registerWorkflowDef.arg0.schemaVersion",
+        "message": "workflowDef schemaVersion: 2 is only supported",
+        "invalidValue": "1",
+    }
 
 
-@behaves("task definition checks", "400: responseTimeoutSeconds < 1 or above timeoutSeconds, retryCount < 0",
-         source="common/metadata/tasks/TaskDef.java; common/constraints/TaskTimeoutConstraint.java")
+@behaves(
+    "task definition checks",
+    "400: responseTimeoutSeconds < 1 or above timeoutSeconds, retryCount < 0",
+    source="common/metadata/tasks/TaskDef.java; common/constraints/TaskTimeoutConstraint.java",
+)
 def test_task_definition_checks(wire, name):
     status, body, _ = wire.call("POST", "/metadata/taskdefs", [task_def(name, responseTimeoutSeconds=0)])
     assert status == 400 and errors(body) == ["TaskDef responseTimeoutSeconds: 0 should be minimum 1 second"]
     status, body, _ = wire.call("POST", "/metadata/taskdefs", [task_def(name, timeoutSeconds=10)])
     assert status == 400 and errors(body) == [
-        f"TaskDef: {name} responseTimeoutSeconds: 60 must be less than timeoutSeconds: 10"]
+        f"TaskDef: {name} responseTimeoutSeconds: 60 must be less than timeoutSeconds: 10"
+    ]
     status, body, _ = wire.call("POST", "/metadata/taskdefs", [task_def(name, retryCount=-1)])
     assert errors(body) == ["TaskDef retryCount: -1 must be >= 0"]
     status, body, _ = wire.call("PUT", "/metadata/taskdefs", task_def(f"{name}_never_registered"))
     assert status == 404 and body["message"] == f"No such task by name {name}_never_registered"
 
 
-@behaves("start with priority above 99", "400 `validationErrors`", source="common/metadata/workflow/StartWorkflowRequest.java priority")
+@behaves(
+    "start with priority above 99",
+    "400 `validationErrors`",
+    source="common/metadata/workflow/StartWorkflowRequest.java priority",
+)
 def test_priority_above_99_is_refused(wire, name):
     register(wire, name)
     status, body, _ = wire.call("POST", "/workflow", {"name": name, "priority": 100, "input": {}})
@@ -178,8 +241,11 @@ def test_priority_above_99_is_refused(wire, name):
     assert status == 400 and errors(body) == ["99 is the maximum priority value"]
 
 
-@behaves("long poll above 5 s", "400 Long Poll Timeout value cannot be more than 5 seconds",
-         source="core/../service/ExecutionService.java poll")
+@behaves(
+    "long poll above 5 s",
+    "400 Long Poll Timeout value cannot be more than 5 seconds",
+    source="core/../service/ExecutionService.java poll",
+)
 def test_long_poll_is_capped(wire, name):
     status, body, _ = wire.call("GET", f"/tasks/poll/batch/{name}?timeout=6000")
     assert status == 400 and body["message"] == "Long Poll Timeout value cannot be more than 5 seconds"
@@ -187,9 +253,13 @@ def test_long_poll_is_capped(wire, name):
 
 # --- operator answers ----------------------------------------------------------------------
 
-@behaves("terminate a TERMINATED workflow; retry a RUNNING one", "200 (nothing to do); 404",
-         "same (3.15.0: terminate again makes it TERMINATED afresh)",
-         source="core/execution/WorkflowExecutorOps.java terminateWorkflow, retry; rest/WorkflowResource.java")
+
+@behaves(
+    "terminate a TERMINATED workflow; retry a RUNNING one",
+    "200 (nothing to do); 404",
+    "same (3.15.0: terminate again makes it TERMINATED afresh)",
+    source="core/execution/WorkflowExecutorOps.java terminateWorkflow, retry; rest/WorkflowResource.java",
+)
 def test_operator_answers(wire, name):
     register(wire, name)
     _, workflow_id, _ = wire.call("POST", f"/workflow/{name}", {})
@@ -203,8 +273,12 @@ def test_operator_answers(wire, name):
     assert status == 204
 
 
-@behaves("GET /workflow/{id}/status", "workflowId, status (output, variables on request)", "same (3.32.0 and later)",
-         source="rest/WorkflowResource.java getWorkflowStatusSummary")
+@behaves(
+    "GET /workflow/{id}/status",
+    "workflowId, status (output, variables on request)",
+    "same (3.32.0 and later)",
+    source="rest/WorkflowResource.java getWorkflowStatusSummary",
+)
 def test_status_summary(wire, name):
     register(wire, name)
     _, workflow_id, _ = wire.call("POST", f"/workflow/{name}", {})
@@ -213,8 +287,12 @@ def test_status_summary(wire, name):
     assert body == {"workflowId": workflow_id, "status": "RUNNING", "output": {}, "variables": {}}
 
 
-@behaves("synchronous execute (POST /workflow/execute/{name}/{version})", "a WorkflowRun (TARGET_WORKFLOW); `signalTimeout` when time is up",
-         "same (3.21.23 and later)", source="rest/WorkflowResource.java executeWorkflow; core/execution/NotificationResult.java")
+@behaves(
+    "synchronous execute (POST /workflow/execute/{name}/{version})",
+    "a WorkflowRun (TARGET_WORKFLOW); `signalTimeout` when time is up",
+    "same (3.21.23 and later)",
+    source="rest/WorkflowResource.java executeWorkflow; core/execution/NotificationResult.java",
+)
 def test_execute_answers_a_workflow_run(wire, name):
     register(wire, name)
     status, run, _ = wire.call("POST", f"/workflow/execute/{name}/1?waitForSeconds=1&requestId=r1", {"input": {"n": 1}})
@@ -231,6 +309,7 @@ def test_compose_pins_the_targeted_conductor_version():
     import yaml
 
     from fdelib.conductor.server import CONDUCTOR_VERSION
+
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yaml").read_text())
     assert compose["services"]["conductor"]["image"] == f"conductoross/conductor:{CONDUCTOR_VERSION}"
     assert CONDUCTOR_VERSION == TARGET
@@ -238,40 +317,77 @@ def test_compose_pins_the_targeted_conductor_version():
 
 # --- where the local engine differs on purpose ---------------------------------------------
 
-@pytest.mark.parametrize("task", [
-    {"name": "loop", "taskReferenceName": "loop", "type": "DO_WHILE", "loopCondition": "false",
-     "loopOver": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]},
-    {"name": "call", "taskReferenceName": "call", "type": "HTTP", "inputParameters": {"uri": "http://x"}},
-    {"name": "sw", "taskReferenceName": "sw", "type": "SWITCH", "evaluatorType": "graaljs", "expression": "1",
-     "decisionCases": {"1": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]}},
-])
-@behaves("task types and evaluators the engine lacks (DO_WHILE, HTTP, SUB_WORKFLOW, WAIT, INLINE, JavaScript SWITCH, …)",
-         "400 at registration, naming what is missing", "registered and run",
-         source="fdelib/conductor/definitions.py _check_runnable (the engine's own limits)")
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        {
+            "name": "loop",
+            "taskReferenceName": "loop",
+            "type": "DO_WHILE",
+            "loopCondition": "false",
+            "loopOver": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}],
+        },
+        {"name": "call", "taskReferenceName": "call", "type": "HTTP", "inputParameters": {"uri": "http://x"}},
+        {
+            "name": "sw",
+            "taskReferenceName": "sw",
+            "type": "SWITCH",
+            "evaluatorType": "graaljs",
+            "expression": "1",
+            "decisionCases": {"1": [{"name": "a", "taskReferenceName": "a", "type": "SIMPLE"}]},
+        },
+    ],
+)
+@behaves(
+    "task types and evaluators the engine lacks (DO_WHILE, HTTP, SUB_WORKFLOW, WAIT, INLINE, JavaScript SWITCH, …)",
+    "400 at registration, naming what is missing",
+    "registered and run",
+    source="fdelib/conductor/definitions.py _check_runnable (the engine's own limits)",
+)
 def test_what_the_engine_lacks_is_refused_at_registration(wire, name, task):
     status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name, task))
     assert status == 400 and "local engine" in body["message"]
 
 
-@behaves("JOIN on a task the workflow does not have", "400 at registration", "registered; the JOIN then waits forever",
-         source="core/execution/tasks/Join.java execute (never all terminal)")
+@behaves(
+    "JOIN on a task the workflow does not have",
+    "400 at registration",
+    "registered; the JOIN then waits forever",
+    source="core/execution/tasks/Join.java execute (never all terminal)",
+)
 def test_join_on_an_unknown_task_is_refused(wire, name):
-    fork = {"name": "f", "taskReferenceName": "f", "type": "FORK_JOIN",
-            "forkTasks": [[{"name": f"{name}_a", "taskReferenceName": "a", "type": "SIMPLE"}]]}
+    fork = {
+        "name": "f",
+        "taskReferenceName": "f",
+        "type": "FORK_JOIN",
+        "forkTasks": [[{"name": f"{name}_a", "taskReferenceName": "a", "type": "SIMPLE"}]],
+    }
     join = {"name": "j", "taskReferenceName": "j", "type": "JOIN", "joinOn": ["a", "ghost"]}
     status, body, _ = wire.call("POST", "/metadata/workflow", workflow_def(name, fork, join))
     assert status == 400 and "waits on unknown task(s) ghost" in body["message"]
 
 
-@behaves("reasonForIncompletion of a workflow a task failed", "Task 'ref' failed with status S and reason: 'r'",
-         "Task <taskId> failed with status: FAILED and reason: 'r'",
-         source="core/execution/DeciderService.java retry (the local wording names the task, stable in lessons)")
+@behaves(
+    "reasonForIncompletion of a workflow a task failed",
+    "Task 'ref' failed with status S and reason: 'r'",
+    "Task <taskId> failed with status: FAILED and reason: 'r'",
+    source="core/execution/DeciderService.java retry (the local wording names the task, stable in lessons)",
+)
 def test_failed_workflow_reason_names_the_task_reference(wire, name):
     register(wire, name)
     _, workflow_id, _ = wire.call("POST", f"/workflow/{name}", {})
     _, tasks, _ = wire.call("GET", f"/tasks/poll/batch/{name}_a?workerid=w&timeout=1000")
-    wire.call("POST", "/tasks", {"workflowInstanceId": workflow_id, "taskId": tasks[0]["taskId"],
-                                 "status": "FAILED", "reasonForIncompletion": "boom"})
+    wire.call(
+        "POST",
+        "/tasks",
+        {
+            "workflowInstanceId": workflow_id,
+            "taskId": tasks[0]["taskId"],
+            "status": "FAILED",
+            "reasonForIncompletion": "boom",
+        },
+    )
     run = wire.call("GET", f"/workflow/{workflow_id}")[1]
     assert run["status"] == "FAILED"
     assert run["reasonForIncompletion"] == "Task 'a' failed with status FAILED and reason: 'boom'"
@@ -281,5 +397,7 @@ def test_readme_table_is_current():
     """README.md's conformance table is the one these tests declare (rewrite it with
     ``python tests/conductor/conformance.py``)."""
     import conformance
-    assert conformance.readme_table(conformance.README.read_text()) == conformance.table(), \
+
+    assert conformance.readme_table(conformance.README.read_text()) == conformance.table(), (
         "README.md's conformance table is stale: run python tests/conductor/conformance.py"
+    )

@@ -66,13 +66,15 @@ def echo_once(clients, n):
 def test_the_port_is_a_setting_with_a_default_apart_from_compose(tmp_path):
     defaults = config.Settings.from_env(environ={}, env_file=tmp_path / "none", project_root=tmp_path)
     assert defaults.engine_port == 8127 != int(config.DEFAULTS["CONDUCTOR_PORT"])
-    chosen = config.Settings.from_env(environ={"FDE_ENGINE_PORT": "9123"}, env_file=tmp_path / "none",
-                                      project_root=tmp_path)
+    chosen = config.Settings.from_env(
+        environ={"FDE_ENGINE_PORT": "9123"}, env_file=tmp_path / "none", project_root=tmp_path
+    )
     assert chosen.engine_port == 9123 and local.url(chosen) == "http://127.0.0.1:9123/api"
     for bad in ("http", "0", "70000", "-1"):
         with pytest.raises(ConfigError, match="FDE_ENGINE_PORT"):
-            config.Settings.from_env(environ={"FDE_ENGINE_PORT": bad}, env_file=tmp_path / "none",
-                                     project_root=tmp_path)
+            config.Settings.from_env(
+                environ={"FDE_ENGINE_PORT": bad}, env_file=tmp_path / "none", project_root=tmp_path
+            )
 
 
 def test_the_session_engine_is_not_on_the_default_port(settings):
@@ -85,8 +87,11 @@ def test_a_port_taken_by_another_program_is_an_error_naming_the_setting(private)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", private.engine_port))
         squatter.listen()
-        with pytest.raises(StackError, match=rf"127\.0\.0\.1:{private.engine_port}: another program "
-                                             r"listens on it\. Set FDE_ENGINE_PORT to a free port"):
+        with pytest.raises(
+            StackError,
+            match=rf"127\.0\.0\.1:{private.engine_port}: another program "
+            r"listens on it\. Set FDE_ENGINE_PORT to a free port",
+        ):
             local.start(private)
     assert local.running(private) is None and not (private.home / local.STATE_FILE).exists()
 
@@ -96,7 +101,7 @@ def test_a_port_taken_by_another_engine_says_so(private, tmp_path):
     other = dataclasses.replace(private, home=tmp_path / "other-home")
     with pytest.raises(StackError, match="another fdelib workflow engine serves it"):
         local.start(other)
-    assert local.running(private)["url"] == first      # the first one is untouched
+    assert local.running(private)["url"] == first  # the first one is untouched
 
 
 def test_a_new_port_setting_moves_the_running_engine(private):
@@ -104,21 +109,22 @@ def test_a_new_port_setting_moves_the_running_engine(private):
     moved = dataclasses.replace(private, engine_port=free_port())
     new = local.start(moved)
     assert new == local.url(moved) != old
-    assert local.port_holder(private.engine_port) is None      # the old port is free again
+    assert local.port_holder(private.engine_port) is None  # the old port is free again
 
 
 def test_after_sigkill_fde_up_restarts_the_engine_at_the_same_address_and_workers_reconnect(private):
     url = local.start(private)
     assert url == local.url(private)
     clients = conductor.clients(private)
-    clients.get_metadata_client().register_task_def(TaskDef(name=TASK, retry_count=2, retry_delay_seconds=0,
-                                                            response_timeout_seconds=5))
+    clients.get_metadata_client().register_task_def(
+        TaskDef(name=TASK, retry_count=2, retry_delay_seconds=0, response_timeout_seconds=5)
+    )
     flow = ConductorWorkflow(executor=conductor.executor(private), name="restart_echo_flow", version=1)
     task = SimpleTask(TASK, "echo")
     task.input_parameters.update(n="${workflow.input.n}")
     flow >> task
     flow.output_parameters({"n": "${echo.output.n}", "pid": "${echo.output.pid}"})
-    flow.timeout_seconds(1200)         # a busy machine may take a while to spawn the workers
+    flow.timeout_seconds(1200)  # a busy machine may take a while to spawn the workers
     flow.register(overwrite=True)
 
     with Workers([__name__], settings=private) as workers:
@@ -129,30 +135,40 @@ def test_after_sigkill_fde_up_restarts_the_engine_at_the_same_address_and_worker
         deadline = time.monotonic() + 10
         while local.running(private) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert local.running(private) is None                  # it is down; its state file remains
+        assert local.running(private) is None  # it is down; its state file remains
 
-        env = {**os.environ, "FDE_HOME": str(private.home), "FDE_ENGINE_PORT": str(private.engine_port),
-               "DATABASE_URL": db.get_engine().url.render_as_string(hide_password=False)}
-        up = subprocess.run([sys.executable, "-m", "fdelib.cli", "up"], env=env, capture_output=True,
-                            text=True, timeout=120, stdin=subprocess.DEVNULL)
+        env = {
+            **os.environ,
+            "FDE_HOME": str(private.home),
+            "FDE_ENGINE_PORT": str(private.engine_port),
+            "DATABASE_URL": db.get_engine().url.render_as_string(hide_password=False),
+        }
+        up = subprocess.run(
+            [sys.executable, "-m", "fdelib.cli", "up"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
         assert up.returncode == 0, up.stderr
-        assert f"workflow engine ready: {url}" in up.stdout     # the same address
+        assert f"workflow engine ready: {url}" in up.stdout  # the same address
         restarted = local.running(private)
         assert restarted["url"] == url and restarted["pid"] != killed
 
-        answer = echo_once(clients, 2)                          # the old clients, the old workers
+        answer = echo_once(clients, 2)  # the old clients, the old workers
         assert answer["n"] == 2 and answer["pid"] in before
-        assert sorted(workers.pids()) == before                 # no worker was restarted
+        assert sorted(workers.pids()) == before  # no worker was restarted
 
 
 def test_workers_start_returns_once_the_processes_have_polled_the_engine(settings):
     with Workers(["fdelib.oms.workers"], tasks=["oms_notify"], settings=settings) as started:
         pids = started.pids()
         assert len(pids) == 1
-        polled = os.listdir(started._ready_dir)     # one mark per process, left by its first poll
+        polled = os.listdir(started._ready_dir)  # one mark per process, left by its first poll
         assert polled == [f"oms_notify.{pids[0]}"]
 
 
 def test_workers_of_one_task_type_only(settings):
-    with pytest.raises(ValueError, match="no @worker_task in fdelib.oms.workers for oms_nothing"):
+    with pytest.raises(ValueError, match=r"no @worker_task in fdelib.oms.workers for oms_nothing"):
         Workers(["fdelib.oms.workers"], tasks=["oms_nothing"], settings=settings).start()

@@ -24,8 +24,9 @@ from fdelib.errors import StackError, StillRunning
 def nobody_polls(engine):
     """A workflow whose only task type no worker polls: it can only stay RUNNING."""
     clients = conductor.clients()
-    clients.get_metadata_client().register_task_def(TaskDef(name="waiting_unpolled", retry_count=0,
-                                                            response_timeout_seconds=60))
+    clients.get_metadata_client().register_task_def(
+        TaskDef(name="waiting_unpolled", retry_count=0, response_timeout_seconds=60)
+    )
     workflow = ConductorWorkflow(executor=conductor.executor(), name="waiting_stuck", version=1)
     workflow >> SimpleTask("waiting_unpolled", "never_polled")
     workflow.register(overwrite=True)
@@ -36,8 +37,11 @@ def nobody_polls(engine):
 
 def test_execute_raises_instead_of_returning_a_running_workflow(nobody_polls):
     _, workflow = nobody_polls
-    with pytest.raises(StillRunning, match=r"waiting_stuck .* still RUNNING after 1 s, "
-                                           r"waiting on never_polled SCHEDULED: are its workers running"):
+    with pytest.raises(
+        StillRunning,
+        match=r"waiting_stuck .* still RUNNING after 1 s, "
+        r"waiting on never_polled SCHEDULED: are its workers running",
+    ):
         workflow.execute(workflow_input={}, wait_for_seconds=1)
 
 
@@ -62,13 +66,16 @@ def test_workers_start_returns_once_every_process_polled(engine):
 
 
 def test_workers_that_cannot_reach_the_engine_fail_by_name(settings):
-    with socket.socket() as sock:           # a port nothing listens on
+    with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     unreachable = dataclasses.replace(settings, conductor_server_url=f"http://127.0.0.1:{port}/api")
     workers = Workers(["fdelib.workflows.wms"], settings=unreachable, ready_timeout=3)
-    with pytest.raises(StackError, match=r"5 of 5 worker processes did not poll the engine within 3 s "
-                                         r"\(wms_fetch_prices, wms_plan_fetches, .*\); see .*workers.log"):
+    with pytest.raises(
+        StackError,
+        match=r"5 of 5 worker processes did not poll the engine within 3 s "
+        r"\(wms_fetch_prices, wms_plan_fetches, .*\); see .*workers.log",
+    ):
         workers.start()
-    assert workers.handlers == []            # stopped, not left polling
+    assert workers.handlers == []  # stopped, not left polling
     assert config.get_settings().conductor_server_url is None

@@ -11,7 +11,7 @@ def test_every_task_type_belongs_to_one_service():
     owners = contexts.task_owners()
     assert set(owners["service"]) == SERVICES
     assert owners["task type"].is_unique and len(owners) == 10
-    assert owners.set_index("task type").loc["oms_refund_payment", "service"] == "payment"   # the undo lives
+    assert owners.set_index("task type").loc["oms_refund_payment", "service"] == "payment"  # the undo lives
     assert owners.set_index("task type").loc["oms_release_stock", "service"] == "inventory"  # with its data
 
 
@@ -20,9 +20,15 @@ def test_every_table_has_exactly_one_writing_service():
     writers = access[access["access"] == "writes"].groupby("table")["service"].agg(set)
     assert writers.map(len).eq(1).all(), writers.to_dict()
     assert writers.to_dict() == {
-        "order_items": {"acknowledgement"}, "order_requests": {"acknowledgement"}, "orders": {"acknowledgement"},
-        "payments": {"payment"}, "products": {"inventory"}, "stock_bookings": {"inventory"},
-        "deliveries": {"delivery"}, "notifications": {"notification"}}
+        "order_items": {"acknowledgement"},
+        "order_requests": {"acknowledgement"},
+        "orders": {"acknowledgement"},
+        "payments": {"payment"},
+        "products": {"inventory"},
+        "stock_bookings": {"inventory"},
+        "deliveries": {"delivery"},
+        "notifications": {"notification"},
+    }
     assert (contexts.cohesion()["writes to own tables"] == 1.0).all()
     assert contexts.contexts().loc["payment", "reads from other contexts"] == "orders"
 
@@ -51,8 +57,12 @@ def test_a_rolling_upgrade_of_the_payment_service_loses_no_order(engine):
     workflow.register(conductor.executor(), clients.get_metadata_client())
     report = contexts.rolling_upgrade(clients, oms.make_orders(8, prefix="ROLL"), timeout=900)
     assert report.to_dict() == {
-        "orders placed during the upgrade": 8, "completed": 8,
-        "first wave: some served by the old version": True, "second wave: all served by the new version": True,
-        "other services' worker processes restarted": 0, "audit violations": 0}
+        "orders placed during the upgrade": 8,
+        "completed": 8,
+        "first wave: some served by the old version": True,
+        "second wave: all served by the new version": True,
+        "other services' worker processes restarted": 0,
+        "audit violations": 0,
+    }
     last = contexts.payment_output(clients, "ROLL-00008")
     assert last["service_version"] == 2 and last["receipt"] == "RCPT-ROLL-00008" and last["status"] == "CHARGED"

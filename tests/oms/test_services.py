@@ -23,9 +23,15 @@ def shop(engine):
 
 def desk_order(**changes):
     """2 x SKU-DESK at 24.00: the catalogue total is 48.00."""
-    order = {"order_id": "ORD-DESK", "customer_id": "C0001", "items": [{"sku": "SKU-DESK", "quantity": 2}],
-             "amount": 48.00, "address": "1 Market Street, Springfield",
-             "received_at": "2026-01-02T10:00:00+00:00", "fault": None}
+    order = {
+        "order_id": "ORD-DESK",
+        "customer_id": "C0001",
+        "items": [{"sku": "SKU-DESK", "quantity": 2}],
+        "amount": 48.00,
+        "address": "1 Market Street, Springfield",
+        "received_at": "2026-01-02T10:00:00+00:00",
+        "fault": None,
+    }
     order.update(changes)
     return order
 
@@ -40,9 +46,13 @@ def nothing_happened(engine, order_id="ORD-DESK"):
 
 # --- point 3: the shop prices orders from its catalogue ---------------------------------
 
+
 def test_a_stated_total_below_the_catalogue_is_refused_naming_both(shop):
-    with pytest.raises(Refused, match=r"the stated total 0\.01 differs from the catalogue total 48\.00 "
-                                      r"\(2 x SKU-DESK at 24\.00\); nothing was charged"):
+    with pytest.raises(
+        Refused,
+        match=r"the stated total 0\.01 differs from the catalogue total 48\.00 "
+        r"\(2 x SKU-DESK at 24\.00\); nothing was charged",
+    ):
         services.acknowledge(desk_order(amount=0.01), W1, engine=shop)
     assert nothing_happened(shop)
 
@@ -58,7 +68,7 @@ def test_the_catalogue_total_in_any_json_spelling_is_accepted_and_charged(shop, 
 
 def test_the_charge_is_the_stored_catalogue_total_not_a_later_figure(shop):
     services.acknowledge(desk_order(), W1, engine=shop)
-    with shop.begin() as conn:   # the catalogue changes after the order was placed
+    with shop.begin() as conn:  # the catalogue changes after the order was placed
         conn.execute(sa.text("UPDATE oms.products SET price = 1.00 WHERE sku = 'SKU-DESK'"))
     assert services.charge("ORD-DESK", workflow_id=W1, engine=shop)["amount"] == 48.0
     assert (oms.audit(shop, initial_stock=STOCK).drop("orders_in_limbo") == 0).all()
@@ -67,17 +77,25 @@ def test_the_charge_is_the_stored_catalogue_total_not_a_later_figure(shop):
 HOSTILE = {
     "unknown SKU": (desk_order(items=[{"sku": "SKU-YACHT", "quantity": 1}], amount=1), "unknown product.*SKU-YACHT"),
     "zero quantity": (desk_order(items=[{"sku": "SKU-DESK", "quantity": 0}]), "SKU-DESK must be a whole number from 1"),
-    "negative quantity": (desk_order(items=[{"sku": "SKU-DESK", "quantity": -2}], amount=-48),
-                          "SKU-DESK must be a whole number from 1 to 1000, got -2"),
-    "fractional quantity": (desk_order(items=[{"sku": "SKU-DESK", "quantity": 1.5}], amount=36),
-                            "whole number.*got 1.5"),
+    "negative quantity": (
+        desk_order(items=[{"sku": "SKU-DESK", "quantity": -2}], amount=-48),
+        "SKU-DESK must be a whole number from 1 to 1000, got -2",
+    ),
+    "fractional quantity": (
+        desk_order(items=[{"sku": "SKU-DESK", "quantity": 1.5}], amount=36),
+        "whole number.*got 1.5",
+    ),
     "quantity as text": (desk_order(items=[{"sku": "SKU-DESK", "quantity": "2"}]), "whole number.*got '2'"),
     "quantity true": (desk_order(items=[{"sku": "SKU-DESK", "quantity": True}]), "whole number.*got True"),
-    "huge quantity": (desk_order(items=[{"sku": "SKU-DESK", "quantity": 10**12}], amount=24 * 10**12),
-                      "whole number from 1 to 1000, got 1000000000000"),
+    "huge quantity": (
+        desk_order(items=[{"sku": "SKU-DESK", "quantity": 10**12}], amount=24 * 10**12),
+        "whole number from 1 to 1000, got 1000000000000",
+    ),
     "NaN quantity": (desk_order(items=[{"sku": "SKU-DESK", "quantity": math.nan}]), "whole number.*got nan"),
-    "duplicate SKUs": (desk_order(items=[{"sku": "SKU-DESK", "quantity": 1}, {"sku": "SKU-DESK", "quantity": 1}]),
-                       "SKU-DESK appears twice"),
+    "duplicate SKUs": (
+        desk_order(items=[{"sku": "SKU-DESK", "quantity": 1}, {"sku": "SKU-DESK", "quantity": 1}]),
+        "SKU-DESK appears twice",
+    ),
     "NaN amount": (desk_order(amount=math.nan), "stated amount nan is not a finite number"),
     "NaN amount as text": (desk_order(amount="NaN"), "stated amount 'NaN' is not a finite number"),
     "Infinity amount": (desk_order(amount=math.inf), "stated amount inf is not a finite number"),
@@ -85,8 +103,10 @@ HOSTILE = {
     "negative amount": (desk_order(amount=-48), "stated amount -48 must be more than 0"),
     "fractions of a cent": (desk_order(amount=48.001), "has more than two decimals"),
     "amount as a list": (desk_order(amount=[48]), "stated amount \\[48\\] is not a number"),
-    "too many items": (desk_order(items=[{"sku": f"SKU-{i}", "quantity": 1} for i in range(51)]),
-                       "51 items; an order holds at most 50"),
+    "too many items": (
+        desk_order(items=[{"sku": f"SKU-{i}", "quantity": 1} for i in range(51)]),
+        "51 items; an order holds at most 50",
+    ),
     "an item that is not an object": (desk_order(items=["SKU-DESK"]), "item 1 must be an object with sku and quantity"),
     "an item without quantity": (desk_order(items=[{"sku": "SKU-DESK"}]), "item 1 must be an object"),
     "items not a list": (desk_order(items={"sku": "SKU-DESK", "quantity": 2}), "items must be a list"),
@@ -118,15 +138,18 @@ def test_each_missing_field_is_named(shop, field):
 
 def test_money_columns_refuse_nan_even_from_sql(shop):
     services.acknowledge(desk_order(), W1, engine=shop)
-    for statement in ("UPDATE oms.products SET price = 'NaN' WHERE sku = 'SKU-DESK'",
-                      "UPDATE oms.orders SET amount = 'NaN'",
-                      "UPDATE oms.order_items SET unit_price = 'NaN'",
-                      "INSERT INTO oms.payments (order_id, kind, amount, attempt) VALUES ('ORD-DESK', 'charge', 'NaN', 0)"):
+    for statement in (
+        "UPDATE oms.products SET price = 'NaN' WHERE sku = 'SKU-DESK'",
+        "UPDATE oms.orders SET amount = 'NaN'",
+        "UPDATE oms.order_items SET unit_price = 'NaN'",
+        "INSERT INTO oms.payments (order_id, kind, amount, attempt) VALUES ('ORD-DESK', 'charge', 'NaN', 0)",
+    ):
         with pytest.raises(sa.exc.IntegrityError, match="is_a_number"), shop.begin() as conn:
             conn.execute(sa.text(statement))
 
 
 # --- point 4: an order id is an idempotency key ------------------------------------------
+
 
 def test_a_retry_of_the_same_workflow_is_its_own_placement(shop):
     first = services.acknowledge(desk_order(), W1, engine=shop)
@@ -142,14 +165,16 @@ def test_a_replay_answers_with_the_original_outcome_and_does_nothing_twice(shop)
     services.book_stock("ORD-DESK", workflow_id=W1, engine=shop)
     delivery = services.schedule_delivery("ORD-DESK", workflow_id=W1, engine=shop)
     told = {"payment": "CHARGED", "tracking": delivery["tracking"], "expected_on": delivery["expected_on"]}
-    services.close("ORD-DESK", workflow_id=W1, outcome=told, engine=shop)   # what the workflow reports
+    services.close("ORD-DESK", workflow_id=W1, outcome=told, engine=shop)  # what the workflow reports
     replay = services.acknowledge(desk_order(received_at="2026-01-05T09:00:00+00:00"), W2, engine=shop)
     assert replay["outcome"] == "REPLAY_COMPLETED"
     assert replay["original"] == {"order_id": "ORD-DESK", **told, "replay_of": W1}
     assert told["expected_on"] == "2026-01-07" and told["tracking"].startswith("TRK")
     requests = db.read_frame("SELECT workflow_id, outcome FROM oms.order_requests ORDER BY outcome", engine=shop)
-    assert requests.to_dict("records") == [{"workflow_id": W1, "outcome": "PLACED"},
-                                           {"workflow_id": W2, "outcome": "REPLAYED"}]
+    assert requests.to_dict("records") == [
+        {"workflow_id": W1, "outcome": "PLACED"},
+        {"workflow_id": W2, "outcome": "REPLAYED"},
+    ]
 
 
 def test_a_replay_of_a_cancelled_order_reports_its_cancellation(shop):
@@ -160,31 +185,38 @@ def test_a_replay_of_a_cancelled_order_reports_its_cancellation(shop):
     assert replay["reason"] == "order ORD-DESK was already cancelled: the card was declined"
 
 
-@pytest.mark.parametrize("changes, differs", [
-    ({"customer_id": "C0002"}, r"customer differs \(was C0001, now C0002\)"),
-    ({"items": [{"sku": "SKU-MUG", "quantity": 4}]},
-     r"items differ \(was 2 x SKU-DESK, now 4 x SKU-MUG\)"),
-    ({"amount": 0.01}, r"amount differs \(was 48\.00, now 0\.01\)"),
-    ({"address": "9 Elm Row"}, r"address differs \(was '1 Market Street, Springfield', now '9 Elm Row'\)"),
-    ({"items": [{"sku": "SKU-DESK", "quantity": 3}], "amount": 72},
-     r"items differ \(was 2 x SKU-DESK, now 3 x SKU-DESK\); amount differs \(was 48\.00, now 72\.00\)"),
-])
+@pytest.mark.parametrize(
+    "changes, differs",
+    [
+        ({"customer_id": "C0002"}, r"customer differs \(was C0001, now C0002\)"),
+        ({"items": [{"sku": "SKU-MUG", "quantity": 4}]}, r"items differ \(was 2 x SKU-DESK, now 4 x SKU-MUG\)"),
+        ({"amount": 0.01}, r"amount differs \(was 48\.00, now 0\.01\)"),
+        ({"address": "9 Elm Row"}, r"address differs \(was '1 Market Street, Springfield', now '9 Elm Row'\)"),
+        (
+            {"items": [{"sku": "SKU-DESK", "quantity": 3}], "amount": 72},
+            r"items differ \(was 2 x SKU-DESK, now 3 x SKU-DESK\); amount differs \(was 48\.00, now 72\.00\)",
+        ),
+    ],
+)
 def test_the_same_id_with_other_content_is_refused_naming_what_differs(shop, changes, differs):
     services.acknowledge(desk_order(), W1, engine=shop)
     with pytest.raises(Refused, match=r"order ORD-DESK was already placed with other content: " + differs):
         services.acknowledge(desk_order(**changes), W2, engine=shop)
     stored = db.read_frame("SELECT customer_id, amount, address, workflow_id FROM oms.orders", engine=shop)
-    assert stored.to_dict("records") == [{"customer_id": "C0001", "amount": 48.0,
-                                          "address": "1 Market Street, Springfield", "workflow_id": W1}]
+    assert stored.to_dict("records") == [
+        {"customer_id": "C0001", "amount": 48.0, "address": "1 Market Street, Springfield", "workflow_id": W1}
+    ]
 
 
 def test_only_the_workflow_that_placed_an_order_acts_on_it(shop):
     services.acknowledge(desk_order(), W1, engine=shop)
-    for step in (lambda: services.charge("ORD-DESK", workflow_id=W2, engine=shop),
-                 lambda: services.book_stock("ORD-DESK", workflow_id=W2, engine=shop),
-                 lambda: services.schedule_delivery("ORD-DESK", workflow_id=W2, engine=shop),
-                 lambda: services.close("ORD-DESK", workflow_id=W2, engine=shop),
-                 lambda: services.notify("ORD-DESK", "received", workflow_id=W2, engine=shop)):
+    for step in (
+        lambda: services.charge("ORD-DESK", workflow_id=W2, engine=shop),
+        lambda: services.book_stock("ORD-DESK", workflow_id=W2, engine=shop),
+        lambda: services.schedule_delivery("ORD-DESK", workflow_id=W2, engine=shop),
+        lambda: services.close("ORD-DESK", workflow_id=W2, engine=shop),
+        lambda: services.notify("ORD-DESK", "received", workflow_id=W2, engine=shop),
+    ):
         with pytest.raises(Refused, match=f"order ORD-DESK belongs to workflow {W1}, not to {W2}"):
             step()
     # the compensation of a refused or replayed request leaves the first one's order alone
@@ -207,6 +239,7 @@ def test_a_cancelled_order_is_never_completed_nor_told_it_is_on_its_way(shop):
 
 # --- the audit finds what the attacks used to leave behind ------------------------------
 
+
 def test_the_audit_finds_contradictory_notifications_and_wrong_money(shop):
     services.acknowledge(desk_order(), W1, engine=shop)
     services.charge("ORD-DESK", workflow_id=W1, engine=shop)
@@ -214,10 +247,13 @@ def test_the_audit_finds_contradictory_notifications_and_wrong_money(shop):
     services.refund("ORD-DESK", workflow_id=W1, engine=shop)
     services.notify("ORD-DESK", "cancelled", "stock out", workflow_id=W1, engine=shop)
     assert (oms.audit(shop, initial_stock=STOCK) == 0).all()
-    with shop.begin() as conn:   # what the old bug did, and a client-stated charge
+    with shop.begin() as conn:  # what the old bug did, and a client-stated charge
         conn.execute(sa.text("INSERT INTO oms.notifications VALUES ('ORD-DESK', 'completed', 'on its way')"))
         conn.execute(sa.text("UPDATE oms.payments SET amount = 0.01 WHERE kind = 'charge'"))
         conn.execute(sa.text("UPDATE oms.orders SET amount = 0.01"))
     found = oms.audit(shop, initial_stock=STOCK)
-    assert found[["not_completed_told_completed", "not_catalogue_priced", "charged_other_than_the_price"]].tolist() \
-        == [1, 1, 1]
+    assert found[["not_completed_told_completed", "not_catalogue_priced", "charged_other_than_the_price"]].tolist() == [
+        1,
+        1,
+        1,
+    ]

@@ -21,15 +21,18 @@ from fdelib.practice import exercises, notebook
 @dataclasses.dataclass
 class Tried:
     exercise: str
-    variant: str           # "blank", "wrong 1", ..., "solution"
+    variant: str  # "blank", "wrong 1", ..., "solution"
     expected_status: str
     expected_message: str
-    outcome: dict | None   # what the check said (fdelib.practice.last_outcome)
+    outcome: dict | None  # what the check said (fdelib.practice.last_outcome)
 
     @property
     def ok(self) -> bool:
-        return (self.outcome is not None and self.outcome["status"] == self.expected_status
-                and self.outcome["message"] == self.expected_message)
+        return (
+            self.outcome is not None
+            and self.outcome["status"] == self.expected_status
+            and self.outcome["message"] == self.expected_message
+        )
 
 
 class CellFailed(AssertionError):
@@ -57,8 +60,9 @@ class Kernel:
 
         reply = self.client.execute_interactive(code, timeout=self.timeout, output_hook=hook)
         if reply["content"]["status"] != "ok" and not allow_error:
-            raise CellFailed(f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}\n"
-                             f"in cell:\n{code[:400]}")
+            raise CellFailed(
+                f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}\nin cell:\n{code[:400]}"
+            )
         return texts
 
     def value(self, expression: str):

@@ -24,9 +24,12 @@ def test_a_practice_copy_blanks_the_answers_and_keeps_the_lesson(tmp_path):
     assert answer.source == exercises.get("latest_close").blank
     assert answer.outputs == [] and check.outputs == [] and answer.execution_count is None
     lesson = nbformat.read(START, as_version=4)
-    assert [c.source for c in nb.cells[1:] if "fde" not in c.metadata] == \
-           [c.source for c in lesson.cells if c.source not in (answer_cell(lesson, "latest_close")[0].source,
-                                                               answer_cell(lesson, "latest_close")[1].source)]
+    assert [c.source for c in nb.cells[1:] if "fde" not in c.metadata] == [
+        c.source
+        for c in lesson.cells
+        if c.source
+        not in (answer_cell(lesson, "latest_close")[0].source, answer_cell(lesson, "latest_close")[1].source)
+    ]
     assert "Practice copy" in nb.cells[0].source
     assert (tmp_path / copies.MARKER).is_file()
 
@@ -60,8 +63,14 @@ def test_running_it_again_keeps_answers_and_own_cells(tmp_path):
     nbformat.write(lesson, changed)
     from fdelib.practice import Catalog, Wrong
 
-    Catalog(str(changed)).value("copies_retries", name="retries", answer=5, blank_hint="how many?",
-                                wrong=[Wrong("retries = 6", "no")], passed="yes")
+    Catalog(str(changed)).value(
+        "copies_retries",
+        name="retries",
+        answer=5,
+        blank_hint="how many?",
+        wrong=[Wrong("retries = 6", "no")],
+        passed="yes",
+    )
     [written] = copies.write(dest=tmp_path, lessons=[changed])
     assert (written.action, written.kept_answers, written.kept_cells) == ("updated", 1, 1)
     nb = nbformat.read(path, as_version=4)
@@ -83,22 +92,25 @@ def test_an_answer_to_a_dropped_exercise_is_kept(tmp_path):
     nbformat.write(nb, path)
     lesson = nbformat.read(START, as_version=4)
     found = next(f for f in notebook.find(lesson) if f.id == "latest_close")
-    del lesson.cells[found.answer:found.check + 1]
-    lesson.cells[found.answer:found.answer] = [nbformat.v4.new_code_cell("x = 1"),
-                                               nbformat.v4.new_code_cell('check("copies_dropped_probe")')]
+    del lesson.cells[found.answer : found.check + 1]
+    lesson.cells[found.answer : found.answer] = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell('check("copies_dropped_probe")'),
+    ]
     changed = tmp_path / "lesson" / "00_start_here.ipynb"
     changed.parent.mkdir()
     nbformat.write(lesson, changed)
     from fdelib.practice import Catalog, Wrong
 
-    Catalog(str(changed)).value("copies_dropped_probe", name="x", answer=1, blank_hint="?",
-                                wrong=[Wrong("x = 2", "no")], passed="yes")
+    Catalog(str(changed)).value(
+        "copies_dropped_probe", name="x", answer=1, blank_hint="?", wrong=[Wrong("x = 2", "no")], passed="yes"
+    )
     [written] = copies.write(dest=tmp_path, lessons=[changed])
     assert (written.action, written.kept_answers, written.kept_cells) == ("updated", 0, 1)
     sources = [c.source for c in nbformat.read(path, as_version=4).cells]
-    assert "%%sql --save latest_close\nSELECT 42" in sources        # the learner's answer stays
-    assert 'check("latest_close")' not in sources                    # its check is gone
-    assert "x = ...\n" in sources                                     # the new exercise, blank
+    assert "%%sql --save latest_close\nSELECT 42" in sources  # the learner's answer stays
+    assert 'check("latest_close")' not in sources  # its check is gone
+    assert "x = ...\n" in sources  # the new exercise, blank
 
 
 def test_cli_practice_solution_and_progress(tmp_path, capsys):
@@ -133,9 +145,13 @@ def test_checks_outside_a_practice_folder_record_nothing(tmp_path, monkeypatch):
 
 def test_authoring_problems_are_named(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell('check("latest_close")'),
-                nbformat.v4.new_code_cell("SELECT 1"), nbformat.v4.new_code_cell('check("latest_close")'),
-                nbformat.v4.new_code_cell("x"), nbformat.v4.new_code_cell('check("nobody_knows")')]
+    nb.cells = [
+        nbformat.v4.new_code_cell('check("latest_close")'),
+        nbformat.v4.new_code_cell("SELECT 1"),
+        nbformat.v4.new_code_cell('check("latest_close")'),
+        nbformat.v4.new_code_cell("x"),
+        nbformat.v4.new_code_cell('check("nobody_knows")'),
+    ]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
     found = " | ".join(notebook.problems(path))

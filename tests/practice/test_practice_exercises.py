@@ -17,7 +17,7 @@ LESSONS = copies.lessons_with_exercises()
 def pilot_lesson(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pilot-lesson")
     path = folder / "pilot.ipynb"
-    os.environ["FDE_PILOT_NOTEBOOK"] = str(path)   # the pilot catalogue finds its notebook here
+    os.environ["FDE_PILOT_NOTEBOOK"] = str(path)  # the pilot catalogue finds its notebook here
     import pilot
 
     pilot.catalog.notebook = str(path)
@@ -35,7 +35,7 @@ def test_the_course_has_exercises():
 def test_every_catalogued_exercise_is_in_its_notebook():
     catalog = exercises.load_catalog()
     in_notebooks = {f.id for path in LESSONS for f in notebook.find(notebook.read(path))}
-    course = {i for i, e in catalog.items() if not os.path.isabs(e.notebook)}   # (tests use absolute paths)
+    course = {i for i, e in catalog.items() if not os.path.isabs(e.notebook)}  # (tests use absolute paths)
     assert course - in_notebooks == set(), "catalogued exercises that no notebook checks"
 
 
@@ -50,8 +50,11 @@ def _try(lesson, name, tmp_path):
     written = copies.write(dest=tmp_path / "practice", lessons=[lesson])
     tried = try_every_answer(written[0].path)
     assert tried, f"{name}: no exercise was tried"
-    failures = [f"{t.exercise} [{t.variant}]: expected {t.expected_status} {t.expected_message!r}, "
-                f"got {t.outcome}" for t in tried if not t.ok]
+    failures = [
+        f"{t.exercise} [{t.variant}]: expected {t.expected_status} {t.expected_message!r}, got {t.outcome}"
+        for t in tried
+        if not t.ok
+    ]
     assert failures == []
     # the checks recorded the learner's progress next to the copy: the solution ran last
     state = progress.load(tmp_path / "practice")

@@ -6,39 +6,65 @@ import pytest
 
 from fdelib.practice import Case, Catalog, Probe, Raises, Wrong, exercises, sqlcheck
 
-catalog = Catalog("/nonexistent/unit.ipynb")   # these exercises are never in a notebook
+catalog = Catalog("/nonexistent/unit.ipynb")  # these exercises are never in a notebook
 
 LUHN = catalog.function(
-    "unit_double", name="double", cases=[Case((2,), 4), Case((0.5,), 1.0), Case((None,), Raises(TypeError))],
-    blank="def double(x):\n    ...\n", blank_hint="write double",
+    "unit_double",
+    name="double",
+    cases=[Case((2,), 4), Case((0.5,), 1.0), Case((None,), Raises(TypeError))],
+    blank="def double(x):\n    ...\n",
+    blank_hint="write double",
     wrong=[Wrong("def double(x):\n    return x + x if isinstance(x, int) else 1.0\n", "only ints")],
-    passed="ok")
+    passed="ok",
+)
 
-VALUE = catalog.value("unit_retries", name="retries", answer=5, tolerance=0,
-                      blank_hint="how many?", wrong=[Wrong("retries = 6\n", "the first try is not a retry")],
-                      passed="five")
+VALUE = catalog.value(
+    "unit_retries",
+    name="retries",
+    answer=5,
+    tolerance=0,
+    blank_hint="how many?",
+    wrong=[Wrong("retries = 6\n", "the first try is not a retry")],
+    passed="five",
+)
 
-CHOICE = catalog.choice("unit_kappa", name="architecture", options={"A": "Lambda", "B": "Kappa"},
-                        correct="B", hints={"A": "Lambda keeps two code paths"}, blank_hint="pick one",
-                        passed="one path")
+CHOICE = catalog.choice(
+    "unit_kappa",
+    name="architecture",
+    options={"A": "Lambda", "B": "Kappa"},
+    correct="B",
+    hints={"A": "Lambda keeps two code paths"},
+    blank_hint="pick one",
+    passed="one path",
+)
 
 QUERY = catalog.sql_query(
-    "unit_top", fixture="CREATE TABLE t (k text, v int); INSERT INTO t VALUES ('a', 1), ('b', 3), ('c', 2);",
+    "unit_top",
+    fixture="CREATE TABLE t (k text, v int); INSERT INTO t VALUES ('a', 1), ('b', 3), ('c', 2);",
     reference="SELECT k, v FROM t ORDER BY v DESC LIMIT 2",
-    blank_hint="query t", wrong=[Wrong("%%sql --save unit_top\nSELECT k, v FROM t ORDER BY v LIMIT 2", "DESC")],
-    passed="top two")
+    blank_hint="query t",
+    wrong=[Wrong("%%sql --save unit_top\nSELECT k, v FROM t ORDER BY v LIMIT 2", "DESC")],
+    passed="top two",
+)
 
 SCRIPT = catalog.sql_script(
     "unit_positive",
-    probes=[Probe("INSERT INTO amounts VALUES (5)", "accepted", "a positive amount"),
-            Probe("INSERT INTO amounts VALUES (-5)", "refused", "a negative amount"),
-            Probe("INSERT INTO amounts VALUES (NULL)", "refused", "a missing amount"),
-            Probe("SELECT count(*) AS n FROM amounts", "accepted", "the rows kept")],
+    probes=[
+        Probe("INSERT INTO amounts VALUES (5)", "accepted", "a positive amount"),
+        Probe("INSERT INTO amounts VALUES (-5)", "refused", "a negative amount"),
+        Probe("INSERT INTO amounts VALUES (NULL)", "refused", "a missing amount"),
+        Probe("SELECT count(*) AS n FROM amounts", "accepted", "the rows kept"),
+    ],
     reference="CREATE TABLE amounts (amount numeric NOT NULL CHECK (amount > 0))",
     blank_hint="create the table",
-    wrong=[Wrong("%%sql --save unit_positive\nCREATE TABLE amounts (amount numeric CHECK (amount > 0))",
-                 "CHECK lets NULL through: add NOT NULL")],
-    passed="refused")
+    wrong=[
+        Wrong(
+            "%%sql --save unit_positive\nCREATE TABLE amounts (amount numeric CHECK (amount > 0))",
+            "CHECK lets NULL through: add NOT NULL",
+        )
+    ],
+    passed="refused",
+)
 
 
 def test_function_on_test_vectors():
@@ -68,8 +94,15 @@ def test_value_and_choice():
 
 def test_a_choice_needs_a_hint_for_every_wrong_option():
     with pytest.raises(exercises.ExerciseError, match="missing: C"):
-        Catalog("x.ipynb").choice("unit_bad", name="a", options={"A": "1", "B": "2", "C": "3"},
-                                  correct="A", hints={"B": "no"}, blank_hint="", passed="")
+        Catalog("x.ipynb").choice(
+            "unit_bad",
+            name="a",
+            options={"A": "1", "B": "2", "C": "3"},
+            correct="A",
+            hints={"B": "no"},
+            blank_hint="",
+            passed="",
+        )
 
 
 def test_every_exercise_catalogues_a_wrong_answer():
@@ -104,10 +137,10 @@ def test_sql_script_by_what_it_accepts_and_refuses(engine, monkeypatch):
     assert SCRIPT.check({}).message == "CHECK lets NULL through: add NOT NULL"
     saved["unit_positive"] = "CREATE TABLE amounts (amount numeric)"
     assert SCRIPT.check({}).message == "a negative amount: your SQL accepted it; it should be refused."
-    saved["unit_positive"] = "CREATE TABLE amounts (amount numeric NOT NULL CHECK (amount > 0)); " \
-                             "INSERT INTO amounts VALUES (1)"
-    assert SCRIPT.check({}).message == ("the rows kept: accepted, but it returned ((2,),), "
-                                        "expected ((1,),).")
+    saved["unit_positive"] = (
+        "CREATE TABLE amounts (amount numeric NOT NULL CHECK (amount > 0)); INSERT INTO amounts VALUES (1)"
+    )
+    assert SCRIPT.check({}).message == ("the rows kept: accepted, but it returned ((2,),), expected ((1,),).")
 
 
 def test_frames_compare_with_a_sentence():
@@ -128,16 +161,27 @@ def test_sql_helpers():
     assert not sqlcheck.is_blank("SELECT 1")
 
 
-@pytest.mark.parametrize("sql", ["COMMIT", "rollback; select 1", "RESET ROLE", "SET ROLE fde",
-                                 "select 1; set session authorization fde", "BEGIN; SELECT 1",
-                                 "SET LOCAL ROLE fde"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COMMIT",
+        "rollback; select 1",
+        "RESET ROLE",
+        "SET ROLE fde",
+        "select 1; set session authorization fde",
+        "BEGIN; SELECT 1",
+        "SET LOCAL ROLE fde",
+    ],
+)
 def test_an_answer_cannot_leave_the_checks_transaction_or_role(sql):
     assert sqlcheck.forbidden(sql) is not None
 
 
 def test_plpgsql_bodies_are_not_transaction_control():
-    body = ("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; "
-            "SET LOCAL search_path = practice")
+    body = (
+        "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$; "
+        "SET LOCAL search_path = practice"
+    )
     assert sqlcheck.forbidden(body) is None
 
 

@@ -73,8 +73,12 @@ def test_the_learner_reads_course_data_but_not_private_columns(engine):
     learner.setup(engine)
     with learner.engine().connect() as conn:
         conn.exec_driver_sql("SELECT customer_id, first_name FROM bank.customers LIMIT 1")
-        for refused in ("SELECT national_id FROM bank.customers", "DELETE FROM bank.accounts",
-                        "CREATE TABLE public.mine (x int)", "CREATE SCHEMA mine"):
+        for refused in (
+            "SELECT national_id FROM bank.customers",
+            "DELETE FROM bank.accounts",
+            "CREATE TABLE public.mine (x int)",
+            "CREATE SCHEMA mine",
+        ):
             with pytest.raises(Exception, match="permission denied"):
                 conn.exec_driver_sql(refused)
             conn.rollback()
@@ -92,7 +96,7 @@ def test_tables_created_later_are_granted_on_refresh(engine):
         conn.exec_driver_sql("CREATE TABLE workflows.practice_probe (n int, national_id text)")
     assert "workflows.practice_probe" in learner.unreadable(engine)
     assert learner.refresh(engine) is True
-    assert learner.refresh(engine) is False          # nothing new: one catalog query
+    assert learner.refresh(engine) is False  # nothing new: one catalog query
     assert "workflows.practice_probe" not in learner.unreadable(engine)
     with learner.engine().connect() as conn:
         conn.exec_driver_sql("SELECT n FROM workflows.practice_probe")
@@ -108,11 +112,9 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
     found = sqlcheck.run_query("SELECT current_user AS who, current_schema() AS here", engine=engine)
     assert found.iloc[0]["who"] == "learner"
     assert found.iloc[0]["here"].startswith("practice_check_")
-    ran = sqlcheck.run_script("CREATE TABLE kept (x int)", [sqlcheck.Probe("SELECT 1", "accepted", "x")],
-                              engine=engine)
+    ran = sqlcheck.run_script("CREATE TABLE kept (x int)", [sqlcheck.Probe("SELECT 1", "accepted", "x")], engine=engine)
     assert ran == (("accepted", ((1,),)),)
-    assert db.read_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_check_%'",
-                          engine=engine) == 0
+    assert db.read_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_check_%'", engine=engine) == 0
     assert db.read_scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'kept'", engine=engine) == 0
     refused = sqlcheck.run_query("DROP TABLE IF EXISTS bank.accounts; SELECT 1", engine=engine)
     assert isinstance(refused, sqlcheck.SqlError) and refused.sqlstate == "42501"
@@ -135,8 +137,10 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings)
         cur.execute("DROP ROLE IF EXISTS practice_plain")
         cur.execute("CREATE ROLE practice_plain LOGIN")
         cur.execute(f'GRANT CREATE ON DATABASE "{database}" TO practice_plain')
-    plain = sa.create_engine(sa.make_url(str(engine.url.render_as_string(hide_password=False)))
-                             .set(username="practice_plain"), poolclass=sa.pool.NullPool)
+    plain = sa.create_engine(
+        sa.make_url(str(engine.url.render_as_string(hide_password=False))).set(username="practice_plain"),
+        poolclass=sa.pool.NullPool,
+    )
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None

@@ -21,7 +21,7 @@ def test_table_ddl_from_the_catalog_follows_the_database(bank):
     assert "CONSTRAINT accounts_kind_check CHECK" in text
     assert "CREATE INDEX accounts_customer_idx" in text
     assert "CREATE CONSTRAINT TRIGGER accounts_balance_explained" in text
-    assert text.count("accounts_balance_explained") == 1      # a constraint trigger, listed once
+    assert text.count("accounts_balance_explained") == 1  # a constraint trigger, listed once
     with bank.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE public.show_probe (x int CONSTRAINT show_probe_x CHECK (x > 0))")
     try:
@@ -45,8 +45,11 @@ def test_functions_views_and_missing_things(bank):
     finally:
         with bank.begin() as conn:
             conn.exec_driver_sql("DROP VIEW public.show_view")
-    for missing in (lambda: show.table("bank.nope", engine=bank), lambda: show.function("bank.nope", engine=bank),
-                    lambda: show.view("nope", engine=bank)):
+    for missing in (
+        lambda: show.table("bank.nope", engine=bank),
+        lambda: show.function("bank.nope", engine=bank),
+        lambda: show.view("nope", engine=bank),
+    ):
         with pytest.raises(FdeError, match="no "):
             missing()
 
@@ -60,16 +63,29 @@ def test_sql_file_statement_and_python_source():
         show.sql_file("bank/schema.sql", statement="CREATE TABLE nothing")
     source = show.source(start.roundtrip)
     assert str(source).startswith("def roundtrip(prices: pd.DataFrame) -> pd.DataFrame:\n    engine = ")
-    assert 'Load ``prices``' not in str(source)              # the docstring is left out
-    assert 'Load ``prices``' in str(show.source(start.roundtrip, docstring=True))
+    assert "Load ``prices``" not in str(source)  # the docstring is left out
+    assert "Load ``prices``" in str(show.source(start.roundtrip, docstring=True))
     assert show.source(start.roundtrip, max_lines=3).lines == 4
     assert str(show.source(start.roundtrip, max_lines=3)).endswith("more lines)")
 
 
 def test_workflow_json_without_defaults():
-    definition = {"name": "demo", "version": 1, "tasks": [
-        {"name": "a", "taskReferenceName": "a", "type": "SIMPLE", "inputParameters": {},
-         "optional": False, "startDelay": 0}], "inputParameters": [], "ownerEmail": None}
+    definition = {
+        "name": "demo",
+        "version": 1,
+        "tasks": [
+            {
+                "name": "a",
+                "taskReferenceName": "a",
+                "type": "SIMPLE",
+                "inputParameters": {},
+                "optional": False,
+                "startDelay": 0,
+            }
+        ],
+        "inputParameters": [],
+        "ownerEmail": None,
+    }
     text = str(show.workflow(definition))
     assert '"optional"' not in text and '"startDelay"' not in text and "ownerEmail" not in text
     assert '"taskReferenceName": "a"' in text

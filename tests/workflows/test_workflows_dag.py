@@ -1,7 +1,7 @@
 import pytest
 
-from fdelib.workflows import DAG, CycleError, DependencyError, tasks
 from fdelib.start import sample_prices
+from fdelib.workflows import DAG, CycleError, DependencyError, tasks
 
 
 def diamond() -> DAG:
@@ -26,14 +26,14 @@ def test_cycle_is_rejected_with_the_loop_named():
     dag = diamond()
     dag.task("audit", lambda ctx: None, after=["load"])
     dag._after["fetch"] = ("audit",)  # fetch now waits for audit, which waits for fetch
-    with pytest.raises(CycleError, match="has a cycle: .*fetch.*audit|has a cycle: .*audit.*fetch"):
+    with pytest.raises(CycleError, match=r"has a cycle: .*fetch.*audit|has a cycle: .*audit.*fetch"):
         dag.run()
 
 
 def test_unknown_upstream_and_duplicate_task():
     dag = DAG("broken")
     dag.task("load", lambda ctx: None, after=["extract"])
-    with pytest.raises(DependencyError, match="unknown upstream task.*extract"):
+    with pytest.raises(DependencyError, match=r"unknown upstream task.*extract"):
         dag.order()
     with pytest.raises(Exception, match="already in workflow"):
         dag.task("load", lambda ctx: None)
@@ -59,13 +59,14 @@ def test_rerun_of_idempotent_load_changes_nothing(engine):
     assert state.loc["upsert (idempotent)", "rows"] == 10
     assert state.loc["append (not idempotent)", "rows"] == 20
     assert state.loc["append (not idempotent)", "total_close"] == pytest.approx(
-        2 * state.loc["upsert (idempotent)", "total_close"])
+        2 * state.loc["upsert (idempotent)", "total_close"]
+    )
 
 
 def test_run_both_loads_starts_empty_and_only_the_upsert_stays_put(engine):
     tasks.setup(engine)
     prices = sample_prices(seed=2, as_of="2026-01-02", days=3)
-    tasks.load_append(engine, prices)   # left over from an earlier run: must be emptied first
+    tasks.load_append(engine, prices)  # left over from an earlier run: must be emptied first
     state = tasks.run_both_loads(engine, prices, runs=3)
     assert state["rows"].to_dict() == {"append (not idempotent)": 18, "upsert (idempotent)": 6}
     assert state.loc["upsert (idempotent)", "total_close"] == pytest.approx(prices["close"].sum())

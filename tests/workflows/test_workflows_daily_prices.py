@@ -13,7 +13,7 @@ def test_build_orders_runs_and_passes_data_between_tasks():
     results = dag.run(parallel=True)
     pd.testing.assert_frame_equal(results["fetch"], sample_prices(seed=3, as_of="2026-01-02", days=4))
     assert results["validate"] is True
-    assert results["load"] == 8   # two symbols x four sessions
+    assert results["load"] == 8  # two symbols x four sessions
     first_days = results["enrich"].groupby("symbol")["ret"].apply(lambda r: r.isna().iloc[0])
     assert first_days.all() and results["enrich"]["ret"].notna().sum() == 6
 

@@ -12,14 +12,14 @@ def test_sbp_answers_in_order_anbp_as_each_finishes():
     anbp = shown[shown["pattern"] == "ANBP"].set_index("request")
     assert sbp["answer_order"].tolist() == [1, 2, 3, 4]
     assert sbp["answered_ms"].iloc[-1] == requests["service_ms"].sum()
-    assert anbp["answered_ms"].tolist() == requests["service_ms"].tolist()        # all at once
+    assert anbp["answered_ms"].tolist() == requests["service_ms"].tolist()  # all at once
     assert anbp.sort_values("answered_ms")["answer_order"].tolist() == [1, 2, 3, 4]
 
 
 def test_anbp_queues_beyond_the_services_capacity():
     requests = patterns.quote_requests(seed=1, as_of="2026-01-02", latency_ms=10, count=4)
     shown = patterns.timeline(requests, capacity=2).query("pattern == 'ANBP'").set_index("request")
-    assert (shown["start_ms"] > 0).sum() == 2                    # two waited for a free slot
+    assert (shown["start_ms"] > 0).sum() == 2  # two waited for a free slot
     assert shown["answered_ms"].max() < requests["service_ms"].sum()
 
 

@@ -22,8 +22,9 @@ def test_the_data_decides_the_path_and_the_engine_records_it(engine_clients):
     assert table["path"].to_dict() == {
         "PAY-1": "validate_card → score_risk → authorize → capture",
         "PAY-2": "validate_card → score_risk → decline",
-        "PAY-3": "validate_card"}                     # a terminal error: nothing after it, no retry
-    assert table.loc["PAY-1", "outcome"] == "captured, auth 88DA1C, settles 2026-01-05"   # Friday -> Monday
+        "PAY-3": "validate_card",
+    }  # a terminal error: nothing after it, no retry
+    assert table.loc["PAY-1", "outcome"] == "captured, auth 88DA1C, settles 2026-01-05"  # Friday -> Monday
     assert table.loc["PAY-2", "outcome"] == "payment PAY-2 declined: cross-border amount above 1,000 USD"
     assert table.loc["PAY-3", "outcome"] == "card number 411111******1112 fails its Luhn check digit"
 
@@ -52,5 +53,6 @@ def test_the_stored_definition_is_the_structure_the_lesson_draws(engine_clients)
 
 def test_the_cardholder_text_names_the_card_the_amount_and_the_authorisation():
     assert payments.notify_cardholder("P", 1250, "411111******1111", "88DA1C") == {
-        "sms": "Card ending 1111: 1,250.00 USD paid, auth 88DA1C"}
+        "sms": "Card ending 1111: 1,250.00 USD paid, auth 88DA1C"
+    }
     assert "pay_notify_cardholder" in payments.WORKERS

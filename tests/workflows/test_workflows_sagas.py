@@ -24,8 +24,7 @@ def test_every_failure_is_fully_compensated(engine, coordinate, fail_at):
 def test_success_moves_cash_and_shares_once(engine, coordinate):
     sagas.setup(engine)
     assert coordinate(engine, "S1", 50, 20)["outcome"] == "completed"
-    assert balances(engine) == {"buyer": {"cash": 9_000, "shares": 20},
-                                "seller": {"cash": 1_000, "shares": 80}}
+    assert balances(engine) == {"buyer": {"cash": 9_000, "shares": 20}, "seller": {"cash": 1_000, "shares": 80}}
 
 
 def test_retried_steps_and_compensations_are_idempotent(engine):
@@ -49,8 +48,9 @@ def test_orchestrator_log_holds_the_state_choreography_spreads_it(engine):
 
 def test_compare_runs_both_patterns_for_every_fault_and_both_end_consistent(engine):
     table = sagas.compare(engine, 50, 20)
-    assert table.index.tolist() == [(fault, pattern) for fault in ["none", *sagas.STEPS]
-                                    for pattern in ("orchestrate", "choreograph")]
+    assert table.index.tolist() == [
+        (fault, pattern) for fault in ["none", *sagas.STEPS] for pattern in ("orchestrate", "choreograph")
+    ]
     assert (table.loc["none", "outcome"] == "completed").all()
     assert (table.loc["none", "buyer cash"] == 9_000).all()
     failed = table[table.index.get_level_values("fault at") != "none"]
@@ -63,13 +63,12 @@ def test_compare_runs_both_patterns_for_every_fault_and_both_end_consistent(engi
 @pytest.mark.parametrize("price,quantity,refused", [(600, 20, "reserve_cash"), (50, 200, "reserve_securities")])
 def test_a_step_the_database_refuses_is_compensated_like_a_fault(engine, coordinate, price, quantity, refused):
     sagas.setup(engine)
-    result = coordinate(engine, "S1", price, quantity)             # more cash or shares than there are
+    result = coordinate(engine, "S1", price, quantity)  # more cash or shares than there are
     assert (result["outcome"], result["failed_step"]) == ("compensated", refused)
     assert balances(engine) == OPENING
 
 
 def test_the_trade_is_booked_on_its_date_and_settles_t_plus_1(engine):
     sagas.setup(engine)
-    sagas.orchestrate(engine, "S1", 50, 20, as_of="2026-01-02")    # a Friday
-    assert sagas.steps(engine, "S1")["detail"].tolist() == ["", "", "trade date 2026-01-02",
-                                                            "settled 2026-01-05 (T+1)"]
+    sagas.orchestrate(engine, "S1", 50, 20, as_of="2026-01-02")  # a Friday
+    assert sagas.steps(engine, "S1")["detail"].tolist() == ["", "", "trade date 2026-01-02", "settled 2026-01-05 (T+1)"]

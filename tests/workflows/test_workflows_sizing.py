@@ -17,10 +17,18 @@ def test_a_retry_redoes_the_failed_task_from_its_start_and_loses_nothing():
 
 def test_compare_counts_work_units_per_task_size():
     table = sizing.compare(1_000, [1_000, 100], fail_at=550, overhead=20)
-    assert table.loc[1_000].to_dict() == {"tasks scheduled": 2, "records processed": 1_550, "records redone": 550,
-                                          "total cost (record units)": 1_590}
-    assert table.loc[100].to_dict() == {"tasks scheduled": 11, "records processed": 1_050, "records redone": 50,
-                                         "total cost (record units)": 1_270}
+    assert table.loc[1_000].to_dict() == {
+        "tasks scheduled": 2,
+        "records processed": 1_550,
+        "records redone": 550,
+        "total cost (record units)": 1_590,
+    }
+    assert table.loc[100].to_dict() == {
+        "tasks scheduled": 11,
+        "records processed": 1_050,
+        "records redone": 50,
+        "total cost (record units)": 1_270,
+    }
 
 
 def test_expected_waste_is_lowest_between_the_extremes():
@@ -28,7 +36,7 @@ def test_expected_waste_is_lowest_between_the_extremes():
     total = waste[waste["cost"] == "waste: both together"].set_index("task size (records)")["record units"]
     assert total.idxmin() == 1_000
     redone = waste[waste["cost"].str.startswith("records redone")].set_index("task size (records)")["record units"]
-    assert redone.loc[10_000] == pytest.approx(4_999.5)        # a retry redoes half a task on average
+    assert redone.loc[10_000] == pytest.approx(4_999.5)  # a retry redoes half a task on average
 
 
 def test_failure_position_is_seeded_and_inside_the_load():

@@ -47,7 +47,7 @@ def test_speed_layer_and_kappa_consumer_are_equally_right_with_the_same_memory(l
 def test_the_defaults_are_the_usual_designs(log):
     """Lambda's speed layer is usually written without memory (its batch fixes it); Kappa's
     consumer must have it (nothing fixes it)."""
-    engine, events, late = log
+    engine, _events, late = log
     streams.lambda_batch(engine)
     streams.kappa_consume(engine)
     streams.append(engine, late)
@@ -98,16 +98,33 @@ def test_late_arrival_story_compares_like_with_like(engine):
     events = streams.make_events(seed=7, as_of="2026-01-02")
     early = int((events["arrival"] <= 4).sum())
     story = streams.late_arrival_story(engine, events, early_until=4)
-    assert story["work"] == {"lambda batch": early + len(events), "kappa": len(events),
-                             "lambda speed": len(events) - early, "kappa replay": len(events)}
+    assert story["work"] == {
+        "lambda batch": early + len(events),
+        "kappa": len(events),
+        "lambda speed": len(events) - early,
+        "kappa replay": len(events),
+    }
     assert story["wrong"].to_dict() == {
-        "no memory of versions": {"Lambda: after the speed layer": 1, "Lambda: after its next batch": 0,
-                                  "Kappa: after the consumer": 1, "Kappa: after a replay": 1},
-        "memory of versions": {"Lambda: after the speed layer": 0, "Lambda: after its next batch": 0,
-                               "Kappa: after the consumer": 0, "Kappa: after a replay": 0}}
+        "no memory of versions": {
+            "Lambda: after the speed layer": 1,
+            "Lambda: after its next batch": 0,
+            "Kappa: after the consumer": 1,
+            "Kappa: after a replay": 1,
+        },
+        "memory of versions": {
+            "Lambda: after the speed layer": 0,
+            "Lambda: after its next batch": 0,
+            "Kappa: after the consumer": 0,
+            "Kappa: after a replay": 0,
+        },
+    }
     errors = story["errors"]
-    assert sorted(errors["variant"].unique()) == ["Kappa, no memory", "Kappa, with memory",
-                                                  "Lambda, no memory", "Lambda, with memory"]
+    assert sorted(errors["variant"].unique()) == [
+        "Kappa, no memory",
+        "Kappa, with memory",
+        "Lambda, no memory",
+        "Lambda, with memory",
+    ]
     wrong = errors[errors["volume_error"] != 0]
     corrected = events[events["is_correction"]].iloc[0]
     replaced = events[(events["trade_id"] == corrected["trade_id"]) & ~events["is_correction"]].iloc[0]
@@ -116,5 +133,5 @@ def test_late_arrival_story_compares_like_with_like(engine):
     assert (wrong["volume_error"] == replaced["quantity"]).all()
     assert (wrong["window"] == f"{corrected['symbol']}\n{corrected['event_time']:%H:%M}").all()
     assert streams.compare(story["truth"], streams.truth(engine)).empty
-    again = streams.late_arrival_story(engine, events, early_until=4)       # it resets the log first
+    again = streams.late_arrival_story(engine, events, early_until=4)  # it resets the log first
     assert again["work"] == story["work"] and again["wrong"].equals(story["wrong"])

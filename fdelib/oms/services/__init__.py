@@ -28,6 +28,25 @@ from .notification import MESSAGES, notify
 from .order_request import MAX_LINES, MAX_QUANTITY, OrderRequest, parse_order
 from .payment import charge, refund
 
-__all__ = ["CARRIERS", "FAULTS", "MAX_LINES", "MAX_QUANTITY", "MESSAGES", "OrderRequest", "Refused", "TryAgain",
-           "acknowledge", "book_stock", "cancel", "cancel_delivery", "charge", "close", "fire_once", "notify",
-           "parse_order", "refund", "release_stock", "schedule_delivery"]
+__all__ = [
+    "CARRIERS",
+    "FAULTS",
+    "MAX_LINES",
+    "MAX_QUANTITY",
+    "MESSAGES",
+    "OrderRequest",
+    "Refused",
+    "TryAgain",
+    "acknowledge",
+    "book_stock",
+    "cancel",
+    "cancel_delivery",
+    "charge",
+    "close",
+    "fire_once",
+    "notify",
+    "parse_order",
+    "refund",
+    "release_stock",
+    "schedule_delivery",
+]

@@ -7,7 +7,6 @@ import sqlalchemy as sa
 from ... import db
 from ...errors import FdeError
 
-
 #: the faults a lesson can inject, and which service trips over each
 FAULTS = {
     "none": "every service succeeds",
@@ -31,8 +30,9 @@ def engine_or_default(engine: sa.Engine | None) -> sa.Engine:
     return engine or db.get_engine()
 
 
-def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False,
-               workflow_id: str | None = None) -> sa.Row | None:
+def lock_order(
+    conn: sa.Connection, order_id: str, missing_ok: bool = False, workflow_id: str | None = None
+) -> sa.Row | None:
     """The order's row, locked until the transaction ends.
 
     With ``workflow_id`` (what every workflow task passes), the order must be the one that
@@ -40,8 +40,11 @@ def lock_order(conn: sa.Connection, order_id: str, missing_ok: bool = False,
     client's conflicting request — can never charge, book, ship, close or tell anything
     about an order another workflow owns.
     """
-    row = conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"),
-                       {"o": order_id}).one_or_none() if isinstance(order_id, str) else None
+    row = (
+        conn.execute(sa.text("SELECT * FROM oms.orders WHERE order_id = :o FOR UPDATE"), {"o": order_id}).one_or_none()
+        if isinstance(order_id, str)
+        else None
+    )
     if row is None and not missing_ok:
         raise Refused(f"order {order_id} does not exist")
     if row is not None and not owns(row, workflow_id):
@@ -58,9 +61,13 @@ def owns(order: sa.Row, workflow_id: str | None) -> bool:
 def fire_once(order_id: str, fault: str, engine: sa.Engine | None = None) -> bool:
     """True the first time this order's fault fires, False ever after."""
     with engine_or_default(engine).begin() as conn:
-        order = conn.execute(sa.text("SELECT fault FROM oms.orders WHERE order_id = :o"),
-                             {"o": order_id}).first()
+        order = conn.execute(sa.text("SELECT fault FROM oms.orders WHERE order_id = :o"), {"o": order_id}).first()
         if order is None or order.fault != fault:
             return False
-        return conn.execute(sa.text("INSERT INTO oms.fired_faults VALUES (:o, :f) ON CONFLICT DO NOTHING "
-                                    "RETURNING 1"), {"o": order_id, "f": fault}).first() is not None
+        return (
+            conn.execute(
+                sa.text("INSERT INTO oms.fired_faults VALUES (:o, :f) ON CONFLICT DO NOTHING RETURNING 1"),
+                {"o": order_id, "f": fault},
+            ).first()
+            is not None
+        )

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 
 from .common import Refused, engine_or_default, lock_order
 
-
 MESSAGES = {
     "received": "We have received your order {order_id}.",
     "completed": "Your order {order_id} is on its way.",
@@ -22,8 +21,13 @@ MESSAGES = {
 REQUIRES = {"received": None, "completed": "COMPLETED", "cancelled": "CANCELLED"}
 
 
-def notify(order_id: str, stage: str, reason: str | None = None, workflow_id: str | None = None,
-           engine: sa.Engine | None = None) -> dict[str, Any]:
+def notify(
+    order_id: str,
+    stage: str,
+    reason: str | None = None,
+    workflow_id: str | None = None,
+    engine: sa.Engine | None = None,
+) -> dict[str, Any]:
     """Tell the customer about a stage of their order (once per stage)."""
     if stage not in MESSAGES:
         raise Refused(f"unknown notification stage {stage!r}; one of {', '.join(MESSAGES)}")
@@ -31,9 +35,12 @@ def notify(order_id: str, stage: str, reason: str | None = None, workflow_id: st
     with engine_or_default(engine).begin() as conn:
         order = lock_order(conn, order_id, workflow_id=workflow_id)
         if REQUIRES[stage] not in (None, order.status):
-            raise Refused(f"order {order_id} is {order.status}: the customer cannot be sent the "
-                          f"{stage!r} message")
-        conn.execute(sa.text("INSERT INTO oms.notifications (order_id, stage, message) VALUES (:o, :s, :m) "
-                             "ON CONFLICT (order_id, stage) DO NOTHING"),
-                     {"o": order_id, "s": stage, "m": message})
+            raise Refused(f"order {order_id} is {order.status}: the customer cannot be sent the {stage!r} message")
+        conn.execute(
+            sa.text(
+                "INSERT INTO oms.notifications (order_id, stage, message) VALUES (:o, :s, :m) "
+                "ON CONFLICT (order_id, stage) DO NOTHING"
+            ),
+            {"o": order_id, "s": stage, "m": message},
+        )
     return {"stage": stage, "message": message}

@@ -20,9 +20,9 @@ from typing import Any
 
 from .common import FAULTS, Refused
 
-MAX_QUANTITY = 1000          # units of one product in one order
-MAX_LINES = 50               # products in one order
-MAX_AMOUNT = Decimal("9999999999.99")   # what oms.orders.amount (numeric(12,2)) holds
+MAX_QUANTITY = 1000  # units of one product in one order
+MAX_LINES = 50  # products in one order
+MAX_AMOUNT = Decimal("9999999999.99")  # what oms.orders.amount (numeric(12,2)) holds
 REQUIRED = ("order_id", "customer_id", "items", "amount", "address", "received_at")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
@@ -33,8 +33,8 @@ class OrderRequest:
 
     order_id: str
     customer_id: str
-    items: tuple[tuple[str, int], ...]      # (sku, quantity), sorted by sku
-    amount: Decimal                          # the total the client states, in cents
+    items: tuple[tuple[str, int], ...]  # (sku, quantity), sorted by sku
+    amount: Decimal  # the total the client states, in cents
     address: str
     received_at: dt.datetime
     fault: str | None = None
@@ -58,16 +58,23 @@ def parse_order(order: Any) -> OrderRequest:
     fault = order.get("fault") or None
     if fault is not None and fault not in FAULTS:
         raise Refused(f"{label}: unknown fault {fault!r}; one of {', '.join(FAULTS)}")
-    return OrderRequest(order_id=order_id, customer_id=_identifier(order["customer_id"], "customer_id", label),
-                        items=_items(order["items"], label), amount=_amount(order["amount"], label),
-                        address=_address(order["address"], label),
-                        received_at=_timestamp(order["received_at"], label), fault=fault)
+    return OrderRequest(
+        order_id=order_id,
+        customer_id=_identifier(order["customer_id"], "customer_id", label),
+        items=_items(order["items"], label),
+        amount=_amount(order["amount"], label),
+        address=_address(order["address"], label),
+        received_at=_timestamp(order["received_at"], label),
+        fault=fault,
+    )
 
 
 def _identifier(value: Any, field: str, label: str) -> str:
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise Refused(f"{label}: {field} must be 1-64 letters, digits or . _ : - (starting with a "
-                      f"letter or digit), got {_show(value)}")
+        raise Refused(
+            f"{label}: {field} must be 1-64 letters, digits or . _ : - (starting with a "
+            f"letter or digit), got {_show(value)}"
+        )
     return value
 
 
@@ -82,18 +89,22 @@ def _items(value: Any, label: str) -> tuple[tuple[str, int], ...]:
             raise Refused(f"{label}: item {position} must be an object with sku and quantity, got {_show(item)}")
         sku = _identifier(item["sku"], f"the sku of item {position}", label)
         if sku in seen:
-            raise Refused(f"{label}: {sku} appears twice (items {list(seen).index(sku) + 1} and {position}); "
-                          "state each product once, with its total quantity")
+            raise Refused(
+                f"{label}: {sku} appears twice (items {list(seen).index(sku) + 1} and {position}); "
+                "state each product once, with its total quantity"
+            )
         seen[sku] = _quantity(item["quantity"], sku, label)
     return tuple(sorted(seen.items()))
 
 
 def _quantity(value: Any, sku: str, label: str) -> int:
     whole = (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, float) and value.is_integer())     # JSON's 2.0 is the number 2
+        isinstance(value, float) and value.is_integer()
+    )  # JSON's 2.0 is the number 2
     if not whole or not 1 <= value <= MAX_QUANTITY:
-        raise Refused(f"{label}: the quantity of {sku} must be a whole number from 1 to {MAX_QUANTITY}, "
-                      f"got {_show(value)}")
+        raise Refused(
+            f"{label}: the quantity of {sku} must be a whole number from 1 to {MAX_QUANTITY}, got {_show(value)}"
+        )
     return int(value)
 
 
@@ -132,8 +143,10 @@ def _timestamp(value: Any, label: str) -> dt.datetime:
     except ValueError:
         at = None
     if at is None or at.tzinfo is None or not 2000 <= at.year <= 2100:
-        raise Refused(f"{label}: received_at must be an ISO 8601 time with its UTC offset between the years "
-                      f"2000 and 2100, e.g. 2026-01-02T10:00:00+00:00, got {_show(value)}")
+        raise Refused(
+            f"{label}: received_at must be an ISO 8601 time with its UTC offset between the years "
+            f"2000 and 2100, e.g. 2026-01-02T10:00:00+00:00, got {_show(value)}"
+        )
     return at
 
 
