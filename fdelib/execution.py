@@ -269,6 +269,11 @@ def run_kernel(argv: list[str], env: dict[str, str], cwd: str, owner: int, stder
         del sys.modules[name]  # the runner's: the notebook imports fdelib afresh
     if "numpy" in sys.modules:  # random's state is reseeded at fork; NumPy's legacy one is not
         sys.modules["numpy"].random.seed()
+    if "pandas" in sys.modules:
+        # pandas decides display.max_columns when it is imported: 0 ("fit the terminal") outside
+        # a Jupyter kernel, as in the fork server; 20 in one. A kernel's tables must look as they
+        # do in any kernel (nbval's, JupyterLab's), so give it the kernel's value.
+        sys.modules["pandas"].set_option("display.max_columns", 20)
     threading.Thread(target=_exit_without, args=(owner,), name="fde-kernel-owner", daemon=True).start()
     sys.argv = [argv[1], *argv[2:]]
     runpy.run_module(argv[1], run_name="__main__", alter_sys=True)

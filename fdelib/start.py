@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from . import db
+from . import db, params
 from .config import Settings, get_settings
 
 SCHEMA_SQL = """
@@ -70,6 +70,14 @@ def sessions(as_of: str, days: int, exchange: str = "XNYS") -> list:
         calendar = xcals.get_calendar(exchange)
     last = calendar.date_to_session(pd.Timestamp(as_of), direction="previous")
     return list(calendar.sessions_window(last, -days).date)
+
+
+#: what 00_start_here's parameters may be (checked at its top by fdelib.params)
+PARAMETERS = {
+    "seed": params.Integer(0),
+    "as_of": params.Date(),
+    "days": params.Integer(2, 250, why="a return needs two sessions"),
+}
 
 
 def sample_prices(seed: int, as_of: str, days: int, symbols: tuple[str, ...] = ("ACME", "GLOBX")) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 import datetime as dt
 from pathlib import Path
 
@@ -40,6 +41,10 @@ class Case:
 
 
 CASES = [
+    Case("00_start_here",
+         good={"seed": 7, "as_of": "2025-12-31", "days": 10},
+         bad={"days": (1, "days = 1: out of range; allowed: a whole number from 2 to 250 (a return needs two sessions)"),
+              "as_of": ("yesterday", "as_of = 'yesterday': not a date")}),
     Case("01_workflows/01_workflow_dags",
          good={"seed": 7, "as_of": "2025-06-30", "days": 3, "payment_amount": 6_000},
          bad={"days": (1, "days = 1: out of range; allowed: a whole number from 2 to 250"),
@@ -143,8 +148,8 @@ def test_every_declared_parameter_is_checked_and_used(case):
     namespace = _run_cells(cells, at, {})                       # the defaults pass their own check
     spec = _spec(check_cell, namespace)
     assert set(spec) == declared, "the check covers exactly the declared parameters"
-    later = "\n".join(cells[at + 2:])
-    used = {node.id for node in ast.walk(ast.parse(_without_magics(later)))
+    later = "\n".join(_without_magics(cell) for cell in cells[at + 2:])
+    used = {node.id for node in ast.walk(ast.parse(later))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert declared <= used, f"declared but never used: {sorted(declared - used)}"
 
@@ -201,4 +206,10 @@ def _spec(check_cell: str, namespace: dict) -> dict:
 
 
 def _without_magics(source: str) -> str:
+    """A cell as Python: line magics and shell escapes dropped; a cell magic's body (%%sql) is
+    not Python, so the whole cell is — except the variables it names with ``{name}`` or ``:name``,
+    which count as uses."""
+    if source.lstrip().startswith("%%"):
+        names = re.findall(r"\{([A-Za-z_]\w*)\}|(?<![:\w]):([A-Za-z_]\w*)", source)
+        return "\n".join(a or b for a, b in names)
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..config import Settings, get_settings
+from ..errors import FdeError
 
 ROLE = "learner"
 SCHEMA = "practice"
@@ -59,7 +60,7 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
         reason = f"the application role is itself named {ROLE}"
     else:
         try:
-            db.run_sql_file(_HERE / "learner.sql", engine, {"password": password})
+            db.run_sql_file(_HERE / "learner.sql", _setup_engine(engine), {"password": password, "app_role": me})
             _grant(engine)
         except psycopg2.Error as exc:
             if exc.pgcode != "42501":  # insufficient_privilege: anything else is a bug
@@ -68,6 +69,15 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
             reason = f"the application role {me} may not set up the role {ROLE} ({first})"
     _UNAVAILABLE[str(engine.url)] = reason
     return reason
+
+
+def _setup_engine(engine: sa.Engine) -> sa.Engine:
+    """Who creates the role: the privileged set-up login (the application role has no
+    CREATEROLE), or, on a server without one configured, the application role itself."""
+    try:
+        return db.get_admin_engine(engine)
+    except FdeError:
+        return engine
 
 
 def role(engine: sa.Engine | None = None) -> str | None:
@@ -116,7 +126,9 @@ def refresh(engine: sa.Engine | None = None) -> bool:
 
 
 def _grant(engine: sa.Engine) -> None:
-    db.run_sql_file(_HERE / "grants.sql", engine, {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)})
+    # by the set-up login too: the course's tables have several owners (the bank's is a NOLOGIN
+    # role of its own), and the course decides what its learners read
+    db.run_sql_file(_HERE / "grants.sql", _setup_engine(engine), {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)})
 
 
 def unreadable(engine: sa.Engine | None = None) -> list[str]:

@@ -120,14 +120,30 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
     assert isinstance(refused, sqlcheck.SqlError) and refused.sqlstate == "42501"
 
 
-def test_without_createrole_checks_run_as_the_application_role(engine, settings):
-    """An external server's application role may not create roles: %%sql cells and checks
-    then run as that role (still in rolled-back transactions), and say so once."""
+def test_the_learner_role_is_set_up_by_the_privileged_login_not_the_application_role(engine):
+    """The notebooks' role has no CREATEROLE (least privilege): the role is created through the
+    set-up login and granted to the application role, which may SET ROLE to it only."""
+    assert learner.setup(engine) is None
+    assert db.read_scalar("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user", engine=engine) is False
+    assert db.read_scalar(
+        "SELECT pg_has_role(current_user, 'learner', 'SET') AND NOT pg_has_role(current_user, 'learner', 'USAGE')",
+        engine=engine,
+    )
+
+
+def test_without_createrole_checks_run_as_the_application_role(engine, settings, monkeypatch):
+    """An external server without a privileged login (no DATABASE_ADMIN_URL) whose application
+    role may not create roles: %%sql cells and checks then run as that role (still in
+    rolled-back transactions), and say so once."""
     import psycopg2
     import sqlalchemy as sa
 
     from fdelib import stack
+    from fdelib.errors import FdeError
     from fdelib.practice import sqlcheck
+
+    def no_admin(engine, role=None):
+        raise FdeError("this needs an administrator connection to the database: set DATABASE_ADMIN_URL")
 
     learner.setup(engine)
     admin = psycopg2.connect(stack.admin_url(settings).replace("postgresql+psycopg2://", "postgresql://"))
@@ -141,6 +157,7 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings)
         sa.make_url(str(engine.url.render_as_string(hide_password=False))).set(username="practice_plain"),
         poolclass=sa.pool.NullPool,
     )
+    monkeypatch.setattr(db, "get_admin_engine", no_admin)
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None
