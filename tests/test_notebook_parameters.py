@@ -69,6 +69,16 @@ CASES = [
          good={"seed": 7, "as_of": "2025-06-30", "months": 13, "faults": ["stale", "duplicate"]},
          bad={"months": (6, "months = 6: out of range; allowed: a whole number from 13 to 60 (the quality gate"),
               "faults": (["gaps"], "item 0 ('gaps') is not allowed (did you mean 'gap'?)")}),
+    Case("02_bank_db/03_constraints",
+         good={"seed": 7, "as_of": "2025-06-30", "customers": 150},
+         bad={"customers": (50, "customers = 50: out of range; allowed: a whole number from 100 to 20000"),
+              "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date")}),
+    Case("02_bank_db/04_concurrency",
+         good={"seed": 3, "as_of": "2025-12-31", "customers": 200, "workers": 4, "transfers": 300,
+               "hot_accounts": 10, "hostile": 0.1},
+         bad={"workers": (1, "workers = 1: out of range; allowed: a whole number from 2 to 32 (a race needs two"),
+              "hostile": (1.5, "hostile = 1.5: out of range; allowed: a number from 0 to 1"),
+              "hot_accounts": ("40", "hot_accounts = '40': not a whole number")}),
 ]
 IDS = [case.notebook for case in CASES]
 
@@ -143,7 +153,7 @@ def test_every_declared_parameter_is_checked_and_used(case):
     namespace = _run_cells(cells, at, {})                       # the defaults pass their own check
     spec = _spec(check_cell, namespace)
     assert set(spec) == declared, "the check covers exactly the declared parameters"
-    later = "\n".join(cells[at + 2:])
+    later = "\n".join(c for c in cells[at + 2:] if not c.lstrip().startswith("%%"))   # (a %%sql cell is SQL)
     used = {node.id for node in ast.walk(ast.parse(_without_magics(later)))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert declared <= used, f"declared but never used: {sorted(declared - used)}"
