@@ -75,28 +75,26 @@ def _call(conn, race: Race) -> str:
         return f"failed: {error.message}"
 
 
-def run_race(script: str, race: Race, engine=None) -> tuple | sqlcheck.SqlError:
-    """(A's result, B's result, B waited for A, final balance) of one race, or why the
-    script could not be installed."""
+def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlcheck.SqlError:
+    """Per race, (A's result, B's result, B waited for A, final balance); or why the script
+    could not be installed. One scratch schema and one pair of sessions serve every race."""
     refused = sqlcheck.forbidden(script) or _only_functions(script)
     if refused:
         return refused
     engine = engine or db.get_engine()
     role = learner.role(engine)
     setup = _connect(engine, "public", None)
-    schema = setup.cursor()
-    schema.execute("SELECT 'practice_race_' || pg_backend_pid()")
-    name = schema.fetchone()[0]
-    setup.cursor().execute(f'CREATE SCHEMA "{name}"' + (f" AUTHORIZATION {role}" if role else ""))
+    with setup.cursor() as cur:
+        cur.execute("SELECT 'practice_race_' || pg_backend_pid()")
+        name = cur.fetchone()[0]
+        cur.execute(f'CREATE SCHEMA "{name}"' + (f" AUTHORIZATION {role}" if role else ""))
+        if role:
+            cur.execute(f"SET ROLE {role}")
+        cur.execute(f'SET search_path = "{name}", public')
+        cur.execute(ACCOUNTS)
     setup.commit()
     sessions = []
     try:
-        with setup.cursor() as cur:
-            if role:
-                cur.execute(f"SET ROLE {role}")
-            cur.execute(f'SET search_path = "{name}", public')
-            cur.execute(ACCOUNTS + f"INSERT INTO accounts VALUES (1, {race.balance});")
-        setup.commit()
         try:
             with setup.cursor() as cur:
                 cur.execute(script)
@@ -104,36 +102,47 @@ def run_race(script: str, race: Race, engine=None) -> tuple | sqlcheck.SqlError:
         except Exception as exc:   # the learner's script failed: that is an answer too
             setup.rollback()
             return sqlcheck._error(exc)
-        a, b = _connect(engine, name, role), _connect(engine, name, role)
-        sessions = [a, b]
-        with b.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            b_pid = cur.fetchone()[0]
-        got: dict[str, str] = {}
-        first = _call(a, race)                          # A's transaction stays open (its locks held)
-        thread = threading.Thread(target=lambda: got.update(b=_call(b, race)), daemon=True)
-        thread.start()
-        waited = _wait_for_lock(setup, b_pid, thread)
-        a.commit()
-        thread.join(15)
-        if thread.is_alive():   # (the session timeouts end it before this)
-            return sqlcheck.SqlError("57014", "the second session never finished")
-        b.commit()
-        with setup.cursor() as cur:
-            cur.execute("SELECT balance FROM accounts WHERE account_id = 1")
-            balance = f"{cur.fetchone()[0]:.2f}"
-        setup.commit()
-        return first, got.get("b", "failed"), waited, balance
+        sessions = [_connect(engine, name, role), _connect(engine, name, role)]
+        results = []
+        for race in races:
+            with setup.cursor() as cur:
+                cur.execute("DELETE FROM accounts; INSERT INTO accounts VALUES (1, %s::numeric)", (race.balance,))
+            setup.commit()
+            result = _race(setup, *sessions, race)
+            if isinstance(result, sqlcheck.SqlError):
+                return result
+            results.append(result)
+        return tuple(results)
     finally:
         for conn in sessions:
             conn.close()
         setup.rollback()
-        with setup.cursor() as cur:
-            if role:   # the role owns the schema; the application role may act as it
-                cur.execute(f"SET ROLE {role}")
+        with setup.cursor() as cur:   # (as the role that owns the schema, when there is one)
             cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         setup.commit()
         setup.close()
+
+
+def _race(setup, a, b, race: Race) -> tuple | sqlcheck.SqlError:
+    with b.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        b_pid = cur.fetchone()[0]
+    b.commit()
+    got: dict[str, str] = {}
+    first = _call(a, race)                          # A's transaction stays open (its locks held)
+    thread = threading.Thread(target=lambda: got.update(b=_call(b, race)), daemon=True)
+    thread.start()
+    waited = _wait_for_lock(setup, b_pid, thread)
+    a.commit()
+    thread.join(15)
+    if thread.is_alive():   # (the session timeouts end it before this)
+        return sqlcheck.SqlError("57014", "the second session never finished")
+    b.commit()
+    with setup.cursor() as cur:
+        cur.execute("SELECT balance FROM accounts WHERE account_id = 1")
+        balance = f"{cur.fetchone()[0]:.2f}"
+    setup.commit()
+    return first, got.get("b", "failed"), waited, balance
 
 
 def _only_functions(script: str) -> sqlcheck.SqlError | None:
@@ -176,13 +185,7 @@ class ConcurrentCalls(SqlQuery):
         self.kind = "sql-concurrent"
 
     def behaviour(self, answer):
-        results = []
-        for race in self.races:
-            result = run_race(answer, race)
-            if isinstance(result, sqlcheck.SqlError):
-                return result
-            results.append(result)
-        return tuple(results)
+        return run_races(answer, self.races)
 
     def expected(self):
         reference = self.reference or sqlcheck.strip_magic(_solution(self.id))

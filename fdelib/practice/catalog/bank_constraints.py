@@ -47,6 +47,8 @@ class RefusingScript(SqlScript):
     """A constraint or trigger script whose refusals must also carry the right SQLSTATE:
     says so plainly when a probe is refused with another one."""
 
+    cache_expected = True    # (a class attribute: the fixture is all the reference reads)
+
     def difference(self, got, expected):
         if not isinstance(got, sqlcheck.SqlError):
             for probe, mine, theirs in zip(self.probes, got, expected, strict=True):
