@@ -164,7 +164,8 @@ def _wait_for_lock(monitor, pid: int, thread: threading.Thread) -> bool:
     deadline = time.monotonic() + WAIT_FOR_LOCK
     while time.monotonic() < deadline and thread.is_alive():
         with monitor.cursor() as cur:
-            cur.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,))
+            # (pg_locks is readable by every role; pg_stat_activity hides other users' waits)
+            cur.execute("SELECT cardinality(pg_blocking_pids(%s)) > 0", (pid,))
             row = cur.fetchone()
         monitor.commit()
         if row and row[0]:
