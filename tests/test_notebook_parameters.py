@@ -74,6 +74,16 @@ CASES = [
          good={"seed": 7, "as_of": "2025-06-30", "months": 13, "faults": ["stale", "duplicate"]},
          bad={"months": (6, "months = 6: out of range; allowed: a whole number from 13 to 60 (the quality gate"),
               "faults": (["gaps"], "item 0 ('gaps') is not allowed (did you mean 'gap'?)")}),
+    Case("02_bank_db/03_constraints",
+         good={"seed": 7, "as_of": "2025-06-30", "customers": 150},
+         bad={"customers": (50, "customers = 50: out of range; allowed: a whole number from 100 to 20000"),
+              "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date")}),
+    Case("02_bank_db/04_concurrency",
+         good={"seed": 3, "as_of": "2025-12-31", "customers": 200, "workers": 4, "transfers": 300,
+               "hot_accounts": 10, "hostile": 0.1},
+         bad={"workers": (1, "workers = 1: out of range; allowed: a whole number from 2 to 32 (a race needs two"),
+              "hostile": (1.5, "hostile = 1.5: out of range; allowed: a number from 0 to 1"),
+              "hot_accounts": ("40", "hot_accounts = '40': not a whole number")}),
 ]
 IDS = [case.notebook for case in CASES]
 

@@ -14,6 +14,7 @@ An exercise's answer cell starts with ``%%sql --save ID``: jupysql keeps the tex
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -36,6 +37,9 @@ def switch_off_telemetry() -> None:
 def load(shell) -> None:
     """Load jupysql into ``shell`` and connect it as the learner."""
     switch_off_telemetry()
+    # jupysql parses each cell with sqlglot, which warns that a PL/pgSQL body ($$ ... $$) is
+    # "unsupported syntax" and falls back to sending it as is (which is right): not for learners.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
     from . import learner
 
     why_not = learner.unavailable()
