@@ -43,11 +43,13 @@ def load(client: alphavantage.Client, symbol: str, month: str, interval: str = "
     payload = fetch(client, symbol, month, interval, extended_hours=True)
     days = sessions(month).tail(last)
     series = payload[f"Time Series ({interval})"]
-    bars = pd.DataFrame([{"symbol": symbol, "bar_time": pd.Timestamp(t, tz=TZ),
-                          **{name: float(bar[key]) for name, key in zip(("open", "high", "low", "close"),
-                                                                        alphavantage.PRICES, strict=True)},
-                          "volume": int(bar["5. volume"])} for t, bar in series.items()])
-    bars = bars[bars["bar_time"].dt.date.isin(set(days["session"]))].sort_values("bar_time", ignore_index=True)
+    wanted = {day.isoformat() for day in days["session"]}
+    bars = pd.DataFrame([(t, *(float(bar[key]) for key in alphavantage.PRICES), int(bar["5. volume"]))
+                         for t, bar in series.items() if t[:10] in wanted],
+                        columns=["bar_time", "open", "high", "low", "close", "volume"])
+    bars["bar_time"] = pd.to_datetime(bars["bar_time"]).dt.tz_localize(TZ)       # vectorised: one zone lookup
+    bars = bars.assign(symbol=symbol)[["symbol", "bar_time", "open", "high", "low", "close", "volume"]]
+    bars = bars.sort_values("bar_time", ignore_index=True)
     first = pd.Timestamp(days["session"].iloc[-1], tz=TZ) + pd.Timedelta(hours=20, minutes=30)   # after the last bar
     refetched = bars[bars["bar_time"] >= pd.Timestamp(days["session"].iloc[-1], tz=TZ) + pd.Timedelta(hours=12)]
     refetched = refetched.assign(ingested_at=first + pd.Timedelta(days=1))
