@@ -84,6 +84,24 @@ CASES = [
          bad={"workers": (1, "workers = 1: out of range; allowed: a whole number from 2 to 32 (a race needs two"),
               "hostile": (1.5, "hostile = 1.5: out of range; allowed: a number from 0 to 1"),
               "hot_accounts": ("40", "hot_accounts = '40': not a whole number")}),
+    # symbol=MSFT is not in symbols: the notebook loads it first and the explorer offers it too
+    Case("03_etl/01_market_data_etl",
+         good={"seed": 3, "as_of": "2025-12-15", "symbols": ["GLOBX"], "month": "2025-10", "interval": "15min",
+               "symbol": "MSFT", "faulty": "UMBRELLA", "faults": ["duplicates", "missing"]},
+         bad={"interval": ("5m", "interval = '5m': not allowed (did you mean '5min'?)"),
+              "month": ("2026-01", "month = '2026-01': not over by as_of = '2026-01-02'"),
+              "faults": (["malformed"], "item 0 ('malformed') is not allowed"),
+              "faulty": ("ACME", "faulty = 'ACME': it is also loaded without faults"),
+              "symbols": ("ACME", "symbols = 'ACME': not a list")}),
+    # runs Mage (`mage run`) twice: about a minute more than the other cases
+    Case("03_etl/02_etl_on_mage",
+         good={"seed": 3, "as_of": "2025-12-15", "symbol": "GLOBX", "month": "2025-10", "interval": "15min"},
+         bad={"month": ("2025-13", "month = '2025-13': not a month"),
+              "symbol": ("acme", "symbol = 'acme': not a ticker")}),
+    Case("05_refdata/01_security_master",
+         good={"seed": 7, "as_of": "2025-11-03", "later": "2025-12-01", "lookup": "ATLAUS9M"},
+         bad={"later": ("2026-01-02", "later = '2026-01-02': not after as_of = '2026-01-02'"),
+              "lookup": ("US0378331006", "lookup = 'US0378331006': not a valid LEI, ISIN, FIGI, BIC or PermID")}),
 ]
 IDS = [case.notebook for case in CASES]
 

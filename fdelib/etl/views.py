@@ -167,7 +167,8 @@ def _figure_output(fig, label: str) -> dict:
 
 def explorer(symbols: list[str], month: str, symbol: str | None = None, engine: sa.Engine | None = None):
     """A dropdown of the loaded symbols over the month's chart, drawn for the current choice from
-    the start and redrawn on every change.
+    the start and redrawn on every change. ``symbol`` (the one it starts on) is offered even when
+    ``symbols`` lacks it: the lesson loads it first, then the others.
 
     The chart goes into the widget's state, not into the cell's output: a headless run (nbval,
     papermill) stores the same short text for the cell however the chart looks."""
@@ -177,6 +178,7 @@ def explorer(symbols: list[str], month: str, symbol: str | None = None, engine: 
         def __repr__(self) -> str:        # the cell's text output: stable, no widget internals
             return f"explorer of {month}: {', '.join(symbols)} (showing {choice.value})"
 
+    symbols = list(symbols) + ([symbol] if symbol and symbol not in symbols else [])   # the one it starts on too
     choice = widgets.Dropdown(options=symbols, value=symbol or symbols[0], description="symbol")
     out = widgets.Output()
 

@@ -94,3 +94,54 @@ BEGIN
         UPDATE refdata.xref SET from_id = from_id || 'XXX' WHERE kind = 'BIC-LEI' AND length(from_id) = 8;
     END IF;
 END $$;
+
+-- Code lists (fdelib/refdata/codes.py): countries (ISO 3166-1) and currencies (ISO 4217) from
+-- pycountry, markets (ISO 10383 MICs) from the registration authority's file. Instruments and
+-- markets link to them with foreign keys: an unknown code is refused.
+CREATE TABLE IF NOT EXISTS refdata.countries (
+    alpha_2 char(2) PRIMARY KEY CHECK (alpha_2 ~ '^[A-Z]{2}$'),
+    alpha_3 char(3) NOT NULL UNIQUE,
+    numeric char(3) NOT NULL,
+    name    text NOT NULL,
+    source  text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refdata.currencies (
+    code    char(3) PRIMARY KEY CHECK (code ~ '^[A-Z]{3}$'),
+    numeric char(3) NOT NULL,
+    name    text NOT NULL,
+    source  text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS refdata.markets (
+    mic           char(4) PRIMARY KEY CHECK (mic ~ '^[A-Z0-9]{4}$'),
+    operating_mic char(4) NOT NULL REFERENCES refdata.markets (mic),    -- itself, for an operating MIC
+    kind          text NOT NULL CHECK (kind IN ('OPRT', 'SGMT')),     -- operating MIC or a segment of one
+    name          text NOT NULL,
+    category      text,            -- RMKT regulated market, MLTF multilateral trading facility, ... NSPD not said
+    acronym       text,
+    country       char(2) NOT NULL REFERENCES refdata.countries (alpha_2),
+    city          text NOT NULL,
+    status        text NOT NULL CHECK (status IN ('ACTIVE', 'UPDATED', 'EXPIRED')),
+    created_on    date,
+    updated_on    date,
+    expires_on    date,
+    source        text NOT NULL,
+    CHECK ((kind = 'OPRT') = (operating_mic = mic))
+);
+CREATE INDEX IF NOT EXISTS markets_country_idx ON refdata.markets (country);
+
+-- an instrument's venue and trading currency (earlier versions had neither: added, then linked)
+ALTER TABLE refdata.instruments ADD COLUMN IF NOT EXISTS mic char(4);
+ALTER TABLE refdata.instruments ADD COLUMN IF NOT EXISTS currency char(3);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'refdata.instruments'::regclass
+                   AND conname = 'instruments_mic_fkey') THEN
+        ALTER TABLE refdata.instruments ADD CONSTRAINT instruments_mic_fkey
+            FOREIGN KEY (mic) REFERENCES refdata.markets (mic);
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'refdata.instruments'::regclass
+                   AND conname = 'instruments_currency_fkey') THEN
+        ALTER TABLE refdata.instruments ADD CONSTRAINT instruments_currency_fkey
+            FOREIGN KEY (currency) REFERENCES refdata.currencies (code);
+    END IF;
+END $$;

@@ -21,17 +21,24 @@ from tqdm.auto import tqdm
 from .. import db
 from ..config import PERMID_LEVELS, get_settings
 from ..errors import FdeError
+from . import codes
 from .identifiers import InvalidIdentifier, bic11, is_valid, validate
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 ENTITY_COLUMNS = ["lei", "legal_name", "country", "city", "status", "registered_on"]
 FIGI_CHECKS = {"figi": "FIGI", "composite_figi": "FIGI", "share_class_figi": "FIGI"}
 REFUSED_JOBS = "OpenFIGI /v3/mapping"        # refdata.rejects' source for jobs OpenFIGI refused
-INSTRUMENT_COLUMNS = ["figi", "composite_figi", "share_class_figi", "ticker", "exch_code", "security_type", "name"]
+# mic and currency: the listing's venue (ISO 10383) and trading currency (ISO 4217), linked to the
+# code lists by foreign keys (None when the source did not say)
+INSTRUMENT_COLUMNS = ["figi", "composite_figi", "share_class_figi", "ticker", "exch_code", "security_type", "name",
+                      "mic", "currency"]
 
 
 def setup(engine: sa.Engine | None = None) -> None:
-    db.run_sql_file(SCHEMA_SQL, engine or db.get_engine())
+    """The schema (idempotent) and its code lists: countries, currencies, markets (:mod:`.codes`)."""
+    engine = engine or db.get_engine()
+    db.run_sql_file(SCHEMA_SQL, engine)
+    codes.load(engine)
 
 
 def reset(engine: sa.Engine | None = None) -> None:
@@ -154,11 +161,16 @@ def upsert_entities(frame: pd.DataFrame, *, as_of: str, source: str = "GLEIF",
 
 def upsert_instruments(frame: pd.DataFrame, *, as_of: str, source: str = "OpenFIGI",
                        engine: sa.Engine | None = None) -> dict[str, int]:
+    """Instruments (OpenFIGI's fields; ``mic`` and ``currency`` optional): FIGIs validated, an
+    unknown MIC or currency refused whole, naming the code (the foreign keys to the code lists)."""
     engine = engine or db.get_engine()
-    with engine.begin() as conn:
-        good = _valid(frame[INSTRUMENT_COLUMNS], FIGI_CHECKS, source, as_of, conn,
-                      optional=("composite_figi", "share_class_figi"))
-        return _versioned_upsert(conn, good, "instruments", "figi", INSTRUMENT_COLUMNS, source, as_of)
+    try:
+        with engine.begin() as conn:
+            good = _valid(frame.reindex(columns=INSTRUMENT_COLUMNS), FIGI_CHECKS, source, as_of, conn,
+                          optional=("composite_figi", "share_class_figi"))
+            return _versioned_upsert(conn, good, "instruments", "figi", INSTRUMENT_COLUMNS, source, as_of)
+    except sa.exc.IntegrityError as error:
+        raise codes.refusal(error) from None
 
 
 def load_mapping(frame: pd.DataFrame, kind: str, *, as_of: str, source: str = "GLEIF",
@@ -238,7 +250,10 @@ def load_figi_results(jobs: list[dict], results: list[dict], *, as_of: str,
             instruments.append({"figi": record["figi"], "composite_figi": record.get("compositeFIGI"),
                                 "share_class_figi": record.get("shareClassFIGI"), "ticker": record.get("ticker"),
                                 "exch_code": record.get("exchCode"), "security_type": record.get("securityType"),
-                                "name": record.get("name")})
+                                "name": record.get("name"),
+                                # OpenFIGI answers with Bloomberg's exchange code, not a MIC: a job that
+                                # asked for a venue (micCode) and a currency got that listing
+                                "mic": job.get("micCode"), "currency": job.get("currency")})
             if job["idType"] == "ID_ISIN":
                 links.append({"ISIN": job["idValue"], "FIGI": record["figi"]})
     engine = engine or db.get_engine()
@@ -351,7 +366,7 @@ def security_master(identifier: str, engine: sa.Engine | None = None) -> dict[st
         WHERE x.kind = 'ISIN-FIGI'
         ORDER BY 1, 2""", {"l": lei}, engine=engine)
     instruments = db.read_frame("""
-        SELECT i.figi, i.ticker, i.exch_code, i.security_type, f.from_id AS isin
+        SELECT i.figi, i.ticker, i.exch_code, i.mic, i.currency, i.security_type, f.from_id AS isin
         FROM refdata.instruments i JOIN refdata.xref f ON f.kind = 'ISIN-FIGI' AND f.to_id = i.figi
         JOIN refdata.xref l ON l.kind = 'ISIN-LEI' AND l.from_id = f.from_id AND l.to_id = :l
         WHERE i.valid_to IS NULL AND f.retired_on IS NULL AND l.retired_on IS NULL ORDER BY i.ticker, i.figi""", {"l": lei}, engine=engine)
@@ -383,7 +398,22 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
         UNION ALL SELECT 'PermID matches kept as candidates (too weak to link)', count(*) FROM refdata.permid_candidates
         UNION ALL SELECT 'distinct values rejected by validation', count(*) FROM refdata.rejects WHERE source <> :jobs
         UNION ALL SELECT 'OpenFIGI jobs refused (error text kept)', count(*) FROM refdata.rejects WHERE source = :jobs
+        UNION ALL SELECT 'instruments without a venue (MIC)', count(*) FROM refdata.instruments WHERE valid_to IS NULL AND mic IS NULL
+        UNION ALL SELECT 'instruments on an expired MIC', count(*) FROM refdata.instruments i
+            JOIN refdata.markets m USING (mic) WHERE i.valid_to IS NULL AND m.status = 'EXPIRED'
+        UNION ALL SELECT 'entities whose country is not an ISO 3166-1 code', count(*) FROM refdata.entities e
+            WHERE e.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM refdata.countries c WHERE c.alpha_2 = e.country)
         """, {"jobs": REFUSED_JOBS}, engine=engine).set_index("measure")
+
+
+def refused(step, *args, **kwargs) -> str | None:
+    """Call ``step``; the message of the error it raised on purpose (a refused load: the lesson
+    shows it), or None when it was accepted."""
+    try:
+        step(*args, **kwargs)
+    except FdeError as error:
+        return str(error)
+    return None
 
 
 def show(identifier: str, engine: sa.Engine | None = None) -> None:

@@ -3,7 +3,7 @@
 One local server answers for all of them (routes: :class:`fdelib.localapi.Router`):
 
 * OpenFIGI v3 — ``POST /v3/mapping``: a JSON array of jobs (``idType``, ``idValue``, optional
-  ``exchCode``), at most 10 per request without an API key and 100 with one
+  ``exchCode``, ``micCode``, ``currency``), at most 10 per request without an API key and 100 with one
   (``X-OPENFIGI-APIKEY``; more is HTTP 413); one result per job: ``{"data": [...]}``,
   ``{"warning": "No identifier found."}`` or ``{"error": "Invalid idValue format."}`` (an ISIN,
   CUSIP or FIGI of the wrong shape) / ``{"error": "Invalid idType."}``. ``POST /v3/search``:
@@ -123,6 +123,10 @@ class Sources:
             found = listing[listing[column] == value]
             if job.get("exchCode"):
                 found = found[found["exch_code"] == job["exchCode"]]
+            if job.get("micCode"):                  # the venue (ISO 10383) and currency filters
+                found = found[found["mic"] == job["micCode"]]
+            if job.get("currency"):
+                found = found[found["currency"] == job["currency"]]
             results.append({"data": [_figi_record(r) for r in found.itertuples()]} if len(found)
                            else {"warning": "No identifier found."})
         return Response.json(results)

@@ -28,6 +28,9 @@ WORDS = ["Atlas", "Beacon", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Har
 SUFFIX = {"US": "Inc.", "GB": "plc", "DE": "AG", "FR": "SA", "NL": "N.V.", "CH": "AG", "JP": "K.K."}
 EXCHANGES = {"US": ("US", "XNYS"), "GB": ("LN", "XLON"), "DE": ("GY", "XETR"), "FR": ("FP", "XPAR"),
              "NL": ("NA", "XAMS"), "CH": ("SW", "XSWX"), "JP": ("JT", "XTKS")}
+# the trading currency of a listing (ISO 4217; London's shares are quoted in pence, GBX, which is
+# not an ISO 4217 code: the currency of record is GBP)
+CURRENCIES = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "NL": "EUR", "CH": "CHF", "JP": "JPY"}
 TYPES = ["Common Stock", "Common Stock", "Common Stock", "ETP", "Preference"]
 
 
@@ -78,6 +81,7 @@ def build(seed: int = 42, entities: int = 200, instruments: int = 300, version: 
             (str(j % 10) if j >= len(frame) else "")
         instruments_rows.append({"figi": figi, "composite_figi": composite, "share_class_figi": share_class,
                                  "isin": isin, "cusip": cusip, "ticker": ticker, "exch_code": exch, "mic": mic,
+                                 "currency": CURRENCIES[country],
                                  "security_type": rng.choice(TYPES), "name": issuer["legal_name"].upper(),
                                  "issuer_lei": issuer["lei"]})
     listing = pd.DataFrame(instruments_rows).drop_duplicates("isin").reset_index(drop=True)
