@@ -50,6 +50,7 @@ catalog.value(
 # --- the tasks of a cycle ----------------------------------------------------------------
 
 SETTLEMENT = '''import networkx as nx
+
 from fdelib.workflows import DAG, CycleError
 
 
