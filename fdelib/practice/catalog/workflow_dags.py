@@ -126,7 +126,7 @@ card_alert >> validate >> risk >> route
 card_alert.output_parameters({"decision": "${score_risk.output.decision}", "auth_code": "${capture.output.auth_code}",
                               "message": "${decline.output.message}", "sms": "${notify.output.sms}"})
 approve = card_alert.to_workflow_def().tasks[2].decision_cases["approve"]
-print("approve case:", " → ".join(t.task_reference_name for t in approve))
+[task.task_reference_name for task in approve]   # the approve case, as the engine will receive it
 '''
 
 _NOTIFY = '''    step("pay_notify_cardholder", "notify", payment_id=payment, amount=amount,

@@ -68,8 +68,8 @@ first_try.switch_case("1", [on_time]).default_case([late])
 feed_watch = ConductorWorkflow(executor=executor, name="feed_watch", version=1)
 feed_watch.add(fetch).add(first_try)
 feed_watch.output_parameters({"feed": "${workflow.variables.feed}", "rows": "${fetch.output.rows}"})
-decision = feed_watch.to_workflow_def().tasks[1]
-print(decision.type, decision.input_parameters, "cases:", list(decision.decision_cases), "+ default")
+switch = feed_watch.to_workflow_def().tasks[1]
+switch.type, switch.input_parameters, list(switch.decision_cases)   # what the engine will receive
 '''
 
 catalog.workflow(
