@@ -16,7 +16,9 @@ is a small service that knows nothing of the others. A card payment is the textb
 * ``route`` — a SWITCH on the decision: the engine, not the services, decides what runs next;
 * ``authorize`` — the issuer's approval: a hold on the amount and an authorisation code;
 * ``capture`` — the merchant claims the authorised amount; it settles the next business day;
-* ``decline`` — the answer the merchant shows the customer.
+* ``decline`` — the answer the merchant shows the customer;
+* ``notify_cardholder`` — a text message to the cardholder: a service with no step in the
+  definition yet (a new step is a new service plus a change to the definition, nothing else).
 
 Every step is deterministic (the authorisation code is a hash of the payment id), so a lesson's
 output is the same on every run. (No ``from __future__ import annotations``: conductor-python
@@ -96,6 +98,15 @@ def _task(task_type: str, ref: str, **inputs) -> SimpleTask:
     task = SimpleTask(task_type, ref)
     task.input_parameters.update(inputs)
     return task
+
+
+def notify_cardholder(payment_id: str, amount: float, card: str, auth_code: str) -> dict:
+    """The text message the issuer sends the cardholder (a service no lesson workflow uses yet:
+    lesson 1's exercise adds it as a step)."""
+    return {"sms": f"Card ending {str(card)[-4:]}: {float(amount):,.2f} USD paid, auth {auth_code}"}
+
+
+WORKERS["pay_notify_cardholder"] = notify_cardholder
 
 
 def definition(executor) -> ConductorWorkflow:
