@@ -116,7 +116,7 @@ catalog.value(
               "14:35 is the minute of the latest event: its window is wide open. The watermark lags "
               "the latest event time by the allowed lateness."),
     ],
-    passed="Watermark 14:35:20 − 1 min = 14:34:20: the 14:33 window (ending 14:34) is the newest "
+    passed="Watermark 14:35:20 minus 1 min = 14:34:20: the 14:33 window (ending 14:34) is the newest "
            "closed one. A larger allowed lateness drops fewer late events and delays every answer.",
 )
 
