@@ -143,7 +143,7 @@ def test_every_declared_parameter_is_checked_and_used(case):
     namespace = _run_cells(cells, at, {})                       # the defaults pass their own check
     spec = _spec(check_cell, namespace)
     assert set(spec) == declared, "the check covers exactly the declared parameters"
-    later = "\n".join(cells[at + 2:])
+    later = "\n".join(c for c in cells[at + 2:] if not c.lstrip().startswith("%%"))   # (a %%sql body is not Python)
     used = {node.id for node in ast.walk(ast.parse(_without_magics(later)))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert declared <= used, f"declared but never used: {sorted(declared - used)}"
