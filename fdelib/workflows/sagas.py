@@ -126,8 +126,34 @@ def _do(conn: sa.Connection, saga: str, step: str, price: int, quantity: int, as
     # book_trade records the trade in the step log only
 
 
-def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int) -> None:
-    """Compensate a step that was done (idempotent; a step never done is left alone)."""
+def move(conn: sa.Connection, account: str, **deltas: int) -> None:
+    """Add ``deltas`` to an account's columns (``cash``, ``shares``, ``cash_reserved``,
+    ``shares_reserved``) in the caller's transaction; the database refuses a balance below zero."""
+    _move(conn, account, **deltas)
+
+
+def release_cash(conn: sa.Connection, price: int, quantity: int) -> None:
+    """Compensation of ``reserve_cash``: the reserved amount goes back to the buyer's cash."""
+    move(conn, "buyer", cash=price * quantity, cash_reserved=-price * quantity)
+
+
+def release_securities(conn: sa.Connection, price: int, quantity: int) -> None:
+    """Compensation of ``reserve_securities``: the reserved shares go back to the seller."""
+    move(conn, "seller", shares=quantity, shares_reserved=-quantity)
+
+
+#: Each step's compensation, ``fn(conn, price, quantity)``; ``book_trade`` only records that the
+#: booking is cancelled (its undo row in the step log), ``settle`` is the last step: never undone.
+COMPENSATIONS = {"reserve_cash": release_cash, "reserve_securities": release_securities}
+
+
+def undo_step(
+    engine: sa.Engine, saga: str, step: str, price: int, quantity: int, compensations: dict | None = None
+) -> None:
+    """Compensate a step that was done (idempotent; a step never done is left alone), in one
+    transaction with its undo row in the step log. ``compensations`` overrides entries of
+    :data:`COMPENSATIONS` (a compensation of your own, tried on the same saga)."""
+    compensate = {**COMPENSATIONS, **(compensations or {})}.get(step)
     with engine.begin() as conn:
         done = conn.execute(
             sa.text("SELECT 1 FROM workflows.saga_steps WHERE saga = :s AND step = :t AND kind = 'do'"),
@@ -135,19 +161,24 @@ def undo_step(engine: sa.Engine, saga: str, step: str, price: int, quantity: int
         ).scalar()
         if not done or not _once(conn, saga, step, "undo"):
             return
-        if step == "reserve_cash":
-            _move(conn, "buyer", cash=price * quantity, cash_reserved=-price * quantity)
-        elif step == "reserve_securities":
-            _move(conn, "seller", shares=quantity, shares_reserved=-quantity)
+        if compensate is not None:
+            compensate(conn, price, quantity)
 
 
 # --- orchestration -------------------------------------------------------------------
 
 
 def orchestrate(
-    engine: sa.Engine, saga: str, price: int, quantity: int, fail_at: str | None = None, as_of: str | None = None
+    engine: sa.Engine,
+    saga: str,
+    price: int,
+    quantity: int,
+    fail_at: str | None = None,
+    as_of: str | None = None,
+    compensations: dict | None = None,
 ) -> dict:
-    """The coordinator: run the steps in order; on failure compensate in reverse."""
+    """The coordinator: run the steps in order; on failure compensate in reverse
+    (``compensations`` as in :func:`undo_step`)."""
     done: list[str] = []
     calls = 0
     for step in STEPS:
@@ -157,10 +188,32 @@ def orchestrate(
         except StepFailed:
             for earlier in reversed(done):
                 calls += 1
-                undo_step(engine, saga, earlier, price, quantity)
+                undo_step(engine, saga, earlier, price, quantity, compensations)
             return {"saga": saga, "outcome": "compensated", "failed_step": step, "messages": calls}
         done.append(step)
     return {"saga": saga, "outcome": "completed", "failed_step": None, "messages": calls}
+
+
+def try_compensation(
+    engine: sa.Engine, step: str, compensation, price: int = 50, quantity: int = 20, fail_at: str = "settle"
+) -> dict:
+    """Run the orchestrated saga on freshly opened accounts with ``compensation`` in place of
+    ``step``'s and the fault at ``fail_at``: the outcome and every account's balances after it
+    (or the error that stopped it). The accounts are opened afresh again afterwards, so a
+    compensation that mints or loses money leaves nothing behind."""
+    setup(engine)
+    try:
+        result = orchestrate(engine, "try-compensation", price, quantity, fail_at, compensations={step: compensation})
+        balances = {
+            name: {column: int(value) for column, value in row.items()} for name, row in accounts(engine).iterrows()
+        }
+        return {"outcome": result["outcome"], "accounts": balances}
+    except Exception as error:  # a compensation under trial may fail in any way: that is its behaviour
+        if isinstance(error, sa.exc.IntegrityError):
+            return {"outcome": "refused by the database", "error": str(error.orig).splitlines()[0]}
+        return {"outcome": "failed", "error": f"{type(error).__name__}: {error}"}
+    finally:
+        setup(engine)
 
 
 # --- choreography --------------------------------------------------------------------

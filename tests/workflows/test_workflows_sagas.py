@@ -72,3 +72,16 @@ def test_the_trade_is_booked_on_its_date_and_settles_t_plus_1(engine):
     sagas.setup(engine)
     sagas.orchestrate(engine, "S1", 50, 20, as_of="2026-01-02")  # a Friday
     assert sagas.steps(engine, "S1")["detail"].tolist() == ["", "", "trade date 2026-01-02", "settled 2026-01-05 (T+1)"]
+
+
+def test_a_compensation_of_your_own_runs_in_the_saga_and_a_wrong_one_shows(engine):
+    right = sagas.try_compensation(engine, "reserve_securities", sagas.release_securities)
+    assert right["outcome"] == "compensated"
+    assert right["accounts"]["seller"] == {"cash": 0, "shares": 100, "cash_reserved": 0, "shares_reserved": 0}
+    minted = sagas.try_compensation(
+        engine, "reserve_securities", lambda conn, price, quantity: sagas.move(conn, "seller", shares=quantity)
+    )
+    assert minted["accounts"]["seller"]["shares_reserved"] == 20  # the reservation is left over
+    refused = sagas.try_compensation(engine, "reserve_securities", sagas.release_cash)  # cash released twice
+    assert refused["outcome"] == "refused by the database"
+    assert balances(engine) == OPENING  # and nothing is left behind
