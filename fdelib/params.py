@@ -80,8 +80,11 @@ class Integer(Rule):
     max: int | None = None
 
     def normalise(self, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (isinstance(value, float) and not value.is_integer()):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not value.is_integer())
+        ):
             raise Invalid("not a whole number")
         value = int(value)
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
@@ -133,8 +136,7 @@ class Date(Rule):
             raise Invalid("not a date") from None
         if len(value.strip()) != 10:
             raise Invalid("not a date")
-        if (self.min and day < dt.date.fromisoformat(self.min)) or \
-                (self.max and day > dt.date.fromisoformat(self.max)):
+        if (self.min and day < dt.date.fromisoformat(self.min)) or (self.max and day > dt.date.fromisoformat(self.max)):
             raise Invalid("out of range")
         return day.isoformat()
 

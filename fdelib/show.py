@@ -67,7 +67,7 @@ def _cut(text: str, max_lines: int) -> str:
     lines = text.rstrip().splitlines()
     if len(lines) <= max_lines:
         return "\n".join(lines)
-    return "\n".join(lines[:max_lines] + [f"... ({len(lines) - max_lines} more lines)"])
+    return "\n".join([*lines[:max_lines], f"... ({len(lines) - max_lines} more lines)"])
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -77,36 +77,70 @@ def _split_name(name: str) -> tuple[str, str]:
 
 # --- from the live catalog -----------------------------------------------------------
 
+
 def table(name: str, engine: sa.Engine | None = None, max_lines: int = MAX_LINES) -> Listing:
     """``CREATE TABLE`` as the database has it now, with its indexes and triggers."""
     schema, relation = _split_name(name)
     engine = engine or db.get_engine()
     with engine.connect() as conn:
-        oid = conn.execute(sa.text(
-            "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = :s AND c.relname = :r AND c.relkind IN ('r', 'p')"),
-            {"s": schema, "r": relation}).scalar()
+        oid = conn.execute(
+            sa.text(
+                "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND c.relname = :r AND c.relkind IN ('r', 'p')"
+            ),
+            {"s": schema, "r": relation},
+        ).scalar()
         if oid is None:
             raise FdeError(f"no table {schema}.{relation} in the database (has its notebook run?)")
-        columns = conn.execute(sa.text(
-            "SELECT quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, "
-            "a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_, "
-            "a.attidentity AS identity, a.attgenerated AS generated "
-            "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-            "WHERE a.attrelid = :oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"),
-            {"oid": oid}).mappings().all()
-        constraints = conn.execute(sa.text(
-            "SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid, true) AS definition "
-            "FROM pg_constraint WHERE conrelid = :oid AND contype NOT IN ('n', 't') "   # (triggers below)
-            "ORDER BY CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'f' THEN 2 ELSE 3 END, conname"),
-            {"oid": oid}).mappings().all()
-        indexes = conn.execute(sa.text(
-            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = :oid AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-            "WHERE c.conindid = i.indexrelid) ORDER BY 1"), {"oid": oid}).scalars().all()
-        triggers = conn.execute(sa.text(
-            "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgrelid = :oid "
-            "AND NOT tgisinternal ORDER BY tgname"), {"oid": oid}).scalars().all()
+        columns = (
+            conn.execute(
+                sa.text(
+                    "SELECT quote_ident(a.attname) AS name, format_type(a.atttypid, a.atttypmod) AS type, "
+                    "a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default_, "
+                    "a.attidentity AS identity, a.attgenerated AS generated "
+                    "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+                    "WHERE a.attrelid = :oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+                ),
+                {"oid": oid},
+            )
+            .mappings()
+            .all()
+        )
+        constraints = (
+            conn.execute(
+                sa.text(
+                    "SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid, true) AS definition "
+                    "FROM pg_constraint WHERE conrelid = :oid AND contype NOT IN ('n', 't') "  # (triggers below)
+                    "ORDER BY CASE contype WHEN 'p' THEN 0 WHEN 'u' THEN 1 WHEN 'f' THEN 2 ELSE 3 END, conname"
+                ),
+                {"oid": oid},
+            )
+            .mappings()
+            .all()
+        )
+        indexes = (
+            conn.execute(
+                sa.text(
+                    "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                    "WHERE i.indrelid = :oid AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+                    "WHERE c.conindid = i.indexrelid) ORDER BY 1"
+                ),
+                {"oid": oid},
+            )
+            .scalars()
+            .all()
+        )
+        triggers = (
+            conn.execute(
+                sa.text(
+                    "SELECT pg_get_triggerdef(oid, true) FROM pg_trigger WHERE tgrelid = :oid "
+                    "AND NOT tgisinternal ORDER BY tgname"
+                ),
+                {"oid": oid},
+            )
+            .scalars()
+            .all()
+        )
     body = []
     for column in columns:
         line = f"    {column['name']} {column['type']}"
@@ -132,7 +166,9 @@ def function(name: str, engine: sa.Engine | None = None, max_lines: int = MAX_LI
         "SELECT pg_get_functiondef(p.oid) AS definition FROM pg_proc p "
         "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s AND p.proname = :f "
         "AND p.prokind IN ('f', 'p') ORDER BY pg_get_function_identity_arguments(p.oid)",
-        {"s": schema, "f": fname}, engine=engine)["definition"].tolist()
+        {"s": schema, "f": fname},
+        engine=engine,
+    )["definition"].tolist()
     if not definitions:
         raise FdeError(f"no function {schema}.{fname} in the database")
     text = "\n".join(d.strip() + ";" for d in definitions)
@@ -146,7 +182,9 @@ def view(name: str, engine: sa.Engine | None = None, max_lines: int = MAX_LINES)
         "SELECT c.relkind, pg_get_viewdef(c.oid, true) AS definition FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = :s AND c.relname = :r AND c.relkind IN ('v', 'm')",
-        {"s": schema, "r": relation}, engine=engine)
+        {"s": schema, "r": relation},
+        engine=engine,
+    )
     if found.empty:
         raise FdeError(f"no view {schema}.{relation} in the database")
     kind = "MATERIALIZED VIEW" if found["relkind"][0] == "m" else "VIEW"
@@ -155,6 +193,7 @@ def view(name: str, engine: sa.Engine | None = None, max_lines: int = MAX_LINES)
 
 
 # --- from the code -------------------------------------------------------------------
+
 
 def sql_file(path: str | Path, statement: str | None = None, max_lines: int = MAX_LINES) -> Listing:
     """A ``.sql`` file of fdelib (``"bank/schema.sql"``) or any path; with ``statement``,
@@ -177,7 +216,7 @@ def _statement(text: str, start: str, path: Path) -> str:
 
     for piece in sqlparse.split(text):
         lines = piece.strip().splitlines()
-        while lines and lines[0].lstrip().startswith("--"):   # its comment lines stay out
+        while lines and lines[0].lstrip().startswith("--"):  # its comment lines stay out
             lines = lines[1:]
         body = "\n".join(lines)
         if body.lstrip().lower().startswith(start.lower()):
@@ -203,30 +242,59 @@ def _drop_docstring(text: str) -> str:
 
     tree = ast.parse(text)
     node = tree.body[0] if tree.body else None
-    doc = ast.get_docstring(node, clean=False) if isinstance(
-        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else None
+    doc = (
+        ast.get_docstring(node, clean=False)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+        else None
+    )
     if doc is None:
         return text
     first = node.body[0]
     lines = text.splitlines()
-    del lines[first.lineno - 1:first.end_lineno]
+    del lines[first.lineno - 1 : first.end_lineno]
     return "\n".join(lines)
 
 
-_DEFAULTS = {"inputParameters": {}, "optional": False, "asyncComplete": False, "startDelay": 0,
-             "permissive": False, "cacheConfig": None, "decisionCases": {}, "defaultCase": [],
-             "forkTasks": [], "joinOn": [], "description": None, "inputTemplate": {},
-             "rateLimited": False, "restartable": True, "workflowStatusListenerEnabled": False,
-             "variables": {}, "failureWorkflow": "", "schemaVersion": 2, "timeoutPolicy": "ALERT_ONLY",
-             "ownerEmail": None, "outputParameters": {}, "tags": [],
-             "enforceSchema": True, "metadata": {}, "maskedFields": []}
+_DEFAULTS = {
+    "inputParameters": {},
+    "optional": False,
+    "asyncComplete": False,
+    "startDelay": 0,
+    "permissive": False,
+    "cacheConfig": None,
+    "decisionCases": {},
+    "defaultCase": [],
+    "forkTasks": [],
+    "joinOn": [],
+    "description": None,
+    "inputTemplate": {},
+    "rateLimited": False,
+    "restartable": True,
+    "workflowStatusListenerEnabled": False,
+    "variables": {},
+    "failureWorkflow": "",
+    "schemaVersion": 2,
+    "timeoutPolicy": "ALERT_ONLY",
+    "ownerEmail": None,
+    "outputParameters": {},
+    "tags": [],
+    "enforceSchema": True,
+    "metadata": {},
+    "maskedFields": [],
+}
 
 
 def _prune(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _prune(v) for k, v in value.items()
-                if v is not None and v != {} and v != [] and k != "enforceSchema"
-                and not (k in _DEFAULTS and v == _DEFAULTS[k])}
+        return {
+            k: _prune(v)
+            for k, v in value.items()
+            if v is not None
+            and v != {}
+            and v != []
+            and k != "enforceSchema"
+            and not (k in _DEFAULTS and v == _DEFAULTS[k])
+        }
     if isinstance(value, list):
         return [_prune(v) for v in value]
     return value
@@ -242,8 +310,7 @@ def workflow(definition: Any, max_lines: int = MAX_LINES, full: bool = False) ->
 
         from . import conductor
 
-        response = requests.get(f"{conductor.server_url().rstrip('/')}/metadata/workflow/{definition}",
-                                timeout=10)
+        response = requests.get(f"{conductor.server_url().rstrip('/')}/metadata/workflow/{definition}", timeout=10)
         if response.status_code >= 400:
             raise FdeError(f"no workflow named {definition!r} on the engine")
         data = response.json()

@@ -16,7 +16,28 @@ from .runs import Run, RunInProgress, reset, run_log, setup, start_run
 from .source import client
 from .transform import aggregate_daily, deduplicate, duplicates, gaps
 
-__all__ = ["ApiError", "MalformedPayload", "PremiumRequired", "RateLimited", "Reconciliation", "Run",
-           "RunInProgress", "aggregate_daily", "backfill", "client", "daily", "deduplicate", "duplicates",
-           "export", "fetch", "gaps", "load_raw", "reconcile", "reset", "run_log", "run_month", "setup",
-           "start_run"]
+__all__ = [
+    "ApiError",
+    "MalformedPayload",
+    "PremiumRequired",
+    "RateLimited",
+    "Reconciliation",
+    "Run",
+    "RunInProgress",
+    "aggregate_daily",
+    "backfill",
+    "client",
+    "daily",
+    "deduplicate",
+    "duplicates",
+    "export",
+    "fetch",
+    "gaps",
+    "load_raw",
+    "reconcile",
+    "reset",
+    "run_log",
+    "run_month",
+    "setup",
+    "start_run",
+]

@@ -84,9 +84,11 @@ class MalformedPayload(AlphaVantageError):
     """The answer is not the payload the API documents."""
 
 
-FREE_TIER = ("a free Alpha Vantage key allows 25 requests a day and TIME_SERIES_DAILY's latest 100 sessions "
-             "(outputsize=compact); intraday history by month (TIME_SERIES_INTRADAY with month=) and "
-             "outputsize=full need a premium key (https://www.alphavantage.co/premium/)")
+FREE_TIER = (
+    "a free Alpha Vantage key allows 25 requests a day and TIME_SERIES_DAILY's latest 100 sessions "
+    "(outputsize=compact); intraday history by month (TIME_SERIES_INTRADAY with month=) and "
+    "outputsize=full need a premium key (https://www.alphavantage.co/premium/)"
+)
 DAILY_KEY = "Time Series (Daily)"
 _DAY = re.compile(r"\d{4}-\d\d-\d\d")
 _PREMIUM = re.compile(r"premium (endpoint|feature|plan)|is a premium", re.I)
@@ -97,11 +99,11 @@ class Client:
     base_url: str
     api_key: str
     max_retries: int = 4
-    backoff: float = 1.0                 # seconds before the first retry; doubles each time
-    min_interval: float = 0.0            # seconds between calls (live: respect the quota)
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    min_interval: float = 0.0  # seconds between calls (live: respect the quota)
     sleep: Callable[[float], None] = time.sleep
     timeout: float = 30.0
-    max_wait: float = 60.0               # the longest wait a rate limit may ask for (FDE_API_MAX_WAIT)
+    max_wait: float = 60.0  # the longest wait a rate limit may ask for (FDE_API_MAX_WAIT)
 
     def __post_init__(self) -> None:
         self.session = http.session()
@@ -110,11 +112,20 @@ class Client:
         self._last = 0.0
         self._lock = threading.Lock()
 
-    def __repr__(self) -> str:       # never the key
+    def __repr__(self) -> str:  # never the key
         return f"Client({self.base_url!r}, calls={self.calls}, retries={self.retries})"
 
-    def intraday(self, symbol: str, month: str, interval: str = "5min", *, extended_hours: bool = False,
-                 adjusted: bool = False, datatype: str = "json", decode: bool = True) -> dict[str, Any] | "Answer":
+    def intraday(
+        self,
+        symbol: str,
+        month: str,
+        interval: str = "5min",
+        *,
+        extended_hours: bool = False,
+        adjusted: bool = False,
+        datatype: str = "json",
+        decode: bool = True,
+    ) -> dict[str, Any] | Answer:
         """The month's intraday bars of ``symbol``, as the API's JSON payload.
 
         ``extended_hours``: also the pre- and post-market bars (04:00–20:00 ET; the API's default is
@@ -129,14 +140,21 @@ class Client:
         check_request(symbol, month, interval)
         if datatype not in ("json", "csv"):
             raise ApiError(f"datatype {datatype!r} is not json or csv")
-        params = {"function": "TIME_SERIES_INTRADAY", "symbol": symbol, "interval": interval,
-                  "month": month, "adjusted": "true" if adjusted else "false",
-                  "extended_hours": "true" if extended_hours else "false",
-                  "outputsize": "full", "datatype": datatype, "apikey": self.api_key}
+        params = {
+            "function": "TIME_SERIES_INTRADAY",
+            "symbol": symbol,
+            "interval": interval,
+            "month": month,
+            "adjusted": "true" if adjusted else "false",
+            "extended_hours": "true" if extended_hours else "false",
+            "outputsize": "full",
+            "datatype": datatype,
+            "apikey": self.api_key,
+        }
         where = f"{symbol} {month}"
         for attempt in range(self.max_retries + 1):
             text = self._get(params, where)
-            if datatype == "csv" and text.startswith(CSV_HEADER):   # errors and notices come as JSON
+            if datatype == "csv" and text.startswith(CSV_HEADER):  # errors and notices come as JSON
                 answer = Answer(text, symbol, month, interval, "csv")
                 return answer.decode() if decode else answer
             if not decode and len(text) > _SMALL:
@@ -155,8 +173,13 @@ class Client:
             raise ApiError(f"symbol {symbol!r} is not a ticker (capital letters, digits, '.', '-')")
         if outputsize not in ("compact", "full"):
             raise ApiError(f"outputsize {outputsize!r} is not compact or full")
-        params = {"function": "TIME_SERIES_DAILY", "symbol": symbol, "outputsize": outputsize,
-                  "datatype": "json", "apikey": self.api_key}
+        params = {
+            "function": "TIME_SERIES_DAILY",
+            "symbol": symbol,
+            "outputsize": outputsize,
+            "datatype": "json",
+            "apikey": self.api_key,
+        }
         where = f"{symbol} daily"
         for attempt in range(self.max_retries + 1):
             payload = parse_json(self._get(params, where), where)
@@ -174,8 +197,10 @@ class Client:
         notice = str(notice)
         if not _RETRYABLE.search(notice):
             if _DAILY.search(notice):
-                raise RateLimited(f"{where}: the API key's daily quota is used up (retry tomorrow, "
-                                  f"or with another key; {FREE_TIER}): {notice}")
+                raise RateLimited(
+                    f"{where}: the API key's daily quota is used up (retry tomorrow, "
+                    f"or with another key; {FREE_TIER}): {notice}"
+                )
             if _PREMIUM.search(notice):
                 raise PremiumRequired(f"{where}: premium only — {FREE_TIER}. The API said: {notice}")
             raise ApiError(f"{where}: {notice}")
@@ -193,26 +218,38 @@ class Client:
                 self.sleep(wait)
             self._last = time.monotonic()
         self.calls += 1
-        response = http.send(self.session, "GET", f"{self.base_url}/query", api=f"Alpha Vantage {where}",
-                             error=RateLimited, network_error=AlphaVantageError,
-                             quota="the API key's request limit", hint=FREE_TIER,
-                             max_wait=self.max_wait, max_retries=self.max_retries, sleep=self.sleep,
-                             params=params, timeout=self.timeout)
+        response = http.send(
+            self.session,
+            "GET",
+            f"{self.base_url}/query",
+            api=f"Alpha Vantage {where}",
+            error=RateLimited,
+            network_error=AlphaVantageError,
+            quota="the API key's request limit",
+            hint=FREE_TIER,
+            max_wait=self.max_wait,
+            max_retries=self.max_retries,
+            sleep=self.sleep,
+            params=params,
+            timeout=self.timeout,
+        )
         if response.status_code != 200:
             raise ApiError(f"{where}: HTTP {response.status_code} ({http.first_bytes(response.content)})")
         try:
             return response.content.decode("utf-8").removeprefix(BOM)
         except UnicodeDecodeError as exc:
-            raise MalformedPayload(f"{where}: the answer is not UTF-8 text "
-                                   f"({http.first_bytes(response.content)})") from exc
+            raise MalformedPayload(
+                f"{where}: the answer is not UTF-8 text ({http.first_bytes(response.content)})"
+            ) from exc
 
 
-_SMALL = 64 * 1024     # notices and errors are small JSON objects; a month of bars is not
+_SMALL = 64 * 1024  # notices and errors are small JSON objects; a month of bars is not
 
 
 @dataclass(frozen=True)
 class Answer:
     """A month's answer as downloaded, not parsed yet (see ``Client.intraday(decode=False)``)."""
+
     text: str
     symbol: str
     month: str
@@ -220,8 +257,8 @@ class Answer:
     datatype: str = "json"
 
     def __post_init__(self) -> None:
-        if self.text.startswith(BOM):                  # an answer saved or passed on with its BOM
-            object.__setattr__(self, "text", self.text[len(BOM):])
+        if self.text.startswith(BOM):  # an answer saved or passed on with its BOM
+            object.__setattr__(self, "text", self.text[len(BOM) :])
 
     def decode(self) -> dict[str, Any]:
         """The validated payload (raises like ``Client.intraday`` on an error or malformed answer)."""
@@ -253,7 +290,7 @@ class Series(dict):
         self.repeats = []
 
     @classmethod
-    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> "Series":
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> Series:
         series = cls()
         for stamp, bar in pairs:
             if stamp in series:
@@ -274,6 +311,7 @@ def keep_repeats(payload: Any, text: str, interval: str) -> Any:
     key = f"Time Series ({interval})"
     series = payload.get(key) if isinstance(payload, dict) else None
     if isinstance(series, dict) and text.count('"1. open"') > len(series):
+
         def pairs(items):
             return Series.from_pairs(items) if items and _STAMP.fullmatch(str(items[0][0])) else dict(items)
 
@@ -316,23 +354,27 @@ def validate(payload: Any, symbol: str, interval: str) -> dict[str, Any]:
     series = payload[key]
     fields = set(FIELDS)
     copies = repeats(series)
-    if not all(type(bar) is dict and bar.keys() == fields for bar in series.values()) or \
-            not all(type(bar) is dict and bar.keys() == fields for _, bar in copies):   # fast path
+    if not all(type(bar) is dict and bar.keys() == fields for bar in series.values()) or not all(
+        type(bar) is dict and bar.keys() == fields for _, bar in copies
+    ):  # fast path
         for stamp, bar in [*series.items(), *copies]:
             if not isinstance(bar, dict):
                 raise MalformedPayload(f"{where}: bar {stamp} is a {type(bar).__name__}, not an object")
             if bar.keys() != fields:
                 missing = [f for f in FIELDS if f not in bar]
                 extra = sorted(set(bar) - fields)
-                raise MalformedPayload(f"{where}: bar {stamp} " + (
-                    f"lacks {', '.join(missing)}" if missing else f"has unknown field(s) {', '.join(extra)}"))
-    if series and not _STAMPS.fullmatch("\n".join(series) + "\n"):      # one pass over every key
+                raise MalformedPayload(
+                    f"{where}: bar {stamp} "
+                    + (f"lacks {', '.join(missing)}" if missing else f"has unknown field(s) {', '.join(extra)}")
+                )
+    if series and not _STAMPS.fullmatch("\n".join(series) + "\n"):  # one pass over every key
         bad = next(stamp for stamp in series if not _STAMP.fullmatch(stamp))
         raise MalformedPayload(f"{where}: bar key {bad!r} is not 'YYYY-MM-DD HH:MM:SS'")
     for stamp, bar in repeats(series):
         if bar != series[stamp]:
-            raise MalformedPayload(f"{where}: bar {stamp} is sent twice with different values "
-                                   f"({bar} and {series[stamp]})")
+            raise MalformedPayload(
+                f"{where}: bar {stamp} is sent twice with different values ({bar} and {series[stamp]})"
+            )
     check_values(series, where)
     return payload
 
@@ -360,8 +402,15 @@ def check_values(series: dict[str, dict], where: str) -> None:
         raise MalformedPayload(f"{where}: the bars' values cannot be read as numbers ({exc})") from None
     open_, high, low, close = prices
     with np.errstate(invalid="ignore"):
-        good = (np.isfinite(prices).all(axis=0) & (low > 0) & (low <= open_) & (open_ <= high)
-                & (low <= close) & (close <= high) & (volume >= 0))
+        good = (
+            np.isfinite(prices).all(axis=0)
+            & (low > 0)
+            & (low <= open_)
+            & (open_ <= high)
+            & (low <= close)
+            & (close <= high)
+            & (volume >= 0)
+        )
     if good.all():
         return
     index = int(np.argmin(good))
@@ -396,13 +445,20 @@ def from_csv(text: str, symbol: str, interval: str) -> dict[str, Any]:
         cells = line.strip().split(",")
         if len(cells) != 6:
             raise MalformedPayload(f"{symbol} {interval}: CSV line {number} has {len(cells)} fields, not 6")
-        rows.append((cells[0], dict(zip(FIELDS, cells[1:]))))
-    series = Series.from_pairs(rows)     # a row sent twice stays twice (a repeat)
+        rows.append((cells[0], dict(zip(FIELDS, cells[1:], strict=False))))
+    series = Series.from_pairs(rows)  # a row sent twice stays twice (a repeat)
     last = next(iter(series), "")
-    payload = {"Meta Data": {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
-                             "2. Symbol": symbol, "3. Last Refreshed": last, "4. Interval": interval,
-                             "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"},
-               f"Time Series ({interval})": series}
+    payload = {
+        "Meta Data": {
+            "1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
+            "2. Symbol": symbol,
+            "3. Last Refreshed": last,
+            "4. Interval": interval,
+            "5. Output Size": "Full size",
+            "6. Time Zone": "US/Eastern",
+        },
+        f"Time Series ({interval})": series,
+    }
     return validate(payload, symbol, interval)
 
 

@@ -34,15 +34,19 @@ COLUMNS = CSV_HEADER.split(",")
 VALUES = COLUMNS[1:]
 # alphavantage._STAMP (Python's \d is any Unicode digit, like \p{Nd})
 _STAMP = r"^\p{Nd}{4}-\p{Nd}\p{Nd}-\p{Nd}\p{Nd} \p{Nd}\p{Nd}:\p{Nd}\p{Nd}:\p{Nd}\p{Nd}$"
-_READ = dict(parse_options=pcsv.ParseOptions(quote_char=False),      # a comma always splits, as in from_csv
-             convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in COLUMNS},
-                                                 strings_can_be_null=False, include_columns=COLUMNS))
+_READ = {
+    "parse_options": pcsv.ParseOptions(quote_char=False),  # a comma always splits, as in from_csv
+    "convert_options": pcsv.ConvertOptions(
+        column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False, include_columns=COLUMNS
+    ),
+}
 
 
 @dataclass(frozen=True)
 class CsvBars:
     """A checked CSV answer: its bars as Arrow text columns in the order sent, their time span
     (US/Eastern text), and their COPY lines without ``run_id`` (see :func:`copy_text`)."""
+
     symbol: str
     interval: str
     table: pa.Table
@@ -73,7 +77,7 @@ def parse(answer: alphavantage.Answer) -> CsvBars:
     except pa.ArrowInvalid as exc:
         refuse(answer, str(exc))
     if table.num_rows != data.count(b"\n") + (not data.endswith(b"\n")) - 1:
-        refuse(answer, "an empty line")             # pyarrow skips empty lines; from_csv refuses them
+        refuse(answer, "an empty line")  # pyarrow skips empty lines; from_csv refuses them
     check(table, answer)
     return bars_of(answer.symbol, answer.interval, table)
 
@@ -91,8 +95,15 @@ def check(table: pa.Table, answer: alphavantage.Answer) -> None:
         refuse(answer, str(exc))
     open_, high, low, close = prices
     with np.errstate(invalid="ignore"):
-        good = (np.isfinite(prices).all(axis=0) & (low > 0) & (low <= open_) & (open_ <= high)
-                & (low <= close) & (close <= high) & (volume >= 0))
+        good = (
+            np.isfinite(prices).all(axis=0)
+            & (low > 0)
+            & (low <= open_)
+            & (open_ <= high)
+            & (low <= close)
+            & (close <= high)
+            & (volume >= 0)
+        )
     if not good.all():
         refuse(answer, "a bar's values")
 
@@ -110,7 +121,7 @@ def _copies_agree(table: pa.Table) -> bool:
     """Whether every time sent more than once came with the same values each time."""
     stamps = table["timestamp"]
     if len(stamps) < 2 or pc.all(pc.greater(stamps[:-1], stamps[1:])).as_py():
-        return True                                     # newest first, as the API sends: no time twice
+        return True  # newest first, as the API sends: no time twice
     codes = pc.dictionary_encode(stamps).combine_chunks()
     indices = codes.indices.to_numpy()
     repeated = np.flatnonzero(np.bincount(indices)[indices] > 1)
@@ -141,22 +152,29 @@ def copy_rows(symbol: str, interval: str, table: pa.Table) -> pa.Table:
     """The COPY rows of ``etl.raw_intraday`` but ``run_id``: the bar time gets New York's UTC offset,
     computed once per distinct day."""
     stamps, n = table["timestamp"].combine_chunks(), table.num_rows
-    days = pc.dictionary_encode(pc.binary_slice(stamps.view(pa.binary()), 0, 10))   # checked: ASCII
+    days = pc.dictionary_encode(pc.binary_slice(stamps.view(pa.binary()), 0, 10))  # checked: ASCII
     try:
         offsets = pa.array([utc_offset(day.decode()) for day in days.dictionary.to_pylist()], pa.string())
     except ValueError as exc:
         raise MalformedPayload(f"{symbol} {interval}: a bar key is not a date ({exc})") from None
     bar_time = pc.binary_join_element_wise(stamps, pc.take(offsets, days.indices), "")
-    return pa.table({"symbol": pa.repeat(symbol, n), "interval": pa.repeat(interval, n),
-                     "bar_time": bar_time, **{c: table[c] for c in VALUES}})
+    return pa.table(
+        {
+            "symbol": pa.repeat(symbol, n),
+            "interval": pa.repeat(interval, n),
+            "bar_time": bar_time,
+            **{c: table[c] for c in VALUES},
+        }
+    )
 
 
 def render(symbol: str, interval: str, table: pa.Table) -> bytes:
     """The COPY lines without ``run_id`` (no quoting: a value that would need it is refused)."""
     out = pa.BufferOutputStream()
     try:
-        pcsv.write_csv(copy_rows(symbol, interval, table), out,
-                       pcsv.WriteOptions(include_header=False, quoting_style="none"))
+        pcsv.write_csv(
+            copy_rows(symbol, interval, table), out, pcsv.WriteOptions(include_header=False, quoting_style="none")
+        )
     except pa.ArrowInvalid as exc:
         raise MalformedPayload(f"{symbol} {interval}: a value holds a comma, quote or line break ({exc})") from None
     return out.getvalue().to_pybytes()

@@ -42,7 +42,7 @@ class Month(params.Rule):
         return f"a month written YYYY-MM from {params.COURSE_DATES[0][:7]} to {params.COURSE_DATES[1][:7]}"
 
 
-FEED_FAULTS = tuple(f for f in FAULTS if f != "malformed")    # section 7 shows a malformed answer on its own
+FEED_FAULTS = tuple(f for f in FAULTS if f != "malformed")  # section 7 shows a malformed answer on its own
 
 MARKET_DATA_ETL = {
     "as_of": params.Date(),
@@ -69,8 +69,10 @@ def check_month(month: str, as_of: str) -> None:
     complete daily product, and the stand-in's daily series ends at ``as_of``."""
     last = (dt.date.fromisoformat(f"{month}-01") + dt.timedelta(days=31)).replace(day=1) - dt.timedelta(days=1)
     if last >= dt.date.fromisoformat(as_of):
-        raise ParameterError(f"bad notebook parameter month = {month!r}: not over by as_of = {as_of!r}; allowed: "
-                             f"a month that ends before as_of (or an as_of after {last})")
+        raise ParameterError(
+            f"bad notebook parameter month = {month!r}: not over by as_of = {as_of!r}; allowed: "
+            f"a month that ends before as_of (or an as_of after {last})"
+        )
 
 
 def check_symbols(symbol: str, symbols: list[str], faulty: str) -> None:
@@ -78,5 +80,7 @@ def check_symbols(symbol: str, symbols: list[str], faulty: str) -> None:
     load otherwise. (``symbol`` need not be in ``symbols``: the notebook loads it first, then the others,
     and the explorer offers all of them.)"""
     if faulty == symbol or faulty in symbols:
-        raise ParameterError(f"bad notebook parameter faulty = {faulty!r}: it is also loaded without faults "
-                             f"(symbol = {symbol!r}, symbols = {symbols!r}); allowed: a ticker loaded nowhere else")
+        raise ParameterError(
+            f"bad notebook parameter faulty = {faulty!r}: it is also loaded without faults "
+            f"(symbol = {symbol!r}, symbols = {symbols!r}); allowed: a ticker loaded nowhere else"
+        )

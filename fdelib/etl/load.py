@@ -27,8 +27,16 @@ RAW_COLUMNS = "symbol, interval, bar_time, open, high, low, close, volume, run_i
 COPY_RAW = f"COPY etl.raw_intraday ({RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)"
 
 
-def fetch(client: alphavantage.Client, symbol: str, month: str, interval: str = "5min", *,
-          extended_hours: bool = False, datatype: str = "json", adjusted: bool = False) -> dict[str, Any] | csvbars.CsvBars:
+def fetch(
+    client: alphavantage.Client,
+    symbol: str,
+    month: str,
+    interval: str = "5min",
+    *,
+    extended_hours: bool = False,
+    datatype: str = "json",
+    adjusted: bool = False,
+) -> dict[str, Any] | csvbars.CsvBars:
     """The month's intraday payload, validated (raises on an error or malformed answer);
     ``datatype="csv"``: the CSV answer, read and checked column by column (a :class:`~.csvbars.CsvBars`).
     ``adjusted``: split/dividend-adjusted prices (default: as traded, like the daily series)."""
@@ -66,10 +74,10 @@ class RawCsv:
             raise MalformedPayload(f"{self.symbol} {self.interval}: a bar key is not a date ({exc})") from exc
         # every bar as sent, a time sent twice twice (alphavantage.Series keeps the earlier copies)
         self.bars = list(self.series.items()) + alphavantage.repeats(self.series)
-        self.stamps = [stamp for stamp, _ in self.bars]     # line n of the COPY is bar self.stamps[n - 1]
+        self.stamps = [stamp for stamp, _ in self.bars]  # line n of the COPY is bar self.stamps[n - 1]
         self._next = 0
         self.rows = 0
-        self.error: Exception | None = None     # raised in read(): COPY only reports that read() failed
+        self.error: Exception | None = None  # raised in read(): COPY only reports that read() failed
 
     def read(self, size: int = -1) -> str:
         try:
@@ -79,23 +87,28 @@ class RawCsv:
             raise
 
     def _render(self) -> str:
-        bars = self.bars[self._next:self._next + self.chunk_bars]   # strings: no work for the GC
+        bars = self.bars[self._next : self._next + self.chunk_bars]  # strings: no work for the GC
         if not bars:
             return ""
         self._next += len(bars)
         offsets = self.offsets
         prefix, suffix = f"{self.symbol},{self.interval},", f",{self.run_id}\n"
         try:
-            text = "".join([f"{prefix}{s}{offsets[s[:10]]},{b['1. open']},{b['2. high']},{b['3. low']},"
-                            f"{b['4. close']},{b['5. volume']}{suffix}" for s, b in bars])
-        except (KeyError, TypeError, AttributeError) as exc:   # fetch validates; a hand-made payload may not
-            bad = next((s for s, b in bars if not isinstance(b, dict)
-                        or not set(alphavantage.FIELDS) <= b.keys()), "?")
+            text = "".join(
+                [
+                    f"{prefix}{s}{offsets[s[:10]]},{b['1. open']},{b['2. high']},{b['3. low']},"
+                    f"{b['4. close']},{b['5. volume']}{suffix}"
+                    for s, b in bars
+                ]
+            )
+        except (KeyError, TypeError, AttributeError) as exc:  # fetch validates; a hand-made payload may not
+            bad = next((s for s, b in bars if not isinstance(b, dict) or not set(alphavantage.FIELDS) <= b.keys()), "?")
             raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} lacks a field ({exc})") from None
         if text.count("\n") != len(bars) or text.count(",") != 8 * len(bars):
             bad = next((s for s, b in bars if any(c in s + "".join(map(str, b.values())) for c in ",\r\n")), "?")
-            raise MalformedPayload(f"{self.symbol} {self.interval}: bar {bad} has a comma or a line break "
-                                   "in its time or values")
+            raise MalformedPayload(
+                f"{self.symbol} {self.interval}: bar {bad} has a comma or a line break in its time or values"
+            )
         self.rows += len(bars)
         return text
 
@@ -136,8 +149,9 @@ def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
     except psycopg2.Error as exc:
         if rendered.error is not None:
             raise rendered.error from None
-        raise _refused(exc, rendered.stamps.__getitem__, len(rendered.stamps),
-                       f"{rendered.symbol} {rendered.interval}") from None
+        raise _refused(
+            exc, rendered.stamps.__getitem__, len(rendered.stamps), f"{rendered.symbol} {rendered.interval}"
+        ) from None
     return _record_load(conn, run_id, rendered.rows, rendered.bounds())
 
 
@@ -173,11 +187,14 @@ def _refused(exc: psycopg2.Error, stamp, rows: int, where: str) -> Exception:
 
 def _record_load(conn: sa.Connection, run_id: int, rows: int, bounds: tuple[str, str] | None) -> int:
     """Record on the run how many raw rows it loaded and which bar times they cover."""
-    conn.execute(sa.text("UPDATE etl.runs SET raw_rows = :n, first_bar = CAST(:first AS timestamptz), "
-                         "last_bar = CAST(:last AS timestamptz) WHERE run_id = :id"),
-                 {"n": rows, "first": bounds and bounds[0], "last": bounds and bounds[1], "id": run_id})
+    conn.execute(
+        sa.text(
+            "UPDATE etl.runs SET raw_rows = :n, first_bar = CAST(:first AS timestamptz), "
+            "last_bar = CAST(:last AS timestamptz) WHERE run_id = :id"
+        ),
+        {"n": rows, "first": bounds and bounds[0], "last": bounds and bounds[1], "id": run_id},
+    )
     return rows
-
 
 
 def months_of(payload: dict[str, Any] | csvbars.CsvBars, month: str) -> list[str]:
@@ -192,9 +209,15 @@ def months_of(payload: dict[str, Any] | csvbars.CsvBars, month: str) -> list[str
     return months_between(min(span[0], month), max(span[1][:7], month))
 
 
-
-def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interval: str = "5min", *,
-                extended_hours: bool = False, datatype: str = "json", adjusted: bool = False):
+def fetch_ahead(
+    client: alphavantage.Client,
+    jobs: list[tuple[str, str]],
+    interval: str = "5min",
+    *,
+    extended_hours: bool = False,
+    datatype: str = "json",
+    adjusted: bool = False,
+):
     """Yield ``((symbol, month), answer)`` for each job, downloading the next one in a thread
     while the caller loads the current one. The answer is an :class:`~.alphavantage.Answer`:
     the caller parses it (:func:`decode`; :func:`run_month` does) — a parse in the thread would
@@ -202,10 +225,18 @@ def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interv
     Arrow parses and checks it (:mod:`.csvbars`) mostly without the GIL, so the thread does, and
     yields a :class:`~.csvbars.CsvBars`. A failed fetch (or a refused CSV answer) is yielded as its
     exception, for the caller to record."""
+
     def attempt(symbol, month):
         try:
-            answer = client.intraday(symbol, month, interval, extended_hours=extended_hours, adjusted=adjusted,
-                                     datatype=datatype, decode=False)
+            answer = client.intraday(
+                symbol,
+                month,
+                interval,
+                extended_hours=extended_hours,
+                adjusted=adjusted,
+                datatype=datatype,
+                decode=False,
+            )
             csv = isinstance(answer, alphavantage.Answer) and answer.datatype == "csv"
             return csvbars.parse(answer) if csv else answer
         except alphavantage.AlphaVantageError as exc:
@@ -219,4 +250,3 @@ def fetch_ahead(client: alphavantage.Client, jobs: list[tuple[str, str]], interv
             current = pending
             pending = pool.submit(attempt, *jobs[i + 1]) if i + 1 < len(jobs) else None
             yield job, current.result()
-

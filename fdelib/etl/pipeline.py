@@ -27,16 +27,41 @@ import sqlalchemy as sa
 
 from .. import db
 from . import alphavantage, csvbars
-from .load import (COPY_RAW, RAW_COLUMNS, RawCsv, decode, fetch, fetch_ahead, load_csv, load_raw, months_of,
-                   render_raw)
+from .load import COPY_RAW, RAW_COLUMNS, RawCsv, decode, fetch, fetch_ahead, load_csv, load_raw, months_of, render_raw
 from .product import Reconciliation, daily, export, reconcile
-from .runs import (RUN_LOCK, Run, RunInProgress, abandon_stale_runs, reset, run_log, setup, start_run)
+from .runs import RUN_LOCK, Run, RunInProgress, abandon_stale_runs, reset, run_log, setup, start_run
 from .transform import aggregate_daily, deduplicate, duplicates, gaps
 
-__all__ = ["COPY_RAW", "RAW_COLUMNS", "RUN_LOCK", "RawCsv", "Reconciliation", "Run", "RunInProgress",
-           "abandon_stale_runs", "aggregate_daily", "backfill", "daily", "decode", "deduplicate", "duplicates",
-           "export", "fetch", "fetch_ahead", "gaps", "load_csv", "load_raw", "months_of", "reconcile",
-           "render_raw", "reset", "run_log", "run_month", "setup", "start_run"]
+__all__ = [
+    "COPY_RAW",
+    "RAW_COLUMNS",
+    "RUN_LOCK",
+    "RawCsv",
+    "Reconciliation",
+    "Run",
+    "RunInProgress",
+    "abandon_stale_runs",
+    "aggregate_daily",
+    "backfill",
+    "daily",
+    "decode",
+    "deduplicate",
+    "duplicates",
+    "export",
+    "fetch",
+    "fetch_ahead",
+    "gaps",
+    "load_csv",
+    "load_raw",
+    "months_of",
+    "reconcile",
+    "render_raw",
+    "reset",
+    "run_log",
+    "run_month",
+    "setup",
+    "start_run",
+]
 
 
 def _client(client: alphavantage.Client | None) -> alphavantage.Client:
@@ -45,11 +70,21 @@ def _client(client: alphavantage.Client | None) -> alphavantage.Client:
     return client or configured()
 
 
-def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphavantage.Client | None = None,
-              engine: sa.Engine | None = None, export_to: Path | None = None,
-              payload: dict[str, Any] | alphavantage.Answer | csvbars.CsvBars | Exception | None = None,
-              extended_hours: bool = False, datatype: str = "json", adjusted: bool = False,
-              reconcile_daily: bool | dict[str, Any] = False, wait: float = 0.0) -> dict[str, Any]:
+def run_month(
+    symbol: str,
+    month: str,
+    interval: str = "5min",
+    *,
+    client: alphavantage.Client | None = None,
+    engine: sa.Engine | None = None,
+    export_to: Path | None = None,
+    payload: dict[str, Any] | alphavantage.Answer | csvbars.CsvBars | Exception | None = None,
+    extended_hours: bool = False,
+    datatype: str = "json",
+    adjusted: bool = False,
+    reconcile_daily: bool | dict[str, Any] = False,
+    wait: float = 0.0,
+) -> dict[str, Any]:
     """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs`` (a :class:`Run`).
 
     ``payload``: an answer already fetched (a payload — checked like a fetched one —, an
@@ -70,20 +105,29 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
     ``failed``; a process killed outright leaves it ``running`` until the next run marks it ``abandoned``."""
     engine = engine or db.get_engine()
     client = _client(client)
-    run = Run.begin(symbol, month, interval, extended_hours=extended_hours, adjusted=adjusted, client=client,
-                    engine=engine, wait=wait)
+    run = Run.begin(
+        symbol,
+        month,
+        interval,
+        extended_hours=extended_hours,
+        adjusted=adjusted,
+        client=client,
+        engine=engine,
+        wait=wait,
+    )
     try:
         if isinstance(payload, BaseException):
             raise payload
         if payload is None:
-            payload = fetch(client, symbol, month, interval, extended_hours=extended_hours, datatype=datatype,
-                            adjusted=adjusted)
+            payload = fetch(
+                client, symbol, month, interval, extended_hours=extended_hours, datatype=datatype, adjusted=adjusted
+            )
         elif isinstance(payload, alphavantage.Answer):
             payload = decode(payload)
         elif not isinstance(payload, csvbars.CsvBars):
             payload = alphavantage.validate(payload, symbol, interval)
         covered = months_of(payload, month)
-        for each in covered:                 # an answer that overlaps the month before writes it too
+        for each in covered:  # an answer that overlaps the month before writes it too
             run.lock_month(each)
         raw = load_raw(run.conn, payload, run.run_id)
         for each in covered:
@@ -96,21 +140,37 @@ def run_month(symbol: str, month: str, interval: str = "5min", *, client: alphav
         run.fail(exc)
         raise
     try:
-        files = export(symbol, month, export_to, engine)     # the month still locked: no older export wins
+        files = export(symbol, month, export_to, engine)  # the month still locked: no older export wins
     finally:
         run.release()
-    result = {"run_id": run.run_id, "raw_rows": raw, **outcome, "duplicates": counts["duplicates"],
-              "missing_bars": counts["gaps"], "files": files}
+    result = {
+        "run_id": run.run_id,
+        "raw_rows": raw,
+        **outcome,
+        "duplicates": counts["duplicates"],
+        "missing_bars": counts["gaps"],
+        "files": files,
+    }
     if reconcile_daily is not False:
         series = reconcile_daily if isinstance(reconcile_daily, dict) else None
         result["reconciliation"] = reconcile(symbol, month, client, engine, series=series)
     return result
 
 
-def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
-             client: alphavantage.Client | None = None, engine: sa.Engine | None = None,
-             export_to: Path | None = None, progress: bool = True, extended_hours: bool = False,
-             datatype: str = "json", adjusted: bool = False, reconcile_daily: bool = False) -> pd.DataFrame:
+def backfill(
+    symbols: list[str],
+    months: list[str],
+    interval: str = "5min",
+    *,
+    client: alphavantage.Client | None = None,
+    engine: sa.Engine | None = None,
+    export_to: Path | None = None,
+    progress: bool = True,
+    extended_hours: bool = False,
+    datatype: str = "json",
+    adjusted: bool = False,
+    reconcile_daily: bool = False,
+) -> pd.DataFrame:
     """Run every symbol and month (in the order given: any order gives the same product),
     fetching the next month while the current one loads. A month that fails is logged in
     ``etl.runs`` and the backfill goes on; re-running it later recovers it.
@@ -121,14 +181,27 @@ def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
     client = _client(client)
     jobs = [(s, m) for s in symbols for m in months]
     results, series = [], {}
-    fetched = fetch_ahead(client, jobs, interval, extended_hours=extended_hours, datatype=datatype,
-                          adjusted=adjusted)
+    fetched = fetch_ahead(client, jobs, interval, extended_hours=extended_hours, datatype=datatype, adjusted=adjusted)
     for (symbol, month), payload in tqdm(fetched, total=len(jobs), desc="months", disable=not progress):
         try:
-            outcome = run_month(symbol, month, interval, client=client, engine=engine, export_to=export_to,
-                                payload=payload, extended_hours=extended_hours, adjusted=adjusted)
-            row = {"symbol": symbol, "month": month, "status": "succeeded", "daily_rows": outcome["daily_rows"],
-                   "error": ""}
+            outcome = run_month(
+                symbol,
+                month,
+                interval,
+                client=client,
+                engine=engine,
+                export_to=export_to,
+                payload=payload,
+                extended_hours=extended_hours,
+                adjusted=adjusted,
+            )
+            row = {
+                "symbol": symbol,
+                "month": month,
+                "status": "succeeded",
+                "daily_rows": outcome["daily_rows"],
+                "error": "",
+            }
             if reconcile_daily:
                 if symbol not in series:
                     from .product import daily_series
@@ -137,6 +210,5 @@ def backfill(symbols: list[str], months: list[str], interval: str = "5min", *,
                 row["differences"] = reconcile(symbol, month, engine=engine, series=series[symbol]).summary["differ"]
             results.append(row)
         except (alphavantage.AlphaVantageError, RunInProgress) as exc:
-            results.append({"symbol": symbol, "month": month, "status": "failed", "daily_rows": 0,
-                            "error": str(exc)})
+            results.append({"symbol": symbol, "month": month, "status": "failed", "daily_rows": 0, "error": str(exc)})
     return pd.DataFrame(results)

@@ -35,8 +35,13 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-def daily(symbol: str | None = None, month: str | None = None, engine: sa.Engine | None = None, *,
-          connection: sa.Connection | None = None) -> pd.DataFrame:
+def daily(
+    symbol: str | None = None,
+    month: str | None = None,
+    engine: sa.Engine | None = None,
+    *,
+    connection: sa.Connection | None = None,
+) -> pd.DataFrame:
     """The data product, ordered; one symbol and/or month if given (``connection``: as a run's
     transaction sees it, before it commits)."""
     where, params = ["true"], {}
@@ -47,9 +52,13 @@ def daily(symbol: str | None = None, month: str | None = None, engine: sa.Engine
         start, end = month_window(month)
         where.append("session >= :d0 AND session < :d1")
         params.update(d0=start.date(), d1=end.date())
-    return db.read_frame(f"SELECT symbol, session, open, high, low, close, volume, bars FROM etl.daily "
-                         f"WHERE {' AND '.join(where)} ORDER BY symbol, session", params, engine=engine,
-                         connection=connection)
+    return db.read_frame(
+        f"SELECT symbol, session, open, high, low, close, volume, bars FROM etl.daily "
+        f"WHERE {' AND '.join(where)} ORDER BY symbol, session",
+        params,
+        engine=engine,
+        connection=connection,
+    )
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
@@ -60,7 +69,7 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     temporary = Path(name)
     try:
         write(temporary)
-        os.chmod(temporary, 0o666 & ~_UMASK)       # as an ordinary new file (mkstemp makes it private)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # as an ordinary new file (mkstemp makes it private)
         with open(temporary, "rb") as written:
             os.fsync(written.fileno())
         os.replace(temporary, path)
@@ -85,6 +94,7 @@ def export(symbol: str, month: str, folder: Path | None = None, engine: sa.Engin
 
 # --- reconciliation with the official daily series ---------------------------------------------------
 
+
 @dataclasses.dataclass
 class Reconciliation:
     """The product of ``symbol`` ``month`` against Alpha Vantage's daily series.
@@ -92,6 +102,7 @@ class Reconciliation:
     ``differences``: one row per session and field that differ (``product``, ``daily_series``,
     ``difference``), and one per session that only one side has (``field`` is ``"session"``);
     ``summary``: the counts; ``note``: what limited the comparison, if anything."""
+
     symbol: str
     month: str
     differences: pd.DataFrame
@@ -104,12 +115,14 @@ class Reconciliation:
 
     def table(self) -> pd.DataFrame:
         """The differences as a person reads them: prices with four decimals, volumes whole."""
+
         def shown(row, column):
             value = row[column]
             if pd.isna(value):
                 return ""
             sign = "+" if column == "difference" else ""
             return f"{value:{sign},.0f}" if row["field"] == "volume" else f"{value:{sign},.4f}"
+
         frame = self.differences.copy()
         for column in ("product", "daily_series", "difference"):
             frame[column] = [shown(row, column) for row in self.differences.to_dict("records")]
@@ -117,8 +130,10 @@ class Reconciliation:
 
     def __repr__(self) -> str:
         s = self.summary
-        text = (f"{self.symbol} {self.month}: {s['compared']} sessions compared with TIME_SERIES_DAILY, "
-                f"{s['agree']} agree, {s['differ']} differ")
+        text = (
+            f"{self.symbol} {self.month}: {s['compared']} sessions compared with TIME_SERIES_DAILY, "
+            f"{s['agree']} agree, {s['differ']} differ"
+        )
         for key in ("only in the product", "only in the daily series"):
             if s[key]:
                 text += f", {s[key]} {key}"
@@ -136,12 +151,20 @@ def daily_series(client: alphavantage.Client, symbol: str, month: str) -> tuple[
     try:
         return client.daily(symbol, "full"), ""
     except alphavantage.PremiumRequired:
-        return payload, (f"the daily series starts on {min(days)} for this key: outputsize=full "
-                         "(the whole history) needs a premium key")
+        return payload, (
+            f"the daily series starts on {min(days)} for this key: outputsize=full "
+            "(the whole history) needs a premium key"
+        )
 
 
-def reconcile(symbol: str, month: str, client: alphavantage.Client | None = None, engine: sa.Engine | None = None,
-              *, series: dict[str, Any] | None = None) -> Reconciliation:
+def reconcile(
+    symbol: str,
+    month: str,
+    client: alphavantage.Client | None = None,
+    engine: sa.Engine | None = None,
+    *,
+    series: dict[str, Any] | None = None,
+) -> Reconciliation:
     """Compare the month's product with the official daily bars (``TIME_SERIES_DAILY``): every
     session of either side, prices at the four decimals both carry, volume exactly.
 
@@ -152,14 +175,20 @@ def reconcile(symbol: str, month: str, client: alphavantage.Client | None = None
     if series is None:
         if client is None:
             from .source import client as make_client
+
             client = make_client()
         series, note = daily_series(client, symbol, month)
     series = alphavantage.validate_daily(series, symbol)
     start, end = month_window(month)
     days = series[alphavantage.DAILY_KEY]
-    official = pd.DataFrame([{"session": day, **{f: float(bar[key]) for f, key in zip(FIELDS, alphavantage.FIELDS)}}
-                             for day, bar in days.items() if start.date().isoformat() <= day < end.date().isoformat()],
-                            columns=["session", *FIELDS])
+    official = pd.DataFrame(
+        [
+            {"session": day, **{f: float(bar[key]) for f, key in zip(FIELDS, alphavantage.FIELDS, strict=False)}}
+            for day, bar in days.items()
+            if start.date().isoformat() <= day < end.date().isoformat()
+        ],
+        columns=["session", *FIELDS],
+    )
     product = daily(symbol, month, engine)
     product = product.assign(session=product["session"].astype(str))[["session", *FIELDS]]
     window = min(days) if days else None
@@ -170,26 +199,54 @@ def reconcile(symbol: str, month: str, client: alphavantage.Client | None = None
     for row in both.sort_values("session").to_dict("records"):
         if row["side"] == "left_only":
             if window and row["session"] < window:
-                continue                               # before the series' window: not comparable
-            rows.append({"session": row["session"], "field": "session", "product": np.nan,
-                         "daily_series": np.nan, "difference": np.nan, "status": "only in the product"})
+                continue  # before the series' window: not comparable
+            rows.append(
+                {
+                    "session": row["session"],
+                    "field": "session",
+                    "product": np.nan,
+                    "daily_series": np.nan,
+                    "difference": np.nan,
+                    "status": "only in the product",
+                }
+            )
             continue
         if row["side"] == "right_only":
-            rows.append({"session": row["session"], "field": "session", "product": np.nan,
-                         "daily_series": np.nan, "difference": np.nan, "status": "only in the daily series"})
+            rows.append(
+                {
+                    "session": row["session"],
+                    "field": "session",
+                    "product": np.nan,
+                    "daily_series": np.nan,
+                    "difference": np.nan,
+                    "status": "only in the daily series",
+                }
+            )
             continue
         for field in FIELDS:
             mine, theirs = row[f"{field}_product"], row[f"{field}_series"]
             same = int(mine) == int(theirs) if field == "volume" else round(mine, 4) == round(theirs, 4)
             if not same:
-                rows.append({"session": row["session"], "field": field, "product": mine, "daily_series": theirs,
-                             "difference": round(mine - theirs, 4), "status": "differs"})
+                rows.append(
+                    {
+                        "session": row["session"],
+                        "field": field,
+                        "product": mine,
+                        "daily_series": theirs,
+                        "difference": round(mine - theirs, 4),
+                        "status": "differs",
+                    }
+                )
     differences = pd.DataFrame(rows, columns=["session", "field", "product", "daily_series", "difference", "status"])
     compared = int((both["side"] == "both").sum())
     differ = differences.loc[differences["status"] == "differs", "session"].nunique()
-    summary = {"sessions in the product": len(product),
-               "sessions in the daily series": len(official), "compared": compared, "agree": compared - differ,
-               "differ": int(differ),
-               "only in the product": int((differences["status"] == "only in the product").sum()),
-               "only in the daily series": int((differences["status"] == "only in the daily series").sum())}
+    summary = {
+        "sessions in the product": len(product),
+        "sessions in the daily series": len(official),
+        "compared": compared,
+        "agree": compared - differ,
+        "differ": int(differ),
+        "only in the product": int((differences["status"] == "only in the product").sum()),
+        "only in the daily series": int((differences["status"] == "only in the daily series").sum()),
+    }
     return Reconciliation(symbol, month, differences.reset_index(drop=True), summary, note)

@@ -58,15 +58,20 @@ def reset(engine: sa.Engine | None = None) -> None:
         conn.exec_driver_sql("TRUNCATE etl.raw_intraday, etl.intraday, etl.daily, etl.runs RESTART IDENTITY")
 
 
-def start_run(conn: sa.Connection, symbol: str, month: str, interval: str, extended_hours: bool = False,
-              adjusted: bool = False) -> int:
+def start_run(
+    conn: sa.Connection, symbol: str, month: str, interval: str, extended_hours: bool = False, adjusted: bool = False
+) -> int:
     """Record a run and its parameters in ``etl.runs`` (status ``running``); its ``run_id``.
 
     First marks the runs a dead process left ``running`` as ``abandoned`` (:func:`abandon_stale_runs`).
     This alone takes no lock: a run that should not look dead to others holds one (:class:`Run`)."""
-    run_id = conn.execute(sa.text("INSERT INTO etl.runs (symbol, month, interval, extended_hours, adjusted, status) "
-                                  "VALUES (:s, :m, :i, :x, :a, 'running') RETURNING run_id"),
-                          {"s": symbol, "m": month, "i": interval, "x": extended_hours, "a": adjusted}).scalar_one()
+    run_id = conn.execute(
+        sa.text(
+            "INSERT INTO etl.runs (symbol, month, interval, extended_hours, adjusted, status) "
+            "VALUES (:s, :m, :i, :x, :a, 'running') RETURNING run_id"
+        ),
+        {"s": symbol, "m": month, "i": interval, "x": extended_hours, "a": adjusted},
+    ).scalar_one()
     abandon_stale_runs(conn, run_id)
     return run_id
 
@@ -75,17 +80,35 @@ def abandon_stale_runs(conn: sa.Connection, by_run: int | None = None) -> list[i
     """Mark every ``running`` run whose process is gone — its lock is free — as ``abandoned``,
     with the reason in ``error``; their ids. (Without its lock a run cannot be told from a dead
     one: the steps driven by hand hold it through :class:`Run`.)"""
-    candidates = conn.execute(sa.text(
-        "SELECT run_id FROM etl.runs WHERE status = 'running' AND run_id <> :me "
-        "ORDER BY run_id FOR UPDATE SKIP LOCKED"), {"me": by_run or 0}).scalars().all()
-    gone = [run_id for run_id in candidates        # a free lock: nobody works on it (freed at commit)
-            if conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({RUN_LOCK})"), {"id": run_id}).scalar()]
+    candidates = (
+        conn.execute(
+            sa.text(
+                "SELECT run_id FROM etl.runs WHERE status = 'running' AND run_id <> :me "
+                "ORDER BY run_id FOR UPDATE SKIP LOCKED"
+            ),
+            {"me": by_run or 0},
+        )
+        .scalars()
+        .all()
+    )
+    gone = [
+        run_id
+        for run_id in candidates  # a free lock: nobody works on it (freed at commit)
+        if conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({RUN_LOCK})"), {"id": run_id}).scalar()
+    ]
     if gone:
         found = f" (found when run {by_run} started)" if by_run else ""
-        conn.execute(sa.text("UPDATE etl.runs SET status = 'abandoned', finished_at = clock_timestamp(), "
-                             "error = :why WHERE run_id = ANY(:ids)"),
-                     {"ids": gone, "why": "abandoned: its process ended without recording an outcome (a crash "
-                                          f"or a kill); nothing of it was committed{found}"})
+        conn.execute(
+            sa.text(
+                "UPDATE etl.runs SET status = 'abandoned', finished_at = clock_timestamp(), "
+                "error = :why WHERE run_id = ANY(:ids)"
+            ),
+            {
+                "ids": gone,
+                "why": "abandoned: its process ended without recording an outcome (a crash "
+                f"or a kill); nothing of it was committed{found}",
+            },
+        )
     return gone
 
 
@@ -93,10 +116,13 @@ def holder(conn: sa.Connection, symbol: str, month: str, me: int) -> str:
     """Which run holds ``symbol`` ``month`` (for the message): the newest other ``running`` run of
     that month or the next (whose answer may overlap it)."""
     following = str(pd.Period(month, freq="M") + 1)
-    row = conn.execute(sa.text(
-        "SELECT run_id, month, interval FROM etl.runs WHERE symbol = :s AND status = 'running' "
-        "AND run_id <> :me AND month IN (:m, :n) ORDER BY run_id DESC LIMIT 1"),
-        {"s": symbol, "m": month, "n": following, "me": me}).first()
+    row = conn.execute(
+        sa.text(
+            "SELECT run_id, month, interval FROM etl.runs WHERE symbol = :s AND status = 'running' "
+            "AND run_id <> :me AND month IN (:m, :n) ORDER BY run_id DESC LIMIT 1"
+        ),
+        {"s": symbol, "m": month, "n": following, "me": me},
+    ).first()
     return f"run {row.run_id} ({row.month}, {row.interval})" if row else "another process"
 
 
@@ -110,8 +136,7 @@ class Run:
     the work back and releases the locks, and the next run to start marks this one ``abandoned``.
     """
 
-    def __init__(self, conn: sa.Connection, run_id: int, symbol: str, month: str, interval: str,
-                 client=None):
+    def __init__(self, conn: sa.Connection, run_id: int, symbol: str, month: str, interval: str, client=None):
         self.conn, self.run_id = conn, run_id
         self.symbol, self.month, self.interval = symbol, month, interval
         self.client = client
@@ -123,8 +148,18 @@ class Run:
         return f"Run({self.run_id}, {self.symbol} {self.month} {self.interval}, {self.status})"
 
     @classmethod
-    def begin(cls, symbol: str, month: str, interval: str = "5min", *, extended_hours: bool = False,
-              adjusted: bool = False, client=None, engine: sa.Engine | None = None, wait: float = 0.0) -> "Run":
+    def begin(
+        cls,
+        symbol: str,
+        month: str,
+        interval: str = "5min",
+        *,
+        extended_hours: bool = False,
+        adjusted: bool = False,
+        client=None,
+        engine: sa.Engine | None = None,
+        wait: float = 0.0,
+    ) -> Run:
         """Record a run and hold its locks; ``client``: count its API calls from now on.
 
         Raises :class:`RunInProgress` (the run recorded as ``failed``) if another run holds the
@@ -133,14 +168,14 @@ class Run:
         setup(engine)
         conn = engine.connect()
         try:
-            with conn.begin():          # the lock is held before the record is visible to anyone
+            with conn.begin():  # the lock is held before the record is visible to anyone
                 run_id = start_run(conn, symbol, month, interval, extended_hours, adjusted)
                 conn.execute(sa.text(f"SELECT pg_advisory_lock({RUN_LOCK})"), {"id": run_id})
             run = cls(conn, run_id, symbol, month, interval, client)
             run.months = set()
             run.lock_month(month, wait=wait)
             conn.commit()
-            conn.begin()                # the steps' transaction (the server sees it at their first statement)
+            conn.begin()  # the steps' transaction (the server sees it at their first statement)
         except RunInProgress as exc:
             run.fail(exc)
             raise
@@ -160,9 +195,11 @@ class Run:
             if time.monotonic() >= deadline:
                 other = holder(self.conn, self.symbol, month, self.run_id)
                 waited = f" (waited {wait:g} s)" if wait else ""
-                raise RunInProgress(f"{self.symbol} {month} is already being loaded by {other}{waited}: "
-                                    f"run {self.run_id} stopped before writing anything; run it again "
-                                    "when that one has finished (or pass wait=seconds to queue)")
+                raise RunInProgress(
+                    f"{self.symbol} {month} is already being loaded by {other}{waited}: "
+                    f"run {self.run_id} stopped before writing anything; run it again "
+                    "when that one has finished (or pass wait=seconds to queue)"
+                )
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         self.months.add(month)
 
@@ -177,17 +214,25 @@ class Run:
         missing = gaps(self.symbol, self.month, self.interval, connection=conn)
         start, end = month_window(self.month)
         counts = {
-            "raw_rows": conn.execute(sa.text("SELECT coalesce(raw_rows, 0) FROM etl.runs WHERE run_id = :id"),
-                                     params).scalar_one(),
+            "raw_rows": conn.execute(
+                sa.text("SELECT coalesce(raw_rows, 0) FROM etl.runs WHERE run_id = :id"), params
+            ).scalar_one(),
             "duplicates": duplicates(conn, self.run_id),
-            "daily_rows": conn.execute(sa.text("SELECT count(*) FROM etl.daily WHERE symbol = :s "
-                                               "AND session >= :d0 AND session < :d1"),
-                                       {"s": self.symbol, "d0": start.date(), "d1": end.date()}).scalar_one(),
+            "daily_rows": conn.execute(
+                sa.text("SELECT count(*) FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
+                {"s": self.symbol, "d0": start.date(), "d1": end.date()},
+            ).scalar_one(),
             "gaps": int(missing["bars"].sum()) if len(missing) else 0,
-            "api_calls": self.api_calls()}
-        conn.execute(sa.text("UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
-                             "api_calls = :api_calls, raw_rows = :raw_rows, duplicates = :duplicates, "
-                             "daily_rows = :daily_rows, gaps = :gaps WHERE run_id = :id"), {**counts, **params})
+            "api_calls": self.api_calls(),
+        }
+        conn.execute(
+            sa.text(
+                "UPDATE etl.runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+                "api_calls = :api_calls, raw_rows = :raw_rows, duplicates = :duplicates, "
+                "daily_rows = :daily_rows, gaps = :gaps WHERE run_id = :id"
+            ),
+            {**counts, **params},
+        )
         conn.commit()
         self.status = "succeeded"
         if release:
@@ -200,9 +245,13 @@ class Run:
             return
         try:
             self.conn.rollback()
-            self.conn.execute(sa.text("UPDATE etl.runs SET status = 'failed', finished_at = clock_timestamp(), "
-                                      "api_calls = :c, error = :e WHERE run_id = :id"),
-                              {"c": self.api_calls(), "e": f"{type(error).__name__}: {error}"[:500], "id": self.run_id})
+            self.conn.execute(
+                sa.text(
+                    "UPDATE etl.runs SET status = 'failed', finished_at = clock_timestamp(), "
+                    "api_calls = :c, error = :e WHERE run_id = :id"
+                ),
+                {"c": self.api_calls(), "e": f"{type(error).__name__}: {error}"[:500], "id": self.run_id},
+            )
             self.conn.commit()
             self.status = "failed"
         finally:
@@ -217,12 +266,15 @@ class Run:
             self.conn.exec_driver_sql("SELECT pg_advisory_unlock_all()")
             self.conn.commit()
         except Exception:
-            self.conn.invalidate()      # a pooled connection must not keep the locks: drop it
+            self.conn.invalidate()  # a pooled connection must not keep the locks: drop it
         finally:
             self.conn.close()
 
 
 def run_log(engine: sa.Engine | None = None) -> pd.DataFrame:
     """The runs, without their wall-clock times (those differ every run)."""
-    return db.read_frame("SELECT run_id, symbol, month, interval, status, api_calls, raw_rows, duplicates, "
-                         "daily_rows, gaps, error FROM etl.runs ORDER BY run_id", engine=engine)
+    return db.read_frame(
+        "SELECT run_id, symbol, month, interval, status, api_calls, raw_rows, duplicates, "
+        "daily_rows, gaps, error FROM etl.runs ORDER BY run_id",
+        engine=engine,
+    )

@@ -36,25 +36,37 @@ CREATE TABLE IF NOT EXISTS etl_raw_bars (
 """
 
 
-def load(client: alphavantage.Client, symbol: str, month: str, interval: str = "5min", *, last: int = 3,
-         engine: sa.Engine | None = None) -> pd.Series:
+def load(
+    client: alphavantage.Client,
+    symbol: str,
+    month: str,
+    interval: str = "5min",
+    *,
+    last: int = 3,
+    engine: sa.Engine | None = None,
+) -> pd.Series:
     """Fill the three tables with ``symbol``'s last ``last`` sessions of ``month``; their row counts."""
     engine = engine or db.get_engine()
     payload = fetch(client, symbol, month, interval, extended_hours=True)
     days = sessions(month).tail(last)
     series = payload[f"Time Series ({interval})"]
     wanted = {day.isoformat() for day in days["session"]}
-    bars = pd.DataFrame([(t, *(float(bar[key]) for key in alphavantage.PRICES), int(bar["5. volume"]))
-                         for t, bar in series.items() if t[:10] in wanted],
-                        columns=["bar_time", "open", "high", "low", "close", "volume"])
-    bars["bar_time"] = pd.to_datetime(bars["bar_time"]).dt.tz_localize(TZ)       # vectorised: one zone lookup
+    bars = pd.DataFrame(
+        [
+            (t, *(float(bar[key]) for key in alphavantage.PRICES), int(bar["5. volume"]))
+            for t, bar in series.items()
+            if t[:10] in wanted
+        ],
+        columns=["bar_time", "open", "high", "low", "close", "volume"],
+    )
+    bars["bar_time"] = pd.to_datetime(bars["bar_time"]).dt.tz_localize(TZ)  # vectorised: one zone lookup
     bars = bars.assign(symbol=symbol)[["symbol", "bar_time", "open", "high", "low", "close", "volume"]]
     bars = bars.sort_values("bar_time", ignore_index=True)
-    first = pd.Timestamp(days["session"].iloc[-1], tz=TZ) + pd.Timedelta(hours=20, minutes=30)   # after the last bar
+    first = pd.Timestamp(days["session"].iloc[-1], tz=TZ) + pd.Timedelta(hours=20, minutes=30)  # after the last bar
     refetched = bars[bars["bar_time"] >= pd.Timestamp(days["session"].iloc[-1], tz=TZ) + pd.Timedelta(hours=12)]
     refetched = refetched.assign(ingested_at=first + pd.Timedelta(days=1))
     closing = refetched["bar_time"] == pd.Timestamp(days["close"].iloc[-1])
-    refetched.loc[closing, "close"] = (refetched.loc[closing, "close"] * 0.99).round(4)      # a corrected print
+    refetched.loc[closing, "close"] = (refetched.loc[closing, "close"] * 0.99).round(4)  # a corrected print
     refetched.loc[closing, "low"] = refetched.loc[closing, ["low", "close"]].min(axis=1)
     raw = pd.concat([bars.assign(ingested_at=first), refetched], ignore_index=True)
     frame = pd.DataFrame({"session": days["session"], "open": days["open"], "close": days["close"]})

@@ -43,14 +43,14 @@ import numpy as np
 import pandas as pd
 
 TZ = "America/New_York"
-EXTENDED = pd.Timedelta(hours=4)     # pre-market from 04:00; post-market to the close plus four hours
+EXTENDED = pd.Timedelta(hours=4)  # pre-market from 04:00; post-market to the close plus four hours
 
 
 @lru_cache(maxsize=8)
 def _calendar():
     import warnings
 
-    with warnings.catch_warnings():   # exchange-calendars' own use of a deprecated pandas API
+    with warnings.catch_warnings():  # exchange-calendars' own use of a deprecated pandas API
         warnings.simplefilter("ignore")
         return xcals.get_calendar("XNYS")
 
@@ -66,9 +66,13 @@ def sessions(month: str) -> pd.DataFrame:
     end = start + pd.offsets.MonthEnd(0)
     cal = _calendar()
     days = cal.sessions_in_range(start, end)
-    return pd.DataFrame({"session": days.date,
-                         "open": list(cal.opens[days].dt.tz_convert(TZ)),
-                         "close": list(cal.closes[days].dt.tz_convert(TZ))})
+    return pd.DataFrame(
+        {
+            "session": days.date,
+            "open": list(cal.opens[days].dt.tz_convert(TZ)),
+            "close": list(cal.closes[days].dt.tz_convert(TZ)),
+        }
+    )
 
 
 def bar_times(month: str, interval: str) -> list[dt.datetime]:
@@ -105,8 +109,11 @@ def session_minutes(month: str) -> tuple[np.ndarray, np.ndarray]:
 def session_bounds(month: str) -> tuple[list[dt.date], list[dt.datetime], list[dt.datetime]]:
     """The month's sessions with their open and close as aware datetimes (for SQL arrays)."""
     frame = sessions(month)
-    return (list(frame["session"]), [t.to_pydatetime() for t in frame["open"]],
-            [t.to_pydatetime() for t in frame["close"]])
+    return (
+        list(frame["session"]),
+        [t.to_pydatetime() for t in frame["open"]],
+        [t.to_pydatetime() for t in frame["close"]],
+    )
 
 
 def month_window(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:

@@ -20,8 +20,12 @@ def client(settings: Settings | None = None, **options) -> Client:
     settings = settings or get_settings()
     options.setdefault("max_wait", settings.api_max_wait)
     if settings.live:
-        key = http.api_key(settings, "ALPHAVANTAGE_API_KEY", required=True,
-                           why=f"a key from https://www.alphavantage.co/support/#api-key ({FREE_TIER})")
+        key = http.api_key(
+            settings,
+            "ALPHAVANTAGE_API_KEY",
+            required=True,
+            why=f"a key from https://www.alphavantage.co/support/#api-key ({FREE_TIER})",
+        )
         options.setdefault("min_interval", 1.2)
         options.setdefault("backoff", 2.0)
         return Client(LIVE_URL, key, **options)

@@ -50,27 +50,34 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..localapi import LocalAPI, Request, Response, Router, serve as serve_api
+from ..localapi import LocalAPI, Request, Response, Router
+from ..localapi import serve as serve_api
 from .alphavantage import CSV_HEADER, DAILY_KEY, INTERVALS, SYMBOL
 from .sessions import months_between, session_minutes, sessions
 
 RATE_LIMIT_NOTES = (
-    {"Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute "
-             "and 500 calls per day. Please visit https://www.alphavantage.co/premium/ if you would like "
-             "to target a higher API call frequency."},
-    {"Information": "Thank you for using Alpha Vantage! Please consider spreading out your free API "
-                    "requests more sparingly (1 request per second). You may subscribe to any of the "
-                    "premium plans at https://www.alphavantage.co/premium/ to lift the free key rate limit "
-                    "(20 requests per minute) and instantly remove all daily rate limits."},
+    {
+        "Note": "Thank you for using Alpha Vantage! Our standard API call frequency is 5 calls per minute "
+        "and 500 calls per day. Please visit https://www.alphavantage.co/premium/ if you would like "
+        "to target a higher API call frequency."
+    },
+    {
+        "Information": "Thank you for using Alpha Vantage! Please consider spreading out your free API "
+        "requests more sparingly (1 request per second). You may subscribe to any of the "
+        "premium plans at https://www.alphavantage.co/premium/ to lift the free key rate limit "
+        "(20 requests per minute) and instantly remove all daily rate limits."
+    },
 )
 
-MISSING_KEY = {"Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on "
-                                 "(https://www.alphavantage.co/support/#api-key). It should take less than 20 "
-                                 "seconds."}
+MISSING_KEY = {
+    "Error Message": "the parameter apikey is invalid or missing. Please claim your free API key on "
+    "(https://www.alphavantage.co/support/#api-key). It should take less than 20 "
+    "seconds."
+}
 FAULTS = ("duplicates", "correction", "missing", "rate_limit", "malformed")
 NAME = "alphavantage"
-TODAY = "2026-01-02"              # the stand-in's clock: its daily series ends here
-HISTORY_START = "2024-01"         # ... and starts here (outputsize=full)
+TODAY = "2026-01-02"  # the stand-in's clock: its daily series ends here
+HISTORY_START = "2024-01"  # ... and starts here (outputsize=full)
 
 
 class Feed:
@@ -88,8 +95,9 @@ class Feed:
         self.router.add("GET", "/query", self.intraday, function="TIME_SERIES_INTRADAY")
         self.router.add("GET", "/query", self.daily, function="TIME_SERIES_DAILY")
 
-    def configure(self, faults=(), *, rate_limited_calls: int = 2, seed: int | None = None,
-                  today: str | None = None) -> None:
+    def configure(
+        self, faults=(), *, rate_limited_calls: int = 2, seed: int | None = None, today: str | None = None
+    ) -> None:
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {', '.join(sorted(unknown))}; choose from {', '.join(FAULTS)}")
@@ -119,8 +127,7 @@ class Feed:
     def unknown(request: Request) -> Response:
         if request.path != "/query":
             return Response.json({"Error Message": "This API function does not exist."}, 200)
-        return Response.json({"Error Message": f"This API function ({request.query.get('function')}) "
-                                               "does not exist."})
+        return Response.json({"Error Message": f"This API function ({request.query.get('function')}) does not exist."})
 
     def intraday(self, request: Request) -> Response:
         q = request.query
@@ -128,14 +135,18 @@ class Feed:
             return Response.json(MISSING_KEY)
         symbol, month, interval = q.get("symbol", ""), q.get("month", ""), q.get("interval", "")
         if interval not in INTERVALS or not SYMBOL.fullmatch(symbol) or len(month) != 7:
-            return Response.json({"Error Message": "Invalid API call. Please retry or visit the "
-                                  "documentation (https://www.alphavantage.co/documentation/) for "
-                                  "TIME_SERIES_INTRADAY."})
+            return Response.json(
+                {
+                    "Error Message": "Invalid API call. Please retry or visit the "
+                    "documentation (https://www.alphavantage.co/documentation/) for "
+                    "TIME_SERIES_INTRADAY."
+                }
+            )
         with self.lock:
             key = (symbol, month, interval)
             self.fetches[key] = self.fetches.get(key, 0) + 1
             fetch = self.fetches[key]
-        extended = q.get("extended_hours", "true").lower() != "false"     # the API's default: true
+        extended = q.get("extended_hours", "true").lower() != "false"  # the API's default: true
         body = render(symbol, month, interval, self.seed, frozenset(self.faults), fetch, extended)
         if q.get("datatype") == "csv":
             return Response(200, to_csv(body, f"Time Series ({interval})"), "application/x-download")
@@ -147,9 +158,13 @@ class Feed:
             return Response.json(MISSING_KEY)
         symbol, size = q.get("symbol", ""), q.get("outputsize", "compact")
         if not SYMBOL.fullmatch(symbol) or size not in ("compact", "full"):
-            return Response.json({"Error Message": "Invalid API call. Please retry or visit the "
-                                  "documentation (https://www.alphavantage.co/documentation/) for "
-                                  "TIME_SERIES_DAILY."})
+            return Response.json(
+                {
+                    "Error Message": "Invalid API call. Please retry or visit the "
+                    "documentation (https://www.alphavantage.co/documentation/) for "
+                    "TIME_SERIES_DAILY."
+                }
+            )
         body = render_daily(symbol, self.seed, self.today, size == "full")
         if q.get("datatype") == "csv":
             return Response(200, to_csv(body, DAILY_KEY), "application/x-download")
@@ -197,7 +212,7 @@ def _walk(symbol: str, month: str, seed: int) -> tuple[np.random.Generator, np.n
     spreads, volumes — is the same whatever the start price)."""
     _, regular = _session_minutes(month)
     rng = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode())])
-    sigma = np.where(regular, 0.0015 / np.sqrt(5), 0.0003)      # ~0.15% per 5 minutes in the session
+    sigma = np.where(regular, 0.0015 / np.sqrt(5), 0.0003)  # ~0.15% per 5 minutes in the session
     return rng, rng.normal(0, 1, len(regular)) * sigma
 
 
@@ -216,10 +231,10 @@ def _start_price(symbol: str, month: str, seed: int) -> float:
     """The price the month's walk starts from: the previous month's last close."""
     price = float(20 + zlib.crc32(symbol.encode()) % 400)
     step = ANCHOR_MONTH
-    while step < month:                 # forward from the anchor
+    while step < month:  # forward from the anchor
         price *= np.exp(_month_log_return(symbol, step, seed))
         step = _next_month(step)
-    while step > month:                 # backward: a month ends where the next one starts
+    while step > month:  # backward: a month ends where the next one starts
         step = _previous_month(step)
         price /= np.exp(_month_log_return(symbol, step, seed))
     return price
@@ -246,17 +261,20 @@ def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray
     if not n:
         return times, regular, values
     flags = regular.astype(np.int8)
-    first = np.flatnonzero(np.diff(np.concatenate([[0], flags])) == 1)      # each session's 09:30
-    last = np.flatnonzero(np.diff(np.concatenate([flags, [0]])) == -1)      # ... and its last minute
+    first = np.flatnonzero(np.diff(np.concatenate([[0], flags])) == 1)  # each session's 09:30
+    last = np.flatnonzero(np.diff(np.concatenate([flags, [0]])) == -1)  # ... and its last minute
     auctions = np.random.default_rng([seed, zlib.crc32(symbol.encode()), zlib.crc32(month.encode()), 1])
-    day_volume = np.add.reduceat(np.where(regular, volume, 0), first)[:len(first)]
+    day_volume = np.add.reduceat(np.where(regular, volume, 0), first)[: len(first)]
     k = len(first)
-    values[first, 4] += np.round(day_volume * auctions.uniform(0.01, 0.03, k))     # the opening cross
-    price = np.round(close[last] * np.exp(auctions.normal(0, 0.0005, k)), 4)       # the closing cross
+    values[first, 4] += np.round(day_volume * auctions.uniform(0.01, 0.03, k))  # the opening cross
+    price = np.round(close[last] * np.exp(auctions.normal(0, 0.0005, k)), 4)  # the closing cross
     closing = np.column_stack([price, price, price, price, np.round(day_volume * auctions.uniform(0.30, 0.40, k))])
     at = last + 1
-    return (np.insert(times, at, times[last] + np.timedelta64(1, "m")), np.insert(regular, at, True),
-            np.insert(values, at, closing, axis=0))
+    return (
+        np.insert(times, at, times[last] + np.timedelta64(1, "m")),
+        np.insert(regular, at, True),
+        np.insert(values, at, closing, axis=0),
+    )
 
 
 @lru_cache(maxsize=64)
@@ -270,12 +288,18 @@ def _bars(symbol: str, month: str, interval: str, seed: int, extended: bool) -> 
     if not len(times):
         return (), np.empty((0, 5))
     k = int(interval.removesuffix("min"))
-    grid = times.astype("int64") // k * k                      # minutes since 1970: a multiple of k
+    grid = times.astype("int64") // k * k  # minutes since 1970: a multiple of k
     starts = np.flatnonzero(np.concatenate([[True], grid[1:] != grid[:-1]]))
     ends = np.concatenate([starts[1:], [len(times)]]) - 1
-    bars = np.column_stack([values[starts, 0], np.maximum.reduceat(values[:, 1], starts),
-                            np.minimum.reduceat(values[:, 2], starts), values[ends, 3],
-                            np.add.reduceat(values[:, 4], starts)])
+    bars = np.column_stack(
+        [
+            values[starts, 0],
+            np.maximum.reduceat(values[:, 1], starts),
+            np.minimum.reduceat(values[:, 2], starts),
+            values[ends, 3],
+            np.add.reduceat(values[:, 4], starts),
+        ]
+    )
     stamps = np.datetime_as_string(grid[starts].astype("datetime64[m]"), unit="s")
     return tuple(str(s).replace("T", " ") for s in stamps), bars
 
@@ -291,24 +315,49 @@ def _daily_month(symbol: str, month: str, seed: int) -> tuple[tuple[str, tuple[f
     days = times.astype("datetime64[D]")
     starts = np.flatnonzero(np.concatenate([[True], days[1:] != days[:-1]]))
     ends = np.concatenate([starts[1:], [len(times)]]) - 1
-    bars = np.column_stack([values[starts, 0], np.maximum.reduceat(values[:, 1], starts),
-                            np.minimum.reduceat(values[:, 2], starts), values[ends, 3],
-                            np.add.reduceat(values[:, 4], starts)])
-    return tuple((str(day), tuple(bar)) for day, bar in zip(days[starts], bars.tolist()))
+    bars = np.column_stack(
+        [
+            values[starts, 0],
+            np.maximum.reduceat(values[:, 1], starts),
+            np.minimum.reduceat(values[:, 2], starts),
+            values[ends, 3],
+            np.add.reduceat(values[:, 4], starts),
+        ]
+    )
+    return tuple((str(day), tuple(bar)) for day, bar in zip(days[starts], bars.tolist(), strict=False))
 
 
 def render_daily(symbol: str, seed: int, today: str = TODAY, full: bool = False) -> bytes:
     """The ``TIME_SERIES_DAILY`` answer (newest first): every session from ``HISTORY_START`` to
     ``today`` (``full``), or the latest 100 of them (compact)."""
-    days = [bar for month in months_between(HISTORY_START, today[:7])
-            for bar in _daily_month(symbol, month, seed) if bar[0] <= today]
+    days = [
+        bar
+        for month in months_between(HISTORY_START, today[:7])
+        for bar in _daily_month(symbol, month, seed)
+        if bar[0] <= today
+    ]
     if not full:
         days = days[-100:]
-    meta = {"1. Information": "Daily Prices (open, high, low, close) and Volumes", "2. Symbol": symbol,
-            "3. Last Refreshed": days[-1][0] if days else today,
-            "4. Output Size": "Full size" if full else "Compact", "5. Time Zone": "US/Eastern"}
-    items = [(day, {"1. open": f"{o:.4f}", "2. high": f"{h:.4f}", "3. low": f"{low:.4f}",
-                    "4. close": f"{c:.4f}", "5. volume": str(int(vol))}) for day, (o, h, low, c, vol) in reversed(days)]
+    meta = {
+        "1. Information": "Daily Prices (open, high, low, close) and Volumes",
+        "2. Symbol": symbol,
+        "3. Last Refreshed": days[-1][0] if days else today,
+        "4. Output Size": "Full size" if full else "Compact",
+        "5. Time Zone": "US/Eastern",
+    }
+    items = [
+        (
+            day,
+            {
+                "1. open": f"{o:.4f}",
+                "2. high": f"{h:.4f}",
+                "3. low": f"{low:.4f}",
+                "4. close": f"{c:.4f}",
+                "5. volume": str(int(vol)),
+            },
+        )
+        for day, (o, h, low, c, vol) in reversed(days)
+    ]
     return _json(meta, DAILY_KEY, items).encode()
 
 
@@ -318,27 +367,29 @@ def _closes(month: str) -> dict[str, str]:
     return {str(row.session): row.close.strftime("%H:%M:%S") for row in sessions(month).itertuples()}
 
 
-def _last_session_with_revision(symbol: str, month: str, interval: str, seed: int,
-                                extended: bool) -> list[tuple[str, list]]:
+def _last_session_with_revision(
+    symbol: str, month: str, interval: str, seed: int, extended: bool
+) -> list[tuple[str, list]]:
     """The month's last session as a later answer brings it: its closing bar revised (close 1% up)."""
     stamps, values = _bars(symbol, month, interval, seed, extended)
     if not stamps:
         return []
     day, closed = max(_closes(month).items())
-    bars = [(t, list(v)) for t, v in zip(stamps, values.tolist()) if t.startswith(day)]
-    index = max(i for i, (t, _) in enumerate(bars) if t[11:] <= closed)     # the bar at the close
+    bars = [(t, list(v)) for t, v in zip(stamps, values.tolist(), strict=False) if t.startswith(day)]
+    index = max(i for i, (t, _) in enumerate(bars) if t[11:] <= closed)  # the bar at the close
     t, (o, h, low, c, vol) = bars[index]
     revised = round(c * 1.01, 4)
     bars[index] = (t, [o, max(h, revised), low, revised, vol])
     return bars
 
 
-def render(symbol: str, month: str, interval: str, seed: int, faults: frozenset, fetch: int = 1,
-           extended: bool = False) -> bytes:
+def render(
+    symbol: str, month: str, interval: str, seed: int, faults: frozenset, fetch: int = 1, extended: bool = False
+) -> bytes:
     """The JSON answer for one call, byte for byte."""
     stamps, values = _bars(symbol, month, interval, seed, extended)
-    bars = list(zip(stamps, values.tolist()))
-    if "duplicates" in faults:          # the previous month's last session comes along, revised
+    bars = list(zip(stamps, values.tolist(), strict=False))
+    if "duplicates" in faults:  # the previous month's last session comes along, revised
         bars = _last_session_with_revision(symbol, _previous_month(month), interval, seed, extended) + bars
     if "missing" in faults:
         second = sorted({t[:10] for t in stamps})[1]
@@ -351,27 +402,46 @@ def render(symbol: str, month: str, interval: str, seed: int, faults: frozenset,
         t, (o, h, low, c, vol) = bars[index]
         corrected = round(c * 1.01, 4)
         bars[index] = (t, [o, max(h, corrected), min(low, corrected), corrected, vol])
-    items = [(t, {"1. open": f"{o:.4f}", "2. high": f"{h:.4f}", "3. low": f"{low:.4f}",
-                  "4. close": f"{c:.4f}", "5. volume": str(int(vol))})
-             for t, (o, h, low, c, vol) in reversed(bars)]        # newest first, as the API answers
-    if "duplicates" in faults and stamps:     # the feed sends a stretch of bars a second time
+    items = [
+        (
+            t,
+            {
+                "1. open": f"{o:.4f}",
+                "2. high": f"{h:.4f}",
+                "3. low": f"{low:.4f}",
+                "4. close": f"{c:.4f}",
+                "5. volume": str(int(vol)),
+            },
+        )
+        for t, (o, h, low, c, vol) in reversed(bars)
+    ]  # newest first, as the API answers
+    if "duplicates" in faults and stamps:  # the feed sends a stretch of bars a second time
         first = stamps[0][:10]
         replayed = [(t, dict(bar)) for t, bar in items if t.startswith(first) and "09:00:00" <= t[11:] < "10:30:00"]
         items += replayed
     if "malformed" in faults:
         del items[len(items) // 2][1]["4. close"]
     last = max(t for t, _ in bars)
-    meta = {"1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
-            "2. Symbol": symbol, "3. Last Refreshed": last, "4. Interval": interval,
-            "5. Output Size": "Full size", "6. Time Zone": "US/Eastern"}
+    meta = {
+        "1. Information": f"Intraday ({interval}) open, high, low, close prices and volume",
+        "2. Symbol": symbol,
+        "3. Last Refreshed": last,
+        "4. Interval": interval,
+        "5. Output Size": "Full size",
+        "6. Time Zone": "US/Eastern",
+    }
     return _json(meta, f"Time Series ({interval})", items).encode()
 
 
 def _json(meta: dict, key: str, items: list[tuple[str, dict]]) -> str:
     """``json.dumps({"Meta Data": meta, key: dict(items)}, indent=4)``, except that a time sent twice
     stays twice (a JSON object may repeat a key; a parser keeps the last)."""
-    bars = ",\n".join(f'        "{t}": {{\n' + ",\n".join(f'            "{k}": {json.dumps(v)}' for k, v in bar.items())
-                      + "\n        }" for t, bar in items)
+    bars = ",\n".join(
+        f'        "{t}": {{\n'
+        + ",\n".join(f'            "{k}": {json.dumps(v)}' for k, v in bar.items())
+        + "\n        }"
+        for t, bar in items
+    )
     body = json.dumps({"Meta Data": meta, key: "\0"}, indent=4)
     return body.replace('"\\u0000"', "{\n" + bars + "\n    }" if items else "{}")
 

@@ -40,8 +40,12 @@ def deduplicate(conn: sa.Connection, symbol: str, month: str, interval: str) -> 
     loads of a neighbouring month whose answer overlapped this one."""
     start, end = month_window(month)
     window = {"s": symbol, "i": interval, "start": start, "end": end}
-    conn.execute(sa.text("DELETE FROM etl.intraday WHERE symbol = :s AND interval = :i "
-                         "AND bar_time >= :start AND bar_time < :end"), window)
+    conn.execute(
+        sa.text(
+            "DELETE FROM etl.intraday WHERE symbol = :s AND interval = :i AND bar_time >= :start AND bar_time < :end"
+        ),
+        window,
+    )
     # A table loaded seconds ago has no statistics yet, and without them the planner cannot tell
     # that the BRIN index on run_id finds these loads' rows: it would read the whole raw table
     # (with parallel workers, whose start costs more than reading a month's rows).
@@ -77,7 +81,6 @@ def duplicates(conn: sa.Connection, run_id: int) -> int:
     return int(count or 0)
 
 
-
 DAILY_SQL = """
     INSERT INTO etl.daily (symbol, session, open, high, low, close, volume, bars, interval)
     SELECT :s, s.session,
@@ -110,25 +113,42 @@ def aggregate_daily(conn: sa.Connection, symbol: str, month: str, interval: str)
     exact session."""
     start, end = month_window(month)
     sessions, opens, closes = session_bounds(month)
-    conn.execute(sa.text("DELETE FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
-                 {"s": symbol, "d0": start.date(), "d1": end.date()})
+    conn.execute(
+        sa.text("DELETE FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
+        {"s": symbol, "d0": start.date(), "d1": end.date()},
+    )
     if not sessions:
         return 0
-    return conn.execute(sa.text(DAILY_SQL), {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ,
-                                             "step": f"{int(step(interval).total_seconds() // 60)} minutes",
-                                             "sessions": sessions, "opens": opens, "closes": closes}).rowcount
+    return conn.execute(
+        sa.text(DAILY_SQL),
+        {
+            "s": symbol,
+            "i": interval,
+            "start": start,
+            "end": end,
+            "tz": TZ,
+            "step": f"{int(step(interval).total_seconds() // 60)} minutes",
+            "sessions": sessions,
+            "opens": opens,
+            "closes": closes,
+        },
+    ).rowcount
 
 
-def gaps(symbol: str, month: str, interval: str, engine: sa.Engine | None = None, *,
-         connection: sa.Connection | None = None) -> pd.DataFrame:
+def gaps(
+    symbol: str, month: str, interval: str, engine: sa.Engine | None = None, *, connection: sa.Connection | None = None
+) -> pd.DataFrame:
     """Bars the NYSE calendar expects but the clean table lacks, as ranges per session: every
     clock-aligned bar that overlaps a regular session, and its bar at the close
     (:func:`.sessions.bar_times`)."""
     start, end = month_window(month)
-    have = db.read_frame("SELECT bar_time AT TIME ZONE :tz AS t FROM etl.intraday WHERE symbol = :s "
-                         "AND interval = :i AND bar_time >= :start AND bar_time < :end",
-                         {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end}, engine=engine,
-                         connection=connection)
+    have = db.read_frame(
+        "SELECT bar_time AT TIME ZONE :tz AS t FROM etl.intraday WHERE symbol = :s "
+        "AND interval = :i AND bar_time >= :start AND bar_time < :end",
+        {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end},
+        engine=engine,
+        connection=connection,
+    )
     missing = sorted(set(bar_times(month, interval)) - set(pd.to_datetime(have["t"]).dt.to_pydatetime()))
     length = step(interval)
     ranges: list[dict] = []
@@ -142,4 +162,3 @@ def gaps(symbol: str, month: str, interval: str, engine: sa.Engine | None = None
     frame["first"] = frame["first"].map(lambda t: t.strftime("%H:%M"))
     frame["last"] = frame["last"].map(lambda t: t.strftime("%H:%M"))
     return frame
-

@@ -35,9 +35,20 @@ def session_close(payload: dict, day: str | None = None, bars: int = 3) -> pd.Da
     key = next(k for k in payload if k.startswith("Time Series"))
     series = payload[key]
     day = day or min(series)[:10]
-    frame = pd.DataFrame([{"bar": t[11:16], "open": float(b["1. open"]), "high": float(b["2. high"]),
-                           "low": float(b["3. low"]), "close": float(b["4. close"]), "volume": int(b["5. volume"])}
-                          for t, b in sorted(series.items()) if t.startswith(day)])
+    frame = pd.DataFrame(
+        [
+            {
+                "bar": t[11:16],
+                "open": float(b["1. open"]),
+                "high": float(b["2. high"]),
+                "low": float(b["3. low"]),
+                "close": float(b["4. close"]),
+                "volume": int(b["5. volume"]),
+            }
+            for t, b in sorted(series.items())
+            if t.startswith(day)
+        ]
+    )
     frame["share of the day's volume"] = (frame["volume"] / frame["volume"].sum()).map("{:.1%}".format)
     return frame.tail(bars).reset_index(drop=True).rename_axis(day)
 
@@ -55,22 +66,28 @@ def payload_sample(payload: dict, bars: int = 2) -> str:
     return json.dumps({"Meta Data": payload["Meta Data"], key: head}, indent=2)
 
 
-def raw_sample(symbol: str, rows: int = 5, engine: sa.Engine | None = None, *,
-               connection: sa.Connection | None = None) -> pd.DataFrame:
+def raw_sample(
+    symbol: str, rows: int = 5, engine: sa.Engine | None = None, *, connection: sa.Connection | None = None
+) -> pd.DataFrame:
     """The first raw rows of ``symbol`` (ingestion time shown relative to the first load);
     ``connection``: as a run's open transaction sees them."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT bar_time AT TIME ZONE :tz AS bar_time_et, open, high, low, close, volume, run_id,
                dense_rank() OVER (ORDER BY ingested_at) AS load_no
         FROM etl.raw_intraday WHERE symbol = :s ORDER BY bar_time, ingested_at LIMIT :n""",
-                         {"tz": TZ, "s": symbol, "n": rows}, engine=engine, connection=connection)
+        {"tz": TZ, "s": symbol, "n": rows},
+        engine=engine,
+        connection=connection,
+    )
 
 
 def versions(symbol: str, month: str, interval: str, engine: sa.Engine | None = None) -> pd.DataFrame:
     """Bars of ``interval`` that arrived more than once with different values, each version, and
     which one won."""
     start, end = month_window(month)
-    return db.read_frame("""
+    return db.read_frame(
+        """
         WITH multi AS (SELECT bar_time FROM etl.raw_intraday WHERE symbol = :s AND interval = :i
                          AND bar_time >= :start AND bar_time < :end
                        GROUP BY bar_time HAVING count(DISTINCT (open, high, low, close, volume)) > 1)
@@ -80,7 +97,9 @@ def versions(symbol: str, month: str, interval: str, engine: sa.Engine | None = 
         FROM etl.raw_intraday r JOIN multi USING (bar_time)
         JOIN etl.intraday i ON i.symbol = r.symbol AND i.interval = r.interval AND i.bar_time = r.bar_time
         WHERE r.symbol = :s AND r.interval = :i ORDER BY r.bar_time, r.run_id""",
-                         {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ}, engine=engine)
+        {"s": symbol, "i": interval, "start": start, "end": end, "tz": TZ},
+        engine=engine,
+    )
 
 
 def counts(symbol: str, month: str, interval: str | None = None, engine: sa.Engine | None = None) -> pd.Series:
@@ -89,11 +108,15 @@ def counts(symbol: str, month: str, interval: str | None = None, engine: sa.Engi
     start, end = month_window(month)
     params = {"s": symbol, "i": interval, "start": start, "end": end, "d0": start.date(), "d1": end.date()}
     bars = "symbol = :s AND (CAST(:i AS text) IS NULL OR interval = :i) AND bar_time >= :start AND bar_time < :end"
-    row = db.read_frame(f"""
+    row = db.read_frame(
+        f"""
         SELECT (SELECT count(*) FROM etl.raw_intraday WHERE {bars}) AS raw,
                (SELECT count(*) FROM etl.intraday WHERE {bars}) AS clean,
                (SELECT count(*) FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1) AS daily
-        """, params, engine=engine).iloc[0]
+        """,
+        params,
+        engine=engine,
+    ).iloc[0]
     return row.astype(int).rename(f"{symbol} {month}")
 
 
@@ -101,7 +124,8 @@ def dedup_effect(symbol: str, month: str, interval: str, engine: sa.Engine | Non
     """Sessions whose raw bars hold duplicates: bars and volume counted from the raw table (what
     aggregating before deduplication would give) and from the clean one (what the product uses)."""
     start, end = month_window(month)
-    return db.read_frame("""
+    return db.read_frame(
+        """
         WITH raw AS (SELECT (bar_time AT TIME ZONE :tz)::date AS session, count(*) AS raw_bars,
                             CAST(sum(volume) AS bigint) AS raw_volume
                      FROM etl.raw_intraday WHERE symbol = :s AND interval = :i
@@ -112,7 +136,9 @@ def dedup_effect(symbol: str, month: str, interval: str, engine: sa.Engine | Non
                          AND bar_time >= :start AND bar_time < :end GROUP BY 1)
         SELECT session, raw_bars, clean_bars, raw_volume, clean_volume
         FROM raw JOIN clean USING (session) WHERE raw_bars > clean_bars ORDER BY session""",
-                         {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end}, engine=engine)
+        {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end},
+        engine=engine,
+    )
 
 
 def month_figure(symbol: str, month: str, interval: str | None = None, engine: sa.Engine | None = None):
@@ -120,26 +146,35 @@ def month_figure(symbol: str, month: str, interval: str | None = None, engine: s
     ``interval``: the intraday bars shown (default: those the daily product was built from)."""
     start, end = month_window(month)
     days = daily(symbol, month, engine)
-    bars = db.read_frame("""
+    bars = db.read_frame(
+        """
         SELECT bar_time AT TIME ZONE :tz AS t, close FROM etl.intraday
         WHERE symbol = :s AND bar_time >= :start AND bar_time < :end
           AND interval = coalesce(CAST(:i AS text), (SELECT interval FROM etl.daily WHERE symbol = :s
                                                       AND session >= :d0 AND session < :d1 LIMIT 1))
-        ORDER BY bar_time""", {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end,
-                               "d0": start.date(), "d1": end.date()}, engine=engine)
+        ORDER BY bar_time""",
+        {"tz": TZ, "s": symbol, "i": interval, "start": start, "end": end, "d0": start.date(), "d1": end.date()},
+        engine=engine,
+    )
     fig, ax = plt.subplots(figsize=(10, 3.6))
     # one x position per session, intraday bars spread across it
     position = {d: i for i, d in enumerate(days["session"])}
     bars["session"] = bars["t"].dt.date
     bars = bars[bars["session"].isin(position)].copy()
-    bars["x"] = bars["session"].map(position) + bars.groupby("session").cumcount() / \
-        bars.groupby("session")["close"].transform("size") - 0.5
+    bars["x"] = (
+        bars["session"].map(position)
+        + bars.groupby("session").cumcount() / bars.groupby("session")["close"].transform("size")
+        - 0.5
+    )
     ax.plot(bars["x"], bars["close"], color="#9fc5e8", linewidth=0.8, label="intraday close")
     for i, day in enumerate(days.itertuples()):
         color = "#6aa84f" if day.close >= day.open else "#cc0000"
         ax.vlines(i, day.low, day.high, color=color, linewidth=1)
-        ax.add_patch(plt.Rectangle((i - 0.3, min(day.open, day.close)), 0.6, abs(day.close - day.open) or 0.01,
-                                   color=color, alpha=0.7))
+        ax.add_patch(
+            plt.Rectangle(
+                (i - 0.3, min(day.open, day.close)), 0.6, abs(day.close - day.open) or 0.01, color=color, alpha=0.7
+            )
+        )
     ax.set_xticks(range(len(days)), [d.strftime("%d") for d in days["session"]], fontsize=8)
     ax.set_xlabel(f"NYSE sessions of {month}")
     ax.set_ylabel("price")
@@ -161,8 +196,11 @@ def _figure_output(fig, label: str) -> dict:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": label}}
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": label},
+    }
 
 
 def explorer(symbols: list[str], month: str, symbol: str | None = None, engine: sa.Engine | None = None):
@@ -175,10 +213,10 @@ def explorer(symbols: list[str], month: str, symbol: str | None = None, engine: 
     import ipywidgets as widgets
 
     class Explorer(widgets.VBox):
-        def __repr__(self) -> str:        # the cell's text output: stable, no widget internals
+        def __repr__(self) -> str:  # the cell's text output: stable, no widget internals
             return f"explorer of {month}: {', '.join(symbols)} (showing {choice.value})"
 
-    symbols = list(symbols) + ([symbol] if symbol and symbol not in symbols else [])   # the one it starts on too
+    symbols = list(symbols) + ([symbol] if symbol and symbol not in symbols else [])  # the one it starts on too
     choice = widgets.Dropdown(options=symbols, value=symbol or symbols[0], description="symbol")
     out = widgets.Output()
 

@@ -128,7 +128,9 @@ def refresh(engine: sa.Engine | None = None) -> bool:
 def _grant(engine: sa.Engine) -> None:
     # by the set-up login too: the course's tables have several owners (the bank's is a NOLOGIN
     # role of its own), and the course decides what its learners read
-    db.run_sql_file(_HERE / "grants.sql", _setup_engine(engine), {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)})
+    db.run_sql_file(
+        _HERE / "grants.sql", _setup_engine(engine), {"schemas": list(SCHEMAS), "private": list(PRIVATE_COLUMNS)}
+    )
 
 
 def unreadable(engine: sa.Engine | None = None) -> list[str]:

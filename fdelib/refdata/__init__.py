@@ -10,11 +10,48 @@ the security-master query; quality report).
 
 from ..errors import FdeError
 from .identifiers import InvalidIdentifier, bic11, is_valid, validate, verdicts
-from .store import (accepted, history, load_figi_results, load_mapping, load_permid_matches, lookup_widget,
-                    permid_candidates, quality, refused, refused_jobs, reset, retired_links, security_master, setup,
-                    show, upsert_entities, upsert_instruments)
+from .store import (
+    accepted,
+    history,
+    load_figi_results,
+    load_mapping,
+    load_permid_matches,
+    lookup_widget,
+    permid_candidates,
+    quality,
+    refused,
+    refused_jobs,
+    reset,
+    retired_links,
+    security_master,
+    setup,
+    show,
+    upsert_entities,
+    upsert_instruments,
+)
 
-__all__ = ["FdeError", "InvalidIdentifier", "accepted", "bic11", "history", "is_valid", "load_figi_results",
-           "load_mapping", "load_permid_matches", "lookup_widget", "permid_candidates", "quality", "refused",
-           "refused_jobs", "reset", "retired_links", "security_master", "setup", "show", "upsert_entities",
-           "upsert_instruments", "validate", "verdicts"]
+__all__ = [
+    "FdeError",
+    "InvalidIdentifier",
+    "accepted",
+    "bic11",
+    "history",
+    "is_valid",
+    "load_figi_results",
+    "load_mapping",
+    "load_permid_matches",
+    "lookup_widget",
+    "permid_candidates",
+    "quality",
+    "refused",
+    "refused_jobs",
+    "reset",
+    "retired_links",
+    "security_master",
+    "setup",
+    "show",
+    "upsert_entities",
+    "upsert_instruments",
+    "validate",
+    "verdicts",
+]

@@ -33,13 +33,22 @@ from .. import db
 from ..errors import FdeError
 
 MIC_FILE = Path(__file__).with_name("ISO10383_MIC-2023-08-28-subset.csv")
-MIC_PUBLISHED = "2023-08-28"          # the publication the subset was cut from (its latest update date)
+MIC_PUBLISHED = "2023-08-28"  # the publication the subset was cut from (its latest update date)
 MIC_SOURCE = "ISO 10383 (iso20022.org)"
-MIC_COLUMNS = {"MIC": "mic", "OPERATING MIC": "operating_mic", "OPRT/SGMT": "kind",
-               "MARKET NAME-INSTITUTION DESCRIPTION": "name", "MARKET CATEGORY CODE": "category",
-               "ACRONYM": "acronym", "ISO COUNTRY CODE (ISO 3166)": "country", "CITY": "city",
-               "STATUS": "status", "CREATION DATE": "created_on", "LAST UPDATE DATE": "updated_on",
-               "EXPIRY DATE": "expires_on"}
+MIC_COLUMNS = {
+    "MIC": "mic",
+    "OPERATING MIC": "operating_mic",
+    "OPRT/SGMT": "kind",
+    "MARKET NAME-INSTITUTION DESCRIPTION": "name",
+    "MARKET CATEGORY CODE": "category",
+    "ACRONYM": "acronym",
+    "ISO COUNTRY CODE (ISO 3166)": "country",
+    "CITY": "city",
+    "STATUS": "status",
+    "CREATION DATE": "created_on",
+    "LAST UPDATE DATE": "updated_on",
+    "EXPIRY DATE": "expires_on",
+}
 
 
 def countries() -> pd.DataFrame:
@@ -47,16 +56,21 @@ def countries() -> pd.DataFrame:
     numeric, name."""
     import pycountry
 
-    return pd.DataFrame([{"alpha_2": c.alpha_2, "alpha_3": c.alpha_3, "numeric": c.numeric, "name": c.name}
-                         for c in pycountry.countries]).sort_values("alpha_2", ignore_index=True)
+    return pd.DataFrame(
+        [
+            {"alpha_2": c.alpha_2, "alpha_3": c.alpha_3, "numeric": c.numeric, "name": c.name}
+            for c in pycountry.countries
+        ]
+    ).sort_values("alpha_2", ignore_index=True)
 
 
 def currencies() -> pd.DataFrame:
     """ISO 4217 currencies from pycountry: code, numeric, name."""
     import pycountry
 
-    return pd.DataFrame([{"code": c.alpha_3, "numeric": c.numeric, "name": c.name}
-                         for c in pycountry.currencies]).sort_values("code", ignore_index=True)
+    return pd.DataFrame(
+        [{"code": c.alpha_3, "numeric": c.numeric, "name": c.name} for c in pycountry.currencies]
+    ).sort_values("code", ignore_index=True)
 
 
 def read_mic_file(path: Path | str = MIC_FILE) -> pd.DataFrame:
@@ -65,7 +79,7 @@ def read_mic_file(path: Path | str = MIC_FILE) -> pd.DataFrame:
     path = Path(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:                 # older publications are Windows-1252
+    except UnicodeDecodeError:  # older publications are Windows-1252
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="cp1252")
     missing = [c for c in MIC_COLUMNS if c not in frame.columns]
     if missing:
@@ -90,15 +104,18 @@ def load(engine: sa.Engine | None = None, *, mic_file: Path | str = MIC_FILE) ->
             _upsert(conn, "markets", "mic", markets.assign(source=f"{MIC_SOURCE}, publication of {published}"))
         except sa.exc.IntegrityError as error:
             raise refusal(error) from None
-    return {table: db.read_scalar(f"SELECT count(*) FROM refdata.{table}", engine=engine)
-            for table in ("countries", "currencies", "markets")}
+    return {
+        table: db.read_scalar(f"SELECT count(*) FROM refdata.{table}", engine=engine)
+        for table in ("countries", "currencies", "markets")
+    }
 
 
 def listings(engine: sa.Engine | None = None) -> pd.DataFrame:
     """Where the current instruments trade: per MIC, its operating MIC, country and the
     currencies quoted there — instrument → market → country, instrument → currency, by the
     foreign keys."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT i.mic, m.kind, m.operating_mic, o.name AS operator, c.name AS country, i.currency,
                cur.name AS currency_name, count(*) AS instruments
         FROM refdata.instruments i
@@ -108,15 +125,20 @@ def listings(engine: sa.Engine | None = None) -> pd.DataFrame:
         JOIN refdata.currencies cur ON cur.code = i.currency
         WHERE i.valid_to IS NULL
         GROUP BY i.mic, m.kind, m.operating_mic, o.name, c.name, i.currency, cur.name
-        ORDER BY i.mic, i.currency""", engine=engine)
+        ORDER BY i.mic, i.currency""",
+        engine=engine,
+    )
 
 
 def summary(engine: sa.Engine | None = None) -> pd.DataFrame:
     """Each code list: how many codes, and where they come from."""
-    return db.read_frame("""
+    return db.read_frame(
+        """
         SELECT 'countries' AS list, count(*) AS codes, min(source) AS source FROM refdata.countries
         UNION ALL SELECT 'currencies', count(*), min(source) FROM refdata.currencies
-        UNION ALL SELECT 'markets', count(*), min(source) FROM refdata.markets""", engine=engine).set_index("list")
+        UNION ALL SELECT 'markets', count(*), min(source) FROM refdata.markets""",
+        engine=engine,
+    ).set_index("list")
 
 
 def _latest(markets: pd.DataFrame) -> str:
@@ -129,20 +151,28 @@ def _upsert(conn: sa.Connection, table: str, key: str, frame: pd.DataFrame) -> N
     operating MIC may be a row of the same load)."""
     columns = list(frame.columns)
     changed = " OR ".join(f"t.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in columns if c not in (key, "source"))
-    rows = [{k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
-            for r in frame.to_dict("records")]
+    rows = [
+        {k: (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
     values = ", ".join("(" + ", ".join(f":{c}_{i}" for c in columns) + ")" for i in range(len(rows)))
     params = {f"{c}_{i}": row[c] for i, row in enumerate(rows) for c in columns}
-    conn.execute(sa.text(f"""
-        INSERT INTO refdata.{table} AS t ({', '.join(columns)}) VALUES {values}
-        ON CONFLICT ({key}) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in columns if c != key)}
-        WHERE {changed}"""), params)
+    conn.execute(
+        sa.text(f"""
+        INSERT INTO refdata.{table} AS t ({", ".join(columns)}) VALUES {values}
+        ON CONFLICT ({key}) DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c != key)}
+        WHERE {changed}"""),
+        params,
+    )
 
 
 # --- refusals: a foreign key or check names the code it does not know -----------------------------
 
-WHAT = {"markets": "MIC (ISO 10383)", "countries": "country code (ISO 3166-1 alpha-2)",
-        "currencies": "currency code (ISO 4217)"}
+WHAT = {
+    "markets": "MIC (ISO 10383)",
+    "countries": "country code (ISO 3166-1 alpha-2)",
+    "currencies": "currency code (ISO 4217)",
+}
 
 
 def refusal(error: sa.exc.IntegrityError) -> FdeError:
@@ -157,7 +187,9 @@ def refusal(error: sa.exc.IntegrityError) -> FdeError:
         value, _, rest = rest.partition(")")
         table = rest.split('"')[1] if '"' in rest else "?"
         where = getattr(diag, "table_name", None) or "the table"
-        return FdeError(f"refdata.{where}.{column} = {value!r} is not a known {WHAT.get(table, table)}: "
-                        f"refdata.{table} has no such code; nothing was loaded")
+        return FdeError(
+            f"refdata.{where}.{column} = {value!r} is not a known {WHAT.get(table, table)}: "
+            f"refdata.{table} has no such code; nothing was loaded"
+        )
     message = str(original or error).strip().splitlines()[0]
     return FdeError(f"refused by the database: {message}; nothing was loaded")

@@ -57,9 +57,14 @@ PAGE_SIZE_MAX = 200
 LEIS_PER_REQUEST = 100
 MAPPING_FILES = {"bic-lei": ("lei-bic", ["LEI", "BIC"]), "isin-lei": ("lei-isin", ["LEI", "ISIN"])}
 # the golden copy's columns (its lei2 CSV has 200+) that refdata.entities keeps
-GOLDEN_COLUMNS = {"LEI": "lei", "Entity.LegalName": "legal_name", "Entity.LegalAddress.Country": "country",
-                  "Entity.LegalAddress.City": "city", "Registration.RegistrationStatus": "status",
-                  "Registration.InitialRegistrationDate": "registered_on"}
+GOLDEN_COLUMNS = {
+    "LEI": "lei",
+    "Entity.LegalName": "legal_name",
+    "Entity.LegalAddress.Country": "country",
+    "Entity.LegalAddress.City": "city",
+    "Registration.RegistrationStatus": "status",
+    "Registration.InitialRegistrationDate": "registered_on",
+}
 QUOTA = "GLEIF's request limit (about 60 requests a minute)"
 HINT = "GLEIF needs no key; wait a minute, and narrow the listing (filters) or use the golden copy"
 
@@ -71,21 +76,32 @@ class GleifError(FdeError):
 @dataclass
 class Gleif:
     base_url: str
-    bic_lei_url: str | None = None     # GLEIF_BIC_LEI_URL, else the mapping service's latest publication
-    isin_lei_url: str | None = None    # GLEIF_ISIN_LEI_URL
+    bic_lei_url: str | None = None  # GLEIF_BIC_LEI_URL, else the mapping service's latest publication
+    isin_lei_url: str | None = None  # GLEIF_ISIN_LEI_URL
     sleep: Callable[[float], None] = time.sleep
     max_retries: int = 4
     session: requests.Session = field(default_factory=http.session)
     pages_read: int = 0
     mapping_url: str = MAPPING_URL
     golden_copy_url: str = GOLDEN_COPY_URL
-    max_pages: int = 20                # GLEIF_MAX_PAGES
-    max_wait: float = 60.0             # FDE_API_MAX_WAIT
+    max_pages: int = 20  # GLEIF_MAX_PAGES
+    max_wait: float = 60.0  # FDE_API_MAX_WAIT
 
     def _get(self, url: str, label: str, **options) -> requests.Response:
-        options.setdefault("headers", {"Accept": "*/*"})   # mapping.gleif.org answers 406 to application/json
-        return http.send(self.session, "GET", url, api=label, error=GleifError, quota=QUOTA, hint=HINT,
-                         sleep=self.sleep, max_retries=self.max_retries, max_wait=self.max_wait, **options)
+        options.setdefault("headers", {"Accept": "*/*"})  # mapping.gleif.org answers 406 to application/json
+        return http.send(
+            self.session,
+            "GET",
+            url,
+            api=label,
+            error=GleifError,
+            quota=QUOTA,
+            hint=HINT,
+            sleep=self.sleep,
+            max_retries=self.max_retries,
+            max_wait=self.max_wait,
+            **options,
+        )
 
     def _json(self, url: str, label: str, **options) -> Any:
         response = self._get(url, label, **options)
@@ -94,8 +110,15 @@ class Gleif:
         return http.json_of(response, label, GleifError)
 
     # --- the API: LEI records ------------------------------------------------------------
-    def lei_records(self, leis: list[str] | None = None, page_size: int = 100, *, bics: list[str] | None = None,
-                    filters: dict[str, str] | None = None, max_pages: int | None = None) -> list[dict]:
+    def lei_records(
+        self,
+        leis: list[str] | None = None,
+        page_size: int = 100,
+        *,
+        bics: list[str] | None = None,
+        filters: dict[str, str] | None = None,
+        max_pages: int | None = None,
+    ) -> list[dict]:
         """The records of ``leis`` (asked 100 at a time), of ``bics``, or matching ``filters``
         (GLEIF's ``filter[...]`` names), page by page — at most ``max_pages`` pages
         (default: ``GLEIF_MAX_PAGES``) per listing: a listing that needs more is refused after its
@@ -110,7 +133,7 @@ class Gleif:
         if leis:
             records = []
             for start in range(0, len(leis), LEIS_PER_REQUEST):
-                chunk = {**wanted, "filter[lei]": ",".join(leis[start:start + LEIS_PER_REQUEST])}
+                chunk = {**wanted, "filter[lei]": ",".join(leis[start : start + LEIS_PER_REQUEST])}
                 records += self._listing(chunk, page_size, cap)
             return records
         return self._listing(wanted, page_size, cap)
@@ -119,8 +142,12 @@ class Gleif:
         label = "GLEIF lei-records"
         records, number = [], 1
         while True:
-            page = self._json(f"{self.base_url}/api/v1/lei-records", label,
-                              params={**params, "page[size]": page_size, "page[number]": number}, timeout=30)
+            page = self._json(
+                f"{self.base_url}/api/v1/lei-records",
+                label,
+                params={**params, "page[size]": page_size, "page[number]": number},
+                timeout=30,
+            )
             data = http.dig(page, "data", label, GleifError, list)
             pagination = http.dig(page, "meta.pagination", label, GleifError, dict)
             last, total = pagination.get("lastPage"), pagination.get("total")
@@ -129,26 +156,33 @@ class Gleif:
             self.pages_read += 1
             if number == 1 and last > cap:
                 what = ", ".join(f"{k[7:-1]}={v[:40]}" for k, v in params.items()) or "no filter: the whole register"
-                raise GleifError(f"{label}: {total:,} records match ({what}); reading them takes {last:,} pages "
-                                 f"of {page_size}, more than max_pages={cap} (GLEIF_MAX_PAGES). Narrow the listing "
-                                 "(leis=, bics=, filters={'entity.legalAddress.country': ...}), pass a larger "
-                                 "max_pages on purpose, or load the whole register from the golden copy "
-                                 "(golden_copy(full_download=True))")
+                raise GleifError(
+                    f"{label}: {total:,} records match ({what}); reading them takes {last:,} pages "
+                    f"of {page_size}, more than max_pages={cap} (GLEIF_MAX_PAGES). Narrow the listing "
+                    "(leis=, bics=, filters={'entity.legalAddress.country': ...}), pass a larger "
+                    "max_pages on purpose, or load the whole register from the golden copy "
+                    "(golden_copy(full_download=True))"
+                )
             records.extend(data)
             if number >= last:
                 return records
             number += 1
 
-    def count(self, *, bics: list[str] | None = None, filters: dict[str, str] | None = None,
-              page_size: int = 100) -> dict[str, int]:
+    def count(
+        self, *, bics: list[str] | None = None, filters: dict[str, str] | None = None, page_size: int = 100
+    ) -> dict[str, int]:
         """How many records a listing would return, and how many pages of ``page_size`` that is —
         one request for one record, before deciding how to load them."""
         params = {f"filter[{k}]": str(v) for k, v in (filters or {}).items()}
         if bics:
             params["filter[bic]"] = ",".join(bic11(b) for b in bics)
         label = "GLEIF lei-records"
-        page = self._json(f"{self.base_url}/api/v1/lei-records", label,
-                          params={**params, "page[size]": 1, "page[number]": 1}, timeout=30)
+        page = self._json(
+            f"{self.base_url}/api/v1/lei-records",
+            label,
+            params={**params, "page[size]": 1, "page[number]": 1},
+            timeout=30,
+        )
         total = http.dig(page, "meta.pagination.total", label, GleifError, int)
         return {"records": total, f"pages of {page_size}": -(-total // page_size), "page cap": self.max_pages}
 
@@ -168,10 +202,11 @@ class Gleif:
         if kind not in MAPPING_FILES:
             raise GleifError(f"unknown mapping file {kind!r}; bic-lei or isin-lei")
         label = f"GLEIF {kind} file"
-        url = (self.bic_lei_url if kind == "bic-lei" else self.isin_lei_url) or \
-            f"{self.mapping_url}/api/v2/{kind}/latest"
+        url = (
+            self.bic_lei_url if kind == "bic-lei" else self.isin_lei_url
+        ) or f"{self.mapping_url}/api/v2/{kind}/latest"
         response = self._get(url, label, timeout=120)
-        if response.status_code == 200 and not response.content.startswith(b"PK"):    # the "latest" JSON
+        if response.status_code == 200 and not response.content.startswith(b"PK"):  # the "latest" JSON
             answer = http.json_of(response, label, GleifError)
             link = http.dig(answer, "data.attributes.downloadLink", label, GleifError, str)
             response = self._get(link, label, timeout=600)
@@ -184,19 +219,25 @@ class Gleif:
         """The latest golden copy's ``lei2`` CSV: ``published``, ``records``, ``bytes`` (zipped), ``url``
         — one small request, nothing downloaded."""
         label = "GLEIF golden copy"
-        index = self._json(f"{self.golden_copy_url}/api/v2/golden-copies/publishes", label,
-                           params={"page[size]": 1}, timeout=30)
+        index = self._json(
+            f"{self.golden_copy_url}/api/v2/golden-copies/publishes", label, params={"page[size]": 1}, timeout=30
+        )
         latest = http.dig(index, "data", label, GleifError, list)
         if not latest:
             raise GleifError(f"{label}: no publication listed")
         csv = http.dig(latest[0], "lei2.full_file.csv", label, GleifError, dict)
         if not isinstance(csv.get("url"), str):
             raise GleifError(f"{label}: the publication has no lei2 CSV address")
-        return {"published": latest[0].get("publish_date", "?"), "records": csv.get("record_count"),
-                "bytes": csv.get("size"), "url": csv["url"]}
+        return {
+            "published": latest[0].get("publish_date", "?"),
+            "records": csv.get("record_count"),
+            "bytes": csv.get("size"),
+            "url": csv["url"],
+        }
 
-    def golden_copy(self, *, full_download: bool = False, leis: list[str] | None = None,
-                    folder: Path | None = None) -> pd.DataFrame:
+    def golden_copy(
+        self, *, full_download: bool = False, leis: list[str] | None = None, folder: Path | None = None
+    ) -> pd.DataFrame:
         """The whole register from the latest golden copy (its ``lei2`` CSV), as the columns of
         ``refdata.entities`` (``leis``: keep only these). The file is large: without
         ``full_download=True`` this only says how large, and downloads nothing. It is streamed to
@@ -206,10 +247,17 @@ class Gleif:
         if not full_download:
             records = f"{info['records']:,} records" if isinstance(info["records"], int) else "the whole register"
             size = info["bytes"]
-            megabytes = (f", {size / 1e6:,.0f} MB zipped" if isinstance(size, (int, float)) and size >= 1e6 else
-                         f", {size / 1e3:,.0f} kB zipped" if isinstance(size, (int, float)) else "")
-            raise GleifError(f"{label} of {info['published']}: {records}{megabytes} — pass "
-                             "full_download=True to download it (or read a few records through the API with filters)")
+            megabytes = (
+                f", {size / 1e6:,.0f} MB zipped"
+                if isinstance(size, (int, float)) and size >= 1e6
+                else f", {size / 1e3:,.0f} kB zipped"
+                if isinstance(size, (int, float))
+                else ""
+            )
+            raise GleifError(
+                f"{label} of {info['published']}: {records}{megabytes} — pass "
+                "full_download=True to download it (or read a few records through the API with filters)"
+            )
         url = info["url"]
         folder = Path(folder or get_settings().data_dir / "gleif")
         folder.mkdir(parents=True, exist_ok=True)
@@ -235,13 +283,17 @@ def read_mapping_zip(content: bytes, kind: str) -> pd.DataFrame:
     with archive:
         names = [n for n in archive.namelist() if not n.endswith("/")]
         if len(names) != 1 or not re.fullmatch(rf"{stem}-[0-9T]+\.csv", names[0].rsplit("/", 1)[-1]):
-            raise GleifError(f"{label}: expected one file named {stem}-<timestamp>.csv in the zip, found "
-                             f"{len(names)}: {', '.join(names[:5]) or 'none'}")
+            raise GleifError(
+                f"{label}: expected one file named {stem}-<timestamp>.csv in the zip, found "
+                f"{len(names)}: {', '.join(names[:5]) or 'none'}"
+            )
         with archive.open(names[0]) as member:
             first = member.readline().decode("utf-8-sig").strip()
             if first.split(",") != header:
-                raise GleifError(f"{label}: {names[0]} starts with the header {first[:60]!r}, not {','.join(header)!r} "
-                                 "(GLEIF's columns, in this case): refused rather than guessed")
+                raise GleifError(
+                    f"{label}: {names[0]} starts with the header {first[:60]!r}, not {','.join(header)!r} "
+                    "(GLEIF's columns, in this case): refused rather than guessed"
+                )
             frame = pd.read_csv(member, names=header, header=None, dtype=str, keep_default_na=False)
     return frame
 
@@ -256,8 +308,9 @@ def read_golden_copy(path: Path, leis: list[str] | None = None) -> pd.DataFrame:
         parts = []
         with archive.open(names[0]) as member:
             try:
-                chunks = pd.read_csv(member, usecols=list(GOLDEN_COLUMNS), dtype=str, keep_default_na=False,
-                                     chunksize=200_000)
+                chunks = pd.read_csv(
+                    member, usecols=list(GOLDEN_COLUMNS), dtype=str, keep_default_na=False, chunksize=200_000
+                )
                 for chunk in chunks:
                     parts.append(chunk[chunk["LEI"].isin(wanted)] if wanted else chunk)
             except ValueError as exc:
@@ -274,12 +327,16 @@ def entity_rows(records: list[dict]) -> pd.DataFrame:
     for record in records:
         where = f"GLEIF record {record.get('id', '?') if isinstance(record, dict) else '?'}"
         a = http.dig(record, "attributes", where, GleifError, dict)
-        rows.append({"lei": http.dig(a, "lei", where, GleifError, str),
-                     "legal_name": http.dig(a, "entity.legalName.name", where, GleifError, str),
-                     "country": http.dig(a, "entity.legalAddress.country", where, GleifError, str),
-                     "city": http.dig(a, "entity.legalAddress.city", where, GleifError),
-                     "status": http.dig(a, "registration.status", where, GleifError, str),
-                     "registered_on": http.dig(a, "registration.initialRegistrationDate", where, GleifError, str)[:10]})
+        rows.append(
+            {
+                "lei": http.dig(a, "lei", where, GleifError, str),
+                "legal_name": http.dig(a, "entity.legalName.name", where, GleifError, str),
+                "country": http.dig(a, "entity.legalAddress.country", where, GleifError, str),
+                "city": http.dig(a, "entity.legalAddress.city", where, GleifError),
+                "status": http.dig(a, "registration.status", where, GleifError, str),
+                "registered_on": http.dig(a, "registration.initialRegistrationDate", where, GleifError, str)[:10],
+            }
+        )
     return pd.DataFrame(rows, columns=["lei", "legal_name", "country", "city", "status", "registered_on"])
 
 

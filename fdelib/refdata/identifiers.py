@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import pandas as pd
 from stdnum import bic, cusip, figi, isin, lei
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 from stdnum.gb import sedol
-from stdnum.exceptions import (InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength,
-                               ValidationError)
 from stdnum.iso7064 import mod_97_10
 
 from ..errors import FdeError
@@ -45,7 +44,7 @@ class InvalidIdentifier(FdeError):
 def validate(kind: str, value: str) -> str:
     """``value`` normalised (upper case, no spaces) if it is a valid ``kind``."""
     kind = kind.upper()
-    if kind == "PERMID":     # no check digit: a positive whole number
+    if kind == "PERMID":  # no check digit: a positive whole number
         text = str(value or "").strip()
         if not text.isdigit() or not 1 <= len(text) <= 15 or text.startswith("0"):
             raise InvalidIdentifier(kind, value, "a PermID is a positive whole number of up to 15 digits")
@@ -123,8 +122,10 @@ def lei_steps(value: str) -> list[tuple[str, str]]:
         ("the LEI", value),
         ("letters to numbers (A=10 ... Z=35)", digits),
         ("that number mod 97", f"{remainder} (valid when it is 1)"),
-        ("check digits for the first 18 characters", f"98 - ({body_digits}00 mod 97) = "
-                                                    f"{98 - int(body_digits + '00') % 97:02d}"),
+        (
+            "check digits for the first 18 characters",
+            f"98 - ({body_digits}00 mod 97) = {98 - int(body_digits + '00') % 97:02d}",
+        ),
     ]
 
 

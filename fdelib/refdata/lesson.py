@@ -39,5 +39,7 @@ PARAMETERS = {
 def check_later(as_of: str, later: str) -> None:
     """The re-download is later than the first: history is kept in date order."""
     if later <= as_of:
-        raise ParameterError(f"bad notebook parameter later = {later!r}: not after as_of = {as_of!r}; allowed: "
-                             "a date after as_of (the re-download comes after the first download)")
+        raise ParameterError(
+            f"bad notebook parameter later = {later!r}: not after as_of = {as_of!r}; allowed: "
+            "a date after as_of (the re-download comes after the first download)"
+        )

@@ -42,7 +42,7 @@ class OpenFigi:
     max_retries: int = 5
     session: requests.Session = field(default_factory=http.session)
     requests_sent: int = 0
-    max_wait: float = 60.0             # FDE_API_MAX_WAIT
+    max_wait: float = 60.0  # FDE_API_MAX_WAIT
 
     @property
     def batch(self) -> int:
@@ -53,13 +53,28 @@ class OpenFigi:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["X-OPENFIGI-APIKEY"] = self.api_key
-        hint = ("wait a minute" if self.api_key else
-                "wait a minute, or set OPENFIGI_API_KEY (free from openfigi.com) for higher limits")
+        hint = (
+            "wait a minute"
+            if self.api_key
+            else "wait a minute, or set OPENFIGI_API_KEY (free from openfigi.com) for higher limits"
+        )
         self.requests_sent += 1
-        response = http.send(self.session, "POST", self.base_url + path, api=label, error=OpenFigiError,
-                             quota="OpenFIGI's per-minute request limit", hint=hint, sleep=self.sleep,
-                             max_retries=self.max_retries, max_wait=self.max_wait, on_retry=self._count,
-                             json=body, headers=headers, timeout=30)
+        response = http.send(
+            self.session,
+            "POST",
+            self.base_url + path,
+            api=label,
+            error=OpenFigiError,
+            quota="OpenFIGI's per-minute request limit",
+            hint=hint,
+            sleep=self.sleep,
+            max_retries=self.max_retries,
+            max_wait=self.max_wait,
+            on_retry=self._count,
+            json=body,
+            headers=headers,
+            timeout=30,
+        )
         if response.status_code == 413:
             raise OpenFigiError(f"{label}: too many jobs in one request ({response.text.strip()[:120]})")
         if response.status_code != 200:
@@ -74,14 +89,15 @@ class OpenFigi:
         ``{"warning": ...}`` or ``{"error": ...}`` — a refused job keeps its error text."""
         results = []
         for start in range(0, len(jobs), self.batch):
-            chunk = jobs[start:start + self.batch]
+            chunk = jobs[start : start + self.batch]
             answer = self._post("/v3/mapping", chunk)
             if not isinstance(answer, list) or len(answer) != len(chunk):
                 raise OpenFigiError(f"OpenFIGI /v3/mapping: expected {len(chunk)} results, got {answer!r:.80}")
-            for job, result in zip(chunk, answer):
+            for job, result in zip(chunk, answer, strict=False):
                 if not isinstance(result, dict) or not {"data", "warning", "error"} & result.keys():
-                    raise OpenFigiError(f"OpenFIGI /v3/mapping: the result for {job} is not data, a warning "
-                                        f"or an error: {result!r:.80}")
+                    raise OpenFigiError(
+                        f"OpenFIGI /v3/mapping: the result for {job} is not data, a warning or an error: {result!r:.80}"
+                    )
             results.extend(answer)
         return results
 

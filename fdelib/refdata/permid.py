@@ -57,7 +57,7 @@ class PermId:
     max_retries: int = 4
     session: requests.Session = field(default_factory=http.session)
     requests_sent: int = 0
-    max_wait: float = 60.0             # FDE_API_MAX_WAIT
+    max_wait: float = 60.0  # FDE_API_MAX_WAIT
 
     def match(self, records: pd.DataFrame) -> pd.DataFrame:
         """The best PermID match per record (``LocalID``, ``Name``, ``Country`` columns at least),
@@ -65,16 +65,22 @@ class PermId:
         Records without a match (``No Match``) are left out."""
         rows = []
         for start in range(0, len(records), BATCH):
-            answer = self._post(records.iloc[start:start + BATCH])
+            answer = self._post(records.iloc[start : start + BATCH])
             if answer.get("errorCode") not in (None, 0, "0"):
                 raise PermIdError(f"PermID match: error {answer.get('errorCode')}: {answer.get('errorCodeMessage')}")
             for item in http.dig(answer, "outputContentResponse", "PermID match", PermIdError, list):
                 url = item.get("Match OpenPermID") if isinstance(item, dict) else None
                 if not url:
                     continue
-                rows.append({"local_id": item.get("Input_LocalID"), "permid": url.rsplit("-", 1)[-1],
-                             "matched_name": item.get("Match OrgName"), "score": score_of(item.get("Match Score")),
-                             "level": item.get("Match Level")})
+                rows.append(
+                    {
+                        "local_id": item.get("Input_LocalID"),
+                        "permid": url.rsplit("-", 1)[-1],
+                        "matched_name": item.get("Match OrgName"),
+                        "score": score_of(item.get("Match Score")),
+                        "level": item.get("Match Level"),
+                    }
+                )
         return pd.DataFrame(rows, columns=COLUMNS)
 
     def _count(self) -> None:
@@ -83,19 +89,34 @@ class PermId:
     def _post(self, chunk: pd.DataFrame) -> dict:
         label = "PermID match"
         text = chunk.reindex(columns=HEADER, fill_value="").fillna("").to_csv(index=False, lineterminator="\n")
-        headers = {"x-ag-access-token": self.token, "x-openmatch-dataType": "Organization",
-                   "x-openmatch-numberOfMatchesPerRecord": "1", "Content-Type": "text/plain",
-                   "Accept": "application/json"}
+        headers = {
+            "x-ag-access-token": self.token,
+            "x-openmatch-dataType": "Organization",
+            "x-openmatch-numberOfMatchesPerRecord": "1",
+            "Content-Type": "text/plain",
+            "Accept": "application/json",
+        }
         self.requests_sent += 1
-        response = http.send(self.session, "POST", f"{self.base_url}/permid/match", api=label, error=PermIdError,
-                             quota="PermID's request quota for this API key",
-                             hint="requests resume when it resets (match fewer, larger batches: up to 1,000 "
-                                  "records a request)",
-                             sleep=self.sleep, max_retries=self.max_retries, max_wait=self.max_wait,
-                             on_retry=self._count, data=text.encode(), headers=headers, timeout=60)
+        response = http.send(
+            self.session,
+            "POST",
+            f"{self.base_url}/permid/match",
+            api=label,
+            error=PermIdError,
+            quota="PermID's request quota for this API key",
+            hint="requests resume when it resets (match fewer, larger batches: up to 1,000 records a request)",
+            sleep=self.sleep,
+            max_retries=self.max_retries,
+            max_wait=self.max_wait,
+            on_retry=self._count,
+            data=text.encode(),
+            headers=headers,
+            timeout=60,
+        )
         if response.status_code in (401, 403):
-            raise PermIdError(f"PermID match: the access token was refused (HTTP {response.status_code}; "
-                              "check PERMID_API_KEY)")
+            raise PermIdError(
+                f"PermID match: the access token was refused (HTTP {response.status_code}; check PERMID_API_KEY)"
+            )
         if response.status_code != 200:
             raise PermIdError(f"PermID match: HTTP {response.status_code}: {http.first_bytes(response.content, 120)}")
         answer = http.json_of(response, label, PermIdError)
@@ -107,8 +128,12 @@ class PermId:
 def client(settings: Settings | None = None, **options) -> PermId:
     settings = settings or get_settings()
     options.setdefault("max_wait", settings.api_max_wait)
-    key = http.api_key(settings, "PERMID_API_KEY", required=True,
-                       why="PermID record matching always needs a key (free from LSEG's developer portal)")
+    key = http.api_key(
+        settings,
+        "PERMID_API_KEY",
+        required=True,
+        why="PermID record matching always needs a key (free from LSEG's developer portal)",
+    )
     if settings.live:
         return PermId(LIVE_URL, key, **options)
     from . import stub

@@ -18,16 +18,56 @@ import pandas as pd
 
 from .identifiers import with_check
 
-COUNTRIES = [("US", "New York"), ("US", "Chicago"), ("GB", "London"), ("DE", "Frankfurt"),
-             ("FR", "Paris"), ("NL", "Amsterdam"), ("CH", "Zurich"), ("JP", "Tokyo")]
-LOUS = ("5493", "2138", "9695", "3912", "5299")          # prefixes of real LEI issuers
+COUNTRIES = [
+    ("US", "New York"),
+    ("US", "Chicago"),
+    ("GB", "London"),
+    ("DE", "Frankfurt"),
+    ("FR", "Paris"),
+    ("NL", "Amsterdam"),
+    ("CH", "Zurich"),
+    ("JP", "Tokyo"),
+]
+LOUS = ("5493", "2138", "9695", "3912", "5299")  # prefixes of real LEI issuers
 FIGI_CHARS = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
-WORDS = ["Atlas", "Beacon", "Cobalt", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper",
-         "Keystone", "Lumen", "Meridian", "Nimbus", "Orchid", "Pioneer", "Quartz", "Raven", "Summit",
-         "Tundra", "Umber", "Vertex", "Willow", "Xenon", "Yarrow", "Zephyr"]
+WORDS = [
+    "Atlas",
+    "Beacon",
+    "Cobalt",
+    "Delta",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Keystone",
+    "Lumen",
+    "Meridian",
+    "Nimbus",
+    "Orchid",
+    "Pioneer",
+    "Quartz",
+    "Raven",
+    "Summit",
+    "Tundra",
+    "Umber",
+    "Vertex",
+    "Willow",
+    "Xenon",
+    "Yarrow",
+    "Zephyr",
+]
 SUFFIX = {"US": "Inc.", "GB": "plc", "DE": "AG", "FR": "SA", "NL": "N.V.", "CH": "AG", "JP": "K.K."}
-EXCHANGES = {"US": ("US", "XNYS"), "GB": ("LN", "XLON"), "DE": ("GY", "XETR"), "FR": ("FP", "XPAR"),
-             "NL": ("NA", "XAMS"), "CH": ("SW", "XSWX"), "JP": ("JT", "XTKS")}
+EXCHANGES = {
+    "US": ("US", "XNYS"),
+    "GB": ("LN", "XLON"),
+    "DE": ("GY", "XETR"),
+    "FR": ("FP", "XPAR"),
+    "NL": ("NA", "XAMS"),
+    "CH": ("SW", "XSWX"),
+    "JP": ("JT", "XTKS"),
+}
 # the trading currency of a listing (ISO 4217; London's shares are quoted in pence, GBX, which is
 # not an ISO 4217 code: the currency of record is GBP)
 CURRENCIES = {"US": "USD", "GB": "GBP", "DE": "EUR", "FR": "EUR", "NL": "EUR", "CH": "CHF", "JP": "JPY"}
@@ -48,7 +88,7 @@ def _alnum(rng: random.Random, n: int, alphabet: str = string.ascii_uppercase + 
 def build(seed: int = 42, entities: int = 200, instruments: int = 300, version: int = 1) -> Universe:
     rng = random.Random(seed)
     rows, used_names = [], set()
-    for i in range(entities):
+    for _ in range(entities):
         country, city = rng.choice(COUNTRIES)
         name = f"{rng.choice(WORDS)} {rng.choice(WORDS)}"
         while name in used_names:
@@ -56,12 +96,28 @@ def build(seed: int = 42, entities: int = 200, instruments: int = 300, version: 
         used_names.add(name)
         bank = rng.random() < 0.35
         lei = with_check("LEI", rng.choice(LOUS) + "00" + _alnum(rng, 12))
-        bic = (name.replace(" ", "")[:4].upper().ljust(4, "X") + country + _alnum(rng, 2)
-               + ("XXX" if rng.random() < 0.5 else "")) if bank else None
-        rows.append({"lei": lei, "legal_name": f"{name} {'Bank' if bank else 'Holdings'} {SUFFIX[country]}",
-                     "country": country, "city": city, "status": "ISSUED",
-                     "registered_on": pd.Timestamp("2012-06-01") + pd.Timedelta(days=rng.randint(0, 4000)),
-                     "bic": bic, "permid": str(4295000000 + rng.randint(0, 9_999_999))})
+        bic = (
+            (
+                name.replace(" ", "")[:4].upper().ljust(4, "X")
+                + country
+                + _alnum(rng, 2)
+                + ("XXX" if rng.random() < 0.5 else "")
+            )
+            if bank
+            else None
+        )
+        rows.append(
+            {
+                "lei": lei,
+                "legal_name": f"{name} {'Bank' if bank else 'Holdings'} {SUFFIX[country]}",
+                "country": country,
+                "city": city,
+                "status": "ISSUED",
+                "registered_on": pd.Timestamp("2012-06-01") + pd.Timedelta(days=rng.randint(0, 4000)),
+                "bic": bic,
+                "permid": str(4295000000 + rng.randint(0, 9_999_999)),
+            }
+        )
     frame = pd.DataFrame(rows)
     instruments_rows = []
     for j in range(instruments):
@@ -77,15 +133,27 @@ def build(seed: int = 42, entities: int = 200, instruments: int = 300, version: 
         figi = with_check("FIGI", "BBG00" + _alnum(rng, 6, FIGI_CHARS))
         composite = with_check("FIGI", "BBG00" + _alnum(rng, 6, FIGI_CHARS))
         share_class = with_check("FIGI", "BBG001S" + _alnum(rng, 4, FIGI_CHARS))
-        ticker = (issuer["legal_name"].split()[0][:3] + issuer["legal_name"].split()[1][:1]).upper() + \
-            (str(j % 10) if j >= len(frame) else "")
-        instruments_rows.append({"figi": figi, "composite_figi": composite, "share_class_figi": share_class,
-                                 "isin": isin, "cusip": cusip, "ticker": ticker, "exch_code": exch, "mic": mic,
-                                 "currency": CURRENCIES[country],
-                                 "security_type": rng.choice(TYPES), "name": issuer["legal_name"].upper(),
-                                 "issuer_lei": issuer["lei"]})
+        ticker = (issuer["legal_name"].split()[0][:3] + issuer["legal_name"].split()[1][:1]).upper() + (
+            str(j % 10) if j >= len(frame) else ""
+        )
+        instruments_rows.append(
+            {
+                "figi": figi,
+                "composite_figi": composite,
+                "share_class_figi": share_class,
+                "isin": isin,
+                "cusip": cusip,
+                "ticker": ticker,
+                "exch_code": exch,
+                "mic": mic,
+                "currency": CURRENCIES[country],
+                "security_type": rng.choice(TYPES),
+                "name": issuer["legal_name"].upper(),
+                "issuer_lei": issuer["lei"],
+            }
+        )
     listing = pd.DataFrame(instruments_rows).drop_duplicates("isin").reset_index(drop=True)
-    if version >= 2:   # a few weeks later: renamed, lapsed, re-ticketed
+    if version >= 2:  # a few weeks later: renamed, lapsed, re-ticketed
         frame.loc[frame.index % 40 == 3, "legal_name"] = frame["legal_name"].str.replace("Holdings", "Group")
         frame.loc[frame.index % 50 == 7, "status"] = "LAPSED"
         listing.loc[listing.index % 60 == 5, "ticker"] = listing["ticker"] + "X"

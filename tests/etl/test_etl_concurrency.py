@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pandas as pd
@@ -49,10 +48,16 @@ def clean_feed(engine):
 
 
 def start_workers(action, symbol, folder, repeat, wait=0.0, count=2):
-    start = time.time() + 4.0                  # every worker is up by then (imports take a while)
-    return [subprocess.Popen([sys.executable, "-c", WORKER, action, symbol, str(folder), str(start), str(repeat),
-                              str(wait)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(count)]
+    start = time.time() + 4.0  # every worker is up by then (imports take a while)
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, action, symbol, str(folder), str(start), str(repeat), str(wait)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
 
 
 def read_while(workers, folder, symbol):
@@ -60,13 +65,15 @@ def read_while(workers, folder, symbol):
     csv, parquet = folder / f"{symbol}_2025-11_daily.csv", folder / f"{symbol}_2025-11_daily.parquet"
     seen = []
     while any(w.poll() is None for w in workers):
-        for path, read in ((csv, lambda p: pd.read_csv(io.BytesIO(p.read_bytes()))),
-                           (parquet, lambda p: pq.read_table(io.BytesIO(p.read_bytes())).to_pandas())):
+        for path, read in (
+            (csv, lambda p: pd.read_csv(io.BytesIO(p.read_bytes()))),
+            (parquet, lambda p: pq.read_table(io.BytesIO(p.read_bytes())).to_pandas()),
+        ):
             try:
                 seen.append(len(read(path)))
             except FileNotFoundError:
-                continue                         # not exported yet
-            except Exception as exc:             # an empty CSV, a torn Parquet file
+                continue  # not exported yet
+            except Exception as exc:  # an empty CSV, a torn Parquet file
                 seen.append(f"{path.suffix}: {type(exc).__name__}: {exc}")
         time.sleep(0.01)
     return seen
@@ -86,20 +93,23 @@ def test_a_second_run_of_a_month_being_loaded_is_refused_before_it_calls_the_api
     holding = pipeline.Run.begin("BUSY", "2025-11", "60min", client=client, engine=engine)
     try:
         other = etl.client(sleep=lambda s: None)
-        with pytest.raises(etl.RunInProgress, match=rf"BUSY 2025-11 is already being loaded by run "
-                                                     rf"{holding.run_id} \(2025-11, 60min\)"):
+        with pytest.raises(
+            etl.RunInProgress,
+            match=rf"BUSY 2025-11 is already being loaded by run "
+            rf"{holding.run_id} \(2025-11, 60min\)",
+        ):
             etl.run_month("BUSY", "2025-11", "60min", client=other)
-        assert other.calls == 0                   # refused before the fetch: no quota spent
+        assert other.calls == 0  # refused before the fetch: no quota spent
         refused = etl.run_log().iloc[-1]
         assert refused["status"] == "failed" and "RunInProgress" in refused["error"]
-        etl.run_month("BUSY", "2025-10", "60min", client=other)      # another month is not held
+        etl.run_month("BUSY", "2025-10", "60min", client=other)  # another month is not held
     finally:
         holding.fail(RuntimeError("test over"))
-    assert etl.run_month("BUSY", "2025-11", "60min", client=client)["daily_rows"] == 19   # free again
+    assert etl.run_month("BUSY", "2025-11", "60min", client=client)["daily_rows"] == 19  # free again
 
 
 def test_an_answer_that_overlaps_the_month_before_holds_it_too(engine):
-    stub.configure(["duplicates"])                 # November's answer brings October 31
+    stub.configure(["duplicates"])  # November's answer brings October 31
     client = etl.client(sleep=lambda s: None)
     holding = pipeline.Run.begin("OVER", "2025-10", "60min", client=client, engine=engine)
     try:
@@ -115,11 +125,12 @@ def test_two_processes_running_the_same_month_never_tear_files_or_collide(tmp_pa
     seen = read_while(workers, tmp_path, "RACE")
     outs = results(workers)
     outcomes = [o for out in outs for o in out["outcomes"]]
-    assert all(o == "ok" or o.startswith("RunInProgress: RACE 2025-11 is already being loaded") for o in outcomes), \
+    assert all(o == "ok" or o.startswith("RunInProgress: RACE 2025-11 is already being loaded") for o in outcomes), (
         outcomes
+    )
     assert "ok" in outcomes
     assert seen and all(n == 19 for n in seen), [s for s in seen if s != 19][:5]
-    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))       # no temporary file left
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))  # no temporary file left
     log = etl.run_log()
     mine = log[log["symbol"] == "RACE"]
     assert set(mine["status"]) <= {"succeeded", "failed"}
@@ -145,4 +156,4 @@ def test_two_processes_exporting_the_same_month_replace_each_file_whole(tmp_path
     outs = results(workers)
     assert [o for out in outs for o in out["outcomes"]] == ["ok"] * 80
     assert seen and all(n == 19 for n in seen), [s for s in seen if s != 19][:5]
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == expected      # same bytes, nothing left over
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == expected  # same bytes, nothing left over

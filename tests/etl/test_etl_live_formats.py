@@ -42,6 +42,7 @@ def recorded():
             bodies = answers[function]
             body = bodies.pop(0) if len(bodies) > 1 else bodies[0]
             return body if isinstance(body, Response) else Response.json(body)
+
         return answer
 
     router = Router()
@@ -115,9 +116,9 @@ def test_a_csv_answer_with_a_byte_order_mark_is_accepted(recorded, engine):
     client = Client(api.url, "demo", sleep=lambda s: None)
     as_csv = client.intraday("IBM", "2025-11", "5min", datatype="csv")
     assert as_csv["Time Series (5min)"] == INTRADAY["Time Series (5min)"]
-    result = etl.run_month("IBM", "2025-11", client=client, datatype="csv")     # the Arrow path too
+    result = etl.run_month("IBM", "2025-11", client=client, datatype="csv")  # the Arrow path too
     assert result["raw_rows"] == 79
-    answer = alphavantage.Answer(body.decode("utf-8"), "IBM", "2025-11", "5min", "csv")   # passed on with its BOM
+    answer = alphavantage.Answer(body.decode("utf-8"), "IBM", "2025-11", "5min", "csv")  # passed on with its BOM
     assert answer.decode()["Time Series (5min)"] == INTRADAY["Time Series (5min)"]
 
 
@@ -137,7 +138,7 @@ def test_a_premium_endpoint_says_what_a_free_key_can_do(recorded):
     message = str(refused.value)
     assert "25 requests a day" in message and "latest 100 sessions" in message
     assert "TIME_SERIES_INTRADAY with month=" in message and "This is a premium endpoint" in message
-    assert client.calls == 1 and waits == []                  # no retry: waiting cannot fix it
+    assert client.calls == 1 and waits == []  # no retry: waiting cannot fix it
 
 
 def test_the_burst_limit_is_waited_out_briefly_and_the_daily_quota_is_not(recorded):
@@ -146,9 +147,9 @@ def test_the_burst_limit_is_waited_out_briefly_and_the_daily_quota_is_not(record
     waits = []
     client = Client(api.url, "free-key", sleep=waits.append, backoff=90.0, max_wait=60.0)
     assert client.intraday("IBM", "2025-11")["Meta Data"]["2. Symbol"] == "IBM"
-    assert waits == [60.0]                                    # capped by max_wait (FDE_API_MAX_WAIT)
+    assert waits == [60.0]  # capped by max_wait (FDE_API_MAX_WAIT)
     answers["TIME_SERIES_INTRADAY"][:] = [NOTICES["daily_quota"]]
-    with pytest.raises(RateLimited, match="daily quota is used up.*25 requests a day"):
+    with pytest.raises(RateLimited, match=r"daily quota is used up.*25 requests a day"):
         client.intraday("IBM", "2025-11")
 
 
@@ -168,7 +169,7 @@ def test_reconciling_an_old_month_with_a_free_key_uses_the_compact_series(record
     answers["TIME_SERIES_INTRADAY"].append(INTRADAY)
     days = [d.strftime("%Y-%m-%d") for d in __import__("pandas").bdate_range("2025-11-14", periods=100)]
     bar = DAILY["Time Series (Daily)"][SESSION]
-    compact = {"Meta Data": DAILY["Meta Data"], "Time Series (Daily)": {d: bar for d in reversed(days)}}
+    compact = {"Meta Data": DAILY["Meta Data"], "Time Series (Daily)": dict.fromkeys(reversed(days), bar)}
     answers["TIME_SERIES_DAILY"] += [compact, NOTICES["outputsize_full_premium"]]
     client = Client(api.url, "free-key", sleep=lambda s: None)
     etl.run_month("IBM", "2025-11", client=client)
@@ -199,7 +200,7 @@ def test_a_missing_key_in_live_mode_says_what_a_free_key_can_do(settings):
     from dataclasses import replace
 
     live = replace(settings, mode="live")
-    with pytest.raises(FdeError, match="ALPHAVANTAGE_API_KEY.*25 requests a day"):
+    with pytest.raises(FdeError, match=r"ALPHAVANTAGE_API_KEY.*25 requests a day"):
         etl.client(live)
     assert etl.client(replace(live, alphavantage_api_key="k")).base_url == alphavantage.LIVE_URL
     assert http.base_url(settings, alphavantage.LIVE_URL, stub.serve) == stub.serve().url

@@ -11,7 +11,8 @@ from fdelib.practice.catalog import bank_concurrency as races
 # the statement of exercise `refusing_constraint`, as its question shows it
 COUNTERPART_FREE_CREDIT = (
     "INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at) "
-    "SELECT 1, 'transfer_in', 25.00, balance + 25.00, now() FROM bank.accounts WHERE account_id = 1")
+    "SELECT 1, 'transfer_in', 25.00, balance + 25.00, now() FROM bank.accounts WHERE account_id = 1"
+)
 
 SAFE = races.NAIVE.replace("WHERE account_id = p_account;\n    IF", "WHERE account_id = p_account FOR UPDATE;\n    IF")
 
@@ -36,13 +37,19 @@ def test_a_read_then_write_without_a_lock_loses_an_update_and_a_locked_one_does_
     # B waited for A's row lock in both, but only the locked read saw A's withdrawal
     assert lost == (("70.00", "70.00", True, "70.00"), ("40.00", "40.00", True, "40.00"))
     assert safe == (("70.00", "40.00", True, "40.00"), ("40.00", "refused", True, "40.00"))
-    assert db.read_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_race_%'",
-                          engine=engine) == 0   # the scratch schemas are gone
+    assert (
+        db.read_scalar("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_race_%'", engine=engine) == 0
+    )  # the scratch schemas are gone
 
 
-@pytest.mark.parametrize("script", [
-    "DROP TABLE accounts", "SELECT 1",
-    "CREATE TABLE t (x int); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "DROP TABLE accounts",
+        "SELECT 1",
+        "CREATE TABLE t (x int); CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    ],
+)
 def test_the_race_installs_functions_only(engine, script):
     result = races.run_races(script, (races.Race("100.00", "30.00"),), engine)
     assert isinstance(result, races.sqlcheck.SqlError)

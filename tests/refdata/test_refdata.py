@@ -20,25 +20,38 @@ def fresh(engine):
 
 # --- identifiers ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, value", [
-    ("ISIN", "US0378331005"), ("CUSIP", "037833100"), ("LEI", "5493000IBP32UQZ0KL24"),
-    ("FIGI", "BBG000B9XRY4"), ("BIC", "DEUTDEFF"), ("BIC", "DEUTDEFF500"), ("ISIN", "us 0378331005"),
-    ("SEDOL", "0263494"), ("SEDOL", "B0YBKJ7"),
-])
+
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("ISIN", "US0378331005"),
+        ("CUSIP", "037833100"),
+        ("LEI", "5493000IBP32UQZ0KL24"),
+        ("FIGI", "BBG000B9XRY4"),
+        ("BIC", "DEUTDEFF"),
+        ("BIC", "DEUTDEFF500"),
+        ("ISIN", "us 0378331005"),
+        ("SEDOL", "0263494"),
+        ("SEDOL", "B0YBKJ7"),
+    ],
+)
 def test_known_public_identifiers_are_valid(kind, value):
     assert identifiers.validate(kind, value) == value.upper().replace(" ", "")
 
 
-@pytest.mark.parametrize("kind, value, rule", [
-    ("ISIN", "US0378331006", "check digit does not match (expected 5)"),
-    ("ISIN", "US037833100", "wrong length (11)"),
-    ("CUSIP", "037833101", "check digit does not match (expected 0)"),
-    ("LEI", "5493000IBP32UQZ0KL25", "check digit does not match (expected 24)"),
-    ("FIGI", "BBG000B9XRY5", "check digit does not match (expected 4)"),
-    ("FIGI", "BSG000B9XRY4", "a component is not allowed"),
-    ("BIC", "DEUT1EFF", "wrong characters or shape"),
-    ("SEDOL", "0263495", "check digit does not match (expected 4)"),
-])
+@pytest.mark.parametrize(
+    "kind, value, rule",
+    [
+        ("ISIN", "US0378331006", "check digit does not match (expected 5)"),
+        ("ISIN", "US037833100", "wrong length (11)"),
+        ("CUSIP", "037833101", "check digit does not match (expected 0)"),
+        ("LEI", "5493000IBP32UQZ0KL25", "check digit does not match (expected 24)"),
+        ("FIGI", "BBG000B9XRY5", "check digit does not match (expected 4)"),
+        ("FIGI", "BSG000B9XRY4", "a component is not allowed"),
+        ("BIC", "DEUT1EFF", "wrong characters or shape"),
+        ("SEDOL", "0263495", "check digit does not match (expected 4)"),
+    ],
+)
 def test_corrupted_identifiers_say_which_rule_failed(kind, value, rule):
     with pytest.raises(identifiers.InvalidIdentifier) as error:
         identifiers.validate(kind, value)
@@ -62,13 +75,16 @@ def test_the_generated_universe_is_valid_throughout():
 
 # --- clients ---------------------------------------------------------------------------------
 
+
 def test_openfigi_batches_ten_jobs_without_a_key_and_answers_in_order():
     client = openfigi.client(sleep=lambda s: None)
     isins = list(universe.build().instruments["isin"][:23])
-    jobs = [{"idType": "ID_ISIN", "idValue": i} for i in isins] + [{"idType": "ID_ISIN", "idValue": "US0000000000"},
-                                                                   {"idType": "NOPE", "idValue": "x"}]
+    jobs = [{"idType": "ID_ISIN", "idValue": i} for i in isins] + [
+        {"idType": "ID_ISIN", "idValue": "US0000000000"},
+        {"idType": "NOPE", "idValue": "x"},
+    ]
     results = client.map(jobs)
-    assert client.requests_sent == 3                          # 25 jobs, 10 per request
+    assert client.requests_sent == 3  # 25 jobs, 10 per request
     assert [len(r["data"]) for r in results[:23]] == [1] * 23
     assert results[23] == {"warning": "No identifier found."}
     assert "Invalid idType" in results[24]["error"]
@@ -98,7 +114,7 @@ def test_openfigi_refuses_an_oversized_batch():
 def test_openfigi_search_follows_next_tokens():
     client = openfigi.client(sleep=lambda s: None)
     found = client.search("HOLDINGS")
-    assert len(found) > 20 and client.requests_sent >= 2      # more than one page
+    assert len(found) > 20 and client.requests_sent >= 2  # more than one page
     assert len({r["figi"] for r in found}) == len(found)
 
 
@@ -118,6 +134,7 @@ def test_gleif_mapping_files_arrive_as_zipped_csv():
 
 
 # --- loads ------------------------------------------------------------------------------------
+
 
 def test_invalid_rows_are_rejected_with_their_rule_and_nothing_invalid_is_stored(engine):
     counts = refdata.load_mapping(gleif.client().mapping_file("bic-lei"), "BIC-LEI", as_of=AS_OF, progress=False)
@@ -151,8 +168,10 @@ def test_a_changed_record_keeps_its_history(engine):
     versions = refdata.history(changed)
     assert len(versions) == 2
     assert str(versions["valid_to"].iloc[0]) == "2026-02-02" and pd.isna(versions["valid_to"].iloc[1])
-    assert versions["legal_name"].iloc[0] != versions["legal_name"].iloc[1] or \
-        versions["status"].iloc[0] != versions["status"].iloc[1]
+    assert (
+        versions["legal_name"].iloc[0] != versions["legal_name"].iloc[1]
+        or versions["status"].iloc[0] != versions["status"].iloc[1]
+    )
 
 
 def test_security_master_answers_from_any_identifier(engine):
@@ -172,6 +191,7 @@ def test_security_master_answers_from_any_identifier(engine):
 
 def test_permid_matching_links_permids_to_leis(engine):
     from fdelib.refdata import permid
+
     entities = universe.build().entities.head(30)
     records = pd.DataFrame({"LocalID": entities["lei"], "Name": entities["legal_name"], "Country": entities["country"]})
     records.loc[records.index[0], "Name"] = "Nobody Known Ltd"
@@ -184,12 +204,14 @@ def test_permid_matching_links_permids_to_leis(engine):
     assert loaded["linked"] == 29 and loaded["rejected"] == 0 and loaded["kept as candidates"] == 0
     lei = entities["lei"].iloc[2]
     found = matches.set_index("local_id").loc[lei, "permid"]
-    assert db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'PERMID-LEI' AND from_id = :p",
-                          {"p": found}) == lei
+    assert (
+        db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'PERMID-LEI' AND from_id = :p", {"p": found}) == lei
+    )
 
 
 def test_permid_without_a_token_is_refused_clearly():
     from fdelib.refdata import permid
+
     client = permid.client()
     client.token = ""
     with pytest.raises(permid.PermIdError, match="access token was refused"):
@@ -204,6 +226,7 @@ def test_a_permid_must_be_a_whole_number():
 
 # --- rate limits, bad input and history edges -----------------------------------------------
 
+
 def test_gleif_waits_out_its_rate_limit_using_retry_after():
     stub.configure(rate_limited=2)
     waits = []
@@ -214,6 +237,7 @@ def test_gleif_waits_out_its_rate_limit_using_retry_after():
 
 def test_permid_waits_out_its_rate_limit_and_gives_up_clearly():
     from fdelib.refdata import permid
+
     records = pd.DataFrame({"LocalID": ["1"], "Name": ["X"], "Country": ["US"]})
     stub.configure(rate_limited=1)
     waits = []
@@ -226,6 +250,7 @@ def test_permid_waits_out_its_rate_limit_and_gives_up_clearly():
 
 def test_live_gleif_files_follow_the_latest_publication_unless_pinned(settings):
     from dataclasses import replace
+
     client = gleif.client(replace(settings, mode="live"))
     assert client.bic_lei_url is None and client.mapping_url == "https://mapping.gleif.org"
     pinned = gleif.client(replace(settings, mode="live", gleif_isin_lei_url="https://example.org/isin.zip"))
@@ -242,9 +267,17 @@ def test_reloading_a_bad_file_keeps_one_reject_per_value(engine):
 
 def test_an_instrument_with_a_bad_composite_figi_is_rejected(engine):
     good = universe.build().instruments.iloc[:2]
-    rows = pd.DataFrame({"figi": good["figi"], "composite_figi": [good["figi"].iloc[0][:-1] + "0", None],
-                         "share_class_figi": [None, None], "ticker": good["ticker"], "exch_code": "US",
-                         "security_type": "Common Stock", "name": good["name"]})
+    rows = pd.DataFrame(
+        {
+            "figi": good["figi"],
+            "composite_figi": [good["figi"].iloc[0][:-1] + "0", None],
+            "share_class_figi": [None, None],
+            "ticker": good["ticker"],
+            "exch_code": "US",
+            "security_type": "Common Stock",
+            "name": good["name"],
+        }
+    )
     if identifiers.is_valid("FIGI", rows["composite_figi"].iloc[0]):
         rows.loc[rows.index[0], "composite_figi"] = good["figi"].iloc[0][:-1] + "1"
     counts = refdata.upsert_instruments(rows, as_of=AS_OF)
@@ -293,22 +326,27 @@ def test_an_instrument_keeps_its_history_too(engine):
 
 def test_a_whole_file_reloaded_later_retires_the_links_it_dropped(engine):
     client = gleif.client()
-    first = {k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of=AS_OF, progress=False, snapshot=True)
-             for k in ("BIC-LEI", "ISIN-LEI")}
+    first = {
+        k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of=AS_OF, progress=False, snapshot=True)
+        for k in ("BIC-LEI", "ISIN-LEI")
+    }
     assert first["BIC-LEI"]["retired"] == 0
-    stub.configure(version=2)       # a BIC re-pointed to another entity, an instrument matured
-    later = {k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of="2026-02-02", progress=False,
-                                     snapshot=True) for k in ("BIC-LEI", "ISIN-LEI")}
+    stub.configure(version=2)  # a BIC re-pointed to another entity, an instrument matured
+    later = {
+        k: refdata.load_mapping(client.mapping_file(k.lower()), k, as_of="2026-02-02", progress=False, snapshot=True)
+        for k in ("BIC-LEI", "ISIN-LEI")
+    }
     assert later["BIC-LEI"]["new"] == 1 and later["BIC-LEI"]["retired"] == 1
     assert later["ISIN-LEI"]["new"] == 0 and later["ISIN-LEI"]["retired"] == 1
     retired = refdata.retired_links("BIC-LEI")
     assert len(retired) == 1 and str(retired["retired_on"].iloc[0]) == "2026-02-02"
     bic = retired["from_id"].iloc[0]
-    moved_to = db.read_scalar("SELECT to_id FROM refdata.xref WHERE kind = 'BIC-LEI' AND from_id = :b "
-                              "AND retired_on IS NULL", {"b": bic})
+    moved_to = db.read_scalar(
+        "SELECT to_id FROM refdata.xref WHERE kind = 'BIC-LEI' AND from_id = :b AND retired_on IS NULL", {"b": bic}
+    )
     assert moved_to and moved_to != retired["to_id"].iloc[0]
     refdata.upsert_entities(gleif.entity_rows(client.lei_records(page_size=200)), as_of="2026-02-02")
-    assert refdata.security_master(bic)["entity"]["lei"].iloc[0] == moved_to     # the current link wins
+    assert refdata.security_master(bic)["entity"]["lei"].iloc[0] == moved_to  # the current link wins
 
 
 def test_an_older_whole_file_is_refused(engine):
@@ -320,13 +358,15 @@ def test_an_older_whole_file_is_refused(engine):
 
 def test_setup_upgrades_eight_character_bics_to_bic11(engine):
     lei = universe.build().entities["lei"].iloc[0]
-    with engine.begin() as conn:                 # as an earlier version stored them
-        conn.exec_driver_sql(f"INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of) VALUES "
-                             f"('BIC-LEI', 'DEUTDEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
-                             f"('BIC-LEI', 'COBADEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
-                             f"('BIC-LEI', 'COBADEFFXXX', '{lei}', 'GLEIF', '2026-01-01', '2026-01-02')")
+    with engine.begin() as conn:  # as an earlier version stored them
+        conn.exec_driver_sql(
+            f"INSERT INTO refdata.xref (kind, from_id, to_id, source, first_seen, as_of) VALUES "
+            f"('BIC-LEI', 'DEUTDEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
+            f"('BIC-LEI', 'COBADEFF', '{lei}', 'GLEIF', '2026-01-01', '2026-01-01'), "
+            f"('BIC-LEI', 'COBADEFFXXX', '{lei}', 'GLEIF', '2026-01-01', '2026-01-02')"
+        )
     refdata.setup(engine)
-    refdata.setup(engine)                        # idempotent
+    refdata.setup(engine)  # idempotent
     stored = db.read_frame("SELECT from_id, as_of FROM refdata.xref WHERE kind = 'BIC-LEI' ORDER BY from_id")
     assert stored["from_id"].tolist() == ["COBADEFFXXX", "DEUTDEFFXXX"]
     assert str(stored["as_of"].iloc[0]) == "2026-01-02"

@@ -29,7 +29,7 @@ CREATE TABLE accounts (
     balance    numeric(14,2) NOT NULL);
 """
 
-WAIT_FOR_LOCK = 3.0    # s: how long B may run before A commits anyway (B waits on A's lock, or ends)
+WAIT_FOR_LOCK = 3.0  # s: how long B may run before A commits anyway (B waits on A's lock, or ends)
 SESSION_TIMEOUTS = ("SET lock_timeout = '5s'", "SET statement_timeout = '10s'")
 
 
@@ -70,7 +70,7 @@ def _call(conn, race: Race) -> str:
     except psycopg2.Error as exc:
         conn.rollback()
         error = sqlcheck._error(exc)
-        if error.sqlstate[:2] in ("P0", "23", "22"):      # the function refused the withdrawal
+        if error.sqlstate[:2] in ("P0", "23", "22"):  # the function refused the withdrawal
             return "refused"
         return f"failed: {error.message}"
 
@@ -99,7 +99,7 @@ def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlc
             with setup.cursor() as cur:
                 cur.execute(script)
             setup.commit()
-        except Exception as exc:   # the learner's script failed: that is an answer too
+        except Exception as exc:  # the learner's script failed: that is an answer too
             setup.rollback()
             return sqlcheck._error(exc)
         sessions = [_connect(engine, name, role), _connect(engine, name, role)]
@@ -117,7 +117,7 @@ def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlc
         for conn in sessions:
             conn.close()
         setup.rollback()
-        with setup.cursor() as cur:   # (as the role that owns the schema, when there is one)
+        with setup.cursor() as cur:  # (as the role that owns the schema, when there is one)
             cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         setup.commit()
         setup.close()
@@ -129,13 +129,13 @@ def _race(setup, a, b, race: Race) -> tuple | sqlcheck.SqlError:
         b_pid = cur.fetchone()[0]
     b.commit()
     got: dict[str, str] = {}
-    first = _call(a, race)                          # A's transaction stays open (its locks held)
+    first = _call(a, race)  # A's transaction stays open (its locks held)
     thread = threading.Thread(target=lambda: got.update(b=_call(b, race)), daemon=True)
     thread.start()
     waited = _wait_for_lock(setup, b_pid, thread)
     a.commit()
     thread.join(15)
-    if thread.is_alive():   # (the session timeouts end it before this)
+    if thread.is_alive():  # (the session timeouts end it before this)
         return sqlcheck.SqlError("57014", "the second session never finished")
     b.commit()
     with setup.cursor() as cur:
@@ -153,9 +153,10 @@ def _only_functions(script: str) -> sqlcheck.SqlError | None:
     for statement in sqlparse.split(sqlparse.format(script, strip_comments=True)):
         words = statement.upper().split()
         if words[:2] != ["CREATE", "FUNCTION"] and words[:4] != ["CREATE", "OR", "REPLACE", "FUNCTION"]:
-            return sqlcheck.SqlError("00000" if words[:1] == ["SELECT"] else "0A000",
-                                     "the answer must be CREATE FUNCTION withdraw(...) only, got: "
-                                     + " ".join(statement.split()[:4]))
+            return sqlcheck.SqlError(
+                "00000" if words[:1] == ["SELECT"] else "0A000",
+                "the answer must be CREATE FUNCTION withdraw(...) only, got: " + " ".join(statement.split()[:4]),
+            )
     return None
 
 
@@ -179,7 +180,7 @@ class ConcurrentCalls(SqlQuery):
     """A function checked by two sessions calling it at once (see the module's docstring)."""
 
     races: tuple[Race, ...] = ()
-    cache_expected = True    # (a class attribute: the reference needs no live data)
+    cache_expected = True  # (a class attribute: the reference needs no live data)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -194,15 +195,17 @@ class ConcurrentCalls(SqlQuery):
 
     def difference(self, got, expected):
         if isinstance(got, sqlcheck.SqlError):
-            if got.sqlstate == "00000":   # (the placeholder: no function created)
+            if got.sqlstate == "00000":  # (the placeholder: no function created)
                 return "Your SQL must create the function withdraw(p_account integer, p_amount numeric)."
             return sqlcheck.explain(got)
         if isinstance(expected, sqlcheck.SqlError):
             return "Your SQL ran, but this answer fails."
         for race, mine, theirs in zip(self.races, got, expected, strict=True):
             if (mine[0], mine[1], mine[3]) != (theirs[0], theirs[1], theirs[3]):
-                return (f"With {race.describe()}, session A got {mine[0]}, session B {mine[1]}, and the "
-                        f"balance is {mine[3]}; expected {theirs[0]}, {theirs[1]} and {theirs[3]}.")
+                return (
+                    f"With {race.describe()}, session A got {mine[0]}, session B {mine[1]}, and the "
+                    f"balance is {mine[3]}; expected {theirs[0]}, {theirs[1]} and {theirs[3]}."
+                )
         return None
 
     def same(self, a, b):
@@ -218,9 +221,11 @@ def _solution(exercise_id: str) -> str:
 
 
 def _withdraw(body: str, language: str = "plpgsql") -> str:
-    return ("%%sql --save safe_withdraw --no-execute\n"
-            "CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric\n"
-            f"LANGUAGE {language} AS $$\n{body}$$;\n")
+    return (
+        "%%sql --save safe_withdraw --no-execute\n"
+        "CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric\n"
+        f"LANGUAGE {language} AS $$\n{body}$$;\n"
+    )
 
 
 NAIVE = _withdraw("""DECLARE
@@ -235,37 +240,48 @@ BEGIN
 END
 """)
 
-SILENT = _withdraw("""UPDATE accounts SET balance = balance - p_amount
+SILENT = _withdraw(
+    """UPDATE accounts SET balance = balance - p_amount
 WHERE account_id = p_account AND balance - p_amount >= 0
 RETURNING balance;
-""", language="sql")
+""",
+    language="sql",
+)
 
-catalog.add(ConcurrentCalls(
-    id="safe_withdraw",
-    notebook=catalog.notebook,
-    blank=("%%sql --save safe_withdraw --no-execute\n"
-           "-- CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric ...\n"),
-    blank_hint="Write CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric "
-               "under the cell's first line, run the cell (it saves it), then this check: two sessions "
-               "will call your function at once on a scratch copy of accounts.",
-    wrong=(
-        Wrong(NAIVE,
-              "A lost update: B read the balance (100.00) before A committed, waited for A's row lock "
-              "only at its UPDATE, then wrote its own stale result over A's — one withdrawal of 30.00 "
-              "vanished from the balance. Lock the row before reading it (SELECT ... FOR UPDATE), or "
-              "let one UPDATE compute from the current balance: SET balance = balance - p_amount."),
-        Wrong(SILENT,
-              "The concurrent 30.00 withdrawals are right, but the second 60.00 withdrawal is neither "
-              "booked nor refused: an UPDATE whose condition fails changes 0 rows and says nothing, so "
-              "the function returns NULL and the client thinks it was paid. Raise an exception when no "
-              "row was updated (in PL/pgSQL: IF NOT FOUND THEN RAISE EXCEPTION ...)."),
-    ),
-    passed="Both sessions see each other's withdrawal: B waited for A's row lock and then read (or "
-           "recomputed from) the committed balance, and an overdraft is refused, not skipped. "
-           "bank.transfer does the same with SELECT ... FOR UPDATE on both accounts.",
-    fixture=None,
-    races=(Race("100.00", "30.00"), Race("100.00", "60.00")),
-))
+catalog.add(
+    ConcurrentCalls(
+        id="safe_withdraw",
+        notebook=catalog.notebook,
+        blank=(
+            "%%sql --save safe_withdraw --no-execute\n"
+            "-- CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric ...\n"
+        ),
+        blank_hint="Write CREATE FUNCTION withdraw(p_account integer, p_amount numeric) RETURNS numeric "
+        "under the cell's first line, run the cell (it saves it), then this check: two sessions "
+        "will call your function at once on a scratch copy of accounts.",
+        wrong=(
+            Wrong(
+                NAIVE,
+                "A lost update: B read the balance (100.00) before A committed, waited for A's row lock "
+                "only at its UPDATE, then wrote its own stale result over A's — one withdrawal of 30.00 "
+                "vanished from the balance. Lock the row before reading it (SELECT ... FOR UPDATE), or "
+                "let one UPDATE compute from the current balance: SET balance = balance - p_amount.",
+            ),
+            Wrong(
+                SILENT,
+                "The concurrent 30.00 withdrawals are right, but the second 60.00 withdrawal is neither "
+                "booked nor refused: an UPDATE whose condition fails changes 0 rows and says nothing, so "
+                "the function returns NULL and the client thinks it was paid. Raise an exception when no "
+                "row was updated (in PL/pgSQL: IF NOT FOUND THEN RAISE EXCEPTION ...).",
+            ),
+        ),
+        passed="Both sessions see each other's withdrawal: B waited for A's row lock and then read (or "
+        "recomputed from) the committed balance, and an overdraft is refused, not skipped. "
+        "bank.transfer does the same with SELECT ... FOR UPDATE on both accounts.",
+        fixture=None,
+        races=(Race("100.00", "30.00"), Race("100.00", "60.00")),
+    )
+)
 
 
 # --- a deadlock and its cure (choice) ----------------------------------------------------------
@@ -282,16 +298,16 @@ catalog.choice(
     correct="B",
     hints={
         "A": "SERIALIZABLE does not change how row locks are taken: two transfers can still each hold "
-             "the row the other wants. PostgreSQL then aborts one with 40P01 — it detects the "
-             "deadlock, it does not prevent it.",
+        "the row the other wants. PostgreSQL then aborts one with 40P01 — it detects the "
+        "deadlock, it does not prevent it.",
         "C": "That is exactly how the deadlock happens: 1→2 locks 1 then waits for 2, 2→1 locks 2 then "
-             "waits for 1. 'Source first' is a different order for each direction.",
+        "waits for 1. 'Source first' is a different order for each direction.",
         "D": "A timeout turns the wait into an error a little sooner or later; both transfers still "
-             "block each other, and one still fails and must be retried.",
+        "block each other, and one still fails and must be retried.",
     },
     blank_hint='Assign the letter of the best answer, e.g. deadlock_fix = "A".',
     passed="A deadlock needs a cycle of waits; when every transaction takes its locks in the same "
-           "order no cycle can form. bank.transfer locks both accounts ORDER BY account_id.",
+    "order no cycle can form. bank.transfer locks both accounts ORDER BY account_id.",
 )
 
 
@@ -309,15 +325,15 @@ catalog.choice(
     correct="C",
     hints={
         "A": "Under READ COMMITTED each statement sees the data committed when it starts: both "
-             "transactions read the two balances before either commits, both pass the check, both "
-             "withdraw. Nothing stops them.",
+        "transactions read the two balances before either commits, both pass the check, both "
+        "withdraw. Nothing stops them.",
         "B": "REPEATABLE READ (snapshot isolation) refuses a write to a row another transaction "
-             "changed; here the two withdrawals change different rows, so both commit: the classic "
-             "write skew.",
+        "changed; here the two withdrawals change different rows, so both commit: the classic "
+        "write skew.",
         "D": "Locks would work (SELECT ... FOR UPDATE on both accounts), but an isolation level does "
-             "it too: the one that guarantees the result of some serial order.",
+        "it too: the one that guarantees the result of some serial order.",
     },
     blank_hint='Assign the letter of the level, e.g. isolation = "A".',
     passed="Only SERIALIZABLE sees that each transaction read what the other one wrote, and aborts "
-           "one with 40001 — so, as in section 5, the client must retry it.",
+    "one with 40001 — so, as in section 5, the client must retry it.",
 )

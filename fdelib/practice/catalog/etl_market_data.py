@@ -23,23 +23,27 @@ catalog.sql_query(
     "latest_bars",
     fixture=RAW,
     blank_hint="One row per (symbol, bar_time) from etl_raw_bars: the row with the latest ingested_at. "
-               "DISTINCT ON (symbol, bar_time) keeps the first row of each group in ORDER BY order — so "
-               "order each group's rows newest ingestion first.",
+    "DISTINCT ON (symbol, bar_time) keeps the first row of each group in ORDER BY order — so "
+    "order each group's rows newest ingestion first.",
     wrong=[
-        Wrong("%%sql --save latest_bars\n"
-              "SELECT DISTINCT ON (symbol, bar_time) symbol, bar_time, close, volume, ingested_at\n"
-              "FROM etl_raw_bars\nORDER BY symbol, bar_time, ingested_at\n",
-              "That keeps each bar's FIRST ingestion: DISTINCT ON takes the first row in ORDER BY order, so "
-              "sort by ingested_at DESC to keep the latest version (a corrected bar must win)."),
-        Wrong("%%sql --save latest_bars\n"
-              "SELECT symbol, bar_time, max(close) AS close, max(volume) AS volume, max(ingested_at) AS ingested_at\n"
-              "FROM etl_raw_bars\nGROUP BY symbol, bar_time\nORDER BY symbol, bar_time\n",
-              "max() per column mixes versions: a corrected close lower than the first print loses to it. "
-              "Keep whole rows — the one version with the latest ingested_at (DISTINCT ON … ORDER BY "
-              "ingested_at DESC, or row_number() over the bar's versions)."),
+        Wrong(
+            "%%sql --save latest_bars\n"
+            "SELECT DISTINCT ON (symbol, bar_time) symbol, bar_time, close, volume, ingested_at\n"
+            "FROM etl_raw_bars\nORDER BY symbol, bar_time, ingested_at\n",
+            "That keeps each bar's FIRST ingestion: DISTINCT ON takes the first row in ORDER BY order, so "
+            "sort by ingested_at DESC to keep the latest version (a corrected bar must win).",
+        ),
+        Wrong(
+            "%%sql --save latest_bars\n"
+            "SELECT symbol, bar_time, max(close) AS close, max(volume) AS volume, max(ingested_at) AS ingested_at\n"
+            "FROM etl_raw_bars\nGROUP BY symbol, bar_time\nORDER BY symbol, bar_time\n",
+            "max() per column mixes versions: a corrected close lower than the first print loses to it. "
+            "Keep whole rows — the one version with the latest ingested_at (DISTINCT ON … ORDER BY "
+            "ingested_at DESC, or row_number() over the bar's versions).",
+        ),
     ],
     passed="One row per bar, its latest ingestion: etl.deduplicate's DISTINCT ON, and the raw table keeps "
-           "every version to rebuild from.",
+    "every version to rebuild from.",
 )
 
 # A regular day and a half day (close 13:00), with pre- and post-market bars, the closing auction's
@@ -64,40 +68,48 @@ INSERT INTO etl_bars VALUES
     ('ACME', '2025-11-28 12:55-05', 10.90, 11.20, 10.80, 11.10,  600);
 """
 
-DAILY_HEAD = ("%%sql --save daily_bars\n"
-              "SELECT b.symbol, s.session,\n"
-              "       (array_agg(b.open ORDER BY b.bar_time))[1] AS open, max(b.high) AS high, min(b.low) AS low,\n")
+DAILY_HEAD = (
+    "%%sql --save daily_bars\n"
+    "SELECT b.symbol, s.session,\n"
+    "       (array_agg(b.open ORDER BY b.bar_time))[1] AS open, max(b.high) AS high, min(b.low) AS low,\n"
+)
 
 catalog.sql_query(
     "daily_bars",
     fixture=BARS,
     blank_hint="Join etl_bars to etl_sessions on the session's bars (bar_time from open up to and including "
-               "close), group by symbol and session: open = the first bar's open by time, close = the last "
-               "bar's close by time ((array_agg(close ORDER BY bar_time DESC))[1]), high = max, low = min, "
-               "volume = sum.",
+    "close), group by symbol and session: open = the first bar's open by time, close = the last "
+    "bar's close by time ((array_agg(close ORDER BY bar_time DESC))[1]), high = max, low = min, "
+    "volume = sum.",
     wrong=[
-        Wrong(DAILY_HEAD + "       max(b.close) AS close, sum(b.volume) AS volume\n"
-              "FROM etl_bars b JOIN etl_sessions s ON b.bar_time >= s.open AND b.bar_time <= s.close\n"
-              "GROUP BY b.symbol, s.session\nORDER BY b.symbol, s.session\n",
-              "max(close) is the session's highest close, not its last one: the daily close is the close of the "
-              "last bar by time — the closing auction's ((array_agg(b.close ORDER BY b.bar_time DESC))[1])."),
-        Wrong("%%sql --save daily_bars\n"
-              "SELECT symbol, (bar_time AT TIME ZONE 'America/New_York')::date AS session,\n"
-              "       (array_agg(open ORDER BY bar_time))[1] AS open, max(high) AS high, min(low) AS low,\n"
-              "       (array_agg(close ORDER BY bar_time DESC))[1] AS close, sum(volume) AS volume\n"
-              "FROM etl_bars\nGROUP BY 1, 2\nORDER BY 1, 2\n",
-              "Grouping by calendar day counts the pre- and post-market bars (04:00 to 20:00): the open becomes "
-              "a pre-market price, the close a post-market one. Keep only each session's bars: join "
-              "etl_sessions, bar_time between its open and close."),
-        Wrong(DAILY_HEAD + "       (array_agg(b.close ORDER BY b.bar_time DESC))[1] AS close, sum(b.volume) AS volume\n"
-              "FROM etl_bars b JOIN etl_sessions s ON b.bar_time >= s.open AND b.bar_time < s.close\n"
-              "GROUP BY b.symbol, s.session\nORDER BY b.symbol, s.session\n",
-              "bar_time < close leaves out the bar that starts AT the close — the closing auction: the official "
-              "close and a large share of the day's volume. The session's last bar starts at its close "
-              "(bar_time <= s.close)."),
+        Wrong(
+            DAILY_HEAD + "       max(b.close) AS close, sum(b.volume) AS volume\n"
+            "FROM etl_bars b JOIN etl_sessions s ON b.bar_time >= s.open AND b.bar_time <= s.close\n"
+            "GROUP BY b.symbol, s.session\nORDER BY b.symbol, s.session\n",
+            "max(close) is the session's highest close, not its last one: the daily close is the close of the "
+            "last bar by time — the closing auction's ((array_agg(b.close ORDER BY b.bar_time DESC))[1]).",
+        ),
+        Wrong(
+            "%%sql --save daily_bars\n"
+            "SELECT symbol, (bar_time AT TIME ZONE 'America/New_York')::date AS session,\n"
+            "       (array_agg(open ORDER BY bar_time))[1] AS open, max(high) AS high, min(low) AS low,\n"
+            "       (array_agg(close ORDER BY bar_time DESC))[1] AS close, sum(volume) AS volume\n"
+            "FROM etl_bars\nGROUP BY 1, 2\nORDER BY 1, 2\n",
+            "Grouping by calendar day counts the pre- and post-market bars (04:00 to 20:00): the open becomes "
+            "a pre-market price, the close a post-market one. Keep only each session's bars: join "
+            "etl_sessions, bar_time between its open and close.",
+        ),
+        Wrong(
+            DAILY_HEAD + "       (array_agg(b.close ORDER BY b.bar_time DESC))[1] AS close, sum(b.volume) AS volume\n"
+            "FROM etl_bars b JOIN etl_sessions s ON b.bar_time >= s.open AND b.bar_time < s.close\n"
+            "GROUP BY b.symbol, s.session\nORDER BY b.symbol, s.session\n",
+            "bar_time < close leaves out the bar that starts AT the close — the closing auction: the official "
+            "close and a large share of the day's volume. The session's last bar starts at its close "
+            "(bar_time <= s.close).",
+        ),
     ],
     passed="Open and close by time, the session's bars only, the closing auction included: etl.aggregate_daily's "
-           "rule, and the official daily bar's.",
+    "rule, and the official daily bar's.",
 )
 
 # Consistent bars, and one of each fault: close above high, open below low (close fine), low above
@@ -118,18 +130,22 @@ catalog.sql_query(
     "bad_bars",
     fixture=QUALITY,
     blank_hint="A bar is consistent when low <= open <= high, low <= close <= high and volume >= 0. Return "
-               "symbol and bar_time of every bar that breaks any of these, ordered by symbol, bar_time.",
+    "symbol and bar_time of every bar that breaks any of these, ordered by symbol, bar_time.",
     wrong=[
-        Wrong("%%sql --save bad_bars\n"
-              "SELECT symbol, bar_time FROM etl_bars\n"
-              "WHERE close > high OR close < low\nORDER BY symbol, bar_time\n",
-              "Only the close is checked: an open outside [low, high], a low above the high and a negative "
-              "volume are faults too (the raw table's CHECK constraints refuse all of them)."),
-        Wrong("%%sql --save bad_bars\n"
-              "SELECT symbol, bar_time FROM etl_bars\n"
-              "WHERE open NOT BETWEEN low AND high OR close NOT BETWEEN low AND high\nORDER BY symbol, bar_time\n",
-              "Prices are checked, volume is not: a negative volume is a fault too (volume >= 0)."),
+        Wrong(
+            "%%sql --save bad_bars\n"
+            "SELECT symbol, bar_time FROM etl_bars\n"
+            "WHERE close > high OR close < low\nORDER BY symbol, bar_time\n",
+            "Only the close is checked: an open outside [low, high], a low above the high and a negative "
+            "volume are faults too (the raw table's CHECK constraints refuse all of them).",
+        ),
+        Wrong(
+            "%%sql --save bad_bars\n"
+            "SELECT symbol, bar_time FROM etl_bars\n"
+            "WHERE open NOT BETWEEN low AND high OR close NOT BETWEEN low AND high\nORDER BY symbol, bar_time\n",
+            "Prices are checked, volume is not: a negative volume is a fault too (volume >= 0).",
+        ),
     ],
     passed="Every rule a bar must keep, checked in one query — the same rules etl.raw_intraday's CHECK "
-           "constraints enforce, so a bad answer is refused whole before it is stored.",
+    "constraints enforce, so a bad answer is refused whole before it is stored.",
 )

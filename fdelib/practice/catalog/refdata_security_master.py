@@ -9,23 +9,31 @@ catalog = Catalog("05_refdata/01_security_master.ipynb")
 catalog.function(
     "lei_check_digits",
     name="lei_check_digits",
-    cases=[Case(("5493000IBP32UQZ0KL",), "24"), Case(("5299009U26192K42QP",), "07"),
-           Case(("213800IG8F1CBFNO6B",), "54"), Case(("549300K1VRJNVGFYGW",), "89")],
-    blank='def lei_check_digits(body: str) -> str:\n'
-          '    """The two check digits of an LEI\'s first 18 characters."""\n    ...\n',
+    cases=[
+        Case(("5493000IBP32UQZ0KL",), "24"),
+        Case(("5299009U26192K42QP",), "07"),
+        Case(("213800IG8F1CBFNO6B",), "54"),
+        Case(("549300K1VRJNVGFYGW",), "89"),
+    ],
+    blank="def lei_check_digits(body: str) -> str:\n"
+    '    """The two check digits of an LEI\'s first 18 characters."""\n    ...\n',
     blank_hint="Turn every character into its number (digits stay, A=10 … Z=35: int(c, 36)), append '00', "
-               "take that number mod 97; the check digits are 98 minus it, written with two digits.",
+    "take that number mod 97; the check digits are 98 minus it, written with two digits.",
     wrong=[
-        Wrong('def lei_check_digits(body: str) -> str:\n'
-              '    digits = "".join(c for c in body if c.isdigit())\n'
-              '    return f"{98 - int(digits + \'00\') % 97:02d}"\n',
-              "The letters count too: each becomes two digits (A=10 … Z=35, int(c, 36)) before the mod 97 — "
-              "dropping them checks a different number, and a typo in a letter would go unnoticed."),
-        Wrong('def lei_check_digits(body: str) -> str:\n'
-              '    number = int("".join(str(int(c, 36)) for c in body) + "00")\n'
-              '    return str(98 - number % 97)\n',
-              "Right number, wrong spelling: the check digits are always two characters, so 7 is written "
-              "'07' (f\"{n:02d}\")."),
+        Wrong(
+            "def lei_check_digits(body: str) -> str:\n"
+            '    digits = "".join(c for c in body if c.isdigit())\n'
+            "    return f\"{98 - int(digits + '00') % 97:02d}\"\n",
+            "The letters count too: each becomes two digits (A=10 … Z=35, int(c, 36)) before the mod 97 — "
+            "dropping them checks a different number, and a typo in a letter would go unnoticed.",
+        ),
+        Wrong(
+            "def lei_check_digits(body: str) -> str:\n"
+            '    number = int("".join(str(int(c, 36)) for c in body) + "00")\n'
+            "    return str(98 - number % 97)\n",
+            "Right number, wrong spelling: the check digits are always two characters, so 7 is written "
+            "'07' (f\"{n:02d}\").",
+        ),
     ],
     passed="ISO 7064 mod 97-10, the IBAN's scheme: the whole LEI, read as a number, leaves 1 when divided by 97.",
 )
@@ -35,33 +43,42 @@ catalog.function(
 catalog.function(
     "isin_check_digit",
     name="isin_check_digit",
-    cases=[Case(("US037833100",), 5), Case(("AU000000BHP",), 4), Case(("GB00B03MLX2",), 9),
-           Case(("DE000716460",), 0), Case(("NL000009538",), 8)],
-    blank='def isin_check_digit(body: str) -> int:\n'
-          '    """The Luhn check digit of an ISIN\'s first 11 characters."""\n    ...\n',
+    cases=[
+        Case(("US037833100",), 5),
+        Case(("AU000000BHP",), 4),
+        Case(("GB00B03MLX2",), 9),
+        Case(("DE000716460",), 0),
+        Case(("NL000009538",), 8),
+    ],
+    blank="def isin_check_digit(body: str) -> int:\n"
+    '    """The Luhn check digit of an ISIN\'s first 11 characters."""\n    ...\n',
     blank_hint="Letters to numbers first (A=10 … Z=35: int(c, 36)), then Luhn on that string of digits: from "
-               "the RIGHT, double every other digit starting with the last, add up the digits of the results; "
-               "the check digit is (10 - sum % 10) % 10.",
+    "the RIGHT, double every other digit starting with the last, add up the digits of the results; "
+    "the check digit is (10 - sum % 10) % 10.",
     wrong=[
-        Wrong('def isin_check_digit(body: str) -> int:\n'
-              '    digits = "".join(str(int(c, 36)) for c in body)\n'
-              '    total = 0\n'
-              '    for i, d in enumerate(digits):\n'
-              '        d = int(d) * (2 if i % 2 == 0 else 1)\n'
-              '        total += d // 10 + d % 10\n'
-              '    return (10 - total % 10) % 10\n',
-              "The doubling starts from the wrong end: Luhn doubles the LAST digit and every other one going "
-              "left. From the left it only works when the digit string has an odd length — BHP's letters make "
-              "it even (iterate over reversed(digits))."),
-        Wrong('def isin_check_digit(body: str) -> int:\n'
-              '    digits = "".join(c for c in body if c.isdigit())\n'
-              '    total = 0\n'
-              '    for i, d in enumerate(reversed(digits)):\n'
-              '        d = int(d) * (2 if i % 2 == 0 else 1)\n'
-              '        total += d // 10 + d % 10\n'
-              '    return (10 - total % 10) % 10\n',
-              "The country code and the NSIN's letters count: turn each into two digits first (US → 30 28, "
-              "int(c, 36)), then run Luhn over the whole string."),
+        Wrong(
+            "def isin_check_digit(body: str) -> int:\n"
+            '    digits = "".join(str(int(c, 36)) for c in body)\n'
+            "    total = 0\n"
+            "    for i, d in enumerate(digits):\n"
+            "        d = int(d) * (2 if i % 2 == 0 else 1)\n"
+            "        total += d // 10 + d % 10\n"
+            "    return (10 - total % 10) % 10\n",
+            "The doubling starts from the wrong end: Luhn doubles the LAST digit and every other one going "
+            "left. From the left it only works when the digit string has an odd length — BHP's letters make "
+            "it even (iterate over reversed(digits)).",
+        ),
+        Wrong(
+            "def isin_check_digit(body: str) -> int:\n"
+            '    digits = "".join(c for c in body if c.isdigit())\n'
+            "    total = 0\n"
+            "    for i, d in enumerate(reversed(digits)):\n"
+            "        d = int(d) * (2 if i % 2 == 0 else 1)\n"
+            "        total += d // 10 + d % 10\n"
+            "    return (10 - total % 10) % 10\n",
+            "The country code and the NSIN's letters count: turn each into two digits first (US → 30 28, "
+            "int(c, 36)), then run Luhn over the whole string.",
+        ),
     ],
     passed="Luhn over the letters turned into numbers: a single mistyped character always changes the check digit.",
 )
@@ -69,23 +86,27 @@ catalog.function(
 catalog.sql_query(
     "issuer_of_isin",
     blank_hint="Start from refdata.xref's ISIN-LEI links (kind = 'ISIN-LEI': from_id is the ISIN, to_id the LEI), "
-               "join refdata.entities on the LEI, and return isin, lei, legal_name ordered by isin.",
+    "join refdata.entities on the LEI, and return isin, lei, legal_name ordered by isin.",
     wrong=[
-        Wrong("%%sql --save issuer_of_isin\n"
-              "SELECT x.from_id AS isin, e.lei, e.legal_name\n"
-              "FROM refdata.xref x JOIN refdata.entities e ON e.lei = x.to_id\n"
-              "WHERE x.kind = 'ISIN-LEI' AND x.retired_on IS NULL\n"
-              "ORDER BY isin\n",
-              "Some ISINs come back twice, with an old and a new name: refdata.entities keeps every version of "
-              "an entity. The current one has valid_to IS NULL."),
-        Wrong("%%sql --save issuer_of_isin\n"
-              "SELECT x.from_id AS isin, e.lei, e.legal_name\n"
-              "FROM refdata.xref x JOIN refdata.entities e ON e.lei = x.to_id AND e.valid_to IS NULL\n"
-              "WHERE x.kind = 'ISIN-LEI'\n"
-              "ORDER BY isin\n",
-              "One ISIN too many: the matured instrument's link is retired (retired_on is set) — GLEIF's latest "
-              "file no longer holds it. Keep the current links only (retired_on IS NULL)."),
+        Wrong(
+            "%%sql --save issuer_of_isin\n"
+            "SELECT x.from_id AS isin, e.lei, e.legal_name\n"
+            "FROM refdata.xref x JOIN refdata.entities e ON e.lei = x.to_id\n"
+            "WHERE x.kind = 'ISIN-LEI' AND x.retired_on IS NULL\n"
+            "ORDER BY isin\n",
+            "Some ISINs come back twice, with an old and a new name: refdata.entities keeps every version of "
+            "an entity. The current one has valid_to IS NULL.",
+        ),
+        Wrong(
+            "%%sql --save issuer_of_isin\n"
+            "SELECT x.from_id AS isin, e.lei, e.legal_name\n"
+            "FROM refdata.xref x JOIN refdata.entities e ON e.lei = x.to_id AND e.valid_to IS NULL\n"
+            "WHERE x.kind = 'ISIN-LEI'\n"
+            "ORDER BY isin\n",
+            "One ISIN too many: the matured instrument's link is retired (retired_on is set) — GLEIF's latest "
+            "file no longer holds it. Keep the current links only (retired_on IS NULL).",
+        ),
     ],
     passed="ISIN → LEI → legal name, current links and current names only: the security master's cross-reference "
-           "as refdata.security_master answers it.",
+    "as refdata.security_master answers it.",
 )

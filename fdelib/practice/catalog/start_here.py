@@ -21,27 +21,33 @@ catalog.sql_query(
     "latest_close",
     fixture=PRICES,
     blank_hint="Write a SELECT on start_here_prices under the cell's first line (keep "
-               "`%%sql --save latest_close`), run that cell, then run this check. Start by "
-               "looking at the rows: SELECT symbol, day, close FROM start_here_prices "
-               "ORDER BY symbol, day.",
+    "`%%sql --save latest_close`), run that cell, then run this check. Start by "
+    "looking at the rows: SELECT symbol, day, close FROM start_here_prices "
+    "ORDER BY symbol, day.",
     wrong=[
-        Wrong("%%sql --save latest_close\n"
-              "SELECT symbol, max(day) AS day, max(close) AS close\n"
-              "FROM start_here_prices\nGROUP BY symbol\nORDER BY symbol\n",
-              "max(close) is each symbol's highest close, not its last one: the close must "
-              "come from the row with the symbol's latest day (DISTINCT ON (symbol) ... "
-              "ORDER BY symbol, day DESC, or a window function)."),
-        Wrong("%%sql --save latest_close\n"
-              "SELECT DISTINCT ON (symbol) symbol, day, close\n"
-              "FROM start_here_prices\nORDER BY symbol, day\n",
-              "That is each symbol's first close: DISTINCT ON keeps the first row of each "
-              "symbol in ORDER BY order, so sort the days newest first (day DESC)."),
-        Wrong("%%sql --save latest_close\n"
-              "SELECT symbol, day, close\nFROM start_here_prices\n"
-              "WHERE day = (SELECT max(day) FROM start_here_prices)\nORDER BY symbol\n",
-              "The table's last day is not every symbol's last day: a symbol that did not "
-              "trade that day disappears. Take the latest day within each symbol."),
+        Wrong(
+            "%%sql --save latest_close\n"
+            "SELECT symbol, max(day) AS day, max(close) AS close\n"
+            "FROM start_here_prices\nGROUP BY symbol\nORDER BY symbol\n",
+            "max(close) is each symbol's highest close, not its last one: the close must "
+            "come from the row with the symbol's latest day (DISTINCT ON (symbol) ... "
+            "ORDER BY symbol, day DESC, or a window function).",
+        ),
+        Wrong(
+            "%%sql --save latest_close\n"
+            "SELECT DISTINCT ON (symbol) symbol, day, close\n"
+            "FROM start_here_prices\nORDER BY symbol, day\n",
+            "That is each symbol's first close: DISTINCT ON keeps the first row of each "
+            "symbol in ORDER BY order, so sort the days newest first (day DESC).",
+        ),
+        Wrong(
+            "%%sql --save latest_close\n"
+            "SELECT symbol, day, close\nFROM start_here_prices\n"
+            "WHERE day = (SELECT max(day) FROM start_here_prices)\nORDER BY symbol\n",
+            "The table's last day is not every symbol's last day: a symbol that did not "
+            "trade that day disappears. Take the latest day within each symbol.",
+        ),
     ],
     passed="Each symbol's close on its own latest day. 03_etl takes a daily bar's close the "
-           "same way: the last bar by time, never the highest price.",
+    "same way: the last bar by time, never the highest price.",
 )

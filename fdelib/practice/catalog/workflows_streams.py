@@ -12,55 +12,65 @@ catalog = Catalog("01_workflows/04_batch_stream_lambda_kappa.ipynb")
 catalog.sql_query(
     "latest_version_volume",
     blank_hint="Write a SELECT on workflows.trade_events under the cell's first line (keep "
-               "`%%sql --save latest_version_volume`), run it, then this check. Start from one row "
-               "per trade: the version with the highest \"offset\" (DISTINCT ON (trade_id) ... ORDER BY "
-               "trade_id, \"offset\" DESC), then group by symbol and date_trunc('minute', event_time).",
+    "`%%sql --save latest_version_volume`), run it, then this check. Start from one row "
+    'per trade: the version with the highest "offset" (DISTINCT ON (trade_id) ... ORDER BY '
+    "trade_id, \"offset\" DESC), then group by symbol and date_trunc('minute', event_time).",
     wrong=[
-        Wrong("%%sql --save latest_version_volume\n"
-              "SELECT symbol, date_trunc('minute', event_time) AS minute,\n"
-              "       sum(quantity) AS volume, sum(price * quantity) AS notional\n"
-              "FROM workflows.trade_events\nGROUP BY symbol, minute\nORDER BY symbol, minute\n",
-              "That counts every version of a trade: the corrected trade is in its window twice (its "
-              "first version and the correction). Keep one row per trade_id — its newest version, the "
-              "highest \"offset\" — before grouping."),
-        Wrong("%%sql --save latest_version_volume\n"
-              "SELECT symbol, date_trunc('minute', event_time) AS minute,\n"
-              "       sum(quantity) AS volume, sum(price * quantity) AS notional\n"
-              "FROM (SELECT DISTINCT ON (trade_id) trade_id, symbol, event_time, price, quantity\n"
-              "      FROM workflows.trade_events\n"
-              "      ORDER BY trade_id, \"offset\") AS latest\n"
-              "GROUP BY symbol, minute\nORDER BY symbol, minute\n",
-              "One row per trade, but the oldest one: DISTINCT ON keeps the first row of each trade_id "
-              "in ORDER BY order, so the correction is ignored. Sort each trade's versions newest first "
-              "(\"offset\" DESC)."),
+        Wrong(
+            "%%sql --save latest_version_volume\n"
+            "SELECT symbol, date_trunc('minute', event_time) AS minute,\n"
+            "       sum(quantity) AS volume, sum(price * quantity) AS notional\n"
+            "FROM workflows.trade_events\nGROUP BY symbol, minute\nORDER BY symbol, minute\n",
+            "That counts every version of a trade: the corrected trade is in its window twice (its "
+            "first version and the correction). Keep one row per trade_id — its newest version, the "
+            'highest "offset" — before grouping.',
+        ),
+        Wrong(
+            "%%sql --save latest_version_volume\n"
+            "SELECT symbol, date_trunc('minute', event_time) AS minute,\n"
+            "       sum(quantity) AS volume, sum(price * quantity) AS notional\n"
+            "FROM (SELECT DISTINCT ON (trade_id) trade_id, symbol, event_time, price, quantity\n"
+            "      FROM workflows.trade_events\n"
+            '      ORDER BY trade_id, "offset") AS latest\n'
+            "GROUP BY symbol, minute\nORDER BY symbol, minute\n",
+            "One row per trade, but the oldest one: DISTINCT ON keeps the first row of each trade_id "
+            "in ORDER BY order, so the correction is ignored. Sort each trade's versions newest first "
+            '("offset" DESC).',
+        ),
     ],
     passed="Volume and notional per symbol and minute from the newest version of every trade: the "
-           "batch layer's answer, what Lambda's next batch run and a Kappa replay with memory both "
-           "converge to.",
+    "batch layer's answer, what Lambda's next batch run and a Kappa replay with memory both "
+    "converge to.",
 )
 
 catalog.value(
     "lambda_wrong_window",
     name="wrong_window",
     answer="ACME 14:32",
-    blank_hint="Look at the last events to arrive (the table under \"Make the seeded events\"): which "
-               "one is a correction, and in which one-minute window (its symbol, and the minute of its "
-               "event_time) does it land? Answer like \"ACME 14:35\".",
+    blank_hint='Look at the last events to arrive (the table under "Make the seeded events"): which '
+    "one is a correction, and in which one-minute window (its symbol, and the minute of its "
+    'event_time) does it land? Answer like "ACME 14:35".',
     wrong=[
-        Wrong('wrong_window = "GLOBX 14:35"\n',
-              "GLOBX's 14:35 trade arrived late, but a late *new* trade is simply added by the speed "
-              "layer: its window is right. What a memoryless layer gets wrong is a trade that arrives "
-              "a second time — the correction."),
-        Wrong('wrong_window = "none"\n',
-              "The serving layer is the batch view plus the speed view: until the next batch run, the "
-              "speed view's mistake is in the answer. Which window does the correction add to?"),
-        Wrong('wrong_window = "ACME 14:35"\n',
-              "Windows are by event time, not by arrival: the correction belongs to the minute its "
-              "trade happened (its event_time), however late it arrives."),
+        Wrong(
+            'wrong_window = "GLOBX 14:35"\n',
+            "GLOBX's 14:35 trade arrived late, but a late *new* trade is simply added by the speed "
+            "layer: its window is right. What a memoryless layer gets wrong is a trade that arrives "
+            "a second time — the correction.",
+        ),
+        Wrong(
+            'wrong_window = "none"\n',
+            "The serving layer is the batch view plus the speed view: until the next batch run, the "
+            "speed view's mistake is in the answer. Which window does the correction add to?",
+        ),
+        Wrong(
+            'wrong_window = "ACME 14:35"\n',
+            "Windows are by event time, not by arrival: the correction belongs to the minute its "
+            "trade happened (its event_time), however late it arrives.",
+        ),
     ],
     passed="The corrected trade's own window: without memory of the version it replaces, the speed "
-           "layer adds the correction as one more trade, so that window counts both versions until "
-           "the next batch run recomputes it.",
+    "layer adds the correction as one more trade, so that window counts both versions until "
+    "the next batch run recomputes it.",
 )
 
 catalog.value(
@@ -68,17 +78,21 @@ catalog.value(
     name="replay_reads",
     answer=49,
     blank_hint="A replay empties the view, sets the consumer's offset back to 0 and consumes the log "
-               "again: how many events are in the log? (`events` holds them all; the default run has 49.)",
+    "again: how many events are in the log? (`events` holds them all; the default run has 49.)",
     wrong=[
-        Wrong("replay_reads = 12\n",
-              "12 is what the speed layer read: the events since its last offset. A replay rewinds the "
-              "consumer to offset 0 and reads the whole log, every event from the start."),
-        Wrong("replay_reads = 0\n",
-              "The consumer was up to date, so an ordinary consume reads nothing new — but a replay "
-              "rewinds it to offset 0 and reads every event again."),
+        Wrong(
+            "replay_reads = 12\n",
+            "12 is what the speed layer read: the events since its last offset. A replay rewinds the "
+            "consumer to offset 0 and reads the whole log, every event from the start.",
+        ),
+        Wrong(
+            "replay_reads = 0\n",
+            "The consumer was up to date, so an ordinary consume reads nothing new — but a replay "
+            "rewinds it to offset 0 and reads every event again.",
+        ),
     ],
     passed="The whole log, once: Kappa recomputes by running its one consumer over every event from "
-           "offset 0 — cheaper than Lambda's batch re-reads here, and exact only if that consumer is.",
+    "offset 0 — cheaper than Lambda's batch re-reads here, and exact only if that consumer is.",
 )
 
 # --- concept checks (chapter 11: batch vs stream, watermarks, Lambda vs Kappa) -------------
@@ -86,19 +100,23 @@ catalog.value(
 catalog.choice(
     "concept_batch_or_stream",
     name="answer_stream",
-    options={"A": "the end-of-day P&L report for the desk",
-             "B": "the pre-trade limit check on each incoming order",
-             "C": "the monthly regulatory transaction report",
-             "D": "recomputing last year's VWAPs after the vendor corrected its prints"},
+    options={
+        "A": "the end-of-day P&L report for the desk",
+        "B": "the pre-trade limit check on each incoming order",
+        "C": "the monthly regulatory transaction report",
+        "D": "recomputing last year's VWAPs after the vendor corrected its prints",
+    },
     correct="B",
-    hints={"A": "End of day: all the day's trades are in, and the report must be complete and "
-                "correct — what a batch run over the whole day gives.",
-           "C": "A monthly report waits for the month to end anyway: batch, complete and correct.",
-           "D": "Recomputing history from the corrected data is a batch job (or a Kappa replay): no "
-                "one is waiting for each event."},
+    hints={
+        "A": "End of day: all the day's trades are in, and the report must be complete and "
+        "correct — what a batch run over the whole day gives.",
+        "C": "A monthly report waits for the month to end anyway: batch, complete and correct.",
+        "D": "Recomputing history from the corrected data is a batch job (or a Kappa replay): no "
+        "one is waiting for each event.",
+    },
     blank_hint="Which job cannot wait for a batch run? Set answer_stream to a letter.",
     passed="A limit check must answer for each order as it arrives, within milliseconds: stream "
-           "processing. The others can wait for all their data and want it complete: batch.",
+    "processing. The others can wait for all their data and want it complete: batch.",
 )
 
 catalog.value(
@@ -106,37 +124,45 @@ catalog.value(
     name="closed_window",
     answer="14:33",
     blank_hint="The watermark is the latest event time seen minus the allowed lateness. A one-minute "
-               "window is closed once its END is at or before the watermark. Answer its start, "
-               "like \"14:30\".",
+    "window is closed once its END is at or before the watermark. Answer its start, "
+    'like "14:30".',
     wrong=[
-        Wrong('closed_window = "14:34"\n',
-              "The 14:34 window ends at 14:35, after the watermark (14:34:20): a late event for it may "
-              "still come. A window closes when its end is at or before the watermark."),
-        Wrong('closed_window = "14:35"\n',
-              "14:35 is the minute of the latest event: its window is wide open. The watermark lags "
-              "the latest event time by the allowed lateness."),
+        Wrong(
+            'closed_window = "14:34"\n',
+            "The 14:34 window ends at 14:35, after the watermark (14:34:20): a late event for it may "
+            "still come. A window closes when its end is at or before the watermark.",
+        ),
+        Wrong(
+            'closed_window = "14:35"\n',
+            "14:35 is the minute of the latest event: its window is wide open. The watermark lags "
+            "the latest event time by the allowed lateness.",
+        ),
     ],
     passed="Watermark 14:35:20 minus 1 min = 14:34:20: the 14:33 window (ending 14:34) is the newest "
-           "closed one. A larger allowed lateness drops fewer late events and delays every answer.",
+    "closed one. A larger allowed lateness drops fewer late events and delays every answer.",
 )
 
 catalog.choice(
     "concept_lambda_kappa",
     name="answer_fix",
-    options={"A": "Lambda: fix the batch and the speed layer, then re-run the batch layer; "
-                  "Kappa: fix the consumer, then replay the log from offset 0 into a fresh view",
-             "B": "Kappa cannot correct history: without a batch layer only new events get the fix",
-             "C": "Lambda: fix only the speed layer; the batch layer picks the fix up by itself",
-             "D": "Both: UPDATE the stored views; the log is only needed for new events"},
+    options={
+        "A": "Lambda: fix the batch and the speed layer, then re-run the batch layer; "
+        "Kappa: fix the consumer, then replay the log from offset 0 into a fresh view",
+        "B": "Kappa cannot correct history: without a batch layer only new events get the fix",
+        "C": "Lambda: fix only the speed layer; the batch layer picks the fix up by itself",
+        "D": "Both: UPDATE the stored views; the log is only needed for new events",
+    },
     correct="A",
-    hints={"B": "Kappa keeps the whole log precisely so it can recompute: a replay from offset 0 "
-                "runs the fixed consumer over every event.",
-           "C": "Lambda's two code paths must agree: the batch layer computes with its own code, "
-                "and it is the batch layer that repairs history.",
-           "D": "Views are derived data: patching them by hand forgets why they were wrong. Both "
-                "architectures recompute from the log, the source of truth."},
+    hints={
+        "B": "Kappa keeps the whole log precisely so it can recompute: a replay from offset 0 "
+        "runs the fixed consumer over every event.",
+        "C": "Lambda's two code paths must agree: the batch layer computes with its own code, "
+        "and it is the batch layer that repairs history.",
+        "D": "Views are derived data: patching them by hand forgets why they were wrong. Both "
+        "architectures recompute from the log, the source of truth.",
+    },
     blank_hint="Notional per minute forgot to subtract fees: how does each architecture correct "
-               "the history? Set answer_fix to a letter.",
+    "the history? Set answer_fix to a letter.",
     passed="Lambda repairs history with its batch layer (two code paths to fix), Kappa by replaying "
-           "its one log through its one, fixed, consumer.",
+    "its one log through its one, fixed, consumer.",
 )
