@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
+from .. import db, params
 from ..errors import FdeError
 from . import clock
 from .ddl import TABLES, BankIntegrityWarning, owner_engine, setup
@@ -53,6 +53,23 @@ class Bank:
 
     def rows(self) -> int:
         return sum(len(f) for f in self.frames().values())
+
+
+#: 02_bank_db/01_model's parameters (fdelib.params rules, checked at the notebook's top).
+MODEL_PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "customers": params.Integer(10, 10_000, why="a bank to look at the model; 02_populate_query goes larger"),
+}
+
+#: 02_bank_db/02_populate_query's parameters.
+POPULATE_PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "customers": params.Integer(100, 100_000),
+    "weeks": params.Integer(1, 104, why="weeks of history before as_of"),
+    "operations": params.Integer(1, 10_000, why="requests of the business day"),
+}
 
 
 def history_start(as_of: str, weeks: int) -> np.datetime64:

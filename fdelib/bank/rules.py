@@ -215,6 +215,11 @@ RULES: list[Rule] = [
            NEW_LOAN + "SELECT customer_id, account_id, 1, 1000, 0.05, 600, '2025-01-01', 1000"
            " FROM bank.accounts ORDER BY account_id LIMIT 1",
            "CheckViolation", "loans_term_check"),
+        _c("what a loan owes is what its payments leave of the principal (at COMMIT)",
+           "lower the outstanding amount of the first loan by 100.00 directly",
+           "UPDATE bank.loans SET outstanding = outstanding - 100 WHERE loan_id ="
+           " (SELECT min(loan_id) FROM bank.loans WHERE outstanding >= 100)",
+           "CheckViolation", "loans_outstanding_explained", "not explained by its payments", commit=True),
         _c("nobody repays more than they owe", "pay 1.00 more than the smallest outstanding loan",
            "SELECT bank.pay_loan(loan_id, outstanding + 1) FROM bank.loans WHERE outstanding > 0"
            " ORDER BY outstanding, loan_id LIMIT 1",
@@ -322,6 +327,9 @@ RULES: list[Rule] = [
            ("UPDATE bank.accounts SET closed_on = opened_on WHERE account_id = 1",
             "SELECT bank.deposit(1, 10)"),
            "ObjectNotInPrerequisiteState", "is closed"),
+        _r("the interest job's references are the bank's own", "deposit with reference 'interest:1:2025-12'",
+           f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'interest:1:2025-12')", "InvalidParameterValue",
+           "are the bank's own", role="app"),
         _c("a request id is booked once", "reuse reference 'req-1' for a different deposit",
            (f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 10, 'req-1')",
             f"SELECT bank.deposit({FIRST_FREE_ACCOUNT}, 20, 'req-1')"),

@@ -2,6 +2,7 @@
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from fdelib import bank
 from fdelib.bank import clock, erd, ops, population, reports
@@ -96,3 +97,46 @@ def test_setup_again_keeps_the_card_check_and_the_triggers_in_place(engine):
                            "trigger transactions_chain"}
     assert after == before
     assert replayed == 1
+
+
+def test_the_create_table_statements_shown_rebuild_the_schema_they_were_read_from(engine):
+    """show.table writes each table's DDL back out of the catalog (what 01_model prints): run in a
+    scratch schema, the statements make tables with the same columns, defaults, constraints,
+    indexes and triggers as the bank's."""
+    import re
+
+    from fdelib import db, show
+
+    bank.setup(engine)
+    tables = [*bank.TABLES, "course_clock"]
+    ddl_text = "\n".join(str(show.table(f"bank.{t}", engine=engine, max_lines=10_000)) for t in tables)
+    assert ddl_text.count("CREATE TABLE ") == len(tables) and "more lines" not in ddl_text
+    assert "CONSTRAINT transactions_kind_check CHECK" in ddl_text and "'loan_interest'" in ddl_text
+    copy = re.sub(rf"\bbank\.({'|'.join(tables)})\b", r"ddl_copy.\1", ddl_text)
+    admin = sa.create_engine(db.admin_url(engine))
+    shape = """SELECT c.relname, (SELECT string_agg(pg_get_constraintdef(k.oid), ' | ' ORDER BY k.conname)
+                      FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype NOT IN ('n', 't')),
+                      (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
+                                         || a.attnotnull || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+                                         ', ' ORDER BY a.attnum)
+                       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
+                      (SELECT string_agg(pg_get_indexdef(i.indexrelid), ' | '
+                                         ORDER BY i.indexrelid::regclass::text) FROM pg_index i
+                       WHERE i.indrelid = c.oid),
+                      (SELECT string_agg(t.tgname, ' | ' ORDER BY t.tgname) FROM pg_trigger t
+                       WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+               FROM pg_class c WHERE c.relnamespace = CAST(%s AS regnamespace) AND c.relkind = 'r'
+               ORDER BY 1"""
+    try:
+        with admin.connect() as conn:   # (rolled back below: nothing of the copy stays)
+            conn.exec_driver_sql("CREATE SCHEMA ddl_copy")
+            conn.exec_driver_sql(copy.replace("%", "%%"))
+            original = conn.exec_driver_sql(shape, ("bank",)).all()
+            rebuilt = conn.exec_driver_sql(shape, ("ddl_copy",)).all()
+            conn.rollback()
+    finally:
+        admin.dispose()
+    normalise = lambda rows: [tuple(re.sub(r"\b(ddl_copy|bank)\.", "", str(v)) for v in row) for row in rows]  # noqa: E731
+    assert len(original) == len(tables)
+    assert normalise(rebuilt) == normalise(original)

@@ -152,3 +152,22 @@ def test_backdating_and_infinity_from_the_old_version_are_found_and_impossible_f
     assert breaks.loc[breaks["check_name"] == "booking time is sane", "detail"].tolist() == ["booked at infinity"]
     booking, refused = ops.attempt(app, "deposit", source=11, amount="5")
     assert refused is not None and refused.message.startswith("cannot book at infinity")
+
+
+def test_an_old_ledger_takes_interest_after_the_upgrade_and_setup_again_changes_nothing(v0_bank):
+    from fdelib.bank import interest
+
+    with v0_bank.connect() as conn:   # the old kind check knows no 'loan_interest'
+        assert "loan_interest" not in conn.exec_driver_sql(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'transactions_kind_check'").scalar()
+    bank.setup(v0_bank)
+    shape = ("SELECT conname, pg_get_constraintdef(oid), xmin::text FROM pg_constraint"
+             " WHERE conrelid = 'bank.transactions'::regclass ORDER BY conname")
+    with v0_bank.connect() as conn:
+        before = conn.exec_driver_sql(shape).all()
+    charges = interest.catch_up(v0_bank)
+    assert (charges["outcome"] == "charged").sum() > 0
+    bank.setup(v0_bank)                # again: the widened checks are not dropped and re-added
+    with v0_bank.connect() as conn:
+        assert conn.exec_driver_sql(shape).all() == before
+    assert ops.ledger_breaks(v0_bank).empty
