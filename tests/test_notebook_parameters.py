@@ -69,6 +69,14 @@ CASES = [
          good={"seed": 7, "as_of": "2025-06-30", "months": 13, "faults": ["stale", "duplicate"]},
          bad={"months": (6, "months = 6: out of range; allowed: a whole number from 13 to 60 (the quality gate"),
               "faults": (["gaps"], "item 0 ('gaps') is not allowed (did you mean 'gap'?)")}),
+    Case("02_bank_db/01_model",
+         good={"seed": 7, "as_of": "2025-06-30", "customers": 40},
+         bad={"customers": (5, "customers = 5: out of range; allowed: a whole number from 10 to 10000"),
+              "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date")}),
+    Case("02_bank_db/02_populate_query",
+         good={"seed": 3, "as_of": "2025-09-15", "customers": 300, "weeks": 6, "operations": 40},
+         bad={"weeks": (0, "weeks = 0: out of range; allowed: a whole number from 1 to 104"),
+              "operations": (2.5, "operations = 2.5: not a whole number")}),
 ]
 IDS = [case.notebook for case in CASES]
 
@@ -143,7 +151,7 @@ def test_every_declared_parameter_is_checked_and_used(case):
     namespace = _run_cells(cells, at, {})                       # the defaults pass their own check
     spec = _spec(check_cell, namespace)
     assert set(spec) == declared, "the check covers exactly the declared parameters"
-    later = "\n".join(cells[at + 2:])
+    later = "\n".join(_without_magics(cell) for cell in cells[at + 2:])
     used = {node.id for node in ast.walk(ast.parse(_without_magics(later)))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert declared <= used, f"declared but never used: {sorted(declared - used)}"
@@ -201,4 +209,6 @@ def _spec(check_cell: str, namespace: dict) -> dict:
 
 
 def _without_magics(source: str) -> str:
+    if source.lstrip().startswith("%%"):   # a cell magic's body (%%sql) is not Python
+        return ""
     return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))

@@ -4,13 +4,13 @@
 ``bank.accrue_interest`` for one calendar month, as the bank's owner (a back-office job, not
 something the application or a notebook's role may trigger): each loan's interest for the
 month — accrued day by day on what is still owed at the end of each day (the principal less the
-repayments booked by then), ``round(Σ owed(d) × annual_rate / 365, 2)`` over the days of the
+repayments booked by then), ``round(Σ owed(d) x annual_rate / 365, 2)`` over the days of the
 month the loan existed (actual/365) — is debited from the loan's repayment account as a ledger
-row of kind ``loan_interest``. Without a repayment in the month that is ``owed × annual_rate ×
+row of kind ``loan_interest``. Without a repayment in the month that is ``owed x annual_rate x
 days / 365``.
 
 Interest is not added to ``outstanding``: that column is the principal still owed, changed only
-by repayments, so ``0 <= outstanding <= principal`` and "outstanding = principal − payments"
+by repayments, so ``0 <= outstanding <= principal`` and "outstanding = principal - payments"
 keep holding. Every rule of an ordinary debit applies: an account that cannot pay without going
 below its customer's minimum is left *in arrears* (charged when the job runs again and it can),
 a closed account is not charged, and each charge carries the reference

@@ -58,7 +58,7 @@ def test_each_month_is_charged_by_the_rule_through_the_ledger_once(lending_bank)
     with lending_bank.connect() as conn:   # repayments inside the months: the daily accrual is exercised
         assert conn.exec_driver_sql("SELECT count(*) FROM bank.transactions WHERE kind = 'loan_payment'"
                                     " AND extract(day FROM booked_at AT TIME ZONE 'UTC') > 1").scalar() > 20
-    total, rows, outstanding = snapshot(lending_bank)
+    total, _, outstanding = snapshot(lending_bank)
     charges = interest.catch_up(lending_bank)
     assert set(charges["outcome"]) <= set(interest.OUTCOMES) and (charges["outcome"] == "charged").sum() > 50
     for month in months:
@@ -122,7 +122,7 @@ def test_two_jobs_at_once_charge_each_loan_once(lending_bank):
     def job():
         try:
             results.append(interest.accrue(lending_bank, "2025-11"))
-        except Exception as exc:   # noqa: BLE001 - reported below
+        except Exception as exc:   # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=job) for _ in range(2)]
