@@ -146,3 +146,48 @@ catalog.add(RefusedBy(
     fixture=TABLE + ROWS + CLOSED_EMPTY,
     constraint="accounts_closed_empty",
 ))
+
+
+# --- a derived column, audited: loans.outstanding against the ledger ---------------------------
+
+# Loan 1 is sound; loan 2 is sound too but was charged interest (which is not a repayment); loan 3
+# has no ledger row at all and lost 50.00; loan 4 ignores its payment.
+LOAN_LEDGER = """
+CREATE TABLE loans (loan_id integer PRIMARY KEY, principal numeric(14,2) NOT NULL,
+                    outstanding numeric(14,2) NOT NULL);
+CREATE TABLE transactions (transaction_id integer PRIMARY KEY, loan_id integer, kind text NOT NULL,
+                           amount numeric(14,2) NOT NULL);
+INSERT INTO loans VALUES (1, 1000.00, 800.00), (2, 500.00, 450.00), (3, 300.00, 250.00), (4, 200.00, 200.00);
+INSERT INTO transactions VALUES (10, 1, 'loan_payment', -100.00), (11, 1, 'loan_payment', -100.00),
+    (12, 2, 'loan_payment', -50.00), (13, 2, 'loan_interest', -4.20), (14, NULL, 'deposit', 75.00),
+    (15, 4, 'loan_payment', -20.00);
+"""
+
+catalog.sql_query(
+    "outstanding_audit",
+    fixture=LOAN_LEDGER,
+    blank_hint="Write a SELECT on loans and transactions (no schema name): each loan's principal plus "
+               "its loan_payment amounts (they are negative), kept only where that differs from "
+               "outstanding. Run the cell (it saves it), then this check.",
+    wrong=[
+        Wrong("%%sql --save outstanding_audit --no-execute\n"
+              "SELECT l.loan_id, l.outstanding, l.principal + coalesce(sum(t.amount), 0) AS derived\n"
+              "FROM loans l LEFT JOIN transactions t ON t.loan_id = l.loan_id\n"
+              "GROUP BY l.loan_id, l.outstanding, l.principal\n"
+              "HAVING l.outstanding <> l.principal + coalesce(sum(t.amount), 0)\nORDER BY l.loan_id\n",
+              "Every row naming the loan counts in your sum, interest included: a loan charged 4.20 of "
+              "interest looks broken. Interest is the price of the loan, not a repayment — keep only "
+              "kind = 'loan_payment'."),
+        Wrong("%%sql --save outstanding_audit --no-execute\n"
+              "SELECT l.loan_id, l.outstanding, l.principal + sum(t.amount) AS derived\n"
+              "FROM loans l JOIN transactions t ON t.loan_id = l.loan_id\n"
+              "WHERE t.kind = 'loan_payment'\n"
+              "GROUP BY l.loan_id, l.outstanding, l.principal\n"
+              "HAVING l.outstanding <> l.principal + sum(t.amount)\nORDER BY l.loan_id\n",
+              "A loan without any payment row disappears from an inner join (or a LEFT JOIN filtered "
+              "in WHERE): loan 3 lost 50.00 with no row explaining it, and your audit misses it. LEFT "
+              "JOIN with the kind in the ON clause, and coalesce(sum(t.amount), 0)."),
+    ],
+    passed="That is one check of bank.ledger_breaks(): a derived column is only as good as the query "
+           "that derives it again — and the loans without any row are the ones to catch.",
+)
