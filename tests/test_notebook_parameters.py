@@ -171,6 +171,22 @@ CASES = [
             "lookup": ("US0378331006", "lookup = 'US0378331006': not a valid LEI, ISIN, FIGI, BIC or PermID"),
         },
     ),
+    Case(
+        "02_bank_db/01_model",
+        good={"seed": 7, "as_of": "2025-06-30", "customers": 40},
+        bad={
+            "customers": (5, "customers = 5: out of range; allowed: a whole number from 10 to 10000"),
+            "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date"),
+        },
+    ),
+    Case(
+        "02_bank_db/02_populate_query",
+        good={"seed": 3, "as_of": "2025-09-15", "customers": 300, "weeks": 6, "operations": 40},
+        bad={
+            "weeks": (0, "weeks = 0: out of range; allowed: a whole number from 1 to 104"),
+            "operations": (2.5, "operations = 2.5: not a whole number"),
+        },
+    ),
 ]
 IDS = [case.notebook for case in CASES]
 

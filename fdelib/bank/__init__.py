@@ -10,6 +10,7 @@ log in; ``bank_app``, the application) and who may do what in ``grants.sql``.
 * :func:`setup` — create or update all of it (idempotent; through fdelib's privileged connection);
 * :func:`populate` — replace the data by a seeded, generated bank, loaded with COPY;
 * :mod:`.ops` — the operations from Python, and the database's refusals;
+* :mod:`.interest` — the monthly job that charges loan interest through the ledger;
 * :mod:`.clock` — the bank's clock: the database stamps bookings; lessons set a course clock;
 * :mod:`.reports` — balances, statements, loan book, branch staffing;
 * :mod:`.rules` — every rule broken on purpose; :mod:`.erd` — the diagram from the catalog;

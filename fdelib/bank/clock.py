@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from .ddl import owner_engine
 
-OPENING_HOUR = 9   # a lesson's bookings happen when the bank opens on its as_of day (UTC)
+OPENING_HOUR = 9  # a lesson's bookings happen when the bank opens on its as_of day (UTC)
 
 
 def course_time(as_of: str, hour: int = OPENING_HOUR) -> pd.Timestamp:
@@ -38,10 +38,11 @@ def set_course(engine: sa.Engine, when: dt.datetime | pd.Timestamp | str | None)
     time bookings now get. Done as ``bank_owner``, through fdelib's privileged connection: the
     notebooks' role and ``bank_app`` cannot. Refused by the database: a time outside
     1970..2199 or before the ledger's last booking."""
-    value = when.to_pydatetime() if isinstance(when, pd.Timestamp) else when   # text: the server parses it
+    value = when.to_pydatetime() if isinstance(when, pd.Timestamp) else when  # text: the server parses it
     with owner_engine(engine).begin() as conn:
-        return conn.execute(sa.text("SELECT bank.set_course_clock(CAST(:at AS timestamptz))"),
-                            {"at": value}).scalar_one()
+        return conn.execute(
+            sa.text("SELECT bank.set_course_clock(CAST(:at AS timestamptz))"), {"at": value}
+        ).scalar_one()
 
 
 def use_wall_clock(engine: sa.Engine) -> dt.datetime:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import random
 import re
@@ -35,18 +36,20 @@ from .ddl import OWNER_ROLE, app_engine, owner_engine, raw_connect
 from .ops import amount as ops_amount
 from .ops import total_money
 
-ISOLATION = {"READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
-             "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
-             "SERIALIZABLE": psycopg2.extensions.ISOLATION_LEVEL_SERIALIZABLE}
+ISOLATION = {
+    "READ COMMITTED": psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED,
+    "REPEATABLE READ": psycopg2.extensions.ISOLATION_LEVEL_REPEATABLE_READ,
+    "SERIALIZABLE": psycopg2.extensions.ISOLATION_LEVEL_SERIALIZABLE,
+}
 RETRYABLE = (pgerr.SerializationFailure, pgerr.DeadlockDetected)
 
 
 @dataclasses.dataclass
 class RunResult:
-    outcomes: pd.DataFrame     # one row per planned transfer
+    outcomes: pd.DataFrame  # one row per planned transfer
     isolation: str
     workers: int
-    seconds: float             # wall time of the run (for benchmarks, never for notebooks)
+    seconds: float  # wall time of the run (for benchmarks, never for notebooks)
 
     @property
     def retries(self) -> int:
@@ -58,8 +61,9 @@ class RunResult:
 
 def hot_accounts(engine: sa.Engine, count: int, seed: int) -> np.ndarray:
     """``count`` accounts chosen by seed: the fewer, the more the transfers collide."""
-    ids = db.read_frame("SELECT account_id FROM bank.accounts ORDER BY account_id",
-                        engine=engine)["account_id"].to_numpy()
+    ids = db.read_frame("SELECT account_id FROM bank.accounts ORDER BY account_id", engine=engine)[
+        "account_id"
+    ].to_numpy()
     rng = np.random.default_rng(seed)
     return np.sort(rng.choice(ids, min(count, len(ids)), replace=False))
 
@@ -72,7 +76,7 @@ HOSTILE_AMOUNTS = {
     "NaN (Decimal)": Decimal("NaN"),
     "NaN (text)": "NaN",
     "NaN (float)": float("nan"),
-    "Infinity (Decimal)": Decimal("Infinity"),   # psycopg2 sends it as 'NaN'::numeric
+    "Infinity (Decimal)": Decimal("Infinity"),  # psycopg2 sends it as 'NaN'::numeric
     "Infinity (text)": "Infinity",
     "-Infinity (text)": "-Infinity",
     "Infinity (float)": float("inf"),
@@ -86,8 +90,9 @@ HOSTILE_TIMES = {
 HOSTILE = tuple(HOSTILE_AMOUNTS) + tuple(HOSTILE_TIMES)
 
 
-def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
-         prefix: str = "conc", hostile: float = 0.0) -> pd.DataFrame:
+def plan(
+    engine: sa.Engine, transfers: int, seed: int, accounts: int = 40, prefix: str = "conc", hostile: float = 0.0
+) -> pd.DataFrame:
     """``transfers`` seeded transfers among ``accounts`` hot accounts (a few too big to pass).
 
     With ``hostile`` > 0, that share of the requests is replaced by hostile ones (column
@@ -104,25 +109,40 @@ def plan(engine: sa.Engine, transfers: int, seed: int, accounts: int = 40,
     shift = rng.integers(1, len(hot), transfers)
     target = hot[(np.searchsorted(hot, source) + shift) % len(hot)]
     amount = np.round(np.exp(rng.normal(4.0, 1.2, transfers)), 2).clip(0.01, 50_000)
-    work = pd.DataFrame({"reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
-                         "operation": "transfer", "source": source, "target": target,
-                         "amount": amount.astype(object), "hostile": ""})
+    work = pd.DataFrame(
+        {
+            "reference": [f"{prefix}-{seed}-{i:06d}" for i in range(transfers)],
+            "operation": "transfer",
+            "source": source,
+            "target": target,
+            "amount": amount.astype(object),
+            "hostile": "",
+        }
+    )
     bad = np.flatnonzero(rng.random(transfers) < hostile)
     kinds = [HOSTILE[k] for k in rng.choice(len(HOSTILE), len(bad))]
     work.loc[bad, "hostile"] = kinds
     work.loc[bad, "operation"] = rng.choice(["transfer", "deposit", "withdraw"], len(bad))
-    work.loc[bad, "amount"] = pd.Series([HOSTILE_AMOUNTS.get(k, work.at[i, "amount"]) for i, k in zip(bad, kinds)],
-                                        index=bad, dtype=object)
+    work.loc[bad, "amount"] = pd.Series(
+        [HOSTILE_AMOUNTS.get(k, work.at[i, "amount"]) for i, k in zip(bad, kinds, strict=False)],
+        index=bad,
+        dtype=object,
+    )
     return work
 
 
-def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
-        isolation: str = "READ COMMITTED", max_attempts: int = 200) -> RunResult:
+def run(
+    engine: sa.Engine,
+    transfers: pd.DataFrame,
+    *,
+    workers: int = 8,
+    isolation: str = "READ COMMITTED",
+    max_attempts: int = 200,
+) -> RunResult:
     """Send ``transfers`` from ``workers`` threads at once; return every outcome."""
     if isolation not in ISOLATION:
         raise FdeError(f"isolation must be one of {sorted(ISOLATION)}, got {isolation!r}")
-    transfers = transfers.assign(**{c: transfers[c] if c in transfers else d
-                                    for c, d in (("operation", "transfer"), ("hostile", ""))})
+    transfers = transfers.assign(**{c: transfers.get(c, d) for c, d in (("operation", "transfer"), ("hostile", ""))})
     app = app_engine(engine)
     shares = [transfers.iloc[w::workers] for w in range(workers)]
     results: list[list[dict]] = [[] for _ in range(workers)]
@@ -133,9 +153,9 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
             conn = raw_connect(app)
             conn.set_session(isolation_level=ISOLATION[isolation])
         except BaseException:
-            start.abort()   # release everyone: the run fails below, loudly
+            start.abort()  # release everyone: the run fails below, loudly
             raise
-        rng = random.Random(index)   # jitter only: never decides what is booked
+        rng = random.Random(index)  # jitter only: never decides what is booked
         try:
             start.wait()
             for row in shares[index].itertuples(index=False):
@@ -146,18 +166,15 @@ def run(engine: sa.Engine, transfers: pd.DataFrame, *, workers: int = 8,
     threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(workers)]
     for thread in threads:
         thread.start()
-    try:
+    with contextlib.suppress(threading.BrokenBarrierError):
         start.wait()
-    except threading.BrokenBarrierError:
-        pass
     began = time.perf_counter()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
     outcomes = pd.DataFrame([r for rs in results for r in rs])
     if len(outcomes) != len(transfers):
-        raise RuntimeError(f"{len(transfers) - len(outcomes)} transfers have no outcome "
-                           "(a worker thread died)")
+        raise RuntimeError(f"{len(transfers) - len(outcomes)} transfers have no outcome (a worker thread died)")
     outcomes = outcomes.sort_values("reference", kind="stable").reset_index(drop=True)
     return RunResult(outcomes, isolation, workers, seconds)
 
@@ -168,8 +185,10 @@ def _request(row) -> tuple[str, tuple]:
     cast = "::numeric" if isinstance(value, float) else ""
     at = f", {HOSTILE_TIMES[row.hostile]}" if row.hostile in HOSTILE_TIMES else ""
     if row.operation == "transfer":
-        return (f"SELECT bank.transfer(%s, %s, %s{cast}{at}, %s)",
-                (int(row.source), int(row.target), value, row.reference))
+        return (
+            f"SELECT bank.transfer(%s, %s, %s{cast}{at}, %s)",
+            (int(row.source), int(row.target), value, row.reference),
+        )
     if row.operation not in ("deposit", "withdraw"):
         raise FdeError(f"unknown operation {row.operation!r} in a concurrency plan")
     return f"SELECT bank.{row.operation}(%s, %s{cast}{at}, %s)", (int(row.source), value, row.reference)
@@ -189,7 +208,7 @@ def _send(conn, row, rng: random.Random, max_attempts: int) -> dict:
         except RETRYABLE as exc:
             conn.rollback()
             retries["deadlock" if isinstance(exc, pgerr.DeadlockDetected) else "serialization"] += 1
-            time.sleep(rng.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+            time.sleep(rng.uniform(0, min(0.05, 0.001 * 2**attempt)))
         except psycopg2.Error as exc:
             conn.rollback()
             # a rule refusing a request is an answer; a hostile request may also be refused
@@ -205,20 +224,25 @@ def reason(exc: psycopg2.Error) -> str:
     """Why the database refused, in a few words: the error class and the rule it names (or the
     start of its message, without the values)."""
     diag = exc.diag
-    if exc.pgcode == "42883":   # undefined_function
+    if exc.pgcode == "42883":  # undefined_function
         return "UndefinedFunction: no operation takes a booking time"
     said = diag.constraint_name or re.split(r",? got |:|\(", diag.message_primary or "")[0].strip()
     return f"{type(exc).__name__}: {said}"
 
 
 def _outcome(row, status: str, booked, retries: dict, exc: psycopg2.Error | None = None) -> dict:
-    return {"reference": row.reference, "operation": row.operation, "hostile": row.hostile,
-            "status": status, "booked": booked,
-            "sqlstate": exc.pgcode if exc is not None else None,
-            "reason": reason(exc) if exc is not None else None,
-            "retries": retries["serialization"] + retries["deadlock"],
-            "serialization_retries": retries["serialization"],
-            "deadlock_retries": retries["deadlock"]}
+    return {
+        "reference": row.reference,
+        "operation": row.operation,
+        "hostile": row.hostile,
+        "status": status,
+        "booked": booked,
+        "sqlstate": exc.pgcode if exc is not None else None,
+        "reason": reason(exc) if exc is not None else None,
+        "retries": retries["serialization"] + retries["deadlock"],
+        "serialization_retries": retries["serialization"],
+        "deadlock_retries": retries["deadlock"],
+    }
 
 
 OUT_OF_TIME_ORDER = """SELECT count(*) FROM (
@@ -230,36 +254,42 @@ NON_FINITE_STORED = """SELECT
   + (SELECT count(*) FROM bank.accounts WHERE balance IN ('NaN', 'Infinity', '-Infinity'))"""
 
 
-def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
-           prefix: str = "conc") -> dict:
+def verify(engine: sa.Engine, result: RunResult, total_before: Decimal, prefix: str = "conc") -> dict:
     """The invariants after a run, as one row of facts (all must hold)."""
     outcomes = result.outcomes
-    ledger = db.read_frame("""
+    ledger = db.read_frame(
+        """
         SELECT reference, count(*) FILTER (WHERE kind = 'transfer_out') AS debits,
                count(*) FILTER (WHERE kind = 'transfer_in') AS credits, count(*) AS rows
         FROM bank.transactions WHERE reference LIKE :pattern GROUP BY reference""",
-                           {"pattern": prefix + "-%"}, engine=engine).set_index("reference")
+        {"pattern": prefix + "-%"},
+        engine=engine,
+    ).set_index("reference")
     seen = ledger.reindex(outcomes["reference"]).fillna(0)
     booked = (outcomes["status"] == "booked").to_numpy()
     transfer = (outcomes["operation"] == "transfer").to_numpy()
     rows = seen["rows"].to_numpy()
-    exactly_once = np.where(transfer, (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1),
-                            rows == 1)
+    exactly_once = np.where(transfer, (seen["debits"].to_numpy() == 1) & (seen["credits"].to_numpy() == 1), rows == 1)
     not_at_all = rows == 0
     lost = int((booked & ~exactly_once).sum() + (~booked & ~not_at_all).sum())
     hostile = (outcomes["hostile"] != "").to_numpy()
-    below = db.read_scalar("SELECT count(*) FROM bank.accounts a JOIN bank.customers c "
-                           "USING (customer_id) WHERE a.balance < c.min_balance", engine=engine)
+    below = db.read_scalar(
+        "SELECT count(*) FROM bank.accounts a JOIN bank.customers c "
+        "USING (customer_id) WHERE a.balance < c.min_balance",
+        engine=engine,
+    )
     total_after = total_money(engine)
     return {
-        "isolation": result.isolation, "workers": result.workers,
+        "isolation": result.isolation,
+        "workers": result.workers,
         "transfers attempted": len(outcomes),
         "booked or refused by a rule": int(outcomes["status"].isin(["booked", "refused"]).sum()),
         "lost (not exactly once)": lost,
         "errors or gave up": int((~outcomes["status"].isin(["booked", "refused"])).sum()),
         "hostile requests": int(hostile.sum()),
         "hostile requests booked": int((hostile & booked).sum()),
-        "Σ balances before": total_before, "Σ balances after": total_after,
+        "Σ balances before": total_before,
+        "Σ balances after": total_after,
         "money conserved": total_before == total_after,
         "balances below minimum": int(below),
         "NaN or Infinity stored": int(db.read_scalar(NON_FINITE_STORED, engine=engine)),
@@ -271,8 +301,9 @@ def verify(engine: sa.Engine, result: RunResult, total_before: Decimal,
 def refusals(result: RunResult) -> pd.DataFrame:
     """Refused requests by reason, split into ordinary and hostile ones."""
     refused = result.outcomes[result.outcomes["status"] == "refused"]
-    table = refused.assign(request=np.where(refused["hostile"] != "", "hostile", "ordinary")) \
-        .pivot_table(index="reason", columns="request", values="reference", aggfunc="count", fill_value=0)
+    table = refused.assign(request=np.where(refused["hostile"] != "", "hostile", "ordinary")).pivot_table(
+        index="reason", columns="request", values="reference", aggfunc="count", fill_value=0
+    )
     table.columns.name = None
     return table.astype(int)
 
@@ -281,31 +312,45 @@ def storm_report(result: RunResult, facts: dict) -> str:
     """The storm's figures as text: requests, booked, refused by reason, invariants checked."""
     outcomes = result.outcomes
     hostile = outcomes[outcomes["hostile"] != ""]
-    lines = [f"storm: {len(outcomes):,} requests from {result.workers} clients at {result.isolation} "
-             f"({len(hostile):,} hostile: {', '.join(f'{k} {v}' for k, v in hostile['hostile'].value_counts().sort_index().items())})",
-             f"  booked  {int((outcomes['status'] == 'booked').sum()):,}",
-             f"  refused {int((outcomes['status'] == 'refused').sum()):,}, by reason:"]
+    kinds = ", ".join(f"{k} {v}" for k, v in hostile["hostile"].value_counts().sort_index().items())
+    lines = [
+        f"storm: {len(outcomes):,} requests from {result.workers} clients at {result.isolation} "
+        f"({len(hostile):,} hostile: {kinds})",
+        f"  booked  {int((outcomes['status'] == 'booked').sum()):,}",
+        f"  refused {int((outcomes['status'] == 'refused').sum()):,}, by reason:",
+    ]
     for why, row in refusals(result).iterrows():
         lines.append(f"    {why:<72} " + ", ".join(f"{k} {v:,}" for k, v in row.items() if v))
-    lines.append(f"  retries {result.retries:,} (serialization {int(outcomes['serialization_retries'].sum()):,}, "
-                 f"deadlock {int(outcomes['deadlock_retries'].sum()):,})")
-    checks = {"every request booked or refused by a rule": facts["errors or gave up"] == 0,
-              "no hostile request booked": facts["hostile requests booked"] == 0,
-              "each booked request in the ledger exactly once, each refused one not at all":
-                  facts["lost (not exactly once)"] == 0,
-              "Σ balances unchanged": facts["money conserved"],
-              "no balance below its customer's minimum": facts["balances below minimum"] == 0,
-              "no NaN or Infinity stored": facts["NaN or Infinity stored"] == 0,
-              "every account's bookings in time order": facts["bookings earlier than the one before"] == 0,
-              "bank.ledger_breaks() empty": facts["ledger breaks"] == 0}
+    lines.append(
+        f"  retries {result.retries:,} (serialization {int(outcomes['serialization_retries'].sum()):,}, "
+        f"deadlock {int(outcomes['deadlock_retries'].sum()):,})"
+    )
+    checks = {
+        "every request booked or refused by a rule": facts["errors or gave up"] == 0,
+        "no hostile request booked": facts["hostile requests booked"] == 0,
+        "each booked request in the ledger exactly once, each refused one not at all": facts["lost (not exactly once)"]
+        == 0,
+        "Σ balances unchanged": facts["money conserved"],
+        "no balance below its customer's minimum": facts["balances below minimum"] == 0,
+        "no NaN or Infinity stored": facts["NaN or Infinity stored"] == 0,
+        "every account's bookings in time order": facts["bookings earlier than the one before"] == 0,
+        "bank.ledger_breaks() empty": facts["ledger breaks"] == 0,
+    }
     lines.append(f"  invariants checked: {sum(checks.values())} of {len(checks)} hold")
     lines += [f"    [{'ok' if ok else 'BROKEN'}] {name}" for name, ok in checks.items()]
     return "\n".join(lines)
 
 
-def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int,
-           isolations=("READ COMMITTED", "SERIALIZABLE"), accounts: int = 40,
-           hostile: float = 0.0) -> pd.DataFrame:
+def stress(
+    engine: sa.Engine,
+    *,
+    transfers: int,
+    workers: int,
+    seed: int,
+    isolations=("READ COMMITTED", "SERIALIZABLE"),
+    accounts: int = 40,
+    hostile: float = 0.0,
+) -> pd.DataFrame:
     """The same kind of workload at each isolation level (``hostile``: the share of hostile
     requests mixed in, see :func:`plan`); the invariants per level."""
     rows = []
@@ -318,43 +363,68 @@ def stress(engine: sa.Engine, *, transfers: int, workers: int, seed: int,
     return pd.DataFrame(rows).set_index("isolation")
 
 
-def drain_race(engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed: int = 42,
-               prefix: str = "drain") -> pd.DataFrame:
+def drain_race(
+    engine: sa.Engine, *, workers: int = 8, attempts: int = 16, seed: int = 42, prefix: str = "drain"
+) -> pd.DataFrame:
     """``attempts`` transfers of one fifth of an account's headroom, all at once.
 
     Whatever the interleaving, exactly five can be booked: the sixth would take the
     balance below the customer's minimum, and the database refuses it.
     """
-    source = db.read_frame("""
+    source = db.read_frame(
+        """
         SELECT a.account_id, a.balance, c.min_balance FROM bank.accounts a
         JOIN bank.customers c USING (customer_id)
-        WHERE a.balance - c.min_balance >= 100 ORDER BY a.account_id LIMIT 1""", engine=engine)
+        WHERE a.balance - c.min_balance >= 100 ORDER BY a.account_id LIMIT 1""",
+        engine=engine,
+    )
     account = int(source["account_id"].iloc[0])
     with engine.connect() as conn:
-        headroom = conn.execute(sa.text(
-            "SELECT a.balance - c.min_balance FROM bank.accounts a JOIN bank.customers c "
-            "USING (customer_id) WHERE account_id = :a"), {"a": account}).scalar_one()
+        headroom = conn.execute(
+            sa.text(
+                "SELECT a.balance - c.min_balance FROM bank.accounts a JOIN bank.customers c "
+                "USING (customer_id) WHERE account_id = :a"
+            ),
+            {"a": account},
+        ).scalar_one()
     amount = (headroom / 5).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
     targets = hot_accounts(engine, attempts + 1, seed)
     targets = [int(t) for t in targets if t != account][:attempts]
-    work = pd.DataFrame({"reference": [f"{prefix}-{i:03d}" for i in range(attempts)],
-                         "source": account, "target": targets, "amount": float(amount)})
+    work = pd.DataFrame(
+        {
+            "reference": [f"{prefix}-{i:03d}" for i in range(attempts)],
+            "source": account,
+            "target": targets,
+            "amount": float(amount),
+        }
+    )
     before = total_money(engine)
     result = run(engine, work, workers=workers)
     facts = verify(engine, result, before, prefix=prefix)
-    after = db.read_scalar("SELECT a.balance - c.min_balance FROM bank.accounts a JOIN "
-                           "bank.customers c USING (customer_id) WHERE account_id = :a",
-                           {"a": account}, engine=engine)
-    return pd.DataFrame({"value": {
-        "headroom before (balance - minimum)": headroom, "amount of each transfer": amount,
-        "transfers attempted at once": attempts,
-        "booked": int((result.outcomes["status"] == "booked").sum()),
-        "refused (would break the minimum)": int((result.outcomes["sqlstate"] == "23514").sum()),
-        "headroom after": after, "lost": facts["lost (not exactly once)"],
-        "money conserved": facts["money conserved"]}})
+    after = db.read_scalar(
+        "SELECT a.balance - c.min_balance FROM bank.accounts a JOIN "
+        "bank.customers c USING (customer_id) WHERE account_id = :a",
+        {"a": account},
+        engine=engine,
+    )
+    return pd.DataFrame(
+        {
+            "value": {
+                "headroom before (balance - minimum)": headroom,
+                "amount of each transfer": amount,
+                "transfers attempted at once": attempts,
+                "booked": int((result.outcomes["status"] == "booked").sum()),
+                "refused (would break the minimum)": int((result.outcomes["sqlstate"] == "23514").sum()),
+                "headroom after": after,
+                "lost": facts["lost (not exactly once)"],
+                "money conserved": facts["money conserved"],
+            }
+        }
+    )
 
 
 # --- two races, replayed step by step on two connections --------------------------------
+
 
 def _two_sessions(engine: sa.Engine, isolation: str, role: str | None = None):
     a, b = raw_connect(engine, role=role), raw_connect(engine, role=role)
@@ -391,12 +461,18 @@ def lost_update(engine: sa.Engine) -> pd.DataFrame:
         try:
             _naive_withdraw(b, account, balance_b, Decimal("50.00"))
             b.commit()
-            steps.append(("B", "writes balance - 50.00 with its ledger row, commits",
-                          "accepted: A's withdrawal would be lost!"))
+            steps.append(
+                ("B", "writes balance - 50.00 with its ledger row, commits", "accepted: A's withdrawal would be lost!")
+            )
         except psycopg2.Error as exc:
             b.rollback()
-            steps.append(("B", "writes balance - 50.00 with its ledger row",
-                          f"refused: {type(exc).__name__}: {exc.diag.message_primary}"))
+            steps.append(
+                (
+                    "B",
+                    "writes balance - 50.00 with its ledger row",
+                    f"refused: {type(exc).__name__}: {exc.diag.message_primary}",
+                )
+            )
         steps.append(("-", "balance now", f"{_scalar(a, read, (account,))}"))
         a.rollback()
     finally:
@@ -406,16 +482,22 @@ def lost_update(engine: sa.Engine) -> pd.DataFrame:
 
 
 def _naive_withdraw(conn, account: int, seen: Decimal, amount: Decimal) -> None:
-    with conn.cursor() as cur:   # (booked_at: its default, the bank's clock)
+    with conn.cursor() as cur:  # (booked_at: its default, the bank's clock)
         cur.execute("UPDATE bank.accounts SET balance = %s WHERE account_id = %s", (seen - amount, account))
-        cur.execute("INSERT INTO bank.transactions (account_id, kind, amount, balance_after) "
-                    "VALUES (%s, 'withdrawal', %s, %s)", (account, -amount, seen - amount))
+        cur.execute(
+            "INSERT INTO bank.transactions (account_id, kind, amount, balance_after) VALUES (%s, 'withdrawal', %s, %s)",
+            (account, -amount, seen - amount),
+        )
 
 
 def _free_account(engine: sa.Engine) -> int:
-    return int(db.read_scalar(
-        "SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id) "
-        "WHERE a.balance - c.min_balance >= 500 ORDER BY a.account_id LIMIT 1", engine=engine))
+    return int(
+        db.read_scalar(
+            "SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id) "
+            "WHERE a.balance - c.min_balance >= 500 ORDER BY a.account_id LIMIT 1",
+            engine=engine,
+        )
+    )
 
 
 def serialization_failure(engine: sa.Engine, isolation: str = "REPEATABLE READ") -> pd.DataFrame:
@@ -444,9 +526,13 @@ def serialization_failure(engine: sa.Engine, isolation: str = "REPEATABLE READ")
                 break
             except RETRYABLE as exc:
                 b.rollback()
-                steps.append(("B", f"withdraws 50.00 (attempt {attempt})",
-                              f"{type(exc).__name__} (SQLSTATE {exc.pgcode}): {exc.diag.message_primary}"
-                              " -> roll back, retry"))
+                steps.append(
+                    (
+                        "B",
+                        f"withdraws 50.00 (attempt {attempt})",
+                        f"{type(exc).__name__} (SQLSTATE {exc.pgcode}): {exc.diag.message_primary} -> roll back, retry",
+                    )
+                )
         steps.append(("-", "balance now", f"{_scalar(a, read, (account,))}"))
         a.rollback()
     finally:

@@ -26,7 +26,7 @@ from ..config import get_settings
 from ..errors import FdeError
 
 HERE = Path(__file__).parent
-ADMIN_FILES = ("roles.sql",)                               # as the privileged login
+ADMIN_FILES = ("roles.sql",)  # as the privileged login
 OWNER_FILES = ("schema.sql", "functions.sql", "grants.sql")  # as bank_owner
 OWNER_ROLE = "bank_owner"
 APP_ROLE = "bank_app"
@@ -62,9 +62,13 @@ def setup(engine: sa.Engine | None = None) -> None:
     said = []
     try:
         with db.get_admin_engine(engine).begin() as conn:
-            conn.execute(sa.text("SELECT set_config('fdelib.notebook_role', :role, true),"
-                                 " set_config('fdelib.bank_app_password', :password, true)"),
-                         {"role": notebook_role, "password": app_password()})
+            conn.execute(
+                sa.text(
+                    "SELECT set_config('fdelib.notebook_role', :role, true),"
+                    " set_config('fdelib.bank_app_password', :password, true)"
+                ),
+                {"role": notebook_role, "password": app_password()},
+            )
             for name in ADMIN_FILES:
                 said += db.run_sql_file(HERE / name, connection=conn)
             conn.exec_driver_sql(f"SET LOCAL ROLE {OWNER_ROLE}")
@@ -117,8 +121,13 @@ def raw_connect(engine: sa.Engine, *, autocommit: bool = False, role: str | None
     from psycopg2 import sql
 
     url = engine.url
-    params = {"dbname": url.database, "user": url.username, "password": url.password,
-              "host": url.host or url.query.get("host"), "port": url.port or url.query.get("port")}
+    params = {
+        "dbname": url.database,
+        "user": url.username,
+        "password": url.password,
+        "host": url.host or url.query.get("host"),
+        "port": url.port or url.query.get("port"),
+    }
     conn = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
     if role:
         with conn.cursor() as cur:

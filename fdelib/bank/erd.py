@@ -137,14 +137,14 @@ def _curve_point(ax, start, end, rad: float, t: float = 0.5) -> tuple[float, flo
     control point is computed on screen) from ``start`` to ``end``."""
     (x1, y1), (x2, y2) = ax.transData.transform([start, end])
     cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
-    point = ((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t ** 2 * x2,
-             (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t ** 2 * y2)
+    point = ((1 - t) ** 2 * x1 + 2 * t * (1 - t) * cx + t**2 * x2, (1 - t) ** 2 * y1 + 2 * t * (1 - t) * cy + t**2 * y2)
     return tuple(ax.transData.inverted().transform(point))
 
 
 def _bend(ax, start, end, obstacles: list[tuple[float, float]], rad: float = 0.3) -> float:
     """Curvature for an arrow that skips columns: bend to the side away from the tables it
     would otherwise cross."""
+
     def clearance(r: float) -> float:
         middle = _curve_point(ax, start, end, r)
         return min((abs(middle[0] - x) + abs(middle[1] - y) for x, y in obstacles), default=0)
@@ -163,27 +163,53 @@ def draw(engine: sa.Engine, schema: str = "bank", *, figsize: tuple[float, float
     ax.axis("off")
     boxes = {}
     for node, (x, y) in position.items():
-        boxes[node] = ax.text(x, y, f"{node.upper()}\n" + _box_text(graph.nodes[node]["columns"]),
-                              ha="center", va="center", multialignment="left", fontsize=6.5,
-                              family="monospace", zorder=3,
-                              bbox=dict(boxstyle="round,pad=0.5", fc="#eef4fb", ec="#2a5d8f"))
-    fig.canvas.draw()   # box sizes are known only once the text is laid out
+        boxes[node] = ax.text(
+            x,
+            y,
+            f"{node.upper()}\n" + _box_text(graph.nodes[node]["columns"]),
+            ha="center",
+            va="center",
+            multialignment="left",
+            fontsize=6.5,
+            family="monospace",
+            zorder=3,
+            bbox={"boxstyle": "round,pad=0.5", "fc": "#eef4fb", "ec": "#2a5d8f"},
+        )
+    fig.canvas.draw()  # box sizes are known only once the text is laid out
     to_data = ax.transData.inverted()
     extent = {n: to_data.transform(b.get_bbox_patch().get_window_extent()) for n, b in boxes.items()}
     depth = _depth(graph)
     for u, v, data in graph.edges(data=True):
         if u == v:
             continue  # self-reference: shown as FK in the box (transactions.counterpart_id)
-        (ux0, uy0), (ux1, uy1) = extent[u]
-        (vx0, vy0), (vx1, vy1) = extent[v]
+        (ux0, uy0), (_ux1, uy1) = extent[u]
+        (_vx0, vy0), (vx1, vy1) = extent[v]
         start, end = (ux0, (uy0 + uy1) / 2), (vx1, (vy0 + vy1) / 2)
-        rad = 0.05 if depth[u] - depth[v] <= 1 else _bend(ax, start, end, [
-            position[n] for n in position if depth[v] < depth[n] < depth[u]])
-        ax.annotate("", xy=end, xytext=start, zorder=2,
-                    arrowprops=dict(arrowstyle="-|>", color="#557", lw=1.1,
-                                    connectionstyle=f"arc3,rad={rad}"))
-        ax.text(*_curve_point(ax, start, end, rad), data["label"], fontsize=7, color="#335",
-                ha="center", va="center", zorder=4, bbox=dict(fc="white", ec="none", alpha=0.85, pad=0.6))
-    ax.set_title(f"Schema {schema!r} as the database describes it (arrows: foreign keys, "
-                 "from the referencing table to the referenced one)", fontsize=10)
+        rad = (
+            0.05
+            if depth[u] - depth[v] <= 1
+            else _bend(ax, start, end, [position[n] for n in position if depth[v] < depth[n] < depth[u]])
+        )
+        ax.annotate(
+            "",
+            xy=end,
+            xytext=start,
+            zorder=2,
+            arrowprops={"arrowstyle": "-|>", "color": "#557", "lw": 1.1, "connectionstyle": f"arc3,rad={rad}"},
+        )
+        ax.text(
+            *_curve_point(ax, start, end, rad),
+            data["label"],
+            fontsize=7,
+            color="#335",
+            ha="center",
+            va="center",
+            zorder=4,
+            bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.6},
+        )
+    ax.set_title(
+        f"Schema {schema!r} as the database describes it (arrows: foreign keys, "
+        "from the referencing table to the referenced one)",
+        fontsize=10,
+    )
     plt.show()

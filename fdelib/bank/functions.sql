@@ -166,6 +166,40 @@ BEGIN
     END IF;
 END $$;
 
+-- Rule: a loan's outstanding amount is what its payments leave of the principal. Checked at
+-- COMMIT (deferred), like balances: bank.pay_loan lowers it and books the payment row in one
+-- transaction. (Interest does not change it: see bank.accrue_interest.)
+CREATE OR REPLACE FUNCTION bank._check_outstanding_explained() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    loan record;
+    paid numeric;
+BEGIN
+    SELECT l.loan_id, l.principal, l.outstanding INTO loan FROM bank.loans l WHERE l.loan_id = NEW.loan_id;
+    IF NOT FOUND THEN
+        RETURN NULL;  -- deleted later in the same transaction
+    END IF;
+    SELECT coalesce(-sum(t.amount), 0) INTO paid FROM bank.transactions t
+    WHERE t.loan_id = NEW.loan_id AND t.kind = 'loan_payment';
+    IF loan.outstanding IS DISTINCT FROM loan.principal - paid THEN
+        RAISE EXCEPTION 'outstanding % of loan % is not explained by its payments (principal % - paid % = %)',
+            loan.outstanding, loan.loan_id, loan.principal, paid, loan.principal - paid
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'loans_outstanding_explained',
+                  HINT = 'change what a loan owes only through bank.pay_loan';
+    END IF;
+    RETURN NULL;
+END $$;
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'bank.loans'::regclass
+                   AND tgname = 'loans_outstanding_explained') THEN
+        CREATE CONSTRAINT TRIGGER loans_outstanding_explained
+            AFTER INSERT OR UPDATE OF outstanding, principal ON bank.loans DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION bank._check_outstanding_explained();
+    END IF;
+END $$;
+
 -- ---------------------------------------------------------------------------------------
 -- The bank's clock. The database stamps every booking: no caller states a time (a caller that
 -- could would backdate a debit past an account's closing, or book at 'infinity' and freeze an
@@ -321,6 +355,10 @@ BEGIN
     IF p_reference IS NULL THEN
         RETURN NULL;
     END IF;
+    IF p_reference LIKE 'interest:%' THEN   -- the interest job's: a client must not pre-empt one
+        RAISE EXCEPTION 'references starting with "interest:" are the bank''s own (its interest job), got %',
+            quote_literal(p_reference) USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     -- (the sign of an amount follows its kind, transactions_amount_sign: compare sizes)
     SELECT transaction_id, kind, account_id, abs(amount) AS amount, loan_id INTO prior
     FROM bank.transactions WHERE reference = p_reference AND kind <> 'transfer_in';
@@ -450,6 +488,113 @@ BEGIN
     RETURN bank._post(loan_account, -p_amount, 'loan_payment', booking, p_reference, NULL, p_loan);
 END $$;
 
+-- ---------------------------------------------------------------------------------------
+-- Loan interest: a set-based job for one calendar month, run by the bank (its owner), never by
+-- the application. Interest is charged monthly in arrears to the loan's repayment account, as a
+-- ledger row of kind 'loan_interest' naming the loan, booked through the same rules as every
+-- operation (the minimum balance, the chain, balances explained at COMMIT). It is the price of
+-- the loan, not more loan: `outstanding` (principal still owed) changes only through repayments,
+-- so 0 <= outstanding <= principal and "outstanding = principal - payments" keep holding.
+
+-- What each loan owes for a month (bank.accrue_interest charges it). Interest accrues daily on
+-- the end-of-day amount still owed -- the principal less the payments booked by the end of that
+-- (UTC) day, read from the ledger -- at annual_rate / 365 a day (actual/365), over the days of the
+-- month the loan existed, summed and rounded to the cent:
+--   interest = round(sum over those days d of owed(d) x annual_rate / 365, 2)
+-- so a repayment on the 15th lowers the interest from the 15th on; without a repayment in the
+-- month it is owed x annual_rate x days / 365. `owed` is what is owed when the month ends.
+CREATE OR REPLACE FUNCTION bank.interest_due(p_month date)
+RETURNS TABLE (loan_id bigint, account_id bigint, days integer, owed numeric, annual_rate numeric,
+               interest numeric)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH loan AS (
+        SELECT l.loan_id, l.account_id, l.principal, l.annual_rate, m.next_month,
+               greatest(m.first_day, l.start_date) AS accrues_from
+        FROM bank.loans l,
+             LATERAL (SELECT date_trunc('month', p_month)::date AS first_day,
+                             (date_trunc('month', p_month) + interval '1 month')::date AS next_month) m
+        WHERE l.start_date < m.next_month)
+    SELECT l.loan_id, l.account_id, l.next_month - l.accrues_from, l.principal + coalesce(sum(t.amount), 0),
+           l.annual_rate,
+           -- a payment's amount is negative: it lowers what is owed from the day it was booked on
+           round((l.principal * (l.next_month - l.accrues_from)
+                  + coalesce(sum(t.amount * (l.next_month - greatest((t.booked_at AT TIME ZONE 'UTC')::date,
+                                                                     l.accrues_from))), 0))
+                 * l.annual_rate / 365, 2)
+    FROM loan l LEFT JOIN bank.transactions t
+        ON t.loan_id = l.loan_id AND t.kind = 'loan_payment'
+       AND t.booked_at < l.next_month::timestamp AT TIME ZONE 'UTC'
+    GROUP BY l.loan_id, l.account_id, l.principal, l.annual_rate, l.next_month, l.accrues_from
+    ORDER BY l.loan_id
+$$;
+
+-- Charge a month's interest (bank.interest_due). Idempotent per loan and month: each charge
+-- carries the reference interest:<loan>:<YYYY-MM>, unique in the ledger, so running the job again
+-- charges nothing twice. A month is charged only once it is over by the bank's clock. An account
+-- that cannot pay without going below its customer's minimum is not charged (outcome 'in
+-- arrears': run the job again once it can); nor is a closed account. Returns one row per loan
+-- that existed in the month.
+CREATE OR REPLACE FUNCTION bank.accrue_interest(p_month date)
+RETURNS TABLE (loan_id bigint, account_id bigint, days integer, owed numeric, annual_rate numeric,
+               interest numeric, outcome text, transaction_id bigint)
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    first_day date := date_trunc('month', p_month)::date;
+    next_month date := (date_trunc('month', p_month) + interval '1 month')::date;
+    booking timestamptz;
+BEGIN
+    IF p_month IS NULL THEN
+        RAISE EXCEPTION 'a month is required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    booking := bank.booking_clock();
+    IF (booking AT TIME ZONE 'UTC')::date < next_month THEN
+        RAISE EXCEPTION 'interest for % can be charged from %, once the month is over; the bank''s clock says %',
+            to_char(first_day, 'YYYY-MM'), next_month, booking USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- the accounts to charge, locked in id order (the operations' order: no deadlock)
+    PERFORM 1 FROM bank.accounts a
+    WHERE a.account_id IN (SELECT l.account_id FROM bank.loans l WHERE l.start_date < next_month)
+    ORDER BY a.account_id FOR UPDATE;
+    RETURN QUERY
+    WITH priced AS (
+        SELECT d.*, format('interest:%s:%s', d.loan_id, to_char(first_day, 'YYYY-MM')) AS reference,
+               a.balance, c.min_balance,
+               a.closed_on IS NOT NULL AND a.closed_on <= (booking AT TIME ZONE 'UTC')::date AS closed
+        FROM bank.interest_due(first_day) d JOIN bank.accounts a ON a.account_id = d.account_id
+                                            JOIN bank.customers c ON c.customer_id = a.customer_id),
+    known AS (
+        SELECT p.*, (SELECT t.transaction_id FROM bank.transactions t   -- (the partial unique index)
+                WHERE t.reference = p.reference AND t.kind = 'loan_interest') AS earlier
+        FROM priced p),
+    candidates AS (
+        SELECT k.*, sum(k.interest) OVER (PARTITION BY k.account_id ORDER BY k.loan_id) AS running
+        FROM known k WHERE k.interest > 0 AND k.earlier IS NULL AND NOT k.closed),
+    charged AS (
+        SELECT c.*, greatest(booking, (SELECT t.booked_at FROM bank.transactions t WHERE t.account_id = c.account_id
+                                       ORDER BY t.transaction_id DESC LIMIT 1)) AS booked_at
+        FROM candidates c WHERE c.balance - c.running >= c.min_balance),
+    debited AS (
+        UPDATE bank.accounts a SET balance = a.balance - s.total
+        FROM (SELECT ch.account_id, sum(ch.interest) AS total FROM charged ch GROUP BY ch.account_id) s
+        WHERE a.account_id = s.account_id RETURNING a.account_id),
+    booked AS (
+        INSERT INTO bank.transactions (account_id, kind, amount, balance_after, booked_at, reference, loan_id)
+        SELECT ch.account_id, 'loan_interest', -ch.interest, ch.balance - ch.running, ch.booked_at,
+               ch.reference, ch.loan_id
+        FROM charged ch ORDER BY ch.account_id, ch.loan_id
+        RETURNING bank.transactions.transaction_id, bank.transactions.loan_id)
+    SELECT k.loan_id, k.account_id, k.days, k.owed, k.annual_rate, k.interest,
+           CASE WHEN k.earlier IS NOT NULL THEN 'already charged'
+                WHEN k.interest = 0 THEN 'nothing due'
+                WHEN k.closed THEN 'account closed'
+                WHEN b.transaction_id IS NOT NULL THEN 'charged'
+                ELSE 'in arrears' END,
+           coalesce(b.transaction_id, k.earlier)
+    FROM known k LEFT JOIN booked b ON b.loan_id = k.loan_id
+    ORDER BY k.loan_id;
+END $$;
+
 -- Everything the ledger must explain, as rows of (check, id, detail); empty when sound.
 -- The first checks look for non-finite money: NaN = NaN is true in PostgreSQL, so a NaN balance
 -- "equals" a NaN ledger sum and every `<>` comparison below would miss it (`IN ('NaN', ...)`
@@ -516,7 +661,7 @@ LANGUAGE sql STABLE AS $$
     SELECT 'loan outstanding = principal - payments', l.loan_id,
            format('outstanding %s, principal %s, paid %s', l.outstanding, l.principal, coalesce(p.paid, 0))
     FROM bank.loans l LEFT JOIN (SELECT loan_id, -sum(amount) AS paid FROM bank.transactions
-                                 WHERE loan_id IS NOT NULL GROUP BY loan_id) p USING (loan_id)
+                                 WHERE kind = 'loan_payment' GROUP BY loan_id) p USING (loan_id)
     WHERE l.outstanding <> l.principal - coalesce(p.paid, 0)
     UNION ALL
     SELECT 'balance >= customer minimum', a.account_id,

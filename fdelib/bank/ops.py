@@ -35,17 +35,21 @@ class Refusal:
     """What the database said when it refused something."""
 
     sqlstate: str
-    error: str        # the psycopg2 error class, e.g. CheckViolation
-    message: str      # first line of the server's message
-    constraint: str = ""   # the constraint (or rule's trigger) the server names, if any
+    error: str  # the psycopg2 error class, e.g. CheckViolation
+    message: str  # first line of the server's message
+    constraint: str = ""  # the constraint (or rule's trigger) the server names, if any
 
     @classmethod
-    def of(cls, exc: BaseException) -> "Refusal":
+    def of(cls, exc: BaseException) -> Refusal:
         orig = getattr(exc, "orig", exc)
         diag = getattr(orig, "diag", None)
         message = getattr(diag, "message_primary", None) or str(orig).strip().splitlines()[0]
-        return cls(getattr(orig, "pgcode", None) or "", type(orig).__name__, message,
-                   getattr(diag, "constraint_name", None) or "")
+        return cls(
+            getattr(orig, "pgcode", None) or "",
+            type(orig).__name__,
+            message,
+            getattr(diag, "constraint_name", None) or "",
+        )
 
 
 class AmountError(FdeError, ValueError):
@@ -67,7 +71,7 @@ def amount(value) -> Decimal:
     elif isinstance(value, (int, np.integer)):
         exact = Decimal(int(value))
     elif isinstance(value, (float, np.floating)):
-        exact = Decimal(repr(float(value)))   # shortest repr: 0.1 -> Decimal('0.1'), nan -> NaN
+        exact = Decimal(repr(float(value)))  # shortest repr: 0.1 -> Decimal('0.1'), nan -> NaN
     elif isinstance(value, str):
         try:
             exact = Decimal(value.strip())
@@ -88,8 +92,10 @@ def call(engine: sa.Engine, operation: str, **params) -> int:
     if operation not in OPERATIONS:
         raise FdeError(f"unknown operation {operation!r}; one of {', '.join(OPERATIONS)}")
     if "at" in params:
-        raise FdeError("operations take no time: the bank stamps each booking with its own clock "
-                       "(a lesson's course clock is set by bank.populate or bank.clock.set_course)")
+        raise FdeError(
+            "operations take no time: the bank stamps each booking with its own clock "
+            "(a lesson's course clock is set by bank.populate or bank.clock.set_course)"
+        )
     params = {"reference": None, "target": None, "loan": None, **params}
     params["amount"] = amount(params["amount"])
     with engine.begin() as conn:
@@ -109,23 +115,30 @@ def attempt(engine: sa.Engine, operation: str, **params) -> tuple[int | None, Re
 def plan_day(engine: sa.Engine, operations: int, seed: int, as_of: str) -> pd.DataFrame:
     """A seeded list of customer requests for one business day (some will be refused)."""
     rng = np.random.default_rng(seed)
-    accounts = db.read_frame("SELECT account_id FROM bank.accounts ORDER BY account_id",
-                             engine=engine)["account_id"].to_numpy()
-    loans = db.read_frame("SELECT loan_id FROM bank.loans WHERE outstanding > 0 ORDER BY loan_id",
-                          engine=engine)["loan_id"].to_numpy()
-    kinds = rng.choice(["transfer", "deposit", "withdraw", "pay_loan"], operations,
-                       p=[0.6, 0.15, 0.15, 0.1])
+    accounts = db.read_frame("SELECT account_id FROM bank.accounts ORDER BY account_id", engine=engine)[
+        "account_id"
+    ].to_numpy()
+    loans = db.read_frame("SELECT loan_id FROM bank.loans WHERE outstanding > 0 ORDER BY loan_id", engine=engine)[
+        "loan_id"
+    ].to_numpy()
+    kinds = rng.choice(["transfer", "deposit", "withdraw", "pay_loan"], operations, p=[0.6, 0.15, 0.15, 0.1])
     if len(loans) == 0:
         kinds[kinds == "pay_loan"] = "deposit"
     source = rng.choice(accounts, operations)
     target = rng.choice(accounts, operations)
     # mostly everyday amounts, a few too large for anyone's balance
     amount = np.round(np.exp(rng.normal(5.5, 1.6, operations)), 2).clip(1, 250_000)
-    return pd.DataFrame({
-        "n": np.arange(operations), "operation": kinds, "source": source,
-        "target": np.where(kinds == "transfer", target, 0),
-        "loan": rng.choice(loans, operations) if len(loans) else 0, "amount": amount,
-        "reference": [f"day-{as_of}-{i:05d}" for i in range(operations)]})
+    return pd.DataFrame(
+        {
+            "n": np.arange(operations),
+            "operation": kinds,
+            "source": source,
+            "target": np.where(kinds == "transfer", target, 0),
+            "loan": rng.choice(loans, operations) if len(loans) else 0,
+            "amount": amount,
+            "reference": [f"day-{as_of}-{i:05d}" for i in range(operations)],
+        }
+    )
 
 
 def run_day(engine: sa.Engine, plan: pd.DataFrame) -> pd.DataFrame:
@@ -139,16 +152,21 @@ def run_day(engine: sa.Engine, plan: pd.DataFrame) -> pd.DataFrame:
         if request.operation == "pay_loan":
             params = {"loan": int(request.loan), "amount": request.amount, "reference": request.reference}
         booked, refused = attempt(app, request.operation, **params)
-        rows.append({"n": request.n, "operation": request.operation, "booked": booked,
-                     "outcome": "booked" if refused is None else refused.error,
-                     "message": None if refused is None else refused.message})
+        rows.append(
+            {
+                "n": request.n,
+                "operation": request.operation,
+                "booked": booked,
+                "outcome": "booked" if refused is None else refused.error,
+                "message": None if refused is None else refused.message,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def outcome_table(results: pd.DataFrame) -> pd.DataFrame:
     """Requests by operation and outcome (booked, or the error class that refused them)."""
-    table = results.pivot_table(index="operation", columns="outcome", values="n",
-                                aggfunc="count", fill_value=0)
+    table = results.pivot_table(index="operation", columns="outcome", values="n", aggfunc="count", fill_value=0)
     table.columns.name = None
     return table.astype(int)
 

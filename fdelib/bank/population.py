@@ -25,14 +25,14 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
+from .. import db, params
 from ..errors import FdeError
 from . import clock
 from .ddl import TABLES, BankIntegrityWarning, owner_engine, setup
 
 DAY = np.timedelta64(1, "D")
 SECOND = np.timedelta64(1, "s")
-MIN_BALANCES = np.array([0, 0, 0, 100_00, 250_00, 500_00, 1_000_00])   # cents
+MIN_BALANCES = np.array([0, 0, 0, 100_00, 250_00, 500_00, 1_000_00])  # cents
 ROLES_PER_BRANCH = {"teller": 250, "advisor": 400, "loan officer": 600}  # customers per head
 
 
@@ -53,6 +53,23 @@ class Bank:
 
     def rows(self) -> int:
         return sum(len(f) for f in self.frames().values())
+
+
+#: 02_bank_db/01_model's parameters (fdelib.params rules, checked at the notebook's top).
+MODEL_PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "customers": params.Integer(10, 10_000, why="a bank to look at the model; 02_populate_query goes larger"),
+}
+
+#: 02_bank_db/02_populate_query's parameters.
+POPULATE_PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "customers": params.Integer(100, 100_000),
+    "weeks": params.Integer(1, 104, why="weeks of history before as_of"),
+    "operations": params.Integer(1, 10_000, why="requests of the business day"),
+}
 
 
 def history_start(as_of: str, weeks: int) -> np.datetime64:
@@ -98,37 +115,46 @@ def _branches(rng, fake, as_of: np.datetime64, customers: int) -> pd.DataFrame:
     count = int(np.clip(round(math.sqrt(customers) / 4), 3, 60))
     cities = _pool(fake, "city", count)
     ids = np.arange(1, count + 1)
-    return pd.DataFrame({
-        "branch_id": ids, "code": [f"BR{i:03d}" for i in ids],
-        "name": [f"{c} branch" for c in cities], "city": cities,
-        "opened_on": _dates(as_of - rng.integers(5 * 365, 40 * 365, count) * DAY)})
+    return pd.DataFrame(
+        {
+            "branch_id": ids,
+            "code": [f"BR{i:03d}" for i in ids],
+            "name": [f"{c} branch" for c in cities],
+            "city": cities,
+            "opened_on": _dates(as_of - rng.integers(5 * 365, 40 * 365, count) * DAY),
+        }
+    )
 
 
-def _customers(rng, fake, seed: int, start: np.datetime64, count: int,
-               branch_weights: np.ndarray) -> pd.DataFrame:
+def _customers(rng, fake, seed: int, start: np.datetime64, count: int, branch_weights: np.ndarray) -> pd.DataFrame:
     ids = np.arange(1, count + 1)
     first, last = _pool(fake, "first_name", 400), _pool(fake, "last_name", 600)
     domains = _pool(fake, "free_email_domain", 12)
-    f, l = first[rng.integers(0, len(first), count)], last[rng.integers(0, len(last), count)]
-    local = _slug(f) + "." + _slug(l) + "." + pd.Series(ids).astype(str)
+    given, family = first[rng.integers(0, len(first), count)], last[rng.integers(0, len(last), count)]
+    local = _slug(given) + "." + _slug(family) + "." + pd.Series(ids).astype(str)
     national = _scramble(ids, 1_000_000_000, seed)
     national_s = pd.Series(national).astype(str).str.zfill(9)
     joined = start - rng.integers(30, 15 * 365, count) * DAY
     born = joined - (18 * 365 + 5 + rng.integers(0, 50 * 365, count)) * DAY
     phone = pd.Series(_scramble(ids, 10_000_000, seed + 1)).astype(str).str.zfill(7)
     phone = ("+1-555-" + phone.str[:3] + "-" + phone.str[3:]).where(rng.random(count) < 0.8)
-    return pd.DataFrame({
-        "customer_id": ids, "first_name": f, "last_name": l,
-        "email": local + "@" + domains[rng.integers(0, len(domains), count)],
-        "national_id": national_s.str[:3] + "-" + national_s.str[3:5] + "-" + national_s.str[5:],
-        "phone": phone, "date_of_birth": _dates(born),
-        "home_branch_id": rng.choice(len(branch_weights), count, p=branch_weights) + 1,
-        "min_balance_cents": MIN_BALANCES[rng.integers(0, len(MIN_BALANCES), count)],
-        "joined_on": joined})
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "first_name": given,
+            "last_name": family,
+            "email": local + "@" + domains[rng.integers(0, len(domains), count)],
+            "national_id": national_s.str[:3] + "-" + national_s.str[3:5] + "-" + national_s.str[5:],
+            "phone": phone,
+            "date_of_birth": _dates(born),
+            "home_branch_id": rng.choice(len(branch_weights), count, p=branch_weights) + 1,
+            "min_balance_cents": MIN_BALANCES[rng.integers(0, len(MIN_BALANCES), count)],
+            "joined_on": joined,
+        }
+    )
 
 
-def _employees(rng, fake, as_of: np.datetime64, customers: pd.DataFrame,
-               branches: pd.DataFrame) -> pd.DataFrame:
+def _employees(rng, fake, as_of: np.datetime64, customers: pd.DataFrame, branches: pd.DataFrame) -> pd.DataFrame:
     served = customers["home_branch_id"].value_counts().reindex(branches["branch_id"], fill_value=0)
     rows = []
     for branch_id, clients in served.items():
@@ -142,21 +168,27 @@ def _employees(rng, fake, as_of: np.datetime64, customers: pd.DataFrame,
     frame.insert(0, "employee_id", ids)
     frame["first_name"] = first[rng.integers(0, len(first), count)]
     frame["last_name"] = last[rng.integers(0, len(last), count)]
-    frame["email"] = (_slug(frame["first_name"]) + "." + _slug(frame["last_name"]) + "."
-                      + pd.Series(ids).astype(str) + "@staff.bank.example")
+    frame["email"] = (
+        _slug(frame["first_name"])
+        + "."
+        + _slug(frame["last_name"])
+        + "."
+        + pd.Series(ids).astype(str)
+        + "@staff.bank.example"
+    )
     frame["hired_on"] = _dates(as_of - rng.integers(30, 25 * 365, count) * DAY)
     return frame
 
 
-def _accounts(rng, seed: int, start: np.datetime64, customers: pd.DataFrame,
-              branch_count: int) -> pd.DataFrame:
+def _accounts(rng, seed: int, start: np.datetime64, customers: pd.DataFrame, branch_count: int) -> pd.DataFrame:
     n = len(customers)
     extra_savings = rng.random(n) < 0.45
     extra_checking = rng.random(n) < 0.10
     owner = np.concatenate([np.arange(n), np.flatnonzero(extra_savings), np.flatnonzero(extra_checking)])
-    kind = np.array(["checking"] * n + ["savings"] * int(extra_savings.sum())
-                    + ["checking"] * int(extra_checking.sum()))
-    order = np.lexsort((np.arange(len(owner)), owner))   # a customer's accounts side by side
+    kind = np.array(
+        ["checking"] * n + ["savings"] * int(extra_savings.sum()) + ["checking"] * int(extra_checking.sum())
+    )
+    order = np.lexsort((np.arange(len(owner)), owner))  # a customer's accounts side by side
     owner, kind = owner[order], kind[order]
     count = len(owner)
     ids = np.arange(1, count + 1)
@@ -164,11 +196,16 @@ def _accounts(rng, seed: int, start: np.datetime64, customers: pd.DataFrame,
     span = ((start - DAY - joined) / DAY).astype(np.int64)
     home = customers["home_branch_id"].to_numpy()[owner]
     branch = np.where(rng.random(count) < 0.9, home, rng.integers(1, branch_count + 1, count))
-    return pd.DataFrame({
-        "account_id": ids,
-        "account_number": "AC" + pd.Series(_scramble(ids, 10**10, seed)).astype(str).str.zfill(10),
-        "customer_id": owner + 1, "branch_id": branch, "kind": kind,
-        "opened_on": joined + (rng.random(count) * span).astype(np.int64) * DAY})
+    return pd.DataFrame(
+        {
+            "account_id": ids,
+            "account_number": "AC" + pd.Series(_scramble(ids, 10**10, seed)).astype(str).str.zfill(10),
+            "customer_id": owner + 1,
+            "branch_id": branch,
+            "kind": kind,
+            "opened_on": joined + (rng.random(count) * span).astype(np.int64) * DAY,
+        }
+    )
 
 
 def _cards(rng, seed: int, as_of: np.datetime64, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -182,18 +219,24 @@ def _cards(rng, seed: int, as_of: np.datetime64, accounts: pd.DataFrame) -> pd.D
     body = "4" + pd.Series(_scramble(ids, 10**14, seed)).astype(str).str.zfill(14)
     opened = cards["opened_on"].to_numpy().astype("datetime64[D]")
     span = np.maximum(((as_of - opened) / DAY).astype(np.int64), 1)
-    issued = np.maximum(opened, as_of - 3 * 365 * DAY) + (rng.random(count) * np.minimum(span, 365)
-                                                         ).astype(np.int64) * DAY
+    issued = (
+        np.maximum(opened, as_of - 3 * 365 * DAY) + (rng.random(count) * np.minimum(span, 365)).astype(np.int64) * DAY
+    )
     issued = np.minimum(issued, as_of)
-    return pd.DataFrame({
-        "card_id": ids, "card_number": body + pd.Series(_luhn_digit(body.to_numpy())).astype(str),
-        "customer_id": cards["customer_id"].to_numpy(), "account_id": cards["account_id"].to_numpy(),
-        "kind": cards["card_kind"].to_numpy(), "issued_on": _dates(issued),
-        "expires_on": _dates(issued + 4 * 365 * DAY)})
+    return pd.DataFrame(
+        {
+            "card_id": ids,
+            "card_number": body + pd.Series(_luhn_digit(body.to_numpy())).astype(str),
+            "customer_id": cards["customer_id"].to_numpy(),
+            "account_id": cards["account_id"].to_numpy(),
+            "kind": cards["card_kind"].to_numpy(),
+            "issued_on": _dates(issued),
+            "expires_on": _dates(issued + 4 * 365 * DAY),
+        }
+    )
 
 
-def _loans(rng, start: np.datetime64, accounts: pd.DataFrame,
-           employees: pd.DataFrame) -> pd.DataFrame:
+def _loans(rng, start: np.datetime64, accounts: pd.DataFrame, employees: pd.DataFrame) -> pd.DataFrame:
     first_checking = accounts[accounts["kind"] == "checking"].drop_duplicates("customer_id")
     borrowers = first_checking[rng.random(len(first_checking)) < 0.22]
     count = len(borrowers)
@@ -201,25 +244,43 @@ def _loans(rng, start: np.datetime64, accounts: pd.DataFrame,
     by_branch = {b: ids.to_numpy() for b, ids in officers}
     officer = [by_branch[b][rng.integers(0, len(by_branch[b]))] for b in borrowers["branch_id"]]
     principal = np.round(np.exp(rng.normal(10.2, 1.0, count)).clip(2_000, 750_000), -2)
-    return pd.DataFrame({
-        "loan_id": np.arange(1, count + 1), "customer_id": borrowers["customer_id"].to_numpy(),
-        "account_id": borrowers["account_id"].to_numpy(), "officer_id": np.array(officer, dtype=np.int64),
-        "principal_cents": (principal * 100).astype(np.int64),
-        "annual_rate": np.round(rng.uniform(0.03, 0.11, count), 4),
-        "term_months": rng.choice([12, 24, 36, 60, 120, 240, 360], count),
-        "start_date": _dates(start - rng.integers(1, 29, count) * DAY)})
+    return pd.DataFrame(
+        {
+            "loan_id": np.arange(1, count + 1),
+            "customer_id": borrowers["customer_id"].to_numpy(),
+            "account_id": borrowers["account_id"].to_numpy(),
+            "officer_id": np.array(officer, dtype=np.int64),
+            "principal_cents": (principal * 100).astype(np.int64),
+            "annual_rate": np.round(rng.uniform(0.03, 0.11, count), 4),
+            "term_months": rng.choice([12, 24, 36, 60, 120, 240, 360], count),
+            "start_date": _dates(start - rng.integers(1, 29, count) * DAY),
+        }
+    )
 
 
-def _events(rng, start: np.datetime64, weeks: int, accounts: pd.DataFrame,
-            customers: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
+def _events(
+    rng, start: np.datetime64, weeks: int, accounts: pd.DataFrame, customers: pd.DataFrame, loans: pd.DataFrame
+) -> pd.DataFrame:
     """The ledger's rows in booking order, with amounts in cents (see the module doc)."""
     n = len(accounts)
     minimum = customers["min_balance_cents"].to_numpy()[accounts["customer_id"].to_numpy() - 1]
     balance = minimum + rng.integers(100_00, 8_000_00, n)
-    opened_at = accounts["opened_on"].to_numpy().astype("datetime64[D]").astype("datetime64[s]") + \
-        (9 * 3600 + rng.integers(0, 8 * 3600, n)) * SECOND
-    parts = [pd.DataFrame({"account_id": accounts["account_id"].to_numpy(), "kind": "opening",
-                           "cents": balance.copy(), "booked_at": opened_at, "pair": -1, "loan_id": 0})]
+    opened_at = (
+        accounts["opened_on"].to_numpy().astype("datetime64[D]").astype("datetime64[s]")
+        + (9 * 3600 + rng.integers(0, 8 * 3600, n)) * SECOND
+    )
+    parts = [
+        pd.DataFrame(
+            {
+                "account_id": accounts["account_id"].to_numpy(),
+                "kind": "opening",
+                "cents": balance.copy(),
+                "booked_at": opened_at,
+                "pair": -1,
+                "loan_id": 0,
+            }
+        )
+    ]
     loan_of = np.zeros(n, dtype=np.int64)
     loan_of[loans["account_id"].to_numpy() - 1] = loans["loan_id"].to_numpy()
     principal = np.zeros(n, dtype=np.int64)
@@ -233,8 +294,11 @@ def _events(rng, start: np.datetime64, weeks: int, accounts: pd.DataFrame,
         day = start + (7 * week + int(rng.integers(0, 5))) * DAY
         at = day.astype("datetime64[s]") + (9 * 3600 + rng.integers(0, 8 * 3600, n)) * SECOND
         headroom = balance - minimum
-        inflow = np.where(rng.random(n) < np.where(is_checking, 0.35, 0.12),
-                          np.round(np.exp(rng.normal(11.1, 0.7, n))).astype(np.int64), 0)
+        inflow = np.where(
+            rng.random(n) < np.where(is_checking, 0.35, 0.12),
+            np.round(np.exp(rng.normal(11.1, 0.7, n))).astype(np.int64),
+            0,
+        )
         due = (loan_of > 0) & (week % 4 == loan_of % 4) & (outstanding > 0)
         installment = np.minimum(outstanding, -(-principal // term))
         pays = due & (installment <= headroom * 4 // 10)
@@ -253,14 +317,29 @@ def _events(rng, start: np.datetime64, weeks: int, accounts: pd.DataFrame,
             _rows(ids, inflow > 0, "deposit", inflow, at),
             _rows(ids, pays, "loan_payment", -installment, at, loan=loan_of),
             _rows(ids, withdraws, "withdrawal", -share, at),
-            pd.DataFrame({"account_id": ids[senders], "kind": "transfer_out", "cents": -share[senders],
-                          "booked_at": at[senders], "pair": pairs, "loan_id": 0}),
-            pd.DataFrame({"account_id": ids[receivers], "kind": "transfer_in", "cents": share[senders],
-                          "booked_at": at[senders], "pair": pairs, "loan_id": 0}),
+            pd.DataFrame(
+                {
+                    "account_id": ids[senders],
+                    "kind": "transfer_out",
+                    "cents": -share[senders],
+                    "booked_at": at[senders],
+                    "pair": pairs,
+                    "loan_id": 0,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "account_id": ids[receivers],
+                    "kind": "transfer_in",
+                    "cents": share[senders],
+                    "booked_at": at[senders],
+                    "pair": pairs,
+                    "loan_id": 0,
+                }
+            ),
         ]
         outstanding -= np.where(pays, installment, 0)
-        balance += inflow + received - np.where(pays, installment, 0) \
-            - np.where(withdraws | sends, share, 0)
+        balance += inflow + received - np.where(pays, installment, 0) - np.where(withdraws | sends, share, 0)
     events = pd.concat(parts, ignore_index=True)
     # booking order: time, then debit before its credit, then the order rows were made
     kind_rank = (events["kind"] == "transfer_in").astype(int)
@@ -269,31 +348,45 @@ def _events(rng, start: np.datetime64, weeks: int, accounts: pd.DataFrame,
 
 
 def _rows(ids, mask, kind, cents, at, loan=None) -> pd.DataFrame:
-    return pd.DataFrame({"account_id": ids[mask], "kind": kind, "cents": cents[mask],
-                         "booked_at": at[mask], "pair": -1,
-                         "loan_id": 0 if loan is None else loan[mask]})
+    return pd.DataFrame(
+        {
+            "account_id": ids[mask],
+            "kind": kind,
+            "cents": cents[mask],
+            "booked_at": at[mask],
+            "pair": -1,
+            "loan_id": 0 if loan is None else loan[mask],
+        }
+    )
 
 
 def _ledger(events: pd.DataFrame) -> pd.DataFrame:
     ids = np.arange(1, len(events) + 1)
     running = events.groupby("account_id")["cents"].cumsum().to_numpy()
-    debit_of_pair = pd.Series(ids[events["kind"].to_numpy() == "transfer_out"],
-                              index=events.loc[events["kind"] == "transfer_out", "pair"].to_numpy())
+    debit_of_pair = pd.Series(
+        ids[events["kind"].to_numpy() == "transfer_out"],
+        index=events.loc[events["kind"] == "transfer_out", "pair"].to_numpy(),
+    )
     is_credit = events["kind"].to_numpy() == "transfer_in"
     counterpart = pd.array([pd.NA] * len(events), dtype="Int64")
     counterpart[is_credit] = debit_of_pair.reindex(events.loc[is_credit, "pair"].to_numpy()).to_numpy()
     loan = pd.array(events["loan_id"].to_numpy(), dtype="Int64")
     loan[loan == 0] = pd.NA
-    return pd.DataFrame({
-        "transaction_id": ids, "account_id": events["account_id"].to_numpy(),
-        "kind": events["kind"].to_numpy(), "amount": money(events["cents"]),
-        "balance_after": money(running),
-        "booked_at": pd.to_datetime(events["booked_at"]).dt.tz_localize("UTC"),
-        "counterpart_id": counterpart, "loan_id": loan})
+    return pd.DataFrame(
+        {
+            "transaction_id": ids,
+            "account_id": events["account_id"].to_numpy(),
+            "kind": events["kind"].to_numpy(),
+            "amount": money(events["cents"]),
+            "balance_after": money(running),
+            "booked_at": pd.to_datetime(events["booked_at"]).dt.tz_localize("UTC"),
+            "counterpart_id": counterpart,
+            "loan_id": loan,
+        }
+    )
 
 
-def generate(customers: int = 2_000, seed: int = 42, as_of: str = "2026-01-02",
-             weeks: int = 8) -> Bank:
+def generate(customers: int = 2_000, seed: int = 42, as_of: str = "2026-01-02", weeks: int = 8) -> Bank:
     """Every table of a bank with ``customers`` customers and ``weeks`` weeks of history."""
     from faker import Faker
 
@@ -319,8 +412,7 @@ def generate(customers: int = 2_000, seed: int = 42, as_of: str = "2026-01-02",
     paid = -events[events["kind"] == "loan_payment"].groupby("loan_id")["cents"].sum()
     accounts["balance"] = money(final.reindex(accounts["account_id"], fill_value=0).to_numpy())
     loans["principal"] = money(loans.pop("principal_cents"))
-    loans["outstanding"] = loans["principal"] - money(
-        paid.reindex(loans["loan_id"], fill_value=0).to_numpy())
+    loans["outstanding"] = loans["principal"] - money(paid.reindex(loans["loan_id"], fill_value=0).to_numpy())
     loans["outstanding"] = loans["outstanding"].round(2)
     cust["min_balance"] = money(cust.pop("min_balance_cents"))
     cust["joined_on"] = _dates(cust["joined_on"])
@@ -328,8 +420,15 @@ def generate(customers: int = 2_000, seed: int = 42, as_of: str = "2026-01-02",
     return Bank(branches, employees, cust, accounts, cards, loans, ledger)
 
 
-def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: int = 42,
-             as_of: str = "2026-01-02", weeks: int = 8, progress: bool | None = None) -> pd.DataFrame:
+def populate(
+    engine: sa.Engine | None = None,
+    *,
+    customers: int = 2_000,
+    seed: int = 42,
+    as_of: str = "2026-01-02",
+    weeks: int = 8,
+    progress: bool | None = None,
+) -> pd.DataFrame:
     """Reset the bank to a generated one; return rows loaded per table.
 
     One transaction: TRUNCATE ... RESTART IDENTITY, COPY every table, move the id
@@ -339,18 +438,19 @@ def populate(engine: sa.Engine | None = None, *, customers: int = 2_000, seed: i
     ``progress=None`` shows a bar from 10 000 customers on.
     """
     engine = engine or db.get_engine()
-    with warnings.catch_warnings():   # about data this call replaces
+    with warnings.catch_warnings():  # about data this call replaces
         warnings.simplefilter("ignore", BankIntegrityWarning)
         setup(engine)
     bank = generate(customers, seed, as_of, weeks)
     show = customers >= 10_000 if progress is None else progress
-    owner = owner_engine(engine)   # the bank's data is its owner's to replace
+    owner = owner_engine(engine)  # the bank's data is its owner's to replace
     load(owner, bank, progress=show)
-    with owner.begin() as conn:    # checks an upgrade left NOT VALID hold on the new data
+    with owner.begin() as conn:  # checks an upgrade left NOT VALID hold on the new data
         conn.exec_driver_sql("SELECT bank._validate_checks()")
-    clock.set_course(engine, clock.course_time(as_of))   # today's bookings: as_of, when the bank opens
-    return pd.DataFrame({"table": list(bank.frames()),
-                         "rows": [len(f) for f in bank.frames().values()]}).set_index("table")
+    clock.set_course(engine, clock.course_time(as_of))  # today's bookings: as_of, when the bank opens
+    return pd.DataFrame({"table": list(bank.frames()), "rows": [len(f) for f in bank.frames().values()]}).set_index(
+        "table"
+    )
 
 
 def load(engine: sa.Engine, bank: Bank, *, progress: bool = False, chunk_rows: int = 100_000) -> None:
@@ -360,18 +460,18 @@ def load(engine: sa.Engine, bank: Bank, *, progress: bool = False, chunk_rows: i
     """
     bar = _bar(bank.rows()) if progress else None
     with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE " + ", ".join(f"bank.{t}" for t in TABLES)
-                             + " RESTART IDENTITY")
+        conn.exec_driver_sql("TRUNCATE " + ", ".join(f"bank.{t}" for t in TABLES) + " RESTART IDENTITY")
         for table, frame in bank.frames().items():
             for begin in range(0, max(len(frame), 1), chunk_rows):
-                chunk = frame.iloc[begin:begin + chunk_rows]
+                chunk = frame.iloc[begin : begin + chunk_rows]
                 db.copy_dataframe(chunk, table, schema="bank", connection=conn, progress=False)
                 if bar is not None:
                     bar.update(len(chunk))
             key = frame.columns[0]
             conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('bank.{table}', '{key}'), "
-                f"coalesce((SELECT max({key}) FROM bank.{table}), 0) + 1, false)")
+                f"coalesce((SELECT max({key}) FROM bank.{table}), 0) + 1, false)"
+            )
     if bar is not None:
         bar.close()
 

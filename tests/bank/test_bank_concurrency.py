@@ -29,7 +29,7 @@ def assert_sound(facts, attempted):
 def test_the_races_replayed_step_by_step(busy_bank):
     lost = concurrency.lost_update(busy_bank)
     assert lost["result"].iloc[3].startswith("refused: CheckViolation")
-    assert "balance_after" in lost["result"].iloc[3]   # the chain rule, not another one
+    assert "balance_after" in lost["result"].iloc[3]  # the chain rule, not another one
     serial = concurrency.serialization_failure(busy_bank, "REPEATABLE READ")
     assert "SerializationFailure (SQLSTATE 40001)" in serial["result"].iloc[2]
     assert serial["result"].iloc[3] == "booked"
@@ -43,7 +43,7 @@ def test_8_workers_x_2000_requests_read_committed_with_hostile_ones(busy_bank):
     a booking time behind the last one); every invariant holds."""
     clock.use_wall_clock(busy_bank)
     work = concurrency.plan(busy_bank, WORKERS * PER_WORKER, seed=1, accounts=40, prefix="t-rc", hostile=0.05)
-    assert set(work["hostile"]) == {"", *concurrency.HOSTILE}   # every kind of hostile request is in the mix
+    assert set(work["hostile"]) == {"", *concurrency.HOSTILE}  # every kind of hostile request is in the mix
     before = ops.total_money(busy_bank)
     result = concurrency.run(busy_bank, work, workers=WORKERS, isolation="READ COMMITTED")
     facts = concurrency.verify(busy_bank, result, before, prefix="t-rc")
@@ -53,7 +53,7 @@ def test_8_workers_x_2000_requests_read_committed_with_hostile_ones(busy_bank):
     assert facts["hostile requests booked"] == 0 and facts["NaN or Infinity stored"] == 0
     assert facts["bookings earlier than the one before"] == 0
     outcomes = result.outcomes
-    assert set(outcomes["status"]) == {"booked", "refused"}   # the plan includes transfers too big to pass
+    assert set(outcomes["status"]) == {"booked", "refused"}  # the plan includes transfers too big to pass
     hostile = outcomes[outcomes["hostile"] != ""]
     by_kind = hostile.groupby(hostile["hostile"].isin(concurrency.HOSTILE_TIMES))["reason"].unique()
     assert list(by_kind[False]) == ["InvalidParameterValue: amount must be a finite number"]

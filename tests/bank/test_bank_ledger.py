@@ -22,17 +22,28 @@ def ledger_bank(engine):
 def state(engine):
     """Balances, minimums and loans of the first accounts, exactly (Decimal)."""
     with engine.connect() as conn:
-        accounts = {r.account_id: [r.balance, r.min_balance] for r in conn.exec_driver_sql(
-            "SELECT a.account_id, a.balance, c.min_balance FROM bank.accounts a "
-            f"JOIN bank.customers c USING (customer_id) WHERE a.account_id <= {ACCOUNTS}")}
-        loans = {r.loan_id: [r.account_id, r.outstanding] for r in conn.exec_driver_sql(
-            f"SELECT loan_id, account_id, outstanding FROM bank.loans WHERE account_id <= {ACCOUNTS}")}
+        accounts = {
+            r.account_id: [r.balance, r.min_balance]
+            for r in conn.exec_driver_sql(
+                "SELECT a.account_id, a.balance, c.min_balance FROM bank.accounts a "
+                f"JOIN bank.customers c USING (customer_id) WHERE a.account_id <= {ACCOUNTS}"
+            )
+        }
+        loans = {
+            r.loan_id: [r.account_id, r.outstanding]
+            for r in conn.exec_driver_sql(
+                f"SELECT loan_id, account_id, outstanding FROM bank.loans WHERE account_id <= {ACCOUNTS}"
+            )
+        }
     return accounts, loans
 
 
-operation = st.tuples(st.sampled_from(["deposit", "withdraw", "transfer", "pay_loan"]),
-                      st.integers(1, ACCOUNTS), st.integers(1, ACCOUNTS),
-                      st.integers(1, 900_000))   # cents: up to 9 000.00, often too much
+operation = st.tuples(
+    st.sampled_from(["deposit", "withdraw", "transfer", "pay_loan"]),
+    st.integers(1, ACCOUNTS),
+    st.integers(1, ACCOUNTS),
+    st.integers(1, 900_000),
+)  # cents: up to 9 000.00, often too much
 
 
 def expected(op, source, target, amount, accounts, loans) -> bool:
@@ -68,7 +79,7 @@ def test_ledger_explains_balances_after_random_operations(ledger_bank, operation
     accounts, loans = state(ledger_bank)
     loan_ids = sorted(loans)
     total_before = ops.total_money(ledger_bank)
-    external = Decimal(0)   # money that entered (+) or left (-) the bank
+    external = Decimal(0)  # money that entered (+) or left (-) the bank
     for op, source, target, cents in operations:
         amount = Decimal(cents) / 100
         if op == "pay_loan":
@@ -80,7 +91,7 @@ def test_ledger_explains_balances_after_random_operations(ledger_bank, operation
         params |= {"loan": source} if op == "pay_loan" else {"source": source}
         if op == "transfer":
             params["target"] = target
-        booked, refused = ops.attempt(app, op, **params)
+        _booked, refused = ops.attempt(app, op, **params)
         assert (refused is None) == should_book, (op, source, target, amount, refused)
         if should_book:
             apply(op, source, target, amount, accounts, loans)

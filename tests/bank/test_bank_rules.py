@@ -46,13 +46,15 @@ def test_every_named_constraint_and_rule_trigger_has_an_attempt(small_bank):
     targets, which nothing can break without first breaking a primary key) and each rule's
     trigger is broken by some attempt in RULES."""
     with small_bank.connect() as conn:
-        named = set(conn.exec_driver_sql("""
+        named = set(
+            conn.exec_driver_sql("""
             SELECT conname FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
             WHERE n.nspname = 'bank' AND c.contype IN ('c', 'f', 'u', 'x')
             UNION SELECT indexrelid::regclass::text FROM pg_index i
             JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
             WHERE n.nspname = 'bank' AND i.indisunique AND NOT i.indisprimary
-              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""").scalars())
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""").scalars()
+        )
     named = {name.removeprefix("bank.") for name in named}
     covered = {rule.constraint for rule in rules.RULES}
     only_fk_targets = {"accounts_id_customer_key", "loans_id_account_key"}
@@ -66,16 +68,20 @@ def test_every_named_constraint_and_rule_trigger_has_an_attempt(small_bank):
 def test_the_application_role_can_move_money_but_not_write_tables(small_bank):
     app = bank.app_engine(small_bank)
     with app.connect() as conn:
-        who = conn.exec_driver_sql("SELECT current_user, rolsuper, rolcreaterole, rolcreatedb "
-                                   "FROM pg_roles WHERE rolname = current_user").one()
+        who = conn.exec_driver_sql(
+            "SELECT current_user, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).one()
     assert tuple(who) == ("bank_app", False, False, False)
     before = ops.total_money(small_bank)
     booked = ops.call(app, "transfer", source=1, target=2, amount="1.00", reference="app-can-transfer")
     assert booked > 0
     assert ops.total_money(small_bank) == before
-    for statement in ("UPDATE bank.accounts SET balance = 0",
-                      "DELETE FROM bank.transactions", "TRUNCATE bank.accounts",
-                      "INSERT INTO bank.branches (code, name, city, opened_on) VALUES ('BR999','x','x','2020-01-01')"):
+    for statement in (
+        "UPDATE bank.accounts SET balance = 0",
+        "DELETE FROM bank.transactions",
+        "TRUNCATE bank.accounts",
+        "INSERT INTO bank.branches (code, name, city, opened_on) VALUES ('BR999','x','x','2020-01-01')",
+    ):
         with pytest.raises(sa.exc.ProgrammingError) as info, app.begin() as conn:
             conn.exec_driver_sql(statement)
         assert isinstance(info.value.orig, psycopg2.errors.InsufficientPrivilege)
@@ -101,10 +107,11 @@ def test_lowering_a_minimum_is_allowed_and_raising_to_a_balance_is_too(small_ban
             customer, minimum, lowest = conn.exec_driver_sql(
                 "SELECT c.customer_id, c.min_balance, min(a.balance) FROM bank.customers c"
                 " JOIN bank.accounts a USING (customer_id) GROUP BY c.customer_id"
-                " HAVING min(a.balance) > c.min_balance ORDER BY c.customer_id LIMIT 1").one()
+                " HAVING min(a.balance) > c.min_balance ORDER BY c.customer_id LIMIT 1"
+            ).one()
             minimum_of = sa.text("SELECT min_balance FROM bank.customers WHERE customer_id = :c")
             set_minimum = sa.text("UPDATE bank.customers SET min_balance = :m WHERE customer_id = :c")
-            conn.execute(set_minimum, {"m": lowest, "c": customer})     # a raise: the trigger checks it
+            conn.execute(set_minimum, {"m": lowest, "c": customer})  # a raise: the trigger checks it
             assert conn.execute(minimum_of, {"c": customer}).scalar_one() == lowest > minimum
             conn.execute(set_minimum, {"m": 0, "c": customer})
             assert conn.execute(minimum_of, {"c": customer}).scalar_one() == 0
@@ -115,17 +122,24 @@ def test_lowering_a_minimum_is_allowed_and_raising_to_a_balance_is_too(small_ban
 
 def _reference_rows(engine, reference):
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT transaction_id, account_id, kind, amount FROM bank.transactions"
-            " WHERE reference = :r ORDER BY transaction_id"), {"r": reference}).all()
+        return conn.execute(
+            sa.text(
+                "SELECT transaction_id, account_id, kind, amount FROM bank.transactions"
+                " WHERE reference = :r ORDER BY transaction_id"
+            ),
+            {"r": reference},
+        ).all()
 
 
 def _rich_accounts(engine, count):
     with engine.connect() as conn:
-        return list(conn.exec_driver_sql(
-            "SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
-            " WHERE a.closed_on IS NULL AND a.balance - c.min_balance >= 1000"
-            f" ORDER BY a.account_id LIMIT {count}").scalars())
+        return list(
+            conn.exec_driver_sql(
+                "SELECT a.account_id FROM bank.accounts a JOIN bank.customers c USING (customer_id)"
+                " WHERE a.closed_on IS NULL AND a.balance - c.min_balance >= 1000"
+                f" ORDER BY a.account_id LIMIT {count}"
+            ).scalars()
+        )
 
 
 def _loan(engine):
@@ -134,7 +148,8 @@ def _loan(engine):
             "SELECT l.loan_id, l.account_id FROM bank.loans l JOIN bank.accounts a USING (account_id, customer_id)"
             " JOIN bank.customers c USING (customer_id)"
             " WHERE l.outstanding >= 100 AND a.balance - c.min_balance >= 100"
-            " ORDER BY l.loan_id LIMIT 1").one()
+            " ORDER BY l.loan_id LIMIT 1"
+        ).one()
 
 
 @pytest.mark.parametrize("operation", ["deposit", "withdraw", "transfer", "pay_loan"])
@@ -142,15 +157,17 @@ def test_an_identical_replay_returns_the_original_booking(small_bank, operation)
     app = bank.app_engine(small_bank)
     source, target = _rich_accounts(small_bank, 2)
     loan, _ = _loan(small_bank)
-    request = {"deposit": {"source": source}, "withdraw": {"source": source},
-               "transfer": {"source": source, "target": target}, "pay_loan": {"loan": loan}}[operation]
+    request = {
+        "deposit": {"source": source},
+        "withdraw": {"source": source},
+        "transfer": {"source": source, "target": target},
+        "pay_loan": {"loan": loan},
+    }[operation]
     reference = f"replay-{operation}"
-    first = ops.call(app, operation, amount="12.34", reference=reference,
-                     **request)
+    first = ops.call(app, operation, amount="12.34", reference=reference, **request)
     booked = _reference_rows(small_bank, reference)
     before = fingerprint(small_bank)
-    again = ops.call(app, operation, amount="12.340", reference=reference,
-                     **request)
+    again = ops.call(app, operation, amount="12.340", reference=reference, **request)
     assert again == first == booked[0].transaction_id
     assert len(booked) == (2 if operation == "transfer" else 1)
     assert _reference_rows(small_bank, reference) == booked
@@ -179,11 +196,21 @@ def test_a_reused_reference_that_differs_is_refused_and_writes_nothing(small_ban
         ("reuse-t", "transfer", {"source": c, "target": b, "amount": "10"}, transfer, "(source account differs)"),
         ("reuse-t", "transfer", {"source": a, "target": b, "amount": "9.99"}, transfer, "(amount differs)"),
         ("reuse-t", "withdraw", {"source": a, "amount": "10"}, transfer, "operation kind differs"),
-        ("reuse-t", "transfer", {"source": b, "target": a, "amount": "10"}, transfer,
-         "(source account, target account differ)"),
+        (
+            "reuse-t",
+            "transfer",
+            {"source": b, "target": a, "amount": "10"},
+            transfer,
+            "(source account, target account differ)",
+        ),
         ("reuse-l", "withdraw", {"source": loan_account, "amount": "10"}, payment, "operation kind differs"),
-        ("reuse-l", "transfer", {"source": loan_account, "target": other, "amount": "10"}, payment,
-         "operation kind differs"),
+        (
+            "reuse-l",
+            "transfer",
+            {"source": loan_account, "target": other, "amount": "10"},
+            payment,
+            "operation kind differs",
+        ),
     ]
     for reference, operation, request, original, differs in cases:
         booked = _reference_rows(small_bank, reference)
@@ -191,8 +218,7 @@ def test_a_reused_reference_that_differs_is_refused_and_writes_nothing(small_ban
         booking, refusal = ops.attempt(app, operation, reference=reference, **request)
         assert booking is None, (reference, operation, request)
         assert (refusal.error, refusal.constraint) == ("UniqueViolation", "transactions_reference_key"), refusal
-        assert refusal.message.startswith(f"reference '{reference}' was already used for {original};"), \
-            refusal.message
+        assert refusal.message.startswith(f"reference '{reference}' was already used for {original};"), refusal.message
         assert differs in refusal.message, refusal.message
         assert _reference_rows(small_bank, reference) == booked
         assert fingerprint(small_bank) == before

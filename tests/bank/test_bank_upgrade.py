@@ -30,7 +30,7 @@ def v0_bank(engine, settings):
     old = sa.create_engine(engine.url.set(database=name))
     superuser = sa.create_engine(engine.url.set(database=name, username=admin.url.username))
     try:
-        with superuser.begin() as conn:      # the old files ran as the notebook role, which owned it all
+        with superuser.begin() as conn:  # the old files ran as the notebook role, which owned it all
             raw = conn.connection.dbapi_connection
             with raw.cursor() as cur:
                 cur.execute(f'SET ROLE "{role}"')
@@ -59,63 +59,93 @@ def test_nan_minted_by_the_old_version_is_found_and_refused_from_now_on(v0_bank)
         conn.execute(sa.text("SELECT bank.deposit(1, 'NaN', :at, 'v0-1')"), {"at": at})
         conn.execute(sa.text("SELECT bank.transfer(1, 2, 1000000, :at, 'v0-2')"), {"at": at})
         conn.execute(sa.text("SELECT bank.withdraw(2, 1000000, :at, 'v0-3')"), {"at": at})
-    assert ops.ledger_breaks(v0_bank).empty          # the old audit is blind to it
+    assert ops.ledger_breaks(v0_bank).empty  # the old audit is blind to it
     assert not ops.total_money(v0_bank).is_finite()
 
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
-        bank.setup(v0_bank)                          # does not fail ...
+        bank.setup(v0_bank)  # does not fail ...
     messages = [str(w.message) for w in said if issubclass(w.category, ddl.BankIntegrityWarning)]
-    assert len(messages) == 1 and "(3 row(s) with NaN or Infinity money" in messages[0]   # ... but says so
+    assert len(messages) == 1 and "(3 row(s) with NaN or Infinity money" in messages[0]  # ... but says so
     assert "accounts_balance_finite" in messages[0] and "transactions_balance_after_finite" in messages[0]
 
-    breaks = ops.ledger_breaks(v0_bank)                # and the audit now lists the rows
+    breaks = ops.ledger_breaks(v0_bank)  # and the audit now lists the rows
     nan_rows = breaks[breaks["check_name"] == "amounts are finite"]
     assert set(nan_rows["detail"].str.split(":").str[0]) == {"ledger row", "account"}
-    assert len(nan_rows[nan_rows["detail"].str.startswith("account:")]) == 1   # account 1
+    assert len(nan_rows[nan_rows["detail"].str.startswith("account:")]) == 1  # account 1
     unvalidated = breaks.loc[breaks["check_name"] == "check not validated", "detail"].str.split().str[0]
-    assert set(unvalidated) == {"accounts_balance_finite", "transactions_amount_finite",
-                                "transactions_balance_after_finite"}
+    assert set(unvalidated) == {
+        "accounts_balance_finite",
+        "transactions_amount_finite",
+        "transactions_balance_after_finite",
+    }
 
     # the checks are enforced for new rows although not validated: NaN is refused from now on
     with pytest.raises(sa.exc.DBAPIError, match="must be a finite number"), app.begin() as conn:
         conn.execute(sa.text("SELECT bank.deposit(3, 'NaN', 'v0-4')"))
 
-    bank.populate(v0_bank, customers=60, seed=5, as_of=AS_OF)   # replacing the data validates them
+    bank.populate(v0_bank, customers=60, seed=5, as_of=AS_OF)  # replacing the data validates them
     assert ops.ledger_breaks(v0_bank).empty
     with v0_bank.connect() as conn:
-        assert conn.exec_driver_sql("SELECT count(*) FROM pg_constraint WHERE connamespace = "
-                                    "'bank'::regnamespace AND NOT convalidated").scalar() == 0
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_constraint WHERE connamespace = 'bank'::regnamespace AND NOT convalidated"
+            ).scalar()
+            == 0
+        )
 
 
 def test_an_old_bank_gets_a_new_owner_and_every_new_check(v0_bank):
-    with v0_bank.begin() as conn:   # before: the notebooks' role owns the bank and can switch its rules off
-        assert conn.exec_driver_sql("SELECT pg_get_userbyid(relowner) FROM pg_class"
-                                    " WHERE oid = 'bank.transactions'::regclass").scalar() == "fde"
+    with v0_bank.begin() as conn:  # before: the notebooks' role owns the bank and can switch its rules off
+        assert (
+            conn.exec_driver_sql(
+                "SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'bank.transactions'::regclass"
+            ).scalar()
+            == "fde"
+        )
         conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only")
         conn.exec_driver_sql("ALTER TABLE bank.transactions ENABLE TRIGGER transactions_append_only")
-        assert conn.exec_driver_sql("SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
-                                    " AND roleid = 'bank_app'::regrole AND admin_option").scalar() == 1
+        assert (
+            conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
+                " AND roleid = 'bank_app'::regrole AND admin_option"
+            ).scalar()
+            == 1
+        )
     bank.setup(v0_bank)
     with v0_bank.connect() as conn:
-        owners = set(conn.exec_driver_sql(
-            "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'bank'"
-            " UNION SELECT relowner::regrole::text FROM pg_class WHERE relnamespace = 'bank'::regnamespace"
-            " UNION SELECT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'bank'::regnamespace").scalars())
-        memberships = conn.exec_driver_sql("SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
-                                           " AND roleid IN ('bank_app'::regrole, 'bank_owner'::regrole)").scalar()
+        owners = set(
+            conn.exec_driver_sql(
+                "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'bank'"
+                " UNION SELECT relowner::regrole::text FROM pg_class WHERE relnamespace = 'bank'::regnamespace"
+                " UNION SELECT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'bank'::regnamespace"
+            ).scalars()
+        )
+        memberships = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_auth_members WHERE member = current_user::regrole"
+            " AND roleid IN ('bank_app'::regrole, 'bank_owner'::regrole)"
+        ).scalar()
     assert owners == {"bank_owner"} and memberships == 0
     with pytest.raises(sa.exc.ProgrammingError, match="must be owner of table transactions"), v0_bank.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER transactions_append_only")
     with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), ddl.app_engine(v0_bank).begin() as conn:
         conn.exec_driver_sql("SELECT national_id FROM bank.customers")
     with v0_bank.connect() as conn:
-        checks = set(conn.exec_driver_sql(
-            "SELECT conname FROM pg_constraint WHERE connamespace = 'bank'::regnamespace "
-            "AND right(conname, 7) = '_finite' AND convalidated").scalars())
-    assert checks == {"customers_min_balance_finite", "accounts_balance_finite", "loans_principal_finite",
-                      "loans_annual_rate_finite", "loans_outstanding_finite", "transactions_amount_finite",
-                      "transactions_balance_after_finite"}
+        checks = set(
+            conn.exec_driver_sql(
+                "SELECT conname FROM pg_constraint WHERE connamespace = 'bank'::regnamespace "
+                "AND right(conname, 7) = '_finite' AND convalidated"
+            ).scalars()
+        )
+    assert checks == {
+        "customers_min_balance_finite",
+        "accounts_balance_finite",
+        "loans_principal_finite",
+        "loans_annual_rate_finite",
+        "loans_outstanding_finite",
+        "transactions_amount_finite",
+        "transactions_balance_after_finite",
+    }
     assert ops.ledger_breaks(v0_bank).empty
 
 
@@ -136,19 +166,47 @@ def test_backdating_and_infinity_from_the_old_version_are_found_and_impossible_f
     message = " ".join(str(w.message) for w in said if issubclass(w.category, ddl.BankIntegrityWarning))
     assert "transactions_booked_at_sane" in message and "1 booked at an impossible time" in message
 
-    with v0_bank.connect() as conn:   # one signature per operation: the ones that took a time are gone
+    with v0_bank.connect() as conn:  # one signature per operation: the ones that took a time are gone
         overloads = conn.exec_driver_sql(
             "SELECT count(*) FROM pg_proc WHERE pronamespace = 'bank'::regnamespace"
-            " AND proname IN ('deposit', 'withdraw', 'transfer', 'pay_loan')").scalar()
+            " AND proname IN ('deposit', 'withdraw', 'transfer', 'pay_loan')"
+        ).scalar()
     assert overloads == 4
-    for statement in ("SELECT bank.deposit(12, 5, '2025-12-31 12:00+00'::timestamptz, 'v0-back-2')",
-                      "SELECT bank.deposit(13, 5, 'infinity'::timestamptz, 'v0-inf-2')"):
+    for statement in (
+        "SELECT bank.deposit(12, 5, '2025-12-31 12:00+00'::timestamptz, 'v0-back-2')",
+        "SELECT bank.deposit(13, 5, 'infinity'::timestamptz, 'v0-inf-2')",
+    ):
         with pytest.raises(sa.exc.ProgrammingError, match="does not exist"), app.begin() as conn:
             conn.execute(sa.text(statement))
-    booking, refused = ops.attempt(app, "deposit", source=12, amount="5")   # closed is closed now
+    _, refused = ops.attempt(app, "deposit", source=12, amount="5")  # closed is closed now
     assert refused is not None and "is closed since" in refused.message
 
-    breaks = ops.ledger_breaks(v0_bank)   # the frozen account is visible, and honestly still frozen
+    breaks = ops.ledger_breaks(v0_bank)  # the frozen account is visible, and honestly still frozen
     assert breaks.loc[breaks["check_name"] == "booking time is sane", "detail"].tolist() == ["booked at infinity"]
-    booking, refused = ops.attempt(app, "deposit", source=11, amount="5")
+    _booking, refused = ops.attempt(app, "deposit", source=11, amount="5")
     assert refused is not None and refused.message.startswith("cannot book at infinity")
+
+
+def test_an_old_ledger_takes_interest_after_the_upgrade_and_setup_again_changes_nothing(v0_bank):
+    from fdelib.bank import interest
+
+    with v0_bank.connect() as conn:  # the old kind check knows no 'loan_interest'
+        assert (
+            "loan_interest"
+            not in conn.exec_driver_sql(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'transactions_kind_check'"
+            ).scalar()
+        )
+    bank.setup(v0_bank)
+    shape = (
+        "SELECT conname, pg_get_constraintdef(oid), xmin::text FROM pg_constraint"
+        " WHERE conrelid = 'bank.transactions'::regclass ORDER BY conname"
+    )
+    with v0_bank.connect() as conn:
+        before = conn.exec_driver_sql(shape).all()
+    charges = interest.catch_up(v0_bank)
+    assert (charges["outcome"] == "charged").sum() > 0
+    bank.setup(v0_bank)  # again: the widened checks are not dropped and re-added
+    with v0_bank.connect() as conn:
+        assert conn.exec_driver_sql(shape).all() == before
+    assert ops.ledger_breaks(v0_bank).empty
