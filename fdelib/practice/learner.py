@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from .. import db
 from ..config import Settings, get_settings
+from ..errors import FdeError
 
 ROLE = "learner"
 SCHEMA = "practice"
@@ -59,7 +60,7 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
         reason = f"the application role is itself named {ROLE}"
     else:
         try:
-            db.run_sql_file(_HERE / "learner.sql", engine, {"password": password})
+            _create(engine, password, me)
             _grant(engine)
         except psycopg2.Error as exc:
             if exc.pgcode != "42501":        # insufficient_privilege: anything else is a bug
@@ -68,6 +69,26 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
             reason = f"the application role {me} may not set up the role {ROLE} ({first})"
     _UNAVAILABLE[str(engine.url)] = reason
     return reason
+
+
+def _create(engine: sa.Engine, password: str | None, member: str) -> None:
+    """Run ``learner.sql``: as the application role when it may create roles, otherwise (it is
+    ``NOCREATEROLE``, as the embedded server's is) through the administrator connection — the
+    set-up that needs more goes there (:func:`fdelib.db.get_admin_engine`); without one, the
+    application role's refusal is raised."""
+    import psycopg2
+
+    params = {"password": password, "member": member}
+    try:
+        db.run_sql_file(_HERE / "learner.sql", engine, params)
+    except psycopg2.Error as exc:
+        if exc.pgcode != "42501":
+            raise
+        try:
+            admin = db.get_admin_engine(engine)
+        except FdeError:
+            raise exc from None
+        db.run_sql_file(_HERE / "learner.sql", admin, params)
 
 
 def role(engine: sa.Engine | None = None) -> str | None:

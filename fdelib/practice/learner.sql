@@ -3,8 +3,9 @@
 -- writes only in its own schema `practice`, where it may create tables, constraints,
 -- functions and triggers. It owns nothing else, cannot create roles, databases or schemas,
 -- and its queries stop after 30 s.
--- Run by the application role (which has CREATEROLE) with the parameter `password`
--- (psycopg2 style; NULL on the embedded server, whose Unix socket trusts local roles).
+-- Run by the application role when it has CREATEROLE, otherwise by the administrator connection,
+-- with the parameters `password` (psycopg2 style; NULL on the embedded server, whose Unix socket
+-- trusts local roles) and `member`: the application role, which may act as the learner.
 -- (New roles are NOSUPERUSER NOCREATEDB NOREPLICATION NOBYPASSRLS; only roles holding an
 -- attribute may change it, and the application role holds none of these.)
 -- Idempotent: attributes, settings and grants are re-applied every time.
@@ -28,9 +29,9 @@ BEGIN
     -- The application role may act as the learner (a check runs the learner's SQL as the
     -- learner: SET LOCAL ROLE learner) but does not inherit its privileges.
     IF current_setting('server_version_num')::int >= 160000 THEN
-        EXECUTE format('GRANT learner TO %%I WITH INHERIT FALSE, SET TRUE', current_user);
+        EXECUTE format('GRANT learner TO %%I WITH INHERIT FALSE, SET TRUE', %(member)s);
     ELSE
-        EXECUTE format('GRANT learner TO %%I', current_user);
+        EXECUTE format('GRANT learner TO %%I', %(member)s);
     END IF;
 END $$;
 

@@ -118,14 +118,19 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
     assert isinstance(refused, sqlcheck.SqlError) and refused.sqlstate == "42501"
 
 
-def test_without_createrole_checks_run_as_the_application_role(engine, settings):
-    """An external server's application role may not create roles: %%sql cells and checks
-    then run as that role (still in rolled-back transactions), and say so once."""
+def test_without_createrole_checks_run_as_the_application_role(engine, settings, monkeypatch):
+    """An external server's application role may not create roles, and no administrator
+    connection is configured: %%sql cells and checks then run as that role (still in
+    rolled-back transactions), and say so once."""
     import psycopg2
     import sqlalchemy as sa
 
-    from fdelib import stack
+    from fdelib import db, stack
+    from fdelib.errors import FdeError
     from fdelib.practice import sqlcheck
+
+    def no_admin(engine, **_):
+        raise FdeError("this needs an administrator connection to the database")
 
     learner.setup(engine)
     admin = psycopg2.connect(stack.admin_url(settings).replace("postgresql+psycopg2://", "postgresql://"))
@@ -137,6 +142,7 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings)
         cur.execute(f'GRANT CREATE ON DATABASE "{database}" TO practice_plain')
     plain = sa.create_engine(sa.make_url(str(engine.url.render_as_string(hide_password=False)))
                              .set(username="practice_plain"), poolclass=sa.pool.NullPool)
+    monkeypatch.setattr(db, "get_admin_engine", no_admin)     # (DATABASE_ADMIN_URL unset)
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None
@@ -148,3 +154,19 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings)
             cur.execute(f'REVOKE CREATE ON DATABASE "{database}" FROM practice_plain')
             cur.execute("DROP ROLE practice_plain")
         admin.close()
+
+
+def test_a_nocreaterole_application_role_gets_the_learner_through_the_admin_connection(engine):
+    """The embedded server's application role is NOCREATEROLE: the role is set up through the
+    administrator connection, and the application role may still act as the learner."""
+    assert db_role_can_create_roles(engine) is False
+    assert learner.setup(engine) is None
+    assert learner.role(engine) == "learner"
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL ROLE learner")
+        assert conn.exec_driver_sql("SELECT current_user").scalar() == "learner"
+
+
+def db_role_can_create_roles(engine) -> bool:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user").scalar()
