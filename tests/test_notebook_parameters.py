@@ -69,6 +69,19 @@ CASES = [
          good={"seed": 7, "as_of": "2025-06-30", "months": 13, "faults": ["stale", "duplicate"]},
          bad={"months": (6, "months = 6: out of range; allowed: a whole number from 13 to 60 (the quality gate"),
               "faults": (["gaps"], "item 0 ('gaps') is not allowed (did you mean 'gap'?)")}),
+    Case("04_oms/01_order_workflow",
+         good={"seed": 7, "as_of": "2025-12-31", "orders": 3, "stock": 50},
+         bad={"orders": (1, "orders = 1: out of range; allowed: a whole number from 2 to 100"),
+              "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date")}),
+    Case("04_oms/02_saga_compensation",
+         good={"seed": 7, "as_of": "2025-12-31", "fault": "stock_out", "response_timeout": 3},
+         bad={"fault": ("stock_outs", "fault = 'stock_outs': not allowed (did you mean 'stock_out'?); "
+                                      "allowed: one of none, payment_declined, stock_out"),
+              "response_timeout": (0, "response_timeout = 0: out of range; allowed: a whole number from 1 to 60")}),
+    Case("04_oms/03_microservices",
+         good={"seed": 7, "as_of": "2025-12-31", "orders": 4, "stock": 50},
+         bad={"orders": (2.5, "orders = 2.5: not a whole number"),
+              "stock": (-1, "stock = -1: out of range; allowed: a whole number from 0 to 1000000")}),
 ]
 IDS = [case.notebook for case in CASES]
 
@@ -143,7 +156,7 @@ def test_every_declared_parameter_is_checked_and_used(case):
     namespace = _run_cells(cells, at, {})                       # the defaults pass their own check
     spec = _spec(check_cell, namespace)
     assert set(spec) == declared, "the check covers exactly the declared parameters"
-    later = "\n".join(cells[at + 2:])
+    later = "\n".join(c for c in cells[at + 2:] if not c.lstrip().startswith("%%"))   # (a %%sql cell is SQL)
     used = {node.id for node in ast.walk(ast.parse(_without_magics(later)))
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
     assert declared <= used, f"declared but never used: {sorted(declared - used)}"
