@@ -87,8 +87,8 @@ class Compensation(OrderWorkflow):
                 "stock is still booked" if books["booked"] else "no stock is booked")
 
 
-def _compensation(*tasks: str, order_id: str = "workflow.FAILED_ORDER_ID") -> str:
-    text = f'failed = {{"order_id": {order_id}, "workflow_id": workflow.FAILED_WORKFLOW_ID}}\n'
+def _compensation(*tasks: tuple[str, str]) -> str:
+    text = 'failed = {"order_id": workflow.FAILED_ORDER_ID, "workflow_id": workflow.FAILED_WORKFLOW_ID}\n'
     refs = []
     for kind, ref in tasks:
         text += f'{ref} = SimpleTask(task_def_name="{kind}", task_reference_name="{ref}")\n'
@@ -118,11 +118,10 @@ catalog.add(Compensation(
               "The money is back, but the stock is still booked: three units nobody will ship are "
               "off the shelves. Undo every step that was done: release the stock too "
               "(oms_release_stock)."),
-        Wrong(_compensation(CANCEL, REFUND, RELEASE, order_id="workflow.ORDER_ID"),
-              "workflow.ORDER_ID reads ${workflow.input.order...}, the ORDER workflow's input; a "
-              "failure workflow's input is {workflowId, reason, failedWorkflow}, so your tasks got "
-              "no order id. Read it from the failed workflow: workflow.FAILED_ORDER_ID "
-              "(${workflow.input.failedWorkflow.input.order.order_id})."),
+        Wrong(_compensation(REFUND, RELEASE, CANCEL),
+              "Undone in reverse order, the order was cancelled last: the refund and the release ran "
+              "while it was still going ahead (ACKNOWLEDGED), so they did nothing, and the cancelled "
+              "order keeps its money and its stock. Cancel first, then refund and release."),
     ),
     passed="The order failed after payment; your compensation cancelled it, refunded the charge and "
            "put the stock back, and the services' tables prove it. Cancel first: the services undo "
