@@ -124,6 +124,19 @@ def get_admin_engine(engine: sa.Engine, *, role: str | None = None) -> sa.Engine
         return _ADMIN_ENGINES[key]
 
 
+def _forget_inherited_connections() -> None:
+    """In a forked child: drop the parent's pooled connections without closing them (they are
+    the parent's; SQLAlchemy's ``dispose(close=False)``), so the child opens its own. Two
+    processes on one connection interleave their messages: psycopg2 then fails with "error
+    with status PGRES_TUPLES_OK and no message from the libpq" (a worker process forked from a
+    fork server that had connected did, at random)."""
+    for engine in (*_ENGINES.values(), *_ADMIN_ENGINES.values()):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (before ``fde down`` or a reset)."""
     _READY.clear()

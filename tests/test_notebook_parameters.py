@@ -187,6 +187,34 @@ CASES = [
             "operations": (2.5, "operations = 2.5: not a whole number"),
         },
     ),
+    Case(
+        "04_oms/01_order_workflow",
+        good={"seed": 7, "as_of": "2025-12-31", "orders": 3, "stock": 50},
+        bad={
+            "orders": (1, "orders = 1: out of range; allowed: a whole number from 2 to 100"),
+            "as_of": ("2026-02-30", "as_of = '2026-02-30': not a date"),
+        },
+    ),
+    Case(
+        "04_oms/02_saga_compensation",
+        good={"seed": 7, "as_of": "2025-12-31", "fault": "stock_out", "response_timeout": 3},
+        bad={
+            "fault": (
+                "stock_outs",
+                "fault = 'stock_outs': not allowed (did you mean 'stock_out'?); "
+                "allowed: one of none, payment_declined, stock_out",
+            ),
+            "response_timeout": (0, "response_timeout = 0: out of range; allowed: a whole number from 1 to 60"),
+        },
+    ),
+    Case(
+        "04_oms/03_microservices",
+        good={"seed": 7, "as_of": "2025-12-31", "orders": 4, "stock": 50},
+        bad={
+            "orders": (2.5, "orders = 2.5: not a whole number"),
+            "stock": (-1, "stock = -1: out of range; allowed: a whole number from 0 to 1000000"),
+        },
+    ),
 ]
 IDS = [case.notebook for case in CASES]
 

@@ -17,7 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 from tqdm.auto import tqdm
 
-from .. import db
+from .. import db, params
 from ..errors import FdeError
 from .services import FAULTS
 from .workflow import ORDER_WORKFLOW
@@ -32,6 +32,29 @@ PRODUCTS = [
     ("SKU-MUG", "Bull & bear mug", "12.00"),
 ]
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
+
+#: the parameters of the 04_oms notebooks, checked at the top of each (``fdelib.params``)
+_SHOP = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "stock": params.Integer(
+        0, 1_000_000, why="units of each product; below what the orders want, some run out of stock and are compensated"
+    ),
+}
+ORDER_WORKFLOW_PARAMETERS = {
+    **_SHOP,
+    "orders": params.Integer(2, 100, why="the first order runs alone, the others as a batch; each is a workflow run"),
+}
+SAGA_PARAMETERS = {
+    "as_of": params.Date(),
+    "seed": params.Integer(0),
+    "fault": params.Choice(tuple(FAULTS)),
+    "response_timeout": params.Integer(1, 60, why="seconds a crashed worker's task waits before Conductor retries it"),
+}
+MICROSERVICES_PARAMETERS = {
+    **_SHOP,
+    "orders": params.Integer(2, 100, why="half are placed before the upgrade, half after"),
+}
 
 
 def setup(engine: sa.Engine | None = None) -> None:

@@ -8,8 +8,7 @@
                                                                  else: delivery ─► close ─► notify "completed"
     failureWorkflow = order_compensation:
                      cancel order ─► switch on the order's status
-                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join
-                                                ─► notify "cancelled"
+                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
                                      else (COMPLETED, NEVER_ACKNOWLEDGED): nothing to undo
 
 The order id is the client's idempotency key: a workflow started again with the same order
@@ -29,6 +28,8 @@ an order another workflow placed (this one was a replay, or refused) is left alo
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from conductor.client.http.models import TaskDef
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
@@ -97,13 +98,14 @@ def _terminate(ref: str, status: WorkflowStatus, output: str) -> TerminateTask:
     return task
 
 
-def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
-    workflow = ConductorWorkflow(
-        executor=executor,
-        name=ORDER_WORKFLOW,
-        version=1,
-        description="Order management: acknowledge, pay and book stock in parallel, schedule delivery, notify",
-    )
+def order_steps() -> dict[str, Any]:
+    """The order workflow's steps, by reference name, in order: ``acknowledge``,
+    ``replay_check``, ``notify_received``, ``pay_and_book`` (the fork) and ``payment_outcome``
+    (the switch that schedules delivery, closes the order and tells the customer).
+
+    New task objects on every call: chain them with ``>>`` into a ConductorWorkflow of your
+    own to build a variant of the order workflow (a task added between two steps, say).
+    """
     acknowledge = _task(
         "oms_acknowledge_order", "acknowledge", order="${workflow.input.order}", workflow_id=WORKFLOW_ID
     )
@@ -127,7 +129,24 @@ def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
             _task("oms_notify", "notify_completed", order_id=ORDER_ID, stage="completed", workflow_id=WORKFLOW_ID),
         ]
     )
-    workflow >> acknowledge >> replay >> received >> pay_and_book >> check
+    return {
+        "acknowledge": acknowledge,
+        "replay_check": replay,
+        "notify_received": received,
+        "pay_and_book": pay_and_book,
+        "payment_outcome": check,
+    }
+
+
+def order_workflow(executor, timeout_seconds: int = 600) -> ConductorWorkflow:
+    workflow = ConductorWorkflow(
+        executor=executor,
+        name=ORDER_WORKFLOW,
+        version=1,
+        description="Order management: acknowledge, pay and book stock in parallel, schedule delivery, notify",
+    )
+    for step in order_steps().values():
+        workflow >> step
     workflow.output_parameters({"order_id": ORDER_ID, **OUTCOME})
     workflow.failure_workflow(COMPENSATION_WORKFLOW)
     workflow.timeout_seconds(timeout_seconds)
