@@ -8,7 +8,8 @@
                                                                  else: delivery ─► close ─► notify "completed"
     failureWorkflow = order_compensation:
                      cancel order ─► switch on the order's status
-                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join ─► notify "cancelled"
+                                     CANCELLED: ┌ refund ┌ release stock ┌ cancel delivery ┐ ─► join
+                                                ─► notify "cancelled"
                                      else (COMPLETED, NEVER_ACKNOWLEDGED): nothing to undo
 
 The order id is the client's idempotency key: a workflow started again with the same order
