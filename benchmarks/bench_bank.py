@@ -102,7 +102,7 @@ def bench_transfers(engine, transfers: int, accounts: int) -> None:
             prefix = f"b{isolation[0]}{workers}"
             work = concurrency.plan(engine, transfers, seed=workers, accounts=accounts, prefix=prefix)
             before = ops.total_money(engine)
-            result = concurrency.run(engine, work, workers=workers, isolation=isolation, as_of=AS_OF)
+            result = concurrency.run(engine, work, workers=workers, isolation=isolation)
             facts = concurrency.verify(engine, result, before, prefix=prefix)
             broken = {
                 name: facts[name]

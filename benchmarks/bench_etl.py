@@ -107,7 +107,8 @@ def main() -> None:
                     break
                 jobs.append((f"SYM{n:02d}", month))
                 rows += len(bar_times(month, "1min"))
-        ready, stop = multiprocessing.Queue(), multiprocessing.Event()
+        ready: multiprocessing.Queue[str] = multiprocessing.Queue()  # the stand-in's URL
+        stop = multiprocessing.Event()
         server = multiprocessing.Process(target=serve_stand_in, args=(jobs, ready, stop), daemon=True)
         server.start()
         client = etl.alphavantage.Client(ready.get(timeout=600), "demo")
@@ -161,7 +162,7 @@ def main() -> None:
                 conn.exec_driver_sql(f"TRUNCATE {table}")
             checkpoint()
             began = time.perf_counter()
-            with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+            with engine.begin() as conn, db.psycopg2_connection(conn).cursor() as cur:
                 cur.copy_expert(f"COPY {table} ({load.RAW_COLUMNS}) FROM STDIN WITH (FORMAT csv)", io.StringIO(text))
             return time.perf_counter() - began
 

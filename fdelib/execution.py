@@ -206,7 +206,8 @@ class ForkedProvisioner(LocalProvisioner):
         process = _fork_kernel(cmd, kwargs)
         if process is None:
             return await super().launch_kernel(cmd, **kwargs)
-        self.process = process
+        # a Popen stand-in: LocalProvisioner only uses pid, poll, wait, send_signal, kill, terminate
+        self.process = process  # type: ignore[assignment]
         self.pid = self.pgid = process.pid  # the kernel leads its own process group
         self.cwd = kwargs.get("cwd") or os.getcwd()
         return self.connection_info
@@ -241,11 +242,12 @@ def _fork_kernel(cmd: list[str], kwargs: dict[str, Any]) -> _ForkedProcess | Non
     ):
         return None
     server = forkserver._forkserver
-    if getattr(server, "_forkserver_alive_fd", None) is None or not server._forkserver_address:
+    # multiprocessing's ForkServer internals (private, not in typeshed)
+    if getattr(server, "_forkserver_alive_fd", None) is None or not server._forkserver_address:  # type: ignore[attr-defined]
         return None
     # The server forked this process and runs until the runner ends; without this its
     # ensure_running() would start a second server (it only knows servers it started itself).
-    server.ensure_running = lambda: None
+    server.ensure_running = lambda: None  # type: ignore[method-assign]
     env = dict(kwargs.get("env") or os.environ)
     process = multiprocessing.get_context("forkserver").Process(
         target=run_kernel,

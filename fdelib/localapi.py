@@ -50,6 +50,7 @@ class Response:
 
 
 App = Callable[[Request], Response]
+_HOST = "127.0.0.1"  # local only: nothing outside this machine reaches a stand-in
 
 
 class LocalAPI:
@@ -60,14 +61,13 @@ class LocalAPI:
         self.app = app
         self.keep_requests = keep_requests
         self.requests: list[Request] = []  # every request received, for lessons and tests
-        self._server = _Server(("127.0.0.1", port), _handler_for(self))
+        self._server = _Server((_HOST, port), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"localapi-{name}", daemon=True)
         self._thread.start()
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{_HOST}:{self._server.server_port}"
 
     def stop(self) -> None:
         self._server.shutdown()
@@ -153,7 +153,7 @@ def _handler_for(api: LocalAPI) -> type[BaseHTTPRequestHandler]:
             """The request body: Content-Length bytes, or the chunks of a chunked body
             (RFC 9112 section 7.1; HTTP/1.1 servers must accept it, and undici sends it)."""
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline(65537).split(b";", 1)[0].strip() or b"0", 16)
                     if size == 0:

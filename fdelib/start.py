@@ -34,7 +34,7 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
         "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super",
         engine=engine,
     ).iloc[0]
-    if settings.embedded:
+    if settings.database_url is None:  # settings.embedded
         where = f"embedded server, data in {settings.display_path(settings.pgdata)}"
     else:  # where, not who: host, port and database (no user, no password, no query)
         url = make_url(settings.database_url)

@@ -13,9 +13,15 @@ milliseconds would pass the check while changing on every run. Lessons draw dete
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.patches import Rectangle
+
+if TYPE_CHECKING:
+    from matplotlib.typing import LegendLocType
 
 
 def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
@@ -47,7 +53,7 @@ def lines(
     hline: tuple[float, str] | None = None,
     logx: bool = False,
     logy: bool = False,
-    legend: str = "best",
+    legend: LegendLocType | Literal["outside"] = "best",
 ) -> None:
     """One line per ``by`` group. ``hline=(value, label)`` adds a dashed reference line; ``legend``
     is where the legend goes (matplotlib's ``loc``)."""
@@ -90,8 +96,8 @@ def bars(
     fig, ax = plt.subplots(figsize=figsize)
     wide.plot.bar(ax=ax, width=0.8, rot=0, legend=by is not None)
     ax.axhline(0, color="#333", linewidth=0.8)
-    for patch in ax.patches:
-        if patch.get_height() == 0:
+    for patch in ax.patches:  # the bars: Rectangles
+        if isinstance(patch, Rectangle) and patch.get_height() == 0:
             ax.plot(
                 patch.get_x() + patch.get_width() / 2,
                 0,
@@ -125,7 +131,7 @@ def spans(
     ``queued`` (a column), a light bar from it to ``start`` shows the wait before the work."""
     fig, ax = plt.subplots(figsize=figsize)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    labels = []
+    labels: list[str] = []
     for index, (name, group) in enumerate(frame.groupby(by, sort=True)):
         color = colors[index % len(colors)]
         for row in group.itertuples(index=False):

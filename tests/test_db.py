@@ -100,3 +100,12 @@ def test_empty_string_stays_empty_and_missing_is_null(engine, table):
     db.copy_dataframe(pd.DataFrame({"id": [1, 2], "label": ["", None]}), table, engine)
     assert db.read_scalar("SELECT count(*) FROM t_db WHERE label = ''", engine=engine) == 1
     assert db.read_scalar("SELECT count(*) FROM t_db WHERE label IS NULL", engine=engine) == 1
+
+
+def test_raw_work_needs_a_psycopg2_connection_and_says_so(engine):
+    with engine.connect() as conn:
+        assert db.psycopg2_connection(conn).server_version >= 100000
+    other = sa.create_engine("sqlite://")
+    with other.connect() as conn, pytest.raises(FdeError, match=r"needs a psycopg2 connection .* got a sqlite3"):
+        db.psycopg2_connection(conn)
+    other.dispose()

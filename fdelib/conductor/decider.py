@@ -459,9 +459,8 @@ def _map(run: Run, wt: dict, ctx: Context, retry_count: int) -> list[dict]:
 
 def _simple(run: Run, wt: dict, ctx: Context, retry_count: int, retried_task_id: str | None = None) -> dict:
     """SimpleTaskMapper: the task waits in its queue for a worker."""
-    task_def = (
-        wt.get("taskDefinition") or ctx.task_defs.get(wt.get("name")) or ad_hoc_task_def(wt.get("name"), "SIMPLE")
-    )
+    name = wt["name"]  # checked definitions and dynamic forks always name their tasks
+    task_def = wt.get("taskDefinition") or ctx.task_defs.get(name) or ad_hoc_task_def(name, "SIMPLE")
     task_id = ctx.new_id()
     delay = int(wt.get("startDelay") or 0)
     task_input = expressions.task_input(wt.get("inputParameters"), run.document(), task_def, task_id)

@@ -112,7 +112,7 @@ class Plan:
             return None
         if slot.index + 1 < len(slot.siblings):
             return slot.siblings[slot.index + 1]
-        if slot.container == "case":
+        if slot.container == "case" and slot.owner is not None:
             return self.after(slot.owner)
         return None
 

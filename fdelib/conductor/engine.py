@@ -65,8 +65,8 @@ class Engine:
         (reading them inside it would take a second pooled connection while holding a row
         lock: enough concurrent requests would wait for each other)."""
         workflow_defs = {}
-        definition = definition or (run.workflow["definition"] if run else None)
-        failure = (definition or {}).get("failureWorkflow")
+        definition = definition or (run.workflow["definition"] if run else None) or {}
+        failure = definition.get("failureWorkflow")
         if cur is not None and failure:
             name = failure
             if failure.startswith("$") and run is not None:
@@ -146,7 +146,7 @@ class Engine:
         with self._tx() as cur:
             name = definition.get("name") if isinstance(definition, dict) else None
             version = definition.get("version", 1) if isinstance(definition, dict) else 1
-            exists = bool(name) and self.store.workflow_def_exists(cur, name, version)
+            exists = bool(name and self.store.workflow_def_exists(cur, name, version))
             if exists and not overwrite:
                 raise Conflict(f"Workflow with {name}.{version} already exists!")
             method = "updateWorkflowDef" if exists else "registerWorkflowDef"
@@ -298,11 +298,12 @@ class Engine:
             remaining = deadline - time.monotonic()
             if claimed or remaining <= 0:
                 return [wire.render_task(row) for row in claimed]
+
+            def queued(seen: int = seen) -> bool:  # work of this type was queued after `seen` was read
+                return self._queued.get(task_type, 0) != seen
+
             with self.wakeup:  # sleep until work of this type is queued (or a delay is up)
-                woken = self.wakeup.wait_for(
-                    lambda seen=seen: self._queued.get(task_type, 0) != seen,
-                    timeout=min(remaining, DELAY_CHECK_SECONDS),
-                )
+                woken = self.wakeup.wait_for(queued, timeout=min(remaining, DELAY_CHECK_SECONDS))
             if not woken and time.monotonic() >= deadline:
                 return []  # nothing queued meanwhile: the worker polls again at once anyway
 

@@ -115,7 +115,8 @@ def _compile(path: str):
 def _expressions(text: str) -> list[tuple[int, int]]:
     """(start, end) of every ``${…}`` not escaped as ``$${``, braces balanced (the PATTERN
     of ParametersUtils)."""
-    found, i = [], 0
+    found: list[tuple[int, int]] = []
+    i = 0
     while True:
         i = text.find("${", i)
         if i < 0:
@@ -142,7 +143,7 @@ def _replace(text: str, document: Mapping[str, Any], task_id: str | None, depth:
     spans = _expressions(text)
     if not spans:
         return text.replace("$${", "${")
-    values = []
+    values: list[Any] = []  # "" , _KEEP, the task id or a looked-up value
     for start, end in spans:
         path = str(_replace(text[start + 2 : end - 1], document, task_id, depth + 1))
         if not path.strip():

@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import ParamSpec
 
 from ..localapi import LocalAPI, Request, Response
 from . import definitions, wire
@@ -50,6 +51,15 @@ def _empty(status: int = 200) -> Response:
     return Response(status, b"", None)
 
 
+_P = ParamSpec("_P")
+
+
+def _void(status: int, action: Callable[_P, None], *args: _P.args, **kwargs: _P.kwargs) -> Response:
+    """Run an engine action that returns nothing; answer as a void controller method does."""
+    action(*args, **kwargs)
+    return _empty(status)
+
+
 def _flag(value: str | None, default: bool) -> bool:
     return default if value is None else value.lower() in ("true", "1", "yes")
 
@@ -67,15 +77,15 @@ class App:
         add("GET", r"/health", lambda r: _ok(health))
         add("GET", r"/version", lambda r: _text(CONDUCTOR_VERSION))
         # metadata
-        add("POST", r"/metadata/taskdefs", lambda r: (e.put_task_defs(_list(r.json())), _empty())[1])
-        add("PUT", r"/metadata/taskdefs", lambda r: (e.update_task_def(r.json()), _empty())[1])
+        add("POST", r"/metadata/taskdefs", lambda r: _void(200, e.put_task_defs, _list(r.json())))
+        add("PUT", r"/metadata/taskdefs", lambda r: _void(200, e.update_task_def, r.json()))
         add("GET", r"/metadata/taskdefs", lambda r: _ok(list(e.task_defs().values())))
         add("GET", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: _ok(e.get_task_def(name)))
-        add("DELETE", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: (e.delete_task_def(name), _empty())[1])
+        add("DELETE", r"/metadata/taskdefs/(?P<name>[^/]+)", lambda r, name: _void(200, e.delete_task_def, name))
         add(
             "POST",
             r"/metadata/workflow",
-            lambda r: (e.put_workflow_def(r.json(), overwrite=_flag(r.query.get("overwrite"), False)), _empty())[1],
+            lambda r: _void(200, e.put_workflow_def, r.json(), overwrite=_flag(r.query.get("overwrite"), False)),
         )
         add("PUT", r"/metadata/workflow", lambda r: _ok(e.update_workflow_defs(_list(r.json()))))
         add("GET", r"/metadata/workflow", lambda r: _ok(e.workflow_defs()))
@@ -87,7 +97,7 @@ class App:
         add(
             "DELETE",
             r"/metadata/workflow/(?P<name>[^/]+)/(?P<version>[^/]+)",
-            lambda r, name, version: (e.delete_workflow_def(name, int(version)), _empty())[1],
+            lambda r, name, version: _void(200, e.delete_workflow_def, name, int(version)),
         )
         # workflows
         add("POST", r"/workflow", lambda r: _text(e.start(r.json() or {})))
@@ -97,13 +107,13 @@ class App:
             r"/workflow/running/(?P<name>[^/]+)",
             lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)),
         )
-        add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: (e.retry(wid), _empty(204))[1])
+        add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: _void(204, e.retry, wid))
         add(
             "POST",
             r"/workflow/(?P<wid>[^/]+)/restart",
-            lambda r, wid: (e.restart(wid, _flag(r.query.get("useLatestDefinitions"), False)), _empty(204))[1],
+            lambda r, wid: _void(204, e.restart, wid, _flag(r.query.get("useLatestDefinitions"), False)),
         )
-        add("DELETE", r"/workflow/(?P<wid>[^/]+)/remove", lambda r, wid: (e.remove(wid), _empty())[1])
+        add("DELETE", r"/workflow/(?P<wid>[^/]+)/remove", lambda r, wid: _void(200, e.remove, wid))
         add(
             "GET",
             r"/workflow/(?P<wid>[^/]+)/status",
@@ -118,9 +128,7 @@ class App:
         )
         # DELETE /workflow/{id} has no triggerFailureWorkflow in Conductor OSS (Orkes' server
         # has it): the parameter is ignored, as Spring ignores unknown parameters
-        add(
-            "DELETE", r"/workflow/(?P<wid>[^/]+)", lambda r, wid: (e.terminate(wid, r.query.get("reason")), _empty())[1]
-        )
+        add("DELETE", r"/workflow/(?P<wid>[^/]+)", lambda r, wid: _void(200, e.terminate, wid, r.query.get("reason")))
         add("POST", r"/workflow/(?P<name>[^/]+)", self._start_by_name)
         # tasks
         add("GET", r"/tasks/poll/batch/(?P<kind>[^/]+)", self._batch_poll)
@@ -133,7 +141,7 @@ class App:
             lambda r: _ok(e.queue_sizes([r.query["taskType"]] if r.query.get("taskType") else None)),
         )
         add("GET", r"/tasks/(?P<tid>[^/]+)/log", self._logs)
-        add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: (e.add_log(tid, r.body.decode()), _empty())[1])
+        add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: _void(200, e.add_log, tid, r.body.decode()))
         add("GET", r"/tasks/(?P<tid>[^/]+)", lambda r, tid: _ok(e.task(tid)))
 
     def _add(self, method: str, pattern: str, handler) -> None:

@@ -8,6 +8,7 @@ and daily rows without what differs by design between two runs (the ingestion ti
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 import sqlalchemy as sa
@@ -129,12 +130,19 @@ def attempt(run, *args, **kwargs) -> Exception | None:
     return None
 
 
-def exported(files: dict) -> dict[str, object]:
+class Exported(TypedDict):
+    """What an export wrote, read back."""
+
+    csv: bytes
+    parquet: pd.DataFrame
+
+
+def exported(files: dict) -> Exported:
     """What an export wrote, read back: the CSV's bytes, the Parquet file's table."""
     return {"csv": Path(files["csv"]).read_bytes(), "parquet": pd.read_parquet(files["parquet"])}
 
 
-def compare_files(left: dict[str, object], right: dict[str, object]) -> pd.DataFrame:
+def compare_files(left: Exported, right: Exported) -> pd.DataFrame:
     """The exports of two runs: the CSV byte for byte; the Parquet file as a table — its bytes name the
     library versions that wrote it (Mage's environment pins pandas 2 and pyarrow 25; the course has newer)."""
     return pd.DataFrame(

@@ -124,7 +124,7 @@ def make_orders(
     orders = []
     for i in range(count):
         skus = rng.sample(sorted(prices), rng.randint(1, 3))
-        items = [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in sorted(skus)]
+        items: list[dict[str, Any]] = [{"sku": sku, "quantity": rng.randint(1, 2)} for sku in sorted(skus)]
         orders.append(
             {
                 "order_id": f"{prefix}-{i + 1:05d}",

@@ -26,7 +26,7 @@ import importlib
 import math
 import pkgutil
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from ..errors import FdeError
 from . import sqlcheck
@@ -439,10 +439,11 @@ class Choice(Exercise):
 # --- the catalogue --------------------------------------------------------------------
 
 _REGISTRY: dict[str, Exercise] = {}
+_E = TypeVar("_E", bound=Exercise)
 _LOADED = False
 
 
-def register(exercise: Exercise) -> Exercise:
+def register(exercise: _E) -> _E:
     known = _REGISTRY.get(exercise.id)
     if known is not None and known.notebook != exercise.notebook:
         raise ExerciseError(
@@ -503,8 +504,15 @@ class Catalog:
         self.notebook = notebook
 
     def _add(
-        self, cls, exercise_id: str, blank: str, blank_hint: str, wrong: Sequence[Wrong], passed: str, **fields: Any
-    ) -> Exercise:
+        self,
+        cls: type[_E],
+        exercise_id: str,
+        blank: str,
+        blank_hint: str,
+        wrong: Sequence[Wrong],
+        passed: str,
+        **fields: Any,
+    ) -> _E:
         return register(
             cls(
                 id=exercise_id,

@@ -36,7 +36,7 @@ PRIVATE_COLUMNS = ("national_id",)
 
 _HERE = Path(__file__).parent
 _LOCK = threading.Lock()
-_FINGERPRINT: dict[str, tuple] = {}  # engine url -> catalog fingerprint at the last refresh
+_FINGERPRINT: dict[str, str] = {}  # engine url -> catalog fingerprint ("tables/max oid") at the last refresh
 
 
 _UNAVAILABLE: dict[str, str | None] = {}  # engine url -> why the role cannot be used (None: it can)
@@ -116,7 +116,7 @@ def refresh(engine: sa.Engine | None = None) -> bool:
                 "WHERE n.nspname = ANY(:schemas) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"
             ),
             {"schemas": list(SCHEMAS)},
-        ).scalar()
+        ).scalar_one()
     with _LOCK:
         if _FINGERPRINT.get(key) == fingerprint:
             return False

@@ -124,7 +124,7 @@ def _scratch(conn: sa.Connection, fixture: str | None, role: str | None) -> None
 def _execute_script(conn: sa.Connection, sql: str) -> Any:
     """Send ``sql`` as one script (``$$`` bodies and several statements work); the last
     statement's rows as a DataFrame, or None when it returns none."""
-    cursor = conn.connection.dbapi_connection.cursor()
+    cursor = db.psycopg2_connection(conn).cursor()
     try:
         cursor.execute(sql)
         if cursor.description is None:
@@ -178,7 +178,7 @@ def run_script(
         return refused
     engine = engine or db.get_engine()
     role = learner.role(engine)
-    outcomes = []
+    outcomes: list[tuple[str, tuple | str | None]] = []  # (verdict, rows or None | sqlstate)
     with engine.connect() as conn, conn.begin() as tx:
         _scratch(conn, fixture, role)
         try:

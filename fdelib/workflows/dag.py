@@ -14,6 +14,7 @@ orchestration (retries, timeouts, persistence, workers) is the Conductor engine'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import graphlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -108,7 +109,7 @@ class DAG:
                     futures = {name: pool.submit(self._tasks[name], results) for name in level}
                     outcomes = {name: _outcome(f.result) for name, f in futures.items()}
             else:
-                outcomes = {name: _outcome(lambda n=name: self._tasks[n](results)) for name in level}
+                outcomes = {name: _outcome(functools.partial(self._tasks[name], results)) for name in level}
             for name in level:
                 value, error = outcomes[name]
                 self.log.append(

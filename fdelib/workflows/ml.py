@@ -283,7 +283,7 @@ def register(engine: sa.Engine, prices: pd.DataFrame, metrics: dict, params: dic
             return existing
         version = conn.execute(
             sa.text("SELECT coalesce(max(version), 0) + 1 FROM workflows.model_registry WHERE model = :m"), {"m": MODEL}
-        ).scalar()
+        ).scalar_one()
         conn.execute(
             sa.text("""
             INSERT INTO workflows.model_registry

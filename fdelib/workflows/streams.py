@@ -230,7 +230,7 @@ def lambda_batch(engine: sa.Engine) -> int:
 
     Returns the number of events it read (all of them: that is its cost)."""
     with engine.begin() as conn:
-        upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
+        upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar_one()
         conn.exec_driver_sql("TRUNCATE workflows.lambda_batch_view, workflows.lambda_speed_view")
         conn.execute(
             sa.text(f"""
@@ -244,7 +244,7 @@ def lambda_batch(engine: sa.Engine) -> int:
         _set_offset(conn, "lambda_speed", upto)
         return conn.exec_driver_sql(
             'SELECT count(*) FROM workflows.trade_events WHERE "offset" <= %s', (upto,)
-        ).scalar()
+        ).scalar_one()
 
 
 def _apply(conn: sa.Connection, view: str, start: int, upto: int, remember_versions: bool) -> int:
@@ -431,7 +431,7 @@ def _advance(conn: sa.Connection, consumer: str) -> tuple[int, int]:
     )
     start = conn.execute(
         sa.text("SELECT last_offset FROM workflows.consumer_offsets WHERE consumer = :c FOR UPDATE"), {"c": consumer}
-    ).scalar()
-    upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar()
+    ).scalar_one()  # the row the INSERT above made sure of
+    upto = conn.exec_driver_sql('SELECT coalesce(max("offset"), 0) FROM workflows.trade_events').scalar_one()
     _set_offset(conn, consumer, upto)
     return start, upto

@@ -29,6 +29,7 @@ conductor-python reads the workers' annotations as types.)
 import sqlalchemy as sa
 from conductor.client.context import get_task_context
 from conductor.client.http.models import TaskDef
+from conductor.client.worker.exception import NonRetryableException
 from conductor.client.worker.worker_task import worker_task
 from conductor.client.workflow.conductor_workflow import ConductorWorkflow
 from conductor.client.workflow.task.dynamic_fork_task import DynamicForkTask
@@ -82,11 +83,12 @@ def plan_fetches(
 ) -> dict:
     # (``object``: conductor-python passes JSON lists and objects through as they are)
     """One fetch task per market: the dynamic fork's task list and each task's input."""
+    if not isinstance(markets, list):
+        raise NonRetryableException(f"markets must be a list of market names, not {markets!r}")
     unknown = [m for m in markets if m not in MARKETS]
     if unknown:
-        from conductor.client.worker.exception import NonRetryableException
-
         raise NonRetryableException(f"unknown market(s) {', '.join(unknown)}; known: {', '.join(MARKETS)}")
+    flaky, short = _per_market(flaky, "flaky"), _per_market(short, "short")
     tasks_ = [{"name": "wms_fetch_prices", "taskReferenceName": f"fetch_{m}", "type": "SIMPLE"} for m in markets]
     inputs = {
         f"fetch_{m}": {
@@ -94,8 +96,8 @@ def plan_fetches(
             "as_of": as_of,
             "days": days,
             "seed": seed,
-            "flaky": (flaky or {}).get(m, 0),
-            "short": (short or {}).get(m, 0),
+            "flaky": flaky.get(m, 0),
+            "short": short.get(m, 0),
         }
         for m in markets
     }
@@ -105,6 +107,15 @@ def plan_fetches(
         "symbols": [s for m in markets for s in MARKETS[m]],
         "expected_rows": sum(len(MARKETS[m]) for m in markets) * days,
     }
+
+
+def _per_market(value: object, name: str) -> dict:
+    """``flaky`` or ``short`` as the workflow passes it: market -> count, or nothing (null, 0)."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise NonRetryableException(f"{name} must map a market to a count, not {value!r}")
+    return value
 
 
 @worker_task(task_definition_name="wms_quality_check", poll_interval_millis=10)

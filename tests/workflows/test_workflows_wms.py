@@ -57,6 +57,26 @@ def test_an_unknown_market_fails_without_retrying(running):
     assert run.status == "FAILED"
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"markets": "etfs"}, "markets must be a list of market names, not 'etfs'"),
+        ({"flaky": ["etfs"]}, r"flaky must map a market to a count, not \['etfs'\]"),
+        ({"short": "etfs:1"}, "short must map a market to a count, not 'etfs:1'"),
+    ],
+)
+def test_a_malformed_plan_input_is_refused_naming_it(given, message):
+    from conductor.client.worker.exception import NonRetryableException
+
+    with pytest.raises(NonRetryableException, match=message):
+        wms.plan_fetches(**{"markets": ["etfs"], "as_of": INPUT["as_of"], **given})
+
+
+def test_no_flaky_or_short_map_means_none_for_every_market():
+    planned = wms.plan_fetches(["etfs"], INPUT["as_of"], 3, 1, flaky=0, short=None)
+    assert (planned["inputs"]["fetch_etfs"]["flaky"], planned["inputs"]["fetch_etfs"]["short"]) == (0, 0)
+
+
 def test_static_fork_runs_fixed_branches_in_parallel_and_joins_their_outputs(running, engine):
     clients, _ = running
     wms.reset(engine)

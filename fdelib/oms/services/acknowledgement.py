@@ -75,7 +75,7 @@ def acknowledge(order: Any, workflow_id: str | None = None, engine: sa.Engine | 
 
 def _price(conn: sa.Connection, request: OrderRequest) -> dict[str, Decimal]:
     """The catalogue price of each item; refused unless the stated total is their sum."""
-    prices = dict(
+    prices: dict[str, Decimal] = dict(
         conn.execute(
             sa.text("SELECT sku, price FROM oms.products WHERE sku = ANY(:s)"), {"s": [sku for sku, _ in request.items]}
         ).all()

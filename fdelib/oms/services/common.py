@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import sqlalchemy as sa
 
 from ... import db
@@ -30,10 +32,18 @@ def engine_or_default(engine: sa.Engine | None) -> sa.Engine:
     return engine or db.get_engine()
 
 
+@overload
+def lock_order(
+    conn: sa.Connection, order_id: str, missing_ok: Literal[False] = False, workflow_id: str | None = None
+) -> sa.Row: ...
+@overload
+def lock_order(
+    conn: sa.Connection, order_id: str, missing_ok: bool, workflow_id: str | None = None
+) -> sa.Row | None: ...
 def lock_order(
     conn: sa.Connection, order_id: str, missing_ok: bool = False, workflow_id: str | None = None
 ) -> sa.Row | None:
-    """The order's row, locked until the transaction ends.
+    """The order's row, locked until the transaction ends (None only with ``missing_ok``).
 
     With ``workflow_id`` (what every workflow task passes), the order must be the one that
     workflow placed: a second workflow started with the same order id — a replay, or a
