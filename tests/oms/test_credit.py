@@ -14,9 +14,7 @@ def shop(engine):
 
 
 def place(engine, order_id, items, workflow_id="wf-credit"):
-    amount = round(
-        sum(float({s: p for s, _, p in oms.orders.PRODUCTS}[i["sku"]]) * i["quantity"] for i in items), 2
-    )
+    amount = round(sum(float({s: p for s, _, p in oms.orders.PRODUCTS}[i["sku"]]) * i["quantity"] for i in items), 2)
     services.acknowledge(
         {
             "order_id": order_id,
