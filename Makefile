@@ -63,11 +63,12 @@ run: $(STAMP)
 
 # pytest exits 5 when it collected no test: that is not a failure of the project.
 # Notebooks run one file per process (nbval's cells share a kernel): --dist loadfile.
-test: $(STAMP)
+# style and types first (seconds): a lint error fails the build like a failing test
+test: lint
 	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile) $(PYTEST_ARGS); \
 		rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-# Style and types; not yet part of `make test` (the code base is made clean first).
+# Style and types (`make test` runs this first). `ruff format .` fixes the format.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

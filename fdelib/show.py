@@ -242,12 +242,9 @@ def _drop_docstring(text: str) -> str:
 
     tree = ast.parse(text)
     node = tree.body[0] if tree.body else None
-    doc = (
-        ast.get_docstring(node, clean=False)
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        else None
-    )
-    if doc is None:
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return text
+    if ast.get_docstring(node, clean=False) is None:
         return text
     first = node.body[0]
     lines = text.splitlines()

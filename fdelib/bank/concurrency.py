@@ -388,8 +388,7 @@ def drain_race(
             {"a": account},
         ).scalar_one()
     amount = (headroom / 5).quantize(Decimal("0.01"), rounding="ROUND_DOWN")
-    targets = hot_accounts(engine, attempts + 1, seed)
-    targets = [int(t) for t in targets if t != account][:attempts]
+    targets = [int(t) for t in hot_accounts(engine, attempts + 1, seed) if t != account][:attempts]
     work = pd.DataFrame(
         {
             "reference": [f"{prefix}-{i:03d}" for i in range(attempts)],

@@ -105,7 +105,10 @@ def owner_engine(engine: sa.Engine | None = None) -> sa.Engine:
 
 def notebook_role(engine: sa.Engine | None = None) -> str:
     """The role notebooks connect as (``engine``'s user)."""
-    return (engine or db.get_engine()).url.username
+    name = (engine or db.get_engine()).url.username
+    if name is None:
+        raise FdeError("the database URL names no user: set one in DATABASE_URL (user@host)")
+    return name
 
 
 def dispose_app_engines() -> None:

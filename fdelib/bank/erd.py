@@ -98,7 +98,7 @@ def _depth(graph: nx.MultiDiGraph) -> dict[str, int]:
     """How many foreign-key hops a table is from a table that references nothing."""
     simple = nx.DiGraph((u, v) for u, v in graph.edges() if u != v)
     simple.add_nodes_from(graph.nodes)
-    depth = {}
+    depth: dict[str, int] = {}
     for node in reversed(list(nx.topological_sort(simple))):
         depth[node] = 1 + max((depth[p] for p in simple.successors(node)), default=-1)
     return depth
@@ -177,7 +177,7 @@ def draw(engine: sa.Engine, schema: str = "bank", *, figsize: tuple[float, float
         )
     fig.canvas.draw()  # box sizes are known only once the text is laid out
     to_data = ax.transData.inverted()
-    extent = {n: to_data.transform(b.get_bbox_patch().get_window_extent()) for n, b in boxes.items()}
+    extent = {n: to_data.transform(_patch(b).get_window_extent()) for n, b in boxes.items()}
     depth = _depth(graph)
     for u, v, data in graph.edges(data=True):
         if u == v:
@@ -213,3 +213,11 @@ def draw(engine: sa.Engine, schema: str = "bank", *, figsize: tuple[float, float
         fontsize=10,
     )
     plt.show()
+
+
+def _patch(text):
+    """The box drawn around an annotation made with ``bbox=...`` (always there for ours)."""
+    patch = text.get_bbox_patch()
+    if patch is None:
+        raise ValueError(f"annotation {text.get_text()!r} has no box")
+    return patch

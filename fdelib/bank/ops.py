@@ -179,4 +179,4 @@ def ledger_breaks(engine: sa.Engine) -> pd.DataFrame:
 def total_money(engine: sa.Engine) -> Decimal:
     """Σ of all balances, exactly (numeric, not float)."""
     with engine.connect() as conn:
-        return conn.exec_driver_sql("SELECT coalesce(sum(balance), 0) FROM bank.accounts").scalar()
+        return conn.exec_driver_sql("SELECT coalesce(sum(balance), 0) FROM bank.accounts").scalar_one()

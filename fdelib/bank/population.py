@@ -74,7 +74,8 @@ POPULATE_PARAMETERS = {
 
 def history_start(as_of: str, weeks: int) -> np.datetime64:
     """First day of the generated activity: ``weeks`` weeks before ``as_of``."""
-    return np.datetime64(pd.Timestamp(as_of).date(), "D") - 7 * weeks * DAY
+    start: np.datetime64 = np.datetime64(str(pd.Timestamp(as_of).date()), "D") - np.timedelta64(7 * weeks, "D")
+    return start
 
 
 def money(cents: np.ndarray) -> np.ndarray:

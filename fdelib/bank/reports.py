@@ -48,7 +48,7 @@ def plot_balances(engine: sa.Engine) -> None:
     bins = np.logspace(1, np.log10(max(frame["balance"].max(), 100)) + 0.1, 40)
     _fig, ax = plt.subplots(figsize=(7, 3))
     for kind, group in frame.groupby("kind"):
-        ax.hist(group["balance"].clip(lower=10), bins=bins, alpha=0.6, label=kind)
+        ax.hist(group["balance"].clip(lower=10), bins=bins.tolist(), alpha=0.6, label=kind)
     ax.set_xscale("log")
     ax.set_xlabel("balance (log scale)")
     ax.set_ylabel("accounts")

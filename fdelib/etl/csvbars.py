@@ -60,7 +60,9 @@ class CsvBars:
 
     def span(self) -> tuple[str, str] | None:
         """The first and last bar time (US/Eastern text), None without bars."""
-        return (self.first, self.last) if self.table.num_rows else None
+        if not self.table.num_rows or self.first is None or self.last is None:
+            return None
+        return (self.first, self.last)
 
     def __repr__(self) -> str:
         return f"CsvBars({self.where}, {self.table.num_rows:,} bars)"

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg2
 import sqlalchemy as sa
 
+from .. import db
 from . import alphavantage, csvbars
 from .alphavantage import MalformedPayload
 from .sessions import months_between, utc_offset
@@ -42,8 +43,10 @@ def fetch(
     ``adjusted``: split/dividend-adjusted prices (default: as traded, like the daily series)."""
     options = {"extended_hours": extended_hours, "adjusted": adjusted}
     if datatype != "csv":
-        return client.intraday(symbol, month, interval, datatype=datatype, **options)
-    return decode(client.intraday(symbol, month, interval, datatype="csv", decode=False, **options))
+        payload = client.intraday(symbol, month, interval, datatype=datatype, **options)
+    else:
+        payload = client.intraday(symbol, month, interval, datatype="csv", decode=False, **options)
+    return decode(payload) if isinstance(payload, alphavantage.Answer) else payload
 
 
 def decode(answer: alphavantage.Answer) -> dict[str, Any] | csvbars.CsvBars:
@@ -129,7 +132,7 @@ def render_raw(payload: dict[str, Any], run_id: int) -> tuple[str, int]:
 _COPY_LINE = re.compile(r"line (\d+)")
 
 
-def load_raw(conn: sa.Connection, payload: dict[str, Any], run_id: int) -> int:
+def load_raw(conn: sa.Connection, payload: dict[str, Any] | csvbars.CsvBars, run_id: int) -> int:
     """Append the payload's bars to ``etl.raw_intraday`` with COPY and record, on the run, how
     many and which time range they cover (deduplication finds the loads by it); the row count.
 
@@ -168,7 +171,7 @@ def load_csv(conn: sa.Connection, bars: csvbars.CsvBars, run_id: int) -> int:
 
 
 def _copy(conn: sa.Connection, source) -> None:
-    with conn.connection.dbapi_connection.cursor() as cur:
+    with db.psycopg2_connection(conn).cursor() as cur:
         cur.copy_expert(COPY_RAW, source, size=1 << 20)
         # summarise the new rows in the BRIN index now (autovacuum would, later)
         cur.execute("SELECT brin_summarize_new_values('etl.raw_intraday_run_idx')")
@@ -237,8 +240,9 @@ def fetch_ahead(
                 datatype=datatype,
                 decode=False,
             )
-            csv = isinstance(answer, alphavantage.Answer) and answer.datatype == "csv"
-            return csvbars.parse(answer) if csv else answer
+            if isinstance(answer, alphavantage.Answer) and answer.datatype == "csv":
+                return csvbars.parse(answer)
+            return answer
         except alphavantage.AlphaVantageError as exc:
             return exc
 
@@ -248,5 +252,6 @@ def fetch_ahead(
         pending = pool.submit(attempt, *jobs[0]) if jobs else None
         for i, job in enumerate(jobs):
             current = pending
+            assert current is not None  # submitted for this job in the previous round
             pending = pool.submit(attempt, *jobs[i + 1]) if i + 1 < len(jobs) else None
             yield job, current.result()

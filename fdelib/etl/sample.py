@@ -48,6 +48,8 @@ def load(
     """Fill the three tables with ``symbol``'s last ``last`` sessions of ``month``; their row counts."""
     engine = engine or db.get_engine()
     payload = fetch(client, symbol, month, interval, extended_hours=True)
+    if not isinstance(payload, dict):  # fetch answers JSON unless asked for CSV
+        raise TypeError(f"expected the JSON payload, got {type(payload).__name__}")
     days = sessions(month).tail(last)
     series = payload[f"Time Series ({interval})"]
     wanted = {day.isoformat() for day in days["session"]}

@@ -130,6 +130,8 @@ def months_between(first: str, last: str) -> list[str]:
 def utc_offset(day: str) -> str:
     """New York's UTC offset on ``day`` ('YYYY-MM-DD') at noon, as '-05:00' (DST changes it)."""
     noon = dt.datetime.fromisoformat(day + " 12:00").replace(tzinfo=ZoneInfo(TZ))
-    minutes = int(noon.utcoffset().total_seconds() // 60)
+    offset = noon.utcoffset()
+    assert offset is not None  # an aware datetime (ZoneInfo) always has one
+    minutes = int(offset.total_seconds() // 60)
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -28,5 +28,6 @@ def client(settings: Settings | None = None, **options) -> Client:
         )
         options.setdefault("min_interval", 1.2)
         options.setdefault("backoff", 2.0)
+        assert key is not None  # api_key refuses a missing required key in live mode
         return Client(LIVE_URL, key, **options)
     return Client(http.base_url(settings, LIVE_URL, stub.serve), "demo", **options)

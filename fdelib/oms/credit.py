@@ -34,7 +34,7 @@ def check_credit(order_id: str, workflow_id: str | None = None, engine=None) -> 
 
 
 @worker_task(task_definition_name=TASK, poll_interval_millis=POLL_MS, thread_count=THREADS)
-def credit_check(order_id: str, workflow_id: str = None) -> dict:  # noqa: RUF013 (a type conductor-python reads)
+def credit_check(order_id: str, workflow_id: str | None = None) -> dict:
     return _service(check_credit, order_id, workflow_id)
 
 

@@ -104,7 +104,8 @@ class OpenFigi:
     def search(self, query: str, limit: int = 200) -> list[dict]:
         """Every instrument matching ``query``, following ``next`` page tokens; an ``error``
         answer raises."""
-        found, start = [], None
+        found: list[dict] = []
+        start = None
         while len(found) < limit:
             body = {"query": query} | ({"start": start} if start else {})
             page = self._post("/v3/search", body)

@@ -135,6 +135,7 @@ def client(settings: Settings | None = None, **options) -> PermId:
         why="PermID record matching always needs a key (free from LSEG's developer portal)",
     )
     if settings.live:
+        assert key is not None  # api_key refuses a missing required key in live mode
         return PermId(LIVE_URL, key, **options)
     from . import stub
 

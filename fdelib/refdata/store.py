@@ -64,7 +64,7 @@ def _copy(conn: sa.Connection, frame: pd.DataFrame, table: str) -> None:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False, na_rep="\\N")
     buffer.seek(0)
-    with conn.connection.dbapi_connection.cursor() as cur:
+    with db.psycopg2_connection(conn).cursor() as cur:
         cur.copy_expert(f"COPY {table} ({', '.join(frame.columns)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", buffer)
 
 
@@ -181,7 +181,7 @@ def _reject(conn: sa.Connection, rejects: list[dict]) -> None:
 
 def _check_values(kind: str, values, source: str, progress: bool) -> dict[str, tuple[str | None, str]]:
     """``value -> (normalised or None, rule broken)`` for each distinct value."""
-    verdicts = {}
+    verdicts: dict[str, tuple[str | None, str]] = {}
     for value in tqdm(
         values, desc=f"validating {source} {kind}s", unit="id", disable=not progress or len(values) < 20_000
     ):

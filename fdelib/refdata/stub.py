@@ -38,6 +38,7 @@ import io
 import json
 import threading
 import zipfile
+from typing import Any
 
 import pandas as pd
 
@@ -130,7 +131,7 @@ class Sources:
         if len(jobs) > limit:
             return Response.text(f"Too many mapping jobs per request (max {limit}).", 413)
         listing = self.universe.instruments
-        results = []
+        results: list[dict[str, Any]] = []
         for job in jobs:
             kind, value = job.get("idType"), str(job.get("idValue", ""))
             column = ID_TYPES.get(kind)
@@ -163,7 +164,7 @@ class Sources:
         listing = self.universe.instruments
         found = listing[listing["name"].str.contains(query, regex=False) | (listing["ticker"] == query)]
         page = found.iloc[int(start) : int(start) + 20]
-        answer = {"data": [_figi_record(r) for r in page.itertuples()]}
+        answer: dict[str, Any] = {"data": [_figi_record(r) for r in page.itertuples()]}
         if int(start) + 20 < len(found):
             answer["next"] = str(int(start) + 20)
         return Response.json(answer)
@@ -428,6 +429,7 @@ def _too_many(path: str, retry_after: int) -> Response:
         return Response(
             429, b"Too many requests, please try again later.", "text/plain", {"ratelimit-reset": str(retry_after)}
         )
+    answer: dict[str, Any]
     if path.startswith("/api/"):
         answer = {"errors": [{"status": "429", "title": "Too Many Requests"}]}
     else:

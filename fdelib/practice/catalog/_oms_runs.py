@@ -68,7 +68,7 @@ def run_orders(name: str, orders: list[dict], timeout: float) -> list[dict]:
     ``{"run": workflow JSON with tasks, "compensation": its JSON or None}``, or
     ``{"refused": message}`` / ``{"timeout": status}``."""
     server = _server()
-    started = []
+    started: list[dict[str, Any]] = []
     for order in orders:
         response = requests.post(
             f"{server}/workflow",

@@ -108,7 +108,7 @@ def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlc
             with setup.cursor() as cur:
                 cur.execute("DELETE FROM accounts; INSERT INTO accounts VALUES (1, %s::numeric)", (race.balance,))
             setup.commit()
-            result = _race(setup, *sessions, race)
+            result = _race(setup, sessions[0], sessions[1], race)
             if isinstance(result, sqlcheck.SqlError):
                 return result
             results.append(result)
