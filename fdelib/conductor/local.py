@@ -84,11 +84,13 @@ def port_holder(port: int) -> str | None:
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 return f"it cannot be used ({exc.strerror})"
+    from .server import ENGINE_HEADER
+
     try:
-        answer = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
-    except (requests.RequestException, ValueError):
-        answer = None
-    if isinstance(answer, dict) and answer.get("engine") == "fdelib":
+        engine = requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).headers.get(ENGINE_HEADER)
+    except requests.RequestException:
+        engine = None
+    if engine == "fdelib":
         return "another fdelib workflow engine serves it (another project folder or FDE_HOME)"
     return "another program listens on it"
 

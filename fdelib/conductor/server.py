@@ -38,6 +38,11 @@ Route = tuple[str, re.Pattern, Callable[..., Response]]
 CONDUCTOR_VERSION = "3.32.1"
 
 
+#: a response header of the local engine's health answer: `fde up` tells its own engine on a port
+#: (another project's) from another program there; Conductor's body stays as Conductor sends it
+ENGINE_HEADER = "X-Fde-Engine"
+
+
 def _ok(payload) -> Response:
     return Response.json(payload)
 
@@ -73,8 +78,14 @@ class App:
         self.routes: list[Route] = []
         add = self._add
         health = {"healthResults": [], "suppressedHealthResults": [], "healthy": True}
-        self.routes.append(("GET", re.compile(r"/health/?"), lambda r: _ok(health)))
-        add("GET", r"/health", lambda r: _ok(health))
+
+        def healthy(r: Request) -> Response:  # Conductor's body; a header says which engine answered
+            answer = Response.json(health)
+            answer.headers[ENGINE_HEADER] = "fdelib"
+            return answer
+
+        self.routes.append(("GET", re.compile(r"/health/?"), healthy))
+        add("GET", r"/health", healthy)
         add("GET", r"/version", lambda r: _text(CONDUCTOR_VERSION))
         # metadata
         add("POST", r"/metadata/taskdefs", lambda r: _void(200, e.put_task_defs, _list(r.json())))
