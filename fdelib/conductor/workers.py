@@ -105,12 +105,25 @@ def _fork_from_preloaded(modules: Sequence[str]) -> None:
     conductor-python sets when it is imported. Both pickle what a process is given, so workers
     that run under one run under the other."""
     import multiprocessing
+    from multiprocessing import forkserver
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    # (the preload list counts until this process's fork server starts: at the first Workers)
+    server = forkserver._forkserver  # (the module's private singleton; its fields are private too)
+    running = server._forkserver_pid is not None  # type: ignore[attr-defined]
+    if running and _SERVER_ENVIRON.get("env") != dict(os.environ):
+        # A fork server's children get the environment the server started with, not this
+        # process's: after a change (another DATABASE_URL, FDE_HOME...) its workers would serve
+        # the old database. Stop it; the next worker process starts a fresh one.
+        server._stop()  # type: ignore[attr-defined]
+    # (the preload list counts until this process's fork server starts)
     multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", *modules])
     multiprocessing.set_start_method("forkserver", force=True)
+    _SERVER_ENVIRON["env"] = dict(os.environ)
+
+
+#: the environment the fork server of :func:`_fork_from_preloaded` was (re)started with
+_SERVER_ENVIRON: dict[str, dict[str, str]] = {}
 
 
 class _Ready:

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conductor.client.http.models import StartWorkflowRequest, TaskDef
@@ -172,3 +173,19 @@ def test_workers_start_returns_once_the_processes_have_polled_the_engine(setting
 def test_workers_of_one_task_type_only(settings):
     with pytest.raises(ValueError, match=r"no @worker_task in fdelib.oms.workers for oms_nothing"):
         Workers(["fdelib.oms.workers"], tasks=["oms_nothing"], settings=settings).start()
+
+
+def test_workers_started_after_an_environment_change_get_the_new_environment(settings, monkeypatch):
+    """Worker processes fork from a fork server, which passes on the environment it started
+    with: after DATABASE_URL (or anything) changes, new workers must not serve the old one."""
+
+    def environ_of(pid: int) -> dict[str, str]:
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+    seen = []
+    for value in ("first", "second"):
+        monkeypatch.setenv("FDE_TEST_MARK", value)
+        with Workers(["fdelib.oms.workers"], tasks=["oms_notify"], settings=settings) as started:
+            seen.append(environ_of(started.pids()[0]).get("FDE_TEST_MARK"))
+    assert seen == ["first", "second"]
