@@ -99,7 +99,8 @@ def test_start_here_runs_unchanged_against_database_url(external_url, monkeypatc
     result = outcome.results[0]
     assert result.ok, result.describe_failure()
     executed = nbformat.read(outcome.run_dir / result.output, 4)
-    overview = executed.cells[3].outputs[0]["data"]["text/plain"]
+    cell = next(c for c in executed.cells if c.cell_type == "code" and "start.overview()" in c.source)
+    overview = cell.outputs[0]["data"]["text/plain"]
     assert "external server 127.0.0.1" in overview and "learner" in overview
     assert PASSWORD not in overview
 

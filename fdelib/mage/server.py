@@ -193,6 +193,23 @@ def _stop_group(pid: int, timeout: float = 15) -> None:
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)  # the scheduler and kernels, if they lingered
+    deadline = time.monotonic() + 10  # a killed process takes a moment to be gone
+    while _group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of process group ``group`` still runs (zombies do not count)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            state, _, pgrp = (proc / "stat").read_text().split(") ", 1)[1].split()[:3]
+        except (OSError, ValueError, IndexError):
+            continue
+        if int(pgrp) == group and state != "Z":
+            return True
+    return False
 
 
 def _tail(path: Path, offset: int) -> str:

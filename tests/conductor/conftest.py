@@ -28,3 +28,16 @@ def clients(local_server):
 def name():
     """A fresh task/workflow name per test, so tests never see each other's queues."""
     return f"t{next(_names)}"
+
+
+@pytest.fixture(autouse=True)
+def _worker_registry_restored():
+    """conductor-python keeps one registry of @worker_task functions per process: a test's
+    temporary worker module must not stay in it (a later TaskHandler would try to pickle its
+    functions by a module name that no longer imports)."""
+    from conductor.client.automator import task_handler
+
+    saved = dict(task_handler._decorated_functions)
+    yield
+    task_handler._decorated_functions.clear()
+    task_handler._decorated_functions.update(saved)
