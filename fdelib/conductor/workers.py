@@ -109,17 +109,26 @@ def _fork_from_preloaded(modules: Sequence[str]) -> None:
 
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
-    server = forkserver._forkserver  # (the module's private singleton; its fields are private too)
-    running = server._forkserver_pid is not None  # type: ignore[attr-defined]
+    running = forkserver._forkserver._forkserver_pid is not None  # type: ignore[attr-defined]
     if running and _SERVER_ENVIRON.get("env") != dict(os.environ):
         # A fork server's children get the environment the server started with, not this
         # process's: after a change (another DATABASE_URL, FDE_HOME...) its workers would serve
-        # the old database. Stop it; the next worker process starts a fresh one.
-        server._stop()  # type: ignore[attr-defined]
+        # the old database. Use a new server; the old one ends with this process (stopping it
+        # waits for every process that inherited its pipe, which can be forever).
+        _new_fork_server(forkserver)
     # (the preload list counts until this process's fork server starts)
     multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", *modules])
     multiprocessing.set_start_method("forkserver", force=True)
     _SERVER_ENVIRON["env"] = dict(os.environ)
+
+
+def _new_fork_server(forkserver) -> None:
+    """Point multiprocessing's ``forkserver`` module (its singleton and the functions it
+    exports from it, which process creation calls) at a new server, started on first use."""
+    server = forkserver.ForkServer()
+    forkserver._forkserver = server
+    for name in ("ensure_running", "get_inherited_fds", "connect_to_new_process", "set_forkserver_preload"):
+        setattr(forkserver, name, getattr(server, name))
 
 
 #: the environment the fork server of :func:`_fork_from_preloaded` was (re)started with
