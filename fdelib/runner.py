@@ -149,8 +149,15 @@ def parameters_for(
 # --- planning ------------------------------------------------------------------------
 
 
+#: course folders that share database tables with another one run in its chain, after it:
+#: 01_workflows' ML lesson loads prices through fdelib.etl into the ``etl`` schema, which 03_etl
+#: resets (run side by side, a reset removed the ML lesson's run under it)
+SHARES_TABLES_WITH = {"03_etl": "01_workflows"}
+
+
 def plan(notebooks: list[Path], durations: dict[Path, float] | None = None) -> list[list[Path]]:
-    """Group notebooks that must run in order (one course folder) into chains.
+    """Group notebooks that must run in order (one course folder, and folders that share
+    tables: :data:`SHARES_TABLES_WITH`) into chains.
 
     With ``durations`` (seconds each notebook took last time, see :func:`last_durations`) the
     longest chain comes first: ``jobs`` slots filled longest-first finish together instead of
@@ -160,6 +167,8 @@ def plan(notebooks: list[Path], durations: dict[Path, float] | None = None) -> l
     for path in notebooks:
         # top-level notebooks have no siblings to wait for: each is its own chain
         key = path.parent if path.parent.name != "notebooks" else path
+        if key.name in SHARES_TABLES_WITH:
+            key = key.with_name(SHARES_TABLES_WITH[key.name])
         chains.setdefault(key, []).append(path)
     ordered = list(chains.values())
     if durations:

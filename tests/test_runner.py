@@ -75,6 +75,14 @@ def test_plan_keeps_a_folder_in_order_and_separates_folders(project):
     assert names == [["00_intro.ipynb"], ["01_model.ipynb", "02_query.ipynb"], ["01_fetch.ipynb"]]
 
 
+def test_plan_runs_folders_that_share_tables_in_one_chain():
+    """01_workflows' ML lesson loads through fdelib.etl into the etl schema that 03_etl resets."""
+    root = Path("/course/notebooks")
+    paths = [root / "01_workflows/06_ml.ipynb", root / "02_bank_db/01_model.ipynb", root / "03_etl/01_etl.ipynb"]
+    names = [[p.name for p in chain] for chain in runner.plan(paths)]
+    assert names == [["06_ml.ipynb", "01_etl.ipynb"], ["01_model.ipynb"]]
+
+
 def test_plan_starts_the_longest_chain_first_when_durations_are_known(project):
     every = nbs.discover(project)
     last = {every[0]: 5.0, every[1]: 30.0, every[2]: 20.0}  # 03_etl not timed: the average, 18.3
