@@ -41,3 +41,20 @@ def _worker_registry_restored():
     yield
     task_handler._decorated_functions.clear()
     task_handler._decorated_functions.update(saved)
+
+
+@pytest.fixture
+def only_workers_of():
+    """``only_workers_of(module)`` keeps only that module's @worker_task functions in
+    conductor-python's registry, for a TaskHandler that scans it (the autouse fixture above
+    puts the others back after the test): other test modules' workers, re-imported meanwhile,
+    would not pickle by name."""
+    from conductor.client.automator import task_handler
+
+    def keep(module: str) -> None:
+        registry = task_handler._decorated_functions
+        own = {key: record for key, record in registry.items() if record["func"].__module__ == module}
+        registry.clear()
+        registry.update(own)
+
+    return keep

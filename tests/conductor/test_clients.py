@@ -64,7 +64,7 @@ def test_javascript_sdk_runs_a_workflow_to_completion(local_server, name):
     "metadata client, @worker_task + TaskHandler, execute with an unregistered definition",
     source="conductor-python examples (helloworld, dynamic workflow, task definitions)",
 )
-def test_conductor_python_examples(local_server, name, tmp_path, monkeypatch):
+def test_conductor_python_examples(local_server, name, tmp_path, monkeypatch, only_workers_of):
     config = Configuration(server_api_url=local_server.url, log_level="ERROR")
     clients = OrkesClients(configuration=config)
     metadata = clients.get_metadata_client()
@@ -98,6 +98,7 @@ def test_conductor_python_examples(local_server, name, tmp_path, monkeypatch):
     hello.output_parameters({"greeting": "${greet_ref.output.result}"})
     hello.register(overwrite=True)
     hello.register(overwrite=True)  # again: overwrite, as the examples do
+    only_workers_of(f"{name}_hello")  # TaskHandler scans every @worker_task this process has seen
     handler = TaskHandler(
         workers=[], configuration=config, scan_for_annotated_workers=True, import_modules=[f"{name}_hello"]
     )

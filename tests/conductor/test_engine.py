@@ -179,13 +179,17 @@ def test_terminal_error_is_not_retried(clients, executor, name):
 
 
 def test_a_silent_worker_loses_its_task_and_its_late_answer_is_ignored(clients, executor, name):
-    register_task(clients, f"{name}_slow", retry_count=1, response_timeout_seconds=2)
+    # (a response timeout long enough for the live worker to answer in time on a busy machine)
+    register_task(clients, f"{name}_slow", retry_count=1, response_timeout_seconds=4)
     wf = ConductorWorkflow(executor=executor, name=name, version=1)
     wf >> simple(f"{name}_slow", "slow")
     wf.register(overwrite=True)
     workflow_id = start(clients, name)
     dead = poll(clients, f"{name}_slow", worker="dies")
-    again = poll(clients, f"{name}_slow", worker="alive", wait_ms=5000)  # after the response timeout
+    deadline = time.monotonic() + 30
+    again = None
+    while again is None and time.monotonic() < deadline:  # the retry, once the response timeout is up
+        again = poll(clients, f"{name}_slow", worker="alive", wait_ms=5000)
     assert again is not None and again.retry_count == 1 and again.task_id != dead.task_id
     report(clients, dead, output={"late": True}, worker="dies")  # the zombie speaks: ignored
     report(clients, again, output={"on_time": True}, worker="alive")
@@ -340,7 +344,9 @@ def test_sync_execute_returns_the_finished_run(clients, executor, name):
     assert run.status == "COMPLETED" and run.output == {"y": 42}
 
 
-def test_workers_through_task_handler_use_update_v2(clients, local_server, name, tmp_path, monkeypatch):
+def test_workers_through_task_handler_use_update_v2(
+    clients, local_server, name, tmp_path, monkeypatch, only_workers_of
+):
     """conductor-python's own TaskHandler, in its own processes, against the engine."""
     import sys
 
@@ -366,6 +372,7 @@ def test_workers_through_task_handler_use_update_v2(clients, local_server, name,
     )
     wf.output_parameters({"out": "${s2.output.loud}"})
     wf.register(overwrite=True)
+    only_workers_of("shout_worker")  # TaskHandler scans every @worker_task this process has seen
     handler = TaskHandler(
         workers=[],
         configuration=Configuration(server_api_url=local_server.url, log_level="ERROR"),
