@@ -25,6 +25,7 @@ import html
 import importlib
 import math
 import pkgutil
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -437,6 +438,50 @@ class Choice(Exercise):
 
 
 # --- the catalogue --------------------------------------------------------------------
+
+# where PostgreSQL names what refused a row, in its error message
+_REFUSING_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
+_REFUSED_COLUMN = re.compile(r'column "([^"]+)"')
+
+
+@dataclasses.dataclass
+class RefusedBy(SqlQuery):
+    """A statement that one named constraint must refuse, on ``fixture`` (which has it): a
+    statement refused by another rule (a key, another CHECK) proves nothing about this one."""
+
+    constraint: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.kind = "sql-refused"
+
+    def behaviour(self, answer):
+        result = sqlcheck.run_query(answer, self.fixture)
+        if not isinstance(result, sqlcheck.SqlError) or result.sqlstate == "00000":
+            return ("accepted", "")
+        if result.sqlstate == "23502":  # not_null_violation: no constraint name
+            found = _REFUSED_COLUMN.search(result.message)
+            return ("refused", f"NOT NULL on {found.group(1)}" if found else "a NOT NULL")
+        if result.sqlstate.startswith("23"):  # integrity constraint violation
+            found = _REFUSING_CONSTRAINT.search(result.message)
+            return ("refused", found.group(1) if found else result.message)
+        return ("error", sqlcheck.explain(result))
+
+    def expected(self):
+        return ("refused", self.constraint)
+
+    def difference(self, got, expected):
+        if got == expected:
+            return None
+        if got[0] == "accepted":
+            return "The database accepted your statement: a proof of a refusal needs a row that breaks the rule."
+        if got[0] == "refused":
+            return (
+                f"Refused, but by {got[1]}, not by {self.constraint}: your statement would be "
+                f"refused without {self.constraint} too, so it proves nothing about it."
+            )
+        return got[1]
+
 
 _REGISTRY: dict[str, Exercise] = {}
 _E = TypeVar("_E", bound=Exercise)

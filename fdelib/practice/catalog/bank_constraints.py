@@ -8,11 +8,10 @@ still pass and bad rows must be refused, as the lesson's solution accepts and re
 
 from __future__ import annotations
 
-import dataclasses
 import re
 
 from fdelib.practice import Catalog, Probe, Wrong, sqlcheck
-from fdelib.practice.exercises import SqlQuery, SqlScript
+from fdelib.practice.exercises import RefusedBy, SqlScript
 
 catalog = Catalog("02_bank_db/03_constraints.ipynb")
 
@@ -155,42 +154,6 @@ catalog.add(
 # --- 3. the statement that proves it refuses --------------------------------------------------
 
 _CONSTRAINT = re.compile(r'constraint "([^"]+)"')
-
-
-@dataclasses.dataclass
-class RefusedBy(SqlQuery):
-    """A statement that must be refused by one named constraint (on ``fixture``): a test that
-    is refused for another reason (a NOT NULL, another CHECK) proves nothing."""
-
-    constraint: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.kind = "sql-refused"
-
-    def behaviour(self, answer):
-        result = sqlcheck.run_query(answer, self.fixture)
-        if not isinstance(result, sqlcheck.SqlError) or result.sqlstate == "00000":
-            return ("accepted",)
-        if result.sqlstate.startswith("23"):
-            found = _CONSTRAINT.search(result.message)
-            return ("refused", found.group(1) if found else result.message)
-        return ("failed", sqlcheck.explain(result))
-
-    def expected(self):
-        return ("refused", self.constraint)
-
-    def difference(self, got, expected):
-        if got == expected:
-            return None
-        if got[0] == "accepted":
-            return "The database accepted your statement: it proves nothing about the constraint."
-        if got[0] == "refused":
-            return (
-                f"Refused, but by {got[1]}, not by {self.constraint}: your proof would also "
-                f"pass without the constraint."
-            )
-        return got[1]
 
 
 catalog.add(

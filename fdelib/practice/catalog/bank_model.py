@@ -7,11 +7,8 @@ learner's constraint is added to the copy, then good and bad rows are tried on i
 
 from __future__ import annotations
 
-import dataclasses
-import re
-
-from fdelib.practice import Catalog, Probe, Wrong, sqlcheck
-from fdelib.practice.exercises import SqlQuery
+from fdelib.practice import Catalog, Probe, Wrong
+from fdelib.practice.exercises import RefusedBy
 
 catalog = Catalog("02_bank_db/01_model.ipynb")
 
@@ -91,49 +88,6 @@ catalog.sql_script(
     passed="The rule is in the table now: no application, job or psql session can close an account "
     "with money on it (or put money into a closed one) — the database refuses the row itself.",
 )
-
-
-_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
-_COLUMN = re.compile(r'column "([^"]+)"')
-
-
-@dataclasses.dataclass
-class RefusedBy(SqlQuery):
-    """A statement that one named constraint must refuse, on ``fixture`` (which has it): a
-    statement refused by another rule (a key, another CHECK) proves nothing about this one."""
-
-    constraint: str = ""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.kind = "sql-refused"
-
-    def behaviour(self, answer):
-        result = sqlcheck.run_query(answer, self.fixture)
-        if not isinstance(result, sqlcheck.SqlError) or result.sqlstate == "00000":
-            return ("accepted", "")
-        if result.sqlstate == "23502":  # not_null_violation: no constraint name
-            found = _COLUMN.search(result.message)
-            return ("refused", f"NOT NULL on {found.group(1)}" if found else "a NOT NULL")
-        if result.sqlstate.startswith("23"):  # integrity constraint violation
-            found = _CONSTRAINT.search(result.message)
-            return ("refused", found.group(1) if found else result.message)
-        return ("error", sqlcheck.explain(result))
-
-    def expected(self):
-        return ("refused", self.constraint)
-
-    def difference(self, got, expected):
-        if got == expected:
-            return None
-        if got[0] == "accepted":
-            return "The database accepted your statement: a proof of a refusal needs a row that breaks the rule."
-        if got[0] == "refused":
-            return (
-                f"Refused, but by {got[1]}, not by {self.constraint}: your statement would be "
-                f"refused without {self.constraint} too, so it proves nothing about it."
-            )
-        return got[1]
 
 
 catalog.add(
