@@ -214,6 +214,52 @@ def test_mage_run_of_a_faulty_feed_matches_fdelib_etl(mage_env, engine):
     stub.configure(seed=SEED)
 
 
+def test_runs_fork_from_one_warm_interpreter_that_a_timeout_leaves_serving(mage_env, engine):
+    """Mage's imports are paid once per process (fdelib.mage.warm): two runs, one interpreter.
+    A run out of time is stopped with what it started, and the next run is served as before."""
+    from fdelib.mage import warm
+
+    etl.reset(engine)
+    stub.configure(seed=SEED)
+    headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
+    server = warm._SERVERS[os.getpid()]
+    with pytest.raises(headless.MageRunFailed, match=r"did not finish within 0.2 s"):
+        headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED, timeout=0.2)
+    assert warm._SERVERS[os.getpid()] is server and server.alive()
+    outcome = headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
+    assert warm._SERVERS[os.getpid()] is server
+    assert outcome["daily_rows"] == 19
+    assert etl.run_log().iloc[-1]["status"] == "succeeded"
+
+
+def test_a_changed_environment_gets_a_new_warm_interpreter_the_stand_in_does_not(monkeypatch, tmp_path):
+    """Mage reads its settings when imported: another environment needs another interpreter.
+    The stand-in's address is read by the blocks in each run, so it may differ run to run."""
+    from fdelib.mage import warm
+
+    started = []
+
+    class Recorded:  # stands in for the interpreter: only the decision is under test here
+        def __init__(self, python, project, env, log):
+            self.key = (python, project, warm._shared(env))
+            started.append(self)
+
+        def alive(self):
+            return True
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(warm, "_Server", Recorded)
+    monkeypatch.setattr(warm, "_SERVERS", {})
+    base = {"MAGE_DATA_DIR": "/m", process.STAND_IN_URL: "http://127.0.0.1:1/query"}
+    log = tmp_path / "log"
+    first = warm._server("py", "proj", base, log)
+    assert warm._server("py", "proj", {**base, process.STAND_IN_URL: "http://127.0.0.1:2/query"}, log) is first
+    assert warm._server("py", "proj", {**base, "DATABASE_URL": "postgresql://other"}, log) is not first
+    assert len(started) == 2
+
+
 ERROR_PAYLOAD = {
     "Error Message": "Invalid API call. Please retry or visit the documentation "
     "(https://www.alphavantage.co/documentation/) for TIME_SERIES_INTRADAY."

@@ -110,16 +110,28 @@ def _fork_from_preloaded(modules: Sequence[str]) -> None:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return
     running = forkserver._forkserver._forkserver_pid is not None  # type: ignore[attr-defined]
-    if running and _SERVER_ENVIRON.get("env") != dict(os.environ):
+    if running and _SERVER_ENVIRON.get("env") != _environment():
         # A fork server's children get the environment the server started with, not this
         # process's: after a change (another DATABASE_URL, FDE_HOME...) its workers would serve
         # the old database. Use a new server; the old one ends with this process (stopping it
         # waits for every process that inherited its pipe, which can be forever).
         _new_fork_server(forkserver)
     # (the preload list counts until this process's fork server starts)
-    multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", *modules])
+    # (h2: conductor-python's HTTP client speaks HTTP/2 when it can, and imports h2 in each
+    # worker process otherwise; a missing module is skipped by the server)
+    multiprocessing.set_forkserver_preload(["conductor.client.automator.task_handler", "h2.connection", *modules])
     multiprocessing.set_start_method("forkserver", force=True)
-    _SERVER_ENVIRON["env"] = dict(os.environ)
+    _SERVER_ENVIRON["env"] = _environment()
+
+
+#: variables a worker does not read, set in a kernel between two starts of workers: the
+#: practice magics switch jupysql's telemetry off (fdelib.practice.sqlcell). A change of one of
+#: these alone does not cost a new fork server (about 2 s of CPU importing the worker modules).
+NOT_FOR_WORKERS = frozenset({"PLOOMBER_STATS_ENABLED", "PLOOMBER_VERSION_CHECK_DISABLED"})
+
+
+def _environment() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items() if key not in NOT_FOR_WORKERS}
 
 
 def _new_fork_server(forkserver) -> None:

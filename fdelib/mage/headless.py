@@ -3,6 +3,8 @@
 :func:`run` starts ``mage run`` in Mage's environment (:mod:`.env`, created first if missing) with
 the course's settings (:mod:`.process`) and the pipeline's variables, waits for it, and returns
 the run's outcome — the counts the last block recorded in ``etl.runs`` and the exported files.
+The run is Mage's CLI with those arguments, forked from an interpreter that has already imported
+Mage (:mod:`.warm`): the imports are most of a ``mage run``'s time.
 Offline, this process's Alpha Vantage stand-in serves the blocks: the seed and faults switched on
 here (:func:`fdelib.etl.stub.configure`) are what Mage's blocks get.
 
@@ -20,7 +22,7 @@ from typing import Any
 
 from ..config import Settings, get_settings
 from ..errors import FdeError
-from . import PIPELINE, PROJECT, env, process
+from . import PIPELINE, PROJECT, env, process, warm
 from .blocks import FAILED, RESULT
 
 
@@ -49,28 +51,19 @@ def run(
     settings = settings or get_settings()
     env.ensure(settings)
     variables = {"symbol": symbol, "month": month, "interval": interval, "seed": seed}
-    command = [
-        *env.mage_command(settings),
-        "run",
-        str(settings.project_root / PROJECT),
-        pipeline,
-        "--runtime-vars",
-        json.dumps(variables),
-    ]
+    project = str(settings.project_root / PROJECT)
+    arguments = ["run", project, pipeline, "--runtime-vars", json.dumps(variables)]
+    command = [*env.mage_command(settings), *arguments]
     environ = process.environment(settings, stand_in_url=stand_in or _stand_in(settings))
-    log = process.mage_data_dir(settings) / "last-run.log"
+    data = process.mage_data_dir(settings)
+    log = data / "last-run.log"
     try:
-        done = subprocess.run(
-            command,
-            env=environ,
-            cwd=process.mage_data_dir(settings),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
+        # Mage's CLI with these arguments, forked from an interpreter that has imported Mage (warm)
+        done = warm.run_cli(
+            command[0], project, arguments, env=environ, cwd=data, timeout=timeout, log=data / "warm.log"
         )
     except subprocess.TimeoutExpired as exc:
-        raise MageRunFailed(f"mage run {pipeline} did not finish within {timeout:.0f} s") from exc
+        raise MageRunFailed(f"mage run {pipeline} did not finish within {timeout:g} s") from exc
     log.write_text(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
     return outcome(done.returncode, done.stdout, done.stderr, pipeline, settings.display_path(log))
 

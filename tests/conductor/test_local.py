@@ -189,3 +189,20 @@ def test_workers_started_after_an_environment_change_get_the_new_environment(set
         with Workers(["fdelib.oms.workers"], tasks=["oms_notify"], settings=settings) as started:
             seen.append(environ_of(started.pids()[0]).get("FDE_TEST_MARK"))
     assert seen == ["first", "second"]
+
+
+def test_a_change_workers_do_not_read_keeps_the_fork_server(settings, monkeypatch):
+    """The practice magics switch jupysql's telemetry off between two starts of workers in a
+    lesson; that alone must not cost a new fork server (its imports are seconds of CPU)."""
+    from multiprocessing import forkserver
+
+    from fdelib.conductor import workers
+    from fdelib.practice import sqlcell
+
+    assert set(sqlcell.TELEMETRY_OFF) <= workers.NOT_FOR_WORKERS
+    servers = []
+    for value in ("true", "false"):
+        monkeypatch.setenv("PLOOMBER_STATS_ENABLED", value)
+        with Workers(["fdelib.oms.workers"], tasks=["oms_notify"], settings=settings):
+            servers.append(forkserver._forkserver._forkserver_pid)
+    assert servers[0] is not None and servers[0] == servers[1]
