@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from typing import Any
 
 HOME = tempfile.mkdtemp(prefix="fde-bench-bank-", dir="/tmp")
 os.environ.update(FDE_HOME=HOME, FDE_ENV_FILE="none")
@@ -52,7 +53,8 @@ def bench_load(engine, customers: int) -> None:
             for name in bank.TABLES:  # same columns and types; no FK, CHECK or trigger
                 conn.exec_driver_sql(f"CREATE TABLE bench_bank.{name} (LIKE bank.{name} {like})")
         began = time.perf_counter()
-        with admin.begin() as conn, conn.connection.dbapi_connection.cursor() as cur:
+        with admin.begin() as conn:
+            cur: Any = conn.connection.cursor()  # psycopg2's, for copy_expert
             for name, frame in generated.frames().items():
                 columns = ", ".join(frame.columns)
                 cur.copy_expert(
