@@ -51,7 +51,6 @@ class _Server:
                 stdout=out,
                 stderr=out,
                 pass_fds=(requests_r, answers_w),
-                start_new_session=True,
             )
         os.close(requests_r)
         os.close(answers_w)
@@ -69,13 +68,20 @@ class _Server:
         started = self._read(30)
         if not started or "pid" not in started:
             raise RuntimeError("the warm Mage interpreter did not start the run")
-        done = self._read(timeout)
+        try:
+            done = self._read(timeout)
+        except BaseException:  # interrupted (a kernel's interrupt): the run stops too
+            self._stop_run(started["pid"])
+            raise
         if done is None:  # time is up: stop the run and everything it started
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(started["pid"], signal.SIGKILL)
-            self._read(30)
+            self._stop_run(started["pid"])
             raise subprocess.TimeoutExpired(request["argv"], timeout)
         return int(done["returncode"])
+
+    def _stop_run(self, pid: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)  # the run leads its own process group
+        self._read(30)  # the server's answer for it, so the next request reads its own
 
     def _read(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout
