@@ -400,9 +400,20 @@ def check_values(series: dict[str, dict], where: str) -> None:
                     kind = "a whole number" if field == "5. volume" else "a number"
                     raise MalformedPayload(f"{where}: bar {stamp}: {field} {bar[field]!r} is not {kind}") from None
         raise MalformedPayload(f"{where}: the bars' values cannot be read as numbers ({exc})") from None
+    good = sane_bars(prices, volume)
+    if good.all():
+        return
+    index = int(np.argmin(good))
+    stamp = list(series)[index]
+    raise MalformedPayload(f"{where}: bar {stamp}: {_what_is_wrong(bars[index])}")
+
+
+def sane_bars(prices: np.ndarray, volume: np.ndarray) -> np.ndarray:
+    """Per bar, whether its values keep the rules: prices (rows open, high, low, close) finite with
+    ``0 < low <= open, close <= high``, volume ``>= 0``. The JSON and the CSV path both ask this."""
     open_, high, low, close = prices
     with np.errstate(invalid="ignore"):
-        good = (
+        return (
             np.isfinite(prices).all(axis=0)
             & (low > 0)
             & (low <= open_)
@@ -411,11 +422,6 @@ def check_values(series: dict[str, dict], where: str) -> None:
             & (close <= high)
             & (volume >= 0)
         )
-    if good.all():
-        return
-    index = int(np.argmin(good))
-    stamp = list(series)[index]
-    raise MalformedPayload(f"{where}: bar {stamp}: {_what_is_wrong(bars[index])}")
 
 
 def _what_is_wrong(bar: dict) -> str:

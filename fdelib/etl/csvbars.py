@@ -95,18 +95,7 @@ def check(table: pa.Table, answer: alphavantage.Answer) -> None:
         volume = _numbers(table["volume"], pa.int64())
     except (ValueError, TypeError, OverflowError) as exc:
         refuse(answer, str(exc))
-    open_, high, low, close = prices
-    with np.errstate(invalid="ignore"):
-        good = (
-            np.isfinite(prices).all(axis=0)
-            & (low > 0)
-            & (low <= open_)
-            & (open_ <= high)
-            & (low <= close)
-            & (close <= high)
-            & (volume >= 0)
-        )
-    if not good.all():
+    if not alphavantage.sane_bars(prices, volume).all():
         refuse(answer, "a bar's values")
 
 

@@ -327,6 +327,17 @@ def _daily_month(symbol: str, month: str, seed: int) -> tuple[tuple[str, tuple[f
     return tuple((str(day), tuple(bar)) for day, bar in zip(days[starts], bars.tolist(), strict=False))
 
 
+def _values(o: float, h: float, low: float, c: float, vol: float) -> dict[str, str]:
+    """One bar's values as Alpha Vantage writes them: prices with four decimals, volume whole."""
+    return {
+        "1. open": f"{o:.4f}",
+        "2. high": f"{h:.4f}",
+        "3. low": f"{low:.4f}",
+        "4. close": f"{c:.4f}",
+        "5. volume": str(int(vol)),
+    }
+
+
 def render_daily(symbol: str, seed: int, today: str = TODAY, full: bool = False) -> bytes:
     """The ``TIME_SERIES_DAILY`` answer (newest first): every session from ``HISTORY_START`` to
     ``today`` (``full``), or the latest 100 of them (compact)."""
@@ -345,19 +356,7 @@ def render_daily(symbol: str, seed: int, today: str = TODAY, full: bool = False)
         "4. Output Size": "Full size" if full else "Compact",
         "5. Time Zone": "US/Eastern",
     }
-    items = [
-        (
-            day,
-            {
-                "1. open": f"{o:.4f}",
-                "2. high": f"{h:.4f}",
-                "3. low": f"{low:.4f}",
-                "4. close": f"{c:.4f}",
-                "5. volume": str(int(vol)),
-            },
-        )
-        for day, (o, h, low, c, vol) in reversed(days)
-    ]
+    items = [(day, _values(*bar)) for day, bar in reversed(days)]
     return _json(meta, DAILY_KEY, items).encode()
 
 
@@ -402,19 +401,7 @@ def render(
         t, (o, h, low, c, vol) = bars[index]
         corrected = round(c * 1.01, 4)
         bars[index] = (t, [o, max(h, corrected), min(low, corrected), corrected, vol])
-    items = [
-        (
-            t,
-            {
-                "1. open": f"{o:.4f}",
-                "2. high": f"{h:.4f}",
-                "3. low": f"{low:.4f}",
-                "4. close": f"{c:.4f}",
-                "5. volume": str(int(vol)),
-            },
-        )
-        for t, (o, h, low, c, vol) in reversed(bars)
-    ]  # newest first, as the API answers
+    items = [(t, _values(*bar)) for t, bar in reversed(bars)]  # newest first, as the API answers
     if "duplicates" in faults and stamps:  # the feed sends a stretch of bars a second time
         first = stamps[0][:10]
         replayed = [(t, dict(bar)) for t, bar in items if t.startswith(first) and "09:00:00" <= t[11:] < "10:30:00"]

@@ -168,6 +168,11 @@ class Exercise:
 # --- kinds -----------------------------------------------------------------------------
 
 
+def _answer(found: Any) -> Any:
+    """What an answer variable holds, or MISSING while it is still the blank's ``...`` (or None)."""
+    return MISSING if found is Ellipsis or found is None else found
+
+
 def _exec(text: str, namespace: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run Python cell text in a fresh namespace (a copy of ``namespace``'s names)."""
     scope: dict[str, Any] = dict(namespace or {})
@@ -369,12 +374,10 @@ class Value(Exercise):
             raise ExerciseError(f"exercise {self.id}: give the answer variable's name")
 
     def read(self, namespace):
-        found = namespace.get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(namespace.get(self.name, MISSING))
 
     def from_text(self, text, namespace):
-        found = _exec(text).get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(_exec(text).get(self.name, MISSING))
 
     def behaviour(self, answer):
         return answer

@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from .exercises import MISSING, Exercise, ExerciseError, _exec
+from .exercises import MISSING, Exercise, ExerciseError, _answer, _exec
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 
@@ -66,13 +66,11 @@ class WorkflowRuns(Exercise):
             raise ExerciseError(f"exercise {self.id}: give the answer variable and the runs")
 
     def read(self, namespace):
-        found = namespace.get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(namespace.get(self.name, MISSING))
 
     def from_text(self, text, namespace):
         # the notebook's names (an executor, imported task classes) are visible, as in a cell
-        found = _exec(text, namespace).get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(_exec(text, namespace).get(self.name, MISSING))
 
     def behaviour(self, answer):
         definition = definition_of(answer)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from ... import db
 from ...oms.orders import PRODUCTS
-from ..exercises import MISSING, Exercise, ExerciseError, _exec
+from ..exercises import MISSING, Exercise, ExerciseError, _answer, _exec
 from ..workflowcheck import TERMINAL, _message, definition_of
 
 PRICES = {sku: float(price) for sku, _, price in PRODUCTS}
@@ -171,12 +171,10 @@ class OrderWorkflow(Exercise):
             )
 
     def read(self, namespace):
-        found = namespace.get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(namespace.get(self.name, MISSING))
 
     def from_text(self, text, namespace):
-        found = _exec(text, namespace).get(self.name, MISSING)
-        return MISSING if found is Ellipsis or found is None else found
+        return _answer(_exec(text, namespace).get(self.name, MISSING))
 
     def expected(self):
         return self.expect
