@@ -232,6 +232,42 @@ def test_runs_fork_from_one_warm_interpreter_that_a_timeout_leaves_serving(mage_
     assert etl.run_log().iloc[-1]["status"] == "succeeded"
 
 
+def test_a_warm_interpreter_killed_during_a_run_is_named_and_replaced(mage_env, engine):
+    """The interpreter dies under a run: the run fails saying so (not "did not finish in time"),
+    its work is rolled back, and the next run gets a new interpreter."""
+    import signal
+    import threading
+    import time
+
+    from fdelib.mage import warm
+
+    etl.reset(engine)
+    stub.configure(seed=SEED)
+    headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
+    before = views.rows(SYMBOL, INTERVAL)
+    server = warm._SERVERS[os.getpid()]
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    failures = []
+
+    def run():
+        try:
+            headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
+        except headless.MageRunFailed as exc:
+            failures.append(str(exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the run's process is forked
+    os.kill(server.process.pid, signal.SIGKILL)
+    thread.join(120)
+    assert failures and "the warm Mage interpreter ended during the run" in failures[0]
+    assert views.same(views.rows(SYMBOL, INTERVAL), before)  # rolled back (its run may stay 'running')
+    outcome = headless.run(SYMBOL, MONTH, INTERVAL, seed=SEED)
+    assert warm._SERVERS[os.getpid()] is not server and outcome["daily_rows"] == 19
+
+
 def test_a_changed_environment_gets_a_new_warm_interpreter_the_stand_in_does_not(monkeypatch, tmp_path):
     """Mage reads its settings when imported: another environment needs another interpreter.
     The stand-in's address is read by the blocks in each run, so it may differ run to run."""

@@ -64,6 +64,8 @@ def run(
         )
     except subprocess.TimeoutExpired as exc:
         raise MageRunFailed(f"mage run {pipeline} did not finish within {timeout:g} s") from exc
+    except RuntimeError as exc:  # the warm interpreter failed under the run
+        raise MageRunFailed(f"mage run {pipeline} failed: {exc}") from exc
     log.write_text(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
     return outcome(done.returncode, done.stdout, done.stderr, pipeline, settings.display_path(log))
 

@@ -40,6 +40,7 @@ START_TIMEOUT = 300.0
 class _Server:
     def __init__(self, python: str, project: str, env: dict[str, str], log: Path):
         self.key = (python, project, _shared(env))
+        self.log = log
         requests_r, self._requests = os.pipe()
         self._answers, answers_w = os.pipe()
         with open(log, "ab") as out:
@@ -55,13 +56,14 @@ class _Server:
         os.close(requests_r)
         os.close(answers_w)
         self._buffer = b""
+        self.ended = False
         ready = self._read(START_TIMEOUT)
         if not (ready and ready.get("ready")):
             self.close()
             raise RuntimeError(f"the warm Mage interpreter did not start (see {log})")
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self.ended and self.process.poll() is None
 
     def run(self, request: dict, timeout: float) -> int:
         os.write(self._requests, (json.dumps(request) + "\n").encode())
@@ -73,6 +75,9 @@ class _Server:
         except BaseException:  # interrupted (a kernel's interrupt): the run stops too
             self._stop_run(started["pid"])
             raise
+        if done is None and self.ended:
+            self._stop_run(started["pid"])
+            raise RuntimeError(f"the warm Mage interpreter ended during the run (see {self.log})")
         if done is None:  # time is up: stop the run and everything it started
             self._stop_run(started["pid"])
             raise subprocess.TimeoutExpired(request["argv"], timeout)
@@ -93,9 +98,11 @@ class _Server:
             if ready:
                 chunk = os.read(self._answers, 65536)
                 if not chunk:
-                    return None  # the server ended
+                    self.ended = True  # the server closed its answers: it is gone
+                    return None
                 self._buffer += chunk
             elif not self.alive():
+                self.ended = True
                 return None
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
@@ -139,7 +146,12 @@ def run_cli(
         with tempfile.TemporaryDirectory(prefix="fde-mage-run-") as scratch:
             out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
             request = {"argv": argv, "env": env, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)}
-            returncode = server.run(request, timeout)
+            try:
+                returncode = server.run(request, timeout)
+            except RuntimeError:  # the interpreter is gone or confused: the next run starts a new one
+                _SERVERS.pop(os.getpid(), None)
+                server.close()
+                raise
             return subprocess.CompletedProcess(
                 [python, "-m", "mage_ai.cli.main", *argv],
                 returncode,
