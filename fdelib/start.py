@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from . import db, params
+from . import calendars, db, params
 from .config import Settings, get_settings
 
 SCHEMA_SQL = """
@@ -56,20 +56,9 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
 
 
-def sessions(as_of: str, days: int, exchange: str = "XNYS") -> list:
+def sessions(as_of: str, days: int, exchange: str = calendars.NYSE) -> list:
     """The last ``days`` trading sessions of ``exchange`` up to ``as_of`` (holidays skipped)."""
-    import warnings
-
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        # exchange-calendars still calls a pandas API that pandas 3.1 deprecates; the
-        # warning is about their code, and would only clutter notebook outputs.
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        calendar = xcals.get_calendar(exchange)
-    last = calendar.date_to_session(pd.Timestamp(as_of), direction="previous")
-    return list(calendar.sessions_window(last, -days).date)
+    return calendars.last_sessions(as_of, days, exchange)
 
 
 #: what 00_start_here's parameters may be (checked at its top by fdelib.params)

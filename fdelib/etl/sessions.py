@@ -35,24 +35,14 @@ aggregation.
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from .. import calendars
+
 TZ = "America/New_York"
-EXTENDED = pd.Timedelta(hours=4)  # pre-market from 04:00; post-market to the close plus four hours
-
-
-@lru_cache(maxsize=8)
-def _calendar():
-    import warnings
-
-    with warnings.catch_warnings():  # exchange-calendars' own use of a deprecated pandas API
-        warnings.simplefilter("ignore")
-        return xcals.get_calendar("XNYS")
 
 
 def step(interval: str) -> pd.Timedelta:
@@ -64,7 +54,7 @@ def sessions(month: str) -> pd.DataFrame:
     """The month's NYSE sessions with open and close in US/Eastern."""
     start = pd.Timestamp(f"{month}-01")
     end = start + pd.offsets.MonthEnd(0)
-    cal = _calendar()
+    cal = calendars.get()
     days = cal.sessions_in_range(start, end)
     return pd.DataFrame(
         {

@@ -14,7 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 
-from .. import db
+from .. import db, errors
 from ..config import Settings, get_settings
 from . import PIPELINE, PROJECT
 
@@ -120,14 +120,10 @@ def same(left: dict[str, pd.DataFrame], right: dict[str, pd.DataFrame]) -> bool:
 
 def attempt(run, *args, **kwargs) -> Exception | None:
     """Call ``run`` (e.g. :func:`fdelib.mage.headless.run`); the failed Mage run it raised (the lesson
-    shows it), or None."""
+    shows it), or None (:func:`fdelib.errors.attempt`)."""
     from .headless import MageRunFailed
 
-    try:
-        run(*args, **kwargs)
-    except MageRunFailed as failed:
-        return failed
-    return None
+    return errors.attempt(run, *args, refused=MageRunFailed, **kwargs)
 
 
 class Exported(TypedDict):

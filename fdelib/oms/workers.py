@@ -106,17 +106,3 @@ def release_stock(order_id: str, workflow_id: str | None = None) -> dict:
 @worker_task(task_definition_name="oms_cancel_delivery", poll_interval_millis=POLL_MS, thread_count=THREADS)
 def cancel_delivery(order_id: str, workflow_id: str | None = None) -> dict:
     return _service(services.cancel_delivery, order_id, workflow_id)
-
-
-TASK_NAMES = (
-    "oms_acknowledge_order",
-    "oms_process_payment",
-    "oms_book_stock",
-    "oms_schedule_delivery",
-    "oms_close_order",
-    "oms_notify",
-    "oms_cancel_order",
-    "oms_refund_payment",
-    "oms_release_stock",
-    "oms_cancel_delivery",
-)

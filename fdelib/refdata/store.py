@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .. import db
 from ..config import PERMID_LEVELS, get_settings
-from ..errors import FdeError
+from ..errors import FdeError, attempt
 from . import codes
 from .identifiers import InvalidIdentifier, bic11, is_valid, validate
 
@@ -551,12 +551,9 @@ def quality(engine: sa.Engine | None = None) -> pd.DataFrame:
 
 def refused(step, *args, **kwargs) -> str | None:
     """Call ``step``; the message of the error it raised on purpose (a refused load: the lesson
-    shows it), or None when it was accepted."""
-    try:
-        step(*args, **kwargs)
-    except FdeError as error:
-        return str(error)
-    return None
+    shows it), or None when it was accepted (:func:`fdelib.errors.attempt`)."""
+    error = attempt(step, *args, **kwargs)
+    return None if error is None else str(error)
 
 
 def show(identifier: str, engine: sa.Engine | None = None) -> None:

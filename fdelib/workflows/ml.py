@@ -40,9 +40,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db, params
+from .. import calendars, db, params
 from ..errors import FdeError
-from . import calendar
 from .dag import DAG
 
 MODEL = "direction_logit"
@@ -156,10 +155,8 @@ def daily_prices(
     """*Synthetic* daily closes on NYSE sessions with some ``momentum`` (each day's return leans
     on the day before's): a series a model *can* partly predict, for contrast with the ETL's
     random walk (``momentum=0`` is a random walk too). ``faults`` as in :func:`with_faults`."""
-    from ..start import sessions as nyse_sessions
-
     rng = np.random.default_rng(seed)
-    days = nyse_sessions(as_of, sessions)
+    days = calendars.last_sessions(as_of, sessions)
     noise = rng.normal(0.0003, 0.012, size=sessions)
     returns = np.empty(sessions)
     returns[0] = noise[0]
@@ -182,7 +179,7 @@ def daily_prices(
 
 def quality_report(prices: pd.DataFrame, as_of: str) -> pd.DataFrame:
     """One row per check: passed or not, and what was found."""
-    expected = set(calendar.between(prices["day"].min(), prices["day"].max()))
+    expected = set(calendars.between(prices["day"].min(), prices["day"].max()))
     missing = len(expected - set(prices["day"]))
     stale = int((prices["close"].diff() == 0).rolling(4).sum().eq(4).sum())
     checks = [
@@ -427,7 +424,7 @@ def live_prices(
     volatility times ``vol_after`` (a shock such as March 2020's) and momentum turned into mean
     reversion (``momentum_after``) — the kind of change that makes a model trained on the past wrong."""
     rng = np.random.default_rng([seed, 1])
-    days = calendar.after(history["day"].max(), sessions)
+    days = calendars.after(history["day"].max(), sessions)
     last = np.log(history["close"].to_numpy()[-2:])
     previous, returns = last[1] - last[0], np.empty(sessions)
     for t in range(sessions):

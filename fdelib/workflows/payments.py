@@ -70,7 +70,7 @@ def authorize(payment_id: str, amount: float) -> dict:
 def capture(payment_id: str, amount: float, auth_code: str, as_of: str) -> dict:
     """The merchant captures the authorised amount; it settles on the next NYSE business day
     (a stand-in for the card scheme's settlement calendar)."""
-    from .calendar import settlement_date
+    from ..calendars import settlement_date
 
     return {"captured": round(float(amount), 2), "auth_code": auth_code, "settles_on": settlement_date(as_of)}
 

@@ -30,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from .. import db, params
-from .calendar import settlement_date
+from ..calendars import settlement_date
 
 SCHEMA = Path(__file__).with_name("sagas.sql")
 STEPS = ["reserve_cash", "reserve_securities", "book_trade", "settle"]
