@@ -1,8 +1,11 @@
 """The learner's JupyterLab, in a real browser.
 
 `fde lab` serves a copy of the course notebooks on loopback; headless Chromium (Debian's,
-driven by Playwright — never a downloaded browser) opens each one, runs all cells, and
-checks that no cell failed, that every code cell ran, and that widgets render and respond.
+driven by Playwright — never a downloaded browser) opens each one. The browser proves what only
+a browser shows: every notebook's stored outputs render (its pictures, its tables, no error);
+the notebooks with widgets run in JupyterLab's own kernel, and their widgets render and answer
+a click, a choice or a slider. What a notebook computes is nbval's to compare (tests/ and
+``pytest notebooks/``), so the browser does not run the others again.
 A screenshot of each notebook goes to ``$FDE_RUNS_DIR/browser-<time>/``.
 """
 
@@ -224,18 +227,68 @@ def wait_for_change(page, before: list[str], what: str, timeout: float) -> None:
         time.sleep(0.3)
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
-def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
+def stored_outputs(name: str, settings) -> dict[str, int]:
+    """What a committed notebook's stored outputs hold: pictures, HTML tables, errors."""
+    nb = nbformat.read(nbs.notebooks_dir(settings) / name, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    data = [o.get("data", {}) for o in outputs]
+    return {
+        "pictures": sum(1 for d in data if "image/png" in d or "image/svg+xml" in d),
+        "tables": sum(1 for d in data if "<table" in str(d.get("text/html", ""))),
+        "errors": sum(1 for o in outputs if o.get("output_type") == "error"),
+    }
+
+
+def open_notebook(page, lab: str, name: str, shots: Path, kernel: bool = True) -> str:
+    """Open ``name`` in its own workspace and (``kernel``) wait for its kernel; the workspace's name."""
+    workspace = name.replace("/", "-").removesuffix(".ipynb")
+    page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
+    page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=ms(60))
+    if not kernel:
+        return workspace
+    try:
+        page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=ms(60))
+    except Exception:
+        page.screenshot(path=str(shots / f"{workspace}-not-idle.png"))
+        raise
+    return workspace
+
+
+STATIC_NOTEBOOKS = [n for n in NOTEBOOKS if n != WIDGET_CHECK and n not in WIDGET_NOTEBOOKS]
+
+
+@pytest.mark.parametrize("name", STATIC_NOTEBOOKS)
+def test_notebook_renders_its_outputs_in_jupyterlab(lab, browser, shots, settings, name):
+    """A lesson as the learner first sees it: every stored picture and table drawn, no error."""
+    stored = stored_outputs(name, settings)
+    assert stored["errors"] == 0, f"{name}: a committed notebook holds an error output"
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     try:
-        workspace = name.replace("/", "-").removesuffix(".ipynb")
-        page.goto(f"{lab}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
-        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook", timeout=ms(60))
-        try:
-            page.wait_for_function("document.body.innerText.includes('| Idle')", timeout=ms(60))
-        except Exception:
-            page.screenshot(path=str(shots / f"{workspace}-not-idle.png"))
-            raise
+        workspace = open_notebook(page, lab, name, shots, kernel=False)
+        panel = ".jp-NotebookPanel:not(.lm-mod-hidden) "
+        pictures = panel + ".jp-OutputArea-output img, " + panel + ".jp-OutputArea-output svg"
+        page.wait_for_function(
+            f"document.querySelectorAll({json.dumps(pictures)}).length >= {stored['pictures']}", timeout=ms(30)
+        )
+        drawn = page.eval_on_selector_all(
+            panel + ".jp-OutputArea-output img", "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length"
+        )
+        assert drawn == 0, f"{name}: {drawn} stored picture(s) did not load"
+        tables = len(page.query_selector_all(panel + ".jp-OutputArea-output table"))
+        assert tables >= stored["tables"], f"{name}: {stored['tables']} stored tables, {tables} drawn"
+        assert not error_outputs(page), f"{name}: {error_outputs(page)[0][:500]}"
+        page.screenshot(path=str(shots / f"{workspace}.png"))
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", [*sorted(WIDGET_NOTEBOOKS), WIDGET_CHECK])
+def test_notebook_runs_in_jupyterlab(lab, browser, shots, name):
+    """A notebook whose lesson ends with a widget, run in JupyterLab's kernel: the widget renders
+    and answers (a widget needs a live kernel, which nbval's stored outputs cannot show)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        workspace = open_notebook(page, lab, name, shots)
         run_all(page)
         failures = error_outputs(page)
         assert not failures, f"{name}: {failures[0][:500]}"
