@@ -1,7 +1,7 @@
 # fde-workbench: two commands on a fresh machine.
 #   make run    create .venv, install, start the embedded PostgreSQL, execute every notebook
 #   make test   unit tests + pytest --nbval over the committed notebooks (2 processes)
-# Other targets: make lab, make update (refresh committed notebook outputs), make bench,
+# Other targets: make check (lint, types and the fast tests: the edit-test loop), make lab, make update (refresh committed notebook outputs), make bench,
 # make lock (after changing dependencies in pyproject.toml), make lint, make clean
 #   make mage (Mage's UI for project 2; its own environment, .venv-mage, is installed on first use)
 
@@ -21,7 +21,7 @@ NEEDS_UV   := $(if $(UV_ON_PATH),,$(BIN)/uv)
 # pytest processes for `make test` (pytest-xdist); 1 runs in this process
 JOBS   ?= 2
 
-.PHONY: run test lab update bench lint lock lock-upgrade up down status clean mage
+.PHONY: run test check lab update bench lint lock lock-upgrade up down status clean mage
 
 # Exactly the versions in requirements.lock (--no-deps: the lock is complete, and
 # tools/lockfile.py refuses a lock not made from pyproject.toml's current dependencies),
@@ -66,6 +66,13 @@ run: $(STAMP)
 # style and types first (seconds): a lint error fails the build like a failing test
 test: lint
 	$(BIN)/python -m pytest $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile) $(PYTEST_ARGS); \
+		rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+# The edit-test loop: style, types and the fast tests (no notebook, no browser, no storm), in
+# under a minute on 2 cores. The slow ones are marked in conftest.py (SLOW_MODULES); `make test`
+# runs everything.
+check: lint
+	$(BIN)/python -m pytest tests -m "not slow" -q $(if $(filter-out 1,$(JOBS)),-n $(JOBS)) $(PYTEST_ARGS); \
 		rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 # Style and types (`make test` runs this first). `ruff format .` fixes the format.

@@ -79,3 +79,42 @@ def pytest_sessionfinish(session, exitstatus):
         stack.down(config.reload())
     finally:
         shutil.rmtree(HOME, ignore_errors=True)
+
+
+# --- `make check`: the edit-test loop (lint, types and the fast tests, well under a minute) -------
+# The slow parts of the suite are marked here, in one place, so `pytest -m "not slow"` leaves them
+# out: every notebook (nbval), the notebook runs with other parameters and as practice copies, the
+# browser, Mage's runs, the benchmarks' smoke runs, the concurrency storms and the SDK clients.
+# A test may also carry @pytest.mark.slow itself. `make test` runs everything.
+SLOW_MODULES = (
+    "tests/test_browser",  # every test_browser*.py
+    "tests/test_notebooks.py",
+    "tests/test_notebook_parameters.py",
+    "tests/test_mage.py",
+    "tests/test_benchmarks.py",
+    "tests/test_external_db.py",
+    "tests/bank/test_bank_concurrency.py",
+    "tests/bank/test_bank_upgrade.py",
+    "tests/conductor/test_clients.py",
+    "tests/conductor/test_oss",
+    "tests/etl/test_etl_concurrency.py",
+    "tests/practice/test_practice_copies.py",
+    "tests/practice/test_alternatives.py",
+    "tests/test_site.py",
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: left out of `make check` (runs in `make test`)")
+
+
+def pytest_collection_modifyitems(config, items):
+    root = Path(str(config.rootpath))
+    for item in items:
+        where = Path(str(item.path)).resolve()
+        try:
+            relative = where.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if where.suffix == ".ipynb" or relative.startswith(SLOW_MODULES):
+            item.add_marker(pytest.mark.slow)
