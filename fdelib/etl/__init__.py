@@ -11,7 +11,7 @@ stand-in, with a real feed's faults), :mod:`.source` (live API or stand-in: :fun
 from .alphavantage import ApiError, MalformedPayload, PremiumRequired, RateLimited
 from .load import fetch, load_raw
 from .pipeline import backfill, run_month
-from .product import Reconciliation, daily, export, reconcile
+from .product import Reconciliation, daily, export, export_paths, reconcile
 from .runs import Run, RunInProgress, reset, run_log, setup, start_run
 from .source import client
 from .transform import aggregate_daily, deduplicate, duplicates, gaps
@@ -31,6 +31,7 @@ __all__ = [
     "deduplicate",
     "duplicates",
     "export",
+    "export_paths",
     "fetch",
     "gaps",
     "load_raw",

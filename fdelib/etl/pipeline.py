@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from .. import db
 from . import alphavantage, csvbars
 from .load import COPY_RAW, RAW_COLUMNS, RawCsv, decode, fetch, fetch_ahead, load_csv, load_raw, months_of, render_raw
-from .product import Reconciliation, daily, export, reconcile
-from .runs import RUN_LOCK, Run, RunInProgress, abandon_stale_runs, reset, run_log, setup, start_run
+from .product import Reconciliation, daily, export, export_paths, reconcile
+from .runs import RUN_LOCK, Run, RunInProgress, abandon_stale_runs, answer_digest, reset, run_log, setup, start_run
 from .transform import aggregate_daily, deduplicate, duplicates, gaps
 
 __all__ = [
@@ -42,12 +42,14 @@ __all__ = [
     "RunInProgress",
     "abandon_stale_runs",
     "aggregate_daily",
+    "answer_digest",
     "backfill",
     "daily",
     "decode",
     "deduplicate",
     "duplicates",
     "export",
+    "export_paths",
     "fetch",
     "fetch_ahead",
     "gaps",
@@ -84,6 +86,7 @@ def run_month(
     adjusted: bool = False,
     reconcile_daily: bool | dict[str, Any] = False,
     wait: float = 0.0,
+    skip_unchanged: bool = False,
 ) -> dict[str, Any]:
     """fetch → load_raw → deduplicate → aggregate_daily → export, recorded in ``etl.runs`` (a :class:`Run`).
 
@@ -98,6 +101,10 @@ def run_month(
     ``reconcile_daily``: also compare the product with the official daily bars (``True``: fetch
     them, one more call; or a daily answer already fetched); the result gets ``reconciliation``.
     ``wait``: seconds to wait for another run of the same month instead of refusing at once.
+    ``skip_unchanged``: when the month's product still stands from a load of the same answer (same
+    digest, same parameters, its files there: :meth:`Run.standing_load`), write nothing and record
+    the run ``unchanged`` — a scheduler's re-run of an unchanged month costs a fetch, not a load.
+    The result then has ``unchanged_since`` (that run) and no counts of rows written.
 
     Bars of another month in the answer (an overlap with the month before) are deduplicated and
     aggregated in their own month too: the latest load of a bar wins, whichever month brought it.
@@ -127,8 +134,16 @@ def run_month(
         elif not isinstance(payload, csvbars.CsvBars):
             payload = alphavantage.validate(payload, symbol, interval)
         covered = months_of(payload, month)
+        digest = answer_digest(payload)
+        if skip_unchanged and covered == [month]:
+            files = export_paths(symbol, month, export_to)
+            standing = run.standing_load(digest, files, extended_hours, adjusted)
+            if standing is not None:
+                run.unchanged(standing)
+                return {"run_id": run.run_id, "unchanged_since": standing, "files": files}
         for each in covered:  # an answer that overlaps the month before writes it too
             run.lock_month(each)
+        run.record_answer(digest)
         raw = load_raw(run.conn, payload, run.run_id)
         for each in covered:
             dedup = deduplicate(run.conn, symbol, each, interval)

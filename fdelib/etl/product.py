@@ -79,14 +79,19 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def export_paths(symbol: str, month: str, folder: Path | None = None) -> dict[str, Path]:
+    """Where :func:`export` writes the month's product (CSV and Parquet)."""
+    folder = Path(folder or get_settings().data_dir / "etl")
+    return {"csv": folder / f"{symbol}_{month}_daily.csv", "parquet": folder / f"{symbol}_{month}_daily.parquet"}
+
+
 def export(symbol: str, month: str, folder: Path | None = None, engine: sa.Engine | None = None) -> dict[str, Path]:
     """Write the month's daily product as CSV and Parquet (same data, same bytes every run), each
     file replaced whole (:func:`write_atomically`)."""
-    folder = Path(folder or get_settings().data_dir / "etl")
-    folder.mkdir(parents=True, exist_ok=True)
+    paths = export_paths(symbol, month, folder)
+    paths["csv"].parent.mkdir(parents=True, exist_ok=True)
     frame = daily(symbol, month, engine)
     frame["session"] = frame["session"].astype(str)
-    paths = {"csv": folder / f"{symbol}_{month}_daily.csv", "parquet": folder / f"{symbol}_{month}_daily.parquet"}
     write_atomically(paths["csv"], lambda tmp: frame.to_csv(tmp, index=False, float_format="%.4f", lineterminator="\n"))
     write_atomically(paths["parquet"], lambda tmp: frame.to_parquet(tmp, index=False, engine="pyarrow"))
     return paths

@@ -239,6 +239,69 @@ class Run:
             self.release()
         return {k: int(v) for k, v in counts.items()}
 
+    def record_answer(self, digest: str | None) -> None:
+        """Record which answer this run loads (its digest, see :func:`answer_digest`), in the
+        steps' transaction: it becomes the month's provenance when the run succeeds."""
+        self.conn.execute(
+            sa.text("UPDATE etl.runs SET payload_sha256 = :d WHERE run_id = :id"), {"d": digest, "id": self.run_id}
+        )
+
+    def standing_load(
+        self, digest: str | None, files: dict[str, Path], extended_hours: bool, adjusted: bool
+    ) -> int | None:
+        """The run whose load the month's product still is, if it loaded the same answer
+        (``digest``) with the same parameters and its exported ``files`` are still there; else None.
+
+        The month is locked by this run, so nothing writes it meanwhile. "Still is": the newest
+        succeeded run of the month, no later run wrote the month's bars (an answer of the month
+        after may overlap it), and the daily rows it counted are all there (a reset, a delete)."""
+        if digest is None or not all(Path(f).is_file() for f in files.values()):
+            return None
+        start, end = month_window(self.month)
+        params = {"s": self.symbol, "m": self.month, "t0": start, "t1": end}
+        last = self.conn.execute(
+            sa.text(
+                "SELECT run_id, interval, extended_hours, adjusted, payload_sha256, daily_rows FROM etl.runs "
+                "WHERE symbol = :s AND month = :m AND status = 'succeeded' ORDER BY run_id DESC LIMIT 1"
+            ),
+            params,
+        ).first()
+        if last is None or (last.interval, last.extended_hours, last.adjusted, last.payload_sha256) != (
+            self.interval,
+            extended_hours,
+            adjusted,
+            digest,
+        ):
+            return None
+        later = self.conn.execute(
+            sa.text(
+                "SELECT count(*) FROM etl.runs WHERE symbol = :s AND run_id > :id AND status = 'succeeded' "
+                "AND first_bar < :t1 AND last_bar >= :t0"
+            ),
+            {**params, "id": last.run_id},
+        ).scalar_one()
+        rows = self.conn.execute(
+            sa.text("SELECT count(*) FROM etl.daily WHERE symbol = :s AND session >= :d0 AND session < :d1"),
+            {"s": self.symbol, "d0": start.date(), "d1": end.date()},
+        ).scalar_one()
+        return int(last.run_id) if later == 0 and rows == last.daily_rows else None
+
+    def unchanged(self, standing: int) -> dict[str, int]:
+        """Record that the month's standing load (run ``standing``) came from the same answer:
+        nothing was written (the run's locks are released)."""
+        self.conn.rollback()
+        self.conn.execute(
+            sa.text(
+                "UPDATE etl.runs SET status = 'unchanged', finished_at = clock_timestamp(), api_calls = :c, "
+                "raw_rows = 0, duplicates = 0, error = :e WHERE run_id = :id"
+            ),
+            {"c": self.api_calls(), "e": f"same answer as run {standing}: nothing written", "id": self.run_id},
+        )
+        self.conn.commit()
+        self.status = "unchanged"
+        self.release()
+        return {"api_calls": self.api_calls()}
+
     def fail(self, error: BaseException) -> None:
         """Roll the steps' work back and record the error (the run's locks are released)."""
         if self.status != "running":
@@ -269,6 +332,21 @@ class Run:
             self.conn.invalidate()  # a pooled connection must not keep the locks: drop it
         finally:
             self.conn.close()
+
+
+def answer_digest(payload: object) -> str | None:
+    """A digest of an answer as checked (a payload's JSON, a CSV answer's COPY lines): the same
+    answer, the same digest; None for what has no stable form."""
+    import hashlib
+    import json
+
+    lines = getattr(payload, "lines", None)
+    if isinstance(lines, bytes):
+        return hashlib.sha256(lines).hexdigest()
+    if isinstance(payload, dict):
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+    return None
 
 
 def run_log(engine: sa.Engine | None = None) -> pd.DataFrame:

@@ -9,7 +9,8 @@ CREATE SCHEMA IF NOT EXISTS etl;
 
 -- one row per pipeline run: what was asked (its parameters), what came of it (counts, status),
 -- and which bars its raw load holds (first_bar..last_bar: deduplication finds loads by them).
--- 'abandoned': left 'running' by a process that is gone (found by a later run, see pipeline.Run)
+-- 'abandoned': left 'running' by a process that is gone (found by a later run, see pipeline.Run);
+-- 'unchanged': the month's standing load came from the same answer, so nothing was written
 CREATE TABLE IF NOT EXISTS etl.runs (
     run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     symbol      text NOT NULL,
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS etl.runs (
     adjusted    boolean NOT NULL DEFAULT false,   -- split/dividend-adjusted prices (as traded: false)
     first_bar   timestamptz,       -- set with the raw load,
     last_bar    timestamptz,       -- in its transaction
-    CONSTRAINT runs_status_check CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned'))
+    payload_sha256 text,           -- the answer it loaded (see 'unchanged' below)
+    CONSTRAINT runs_status_check CHECK (status IN ('running', 'succeeded', 'unchanged', 'failed', 'abandoned'))
 );
 DO $$
 BEGIN
@@ -52,6 +54,18 @@ BEGIN
         ALTER TABLE etl.runs DROP CONSTRAINT IF EXISTS runs_status_check;
         ALTER TABLE etl.runs ADD CONSTRAINT runs_status_check
             CHECK (status IN ('running', 'succeeded', 'failed', 'abandoned'));
+    END IF;
+    -- a load's provenance: the digest of the answer it loaded (a run that finds the month's
+    -- standing load came from the same answer records itself 'unchanged' and writes nothing)
+    IF NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'etl.runs'::regclass
+                   AND attname = 'payload_sha256' AND NOT attisdropped) THEN
+        ALTER TABLE etl.runs ADD COLUMN payload_sha256 text;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'etl.runs'::regclass
+                   AND conname = 'runs_status_check' AND pg_get_constraintdef(oid) LIKE '%unchanged%') THEN
+        ALTER TABLE etl.runs DROP CONSTRAINT IF EXISTS runs_status_check;
+        ALTER TABLE etl.runs ADD CONSTRAINT runs_status_check
+            CHECK (status IN ('running', 'succeeded', 'unchanged', 'failed', 'abandoned'));
     END IF;
     IF to_regclass('etl.runs_loads_idx') IS NULL THEN
         CREATE INDEX runs_loads_idx ON etl.runs (symbol, interval, first_bar, last_bar);

@@ -97,7 +97,8 @@ def etl_daily(
     fetch → load raw → deduplicate → aggregate daily → export) for each month up to ``as_of``,
     then read the ``etl.daily`` table. The fetch goes to the ETL's offline stand-in whatever
     ``FDE_MODE`` says (a seeded random walk on real NYSE sessions: same data every run, and no
-    API quota spent). Each month is idempotent, so a re-run rewrites the same product.
+    API quota spent). Each month is idempotent; a month whose product still stands from the same
+    answer is not loaded again (``skip_unchanged``: the run is recorded ``unchanged``).
 
     Returns ``symbol, day, close, volume``, one row per session of the months, up to ``as_of``."""
     from .. import etl
@@ -108,7 +109,13 @@ def etl_daily(
     chosen = etl_months(as_of, months)
     for month in chosen:
         etl.run_month(
-            symbol, month, interval, client=client, engine=engine, export_to=settings.data_dir / "workflows" / "ml_etl"
+            symbol,
+            month,
+            interval,
+            client=client,
+            engine=engine,
+            export_to=settings.data_dir / "workflows" / "ml_etl",
+            skip_unchanged=True,
         )
     product = etl.daily(symbol, engine=engine)
     day = pd.to_datetime(product["session"])
