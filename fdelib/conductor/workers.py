@@ -46,6 +46,7 @@ def redirect_worker_output() -> None:
     with open(path, "ab") as log:
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
+    exit_with_starter()
     try:  # open the process's database connection now: its first task must not pay for it
         from .. import db
 
@@ -53,6 +54,48 @@ def redirect_worker_output() -> None:
             pass
     except Exception:  # the database may be down: the tasks will say so
         pass
+
+
+def exit_with_starter() -> None:
+    """In a worker process: end it when the process that started the workers is gone.
+
+    A kernel killed outright (SIGKILL, a crash) cannot stop its workers: they would go on
+    polling the engine — and holding whatever its output pipe was — forever. Every process
+    multiprocessing starts has a sentinel on the process that asked for it (for a fork server's
+    children, the connection to that process), closed by the operating system when that process
+    ends, however it ends. A thread waits on it and ends the worker. Worker processes forked from
+    a fork server that imported the worker module (:func:`_fork_from_preloaded`) get the thread
+    from multiprocessing's after-fork hook; spawned ones start it here, as they import the module.
+    """
+    from multiprocessing import util
+
+    util.register_after_fork(_STARTER_WATCH, lambda _: _watch_starter())
+    _watch_starter()
+
+
+class _StarterWatch:
+    """The after-fork registration's anchor (multiprocessing keeps it by a weak reference)."""
+
+    pid: int | None = None
+
+
+_STARTER_WATCH = _StarterWatch()
+
+
+def _watch_starter() -> None:
+    import multiprocessing
+    import threading
+
+    starter = multiprocessing.parent_process()
+    if starter is None or _STARTER_WATCH.pid == os.getpid():
+        return  # not a process multiprocessing started (the fork server itself), or watching already
+    _STARTER_WATCH.pid = os.getpid()
+
+    def watch() -> None:
+        starter.join()  # returns when the starter's sentinel closes: it is gone
+        os._exit(0)
+
+    threading.Thread(target=watch, name="fde-exit-with-starter", daemon=True).start()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,55 @@
+"""Worker processes never outlive the process that started them, however it ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+STARTER = """
+import json, sys, time
+from fdelib import conductor
+from fdelib.conductor.workers import Workers
+conductor.clients()  # the local engine, up
+workers = Workers(["fdelib.workflows.wms"]).start()
+print(json.dumps(workers.pids()), flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_workers_end_when_their_starter_is_killed(engine):
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        line = starter.stdout.readline()
+        pids = json.loads(line)
+        assert len(pids) == 5 and all(alive(p) for p in pids), line
+        descendants = [  # (the local engine it started is a service: it stays until `fde down`)
+            c.pid
+            for c in psutil.Process(starter.pid).children(recursive=True)
+            if "fdelib.conductor.server" not in c.cmdline()
+        ]
+        assert set(pids) <= set(descendants)  # the fork server's children, under the starter
+        os.kill(starter.pid, signal.SIGKILL)  # as a kernel dies: no stop(), no atexit
+        starter.wait(10)
+        deadline = time.monotonic() + 20
+        while any(alive(p) for p in descendants) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = [p for p in descendants if alive(p)]
+        assert not left, (
+            f"still running after the starter was killed: {[(p, psutil.Process(p).cmdline()) for p in left]}"
+        )
+    finally:
+        if starter.poll() is None:
+            starter.kill()
