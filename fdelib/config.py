@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -47,6 +48,7 @@ DEFAULTS = {
     "CONDUCTOR_BIND_ADDRESS": "127.0.0.1",  # compose: Conductor has no sign-in; loopback unless asked
     "FDE_MODE": "offline",
     "FDE_ENGINE_PORT": "8127",  # the local workflow engine (compose's Conductor has 8080)
+    "FDE_FORK": "auto",  # fork servers for notebooks, kernels, workers and Mage runs: auto = Linux only
     # live APIs: the longest wait an HTTP 429 may ask for before a client gives up (seconds)
     "FDE_API_MAX_WAIT": "60",
     # PermID record matching: weaker matches are kept as candidates, not identity links
@@ -105,6 +107,11 @@ class Settings:
     permid_min_level: str = "Good"  # PERMID_MIN_LEVEL: weakest PermID match level linked
     permid_min_score: float = 80.0  # PERMID_MIN_SCORE: lowest PermID match score (%) linked
     gleif_max_pages: int = 20  # GLEIF_MAX_PAGES: page cap of one lei-records listing
+    # FDE_FORK: start notebooks, kernels, workers and Mage runs by forking processes that imported
+    # their libraries once (fast; safe on Linux). Elsewhere — macOS, where forking a process that
+    # started threads or Apple frameworks is unsafe, and Windows, which has no fork — and with
+    # FDE_FORK=0 each starts as a new process. Default "auto": on Linux only.
+    fork: bool = sys.platform.startswith("linux")
 
     @property
     def pgdata(self) -> Path:
@@ -172,6 +179,16 @@ class Settings:
                 )
             return value
 
+        def switch(name: str, auto: bool) -> bool:
+            raw = (get(name) or DEFAULTS[name]).lower()
+            if raw == "auto":
+                return auto
+            if raw in ("1", "true", "yes", "on"):
+                return True
+            if raw in ("0", "false", "no", "off"):
+                return False
+            raise ConfigError(f"{name}={raw!r} is not one of auto, 1, 0")
+
         level = (get("PERMID_MIN_LEVEL") or DEFAULTS["PERMID_MIN_LEVEL"]).capitalize()
         if level not in PERMID_LEVELS:
             raise ConfigError(f"PERMID_MIN_LEVEL={level!r} is not one of {', '.join(PERMID_LEVELS)}")
@@ -196,6 +213,7 @@ class Settings:
             permid_api_key=get("PERMID_API_KEY"),
             gleif_bic_lei_url=get("GLEIF_BIC_LEI_URL"),
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
+            fork=switch("FDE_FORK", sys.platform.startswith("linux")),
             engine_port=port_number("FDE_ENGINE_PORT", get("FDE_ENGINE_PORT") or DEFAULTS["FDE_ENGINE_PORT"]),
             database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
             bank_app_password=get("BANK_APP_PASSWORD") or DEFAULTS["BANK_APP_PASSWORD"],

@@ -294,10 +294,10 @@ def _run_one(
         "sanitize": str(settings.project_root / SANITIZE_FILE),
         "environ": environ,
         "cwd": os.getcwd(),
-        "fork_kernel": os.environ.get("FDE_FORK_KERNELS", "1") != "0",
+        "fork_kernel": settings.fork and os.environ.get("FDE_FORK_KERNELS", "1") != "0",
     }
     t0 = time.perf_counter()
-    process = _fork_server().Process(target=_child, args=(spec,), name=f"fde-run {name}")
+    process = _fork_server(settings).Process(target=_child, args=(spec,), name=f"fde-run {name}")
     process.start()
     process.join(timeout + 60)
     if process.is_alive():  # papermill's own per-cell timeout did not fire: stop it all
@@ -356,8 +356,10 @@ _FORKSERVER_ENV = "FDE_RUNNER_FORKSERVER"
 SANITIZE_FILE = "nbval_sanitize.cfg"
 
 
-def _fork_server():
-    """multiprocessing's forkserver context, its server preloading :mod:`fdelib.execution`.
+def _fork_server(settings: Settings | None = None):
+    """multiprocessing's forkserver context, its server preloading :mod:`fdelib.execution`;
+    with fork servers off (``FDE_FORK``: not on Linux, or ``FDE_FORK=0``), the ``spawn`` context:
+    each notebook in a new interpreter, and its kernel started as Jupyter starts one.
 
     The server is started on first use and lives as long as this process. It inherits the
     environment of that moment; each child takes the runner's environment of its own moment
@@ -365,6 +367,8 @@ def _fork_server():
     """
     import multiprocessing
 
+    if not (settings or get_settings()).fork:
+        return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     if os.environ.get(_FORKSERVER_ENV) != str(os.getpid()):
         os.environ[_FORKSERVER_ENV] = str(os.getpid())  # fdelib.execution warms up there

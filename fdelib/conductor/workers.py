@@ -17,16 +17,18 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..config import Settings, get_settings
 from ..errors import StackError
 
 LOG_ENV = "FDE_WORKER_LOG"
+START_ENV = "FDE_WORKER_START"  # how Workers starts its processes: "forkserver" or "spawn"
 
 
 def redirect_worker_output() -> None:
@@ -60,17 +62,20 @@ def exit_with_starter() -> None:
     """In a worker process: end it when the process that started the workers is gone.
 
     A kernel killed outright (SIGKILL, a crash) cannot stop its workers: they would go on
-    polling the engine — and holding whatever its output pipe was — forever. Every process
-    multiprocessing starts has a sentinel on the process that asked for it (for a fork server's
-    children, the connection to that process), closed by the operating system when that process
-    ends, however it ends. A thread waits on it and ends the worker. Worker processes forked from
-    a fork server that imported the worker module (:func:`_fork_from_preloaded`) get the thread
-    from multiprocessing's after-fork hook; spawned ones start it here, as they import the module.
+    polling the engine — and holding whatever its output pipe was — forever. So each worker
+    process has a thread that waits for its starter to go, however it goes, and then ends the
+    worker. Forked from a fork server that imported the worker module (:func:`_fork_from_preloaded`),
+    the process gets the thread from multiprocessing's after-fork hook and waits on the sentinel
+    multiprocessing gives every process it starts (the connection to the process that asked for
+    it, closed by the operating system when that process ends). Spawned (``FDE_FORK=0``, macOS,
+    Windows), it imports the module itself and watches its parent — the starter — instead.
     """
     from multiprocessing import util
 
-    util.register_after_fork(_STARTER_WATCH, lambda _: _watch_starter())
-    _watch_starter()
+    if os.environ.get(START_ENV) == "spawn":  # a spawned process: its parent started it
+        _watch_parent(os.getppid())
+        return
+    util.register_after_fork(_STARTER_WATCH, lambda _: _watch_sentinel())
 
 
 class _StarterWatch:
@@ -82,20 +87,36 @@ class _StarterWatch:
 _STARTER_WATCH = _StarterWatch()
 
 
-def _watch_starter() -> None:
-    import multiprocessing
+def _start_watch(target: Callable[[], None]) -> None:
     import threading
 
-    starter = multiprocessing.parent_process()
-    if starter is None or _STARTER_WATCH.pid == os.getpid():
-        return  # not a process multiprocessing started (the fork server itself), or watching already
+    if _STARTER_WATCH.pid == os.getpid():
+        return  # watching already
     _STARTER_WATCH.pid = os.getpid()
+    threading.Thread(target=target, name="fde-exit-with-starter", daemon=True).start()
+
+
+def _watch_sentinel() -> None:
+    import multiprocessing
+
+    starter = multiprocessing.parent_process()
+    if starter is None:
+        return
 
     def watch() -> None:
         starter.join()  # returns when the starter's sentinel closes: it is gone
         os._exit(0)
 
-    threading.Thread(target=watch, name="fde-exit-with-starter", daemon=True).start()
+    _start_watch(watch)
+
+
+def _watch_parent(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:  # an orphan is adopted by another process
+            time.sleep(0.5)
+        os._exit(0)
+
+    _start_watch(watch)
 
 
 @contextlib.contextmanager
@@ -223,6 +244,7 @@ class Workers:
         ready_timeout: float = 600,
     ):
         self._ready_dir: str | None = None
+        self._reaper: subprocess.Popen | None = None
         self.modules = list(modules)
         self.tasks = None if tasks is None else set(tasks)
         self.ready_timeout = ready_timeout
@@ -262,7 +284,9 @@ class Workers:
         os.environ[LOG_ENV] = str(self.log_file)
         os.environ["FDE_WORKER_LOG_PID"] = str(os.getpid())
         self._ready_dir = tempfile.mkdtemp(prefix="fde-workers-")
-        _fork_from_preloaded(self.modules)
+        os.environ[START_ENV] = "forkserver" if self.settings.fork else "spawn"
+        if self.settings.fork:  # else conductor-python's own start method (spawn)
+            _fork_from_preloaded(self.modules)
         with _stderr_to(self.log_file):
             for _ in range(self.processes):
                 handler = TaskHandler(
@@ -279,6 +303,16 @@ class Workers:
                 self.handlers.append(handler)
         registry.clear()
         registry.update(saved)
+        if not self.settings.fork:
+            # spawned, conductor-python's log process imports no worker module, so it cannot
+            # watch its starter itself (exit_with_starter): a reaper does it for it
+            loggers = [str(h.logger_process.pid) for h in self.handlers if h.logger_process.pid]
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-m", "fdelib.conductor.workers", "--reap", str(os.getpid()), *loggers],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         self._wait_until_polling()
         return self
 
@@ -313,6 +347,10 @@ class Workers:
                     process.terminate()
         while self.handlers:
             self.handlers.pop().stop_processes()
+        if self._reaper is not None:
+            self._reaper.kill()
+            self._reaper.wait()
+            self._reaper = None
         if self._ready_dir:
             shutil.rmtree(self._ready_dir, ignore_errors=True)
             self._ready_dir = None
@@ -332,3 +370,22 @@ class Workers:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def reap(starter: int, pids: Sequence[int]) -> None:
+    """Wait for ``starter`` to end, then end ``pids`` (those still running since before it ended)."""
+    import psutil
+
+    watched = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            watched.append(psutil.Process(pid))
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(starter).wait()
+    for process in watched:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.terminate()  # psutil checks it is the same process (its start time)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--reap"]:
+    reap(int(sys.argv[2]), [int(pid) for pid in sys.argv[3:]])

@@ -128,7 +128,10 @@ def _shared(env: dict[str, str]) -> dict[str, str]:
 
 
 def enabled() -> bool:
-    return os.environ.get("FDE_MAGE_WARM", "1") != "0"
+    """Warm runs fork: only where fork servers are safe (``FDE_FORK``), and not with ``FDE_MAGE_WARM=0``."""
+    from ..config import get_settings
+
+    return get_settings().fork and os.environ.get("FDE_MAGE_WARM", "1") != "0"
 
 
 def run_cli(

@@ -1,4 +1,5 @@
-"""Worker processes never outlive the process that started them, however it ends."""
+"""Worker processes never outlive the process that started them, however it ends: forked from
+the worker fork server (Linux's default) or spawned (FDE_FORK=0, the path macOS takes)."""
 
 import json
 import os
@@ -8,6 +9,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 STARTER = """
 import json, sys, time
@@ -27,9 +29,14 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_workers_end_when_their_starter_is_killed(engine):
+@pytest.mark.parametrize("fork", ["1", "0"])
+def test_workers_end_when_their_starter_is_killed(engine, fork):
     starter = subprocess.Popen(
-        [sys.executable, "-c", STARTER], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-c", STARTER],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "FDE_FORK": fork},
     )
     try:
         line = starter.stdout.readline()
