@@ -122,19 +122,21 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
 
 def test_the_learner_role_is_set_up_by_the_privileged_login_not_the_application_role(engine):
     """The notebooks' role has no CREATEROLE (least privilege): the role is created through the
-    set-up login and granted to the application role, which may SET ROLE to it only."""
+    set-up login; the application role holds the learner's privileges (to watch and end its
+    sessions) but may not become it, and the learner is a member of no role at all."""
     assert learner.setup(engine) is None
     assert db.read_scalar("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user", engine=engine) is False
     assert db.read_scalar(
-        "SELECT pg_has_role(current_user, 'learner', 'SET') AND NOT pg_has_role(current_user, 'learner', 'USAGE')",
+        "SELECT pg_has_role(current_user, 'learner', 'USAGE') AND NOT pg_has_role(current_user, 'learner', 'SET')",
         engine=engine,
     )
+    assert db.read_scalar("SELECT count(*) FROM pg_auth_members WHERE member = 'learner'::regrole", engine=engine) == 0
 
 
-def test_without_createrole_checks_run_as_the_application_role(engine, settings, monkeypatch):
+def test_without_createrole_checks_refuse_to_run_and_say_what_to_do(engine, settings, monkeypatch):
     """An external server without a privileged login (no DATABASE_ADMIN_URL) whose application
-    role may not create roles: %%sql cells and checks then run as that role (still in
-    rolled-back transactions), and say so once."""
+    role may not create roles: %%sql cells run as that role (saying so once), but checks never
+    run a learner's SQL on the application role's connection: they name the setting to add."""
     import psycopg2
     import sqlalchemy as sa
 
@@ -161,8 +163,8 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings,
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None
-        found = sqlcheck.run_query("SELECT current_user AS who, 2 AS two", engine=plain)
-        assert found.iloc[0].tolist() == ["practice_plain", 2]
+        with pytest.raises(FdeError, match="DATABASE_ADMIN_URL"):
+            sqlcheck.run_query("SELECT current_user AS who, 2 AS two", engine=plain)
     finally:
         plain.dispose()
         with admin.cursor() as cur:
