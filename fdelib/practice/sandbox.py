@@ -83,6 +83,7 @@ class Session:
         self.schema = f"{prefix}_{self.pid}_{supervisor_pid}"
         self._pids = [self.pid]
         self._dead = False
+        self._transaction: Any = None  # the check's transaction (its id), once begun
         self._lock = threading.Lock()
         try:
             with db.psycopg2_connection(supervisor).cursor() as cur:
@@ -111,13 +112,21 @@ class Session:
     def begin(self) -> None:
         """Open the check's transaction (everything after it is rolled back)."""
         self._send("BEGIN")
+        self._transaction = self._transaction_id()
+
+    def _transaction_id(self) -> Any:
+        rows = self._send("SELECT txid_current()")
+        return None if rows is None else rows.iat[0, 0]
 
     def run(self, sql: str) -> pd.DataFrame | None:
         """Send ``sql`` as one script (``$$`` bodies and several statements work) under the
         deadline; the last statement's rows as a DataFrame, or None when it returns none.
         Raises :class:`Failed`."""
         rows = self._send(sql)
-        if self.connection.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+        status = self.connection.info.transaction_status
+        if status == psycopg2.extensions.TRANSACTION_STATUS_IDLE or (
+            status == psycopg2.extensions.TRANSACTION_STATUS_INTRANS and self._transaction_id() != self._transaction
+        ):
             raise Failed(
                 "25000",
                 "your SQL ended the check's transaction (COMMIT, ROLLBACK or PREPARE TRANSACTION): "
