@@ -101,8 +101,8 @@ def assert_nothing_left(engine, before: set[int]) -> None:
     assert db.read_scalar("SELECT count(*) FROM pg_prepared_xacts", engine=engine) == 0
     outside = db.read_frame(
         "SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE pg_get_userbyid(c.relowner) = 'learner' AND n.nspname NOT IN ('practice') AND n.nspname NOT LIKE 'pg_temp%' "
-        "AND n.nspname NOT LIKE 'pg_toast%' "
+        "WHERE pg_get_userbyid(c.relowner) = 'learner' AND n.nspname <> 'practice' "
+        "AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'pg_toast%' "
         "UNION ALL SELECT 'function ' || p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
         "WHERE pg_get_userbyid(p.proowner) = 'learner' AND n.nspname <> 'practice' "
         "UNION ALL SELECT 'schema ' || nspname FROM pg_namespace "
@@ -285,7 +285,8 @@ def test_course_sequences_are_neither_advanced_nor_set(run, course):
     sequences = list(
         db.read_frame(
             "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND n.nspname = ANY(:schemas) ORDER BY 1",
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'S' AND n.nspname = ANY(:schemas) ORDER BY 1",
             {"schemas": list(learner.SCHEMAS)},
             engine=admin,
         )["name"]
