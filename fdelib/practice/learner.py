@@ -62,7 +62,7 @@ def setup(engine: sa.Engine | None = None, settings: Settings | None = None) -> 
 
     Returns None when the role is ready; otherwise why it cannot be (an external server whose
     application role may not create roles, or is itself named ``learner``): ``%%sql`` cells
-    then run as the application role, and checks refuse to run (:func:`require`).
+    and checks then log in as the application role (:func:`login_role`), saying so once.
     """
     import psycopg2
 
@@ -117,21 +117,19 @@ def _setup_engine(engine: sa.Engine) -> sa.Engine:
 
 
 def role(engine: sa.Engine | None = None) -> str | None:
-    """The role checks run the learner's SQL as: ``learner``, or None (the application
-    role's own) when the database does not allow a separate role."""
+    """``learner``, or None when the database does not allow a separate role (then ``%%sql``
+    cells and checks log in as the application role: :func:`login_role`)."""
     engine = engine or db.get_engine()
     refresh(engine)
     return None if _UNAVAILABLE.get(str(engine.url)) else ROLE
 
 
-def require(engine: sa.Engine | None = None) -> None:
-    """Raise :class:`FdeError` saying what to do when checks cannot log in as the learner."""
-    why_not = unavailable(engine)
-    if why_not:
-        raise FdeError(
-            f"exercise checks run the learner's SQL as the role {ROLE}, which cannot be set up: {why_not}. "
-            "Set DATABASE_ADMIN_URL to a role with CREATEROLE (compose sets it), then run the check again."
-        )
+def login_role(engine: sa.Engine | None = None) -> str:
+    """The role a check's session logs in as: ``learner``; on a server where it cannot be set
+    up (see :func:`setup`), the application role's own login — there is no smaller role to
+    keep the learner's SQL in, and the check keeps its deadline and clean-up all the same."""
+    engine = engine or db.get_engine()
+    return ROLE if role(engine) else str(engine.url.username)
 
 
 def unavailable(engine: sa.Engine | None = None) -> str | None:
@@ -205,16 +203,18 @@ def url(settings: Settings | None = None) -> sa.URL:
 
 
 def connect(engine: sa.Engine | None = None, *, application_name: str = "fde-practice") -> Any:
-    """A new psycopg2 connection that logs in as the learner on ``engine``'s database
-    (autocommit: the caller says where transactions begin). Closing it ends the session."""
+    """A new psycopg2 connection that logs in as the learner (:func:`login_role`) on
+    ``engine``'s database (autocommit: the caller says where transactions begin). Closing it
+    ends the session."""
     import psycopg2
 
     engine = engine or db.get_engine()
     target = engine.url
+    own = role(engine) is not None  # (else the application role's login, even if it is named learner)
     params = {
         "dbname": target.database,
-        "user": ROLE,
-        "password": password(),
+        "user": ROLE if own else target.username,
+        "password": password() if own else target.password,
         "host": target.host or target.query.get("host"),
         "port": target.port or target.query.get("port"),
         "application_name": application_name,
@@ -223,7 +223,7 @@ def connect(engine: sa.Engine | None = None, *, application_name: str = "fde-pra
     try:
         conn = psycopg2.connect(**params)
     except psycopg2.OperationalError as exc:
-        if "password authentication failed" not in str(exc):
+        if not own or "password authentication failed" not in str(exc):
             raise
         # the role's password was set from another $FDE_HOME on this server: set ours again
         _UNAVAILABLE.pop(str(engine.url), None)

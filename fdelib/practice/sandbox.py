@@ -77,6 +77,7 @@ class Session:
 
     def __init__(self, engine: sa.Engine, supervisor: sa.Connection, prefix: str) -> None:
         self.engine = engine
+        self.user = learner.login_role(engine)
         self.connection = learner.connect(engine, application_name=APPLICATION_NAME)
         self.pid: int = self.connection.get_backend_pid()
         supervisor_pid = supervisor.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -90,7 +91,7 @@ class Session:
                 cur.execute(pgsql.SQL("CREATE SCHEMA {}").format(pgsql.Identifier(self.schema)))
                 cur.execute(
                     pgsql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
-                        pgsql.Identifier(self.schema), pgsql.Identifier(learner.ROLE)
+                        pgsql.Identifier(self.schema), pgsql.Identifier(self.user)
                     )
                 )
             supervisor.commit()
@@ -183,7 +184,7 @@ class Session:
             pids = list(self._pids)
         with self.engine.connect() as conn:
             for pid in pids:
-                conn.execute(sa.text(_TERMINATE), {"pid": pid})
+                conn.execute(sa.text(_TERMINATE), {"pid": pid, "user": self.user})
             conn.commit()
 
     def close(self, supervisor: sa.Connection) -> None:
@@ -201,11 +202,11 @@ class Session:
         with self._lock:
             pids = list(self._pids)
         for pid in pids:  # closed sessions end at once; this waits for the last ones to be gone
-            supervisor.execute(sa.text(_TERMINATE), {"pid": pid})
+            supervisor.execute(sa.text(_TERMINATE), {"pid": pid, "user": self.user})
         _drop(supervisor, self.schema)  # (when locked, the next check's sweep drops it)
 
 
-_TERMINATE = "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = :pid AND usename = 'learner'"
+_TERMINATE = "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = :pid AND usename = :user"
 
 
 def _stopped() -> str:
@@ -257,7 +258,6 @@ class _Deadline:
 def session(engine: sa.Engine | None = None, prefix: str = "practice_check") -> Iterator[Session]:
     """A learner's session for one check, ended and cleaned up when the block exits."""
     engine = engine or db.get_engine()
-    learner.require(engine)
     with engine.connect() as supervisor:
         sweep(engine)
         opened = Session(engine, supervisor, prefix)
@@ -274,7 +274,7 @@ FROM pg_namespace n
 CROSS JOIN LATERAL regexp_match(n.nspname, '^practice_(check|race)_([0-9]+)_([0-9]+)$') AS parts
 WHERE parts IS NOT NULL AND pg_get_userbyid(n.nspowner) = current_user
   AND (NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = parts[3]::int AND a.usename = current_user)
-       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = parts[2]::int AND a.usename = 'learner'
+       OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = parts[2]::int AND a.usename = :user
                       AND a.backend_start > now() - make_interval(secs => :stale)))
 """
 _STALE_SESSIONS = """
@@ -287,13 +287,15 @@ def sweep(engine: sa.Engine | None = None) -> list[str]:
     """End what killed checks left: the learner sessions of checks whose supervisor is gone
     (or that ran past :data:`STALE`), and their scratch schemas. Returns the schemas dropped."""
     engine = engine or db.get_engine()
+    user = learner.login_role(engine)
     dropped = []
     with engine.connect() as conn:
-        conn.execute(sa.text(_STALE_SESSIONS), {"stale": STALE})
-        stale = conn.execute(sa.text(_STALE_CHECKS), {"stale": STALE}).all()
+        if learner.role(engine):  # (never the application role's own long transactions)
+            conn.execute(sa.text(_STALE_SESSIONS), {"stale": STALE})
+        stale = conn.execute(sa.text(_STALE_CHECKS), {"stale": STALE, "user": user}).all()
         conn.commit()
         for schema, pid in stale:
-            conn.execute(sa.text(_TERMINATE), {"pid": pid})
+            conn.execute(sa.text(_TERMINATE), {"pid": pid, "user": user})
             if _drop(conn, schema):
                 dropped.append(schema)
     return dropped

@@ -133,10 +133,10 @@ def test_the_learner_role_is_set_up_by_the_privileged_login_not_the_application_
     assert db.read_scalar("SELECT count(*) FROM pg_auth_members WHERE member = 'learner'::regrole", engine=engine) == 0
 
 
-def test_without_createrole_checks_refuse_to_run_and_say_what_to_do(engine, settings, monkeypatch):
+def test_without_createrole_checks_run_as_the_application_role(engine, settings, monkeypatch):
     """An external server without a privileged login (no DATABASE_ADMIN_URL) whose application
-    role may not create roles: %%sql cells run as that role (saying so once), but checks never
-    run a learner's SQL on the application role's connection: they name the setting to add."""
+    role may not create roles: %%sql cells and checks then log in as that role (a check still
+    on a fresh session in a scratch schema, rolled back and cleaned up), and say so once."""
     import psycopg2
     import sqlalchemy as sa
 
@@ -163,8 +163,11 @@ def test_without_createrole_checks_refuse_to_run_and_say_what_to_do(engine, sett
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None
-        with pytest.raises(FdeError, match="DATABASE_ADMIN_URL"):
-            sqlcheck.run_query("SELECT current_user AS who, 2 AS two", engine=plain)
+        found = sqlcheck.run_query("SELECT current_user AS who, 2 AS two, current_schema() AS here", engine=plain)
+        assert found.iloc[0].tolist()[:2] == ["practice_plain", 2]
+        assert found.iloc[0]["here"].startswith("practice_check_")
+        left = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_check%'"
+        assert db.read_scalar(left, engine=plain) == 0
     finally:
         plain.dispose()
         with admin.cursor() as cur:
