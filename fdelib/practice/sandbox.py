@@ -58,8 +58,8 @@ DEADLINE = 10.0  # s: one statement of a check (a cross join by mistake stops he
 GRACE = 2.0  # s: from the cancel to the termination of a statement that ignores it
 BUDGET = 60.0  # s: a whole check, all its sessions (a race's too)
 STALE = 600  # s: a learner transaction open this long is ended by the next check's sweep
-PREFIXES = ("practice_check", "practice_race")  # scratch schemas: <prefix>_<learner pid>_<supervisor pid>
 APPLICATION_NAME = "fde-practice-check"
+# scratch schemas: practice_check_<learner pid>_<supervisor pid> (practice_race_... for a race)
 
 
 class Failed(Exception):
