@@ -202,15 +202,18 @@ def url(settings: Settings | None = None) -> sa.URL:
     return base.set(username=ROLE, password=password(settings))
 
 
-def connect(engine: sa.Engine | None = None, *, application_name: str = "fde-practice") -> Any:
+def connect(
+    engine: sa.Engine | None = None, *, application_name: str = "fde-practice", as_learner: bool | None = None
+) -> Any:
     """A new psycopg2 connection that logs in as the learner (:func:`login_role`) on
     ``engine``'s database (autocommit: the caller says where transactions begin). Closing it
-    ends the session."""
+    ends the session. ``as_learner``: what :func:`role` says, when the caller knows it."""
     import psycopg2
 
     engine = engine or db.get_engine()
     target = engine.url
-    own = role(engine) is not None  # (else the application role's login, even if it is named learner)
+    # (else the application role's login, even if it is named learner)
+    own = role(engine) is not None if as_learner is None else as_learner
     params = {
         "dbname": target.database,
         "user": ROLE if own else target.username,

@@ -75,10 +75,10 @@ class Failed(Exception):
 class Session:
     """A learner's session for one check, in its scratch schema (see the module's docstring)."""
 
-    def __init__(self, engine: sa.Engine, supervisor: sa.Connection, prefix: str) -> None:
+    def __init__(self, engine: sa.Engine, supervisor: sa.Connection, prefix: str, user: str) -> None:
         self.engine = engine
-        self.user = learner.login_role(engine)
-        self.connection = learner.connect(engine, application_name=APPLICATION_NAME)
+        self.user = user  # learner.login_role(engine)
+        self.connection = self._login()
         self.pid: int = self.connection.get_backend_pid()
         supervisor_pid = supervisor.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         self.schema = f"{prefix}_{self.pid}_{supervisor_pid}"
@@ -103,6 +103,9 @@ class Session:
         self._budget.daemon = True
         self._budget.start()
 
+    def _login(self) -> Any:
+        return learner.connect(self.engine, application_name=APPLICATION_NAME, as_learner=self.user == learner.ROLE)
+
     def _enter_schema(self, conn: Any) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT set_config('search_path', %s, false)", (f'"{self.schema}", public',))
@@ -116,8 +119,7 @@ class Session:
         self._transaction = self._transaction_id()
 
     def _transaction_id(self) -> Any:
-        rows = self._send("SELECT txid_current()")
-        return None if rows is None else rows.iat[0, 0]
+        return self._send("SELECT pg_catalog.txid_current()", rows=False)
 
     def run(self, sql: str) -> pd.DataFrame | None:
         """Send ``sql`` as one script (``$$`` bodies and several statements work) under the
@@ -151,14 +153,16 @@ class Session:
     def connect(self) -> Any:
         """Another learner session in this check's scratch schema (not autocommit), ended
         with the check; e.g. the second party of a race."""
-        conn = learner.connect(self.engine, application_name=APPLICATION_NAME)
+        conn = self._login()
         conn.autocommit = False
         with self._lock:
             self._pids.append(conn.get_backend_pid())
         self._enter_schema(conn)
         return conn
 
-    def _send(self, sql: str) -> pd.DataFrame | None:
+    def _send(self, sql: str, rows: bool = True) -> Any:
+        """Run ``sql`` under the deadline; its rows as a DataFrame (or, ``rows=False``, the
+        first value), None when it returns none."""
         if self._dead:
             raise Failed("57014", _stopped())
         watch = _Deadline(self)
@@ -167,6 +171,9 @@ class Session:
                 cursor.execute(sql)
                 if cursor.description is None:
                     return None
+                if not rows:
+                    first = cursor.fetchone()
+                    return None if first is None else first[0]
                 columns = [d.name for d in cursor.description]
                 frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
                 return db._fix_dtypes(frame, [d.type_code for d in cursor.description])
@@ -188,22 +195,33 @@ class Session:
             conn.commit()
 
     def close(self, supervisor: sa.Connection) -> None:
+        """End the check's sessions and drop its scratch schema."""
         self._budget.cancel()
-        if not self.connection.closed and not self._dead:
-            with contextlib.suppress(psycopg2.Error), self.connection.cursor() as cur:
+        ended = [self.pid] if self._rolled_back() else []
+        self.connection.close()
+        with self._lock:
+            others = [pid for pid in self._pids if pid not in ended]
+        for pid in others:  # a session that ran on, or a race's (which its caller closes)
+            supervisor.execute(sa.text(_TERMINATE), {"pid": pid, "user": self.user})
+        _drop(supervisor, self.schema)  # (when locked, the next check's sweep drops it)
+
+    def _rolled_back(self) -> bool:
+        """Roll the check's session back, and any transaction it prepared (one outlives its
+        session, keeping its locks); False when the session is not in a state to say so."""
+        if self.connection.closed or self._dead:
+            return False
+        try:
+            with self.connection.cursor() as cur:
                 cur.execute("ROLLBACK")
-                # (a prepared transaction outlives its session, keeping its locks)
                 cur.execute(
-                    "SELECT gid FROM pg_prepared_xacts WHERE owner = current_user AND database = current_database()"
+                    "SELECT gid FROM pg_catalog.pg_prepared_xacts "
+                    "WHERE owner = current_user AND database = pg_catalog.current_database()"
                 )
                 for (gid,) in cur.fetchall():
                     cur.execute(pgsql.SQL("ROLLBACK PREPARED {}").format(pgsql.Literal(gid)))
-        self.connection.close()
-        with self._lock:
-            pids = list(self._pids)
-        for pid in pids:  # closed sessions end at once; this waits for the last ones to be gone
-            supervisor.execute(sa.text(_TERMINATE), {"pid": pid, "user": self.user})
-        _drop(supervisor, self.schema)  # (when locked, the next check's sweep drops it)
+        except psycopg2.Error:
+            return False
+        return True
 
 
 _TERMINATE = "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE pid = :pid AND usename = :user"
@@ -258,9 +276,10 @@ class _Deadline:
 def session(engine: sa.Engine | None = None, prefix: str = "practice_check") -> Iterator[Session]:
     """A learner's session for one check, ended and cleaned up when the block exits."""
     engine = engine or db.get_engine()
+    user = learner.login_role(engine)
     with engine.connect() as supervisor:
-        sweep(engine)
-        opened = Session(engine, supervisor, prefix)
+        sweep(supervisor, user)
+        opened = Session(engine, supervisor, prefix, user)
         try:
             yield opened
         finally:
@@ -283,21 +302,20 @@ WHERE usename = 'learner' AND xact_start < now() - make_interval(secs => :stale)
 """
 
 
-def sweep(engine: sa.Engine | None = None) -> list[str]:
-    """End what killed checks left: the learner sessions of checks whose supervisor is gone
-    (or that ran past :data:`STALE`), and their scratch schemas. Returns the schemas dropped."""
-    engine = engine or db.get_engine()
-    user = learner.login_role(engine)
+def sweep(conn: sa.Connection, user: str = learner.ROLE) -> list[str]:
+    """End what killed checks left: the sessions of checks whose supervisor is gone (or that
+    ran past :data:`STALE`) and their scratch schemas; ``user`` is the role checks log in as
+    (:func:`.learner.login_role`). Runs on ``conn``, the application role's; returns the
+    schemas dropped."""
+    if user == learner.ROLE:  # (never the application role's own long transactions)
+        conn.execute(sa.text(_STALE_SESSIONS), {"stale": STALE})
+    stale = conn.execute(sa.text(_STALE_CHECKS), {"stale": STALE, "user": user}).all()
+    conn.commit()
     dropped = []
-    with engine.connect() as conn:
-        if learner.role(engine):  # (never the application role's own long transactions)
-            conn.execute(sa.text(_STALE_SESSIONS), {"stale": STALE})
-        stale = conn.execute(sa.text(_STALE_CHECKS), {"stale": STALE, "user": user}).all()
-        conn.commit()
-        for schema, pid in stale:
-            conn.execute(sa.text(_TERMINATE), {"pid": pid, "user": user})
-            if _drop(conn, schema):
-                dropped.append(schema)
+    for schema, pid in stale:
+        conn.execute(sa.text(_TERMINATE), {"pid": pid, "user": user})
+        if _drop(conn, schema):
+            dropped.append(schema)
     return dropped
 
 

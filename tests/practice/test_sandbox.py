@@ -85,6 +85,10 @@ def _learner_pids(engine) -> set[int]:
 def assert_nothing_left(engine, before: set[int]) -> None:
     """No learner session of a check remains, nor its locks, scratch schema, prepared
     transaction, or anything it created outside ``practice``; the role is still a member of nothing."""
+    for _ in range(50):  # (a closed session's backend exits a moment after the close)
+        if _learner_pids(engine) <= before:
+            break
+        time.sleep(0.1)
     assert _learner_pids(engine) <= before, "a check's learner session is still running"
     assert (
         db.read_scalar(
@@ -412,7 +416,8 @@ def test_a_checker_killed_mid_check_leaves_no_session_running(course, sql, ends)
         assert _wait_for(
             course, "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = :pid)", {"pid": pid}
         )
-        sandbox.sweep(course)  # (its scratch schema: dropped by the next check's sweep)
+        with course.connect() as conn:  # (its scratch schema: dropped by the next check's sweep)
+            sandbox.sweep(conn)
     assert_nothing_left(course, before)
 
 
