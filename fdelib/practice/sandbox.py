@@ -104,7 +104,8 @@ class Session:
         self._budget.start()
 
     def _login(self) -> Any:
-        return learner.connect(self.engine, application_name=APPLICATION_NAME, as_learner=self.user == learner.ROLE)
+        separate = self.user != self.engine.url.username  # (not the application role's own login)
+        return learner.connect(self.engine, application_name=APPLICATION_NAME, as_learner=separate)
 
     def _enter_schema(self, conn: Any) -> None:
         with conn.cursor() as cur:
@@ -307,7 +308,7 @@ def sweep(conn: sa.Connection, user: str = learner.ROLE) -> list[str]:
     ran past :data:`STALE`) and their scratch schemas; ``user`` is the role checks log in as
     (:func:`.learner.login_role`). Runs on ``conn``, the application role's; returns the
     schemas dropped."""
-    if user == learner.ROLE:  # (never the application role's own long transactions)
+    if user != conn.engine.url.username:  # (never the application role's own long transactions)
         conn.execute(sa.text(_STALE_SESSIONS), {"stale": STALE})
     stale = conn.execute(sa.text(_STALE_CHECKS), {"stale": STALE, "user": user}).all()
     conn.commit()
