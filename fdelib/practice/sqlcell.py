@@ -1,4 +1,4 @@
-"""``%%sql`` cells (jupysql) against the course database, as the ``learner`` role.
+"""``%%sql`` cells (jupysql) against the course database, logged in as the ``learner`` role.
 
 ``%load_ext fdelib.practice`` calls :func:`load`: it switches off ploomber-core's telemetry
 and version check (jupysql's dependency; there is no network, and a course should not
@@ -53,7 +53,10 @@ def load(shell) -> None:
         shell.run_line_magic("config", f"SqlMagic.{name} = {value!r}")
     connect(shell, learner.sql_engine())
     if why_not:
-        print(f"practice: %%sql cells and checks run as the application role: {why_not}")
+        print(
+            f"practice: %%sql cells and checks run as the application role: {why_not} "
+            "(set DATABASE_ADMIN_URL to a role with CREATEROLE for the learner's sandbox)"
+        )
     if _before_cell not in shell.events.callbacks["pre_run_cell"]:
         shell.events.register("pre_run_cell", _before_cell)
 

@@ -1,18 +1,18 @@
 """Running a learner's SQL where it can do no harm, and comparing what it returns.
 
-Every run is one transaction of the application role that is always rolled back:
+Every run is one transaction of a session that logs in as the learner, always rolled back
+(:mod:`.sandbox` makes the session, watches its time and cleans up after it):
 
-    BEGIN
-      CREATE SCHEMA practice_check_<pid> AUTHORIZATION learner   -- a scratch schema
-      SET LOCAL ROLE learner                                      -- least privilege from here
-      SET LOCAL search_path = practice_check_<pid>, public
+    BEGIN                                -- search_path = practice_check_<...>, public
       <fixture>        -- the exercise's known data: tables named like the lesson's shadow them
       <the SQL under test>, <probes>
     ROLLBACK
 
 so a check sees exactly the fixture (an unqualified ``start_here_prices`` is the fixture's
-copy, not the learner's live table), the learner's DDL lands in the scratch schema, and
-nothing a check runs outlives it. Errors come back as :class:`SqlError` values, so a
+copy, not the learner's live table), the learner's DDL lands in the check's scratch schema,
+and nothing a check runs outlives it. What the SQL may do is the learner role's business,
+enforced by the database; the text is read only to say early, and kindly, that transaction
+control has no place in an answer. Errors come back as :class:`SqlError` values, so a
 catalogued wrong answer may be one that fails (e.g. a GROUP BY mistake).
 """
 
@@ -27,10 +27,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from .. import db
-from . import learner
-
-STATEMENT_TIMEOUT = "10s"  # a check's statements; a cross join by mistake stops here
+from . import learner, sandbox
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +90,8 @@ _FORBIDDEN = (
 
 
 def forbidden(sql: str) -> SqlError | None:
-    """Transaction control and role changes would let an answer escape the check's
-    rolled-back transaction or its role: refused before anything runs."""
+    """Transaction control and role changes have no place in an answer: said before anything
+    runs. (A friendly early message only: the database holds whatever the text hides.)"""
     import sqlparse
 
     for statement in sqlparse.split(sqlparse.format(sql, strip_comments=True)):
@@ -108,39 +105,23 @@ def forbidden(sql: str) -> SqlError | None:
     return None
 
 
-def _scratch(conn: sa.Connection, fixture: str | None, role: str | None) -> None:
-    conn.exec_driver_sql(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
-    schema = conn.exec_driver_sql("SELECT 'practice_check_' || pg_backend_pid()").scalar()
-    if role:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}" AUTHORIZATION {role}')
-        conn.exec_driver_sql(f"SET LOCAL ROLE {role}")
-    else:  # no separate learner role on this database: the application's, rolled back all the same
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    conn.exec_driver_sql(f'SET LOCAL search_path = "{schema}", public')
-    if fixture:
-        _execute_script(conn, fixture)
-
-
-def _execute_script(conn: sa.Connection, sql: str) -> Any:
-    """Send ``sql`` as one script (``$$`` bodies and several statements work); the last
-    statement's rows as a DataFrame, or None when it returns none."""
-    cursor = db.psycopg2_connection(conn).cursor()
-    try:
-        cursor.execute(sql)
-        if cursor.description is None:
-            return None
-        columns = [d.name for d in cursor.description]
-        frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-        return db._fix_dtypes(frame, [d.type_code for d in cursor.description])
-    finally:
-        cursor.close()
-
-
 def _error(exc: BaseException) -> SqlError:
+    """A refusal as a :class:`SqlError`: from :mod:`.sandbox` or from psycopg2 itself."""
+    if isinstance(exc, sandbox.Failed):
+        return SqlError(exc.sqlstate, exc.message)
     orig = getattr(exc, "orig", exc)
     code = getattr(orig, "pgcode", None) or "XX000"
     first = (str(getattr(orig, "pgerror", None) or orig).strip().splitlines() or ["error"])[0]
     return SqlError(code, first.removeprefix("ERROR:").strip())
+
+
+def _prepare(session: sandbox.Session, fixture: str | None) -> None:
+    session.begin()
+    if fixture:
+        try:
+            session.run(fixture)
+        except sandbox.Failed as exc:
+            raise RuntimeError(f"the exercise's fixture failed: {_error(exc)}") from exc
 
 
 def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = None) -> pd.DataFrame | SqlError:
@@ -149,20 +130,12 @@ def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = N
     refused = forbidden(sql)
     if refused:
         return refused
-    engine = engine or db.get_engine()
-    role = learner.role(engine)
-    with engine.connect() as conn:
+    with sandbox.session(engine) as session:
+        _prepare(session, fixture)
         try:
-            with conn.begin() as tx:
-                _scratch(conn, fixture, role)
-                try:
-                    result = _execute_script(conn, sql)
-                except Exception as exc:  # the learner's SQL failed: that is an answer too
-                    tx.rollback()
-                    return _error(exc)
-                tx.rollback()
-        except sa.exc.DBAPIError as exc:
-            raise RuntimeError(f"the exercise's fixture failed: {_error(exc)}") from exc
+            result = session.run(sql)
+        except sandbox.Failed as exc:  # the learner's SQL failed: that is an answer too
+            return _error(exc)
     if result is None:
         return SqlError("00000", "the SQL returned no rows: it must end with a SELECT")
     return result
@@ -176,26 +149,19 @@ def run_script(
     refused = forbidden(sql)
     if refused:
         return refused
-    engine = engine or db.get_engine()
-    role = learner.role(engine)
     outcomes: list[tuple[str, tuple | str | None]] = []  # (verdict, rows or None | sqlstate)
-    with engine.connect() as conn, conn.begin() as tx:
-        _scratch(conn, fixture, role)
+    with sandbox.session(engine) as session:
+        _prepare(session, fixture)
         try:
-            _execute_script(conn, sql)
-        except Exception as exc:
-            tx.rollback()
+            session.run(sql)
+        except sandbox.Failed as exc:
             return _error(exc)
         for probe in probes:
-            savepoint = conn.begin_nested()
             try:
-                rows = _execute_script(conn, probe.sql)
-                savepoint.commit()
+                rows = session.probe(probe.sql)
                 outcomes.append(("accepted", None if rows is None else _rows(rows)))
-            except Exception as exc:
-                savepoint.rollback()
-                outcomes.append(("refused", _error(exc).sqlstate))
-        tx.rollback()
+            except sandbox.Failed as exc:
+                outcomes.append(("refused", exc.sqlstate))
     return tuple(outcomes)
 
 
@@ -264,6 +230,7 @@ ERROR_TIPS = {
     "42501": "the learner role may not do that: it reads course data and writes only in its "
     "schema `practice`{private}.",
     "57014": "the statement ran longer than the check allows: is a join condition missing?",
+    "25000": "COMMIT, ROLLBACK, BEGIN and SAVEPOINT belong to the check, not to the answer.",
 }
 
 

@@ -122,19 +122,21 @@ def test_a_check_runs_as_the_learner_and_leaves_nothing_behind(engine):
 
 def test_the_learner_role_is_set_up_by_the_privileged_login_not_the_application_role(engine):
     """The notebooks' role has no CREATEROLE (least privilege): the role is created through the
-    set-up login and granted to the application role, which may SET ROLE to it only."""
+    set-up login; the application role holds the learner's privileges (to watch and end its
+    sessions) but may not become it, and the learner is a member of no role at all."""
     assert learner.setup(engine) is None
     assert db.read_scalar("SELECT rolcreaterole FROM pg_roles WHERE rolname = current_user", engine=engine) is False
     assert db.read_scalar(
-        "SELECT pg_has_role(current_user, 'learner', 'SET') AND NOT pg_has_role(current_user, 'learner', 'USAGE')",
+        "SELECT pg_has_role(current_user, 'learner', 'USAGE') AND NOT pg_has_role(current_user, 'learner', 'SET')",
         engine=engine,
     )
+    assert db.read_scalar("SELECT count(*) FROM pg_auth_members WHERE member = 'learner'::regrole", engine=engine) == 0
 
 
 def test_without_createrole_checks_run_as_the_application_role(engine, settings, monkeypatch):
     """An external server without a privileged login (no DATABASE_ADMIN_URL) whose application
-    role may not create roles: %%sql cells and checks then run as that role (still in
-    rolled-back transactions), and say so once."""
+    role may not create roles: %%sql cells and checks then log in as that role (a check still
+    on a fresh session in a scratch schema, rolled back and cleaned up), and say so once."""
     import psycopg2
     import sqlalchemy as sa
 
@@ -161,8 +163,11 @@ def test_without_createrole_checks_run_as_the_application_role(engine, settings,
     try:
         assert "may not set up the role learner" in learner.setup(plain)
         assert learner.role(plain) is None
-        found = sqlcheck.run_query("SELECT current_user AS who, 2 AS two", engine=plain)
-        assert found.iloc[0].tolist() == ["practice_plain", 2]
+        found = sqlcheck.run_query("SELECT current_user AS who, 2 AS two, current_schema() AS here", engine=plain)
+        assert found.iloc[0].tolist()[:2] == ["practice_plain", 2]
+        assert found.iloc[0]["here"].startswith("practice_check_")
+        left = "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'practice_check%'"
+        assert db.read_scalar(left, engine=plain) == 0
     finally:
         plain.dispose()
         with admin.cursor() as cur:

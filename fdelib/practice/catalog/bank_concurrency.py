@@ -17,8 +17,7 @@ import dataclasses
 import threading
 import time
 
-from fdelib import db
-from fdelib.practice import Catalog, Wrong, learner, sqlcheck
+from fdelib.practice import Catalog, Wrong, sandbox, sqlcheck
 from fdelib.practice.exercises import SqlQuery
 
 catalog = Catalog("02_bank_db/04_concurrency.ipynb")
@@ -44,16 +43,12 @@ class Race:
         return f"two withdrawals of {self.amount} at once from a balance of {self.balance}"
 
 
-def _connect(engine, schema: str, role: str | None):
-    from fdelib.bank.ddl import raw_connect
-
-    conn = raw_connect(engine)
+def _connect(session: sandbox.Session):
+    """One more learner session in the check's scratch schema, with the race's timeouts."""
+    conn = session.connect()
     with conn.cursor() as cur:
         for statement in SESSION_TIMEOUTS:
             cur.execute(statement)
-        if role:
-            cur.execute(f"SET ROLE {role}")
-        cur.execute(f'SET search_path = "{schema}", public')
     conn.commit()
     return conn
 
@@ -77,24 +72,16 @@ def _call(conn, race: Race) -> str:
 
 def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlcheck.SqlError:
     """Per race, (A's result, B's result, B waited for A, final balance); or why the script
-    could not be installed. One scratch schema and one pair of sessions serve every race."""
+    could not be installed. One scratch schema and one pair of sessions serve every race
+    (learner logins, ended with the check: see fdelib.practice.sandbox)."""
     refused = sqlcheck.forbidden(script) or _only_functions(script)
     if refused:
         return refused
-    engine = engine or db.get_engine()
-    role = learner.role(engine)
-    setup = _connect(engine, "public", None)
-    with setup.cursor() as cur:
-        cur.execute("SELECT 'practice_race_' || pg_backend_pid()")
-        name = cur.fetchone()[0]
-        cur.execute(f'CREATE SCHEMA "{name}"' + (f" AUTHORIZATION {role}" if role else ""))
-        if role:
-            cur.execute(f"SET ROLE {role}")
-        cur.execute(f'SET search_path = "{name}", public')
-        cur.execute(ACCOUNTS)
-    setup.commit()
-    sessions = []
-    try:
+    with sandbox.session(engine, prefix="practice_race") as session:
+        setup = _connect(session)
+        with setup.cursor() as cur:
+            cur.execute(ACCOUNTS)
+        setup.commit()
         try:
             with setup.cursor() as cur:
                 cur.execute(script)
@@ -102,25 +89,21 @@ def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlc
         except Exception as exc:  # the learner's script failed: that is an answer too
             setup.rollback()
             return sqlcheck._error(exc)
-        sessions = [_connect(engine, name, role), _connect(engine, name, role)]
-        results = []
-        for race in races:
-            with setup.cursor() as cur:
-                cur.execute("DELETE FROM accounts; INSERT INTO accounts VALUES (1, %s::numeric)", (race.balance,))
-            setup.commit()
-            result = _race(setup, sessions[0], sessions[1], race)
-            if isinstance(result, sqlcheck.SqlError):
-                return result
-            results.append(result)
-        return tuple(results)
-    finally:
-        for conn in sessions:
-            conn.close()
-        setup.rollback()
-        with setup.cursor() as cur:  # (as the role that owns the schema, when there is one)
-            cur.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        setup.commit()
-        setup.close()
+        sessions = [setup, _connect(session), _connect(session)]
+        try:
+            results = []
+            for race in races:
+                with setup.cursor() as cur:
+                    cur.execute("DELETE FROM accounts; INSERT INTO accounts VALUES (1, %s::numeric)", (race.balance,))
+                setup.commit()
+                result = _race(setup, sessions[1], sessions[2], race)
+                if isinstance(result, sqlcheck.SqlError):
+                    return result
+                results.append(result)
+            return tuple(results)
+        finally:
+            for conn in sessions:
+                conn.close()
 
 
 def _race(setup, a, b, race: Race) -> tuple | sqlcheck.SqlError:
