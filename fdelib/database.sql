@@ -51,6 +51,14 @@ BEGIN
         END;
     END IF;
     EXECUTE format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO %I', current_database(), notebooks);
+    -- a search_path for the whole database (what the notebooks' role could set while it owned it)
+    IF EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+               WHERE d.datname = current_database() AND s.setrole = 0
+                 AND EXISTS (SELECT 1 FROM unnest(s.setconfig) c(setting) WHERE c.setting LIKE 'search\_path=%')) THEN
+        EXECUTE format('ALTER DATABASE %I RESET search_path', current_database());
+        RAISE WARNING 'bank privileges: the course database had a search_path of its own for every role; it is reset'
+            USING HINT = 'nothing to do: the bank''s functions and roles set their own';
+    END IF;
     IF to_regnamespace('public') IS NOT NULL THEN
         BEGIN
             REVOKE CREATE ON SCHEMA public FROM PUBLIC;   -- (PostgreSQL before 15 granted it)

@@ -247,10 +247,22 @@ def test_a_database_of_an_earlier_version_is_handed_to_its_nologin_owner(broken_
     with admin.begin() as conn:
         conn.exec_driver_sql(f'ALTER DATABASE "{settings.postgres_db}" OWNER TO "{role}"')
         conn.exec_driver_sql("GRANT CREATE ON SCHEMA public TO PUBLIC")
+        conn.exec_driver_sql(f'ALTER DATABASE "{settings.postgres_db}" SET search_path = {PATH}')
     owner_sql = "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
     assert db.read_scalar(owner_sql, engine=engine) == role
     stack.up(settings)  # the embedded server's bootstrap, as at every start
     assert db.read_scalar(owner_sql, engine=engine) == stack.DATABASE_OWNER
+    with engine.connect() as conn:
+        public_can = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_namespace n, aclexplode(n.nspacl) a"
+            " WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'CREATE'"
+        ).scalar()
+        database_paths = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase"
+            " WHERE d.datname = current_database() AND s.setrole = 0 AND array_to_string(s.setconfig, ',')"
+            " LIKE '%%search_path%%'"
+        ).scalar()
+    assert (public_can, database_paths) == (0, 0)
     with admin.begin() as conn:  # again, this time for bank.setup (the path of DATABASE_ADMIN_URL)
         conn.exec_driver_sql(f'ALTER DATABASE "{settings.postgres_db}" OWNER TO "{role}"')
     bank.setup(engine)
