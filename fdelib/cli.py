@@ -387,10 +387,20 @@ def cmd_practice(args, extra) -> int:
     for written in copies.write(dest=args.dir, lessons=lessons):
         kept = (
             f", your {written.kept_answers} answer(s) and {written.kept_cells} cell(s) kept"
-            if written.action == "updated"
+            if written.action in ("updated", "recovered")
             else ""
         )
         print(f"{written.action:<9} {written.path}  ({written.exercises} exercise(s){kept})")
+        if written.unreadable_kept is not None:
+            source = (
+                f"rebuilt from its backup {written.recovered_from}"
+                if written.recovered_from
+                else "no readable backup: rebuilt blank"
+            )
+            print(
+                f"          the copy could not be read (empty or cut short): {source}; "
+                f"the unreadable file is kept as {written.unreadable_kept}"
+            )
     target = args.dir or copies.default_dir()
     print(
         f"{len(catalog)} exercises in the course; open the copies in `fde lab --notebook-dir "

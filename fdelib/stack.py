@@ -17,7 +17,9 @@ Lifecycle rules, chosen so that a learner cannot wedge it:
 * when running as root the wheel creates an unprivileged system user for the server.
 
 Notebooks connect as the application role (``POSTGRES_USER``): no superuser, no
-``CREATEROLE``, owner of the course database (so the projects create their schemas in it).
+``CREATEROLE``, not the owner of the course database — a NOLOGIN role, ``course_owner``, owns
+it (``database.sql``: the database's owner could set ``search_path`` for every role) — with
+``CREATE`` on it (so the projects create their schemas in it) and on schema ``public``.
 The ``postgres`` superuser is used only by fdelib itself: here, to bootstrap that role and
 its database, and through :func:`admin_url` for set-up that needs more than the notebooks'
 role may do (the bank's owner role and its privileges, :mod:`fdelib.bank.ddl`). The server
@@ -45,6 +47,8 @@ from .config import Settings, get_settings, redact, redact_url, secrets_of
 from .errors import StackError
 
 ADMIN_USER = "postgres"
+DATABASE_OWNER = "course_owner"  # NOLOGIN: owns the course database (database.sql)
+DATABASE_SQL = Path(__file__).with_name("database.sql")
 
 # The wheel keeps its inter-process lock in the XDG runtime dir and warns when the
 # variable is unset; the fallback it picks is the same for every process, which is all
@@ -220,8 +224,9 @@ def _start_embedded(settings: Settings) -> dict:
     return info
 
 
-def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
-    """Create the application role and database if missing (idempotent)."""
+def _bootstrap(admin_dsn_url: str, course_dsn_url: str, settings: Settings) -> None:
+    """Create the application role and database if missing (idempotent); ``course_dsn_url``:
+    the same privileged login on the course database."""
     user, db = settings.postgres_user, settings.postgres_db
     conn = psycopg2.connect(admin_dsn_url)
     conn.autocommit = True
@@ -250,6 +255,24 @@ def _bootstrap(admin_dsn_url: str, settings: Settings) -> None:
             )
             if cur.fetchone() is None:
                 cur.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(db)))
+            cur.execute("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (db,))
+            owned = cur.fetchone()[0] == DATABASE_OWNER
+    finally:
+        conn.close()
+    if not owned:  # a new database, or one of an earlier version (owned by the notebooks' role)
+        narrow_database(course_dsn_url, user)
+
+
+def narrow_database(admin_dsn_url: str, notebook_role: str) -> list[str]:
+    """Run ``database.sql`` on the database of ``admin_dsn_url`` (a privileged libpq URL): the
+    database owned by ``course_owner``, ``public`` closed to all but the notebooks' role.
+    Returns the server's warnings."""
+    conn = psycopg2.connect(admin_dsn_url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT set_config('fdelib.notebook_role', %s, true)", (notebook_role,))
+            cur.execute(DATABASE_SQL.read_text())
+        return [n.strip().removeprefix("WARNING:").strip() for n in conn.notices if n.startswith("WARNING:")]
     finally:
         conn.close()
 
@@ -293,7 +316,11 @@ def up(settings: Settings | None = None) -> str:
     with _stack_lock(settings):
         info = _start_embedded(settings)
         secure_home(settings)
-        _bootstrap(_libpq(_socket_url(info, ADMIN_USER, "postgres")), settings)
+        _bootstrap(
+            _libpq(_socket_url(info, ADMIN_USER, "postgres")),
+            _libpq(_socket_url(info, ADMIN_USER, settings.postgres_db)),
+            settings,
+        )
     return _socket_url(info, settings.postgres_user, settings.postgres_db)
 
 

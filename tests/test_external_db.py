@@ -134,6 +134,16 @@ def test_the_bank_on_an_external_server_is_set_up_through_database_admin_url(ext
         assert owner == "bank_owner"
         with pytest.raises(sa.exc.ProgrammingError, match="must be owner"), engine.begin() as conn:
             conn.exec_driver_sql("ALTER TABLE bank.transactions DISABLE TRIGGER ALL")
+        # the database is handed to a NOLOGIN owner: the notebooks' role cannot set anyone's search_path
+        database_owner = db.read_scalar(
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()", engine=engine
+        )
+        assert database_owner == stack.DATABASE_OWNER
+        with pytest.raises(sa.exc.ProgrammingError, match="must be owner of database"), engine.begin() as conn:
+            conn.exec_driver_sql("ALTER DATABASE course SET search_path = public, pg_catalog")
+        with engine.begin() as conn:  # the lessons' tables in public still work
+            conn.exec_driver_sql("CREATE TABLE public.lesson_probe (x int)")
+            conn.exec_driver_sql("DROP TABLE public.lesson_probe")
     finally:
         bank.ddl.dispose_app_engines()
         db.get_admin_engine(engine).dispose()

@@ -9,7 +9,9 @@ PostgreSQL and this process's Alpha Vantage stand-in.
 import ast
 import json
 import os
+import shutil
 import socket
+import stat
 import subprocess
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import requests
 from fdelib import etl
 from fdelib.etl import alphavantage, stub
 from fdelib.localapi import LocalAPI, Response
-from fdelib.mage import PIPELINE, blocks, env, headless, process, server, views
+from fdelib.mage import PIPELINE, PROJECT, blocks, env, headless, process, server, views
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOL, MONTH, INTERVAL, SEED = "ACME", "2025-11", "5min", 7
@@ -380,6 +382,109 @@ def test_months_of_an_answer_that_overlaps_the_month_before():
     assert run.months() == ["2025-12", "2026-01"]
     run.payload = {f"Time Series ({INTERVAL})": {}}
     assert run.months() == ["2026-01"]
+
+
+# --- Mage's data is private ------------------------------------------------------------------------
+
+NOBODY = 65534
+# a Python another user may run (the course's may sit in root's folder): the system's
+OTHERS_PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), None)
+_READ = """
+import json, os, sys
+seen = {}
+for path in sys.argv[1:]:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").read(1)
+        seen[path] = "read"
+    except OSError as exc:
+        seen[path] = type(exc).__name__
+print(json.dumps(seen))
+"""
+
+
+def read_as_another_user(*paths: Path) -> dict[str, str]:
+    """What the user ``nobody`` (another local user) gets from reading each path: "read" or the error."""
+    done = subprocess.run(
+        [OTHERS_PYTHON, "-I", "-c", _READ, *map(str, paths)],
+        user=NOBODY,
+        group=NOBODY,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return {Path(k).name: v for k, v in json.loads(done.stdout).items()}
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or OTHERS_PYTHON is None,
+    reason="reading as another user needs root (setuid) and /usr/bin/python3",
+)
+def test_mage_data_is_private_from_its_first_start(mage_env, settings):
+    """A fresh $FDE_HOME's first `fde mage`: its folder 0700 and mage-ai.db 0600 at once, and
+    another local user can read neither (not even with the folders opened to them)."""
+    server.stop(settings)
+    data = process.mage_data_dir(settings)
+    aside = data.with_name("mage.kept-by-test")
+    shutil.rmtree(aside, ignore_errors=True)
+    if data.exists():
+        data.rename(aside)
+    try:
+        server.start(settings, port=free_port())
+        database = data / PROJECT / "mage-ai.db"
+        assert database.is_file()
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
+        assert stat.S_IMODE(database.stat().st_mode) == 0o600
+        opened = [
+            str(path.relative_to(settings.home))
+            for path in [*data.rglob("*"), settings.home / "mage.log", settings.home / server.STATE_FILE]
+            if not path.is_symlink() and stat.S_IMODE(path.lstat().st_mode) & 0o077
+        ]
+        assert opened == []
+        control = settings.home / "readable-by-all.txt"  # the reader can read what is open to it
+        control.write_text("open")
+        control.chmod(0o644)
+        seen = read_as_another_user(control, data, database, data / "login.json")
+        assert seen == {
+            "readable-by-all.txt": "read",
+            "mage": "PermissionError",
+            "mage-ai.db": "PermissionError",
+            "login.json": "PermissionError",
+        }
+        for folder in (data, database.parent):  # even with the folders passable, the files stay shut
+            folder.chmod(0o711)
+        assert read_as_another_user(database, data / "login.json") == {
+            "mage-ai.db": "PermissionError",
+            "login.json": "PermissionError",
+        }
+    finally:
+        for folder in (data, data / PROJECT):
+            if folder.exists():
+                folder.chmod(0o700)
+        (settings.home / "readable-by-all.txt").unlink(missing_ok=True)
+        server.stop(settings)
+        if aside.exists():
+            shutil.rmtree(data, ignore_errors=True)
+            aside.rename(data)
+
+
+def test_files_an_earlier_version_left_open_are_closed(settings):
+    data = process.mage_data_dir(settings)
+    (data / PROJECT).mkdir(parents=True, exist_ok=True)
+    old = data / PROJECT / "old-open-file.txt"
+    old.write_text("x")
+    old.chmod(0o644)
+    data.chmod(0o755)
+    try:
+        assert process.private_data_dir(settings) == data
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700 and stat.S_IMODE(old.stat().st_mode) == 0o600
+    finally:
+        old.unlink()
 
 
 # --- the UI ------------------------------------------------------------------------------------------

@@ -10,7 +10,10 @@ Three roles meet the bank (``roles.sql``):
   :func:`app_engine`;
 * the notebooks' own role (``POSTGRES_USER``) — reads as ``bank_app`` does; it does not own the
   bank and cannot become its owner, so it can neither switch the ledger's rules off nor replace
-  the audit.
+  the audit. It does not own the database either (``course_owner`` does, ``fdelib/database.sql``),
+  so it cannot set a ``search_path`` for other roles; and every bank function pins its own
+  ``search_path`` (pg_catalog, bank, pg_temp), so no function, operator, cast or table another
+  role creates can change what the audit finds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from .. import db
+from .. import db, stack
 from ..config import get_settings
 from ..errors import FdeError
 
@@ -69,6 +72,9 @@ def setup(engine: sa.Engine | None = None) -> None:
                 ),
                 {"role": notebook_role, "password": app_password()},
             )
+            # the course database owned by a NOLOGIN role, public closed (as fdelib.stack does on
+            # the embedded server; here for DATABASE_ADMIN_URL's server too)
+            said += db.run_sql_file(stack.DATABASE_SQL, connection=conn)
             for name in ADMIN_FILES:
                 said += db.run_sql_file(HERE / name, connection=conn)
             conn.exec_driver_sql(f"SET LOCAL ROLE {OWNER_ROLE}")

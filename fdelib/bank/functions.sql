@@ -6,7 +6,7 @@ SELECT pg_advisory_xact_lock(hashtext('fdelib.bank.setup'));
 
 -- Card numbers carry a Luhn check digit (ISO/IEC 7812).
 CREATE OR REPLACE FUNCTION bank.luhn_ok(p_number text) RETURNS boolean
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     total integer := 0;
     digit integer;
@@ -37,7 +37,7 @@ END $$;
 -- Statement-level with transition tables: one set-based check per statement, so a COPY of
 -- 100 000 accounts costs one join, and a transfer one index lookup.
 CREATE OR REPLACE FUNCTION bank._check_min_balance() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
@@ -63,7 +63,7 @@ CREATE OR REPLACE TRIGGER accounts_min_balance_upd AFTER UPDATE ON bank.accounts
 -- The customer's accounts are locked first, so a concurrent withdrawal cannot slip under
 -- the new floor between this check and commit (write skew).
 CREATE OR REPLACE FUNCTION bank._check_new_minimum() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
@@ -85,7 +85,7 @@ CREATE OR REPLACE TRIGGER customers_min_balance BEFORE UPDATE OF min_balance ON 
 
 -- Rule: the ledger is append-only. Corrections are new rows, never edits.
 CREATE OR REPLACE FUNCTION bank._ledger_is_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'ledger rows cannot be changed or deleted (transaction %); book a correcting transaction instead',
         OLD.transaction_id USING ERRCODE = 'restrict_violation', CONSTRAINT = 'transactions_append_only';
@@ -97,7 +97,7 @@ CREATE OR REPLACE TRIGGER transactions_append_only BEFORE UPDATE OR DELETE ON ba
 -- Rule: each ledger row continues its account's chain: balance_after = previous + amount,
 -- and time never runs backwards within an account.
 CREATE OR REPLACE FUNCTION bank._check_ledger_chain() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     bad record;
 BEGIN
@@ -135,7 +135,7 @@ CREATE OR REPLACE TRIGGER transactions_chain AFTER INSERT ON bank.transactions
 -- Rule: no balance without a ledger row that explains it. Checked at COMMIT (deferred), so
 -- an operation may update the balance and then book its row, in either order.
 CREATE OR REPLACE FUNCTION bank._check_balance_explained() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     current_balance numeric;
     explained numeric;
@@ -170,7 +170,7 @@ END $$;
 -- COMMIT (deferred), like balances: bank.pay_loan lowers it and books the payment row in one
 -- transaction. (Interest does not change it: see bank.accrue_interest.)
 CREATE OR REPLACE FUNCTION bank._check_outstanding_explained() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     loan record;
     paid numeric;
@@ -207,14 +207,14 @@ END $$;
 -- course clock instead -- only the bank's owner can (bank.set_course_clock) -- so a lesson's
 -- ledger is the same on every run.
 CREATE OR REPLACE FUNCTION bank.booking_clock() RETURNS timestamptz
-LANGUAGE sql VOLATILE AS $$
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, bank, pg_temp AS $$
     SELECT coalesce((SELECT c.course_time FROM bank.course_clock c), clock_timestamp())
 $$;
 
 -- Set the course clock (NULL: back to the wall clock); returns the time bookings now get.
 -- Refused: a time outside 1970..2200, 'infinity', or a time before the ledger's last booking.
 CREATE OR REPLACE FUNCTION bank.set_course_clock(p_at timestamptz) RETURNS timestamptz
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     last_booking timestamptz;
 BEGIN
@@ -248,7 +248,7 @@ ALTER TABLE bank.transactions ALTER COLUMN booked_at SET DEFAULT bank.booking_cl
 -- 'NaN' would pass `<= 0` and every later comparison (and psycopg2 sends Decimal('Infinity')
 -- as 'NaN'::numeric).
 CREATE OR REPLACE FUNCTION bank._check_amount(p_amount numeric) RETURNS void
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, bank, pg_temp AS $$
 BEGIN
     IF p_amount IS NULL THEN
         RAISE EXCEPTION 'amount is required, got NULL' USING ERRCODE = 'invalid_parameter_value';
@@ -279,7 +279,7 @@ END $$;
 -- open on that (UTC) day. Returns the booking time.
 DROP FUNCTION IF EXISTS bank._lock_open_accounts(bigint[], timestamptz);  -- the caller's time, before
 CREATE OR REPLACE FUNCTION bank._lock_open_accounts(p_ids bigint[]) RETURNS timestamptz
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     acc record;
     locked bigint[] := '{}';
@@ -328,7 +328,7 @@ END $$;
 -- the account credited by a transfer, or the loan a payment repays.
 CREATE OR REPLACE FUNCTION bank._describe_request(p_kind text, p_account bigint, p_target bigint,
     p_amount numeric) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, bank, pg_temp AS $$
     SELECT CASE p_kind
         WHEN 'deposit' THEN format('a deposit of %s into account %s', round(p_amount, 2), p_account)
         WHEN 'withdrawal' THEN format('a withdrawal of %s from account %s', round(p_amount, 2), p_account)
@@ -346,7 +346,7 @@ $$;
 DROP FUNCTION IF EXISTS bank._replayed(text, bigint, numeric);  -- before it compared kinds and targets
 CREATE OR REPLACE FUNCTION bank._replayed(p_reference text, p_kind text, p_account bigint,
     p_target bigint, p_amount numeric)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     prior record;
     prior_target bigint;
@@ -397,7 +397,7 @@ END $$;
 -- Move money and book the row that explains it; the triggers check the floor and the chain.
 CREATE OR REPLACE FUNCTION bank._post(p_account bigint, p_amount numeric, p_kind text,
     p_at timestamptz, p_reference text, p_counterpart bigint, p_loan bigint)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     new_balance numeric;
     booked bigint;
@@ -601,7 +601,7 @@ END $$;
 -- uses that same equality to find it).
 CREATE OR REPLACE FUNCTION bank.ledger_breaks()
 RETURNS TABLE (check_name text, id bigint, detail text)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, bank, pg_temp AS $$
     SELECT 'amounts are finite', t.transaction_id,
            format('ledger row: amount %s, balance_after %s', t.amount, t.balance_after)
     FROM bank.transactions t
@@ -675,7 +675,7 @@ $$;
 -- them; the others stay NOT VALID -- enforced for new rows -- and are named in a WARNING and in
 -- bank.ledger_breaks(). Returns the checks left unvalidated. bank.populate calls it after a load.
 CREATE OR REPLACE FUNCTION bank._validate_checks() RETURNS text[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, bank, pg_temp AS $$
 DECLARE
     pending record;
     left_over text[] := '{}';
@@ -697,6 +697,25 @@ BEGIN
             USING HINT = 'SELECT * FROM bank.ledger_breaks() lists them; bank.populate replaces the data';
     END IF;
     RETURN left_over;
+END $$;
+
+-- Every function of the bank pins its search_path (above, in its definition; here, any left by an
+-- older version): pg_catalog first, then bank -- which only bank_owner can create in -- and the
+-- session's temporary schema last, so no table, function, operator or cast a caller made
+-- (in public, in a schema of its own, in pg_temp, or through ALTER ROLE/DATABASE ... SET
+-- search_path) is ever what a bank function's body means. SQL functions with a SET clause are
+-- never inlined into the caller's query, so ledger_breaks() is planned with this path too.
+DO $$
+DECLARE
+    f record;
+BEGIN
+    FOR f IN SELECT p.oid::regprocedure AS name, p.prokind FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'bank'::regnamespace AND p.prokind IN ('f', 'p')
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(p.proconfig) c(setting)
+                               WHERE c.setting LIKE 'search\_path=%') LOOP
+        EXECUTE format('ALTER %s %s SET search_path = pg_catalog, bank, pg_temp',
+                       CASE f.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, f.name);
+    END LOOP;
 END $$;
 
 SELECT bank._validate_checks();

@@ -33,6 +33,10 @@ BEGIN
     EXECUTE format('ALTER ROLE bank_app LOGIN NOCREATEROLE NOINHERIT CONNECTION LIMIT 64 PASSWORD %L',
                    current_setting('fdelib.bank_app_password'));
 END $$;
+-- The application's sessions look names up in pg_catalog and bank only: not in public (where the
+-- notebooks' role may create), nor in a schema named after it ("$user", which the notebooks'
+-- role could create, as it may create schemas), so nothing another role made runs as bank_app.
+ALTER ROLE bank_app SET search_path = pg_catalog, bank, pg_temp;
 
 -- A privileged login that is not a superuser (DATABASE_ADMIN_URL on another server) needs to be
 -- able to SET ROLE bank_owner: to create objects owned by it and to hand it older ones.

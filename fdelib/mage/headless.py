@@ -66,7 +66,8 @@ def run(
         raise MageRunFailed(f"mage run {pipeline} did not finish within {timeout:g} s") from exc
     except RuntimeError as exc:  # the warm interpreter failed under the run
         raise MageRunFailed(f"mage run {pipeline} failed: {exc}") from exc
-    log.write_text(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}")
+    with process.open_private(log) as out:
+        out.write(f"$ {' '.join(command)}\n{done.stdout}\n{done.stderr}".encode())
     return outcome(done.returncode, done.stdout, done.stderr, pipeline, settings.display_path(log))
 
 

@@ -106,7 +106,7 @@ def start(settings: Settings | None = None, port: int = DEFAULT_PORT, timeout: f
         DEFAULT_OWNER_USERNAME=owner["username"],
         DEFAULT_OWNER_PASSWORD=owner["password"],
     )
-    with open(log_file, "ab") as log:
+    with process.open_private(log_file, append=True) as log:
         log.write(f"\n$ {' '.join(command)}\n".encode())
         log.flush()
         offset = log.tell()  # this start's lines come after
@@ -118,6 +118,7 @@ def start(settings: Settings | None = None, port: int = DEFAULT_PORT, timeout: f
             env=environ,
             cwd=process.mage_data_dir(settings),
             start_new_session=True,
+            umask=process.UMASK,  # mage-ai.db and all Mage writes: 0600 from the start
         )
     deadline = time.monotonic() + timeout
     url = None
@@ -128,7 +129,8 @@ def start(settings: Settings | None = None, port: int = DEFAULT_PORT, timeout: f
             found = _SERVING.search(_tail(log_file, offset))
             url = found and found.group(1).rstrip("/")
         if url and _answers(url):
-            state_file.write_text(json.dumps({"pid": proc.pid, "url": url}))
+            with process.open_private(state_file) as state:
+                state.write(json.dumps({"pid": proc.pid, "url": url}).encode())
             return url
         time.sleep(0.5)
     _stop_group(proc.pid)
@@ -142,7 +144,7 @@ def login(settings: Settings | None = None) -> dict[str, str]:
     from a sign-in since lost is set aside (``mage-ai.db.lost-login``: Mage's run history), so the
     next start creates the owner anew."""
     settings = settings or get_settings()
-    path = process.mage_data_dir(settings) / "login.json"
+    path = process.private_data_dir(settings) / "login.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from .process import STAND_IN_URL
+from .process import STAND_IN_URL, UMASK, open_private
 
 SERVER = Path(__file__).with_name("warm_server.py")
 #: read by the blocks when they run, so a change does not need a new warm interpreter
@@ -43,7 +43,7 @@ class _Server:
         self.log = log
         requests_r, self._requests = os.pipe()
         self._answers, answers_w = os.pipe()
-        with open(log, "ab") as out:
+        with open_private(log, append=True) as out:
             self.process = subprocess.Popen(
                 [python, "-P", str(SERVER), project, str(requests_r), str(answers_w)],
                 env=_shared(env),
@@ -52,6 +52,7 @@ class _Server:
                 stdout=out,
                 stderr=out,
                 pass_fds=(requests_r, answers_w),
+                umask=UMASK,  # the runs it forks write Mage's data 0600
             )
         os.close(requests_r)
         os.close(answers_w)
@@ -183,6 +184,7 @@ def _cold(python: str, argv: list[str], *, env: dict[str, str], cwd: Path, timeo
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        umask=UMASK,
     )
 
 

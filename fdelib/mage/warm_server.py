@@ -46,6 +46,7 @@ def child(request: dict) -> None:
     code = 1
     try:
         os.setsid()  # its own process group: a timeout stops the run and what it started
+        os.umask(0o077)  # Mage's data private (as its parent's, set by fdelib.mage.warm)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
