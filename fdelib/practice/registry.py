@@ -77,6 +77,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         **fields: Any,
     ) -> _E:
         return register(
@@ -87,6 +88,7 @@ class Catalog:
                 blank_hint=blank_hint,
                 wrong=tuple(wrong),
                 passed=passed,
+                hint_levels=tuple(hint_levels),
                 **fields,
             )
         )
@@ -98,6 +100,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         fixture: str | None = None,
         reference: str | None = None,
         ordered: bool = True,
@@ -112,6 +115,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             fixture=fixture,
             reference=reference,
             ordered=ordered,
@@ -125,6 +129,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         fixture: str | None = None,
         reference: str | None = None,
         blank: str | None = None,
@@ -138,6 +143,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             probes=tuple(probes),
             fixture=fixture,
             reference=reference,
@@ -153,9 +159,20 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
     ) -> FunctionCases:
         """A Python function called on test vectors (``Case(args, expected)``)."""
-        return self._add(FunctionCases, exercise_id, blank, blank_hint, wrong, passed, name=name, cases=tuple(cases))
+        return self._add(
+            FunctionCases,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            cases=tuple(cases),
+        )
 
     def value(
         self,
@@ -166,13 +183,23 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         tolerance: float = 0.0,
         blank: str | None = None,
     ) -> Value:
         """A value assigned to ``name`` (numbers within ``tolerance``)."""
         blank = blank or f"{name} = ...\n"
         return self._add(
-            Value, exercise_id, blank, blank_hint, wrong, passed, name=name, answer=answer, tolerance=tolerance
+            Value,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            answer=answer,
+            tolerance=tolerance,
         )
 
     def choice(
@@ -185,6 +212,7 @@ class Catalog:
         hints: Mapping[str, str],
         blank_hint: str,
         passed: str,
+        hint_levels: Sequence[str] = (),
         blank: str | None = None,
     ) -> Choice:
         """Multiple choice: ``name = "B"``; every wrong option has its own hint."""
@@ -196,7 +224,16 @@ class Catalog:
         wrong = [Wrong(f"{name} = {key!r}\n", hint) for key, hint in hints.items()]
         blank = blank or f"{name} = ...   # one of {', '.join(map(repr, options))}\n"
         return self._add(
-            Choice, exercise_id, blank, blank_hint, wrong, passed, name=name, options=dict(options), correct=correct
+            Choice,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            options=dict(options),
+            correct=correct,
         )
 
     def workflow(
@@ -209,6 +246,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         timeout: float = 30,
     ) -> Exercise:
         """A workflow definition (``ConductorWorkflow`` or its JSON) run on the engine with
@@ -216,7 +254,16 @@ class Catalog:
         from .workflowcheck import WorkflowRuns
 
         return self._add(
-            WorkflowRuns, exercise_id, blank, blank_hint, wrong, passed, name=name, runs=tuple(runs), timeout=timeout
+            WorkflowRuns,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            runs=tuple(runs),
+            timeout=timeout,
         )
 
     def add(self, exercise: Exercise) -> Exercise:
