@@ -17,8 +17,8 @@ import dataclasses
 import threading
 import time
 
-from fdelib.practice import Catalog, Wrong, sandbox, sqlcheck
-from fdelib.practice.exercises import SqlQuery
+from fdelib.practice import Catalog, Wrong, registry, sandbox, sqlcheck
+from fdelib.practice.sqlkinds import SqlQuery
 
 catalog = Catalog("02_bank_db/04_concurrency.ipynb")
 
@@ -198,9 +198,7 @@ class ConcurrentCalls(SqlQuery):
 
 
 def _solution(exercise_id: str) -> str:
-    from fdelib.practice import exercises
-
-    return exercises.solution(exercise_id)
+    return registry.solution(exercise_id)
 
 
 def _withdraw(body: str, language: str = "plpgsql") -> str:
