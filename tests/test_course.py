@@ -126,10 +126,10 @@ def test_links_stay_inside_the_course_so_practice_copies_keep_them(tmp_path):
     points at a file that is not a lesson) would break there. Alone in tmp_path, every link of
     every lesson must still resolve."""
     for path in NOTEBOOKS:
-        target = tmp_path / nbs.display_name(path)
+        target = tmp_path / "notebooks" / nbs.display_name(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text())
-    assert [p for p in NAMES if course.broken_links(tmp_path / p)] == []
+    assert [p for p in NAMES if course.broken_links(tmp_path / "notebooks" / p)] == []
 
 
 def test_broken_links_and_anchors_are_found(tmp_path):
@@ -154,3 +154,30 @@ def test_the_map_lists_every_lesson_with_its_minutes(lessons):
     assert "(01_workflows/01_workflow_dags.ipynb)" in rows[1]
     assert "(../practice/01_workflows/01_workflow_dags.ipynb)" in rows[1]
     assert f"**{course.total_minutes(lessons).total} min**" in table
+
+
+def test_the_home_shows_no_progress_outside_a_practice_folder(lessons, tmp_path):
+    assert course.practice_root(tmp_path) is None
+    text = course.progress_markdown(lessons, None)
+    assert "[practice/00_start_here.ipynb](../practice/00_start_here.ipynb)" in text
+
+
+def test_the_home_shows_progress_in_practice_copies_linked_to_each_copy(lessons, tmp_path):
+    from fdelib.practice import Outcome, copies, progress
+
+    root = tmp_path / "practice"
+    copies.write(dest=root, lessons=[NOTEBOOKS[0], NOTEBOOKS[7]])
+    progress.record(Outcome("latest_close", "passed", "ok"), root)
+    assert course.practice_root(root / "02_bank_db") == root
+    text = course.progress_markdown(lessons, course.practice_root(root))
+    rows = {r.split("](")[1].split(")")[0]: r for r in text.splitlines() if r.startswith("| [")}
+    assert rows["00_start_here.ipynb"].endswith("| 1 | 0 | 0 |")
+    assert rows["02_bank_db/01_model.ipynb"].endswith("| 0 | 0 | 3 |")
+    assert "no copy yet" in rows["03_etl/01_market_data_etl.ipynb"]
+    assert "**1 of 4 exercises pass**" in text
+    assert f"About {course.total_minutes(lessons).total - lessons[0].minutes.total} min" in text
+    home = root / "00_start_here.ipynb"
+    nb = nbformat.read(home, as_version=4)  # the copy's links (map, footer) open the copies
+    map_cell = next(c for c in nb.cells if course.MAP in c.metadata.get("tags", []))
+    assert "[your copy](../practice/02_bank_db/01_model.ipynb)" in map_cell.source
+    assert (home.parent / "../practice/02_bank_db/01_model.ipynb").resolve().is_file()
