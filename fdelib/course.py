@@ -434,11 +434,11 @@ def progress_markdown(course: list[Lesson], root: Path | None) -> str:
     copy, when ``root`` is the practice folder; otherwise where to find it."""
     if root is None:
         return (
-            "You are reading the lessons with their answers filled in, so there is no progress to show "
-            "here. Your own progress shows in your practice copy of this notebook, "
-            "[practice/00_start_here.ipynb](../practice/00_start_here.ipynb): `fde practice` writes the "
-            "copies (never over your answers), `fde lab` opens them, and `fde progress` prints the same "
-            "table in a terminal."
+            "Your progress shows here when this cell runs in your practice copy of this notebook, "
+            "[practice/00_start_here.ipynb](../practice/00_start_here.ipynb) (this cell ran in the "
+            "lessons, which hold the answers and record no progress): `fde practice` writes the copies "
+            "(never over your answers), `fde lab` opens them, and `fde progress` prints the same table "
+            "in a terminal."
         )
     from .practice import progress
 
