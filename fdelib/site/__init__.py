@@ -4,12 +4,12 @@ Static HTML under ``runs/<run>/site/`` (``runs/latest/site/index.html``) that wo
 file system and from ``fde site --serve`` on loopback: the course map, every lesson with its
 prose, code and stored outputs, exercises with their solutions folded, full-text search, the
 run report and the learner's progress. Sphinx with myst-nb (execution off: nothing runs,
-nothing connects) and the book theme; see :mod:`fdelib.site.build`.
+nothing connects) and the book theme; see :mod:`fdelib.site.builder`.
 """
 
 from __future__ import annotations
 
-from .build import SiteError, build, source_of
-from .serve import serve
+from .builder import SiteError, build, source_of
+from .server import serve
 
 __all__ = ["SiteError", "build", "serve", "source_of"]

@@ -1,6 +1,6 @@
 """Sphinx configuration of the course website (``fde site``; :mod:`fdelib.site`).
 
-The source folder is written by :func:`fdelib.site.build.stage`: the home page, the lessons as
+The source folder is written by :func:`fdelib.site.builder.stage`: the home page, the lessons as
 notebooks with their stored outputs (never executed here), and the generated pages. Values
 that change per build (the title's run, the project's version) come in as overrides.
 """
