@@ -58,3 +58,7 @@ togglebutton_hint = "Show the solution"
 togglebutton_hint_hide = "Hide the solution"
 
 nitpicky = True
+
+# search results without the text summary: Sphinx fetches each hit's page for it, which a
+# browser refuses under file:// (the site must work without a server)
+html_show_search_summary = False
