@@ -9,6 +9,7 @@ a run with live outputs is refused.
 
 import json
 import re
+import shutil
 import urllib.request
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from fdelib import config
 from fdelib import notebooks as nbs
 from fdelib.cli import build_parser
 from fdelib.config import get_settings
-from fdelib.practice import notebook
+from fdelib.practice import notebook, progress
 from fdelib.site import SiteError, build, checks
 from fdelib.site import builder as site_build
 from fdelib.site import server as site_serve
@@ -27,7 +28,7 @@ from fdelib.site import server as site_serve
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> Path:
     """The site built once from the committed notebooks: the folder holding index.html."""
-    root = tmp_path_factory.mktemp("site")
+    root = tmp_path_factory.mktemp("site")  # root/cache: Sphinx's cache, shared by the tests here
     index = build("notebooks", out=root / "site", cache=root / "cache", echo=lambda message: None)
     assert index == (root / "site" / "index.html").resolve()
     return index.parent
@@ -229,6 +230,45 @@ def test_the_latest_run_is_the_default_source_unless_it_was_live(tmp_path, runs_
     assert source.run_dir is None and "live" in said[0]
     with pytest.raises(SiteError, match="not a run folder"):
         site_build.source_of(str(tmp_path / "latest" / "notebooks"), settings, warn=print)
+
+
+def test_a_site_built_from_a_run_shows_its_report_and_the_learners_progress(built_site, tmp_path):
+    settings = get_settings()
+    run = tmp_path / "runs" / "20260102-030405"
+    (run / "notebooks").mkdir(parents=True)
+    start = nbs.notebooks_dir() / "00_start_here.ipynb"
+    shutil.copy(start, run / "notebooks" / start.name)
+    failing = {"ename": "ValueError", "evalue": f"no file {settings.project_root}/data/x.csv", "traceback": "line 1"}
+    results = {
+        "started": "2026-01-02T03:04:05",
+        "duration": 12.5,
+        "passed": 1,
+        "failed": 1,
+        "drifted": 0,
+        "mode": "offline",
+        "notebooks": [
+            {"name": start.name, "status": "passed", "duration": 6.6, "parameters": {}, "defaults": {}, "drift": []},
+            {"name": "03_etl/01_market_data_etl.ipynb", "status": "failed", "duration": 3.0, "parameters": {}}
+            | {"defaults": {"seed": 7}, "drift": None, "error": failing},
+        ],
+    }
+    (run / "results.json").write_text(json.dumps(results))
+    practice = tmp_path / "practice"
+    practice.mkdir()
+    (practice / progress.MARKER).write_text("{}")
+    shutil.copy(start, practice / start.name)
+    (practice / progress.STATE).write_text(json.dumps({"latest_close": {"status": "passed", "attempts": 2}}))
+    # the session's cache: Sphinx reads again only what differs from the committed build
+    cache = built_site.parent / "cache"
+    site = build(str(run), out=run / "site", cache=cache, practice=practice, echo=lambda message: None).parent
+    report = read(site, "report.html")
+    assert "20260102-030405" in report and "ValueError" in report
+    assert 'href="00_start_here.html"' in report  # each row links to its lesson
+    assert "./data/x.csv" in words(report) and str(settings.project_root) not in report
+    mine = read(site, "progress.html")
+    assert "1 of 1 exercises pass" in words(mine)
+    assert 'href="00_start_here.html#ex-latest_close"' in mine
+    assert "run 20260102-030405" in words(read(site, "index.html"))
 
 
 def test_fde_site_is_a_command():

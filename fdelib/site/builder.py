@@ -152,7 +152,9 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
-def stage(source: Source, srcdir: Path, settings: Settings, scrub: Callable[[str], str]) -> Staged:
+def stage(
+    source: Source, srcdir: Path, settings: Settings, scrub: Callable[[str], str], practice: Path | None = None
+) -> Staged:
     """Write Sphinx's source folder for ``source``; return what it holds."""
     committed = nbs.notebooks_dir(settings)
     books: dict[str, dict[str, Any]] = {}
@@ -176,7 +178,7 @@ def stage(source: Source, srcdir: Path, settings: Settings, scrub: Callable[[str
         srcdir / "index.md", pages.home(course, exercises, built_from=source.label, extra_pages=EXTRA_PAGES)
     )
     write_if_changed(srcdir / "report.md", pages.report(source.run_dir, course, scrub))
-    write_if_changed(srcdir / "progress.md", pages.progress(_progress_frame(), known))
+    write_if_changed(srcdir / "progress.md", pages.progress(_progress_frame(practice), known))
     write_if_changed(srcdir / "links.md", pages.LINKS)
     for path in list(srcdir.rglob("*")):  # a page from an earlier build that is gone now
         if path.is_file() and path.relative_to(srcdir).as_posix() not in wanted:
@@ -185,11 +187,11 @@ def stage(source: Source, srcdir: Path, settings: Settings, scrub: Callable[[str
     return Staged(course, exercises, docnames)
 
 
-def _progress_frame():
+def _progress_frame(practice: Path | None = None):
     """The learner's progress table (:func:`fdelib.practice.progress.table`), None without copies."""
     from ..practice import progress
 
-    root = progress.default_dir()
+    root = practice or progress.default_dir()
     if not (root / progress.MARKER).exists():
         return None
     return progress.table(root)
@@ -236,8 +238,11 @@ def build(
     cache: Path | None = None,
     jobs: int | None = None,
     echo: Callable[[str], None] | None = None,
+    practice: Path | None = None,
 ) -> Path:
-    """Build the site; return its ``index.html``. Raises :class:`SiteError` naming what is wrong."""
+    """Build the site; return its ``index.html``. Raises :class:`SiteError` naming what is wrong.
+
+    ``practice``: the learner's practice folder for the progress page (default: ``practice/``)."""
     import fasteners
 
     settings = settings or get_settings()
@@ -252,7 +257,7 @@ def build(
     scrub = scrubber(settings, cache)
     with fasteners.InterProcessLock(str(cache / ".lock")):
         say(f"fde site: staging {source.label}")
-        staged = stage(source, srcdir, settings, scrub)
+        staged = stage(source, srcdir, settings, scrub, practice)
         say(f"fde site: Sphinx builds {len(staged.docnames)} pages ({jobs} process(es))")
         html, complaints = sphinx_build(srcdir, cache, jobs, "fde-workbench")
         if complaints:

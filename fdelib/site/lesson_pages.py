@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import posixpath
 import re
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,24 @@ WIDGET_NOTE = (
     "notebook and run it.</p>"
 )
 EXERCISE_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\(\s*<?(?P<target>[^)\s>]+)>?\s*\)")
+
+
+def outside_links(text: str, lesson_path: str) -> str:
+    """Markdown links that leave ``notebooks/`` (the practice copies, the library's files) as
+    their text and the path, in code: the site holds the lessons only, and such a link would
+    be broken there. Links between lessons and to anchors stay links (and are checked)."""
+
+    def replace(match: re.Match[str]) -> str:
+        target = match["target"]
+        if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", target):
+            return match[0]
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(lesson_path), target.split("#")[0]))
+        if not resolved.startswith("../"):
+            return match[0]
+        return f"{match['text']} (`{resolved.removeprefix('../')}`)"
+
+    return LINK.sub(replace, text)
 
 
 def _cell_id(*parts: str) -> str:
@@ -49,7 +68,7 @@ def practise_line(lesson_path: str, exercise_id: str) -> str:
     )
 
 
-def scrub_outputs(cell: dict[str, Any], scrub: Callable[[str], str]) -> None:
+def scrub_outputs(cell: dict[str, Any], scrub: Callable[[str], str], lesson_path: str) -> None:
     for output in cell.get("outputs", []):
         if "text" in output:
             output["text"] = scrub(notebook.source({"source": output["text"]}))
@@ -62,6 +81,8 @@ def scrub_outputs(cell: dict[str, Any], scrub: Callable[[str], str]) -> None:
         for mime, value in list(data.items()):
             if mime.startswith("text/") or mime in ("image/svg+xml", "application/javascript"):
                 data[mime] = scrub(notebook.source({"source": value}))
+            if mime == "text/markdown":
+                data[mime] = outside_links(data[mime], lesson_path)
 
 
 def static_widgets(cell: dict[str, Any]) -> bool:
@@ -101,8 +122,10 @@ def prepare(nb: dict[str, Any], lesson_path: str, scrub: Callable[[str], str]) -
             index += 1
             continue
         cell["source"] = scrub(notebook.source(cell))
+        if cell["cell_type"] == "markdown":
+            cell["source"] = outside_links(cell["source"], lesson_path)
         if cell["cell_type"] == "code":
-            scrub_outputs(cell, scrub)
+            scrub_outputs(cell, scrub, lesson_path)
             static_widgets(cell)
         exercise = found.get(index + 1) if cell["cell_type"] == "markdown" else None
         if exercise is not None and index + 1 not in checks:
@@ -139,9 +162,10 @@ def exercise_cells(
         if last is not None:
             match = EXERCISE_HEADING.match(lines[last])
             assert match is not None
-            heading, title = "\n".join(lines[: last + 1]), match.group(2).strip()
+            heading = outside_links("\n".join(lines[: last + 1]), lesson_path)
+            title = match.group(2).strip()
             lines = lines[last + 1 :]
-        body = "\n".join(lines).strip()
+        body = outside_links("\n".join(lines).strip(), lesson_path)
     title = re.sub(r"^Exercise\s*[:\-—]?\s*", "", title) or f"`{found.id}`"
     box = (
         f":::{{exercise-start}} {title}\n:label: {label}\n:::\n\n"
@@ -155,10 +179,10 @@ def exercise_cells(
     for index in range(found.answer, found.check + 1):
         cell = cells[index]
         if index > found.answer and cell["cell_type"] == "markdown":
-            cell["source"] = scrub(notebook.source(cell))
+            cell["source"] = outside_links(scrub(notebook.source(cell)), lesson_path)
         elif cell["cell_type"] == "code":
             cell["source"] = scrub(notebook.source(cell))
-            scrub_outputs(cell, scrub)
+            scrub_outputs(cell, scrub, lesson_path)
             static_widgets(cell)
         result.append(cell)
     result.append(markdown(":::{solution-end}\n:::\n", f"{found.id}/solution-end"))

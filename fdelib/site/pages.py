@@ -48,6 +48,10 @@ it does with the right answer.
 """
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 def folder_title(folder: str) -> str:
     return folder.replace("_", " ", 1).replace("_", " ") if folder else "Start here"
 
@@ -85,12 +89,12 @@ def home(
     for folder, group in groupby(lessons, key=lambda lesson: lesson.folder):
         items = list(group)
         total = sum(lesson.minutes.get("total", 0) for lesson in items)
-        lines += [f"### {folder_title(folder)}", "", f"{len(items)} lesson(s), about {total} minutes.", ""]
+        lines += [f"### {folder_title(folder)}", "", f"{plural(len(items), 'lesson')}, about {total} minutes.", ""]
         for lesson in items:
             count = len(exercises.get(lesson.path, []))
             lines.append(
                 f"- {{doc}}`{lesson.title} <{lesson.docname}>` · {_minutes(lesson)}"
-                + (f" · {count} exercise(s)" if count else "")
+                + (f" · {plural(count, 'exercise')}" if count else "")
             )
             if lesson.objectives:
                 lines.append("  - **Objectives:** " + "; ".join(lesson.objectives))
