@@ -96,7 +96,8 @@ def source_of(choice: str | Path | None, settings: Settings, warn: Callable[[str
     run_dir = path.resolve()
     if not (run_dir / "notebooks").is_dir():
         raise SiteError(f"--from {choice}: not a run folder (it has no notebooks/): give runs/<timestamp>")
-    if run_mode(run_dir) == "live":
+    mode = run_mode(run_dir)
+    if mode == "live" or (mode is None and settings.live):
         raise SiteError(
             f"--from {choice}: this run used live APIs (FDE_MODE=live), its outputs are your account's "
             "data; build from an offline run or from the committed notebooks (--from notebooks)"

