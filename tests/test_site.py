@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fdelib import config
+from fdelib import config, runner
 from fdelib import notebooks as nbs
+from fdelib import report as run_report
 from fdelib.cli import build_parser
 from fdelib.config import get_settings
 from fdelib.practice import notebook, progress
@@ -238,21 +239,19 @@ def test_a_site_built_from_a_run_shows_its_report_and_the_learners_progress(buil
     (run / "notebooks").mkdir(parents=True)
     start = nbs.notebooks_dir() / "00_start_here.ipynb"
     shutil.copy(start, run / "notebooks" / start.name)
+    figure = next((built_site / "_images").glob("*.png"))
+    shutil.copy(figure, run / "notebooks" / "00_start_here.png")  # its first figure
     failing = {"ename": "ValueError", "evalue": f"no file {settings.project_root}/data/x.csv", "traceback": "line 1"}
-    results = {
-        "started": "2026-01-02T03:04:05",
-        "duration": 12.5,
-        "passed": 1,
-        "failed": 1,
-        "drifted": 0,
-        "mode": "offline",
-        "notebooks": [
-            {"name": start.name, "status": "passed", "duration": 6.6, "parameters": {}, "defaults": {}, "drift": []},
-            {"name": "03_etl/01_market_data_etl.ipynb", "status": "failed", "duration": 3.0, "parameters": {}}
-            | {"defaults": {"seed": 7}, "drift": None, "error": failing},
-        ],
-    }
-    (run / "results.json").write_text(json.dumps(results))
+    # the report as fde run writes it (fdelib.report), for a run that passed one notebook and failed one
+    results = [
+        runner.NotebookResult(
+            start.name, "passed", 6.6, {}, output=start.name, thumbnail="notebooks/00_start_here.png", drift=[]
+        ),
+        runner.NotebookResult("03_etl/01_market_data_etl.ipynb", "failed", 3.0, {}, error=failing),
+    ]
+    results[0].html = "notebooks/00_start_here.html"
+    results[0].output = "notebooks/00_start_here.ipynb"
+    run_report.write(runner.RunResult(run, "2026-01-02T03:04:05", 12.5, results))
     practice = tmp_path / "practice"
     practice.mkdir()
     (practice / progress.MARKER).write_text("{}")
@@ -267,6 +266,12 @@ def test_a_site_built_from_a_run_shows_its_report_and_the_learners_progress(buil
     assert "./data/x.csv" in words(report) and str(settings.project_root) not in report
     mine = read(site, "progress.html")
     assert "1 of 1 exercises pass" in words(mine)
+    # fde run's own report, linked from the site's: its rows lead to the lesson pages
+    assert 'href="_run/index.html"' in report
+    copied = read(site, "_run/index.html")
+    assert 'href="../00_start_here.html"' in copied and 'href="notebooks/' not in copied
+    assert (site / "_run" / "notebooks" / "00_start_here.png").is_file()
+    assert str(settings.project_root) not in copied + read(site, "_run/practice.html")
     assert 'href="00_start_here.html#ex-latest_close"' in mine
     assert "run 20260102-030405" in words(read(site, "index.html"))
 

@@ -21,6 +21,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -227,6 +228,44 @@ def sphinx_build(srcdir: Path, cache: Path, jobs: int, title: str) -> tuple[Path
     return outdir, lines
 
 
+RUN_REPORT = "_run"  # the run's own report (fdelib.report), copied into the site
+_REPORT_LINK = re.compile(r'<a href="notebooks/(?P<name>[^"]+)\.(?P<kind>html|ipynb)">(?P<label>[^<]*)</a>')
+_REPORT_THUMB = re.compile(r'(src|href)="notebooks/(?P<name>[^"]+\.png)"')
+
+
+def copy_run_report(run_dir: Path, out: Path, scrub: Callable[[str], str]) -> bool:
+    """The report ``fde run`` wrote (``index.html``, ``practice.html``) into ``out/_run/``, scrubbed,
+    each notebook's link pointing at its lesson page on the site, its first figure copied."""
+    if not (run_dir / "index.html").is_file():
+        return False
+    target = out / RUN_REPORT
+    target.mkdir(parents=True, exist_ok=True)
+
+    def link(match: re.Match[str]) -> str:
+        if match["kind"] == "ipynb":
+            return ""  # the executed notebook stays in the run folder; its page is the lesson
+        return f'<a href="../{match["name"]}.html">lesson page</a>'
+
+    def thumb(match: re.Match[str]) -> str:
+        source = run_dir / "notebooks" / match["name"]
+        if source.is_file():
+            (target / "notebooks" / match["name"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target / "notebooks" / match["name"])
+        return match[0]
+
+    text = _REPORT_THUMB.sub(thumb, _REPORT_LINK.sub(link, (run_dir / "index.html").read_text()))
+    text = re.sub(r'<a href="(notebooks/[^"]+\.html)">', '<a href="../\\1">', text)  # thumbnails' links
+    text = text.replace('<a href="../notebooks/', '<a href="../')
+    (target / "index.html").write_text(scrub(text))
+    practice = run_dir / "practice.html"
+    if practice.is_file():
+        (target / "practice.html").write_text(scrub(practice.read_text()))
+    else:
+        text = (target / "index.html").read_text().replace('<a href="practice.html">', '<a href="../progress.html">')
+        (target / "index.html").write_text(text)
+    return True
+
+
 def default_out(source: Source, settings: Settings) -> Path:
     return (source.run_dir or settings.runs_dir) / "site"
 
@@ -268,6 +307,8 @@ def build(
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(html, out, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees", "objects.inv"))
+        if source.run_dir is not None:
+            copy_run_report(source.run_dir, out, scrub)
     say("fde site: checking links, images, paths and secrets")
     problems = checks.check(out, staged.docnames, forbidden_paths(settings, cache, out), secrets_of(settings))
     if problems:

@@ -141,8 +141,13 @@ def report(run_dir: Path | None, lessons: list[Lesson], scrub: Callable[[str], s
     lines += [
         f"Run `{run_dir.name}`, started {results.get('started', '?')}: {results.get('passed', 0)} passed, "
         f"{results.get('failed', 0)} failed, {results.get('drifted', 0)} differ from their committed outputs, "
-        f"in {float(results.get('duration', 0)):.1f} s. The full report `fde run` wrote is "
-        f"`runs/{run_dir.name}/index.html`.",
+        f"in {float(results.get('duration', 0)):.1f} s. "
+        + (
+            '<a href="_run/index.html">The report as <code>fde run</code> wrote it</a> '
+            f"(`runs/{run_dir.name}/index.html`, with each notebook's first figure)."
+            if (run_dir / "index.html").is_file()
+            else ""
+        ),
         "",
         "| notebook | status | duration | outputs | parameters |",
         "| --- | --- | --- | --- | --- |",
