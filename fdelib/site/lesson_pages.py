@@ -110,6 +110,9 @@ def prepare(nb: dict[str, Any], lesson_path: str, scrub: Callable[[str], str]) -
     nb.get("metadata", {}).pop("widgets", None)
     nb.get("metadata", {}).pop("papermill", None)
     cells = nb["cells"]
+    for cell in cells:  # timings: they change on every run, the page does not
+        for key in ("papermill", "execution"):
+            cell.get("metadata", {}).pop(key, None)
     found = {f.answer: f for f in notebook.find(nb) if f.answer >= 0}
     checks = {f.check for f in found.values()}
     out: list[dict[str, Any]] = []
