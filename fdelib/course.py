@@ -36,8 +36,8 @@ below the 238 a minute adults read non-fiction silently (Brysbaert's 2019 meta-a
 technical prose read with tables and code beside it; half a minute a code cell is reading one
 to five lines, running them and reading what they print (the kernel's own time, 3-19 s per
 notebook in all, is small next to it); an exercise's minutes are one attempt, a check, one
-correction and a second check. With these constants the 17 lessons add up to about nine hours (543 min
-when this was written: 277 reading, 266 exercises; ``python -m fdelib.course --table`` prints
+correction and a second check. With these constants the 17 lessons add up to about nine hours (552 min
+when this was written: 286 reading, 266 exercises; ``python -m fdelib.course --table`` prints
 today's), inside the 8-12 hours a first learner's walk through the course estimated. Recalibrate them from the
 practice progress (first attempt to first pass per exercise) once learners have used it.
 """
@@ -434,11 +434,11 @@ def progress_markdown(course: list[Lesson], root: Path | None) -> str:
     copy, when ``root`` is the practice folder; otherwise where to find it."""
     if root is None:
         return (
-            "You are reading the lessons with their answers filled in, so there is no progress to show "
-            "here. Your own progress shows in your practice copy of this notebook, "
-            "[practice/00_start_here.ipynb](../practice/00_start_here.ipynb): `fde practice` writes the "
-            "copies (never over your answers), `fde lab` opens them, and `fde progress` prints the same "
-            "table in a terminal."
+            "Your progress shows here when this cell runs in your practice copy of this notebook, "
+            "[practice/00_start_here.ipynb](../practice/00_start_here.ipynb) (this cell ran in the "
+            "lessons, which hold the answers and record no progress): `fde practice` writes the copies "
+            "(never over your answers), `fde lab` opens them, and `fde progress` prints the same table "
+            "in a terminal."
         )
     from .practice import progress
 

@@ -81,7 +81,14 @@ CASES = [
     ),
     Case(
         "01_workflows/04_batch_stream_lambda_kappa",
-        good={"seed": 9, "as_of": "2025-12-31", "minutes": 4, "late_share": 0.3, "allowed_lateness": 2},
+        good={
+            "seed": 9,
+            "as_of": "2025-12-31",
+            "minutes": 4,
+            "late_share": 0.3,
+            "watermark_delay": 2,
+            "allowed_lateness": 1,
+        },
         bad={
             "minutes": (2, "minutes = 2: out of range; allowed: a whole number from 3 to 60 (the story needs"),
             "late_share": (1.5, "late_share = 1.5: out of range; allowed: a number from 0 to 0.9"),

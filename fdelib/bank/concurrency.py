@@ -538,3 +538,44 @@ def serialization_failure(engine: sa.Engine, isolation: str = "REPEATABLE READ")
         a.close()
         b.close()
     return pd.DataFrame(steps, columns=["session", "does", "result"])
+
+
+def drain_steps(engine: sa.Engine, prefix: str = "drain") -> pd.DataFrame:
+    """The drained account's headroom (balance - the customer's minimum) before the race of
+    :func:`drain_race` and after each transfer it booked, in booking order."""
+    booked = db.read_frame(
+        """
+        SELECT t.account_id, t.amount, t.balance_after - c.min_balance AS headroom
+        FROM bank.transactions t
+        JOIN bank.accounts a USING (account_id) JOIN bank.customers c USING (customer_id)
+        WHERE t.kind = 'transfer_out' AND t.reference LIKE :pattern
+        ORDER BY t.transaction_id""",
+        {"pattern": f"{prefix}-%"},
+        engine=engine,
+    )
+    if booked.empty:
+        raise FdeError(f"no transfer of a race named {prefix!r} is booked: run drain_race first")
+    start = float(booked["headroom"].iloc[0]) - float(booked["amount"].iloc[0])
+    return pd.DataFrame(
+        {
+            "transfers booked": range(len(booked) + 1),
+            "headroom": [round(start, 2), *(round(float(h), 2) for h in booked["headroom"])],
+            "account": f"account {int(booked['account_id'].iloc[0])}",
+        }
+    )
+
+
+def plot_drain(engine: sa.Engine, prefix: str = "drain") -> None:
+    """:func:`drain_steps` drawn: the headroom falls by one transfer at a time and stops at the
+    customer's minimum, whichever transfers won the race."""
+    from .. import viz
+
+    viz.lines(
+        drain_steps(engine, prefix),
+        x="transfers booked",
+        y="headroom",
+        by="account",
+        title="The drained account, transfer by transfer",
+        ylabel="balance - minimum (USD)",
+        hline=(0.0, "the customer's minimum"),
+    )

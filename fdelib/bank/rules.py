@@ -949,3 +949,55 @@ def privileges(engine: sa.Engine, role: str = APP_ROLE) -> pd.DataFrame:
         index_col="object",
     )
     return tables.astype(object).where(tables.notna(), "")
+
+
+# --- where the rules live -------------------------------------------------------------
+
+_KINDS_SQL = """
+SELECT c.relname AS "table",
+       CASE con.contype WHEN 'p' THEN 'primary key' WHEN 'f' THEN 'foreign key' WHEN 'u' THEN 'unique'
+            WHEN 'c' THEN 'check' WHEN 'n' THEN 'not null' ELSE 'exclusion' END AS kind,
+       count(*) AS rules
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND c.relkind = 'r' GROUP BY 1, 2
+UNION ALL
+SELECT c.relname, 'unique index', count(*)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND i.indisunique
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+GROUP BY 1
+UNION ALL
+SELECT c.relname, 'trigger', count(*)
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = :schema AND NOT t.tgisinternal GROUP BY 1
+ORDER BY 1, 2
+"""
+
+
+def rule_kinds(engine: sa.Engine, schema: str = "bank") -> pd.DataFrame:
+    """Every rule the database holds for ``schema``'s tables, counted by table and kind
+    (constraints, unique indexes that are no constraint, triggers), read from the catalog."""
+    frame = db.read_frame(_KINDS_SQL, {"schema": schema}, engine=engine)
+    frame["rules"] = frame["rules"].astype(int)
+    return frame
+
+
+def plot_rule_kinds(engine: sa.Engine, schema: str = "bank") -> None:
+    """:func:`rule_kinds` as grouped bars, one group per table: NOT NULL (on most columns) left
+    out, unique constraints and unique indexes counted together."""
+    from .. import viz
+
+    kinds = rule_kinds(engine, schema)
+    kinds = kinds[kinds["kind"] != "not null"].replace({"kind": {"unique index": "unique"}})
+    viz.bars(
+        kinds.groupby(["table", "kind"], as_index=False)["rules"].sum(),
+        x="table",
+        y="rules",
+        by="kind",
+        title=f"Rules the database enforces on the {schema} schema's tables (NOT NULL aside)",
+        ylabel="rules",
+        figsize=(10, 3.6),
+    )

@@ -10,10 +10,11 @@ on a half day).
 trading hours (9:30am to 4:00pm US/Eastern Time)", and the answers mean it inclusively: the last
 bar of a regular session is labelled **16:00** (13:00 on a half day), and it holds the closing
 auction's print — on a verified day its close *is* the official daily close (``TIME_SERIES_DAILY``)
-and it carries about a quarter of the day's volume. A regular session's 5-minute bars therefore
+and it carries about a tenth of the day's volume (the closing auction's share in NYSE-listed
+stocks). A regular session's 5-minute bars therefore
 run 09:30 … 15:55 **and 16:00** (79, 43 on a half day). The opening auction prints at 09:30 and is
 the open of the 09:30 bar, the session's first. A daily bar built from the bars *before* 16:00
-misses the close and a quarter of the volume.
+misses the close and a tenth of the volume.
 
 **60-minute bars are hour-aligned**: with extended hours (the API's default) a day runs 04:00 …
 19:00 — recorded answers end their day on ``"… 19:00:00"`` with 18:00 and 17:00 before it, never

@@ -7,7 +7,8 @@ closing at 13:00) and their extended hours (thin trading from 04:00 to the open 
 close for four hours). Each session also has its two **auctions**, as on the exchange: the
 opening cross is the first print at 09:30 (the open of the 09:30 bar, with a burst of volume), and
 the **closing cross** is one print at the close (16:00, 13:00 on a half day) carrying about a
-quarter of the day's volume — the day's official close.
+tenth of the day's volume (the closing auction's share of volume in NYSE-listed stocks) — the
+day's official close.
 
 An answer's bars are those prints aggregated as Alpha Vantage does (see :mod:`.sessions`): on a
 clock-aligned grid, labelled by their start time in US/Eastern, newest first — 60-minute bars are
@@ -245,7 +246,7 @@ def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray
     """Every print of the month's sessions with extended hours: start times (minutes), whether in
     the regular session, and open/high/low/close/volume — the month's stretch of the symbol's
     random walk, minute by minute, plus each session's closing auction: one print at the close (listed before
-    the post-market minute that starts then), about a quarter of the day's volume. The opening
+    the post-market minute that starts then), about a tenth of the day's volume. The opening
     auction is the first regular minute's first print (its open), with a burst of volume."""
     times, regular = _session_minutes(month)
     n = len(times)
@@ -268,7 +269,7 @@ def _minutes(symbol: str, month: str, seed: int) -> tuple[np.ndarray, np.ndarray
     k = len(first)
     values[first, 4] += np.round(day_volume * auctions.uniform(0.01, 0.03, k))  # the opening cross
     price = np.round(close[last] * np.exp(auctions.normal(0, 0.0005, k)), 4)  # the closing cross
-    closing = np.column_stack([price, price, price, price, np.round(day_volume * auctions.uniform(0.30, 0.40, k))])
+    closing = np.column_stack([price, price, price, price, np.round(day_volume * auctions.uniform(0.09, 0.13, k))])
     at = last + 1
     return (
         np.insert(times, at, times[last] + np.timedelta64(1, "m")),

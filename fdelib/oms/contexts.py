@@ -254,3 +254,20 @@ def _wait_until(condition, timeout: float, message: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{message} within {timeout:.0f} s: are the workers running?")
         time.sleep(0.05)
+
+
+def plot_access() -> None:
+    """:func:`table_access` counted per service: the tables it writes (its context's own) and
+    the tables of other contexts it reads (the coupling that remains)."""
+    from .. import viz
+
+    access = table_access()
+    counts = access.groupby(["service", "access"]).size().rename("tables").reset_index()
+    viz.bars(
+        counts,
+        x="service",
+        y="tables",
+        by="access",
+        title="What each service touches, read off its code",
+        ylabel="oms tables",
+    )

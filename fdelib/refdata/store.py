@@ -587,3 +587,27 @@ def lookup_widget(value: str = ""):
 
     button.on_click(look)
     return widgets.VBox([widgets.HBox([box, button]), out])
+
+
+def links_by_kind(engine: sa.Engine | None = None) -> pd.DataFrame:
+    """The security master's current cross-references, counted by kind and source."""
+    return db.read_frame(
+        "SELECT kind, source, count(*)::int AS links FROM refdata.xref WHERE retired_on IS NULL "
+        "GROUP BY kind, source ORDER BY kind, source",
+        engine=engine or db.get_engine(),
+    )
+
+
+def plot_links(engine: sa.Engine | None = None) -> None:
+    """:func:`links_by_kind` as bars, one per kind and source: which source made how many links."""
+    from .. import viz
+
+    links = links_by_kind(engine)
+    links["kind (source)"] = links["kind"] + " (" + links["source"] + ")"
+    viz.bars(
+        links,
+        x="kind (source)",
+        y="links",
+        title="Cross-references in the security master, by kind and source",
+        ylabel="current links",
+    )

@@ -2,8 +2,18 @@
 
 A securities trade touches several services, each with its own data: the buyer's cash is
 reserved, the seller's securities are reserved, the trade is booked, then settled. No
-single database transaction spans them, so each step has a **compensation** that undoes
-it, and a failure runs the compensations of the steps already done, in reverse order.
+single database transaction spans them, so the saga's steps come in three kinds (the names
+are Chris Richardson's, *Microservices Patterns*):
+
+* **compensatable** steps (``reserve_cash``, ``reserve_securities``) have a **compensation**
+  that undoes them; a failure up to the pivot runs the compensations of the steps already
+  done, in reverse order;
+* the **pivot** (``book_trade``) is the go/no-go point: once the trade is booked it is a
+  commitment to the counterparty, and the saga can only go forward;
+* **retriable** steps after it (``settle``) are never undone: they are retried until they
+  succeed. A settlement that fails (the seller's securities arrive late) is retried the next
+  business day; a seller who never delivers is bought in (the buyer's side buys the securities
+  elsewhere at the seller's cost) — never "compensated" by un-booking the trade.
 
 Two ways to coordinate the same saga, on the same PostgreSQL tables:
 
@@ -34,6 +44,9 @@ from .calendar import settlement_date
 
 SCHEMA = Path(__file__).with_name("sagas.sql")
 STEPS = ["reserve_cash", "reserve_securities", "book_trade", "settle"]
+PIVOT = "book_trade"  # the go/no-go step: before it compensate, after it retry
+RETRIABLE = ("settle",)  # retried after the pivot, never compensated
+SETTLE_ATTEMPTS = 3  # a settlement fail is retried the next business day, up to this many attempts
 
 
 #: The parameters of lesson 5 (05_sagas), checked at its top by :func:`fdelib.params.check`.
@@ -81,13 +94,15 @@ def _once(conn: sa.Connection, saga: str, step: str, kind: str, detail: str = ""
     )
 
 
-def _detail(step: str, as_of: str | None) -> str:
+def _detail(step: str, as_of: str | None, attempt: int = 1) -> str:
     if as_of is None:
         return ""
     if step == "book_trade":
         return f"trade date {as_of}"
-    if step == "settle":
+    if step == "settle" and attempt == 1:
         return f"settled {settlement_date(as_of)} (T+1)"
+    if step == "settle":
+        return f"settled {settlement_date(as_of, attempt)} (T+{attempt}: retried after a settlement fail)"
     return ""
 
 
@@ -99,22 +114,33 @@ def _move(conn: sa.Connection, account: str, **deltas: int) -> None:
 
 
 def do_step(
-    engine: sa.Engine, saga: str, step: str, price: int, quantity: int, fail_at: str | None, as_of: str | None = None
+    engine: sa.Engine,
+    saga: str,
+    step: str,
+    price: int,
+    quantity: int,
+    fail_at: str | None,
+    as_of: str | None = None,
+    attempt: int = 1,
 ) -> None:
     """Run one step in its own transaction; raise :class:`StepFailed` for the fault, or when the
-    database refuses the step (not enough cash or shares: nothing of the step is kept)."""
-    if step == fail_at:
+    database refuses the step (not enough cash or shares: nothing of the step is kept). A fault
+    at a retriable step (``settle``) fails its first attempt only: a settlement fail is resolved
+    by trying again."""
+    if step == fail_at and (step not in RETRIABLE or attempt == 1):
         raise StepFailed(f"{step} refused for saga {saga}")
     try:
         with engine.begin() as conn:
-            _do(conn, saga, step, price, quantity, as_of)
+            _do(conn, saga, step, price, quantity, as_of, attempt)
     except sa.exc.IntegrityError as error:
         short = "cash" if "cash" in str(error.orig) else "shares" if "shares" in str(error.orig) else "balance"
         raise StepFailed(f"{step} refused for saga {saga}: not enough {short}") from None
 
 
-def _do(conn: sa.Connection, saga: str, step: str, price: int, quantity: int, as_of: str | None) -> None:
-    if not _once(conn, saga, step, "do", _detail(step, as_of)):
+def _do(
+    conn: sa.Connection, saga: str, step: str, price: int, quantity: int, as_of: str | None, attempt: int = 1
+) -> None:
+    if not _once(conn, saga, step, "do", _detail(step, as_of, attempt)):
         return
     if step == "reserve_cash":
         _move(conn, "buyer", cash=-price * quantity, cash_reserved=price * quantity)
@@ -142,8 +168,8 @@ def release_securities(conn: sa.Connection, price: int, quantity: int) -> None:
     move(conn, "seller", shares=quantity, shares_reserved=-quantity)
 
 
-#: Each step's compensation, ``fn(conn, price, quantity)``; ``book_trade`` only records that the
-#: booking is cancelled (its undo row in the step log), ``settle`` is the last step: never undone.
+#: Each compensatable step's compensation, ``fn(conn, price, quantity)``. ``book_trade`` is the
+#: pivot and ``settle`` is retriable: once the trade is booked nothing is undone.
 COMPENSATIONS = {"reserve_cash": release_cash, "reserve_securities": release_securities}
 
 
@@ -177,25 +203,45 @@ def orchestrate(
     as_of: str | None = None,
     compensations: dict | None = None,
 ) -> dict:
-    """The coordinator: run the steps in order; on failure compensate in reverse
-    (``compensations`` as in :func:`undo_step`)."""
+    """The coordinator: run the steps in order; a failure up to the pivot compensates the steps
+    done, in reverse (``compensations`` as in :func:`undo_step`); a retriable step after it is
+    retried instead (``retries`` counts the extra attempts)."""
     done: list[str] = []
-    calls = 0
+    calls = retries = 0
     for step in STEPS:
-        calls += 1
-        try:
-            do_step(engine, saga, step, price, quantity, fail_at, as_of)
-        except StepFailed:
-            for earlier in reversed(done):
-                calls += 1
-                undo_step(engine, saga, earlier, price, quantity, compensations)
-            return {"saga": saga, "outcome": "compensated", "failed_step": step, "messages": calls}
+        for attempt in range(1, SETTLE_ATTEMPTS + 1 if step in RETRIABLE else 2):
+            calls += 1
+            try:
+                do_step(engine, saga, step, price, quantity, fail_at, as_of, attempt)
+                break
+            except StepFailed:
+                if step in RETRIABLE and attempt < SETTLE_ATTEMPTS:
+                    retries += 1
+                    continue  # after the pivot: try again, never undo
+                if step in RETRIABLE:  # every attempt failed: the trade stays booked, a buy-in follows
+                    return {
+                        "saga": saga,
+                        "outcome": "settlement failed",
+                        "failed_step": step,
+                        "messages": calls,
+                        "retries": retries,
+                    }
+                for earlier in reversed(done):
+                    calls += 1
+                    undo_step(engine, saga, earlier, price, quantity, compensations)
+                return {
+                    "saga": saga,
+                    "outcome": "compensated",
+                    "failed_step": step,
+                    "messages": calls,
+                    "retries": retries,
+                }
         done.append(step)
-    return {"saga": saga, "outcome": "completed", "failed_step": None, "messages": calls}
+    return {"saga": saga, "outcome": "completed", "failed_step": None, "messages": calls, "retries": retries}
 
 
 def try_compensation(
-    engine: sa.Engine, step: str, compensation, price: int = 50, quantity: int = 20, fail_at: str = "settle"
+    engine: sa.Engine, step: str, compensation, price: int = 50, quantity: int = 20, fail_at: str = PIVOT
 ) -> dict:
     """Run the orchestrated saga on freshly opened accounts with ``compensation`` in place of
     ``step``'s and the fault at ``fail_at``: the outcome and every account's balances after it
@@ -244,7 +290,8 @@ def _emit(engine: sa.Engine, saga: str, event: str, service: str) -> None:
 def choreograph(
     engine: sa.Engine, saga: str, price: int, quantity: int, fail_at: str | None = None, as_of: str | None = None
 ) -> dict:
-    """No coordinator: services react to events until none is left to handle."""
+    """No coordinator: services react to events until none is left to handle; the settlement
+    service retries its own step (emitting ``settle_retried``) instead of failing the saga."""
     _emit(engine, saga, "trade_requested", "client")
     handled = 0
     while True:
@@ -262,20 +309,30 @@ def choreograph(
         handled += 1
         if row.event in REACTS:
             service = REACTS[row.event]
-            try:
-                do_step(engine, saga, service, price, quantity, fail_at, as_of)
-                _emit(engine, saga, EMITS[service], service)
-            except StepFailed:
-                _emit(engine, saga, f"{service}_failed", service)
-        elif row.event.endswith("_failed"):
-            # every service that already did its step listens for failures and undoes it
-            for service in reversed(STEPS):
+            attempts = SETTLE_ATTEMPTS if service in RETRIABLE else 1
+            for attempt in range(1, attempts + 1):
+                try:
+                    do_step(engine, saga, service, price, quantity, fail_at, as_of, attempt)
+                    _emit(engine, saga, EMITS[service], service)
+                    break
+                except StepFailed:
+                    if attempt < attempts:  # a retriable step retries itself, after the pivot
+                        _emit(engine, saga, f"{service}_retried", service)
+                    else:
+                        _emit(engine, saga, f"{service}_failed", service)
+        elif row.event.endswith("_failed") and row.event != "settle_failed":
+            # every compensatable service that already did its step listens for failures and
+            # undoes it; after the pivot nothing is undone (a settlement that fails every retry
+            # is bought in)
+            for service in reversed(STEPS[: STEPS.index(PIVOT)]):
                 undo_step(engine, saga, service, price, quantity)
     emitted = events(engine, saga)
     failed = emitted.loc[emitted["event"].str.endswith("_failed"), "emitted_by"].tolist()
     return {
         "saga": saga,
-        "outcome": "completed" if emitted["event"].iloc[-1] == "trade_settled" else "compensated",
+        "outcome": {"trade_settled": "completed", "settle_failed": "settlement failed"}.get(
+            emitted["event"].iloc[-1], "compensated"
+        ),
         "failed_step": failed[0] if failed else None,
         "messages": handled,
     }

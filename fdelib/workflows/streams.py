@@ -6,8 +6,11 @@ quantity; the newest version by log offset is the truth). The question every des
 answer: what are volume and notional per symbol and minute?
 
 * :func:`truth` — the batch answer over the whole log, newest version of each trade.
-* :class:`WindowAggregator` — a stream processor with tumbling one-minute windows and a
-  watermark: fast answers, but events later than the allowed lateness are dropped.
+* :class:`WindowAggregator` — a stream processor with tumbling one-minute windows and two
+  settings, as Flink and Beam have them: the **watermark delay** (how far the watermark trails the
+  latest event time: a window fires once the watermark passes its end) and the **allowed
+  lateness** (how long a fired window still takes late events, firing again): fast answers, but
+  events later than both are dropped.
 * Lambda (:func:`lambda_batch`, :func:`lambda_speed`, :func:`lambda_serving`): a batch
   layer recomputes everything now and then from the log (the master dataset); a speed layer
   adds what arrived since; the serving layer merges both. Two code paths to keep in step.
@@ -43,6 +46,7 @@ PARAMETERS = {
     "as_of": params.Date(),
     "minutes": params.Integer(3, 60, why="the story needs early minutes and two ticks of late arrivals"),
     "late_share": params.Number(0, 0.9),
+    "watermark_delay": params.Number(0, 30),
     "allowed_lateness": params.Number(0, 30),
 }
 
@@ -175,48 +179,72 @@ def compare(answer: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
 
 @dataclasses.dataclass
 class WindowAggregator:
-    """Tumbling one-minute windows closed by a watermark (max event time - lateness).
+    """Tumbling one-minute windows, fired by a watermark and kept for the allowed lateness.
 
-    Events for a window that is already closed are *late*: counted, not applied. A
-    correction is treated as one more trade: this job keeps no memory of past versions (the
+    Two settings (Flink's bounded out-of-orderness and ``allowedLateness``, Beam's watermark and
+    ``withAllowedLateness``):
+
+    * ``watermark_delay``: the watermark is the latest event time seen minus this delay; a window
+      **fires** (emits its result) once the watermark passes its end. A longer delay waits for
+      more stragglers before the first answer, and delays every answer.
+    * ``allowed_lateness``: how long after that the fired window is kept. An event that arrives
+      behind the watermark but within it updates the window, which fires again (``late_kept``
+      counts them); after it the window's state is discarded, and a later event is *dropped*.
+
+    A correction is treated as one more trade: this job keeps no memory of past versions (the
     incremental views below can: see ``remember_versions``).
     """
 
-    allowed_lateness: pd.Timedelta = dataclasses.field(default_factory=lambda: pd.Timedelta(minutes=1))
+    watermark_delay: pd.Timedelta = dataclasses.field(default_factory=lambda: pd.Timedelta(minutes=1))
+    allowed_lateness: pd.Timedelta = dataclasses.field(default_factory=lambda: pd.Timedelta(0))
     open: dict = dataclasses.field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
-    closed: dict = dataclasses.field(default_factory=dict)
+    fired: dict = dataclasses.field(default_factory=dict)  # fired, still taking late events
+    closed: dict = dataclasses.field(default_factory=dict)  # final: later events are dropped
     watermark: pd.Timestamp | None = None
     dropped: int = 0
+    late_kept: int = 0
     processed: int = 0
 
     def process(self, event: dict) -> None:
         self.processed += 1
         minute = pd.Timestamp(event["event_time"]).floor("min")
         key = (event["symbol"], minute)
+        end = minute + pd.Timedelta(minutes=1)
+        behind = self.watermark is not None and end <= self.watermark
         if key in self.closed or (
-            self.watermark is not None and minute + pd.Timedelta(minutes=1) <= self.watermark and key not in self.open
+            behind and end + self.allowed_lateness <= self.watermark and key not in self.open and key not in self.fired
         ):
             self.dropped += 1
             return
-        window = self.open[key]
+        if behind:
+            self.late_kept += 1
+        window = self.fired[key] if key in self.fired else self.open[key]
         window[0] += int(event["quantity"])
         window[1] += float(event["price"]) * int(event["quantity"])
-        seen = pd.Timestamp(event["event_time"]) - self.allowed_lateness
+        seen = pd.Timestamp(event["event_time"]) - self.watermark_delay
         self.watermark = seen if self.watermark is None else max(self.watermark, seen)
         for k in [k for k in self.open if k[1] + pd.Timedelta(minutes=1) <= self.watermark]:
-            self.closed[k] = self.open.pop(k)
+            self.fired[k] = self.open.pop(k)
+        for k in [k for k in self.fired if k[1] + pd.Timedelta(minutes=1) + self.allowed_lateness <= self.watermark]:
+            self.closed[k] = self.fired.pop(k)
 
     def flush(self) -> pd.DataFrame:
         """Close every window (end of stream) and return all results."""
+        self.closed.update(self.fired)
         self.closed.update(self.open)
+        self.fired.clear()
         self.open.clear()
         rows = [(s, m, v, n) for (s, m), (v, n) in self.closed.items()]
         return _view(pd.DataFrame(rows, columns=VIEW_COLUMNS))
 
 
-def stream(events: pd.DataFrame, allowed_lateness_minutes: float = 1) -> WindowAggregator:
+def stream(
+    events: pd.DataFrame, watermark_delay_minutes: float = 1, allowed_lateness_minutes: float = 0
+) -> WindowAggregator:
     """Feed events in arrival order through a :class:`WindowAggregator`."""
-    agg = WindowAggregator(pd.Timedelta(minutes=allowed_lateness_minutes))
+    agg = WindowAggregator(
+        pd.Timedelta(minutes=watermark_delay_minutes), pd.Timedelta(minutes=allowed_lateness_minutes)
+    )
     for event in events.to_dict("records"):
         agg.process(event)
     return agg

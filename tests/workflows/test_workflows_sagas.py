@@ -11,20 +11,42 @@ def balances(engine) -> dict:
     return {name: {"cash": int(row.cash), "shares": int(row.shares)} for name, row in table.iterrows()}
 
 
+UP_TO_THE_PIVOT = sagas.STEPS[: sagas.STEPS.index(sagas.PIVOT) + 1]
+SETTLED = {"buyer": {"cash": 9_000, "shares": 20}, "seller": {"cash": 1_000, "shares": 80}}
+
+
 @pytest.mark.parametrize("coordinate", [sagas.orchestrate, sagas.choreograph])
-@pytest.mark.parametrize("fail_at", sagas.STEPS)
-def test_every_failure_is_fully_compensated(engine, coordinate, fail_at):
+@pytest.mark.parametrize("fail_at", UP_TO_THE_PIVOT)
+def test_every_failure_up_to_the_pivot_is_fully_compensated(engine, coordinate, fail_at):
     sagas.setup(engine)
     result = coordinate(engine, "S1", 50, 20, fail_at)
     assert result["outcome"] == "compensated"
     assert balances(engine) == OPENING
 
 
+def test_a_failed_settlement_is_retried_never_compensated(engine):
+    """After the pivot (the booked trade) the saga only goes forward: settle is retried."""
+    assert sagas.RETRIABLE == ("settle",) and sagas.PIVOT == "book_trade"
+    sagas.setup(engine)
+    result = sagas.orchestrate(engine, "S1", 50, 20, "settle", as_of="2026-01-02")
+    assert (result["outcome"], result["retries"]) == ("completed", 1)
+    assert balances(engine) == SETTLED
+    log = sagas.steps(engine, "S1")
+    assert log["kind"].tolist() == ["do"] * 4  # nothing undone
+    assert log["detail"].iloc[-1] == "settled 2026-01-06 (T+2: retried after a settlement fail)"
+    sagas.setup(engine)
+    assert sagas.choreograph(engine, "C1", 50, 20, "settle")["outcome"] == "completed"
+    assert balances(engine) == SETTLED
+    emitted = sagas.events(engine, "C1")["event"].tolist()
+    assert emitted[-2:] == ["settle_retried", "trade_settled"]
+    assert not any(e.endswith("_failed") for e in emitted)
+
+
 @pytest.mark.parametrize("coordinate", [sagas.orchestrate, sagas.choreograph])
 def test_success_moves_cash_and_shares_once(engine, coordinate):
     sagas.setup(engine)
     assert coordinate(engine, "S1", 50, 20)["outcome"] == "completed"
-    assert balances(engine) == {"buyer": {"cash": 9_000, "shares": 20}, "seller": {"cash": 1_000, "shares": 80}}
+    assert balances(engine) == SETTLED
 
 
 def test_retried_steps_and_compensations_are_idempotent(engine):
@@ -53,8 +75,9 @@ def test_compare_runs_both_patterns_for_every_fault_and_both_end_consistent(engi
     ]
     assert (table.loc["none", "outcome"] == "completed").all()
     assert (table.loc["none", "buyer cash"] == 9_000).all()
-    failed = table[table.index.get_level_values("fault at") != "none"]
+    failed = table[table.index.get_level_values("fault at").isin(UP_TO_THE_PIVOT)]
     assert (failed["outcome"] == "compensated").all()
+    assert (table.loc["settle", "outcome"] == "completed").all()  # retried, not undone
     assert (failed["buyer cash"] == 10_000).all() and (failed["seller shares"] == 100).all()
     assert (table["reserved left"] == 0).all()
 

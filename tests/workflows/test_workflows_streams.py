@@ -71,13 +71,28 @@ def test_lambda_and_kappa_agree_after_replay(log):
 def test_stream_windows_drop_late_events_that_batch_keeps(log):
     engine, events, late = log
     streams.append(engine, late)
-    strict = streams.stream(events, allowed_lateness_minutes=0)
-    lenient = streams.stream(events, allowed_lateness_minutes=10)
+    strict = streams.stream(events, watermark_delay_minutes=0)
+    lenient = streams.stream(events, watermark_delay_minutes=10)
     assert strict.dropped > 0 and lenient.dropped == 0
     assert strict.processed == lenient.processed == len(events)
     assert not streams.compare(strict.flush(), streams.truth(engine)).empty
     # even with no drops, a stateless stream counts the correction as a new trade
     assert len(streams.compare(lenient.flush(), streams.truth(engine))) == 1
+
+
+def test_allowed_lateness_is_a_second_setting_beside_the_watermark_delay(log):
+    """Watermark delay 0: every window fires at once. An allowed lateness keeps fired windows,
+    so late events update them (fired again) instead of being dropped; the result is the same as
+    a long watermark delay's, while the first answers came without waiting."""
+    engine, events, late = log
+    streams.append(engine, late)
+    eager = streams.stream(events, watermark_delay_minutes=0)
+    kept = streams.stream(events, watermark_delay_minutes=0, allowed_lateness_minutes=10)
+    patient = streams.stream(events, watermark_delay_minutes=10)
+    assert eager.dropped > 0 and eager.late_kept == 0
+    assert kept.dropped == 0 and kept.late_kept == eager.dropped
+    assert patient.late_kept == 0  # nothing arrived behind a watermark 10 minutes back
+    assert streams.compare(kept.flush(), patient.flush()).empty
 
 
 def test_async_beats_sync_as_load_grows():

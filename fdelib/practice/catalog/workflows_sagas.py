@@ -21,7 +21,7 @@ class Compensation(Exercise):
 
     name: str = ""
     step: str = ""
-    fail_at: str = "settle"
+    fail_at: str = "book_trade"  # the pivot: the compensatable steps before it are undone
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,30 +60,32 @@ class Compensation(Exercise):
 catalog.value(
     "saga_compensation_order",
     name="compensations",
-    answer=["book_trade", "reserve_securities", "reserve_cash"],
+    answer=[],
     blank_hint="List the steps whose compensations run when `settle` fails, in the order they run, "
-    'e.g. ["reserve_cash"]. Which steps were done before settle? In which order are they '
-    "undone? (The step log above shows it for a fault at book_trade.)",
+    'e.g. ["reserve_cash"] (or [] for none). Which steps were done before settle? Which of them '
+    "can still be undone once the trade is booked?",
     wrong=[
         Wrong(
-            'compensations = ["reserve_cash", "reserve_securities", "book_trade"]\n',
-            "Those are the right steps in the order they were done; compensations run in REVERSE "
-            "order, the last step done first, so each undo finds the state its step left.",
+            'compensations = ["book_trade", "reserve_securities", "reserve_cash"]\n',
+            "That would un-book a trade the buyer and the seller are already committed to. book_trade is "
+            "the saga's pivot: before it, a failure is compensated; after it, the saga only goes forward. "
+            "settle is a retriable step: the coordinator tries it again (and a seller who never delivers "
+            "is bought in), it never undoes the booking.",
         ),
         Wrong(
             'compensations = ["reserve_securities", "reserve_cash"]\n',
-            "book_trade was done too: its compensation cancels the booking (it moves no money, but "
-            "the step log records it, and a real booking system would be told). Undo every step "
-            "that was done.",
+            "Releasing the cash and the shares of a booked trade leaves a trade that can never settle. "
+            "After the pivot (book_trade) nothing is compensated: settle is retried.",
         ),
         Wrong(
-            'compensations = ["settle", "book_trade", "reserve_securities", "reserve_cash"]\n',
-            "settle failed: it did nothing, so there is nothing of it to undo. Compensate only the "
-            "steps that were done.",
+            'compensations = ["reserve_cash", "reserve_securities", "book_trade"]\n',
+            "Even before the pivot, compensations run newest first — but here no compensation runs at all: "
+            "settle comes after the pivot (book_trade), and a failed settlement is retried.",
         ),
     ],
-    passed="Every step done before the failure, newest first: cancel the booking, release the "
-    "shares, release the cash. The step log (sagas.steps) shows exactly that.",
+    passed="None: book_trade is the pivot, and settle after it is retriable. The coordinator tries the "
+    "settlement again the next business day (the step log shows T+2); a seller who never delivers is "
+    "bought in. Only a failure up to the pivot is compensated.",
 )
 
 catalog.add(
@@ -101,7 +103,7 @@ def release_securities(conn, price, quantity):
 ''',
         blank_hint="Write the body: one sagas.move(conn, account, column=delta, ...) call that undoes what "
         "reserve_securities did — it moved `quantity` shares of the seller from `shares` to "
-        "`shares_reserved`. Then run this check: it runs the whole saga with the fault at settle.",
+        "`shares_reserved`. Then run this check: it runs the whole saga with the fault at book_trade.",
         wrong=(
             Wrong(
                 """from fdelib.workflows import sagas
@@ -135,7 +137,7 @@ def release_securities(conn, price, quantity):
                 "reserved the SELLER's shares.",
             ),
         ),
-        passed="The saga with the fault at settle ends fully compensated with your step: the seller's "
+        passed="The saga with the fault at book_trade ends fully compensated with your step: the seller's "
         "shares are back, nothing is reserved, no share minted or lost. The step log made it "
         "idempotent: a redelivered undo would change nothing.",
     )
@@ -152,6 +154,22 @@ catalog.function(
         Case((["trade_requested", "cash_reserved"],), "running"),
         Case((["trade_requested", "reserve_cash_failed"],), "compensated"),
         Case((["trade_requested"],), "running"),
+        Case(  # a settlement fail after the pivot is retried: the saga goes on
+            (["trade_requested", "cash_reserved", "securities_reserved", "trade_booked", "settle_retried"],), "running"
+        ),
+        Case(
+            (
+                [
+                    "trade_requested",
+                    "cash_reserved",
+                    "securities_reserved",
+                    "trade_booked",
+                    "settle_retried",
+                    "trade_settled",
+                ],
+            ),
+            "completed",
+        ),
     ],
     blank='''def saga_state(events):
     """The state of a choreographed saga from its events, in order:

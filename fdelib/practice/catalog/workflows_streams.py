@@ -102,7 +102,7 @@ catalog.choice(
     name="answer_stream",
     options={
         "A": "the end-of-day P&L report for the desk",
-        "B": "the pre-trade limit check on each incoming order",
+        "B": "the live intraday exposure per desk, updated on every trade of the day",
         "C": "the monthly regulatory transaction report",
         "D": "recomputing last year's VWAPs after the vendor corrected its prints",
     },
@@ -115,16 +115,18 @@ catalog.choice(
         "one is waiting for each event.",
     },
     blank_hint="Which job cannot wait for a batch run? Set answer_stream to a letter.",
-    passed="A limit check must answer for each order as it arrives, within milliseconds: stream "
-    "processing. The others can wait for all their data and want it complete: batch.",
+    passed="Intraday exposure must follow each trade as it happens: stream processing over the trade "
+    "feed. The others can wait for all their data and want it complete: batch. (A pre-trade limit "
+    "check is neither: a synchronous check in the order path, which must answer before the order "
+    "goes out.)",
 )
 
 catalog.value(
     "concept_watermark",
     name="closed_window",
     answer="14:33",
-    blank_hint="The watermark is the latest event time seen minus the allowed lateness. A one-minute "
-    "window is closed once its END is at or before the watermark. Answer its start, "
+    blank_hint="The watermark is the latest event time seen minus the watermark delay. A one-minute "
+    "window is closed once its END is at or before the watermark (with no allowed lateness). Answer its start, "
     'like "14:30".',
     wrong=[
         Wrong(
@@ -135,11 +137,12 @@ catalog.value(
         Wrong(
             'closed_window = "14:35"\n',
             "14:35 is the minute of the latest event: its window is wide open. The watermark lags "
-            "the latest event time by the allowed lateness.",
+            "the latest event time by the watermark delay.",
         ),
     ],
     passed="Watermark 14:35:20 minus 1 min = 14:34:20: the 14:33 window (ending 14:34) is the newest "
-    "closed one. A larger allowed lateness drops fewer late events and delays every answer.",
+    "closed one. A longer watermark delay drops fewer late events and delays every answer; an "
+    "allowed lateness keeps a fired window taking late events (firing it again) instead.",
 )
 
 catalog.choice(
