@@ -159,7 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run folder (runs/<timestamp>) or `notebooks` for the committed ones "
         "(default: the latest run, else the committed notebooks)",
     )
-    site.add_argument("--out", type=Path, default=None, help="where the site goes (default: <run>/site)")
+    site.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the site goes (default: <run>/site; runs/site for the committed notebooks)",
+    )
     site.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1 until Ctrl-C")
     site.add_argument("--port", type=int, default=8000, help="port for --serve (default: %(default)s)")
     site.add_argument(
