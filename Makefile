@@ -1,5 +1,6 @@
 # fde-workbench: two commands on a fresh machine.
-#   make run    create .venv, install, start the embedded PostgreSQL, execute every notebook
+#   make run    create .venv, install, start the embedded PostgreSQL, execute every notebook,
+#               build the course website (runs/latest/site/index.html)
 #   make test   unit tests + pytest --nbval over the committed notebooks (2 processes)
 # Other targets: make check (lint, types and the fast tests: the edit-test loop), make lab, make update (refresh committed notebook outputs), make bench,
 # make lock (after changing dependencies in pyproject.toml), make lint, make clean
@@ -56,10 +57,13 @@ lock lock-upgrade: | $(NEEDS_UV)
 		--custom-compile-command "make lock" $(if $(filter lock-upgrade,$@),--upgrade) -o $(LOCK)
 	$(PYTHON) tools/lockfile.py stamp $(LOCK)
 
+# After the notebooks ran, the course website from their outputs: runs/latest/site/index.html
+# (`fde site` again rebuilds it; a failed notebook fails `make run` before this step).
 run: $(STAMP)
 	$(BIN)/fde up
 	$(BIN)/fde mage install
 	$(BIN)/fde run
+	$(BIN)/fde site
 
 # pytest exits 5 when it collected no test: that is not a failure of the project.
 # Notebooks run one file per process (nbval's cells share a kernel): --dist loadfile.

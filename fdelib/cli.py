@@ -15,6 +15,7 @@
     fde practice [NOTEBOOK...]  practice copies with the answers blanked, in practice/ (answers kept)
     fde practice --solution ID  show an exercise's solution
     fde progress                which exercises pass in the practice copies
+    fde site [--serve]          the course website from the latest run's notebooks (runs/latest/site/)
 
 Errors are one line on stderr, exit code 2; failing notebooks exit 1.
 """
@@ -22,6 +23,7 @@ Errors are one line on stderr, exit code 2; failing notebooks exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import socket
@@ -153,6 +155,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir", type=Path, default=None, help="the practice folder (default: practice/ in the project)"
     )
     progress.set_defaults(handler=cmd_progress)
+
+    site = sub.add_parser(
+        "site", help="build the course website from the latest run's executed notebooks (runs/<run>/site/)"
+    )
+    site.add_argument(
+        "--from",
+        dest="source",
+        metavar="RUN",
+        default=None,
+        help="a run folder (runs/<timestamp>) or `notebooks` for the committed ones "
+        "(default: the latest run, else the committed notebooks)",
+    )
+    site.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where the site goes (default: <run>/site; runs/site for the committed notebooks)",
+    )
+    site.add_argument("--serve", action="store_true", help="then serve it on 127.0.0.1 until Ctrl-C")
+    site.add_argument("--port", type=int, default=8000, help="port for --serve (default: %(default)s)")
+    site.add_argument(
+        "-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="Sphinx processes (default: %(default)s)"
+    )
+    site.set_defaults(handler=cmd_site)
     return parser
 
 
@@ -430,6 +456,19 @@ def cmd_progress(args, extra) -> int:
     from .practice import progress
 
     print(progress.render_text(args.dir))
+    return 0
+
+
+def cmd_site(args, extra) -> int:
+    from . import site
+
+    if args.serve and not port_is_free(args.port):
+        raise FdeError(f"port {args.port} is in use on 127.0.0.1: choose another with --port")
+    index = site.build(args.source, args.out, jobs=args.jobs)
+    print(index)
+    if args.serve:
+        with contextlib.suppress(KeyboardInterrupt):
+            site.serve(index.parent, args.port)
     return 0
 
 

@@ -18,6 +18,7 @@ TINY = {
     "bench_etl": ["--rows", "2000"],
     "bench_oms": ["--orders", "4"],
     "bench_refdata": ["--rows", "200"],
+    "bench_site": ["--repeat", "1"],
     "bench_stack": ["--repeat", "1", "--skip-course"],
 }
 
