@@ -25,6 +25,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -71,7 +72,7 @@ def main() -> None:
         api = ConductorAPI(api_url)
         http = requests.Session()
         types = ["bench_orders", "bench_prices", "bench_refunds"]
-        stop = {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE"}
+        stop: dict[str, Any] = {"name": "stop", "taskReferenceName": "stop", "type": "TERMINATE"}
         stop["inputParameters"] = {"terminationStatus": "FAILED", "terminationReason": "card declined"}
         route = {
             "name": "route",
@@ -83,7 +84,7 @@ def main() -> None:
             "decisionCases": {"FAILED": [stop]},
             "defaultCase": [],
         }
-        defs = [{"name": n, "version": 1, "schemaVersion": 2, "tasks": [route]} for n in types]
+        defs: list[dict[str, Any]] = [{"name": n, "version": 1, "schemaVersion": 2, "tasks": [route]} for n in types]
         chain = [
             {"name": f"step_{i}", "taskReferenceName": f"step_{i}", "type": "SET_VARIABLE", "inputParameters": {"i": i}}
             for i in range(args.tasks)
@@ -93,7 +94,7 @@ def main() -> None:
 
         def start(i: int) -> str:
             failed = i % 7 == 0
-            body = {
+            body: dict[str, Any] = {
                 "name": types[i % 3],
                 "version": 1,
                 "correlationId": f"ORD-{i:06d}",
@@ -129,7 +130,7 @@ def main() -> None:
         }
         for label, (filter_, page) in cases.items():
             found = listed(filter_, page)
-            check(found.total > 0 and found.rows, f"{label}: nothing found")
+            check(found.total > 0 and bool(found.rows), f"{label}: nothing found")
             check(len(found.rows) <= views.PAGE_SIZE, f"{label}: more than a page came back")
             seconds = median_s(lambda f=filter_, p=page: listed(f, p))
             key = label.split(",")[0].replace(" ", "_")
