@@ -22,7 +22,8 @@ from .api import ConductorAPI, ConductorError
 
 STYLE = """<style>
 .fde-explorer-list select { font-family: monospace; font-size: 11px; }
-.fde-explorer .fde-mono { font-family: monospace; font-size: 11px; white-space: pre; }
+.fde-explorer .fde-mono { font-family: monospace; font-size: 11px; white-space: pre; padding-left: 3px; }
+.fde-explorer table td, .fde-explorer table th { line-height: 1.3; }
 </style>"""
 ACTION_LABELS = {
     "terminate": "Terminate",
