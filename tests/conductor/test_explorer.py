@@ -243,3 +243,40 @@ def test_the_static_view_is_the_same_for_two_runs(flow):
     first, second = views_
     assert first._repr_html_() == second._repr_html_() and repr(first) == repr(second)
     assert "card declined" in repr(first) and "explorer()" in first._repr_html_()
+
+
+def test_a_runs_dynamic_fork_shows_the_tasks_it_forked():
+    """Conductor reports a dynamic fork's taskType as FORK: its workflowTask names the kind."""
+    fork = {"name": "fan", "taskReferenceName": "fan", "type": "FORK_JOIN_DYNAMIC"}
+    run = {
+        "workflowDefinition": {"name": "w", "tasks": [fork, {"name": "j", "taskReferenceName": "j", "type": "JOIN"}]},
+        "tasks": [
+            {
+                "referenceTaskName": "fan",
+                "taskType": "FORK",
+                "workflowTask": fork,
+                "status": "COMPLETED",
+                "seq": 1,
+                "inputData": {"forkedTasks": ["get_a", "get_b"]},
+            },
+            {
+                "referenceTaskName": "get_a",
+                "taskType": "get",
+                "taskDefName": "get",
+                "status": "FAILED",
+                "seq": 2,
+                "workflowTask": {"type": "SIMPLE"},
+            },
+            {
+                "referenceTaskName": "get_b",
+                "taskType": "get",
+                "taskDefName": "get",
+                "status": "COMPLETED",
+                "seq": 3,
+                "workflowTask": {"type": "SIMPLE"},
+            },
+        ],
+    }
+    assert [t["taskReferenceName"] for t in views.spawned(run)["fan"]] == ["get_a", "get_b"]
+    drawn = views.run_graph(run)
+    assert 'data-ref="get_a" data-status="FAILED"' in drawn and "dynamic tasks" not in drawn

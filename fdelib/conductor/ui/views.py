@@ -178,7 +178,8 @@ def spawned(run: Mapping) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     by_ref = latest_attempts(run)
     for task in run.get("tasks") or []:
-        if task.get("taskType") == "FORK_JOIN_DYNAMIC":
+        # Conductor reports a dynamic fork's taskType as FORK; its workflowTask says which it is
+        if "FORK_JOIN_DYNAMIC" in (task.get("taskType"), (task.get("workflowTask") or {}).get("type")):
             refs = (task.get("inputData") or {}).get("forkedTasks") or []
             found[task["referenceTaskName"]] = [
                 {
@@ -358,7 +359,7 @@ LIVE_COLUMNS = (
     "reason",
 )
 #: what a stored notebook output may show: no ids, times or worker names
-STATIC_COLUMNS = ("ref", "type", "status", "attempt", "retries allowed", "reason")
+STATIC_COLUMNS = ("ref", "type", "status", "attempt", "reason")
 
 
 def timeline(run: Mapping, width: int = 860) -> str:
@@ -447,6 +448,7 @@ class RunView:
                 f"  {r['ref']:<24} {r['type']!s:<18} {r['status']!s:<26} attempt {r['attempt']}"
                 + (f"  {r['reason']}" if r["reason"] else "")
             )
+        lines.append("(live, with every run and Conductor UI's actions: fdelib.conductor.explorer())")
         return "\n".join(lines)
 
 
