@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+from conformance import behaves
+
 from fdelib.conductor import search, wire
 
 SUMMARY_KEYS = {
@@ -83,6 +85,11 @@ def find(runs, **params):
     return answer.json()
 
 
+@behaves(
+    "GET /workflow/search answer",
+    "SearchResult: totalHits and WorkflowSummary rows (times as UTC text, input/output as Java's Map.toString)",
+    source="rest/WorkflowResource.java search; common/run/WorkflowSummary.java; SummaryUtil.serializeInputOutput",
+)
 def test_a_summary_has_conductors_fields_and_formats(runs):
     found = find(runs, query=f"workflowType IN ({runs['fail']})", size=1, sort="startTime:ASC")
     assert found["totalHits"] == 4
@@ -105,6 +112,12 @@ def test_a_running_workflow_has_no_end_time(runs):
     assert summary["output"] == "{}" and summary["failedReferenceTaskNames"] == ""
 
 
+@behaves(
+    "GET /workflow/search query",
+    "`field = v`, `field IN (a,b)`, `startTime > ms`, joined by ` AND `; `=` with `*` is a wildcard; "
+    "unindexed fields ignored",
+    source="sqlite-persistence/../util/SqliteIndexQueryBuilder.java Condition, parseQuery",
+)
 def test_filters_combine_with_and(runs):
     both = f"workflowType IN ({runs['fail']},{runs['done']})"
     assert find(runs, query=both)["totalHits"] == 8
@@ -123,6 +136,11 @@ def test_start_time_bounds_in_epoch_milliseconds(runs):
     assert [s["workflowId"] for s in earlier["results"]] == [everything[0]["workflowId"]]
 
 
+@behaves(
+    "GET /workflow/search sort and paging",
+    "`sort=startTime:DESC` (several joined by a vertical bar), start/size paged in SQL; no sort: creation order",
+    source="sqlite-persistence/../util/SqliteIndexQueryBuilder.java getSort; core/utils/Utils.convertStringToList",
+)
 def test_sort_newest_first_and_pages(runs):
     query = f"workflowType = {runs['wait']}"
     newest = find(runs, query=query, sort="startTime:DESC", size=2)
@@ -161,6 +179,12 @@ def test_what_conductor_ignores_is_ignored(runs):
         ("startTime > yesterday", "startTime takes epoch milliseconds"),
         ("taskType = SIMPLE", "taskType is a task field"),
     ],
+)
+@behaves(
+    "GET /workflow/search with a query it cannot read",
+    "400 Incorrectly formatted query string; a time that is not epoch ms or a task field: 400 saying so",
+    "400 Incorrectly formatted query string; a time that is not a number or a task field: 500",
+    "sqlite-persistence/../util/SqliteIndexQueryBuilder.java Condition (Long.parseLong; no such column)",
 )
 def test_what_the_engine_cannot_read_is_refused_in_conductors_shape(runs, query, message):
     answer = requests.get(f"{runs['api']}/workflow/search", params={"query": query}, timeout=10)
