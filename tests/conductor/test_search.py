@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from conformance import behaves
 
 from fdelib.conductor import search, wire
