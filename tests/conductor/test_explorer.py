@@ -280,3 +280,45 @@ def test_a_runs_dynamic_fork_shows_the_tasks_it_forked():
     assert [t["taskReferenceName"] for t in views.spawned(run)["fan"]] == ["get_a", "get_b"]
     drawn = views.run_graph(run)
     assert 'data-ref="get_a" data-status="FAILED"' in drawn and "dynamic tasks" not in drawn
+
+
+def test_a_learners_exercise_runs_are_found_apart_from_the_courses(flow):
+    """workflowcheck registers an answer as practice_<exercise>_<hash>: "your exercise answers"
+    lists those runs and no course run."""
+    api = flow["api"]
+    name = f"practice_{flow['tag']}_0123abcd"
+    note = {"name": "n", "taskReferenceName": "n", "type": "SET_VARIABLE", "inputParameters": {"x": 1}}
+    definition = {"name": name, "version": 1, "schemaVersion": 2, "tasks": [note]}
+    requests.put(f"{api}/metadata/workflow", json=[definition], timeout=10).raise_for_status()
+    mine = requests.post(f"{api}/workflow", json={"name": name, "version": 1}, timeout=10).text
+    course = start(flow, "ORD-COURSE")
+    explorer = Explorer(api, refresh_seconds=3600)
+    try:
+        assert explorer.def_list.options[-1][1].startswith("practice_")  # listed after the course's
+        explorer.workflow_choice.value = views.PRACTICE
+        found = {o[1] for o in explorer.results.options}
+        assert mine in found and course not in found
+        explorer.workflow_choice.value = ""
+        explorer.free_text.value = flow["tag"]
+        explorer.search_button.click()  # the exercise's id finds its runs too
+        assert mine in {o[1] for o in explorer.results.options}
+    finally:
+        explorer.close()
+        requests.delete(f"{api}/workflow/{course}", params={"reason": "test over"}, timeout=10)
+
+
+def test_the_list_refreshes_while_a_run_is_live(flow):
+    workflow_id = start(flow, "ORD-LIVE", kind="plain")
+    explorer = Explorer(flow["api"], refresh_seconds=0.1)
+    try:
+        explorer.workflow_choice.value = flow["name"]
+        assert explorer.page.live and "RUNNING" in explorer.results.options[0][0]
+        explorer.results.value = workflow_id
+        work(flow, "COMPLETED")  # nobody touches the widget: it reads the change itself
+        deadline = time.monotonic() + 20
+        while "COMPLETED" not in explorer.results.options[0][0] or explorer.run["status"] != "COMPLETED":
+            assert time.monotonic() < deadline, "the explorer did not refresh"
+            time.sleep(0.1)
+        assert not explorer.page.live
+    finally:
+        explorer.close()
