@@ -443,10 +443,14 @@ class RunView:
         lines = [f"{run.get('workflowName')} v{run.get('workflowVersion')}: {run.get('status')}"]
         if run.get("reasonForIncompletion"):
             lines[0] += f" ({run['reasonForIncompletion']})"
-        for r in self.rows():
+        rows = self.rows()
+        ref_w = max([len(str(r["ref"])) for r in rows] + [3])
+        type_w = max([len(str(r["type"])) for r in rows] + [4])
+        status_w = max([len(str(r["status"])) for r in rows] + [6])
+        for r in rows:
             lines.append(
-                f"  {r['ref']:<24} {r['type']!s:<18} {r['status']!s:<26} attempt {r['attempt']}"
-                + (f"  {r['reason']}" if r["reason"] else "")
+                f"  {r['ref']:<{ref_w}}  {r['type']!s:<{type_w}}  {r['status']!s:<{status_w}}  "
+                f"attempt {r['attempt']}" + (f"  {r['reason']}" if r["reason"] else "")
             )
         lines.append("(live, with every run and Conductor UI's actions: fdelib.conductor.explorer())")
         return "\n".join(lines)
