@@ -257,7 +257,7 @@ def actions(run: Mapping) -> list[str]:
     return [*found, "rerun"]
 
 
-def _json_block(value: Any) -> str:
+def json_block(value: Any) -> str:
     return (
         '<pre style="max-height:260px;overflow:auto;background:#f7f7f7;padding:6px;margin:2px 0;font-size:11px">'
         + html.escape(json.dumps(value, indent=2, sort_keys=True, default=str))
@@ -279,10 +279,10 @@ def task_detail(task: Mapping, logs: Sequence[Mapping] = ()) -> str:
             + html.escape(task["reasonForIncompletion"])
             + "</div>"
         )
-    parts.append("<div><b>input</b></div>" + _json_block(task.get("inputData") or {}))
-    parts.append("<div><b>output</b></div>" + _json_block(task.get("outputData") or {}))
+    parts.append("<div><b>input</b></div>" + json_block(task.get("inputData") or {}))
+    parts.append("<div><b>output</b></div>" + json_block(task.get("outputData") or {}))
     if logs:
-        parts.append("<div><b>logs</b></div>" + _json_block([entry.get("log") for entry in logs]))
+        parts.append("<div><b>logs</b></div>" + json_block([entry.get("log") for entry in logs]))
     return f'<div class="fde-task-detail">{"".join(parts)}</div>'
 
 

@@ -120,7 +120,7 @@ class Explorer(widgets.VBox):
             return
         definition = self.api.workflow_def(name, version)
         self.def_graph.value = graph.svg(definition)
-        self.def_json.value = views._json_block(definition) if self.def_json_button.value else ""
+        self.def_json.value = views.json_block(definition) if self.def_json_button.value else ""
 
     def _runs_of_definition(self) -> None:
         if self.def_list.value:
