@@ -16,6 +16,7 @@ TINY = {
     "bench_bank": ["--customers", "300", "--transfers", "60", "--accounts", "30"],
     "bench_db": ["--rows", "2000"],
     "bench_etl": ["--rows", "2000"],
+    "bench_explorer": ["--runs", "120", "--tasks", "20"],
     "bench_oms": ["--orders", "4"],
     "bench_refdata": ["--rows", "200"],
     "bench_site": ["--repeat", "1"],

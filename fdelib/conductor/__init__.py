@@ -13,7 +13,8 @@ worker code is the same either way:
 Modules: :mod:`.decider` (Conductor's state machine, pure), :mod:`.store` (its state in
 PostgreSQL), :mod:`.wire` (Conductor's JSON), :mod:`.engine` (the facade over the three),
 :mod:`.server` (the REST API), :mod:`.local` (the background process), :mod:`.expressions`,
-:mod:`.definitions`, :mod:`.history` (execution timelines). The engine answers as Conductor
+:mod:`.definitions`, :mod:`.history` (execution timelines), :mod:`.search` (``/workflow/search``'s
+queries), :mod:`.ui` (the executions explorer: ``explorer()``). The engine answers as Conductor
 OSS 3.32.1, the version docker-compose.yaml pins.
 """
 
@@ -89,6 +90,24 @@ def _waiting_executor():
     return Executor
 
 
+def explorer(workflow_id: str | None = None, settings: Settings | None = None):
+    """The executions explorer on the engine in use: Conductor UI's Definitions, Executions
+    and Run views as a JupyterLab widget (``workflow_id``: open that run). It talks only
+    Conductor's REST API, so it works the same on the local engine and on a real Conductor."""
+    from .ui.widget import Explorer
+
+    return Explorer(server_url(settings), workflow_id)
+
+
+def run_view(workflow, title: str | None = None):
+    """The explorer's static view of one run (a ``Workflow`` or its JSON): its graph coloured by
+    task status and its attempts, without ids or times, so a lesson's stored output stays the
+    same; the live view is :func:`explorer`."""
+    from .ui.views import RunView
+
+    return RunView(workflow, title)
+
+
 def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
     """``run`` if it ended (or its ``wait_until_task_ref`` task did); else StillRunning."""
     tasks = run.tasks or []
@@ -108,4 +127,4 @@ def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
     )
 
 
-__all__ = ["clients", "configuration", "executor", "is_local", "local", "server_url"]
+__all__ = ["clients", "configuration", "executor", "explorer", "is_local", "local", "run_view", "server_url"]

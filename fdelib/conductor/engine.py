@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import db
-from . import decider, definitions, wire
+from . import decider, definitions, search, wire
 from .decider import Conflict, Context, EngineError, NotFound, Run
 from .definitions import DefinitionError
 from .store import Store
@@ -261,6 +261,22 @@ class Engine:
     def workflow_ids(self, name: str | None = None, status: str | None = None, version: int | None = None) -> list[str]:
         with self._tx() as cur:
             return self.store.workflow_ids(cur, name, status, version)
+
+    def search(
+        self,
+        query: str | None = None,
+        free_text: str | None = "*",
+        start: int = 0,
+        size: int = 100,
+        sort: str | None = None,
+        classifier: str | None = None,
+        top_level_only: bool = False,
+    ) -> dict:
+        """GET /workflow/search: one page of WorkflowSummary and the number of matches
+        (Conductor's query forms, see :mod:`.search`)."""
+        parsed = search.parse(query, free_text, start, size, sort, classifier, top_level_only)
+        total, rows = self.store.search(parsed)
+        return wire.render_search(total, rows)
 
     # --- operator actions -----------------------------------------------------------
     def terminate(self, workflow_id: str, reason: str | None = None) -> None:

@@ -93,3 +93,7 @@ CREATE INDEX IF NOT EXISTS task_logs_task_idx ON conductor.task_logs (task_id, c
 -- timeoutSeconds also runs for a task waiting (SCHEDULED) for its callback
 CREATE INDEX IF NOT EXISTS tasks_pending_timeout_idx ON conductor.tasks (start_time)
     WHERE status IN ('IN_PROGRESS', 'SCHEDULED') AND timeout_seconds > 0;
+-- GET /workflow/search: pages of runs by start time, filtered by status, type or correlation id
+CREATE INDEX IF NOT EXISTS workflows_start_idx ON conductor.workflows (create_time, workflow_id);
+CREATE INDEX IF NOT EXISTS workflows_status_idx ON conductor.workflows (status, create_time);
+CREATE INDEX IF NOT EXISTS workflows_correlation_idx ON conductor.workflows (correlation_id);

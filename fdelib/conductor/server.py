@@ -118,6 +118,7 @@ class App:
             r"/workflow/running/(?P<name>[^/]+)",
             lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)),
         )
+        add("GET", r"/workflow/search", self._search)
         add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: _void(204, e.retry, wid))
         add(
             "POST",
@@ -201,6 +202,21 @@ class App:
             body["input"]["_systemMetadata"] = {**(body["input"].get("_systemMetadata") or {}), "dynamic": True}
         wait_until = [ref.strip() for ref in (q.get("waitUntilTaskRef") or "").split(",") if ref.strip()]
         return _ok(self.engine.execute(body, wait_until=wait_until, wait_seconds=wait))
+
+    def _search(self, request: Request) -> Response:
+        """WorkflowResource.search: start, size, sort, freeText, query, classifier, topLevelOnly."""
+        q = request.query
+        return _ok(
+            self.engine.search(
+                query=q.get("query"),
+                free_text=q.get("freeText", "*"),
+                start=_int(q.get("start")) or 0,
+                size=100 if _int(q.get("size")) is None else int(q["size"]),
+                sort=q.get("sort"),
+                classifier=q.get("classifier"),
+                top_level_only=_flag(q.get("topLevelOnly"), False),
+            )
+        )
 
     def _start_by_name(self, request: Request, name: str) -> Response:
         q = request.query

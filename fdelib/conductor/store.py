@@ -16,9 +16,11 @@ from typing import Any
 import psycopg2
 import psycopg2.extras
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from .. import db
 from .decider import TASK_COLUMNS, NotFound, Run
+from .search import Search
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 JSON_COLUMNS = frozenset({"workflow_task", "input", "output", "definition", "variables", "failed_refs"})
@@ -44,6 +46,83 @@ WORKFLOW_COLUMNS = (
     "end_time",
     "last_retried_time",
 )
+
+# the search's tables, for SQLAlchemy Core (the columns it reads)
+_W = sa.table(
+    "workflows",
+    *(sa.column(c, JSONB) if c in JSON_COLUMNS else sa.column(c) for c in WORKFLOW_COLUMNS),
+    schema="conductor",
+)
+_T = sa.table("tasks", sa.column("workflow_id"), sa.column("ref"), sa.column("task_def_name"), schema="conductor")
+SUMMARY_COLUMNS = [c for c in WORKFLOW_COLUMNS if c not in ("definition", "variables", "request_id")]
+
+
+def _classifier():
+    """WorkflowClassifier.classifierOf(the run's definition): metadata.classifier, else
+    "agent" for an agent SDK's definition, else "workflow"."""
+    meta = _W.c.definition["metadata"]
+    return sa.func.coalesce(
+        sa.func.nullif(meta["classifier"].astext, ""),
+        sa.case(
+            (sa.or_(meta.has_key("agent_sdk"), meta.has_key("agentDef")), "agent"),
+            else_="workflow",
+        ),
+    )
+
+
+def _search_column(field: str):
+    """The SQL expression a search field names (snake case, see :mod:`.search`)."""
+    w = _W.c
+    return {
+        "workflow_id": w.workflow_id,
+        "correlation_id": w.correlation_id,
+        "workflow_type": w.name,
+        "start_time": w.create_time,
+        "end_time": sa.func.coalesce(w.end_time, 0),  # a running workflow's: the epoch, as Conductor
+        "update_time": w.update_time,
+        "status": w.status,
+        "parent_workflow_id": sa.func.coalesce(w.parent_workflow_id, ""),
+        "classifier": _classifier(),
+        "json_data": _search_text(),
+    }[field]
+
+
+def _search_text():
+    """What free text is looked for in: the run's summary values, lower case."""
+    w = _W.c
+    return sa.func.lower(
+        sa.func.concat_ws(
+            " ",
+            w.workflow_id,
+            w.name,
+            w.correlation_id,
+            w.status,
+            sa.cast(w.input, sa.Text),
+            sa.cast(w.output, sa.Text),
+            w.reason,
+        )
+    )
+
+
+def _where(search: Search) -> list:
+    clauses = []
+    for cond in search.conditions:
+        column = _search_column(cond.field)
+        timed = cond.field.endswith("_time")
+        values = [int(cond.values[0])] if timed else list(cond.values)
+        if cond.op == "IN":
+            clauses.append(column.in_(values))
+        elif cond.op == "LIKE":
+            clauses.append(sa.func.lower(column).like(values[0]))
+        elif cond.op == ">":
+            clauses.append(column > values[0])
+        elif cond.op == "<":
+            clauses.append(column < values[0])
+        else:
+            clauses.append(column == values[0])
+    if search.free_text is not None:
+        clauses.append(_search_text().like(search.free_text))
+    return clauses
 
 
 class Store:
@@ -188,6 +267,37 @@ class Store:
             {"name": name, "status": status, "version": version},
         )
         return [r["workflow_id"] for r in cur.fetchall()]
+
+    def search(self, search: Search) -> tuple[int, list[dict]]:
+        """One page of runs matching ``search`` (newest first when it sorts so) and how many
+        match in all: two statements, the page limited and offset in SQL."""
+        where = _where(search)
+        order = [
+            (_search_column(field).desc() if direction == "DESC" else _search_column(field).asc())
+            for field, direction in search.sort
+        ] or [_W.c.create_time.asc()]
+        page = sa.select(*(_W.c[c] for c in SUMMARY_COLUMNS), _classifier().label("classifier")).where(*where)
+        page = page.order_by(*order, _W.c.workflow_id).offset(search.start)
+        if search.size >= 0:  # Conductor's SQLite index: a negative LIMIT is no limit
+            page = page.limit(search.size)
+        with self.sa_engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(_W).where(*where)).scalar_one()
+            rows = [dict(r) for r in conn.execute(page).mappings()]
+            failed = [r["workflow_id"] for r in rows if r["failed_refs"]]
+            names: dict[str, list[str]] = {}
+            if failed:  # failedTaskNames: the task types of the failed references
+                found = conn.execute(
+                    sa.select(_T.c.workflow_id, _T.c.task_def_name)
+                    .distinct()
+                    .select_from(_T.join(_W, _W.c.workflow_id == _T.c.workflow_id))
+                    .where(_T.c.workflow_id.in_(failed), _W.c.failed_refs.has_key(_T.c.ref))
+                    .order_by(_T.c.workflow_id, _T.c.task_def_name)
+                )
+                for workflow_id, task_name in found:
+                    names.setdefault(workflow_id, []).append(task_name)
+        for row in rows:
+            row["failed_task_names"] = names.get(row["workflow_id"], [])
+        return total, rows
 
     def remove(self, cur, workflow_id: str) -> bool:
         cur.execute("DELETE FROM conductor.workflows WHERE workflow_id = %s RETURNING 1", (workflow_id,))

@@ -162,3 +162,78 @@ def bulk_response(succeeded: list[str], failed: dict[str, str]) -> dict:
         "bulkSuccessfulResults": succeeded,
         "message": "Bulk Request has been processed.",
     }
+
+
+def java_text(value: Any) -> str:
+    """A JSON value as Java's ``toString`` writes the map Jackson read it into: what
+    WorkflowSummary's ``input``/``output`` hold (SummaryUtil.serializeInputOutput, with
+    Conductor's default ``summary-input-output-json-serialization.enabled=false``):
+    ``{order={qty=2, sku=A}, express=true, note=null}``."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}={java_text(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_text(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _java_double(value)
+    return str(value)
+
+
+def _java_double(value: float) -> str:
+    """Double.toString: plain between 10^-3 and 10^7, else ``1.5E7``."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return {True: "NaN"}.get(value != value, "Infinity" if value > 0 else "-Infinity")
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        return repr(value)
+    mantissa, exponent = f"{value:.16e}".split("e")
+    digits = repr(float(f"{float(mantissa):.15g}"))
+    return f"{digits}E{int(exponent)}"
+
+
+def java_time(millis: int | None) -> str | None:
+    """WorkflowSummary's time format: ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`` in UTC."""
+    if not millis:
+        return None
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(millis / 1000, dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+
+
+def render_summary(row: dict) -> dict:
+    """A run as Conductor's WorkflowSummary (common/run/WorkflowSummary.java), what
+    ``GET /workflow/search`` lists: times as text, input and output as Java's toString."""
+    end = row["end_time"] or 0
+    text_in, text_out = java_text(row["input"] or {}), java_text(row["output"] or {})
+    return _non_null(
+        {
+            "workflowType": row["name"],
+            "version": row["version"],
+            "workflowId": row["workflow_id"],
+            "correlationId": row["correlation_id"],
+            "startTime": java_time(row["create_time"]),
+            "updateTime": java_time(row["update_time"]),
+            "endTime": java_time(end) if end > 0 else None,
+            "status": row["status"],
+            "input": text_in,
+            "output": text_out,
+            "reasonForIncompletion": row["reason"],
+            "executionTime": end - row["create_time"] if end > 0 else 0,
+            "failedReferenceTaskNames": ",".join(row["failed_refs"] or []),
+            "priority": row["priority"],
+            "failedTaskNames": list(row.get("failed_task_names") or []),
+            "taskToDomain": {},
+            "parentWorkflowId": row["parent_workflow_id"] or "",
+            "classifier": row.get("classifier") or "workflow",
+            "inputSize": len(text_in),
+            "outputSize": len(text_out),
+        }
+    )
+
+
+def render_search(total: int, rows: list[dict]) -> dict:
+    """SearchResult<WorkflowSummary>."""
+    return {"totalHits": total, "results": [render_summary(r) for r in rows]}

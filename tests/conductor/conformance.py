@@ -16,7 +16,7 @@ from pathlib import Path
 
 TARGET = "3.32.1"
 ROWS: dict[str, tuple[str, str, str, str]] = {}
-MODULES = ("test_decider", "test_expressions", "test_conformance_http", "test_clients")
+MODULES = ("test_decider", "test_expressions", "test_conformance_http", "test_clients", "test_search")
 README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN, END = "<!-- conformance:begin -->", "<!-- conformance:end -->"
 
