@@ -41,7 +41,7 @@ def course_lessons(names: list[str]) -> list[Lesson]:
     """The lessons of ``names`` (paths relative to notebooks/) in course order, from
     ``fdelib.course`` when it is there and knows them, else from the notebooks."""
     try:
-        from .. import course  # type: ignore[attr-defined]
+        from .. import course
 
         found = {_rel(getattr(item, "path", "")): item for item in course.lessons()}
     except (ImportError, AttributeError):
