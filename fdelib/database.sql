@@ -50,6 +50,10 @@ BEGIN
                 USING HINT = format('as a superuser: ALTER DATABASE %I OWNER TO course_owner', current_database());
         END;
     END IF;
+    IF (SELECT NOT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+       AND (SELECT pg_get_userbyid(d.datdba) FROM pg_database d WHERE d.datname = current_database()) = 'course_owner' THEN
+        EXECUTE 'SET LOCAL ROLE course_owner';   -- grants on the database and on public are its owner's
+    END IF;
     EXECUTE format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO %I', current_database(), notebooks);
     -- a search_path for the whole database (what the notebooks' role could set while it owned it)
     IF EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
@@ -73,4 +77,5 @@ BEGIN
                 USING HINT = 'as a superuser: REVOKE CREATE ON SCHEMA public FROM PUBLIC';
         END;
     END IF;
+    EXECUTE 'RESET ROLE';
 END $$;
