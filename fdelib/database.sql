@@ -33,14 +33,19 @@ DECLARE
     someone text;
 BEGIN
     IF (SELECT NOT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-       AND NOT pg_has_role(current_user, 'course_owner', 'MEMBER') THEN
+       AND NOT pg_has_role(current_user, 'course_owner',
+                           CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) THEN
         -- a privileged login that is not a superuser must be able to SET ROLE course_owner
         -- to hand it the database
-        IF current_setting('server_version_num')::int >= 160000 THEN
-            EXECUTE format('GRANT course_owner TO %I WITH INHERIT FALSE, SET TRUE', current_user);
-        ELSE
-            EXECUTE format('GRANT course_owner TO %I', current_user);
-        END IF;
+        BEGIN
+            IF current_setting('server_version_num')::int >= 160000 THEN
+                EXECUTE format('GRANT course_owner TO %I WITH INHERIT FALSE, SET TRUE', current_user);
+            ELSE
+                EXECUTE format('GRANT course_owner TO %I', current_user);
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;   -- (created by another login): handing it the database fails below, and says so
+        END;
     END IF;
     IF owner_now IS DISTINCT FROM 'course_owner' THEN
         BEGIN
