@@ -33,14 +33,19 @@ DECLARE
     someone text;
 BEGIN
     IF (SELECT NOT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-       AND NOT pg_has_role(current_user, 'course_owner', 'MEMBER') THEN
+       AND NOT pg_has_role(current_user, 'course_owner',
+                           CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END) THEN
         -- a privileged login that is not a superuser must be able to SET ROLE course_owner
         -- to hand it the database
-        IF current_setting('server_version_num')::int >= 160000 THEN
-            EXECUTE format('GRANT course_owner TO %I WITH INHERIT FALSE, SET TRUE', current_user);
-        ELSE
-            EXECUTE format('GRANT course_owner TO %I', current_user);
-        END IF;
+        BEGIN
+            IF current_setting('server_version_num')::int >= 160000 THEN
+                EXECUTE format('GRANT course_owner TO %I WITH INHERIT FALSE, SET TRUE', current_user);
+            ELSE
+                EXECUTE format('GRANT course_owner TO %I', current_user);
+            END IF;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;   -- (created by another login): handing it the database fails below, and says so
+        END;
     END IF;
     IF owner_now IS DISTINCT FROM 'course_owner' THEN
         BEGIN
@@ -49,6 +54,10 @@ BEGIN
             RAISE WARNING 'bank privileges: the course database is owned by %, which can ALTER DATABASE % SET search_path for every role (%)', owner_now, current_database(), SQLERRM
                 USING HINT = format('as a superuser: ALTER DATABASE %I OWNER TO course_owner', current_database());
         END;
+    END IF;
+    IF (SELECT NOT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+       AND (SELECT pg_get_userbyid(d.datdba) FROM pg_database d WHERE d.datname = current_database()) = 'course_owner' THEN
+        EXECUTE 'SET LOCAL ROLE course_owner';   -- grants on the database and on public are its owner's
     END IF;
     EXECUTE format('GRANT CONNECT, CREATE, TEMPORARY ON DATABASE %I TO %I', current_database(), notebooks);
     -- a search_path for the whole database (what the notebooks' role could set while it owned it)
@@ -73,4 +82,5 @@ BEGIN
                 USING HINT = 'as a superuser: REVOKE CREATE ON SCHEMA public FROM PUBLIC';
         END;
     END IF;
+    EXECUTE 'RESET ROLE';
 END $$;
