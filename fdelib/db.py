@@ -314,7 +314,7 @@ def read_frame(
         columns = list(result.keys())
         frame = pd.DataFrame.from_records(result.fetchall(), columns=columns)
         if description:
-            frame = _fix_dtypes(frame, [d[1] for d in description])  # DB-API: item 1 is type_code
+            frame = fix_dtypes(frame, [d[1] for d in description])  # DB-API: item 1 is type_code
         return frame
 
     if connection is not None:
@@ -325,7 +325,9 @@ def read_frame(
     return frame.set_index(index_col) if index_col else frame
 
 
-def _fix_dtypes(frame: pd.DataFrame, type_codes: list[Any]) -> pd.DataFrame:
+def fix_dtypes(frame: pd.DataFrame, type_codes: list[Any]) -> pd.DataFrame:
+    """A frame read through a DB-API cursor with its columns typed as :func:`read_frame` types
+    them (numeric as floats, ...); ``type_codes``: the cursor description's type codes."""
     # type codes are driver objects: psycopg2's are OIDs (int)
     for position, code in enumerate(type_codes):
         column = frame.iloc[:, position]

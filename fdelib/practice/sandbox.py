@@ -177,7 +177,7 @@ class Session:
                     return None if first is None else first[0]
                 columns = [d.name for d in cursor.description]
                 frame = pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-                return db._fix_dtypes(frame, [d.type_code for d in cursor.description])
+                return db.fix_dtypes(frame, [d.type_code for d in cursor.description])
         except psycopg2.Error as exc:
             if watch.fired or self._dead or self.connection.closed:
                 self._dead = True
