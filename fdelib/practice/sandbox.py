@@ -322,13 +322,14 @@ def sweep(conn: sa.Connection, user: str = learner.ROLE) -> list[str]:
 
 def _drop(conn: sa.Connection, schema: str) -> bool:
     """Drop a scratch schema; False when it is locked (the next sweep tries again)."""
-    raw = db.psycopg2_connection(conn)
+    drop = pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(schema))
     try:
-        with raw.cursor() as cur:
-            cur.execute("SET LOCAL lock_timeout = '5s'")
-            cur.execute(pgsql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(pgsql.Identifier(schema)))
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+        conn.exec_driver_sql(drop.as_string(db.psycopg2_connection(conn)))
         conn.commit()
         return True
-    except psycopg2.errors.LockNotAvailable:
+    except sa.exc.OperationalError as exc:
         conn.rollback()
-        return False
+        if isinstance(exc.orig, psycopg2.errors.LockNotAvailable):
+            return False
+        raise
