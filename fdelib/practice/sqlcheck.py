@@ -105,7 +105,7 @@ def forbidden(sql: str) -> SqlError | None:
     return None
 
 
-def _error(exc: BaseException) -> SqlError:
+def sql_error(exc: BaseException) -> SqlError:
     """A refusal as a :class:`SqlError`: from :mod:`.sandbox` or from psycopg2 itself."""
     if isinstance(exc, sandbox.Failed):
         return SqlError(exc.sqlstate, exc.message)
@@ -121,7 +121,7 @@ def _prepare(session: sandbox.Session, fixture: str | None) -> None:
         try:
             session.run(fixture)
         except sandbox.Failed as exc:
-            raise RuntimeError(f"the exercise's fixture failed: {_error(exc)}") from exc
+            raise RuntimeError(f"the exercise's fixture failed: {sql_error(exc)}") from exc
 
 
 def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = None) -> pd.DataFrame | SqlError:
@@ -135,7 +135,7 @@ def run_query(sql: str, fixture: str | None = None, engine: sa.Engine | None = N
         try:
             result = session.run(sql)
         except sandbox.Failed as exc:  # the learner's SQL failed: that is an answer too
-            return _error(exc)
+            return sql_error(exc)
     if result is None:
         return SqlError("00000", "the SQL returned no rows: it must end with a SELECT")
     return result
@@ -155,7 +155,7 @@ def run_script(
         try:
             session.run(sql)
         except sandbox.Failed as exc:
-            return _error(exc)
+            return sql_error(exc)
         for probe in probes:
             try:
                 rows = session.probe(probe.sql)

@@ -64,7 +64,7 @@ def _call(conn, race: Race) -> str:
         return "no result (NULL)" if value is None else f"{value:.2f}"
     except psycopg2.Error as exc:
         conn.rollback()
-        error = sqlcheck._error(exc)
+        error = sqlcheck.sql_error(exc)
         if error.sqlstate[:2] in ("P0", "23", "22"):  # the function refused the withdrawal
             return "refused"
         return f"failed: {error.message}"
@@ -88,7 +88,7 @@ def run_races(script: str, races: tuple[Race, ...], engine=None) -> tuple | sqlc
             setup.commit()
         except Exception as exc:  # the learner's script failed: that is an answer too
             setup.rollback()
-            return sqlcheck._error(exc)
+            return sqlcheck.sql_error(exc)
         sessions = [setup, _connect(session), _connect(session)]
         try:
             results = []
