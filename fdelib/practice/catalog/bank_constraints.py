@@ -56,6 +56,14 @@ class RefusingScript(SqlScript):
                         f"{probe.label}: refused, but with SQLSTATE {mine[1]}; an application "
                         f"catches this rule as SQLSTATE {theirs[1]} (check_violation)."
                     )
+                if probe.label == NAMED_REFUSAL and mine != theirs and mine[0] == "accepted":
+                    said, wanted = mine[1][0][0].split(" ", 1), theirs[1][0][0].split(" ", 1)
+                    if said[0] == wanted[0]:
+                        return (
+                            f"Refused with SQLSTATE {said[0]}, but the error names {said[1]}: write "
+                            f"CONSTRAINT = '{wanted[1]}' in the RAISE's USING, the name the question "
+                            "asks for (an application catches the rule by it)."
+                        )
         return super().difference(got, expected)
 
 
@@ -194,6 +202,23 @@ catalog.add(
 
 # --- 4. a trigger: no booking on a closed account ---------------------------------------------
 
+# What a refusal names (its SQLSTATE and constraint, as the driver's diagnostics give them): the
+# question asks for CONSTRAINT = 'ledger_account_open', which an application catches by name.
+REFUSAL = """
+CREATE FUNCTION refusal(statement text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_constraint text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_constraint = CONSTRAINT_NAME;
+    RETURN v_state || ' ' || coalesce(nullif(v_constraint, ''), '(no constraint named)');
+END $$;
+"""
+NAMED_REFUSAL = "the name a refusal gives"
+
 TRIGGER_PROBES = [
     Probe(_insert(1, "deposit", "10.00"), "accepted", "a deposit on open account 1"),
     Probe(_insert(2, "deposit", "10.00"), "refused", "a deposit on closed account 2"),
@@ -205,6 +230,11 @@ TRIGGER_PROBES = [
     Probe("UPDATE accounts SET closed_on = '2026-01-05' WHERE account_id = 3", "accepted", "closing account 3"),
     Probe(_insert(3, "withdrawal", "-5.00"), "refused", "a withdrawal on account 3, now closed"),
     Probe("SELECT account_id, kind, amount FROM ledger ORDER BY entry_id", "accepted", "the rows the ledger keeps"),
+    Probe(
+        f"SELECT refusal($probe${_insert(2, 'deposit', '1.00')}$probe$) AS refusal",
+        "accepted",
+        NAMED_REFUSAL,
+    ),
 ]
 
 _TRIGGER = """CREATE FUNCTION ledger_account_open() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -266,6 +296,6 @@ catalog.add(
         passed="Bookings on closed accounts are refused row by row, with a name an application can "
         'catch; bank.deposit and friends do the same check ("account … is closed") before booking.',
         probes=tuple(TRIGGER_PROBES),
-        fixture=LEDGER,
+        fixture=LEDGER + REFUSAL,
     )
 )

@@ -1,8 +1,10 @@
 """04_oms/01_order_workflow: revenue by product in SQL, a credit check added to the order
 workflow, and a SWITCH that holds large orders for manual approval (both run on the engine)."""
 
+from fdelib.oms.workflow import COMPENSATION_WORKFLOW
 from fdelib.practice import Catalog, Wrong
 
+from ..workflowcheck import definition_of
 from ._oms_runs import LARGE, SMALL, OrderWorkflow, tasks_of
 
 catalog = Catalog("04_oms/01_order_workflow.ipynb")
@@ -50,8 +52,23 @@ def _flow(variable: str, chain: str, failure: bool = True) -> str:
     return text + (f"{variable}.failure_workflow(workflow.COMPENSATION_WORKFLOW)\n" if failure else "")
 
 
+def failure_workflow_named(definition) -> str:
+    """What the question's "name workflow.COMPENSATION_WORKFLOW as its failure workflow" found."""
+    named = (definition or {}).get("failureWorkflow") or ""
+    return f"its failure workflow is {named}" if named else "it names no failure workflow"
+
+
 class CreditCheck(OrderWorkflow):
-    """The credit check must run, and end, after the order is stored and before the payment."""
+    """The credit check must run, and end, after the order is stored and before the payment;
+    the workflow names the compensation as its failure workflow, as the question asks (a small
+    order never fails, so only the definition can show it)."""
+
+    def behaviour(self, answer):
+        got = super().behaviour(answer)
+        if got and got[0] in ("not a workflow", "refused"):
+            return got
+        named = failure_workflow_named(definition_of(answer))
+        return tuple((*outcome, named) if len(outcome) > 1 else outcome for outcome in got)
 
     def outcome(self, entry, books):
         run = entry["run"]
@@ -80,6 +97,7 @@ catalog.add(
                 "the workflow ended COMPLETED",
                 "the order is COMPLETED",
                 "the credit check ended before the payment was scheduled",
+                failure_workflow_named({"failureWorkflow": COMPENSATION_WORKFLOW}),
             ),
         ),
         blank="with_credit = ...   # a ConductorWorkflow: the order's steps, a credit check before the payment\n",
