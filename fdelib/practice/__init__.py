@@ -14,10 +14,13 @@ The check runs the answer — SQL on a known fixture, a function on test vectors
 on the engine — and compares what it does with what the lesson's answer does. A blank
 answer gets a hint to start; a catalogued wrong answer gets its own hint.
 
-Modules: :mod:`.exercises` (kinds, catalogue, outcome), :mod:`.sqlcheck` (the learner's SQL
-in a rolled-back transaction), :mod:`.workflowcheck` (workflows on the engine),
-:mod:`.learner` (the role), :mod:`.sqlcell` (jupysql), :mod:`.notebook` (finding exercises
-in notebooks), :mod:`.copies` (``fde practice``), :mod:`.progress` (``fde progress``).
+Modules (the floor plan is in :mod:`.exercises`): :mod:`.outcome` (what a check found),
+:mod:`.base` (the base check), :mod:`.sqlkinds`, :mod:`.pykinds` and :mod:`.workflowcheck`
+(the exercise kinds), :mod:`.registry` (the catalogue), :mod:`.authoring` (a notebook's
+exercises checked against it), :mod:`.sqlcheck` (the learner's SQL in a rolled-back
+transaction), :mod:`.learner` (the role), :mod:`.sqlcell` (jupysql), :mod:`.notebook`
+(finding exercises in notebooks), :mod:`.copies` (``fde practice``), :mod:`.progress`
+(``fde progress``).
 Exercises are declared in ``fdelib/practice/catalog/`` (see CONTRIBUTING.md).
 """
 
@@ -26,7 +29,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .exercises import Case, Catalog, Exercise, ExerciseError, Outcome, Raises, Wrong
+from .base import Exercise, ExerciseError, Wrong
+from .outcome import Outcome
+from .pykinds import Case, Raises
+from .registry import Catalog
 from .sqlcheck import Probe
 
 _LAST: dict[str, Outcome] = {}
@@ -58,9 +64,9 @@ def check(exercise_id: str, namespace: Mapping[str, Any] | None = None) -> Outco
 
     In a practice copy the outcome is also recorded for ``fde progress``.
     """
-    from . import exercises, progress
+    from . import progress, registry
 
-    exercise = exercises.get(exercise_id)
+    exercise = registry.get(exercise_id)
     outcome = exercise.check(namespace if namespace is not None else _user_namespace())
     _LAST[exercise_id] = outcome
     progress.record(outcome)
@@ -77,9 +83,9 @@ def solution(exercise_id: str):
     """Show an exercise's solution (the lesson's answer cell) — when you want to see it."""
     from IPython.display import Markdown
 
-    from . import exercises
+    from . import registry
 
-    text = exercises.solution(exercise_id)
+    text = registry.solution(exercise_id)
     language = "sql" if text.lstrip().startswith("%%sql") else "python"
     return Markdown(f"Solution of `{exercise_id}`:\n\n```{language}\n{text.strip()}\n```")
 

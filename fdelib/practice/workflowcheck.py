@@ -20,7 +20,7 @@ from typing import Any
 
 import requests
 
-from .exercises import MISSING, Exercise, ExerciseError, _answer, _exec
+from .base import MISSING, Exercise, ExerciseError, answer_of, run_cell
 
 TERMINAL = ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED")
 
@@ -66,11 +66,11 @@ class WorkflowRuns(Exercise):
             raise ExerciseError(f"exercise {self.id}: give the answer variable and the runs")
 
     def read(self, namespace):
-        return _answer(namespace.get(self.name, MISSING))
+        return answer_of(namespace.get(self.name, MISSING))
 
     def from_text(self, text, namespace):
         # the notebook's names (an executor, imported task classes) are visible, as in a cell
-        return _answer(_exec(text, namespace).get(self.name, MISSING))
+        return answer_of(run_cell(text, namespace).get(self.name, MISSING))
 
     def behaviour(self, answer):
         definition = definition_of(answer)
@@ -86,7 +86,7 @@ class WorkflowRuns(Exercise):
         definition.setdefault("schemaVersion", 2)
         response = requests.put(f"{server}/metadata/workflow", json=[definition], timeout=10)
         if response.status_code >= 400:
-            return ("refused", _message(response))
+            return ("refused", engine_message(response))
         return tuple(self._run(server, definition["name"], run) for run in self.runs)
 
     def _run(self, server: str, name: str, run: WorkflowRun) -> tuple:
@@ -94,7 +94,7 @@ class WorkflowRuns(Exercise):
             f"{server}/workflow", timeout=10, json={"name": name, "version": 1, "input": dict(run.input)}
         )
         if response.status_code >= 400:
-            return ("refused", _message(response))
+            return ("refused", engine_message(response))
         workflow_id = response.text.strip().strip('"')
         deadline = time.monotonic() + self.timeout
         while True:
@@ -133,7 +133,8 @@ class WorkflowRuns(Exercise):
         return None
 
 
-def _message(response: requests.Response) -> str:
+def engine_message(response: requests.Response) -> str:
+    """The engine's reason for refusing a request, short enough to show a learner."""
     try:
         payload = response.json()
         return str(payload.get("message") or payload)[:300]

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from fdelib import cli
-from fdelib.practice import copies, exercises, notebook, progress
+from fdelib.practice import authoring, copies, exercises, notebook, progress
 
 START = copies.lessons_with_exercises(["00_start_here"])[0]
 
@@ -154,7 +154,7 @@ def test_authoring_problems_are_named(tmp_path):
     ]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nb, path)
-    found = " | ".join(notebook.problems(path))
+    found = " | ".join(authoring.problems(path))
     assert "no answer cell before its check cell" in found
     assert "checked twice" in found
     assert "must start with `%%sql --save latest_close`" in found

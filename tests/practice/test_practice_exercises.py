@@ -8,7 +8,7 @@ import os
 import nbformat
 import pytest
 
-from fdelib.practice import copies, exercises, notebook, progress
+from fdelib.practice import authoring, copies, exercises, notebook, progress
 
 LESSONS = copies.lessons_with_exercises()
 
@@ -41,7 +41,7 @@ def test_every_catalogued_exercise_is_in_its_notebook():
 
 @pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
 def test_notebook_exercises_are_well_formed(path):
-    assert notebook.problems(path) == []
+    assert authoring.problems(path) == []
 
 
 def _try(lesson, name, tmp_path):
@@ -71,6 +71,6 @@ def test_blank_wrong_and_solution_in_a_practice_copy(path, tmp_path):
 
 
 def test_pilot_function_and_workflow_exercises(pilot_lesson, tmp_path):
-    assert notebook.problems(pilot_lesson) == []
+    assert authoring.problems(pilot_lesson) == []
     tried = _try(pilot_lesson, "pilot", tmp_path)
     assert {t.exercise for t in tried} == {"pilot_isin_check_digit", "pilot_route_order"}

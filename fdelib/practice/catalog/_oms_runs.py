@@ -23,8 +23,8 @@ import sqlalchemy as sa
 
 from ... import db
 from ...oms.orders import PRODUCTS
-from ..exercises import MISSING, Exercise, ExerciseError, _answer, _exec
-from ..workflowcheck import TERMINAL, _message, definition_of
+from ..base import MISSING, Exercise, ExerciseError, answer_of, run_cell
+from ..workflowcheck import TERMINAL, definition_of, engine_message
 
 PRICES = {sku: float(price) for sku, _, price in PRODUCTS}
 SMALL = ("the small order (1 x SKU-MUG, 12.00)", [{"sku": "SKU-MUG", "quantity": 1}])
@@ -55,7 +55,7 @@ def register(definition: dict[str, Any], name: str, **fields: Any) -> str | None
     definition.setdefault("ownerEmail", "learner@fde.example.com")
     definition.setdefault("schemaVersion", 2)
     response = requests.put(f"{_server()}/metadata/workflow", json=[definition], timeout=10)
-    return _message(response) if response.status_code >= 400 else None
+    return engine_message(response) if response.status_code >= 400 else None
 
 
 def practice_name(exercise_id: str, definition: dict[str, Any]) -> str:
@@ -76,7 +76,9 @@ def run_orders(name: str, orders: list[dict], timeout: float) -> list[dict]:
             json={"name": name, "version": 1, "input": {"order": order}, "correlationId": order["order_id"]},
         )
         started.append(
-            {"refused": _message(response)} if response.status_code >= 400 else {"id": response.text.strip().strip('"')}
+            {"refused": engine_message(response)}
+            if response.status_code >= 400
+            else {"id": response.text.strip().strip('"')}
         )
     deadline = time.monotonic() + timeout
     for entry in started:
@@ -171,10 +173,10 @@ class OrderWorkflow(Exercise):
             )
 
     def read(self, namespace):
-        return _answer(namespace.get(self.name, MISSING))
+        return answer_of(namespace.get(self.name, MISSING))
 
     def from_text(self, text, namespace):
-        return _answer(_exec(text, namespace).get(self.name, MISSING))
+        return answer_of(run_cell(text, namespace).get(self.name, MISSING))
 
     def expected(self):
         return self.expect

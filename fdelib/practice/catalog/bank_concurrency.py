@@ -18,8 +18,8 @@ import threading
 import time
 
 from fdelib import db
-from fdelib.practice import Catalog, Wrong, learner, sqlcheck
-from fdelib.practice.exercises import SqlQuery
+from fdelib.practice import Catalog, Wrong, learner, registry, sqlcheck
+from fdelib.practice.sqlkinds import SqlQuery
 
 catalog = Catalog("02_bank_db/04_concurrency.ipynb")
 
@@ -215,9 +215,7 @@ class ConcurrentCalls(SqlQuery):
 
 
 def _solution(exercise_id: str) -> str:
-    from fdelib.practice import exercises
-
-    return exercises.solution(exercise_id)
+    return registry.solution(exercise_id)
 
 
 def _withdraw(body: str, language: str = "plpgsql") -> str:

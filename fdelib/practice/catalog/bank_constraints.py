@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from fdelib.practice import Catalog, Probe, Wrong, sqlcheck
-from fdelib.practice.exercises import RefusedBy, SqlScript
+from fdelib.practice.sqlkinds import RefusedBy, SqlScript
 
 catalog = Catalog("02_bank_db/03_constraints.ipynb")
 

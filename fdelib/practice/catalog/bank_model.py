@@ -8,7 +8,7 @@ learner's constraint is added to the copy, then good and bad rows are tried on i
 from __future__ import annotations
 
 from fdelib.practice import Catalog, Probe, Wrong
-from fdelib.practice.exercises import RefusedBy
+from fdelib.practice.sqlkinds import RefusedBy
 
 catalog = Catalog("02_bank_db/01_model.ipynb")
 

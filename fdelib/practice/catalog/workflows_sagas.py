@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 
 from fdelib.practice import Case, Catalog, Wrong
-from fdelib.practice.exercises import Exercise, FunctionCases
+from fdelib.practice.base import Exercise
+from fdelib.practice.pykinds import FunctionCases
 
 catalog = Catalog("01_workflows/05_sagas.ipynb")
 
