@@ -128,8 +128,10 @@ class Catalog:
         fixture: str | None = None,
         reference: str | None = None,
         blank: str | None = None,
+        says: Mapping[str, str] | None = None,
     ) -> SqlScript:
-        """DDL whose probes must be accepted or refused as the lesson's script's are."""
+        """DDL whose probes must be accepted or refused as the lesson's script's are
+        (``says``: the message for a probe whose rows differ, by its label)."""
         blank = blank or sql_blank(exercise_id, "SQL")
         return self._add(
             SqlScript,
@@ -141,6 +143,7 @@ class Catalog:
             probes=tuple(probes),
             fixture=fixture,
             reference=reference,
+            says=dict(says or {}),
         )
 
     def function(
@@ -153,9 +156,21 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hidden: Sequence[Case] = (),
     ) -> FunctionCases:
-        """A Python function called on test vectors (``Case(args, expected)``)."""
-        return self._add(FunctionCases, exercise_id, blank, blank_hint, wrong, passed, name=name, cases=tuple(cases))
+        """A Python function called on test vectors (``Case(args, expected)``); ``hidden`` ones
+        are tried too but never shown (an answer that looks the shown ones up fails them)."""
+        return self._add(
+            FunctionCases,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            name=name,
+            cases=tuple(cases),
+            hidden=tuple(hidden),
+        )
 
     def value(
         self,
@@ -168,11 +183,23 @@ class Catalog:
         passed: str,
         tolerance: float = 0.0,
         blank: str | None = None,
+        key: Any = None,
     ) -> Value:
-        """A value assigned to ``name`` (numbers within ``tolerance``)."""
+        """A value assigned to ``name`` (numbers within ``tolerance``); ``answer`` may be a
+        function of the notebook's namespace (derived from its parameters), ``key`` a
+        function that both values are compared through."""
         blank = blank or f"{name} = ...\n"
         return self._add(
-            Value, exercise_id, blank, blank_hint, wrong, passed, name=name, answer=answer, tolerance=tolerance
+            Value,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            name=name,
+            answer=answer,
+            tolerance=tolerance,
+            key=key,
         )
 
     def choice(

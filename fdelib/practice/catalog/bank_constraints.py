@@ -8,8 +8,6 @@ still pass and bad rows must be refused, as the lesson's solution accepts and re
 
 from __future__ import annotations
 
-import re
-
 from fdelib.practice import Catalog, Probe, Wrong, sqlcheck
 from fdelib.practice.sqlkinds import RefusedBy, SqlScript
 
@@ -101,6 +99,7 @@ catalog.value(
 
 # --- 2. a CHECK that refuses a bad row, and keeps the good ones --------------------------------
 
+SIGN_NAMED = "a constraint named ledger_amount_sign"
 SIGN_PROBES = [
     Probe(_insert(1, "deposit", "25.00"), "accepted", "a deposit of +25.00"),
     Probe(_insert(1, "withdrawal", "-25.00"), "accepted", "a withdrawal of -25.00"),
@@ -114,9 +113,14 @@ SIGN_PROBES = [
         "SELECT count(*) AS named FROM pg_constraint "
         "WHERE conrelid = 'ledger'::regclass AND conname = 'ledger_amount_sign'",
         "accepted",
-        "a constraint named ledger_amount_sign",
+        SIGN_NAMED,
     ),
 ]
+SIGN_SAYS = {
+    SIGN_NAMED: "Your rule works, but the ledger has no constraint named ledger_amount_sign: write ALTER "
+    "TABLE ledger ADD CONSTRAINT ledger_amount_sign CHECK (...), the name the question asks for (the "
+    "next exercise, and an application catching the error, find the rule by it)."
+}
 
 catalog.add(
     RefusingScript(
@@ -154,14 +158,13 @@ catalog.add(
         passed="Good rows pass, every bad sign is refused, whoever writes the row: that is why the "
         "bank keeps transactions_amount_sign in the table, not in the application.",
         probes=tuple(SIGN_PROBES),
+        says=SIGN_SAYS,
         fixture=LEDGER,
     )
 )
 
 
 # --- 3. the statement that proves it refuses --------------------------------------------------
-
-_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
 
 
 catalog.add(

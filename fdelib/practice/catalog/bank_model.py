@@ -33,6 +33,7 @@ CLOSED_EMPTY = """
 ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (closed_on IS NULL OR balance = 0);
 """
 
+NAMED = "a constraint named accounts_closed_empty"
 PROBES = (
     Probe("INSERT INTO accounts VALUES (1, 100.00, '2022-08-26', NULL)", "accepted", "an open account holding 100.00"),
     Probe("INSERT INTO accounts VALUES (2, 0.00, '2023-03-01', NULL)", "accepted", "an open, empty account"),
@@ -67,7 +68,7 @@ PROBES = (
         "SELECT count(*) AS named FROM pg_constraint "
         "WHERE conrelid = 'accounts'::regclass AND conname = 'accounts_closed_empty'",
         "accepted",
-        "a constraint named accounts_closed_empty",
+        NAMED,
     ),
 )
 
@@ -75,6 +76,11 @@ catalog.sql_script(
     "accounts_closed_empty",
     probes=PROBES,
     fixture=TABLE,
+    says={
+        NAMED: "Your rule works, but the table has no constraint named accounts_closed_empty: write "
+        "ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (...), the name the question "
+        "asks for (an application's error handling and the next exercise find the rule by it)."
+    },
     blank_hint="Write ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (...) under the "
     "cell's first line, run the cell (it only saves your SQL), then this check: it adds your "
     "constraint to a scratch copy of accounts and tries good and bad rows on it.",

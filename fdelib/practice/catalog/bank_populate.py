@@ -76,6 +76,11 @@ catalog.function(
         Case((5_000, 5_000, 0.08, 31), 0.0),
         Case((80_000, 12_345.67, 0.0725, 29), 389.71),
     ],
+    hidden=[
+        Case((3_650, 0, 0.10, 1), 1.0),
+        Case((7_300, 3_650, 0.05, 31), 15.5),
+        Case((12_000, 500, 0.0399, 30), 37.71),
+    ],
     blank=MONTH_INTEREST_BLANK,
     blank_hint="Write the body: what is still owed (principal - repaid) times the yearly rate, for "
     "days/365 of a year, rounded to 2 decimals.",

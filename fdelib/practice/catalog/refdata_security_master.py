@@ -15,6 +15,7 @@ catalog.function(
         Case(("213800IG8F1CBFNO6B",), "54"),
         Case(("549300K1VRJNVGFYGW",), "89"),
     ],
+    hidden=[Case(("529900T8BM49AURSDO",), "55"), Case(("7LTWFZYICNSX8D621K",), "86")],
     blank="def lei_check_digits(body: str) -> str:\n"
     '    """The two check digits of an LEI\'s first 18 characters."""\n    ...\n',
     blank_hint="Turn every character into its number (digits stay, A=10 … Z=35: int(c, 36)), append '00', "
@@ -50,6 +51,7 @@ catalog.function(
         Case(("DE000716460",), 0),
         Case(("NL000009538",), 8),
     ],
+    hidden=[Case(("US594918104",), 5), Case(("FR000012007",), 3), Case(("CH003886335",), 0)],
     blank="def isin_check_digit(body: str) -> int:\n"
     '    """The Luhn check digit of an ISIN\'s first 11 characters."""\n    ...\n',
     blank_hint="Letters to numbers first (A=10 … Z=35: int(c, 36)), then Luhn on that string of digits: from "

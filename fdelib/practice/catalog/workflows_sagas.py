@@ -154,6 +154,10 @@ catalog.function(
         Case((["trade_requested", "reserve_cash_failed"],), "compensated"),
         Case((["trade_requested"],), "running"),
     ],
+    hidden=[
+        Case(([],), "running"),
+        Case((["trade_requested", "cash_reserved", "securities_reserved", "trade_booked"],), "running"),
+    ],
     blank='''def saga_state(events):
     """The state of a choreographed saga from its events, in order:
     "completed", "compensated" or "running"."""

@@ -43,10 +43,26 @@ catalog.sql_query(
     "converge to.",
 )
 
+
+# The answers follow the notebook's parameters (seed, minutes, late_share): read from its events.
+def correction_window(namespace) -> str:
+    """The one-minute window of the corrected trade, like "ACME 14:32"."""
+    events = namespace.get("events")
+    if events is None:  # (not run in a notebook: the default run's answer)
+        return "ACME 14:32"
+    row = events[events["is_correction"]].iloc[0]
+    return f"{row['symbol']} {row['event_time']:%H:%M}"
+
+
+def log_length(namespace) -> int:
+    events = namespace.get("events")
+    return 49 if events is None else len(events)
+
+
 catalog.value(
     "lambda_wrong_window",
     name="wrong_window",
-    answer="ACME 14:32",
+    answer=correction_window,
     blank_hint='Look at the last events to arrive (the table under "Make the seeded events"): which '
     "one is a correction, and in which one-minute window (its symbol, and the minute of its "
     'event_time) does it land? Answer like "ACME 14:35".',
@@ -76,7 +92,7 @@ catalog.value(
 catalog.value(
     "replay_reads",
     name="replay_reads",
-    answer=49,
+    answer=log_length,
     blank_hint="A replay empties the view, sets the consumer's offset back to 0 and consumes the log "
     "again: how many events are in the log? (`events` holds them all; the default run has 49.)",
     wrong=[
