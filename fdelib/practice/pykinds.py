@@ -123,9 +123,13 @@ class FunctionCases(Exercise):
                     "not only the ones shown?" + (f" ({types})" if types else "")
                 )
             said = repr(mine) if isinstance(mine, Raises) else f"returned {mine!r}"
-            if types and mine == theirs:
-                return f"{case.call(self.name)} returned the right values, but {types}."
-            return f"{case.call(self.name)} {said}; expected {theirs!r}."
+            call = case.call(self.name)
+            if len(call) > 120:  # (a whole payload as the argument: name the example instead)
+                call = f"{self.name} on example {index + 1} of the check"
+            if types:
+                right = "the right values" if mine == theirs else "a result"
+                return f"{call} returned {right}, but {types}."
+            return f"{call} {said}; expected {theirs!r}."
         return None
 
 

@@ -102,6 +102,9 @@ class Catalog:
         reference: str | None = None,
         ordered: bool = True,
         blank: str | None = None,
+        copy: str | None = None,
+        copy_of: Sequence[str] = (),
+        copy_says: str = "",
     ) -> SqlQuery:
         """A ``%%sql --save ID`` query compared, row for row, with the lesson's on ``fixture``."""
         blank = blank or sql_blank(exercise_id, "query")
@@ -115,6 +118,9 @@ class Catalog:
             fixture=fixture,
             reference=reference,
             ordered=ordered,
+            copy=copy,
+            copy_of=tuple(copy_of),
+            copy_says=copy_says,
         )
 
     def sql_script(

@@ -25,11 +25,20 @@ class SqlQuery(Exercise):
     fixture: str | None = None
     reference: str | None = None  # default: the lesson's answer cell (the solution)
     ordered: bool = True
+    # A query on live data (``bank.accounts``) runs on it, and also on a small copy whose data
+    # separates the right query from the wrong ones whatever the notebook's parameters: ``copy``
+    # creates its tables, unqualified; the answer's names in the schemas ``copy_of`` then
+    # resolve to them (``bank.accounts`` is read as ``accounts``). ``copy_says`` describes it.
+    copy: str | None = None
+    copy_of: tuple[str, ...] = ()
+    copy_says: str = ""
     cache_expected = False  # (a class attribute, not a field)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.kind = "sql"
+        if self.copy and not self.copy_of:
+            raise ExerciseError(f"exercise {self.id}: name the schemas the copy stands in for (copy_of)")
 
     def read(self, namespace):
         from . import sqlcell
@@ -42,16 +51,29 @@ class SqlQuery(Exercise):
         return MISSING if sqlcheck.is_blank(query) else query
 
     def behaviour(self, answer):
-        return sqlcheck.run_query(answer, self.fixture)
+        live = sqlcheck.run_query(answer, self.fixture)
+        if not self.copy:
+            return live
+        return live, sqlcheck.run_query(unqualified(answer, self.copy_of), self.copy)
 
     def expected(self):
         reference = self.reference or sqlcheck.strip_magic(self.solution())
-        result = sqlcheck.run_query(reference, self.fixture)
-        if isinstance(result, sqlcheck.SqlError):
-            raise ExerciseError(f"exercise {self.id}: the reference query fails on the fixture: {result}")
+        result = self.behaviour(reference)
+        for found in result if self.copy else (result,):
+            if isinstance(found, sqlcheck.SqlError):
+                raise ExerciseError(f"exercise {self.id}: the reference query fails on the fixture: {found}")
         return result
 
     def difference(self, got, expected):
+        if not self.copy:
+            return self.difference_on(got, expected)
+        said = self.difference_on(got[0], expected[0])
+        if said is not None:
+            return said
+        said = self.difference_on(got[1], expected[1])
+        return None if said is None else f"On {self.copy_says or 'a small copy of the tables'}: {said}"
+
+    def difference_on(self, got, expected):
         errors = isinstance(got, sqlcheck.SqlError), isinstance(expected, sqlcheck.SqlError)
         if all(errors):  # (only a catalogued wrong answer's behaviour may be an error)
             return None if got == expected else sqlcheck.explain(got)
@@ -60,6 +82,34 @@ class SqlQuery(Exercise):
         if errors[1]:
             return "Your query ran, but this answer fails."
         return sqlcheck.compare_frames(got, expected, self.ordered)
+
+
+def unqualified(sql: str, schemas: tuple[str, ...]) -> str:
+    """``sql`` with the schema names ``schemas`` taken off its table names (``bank.accounts``
+    becomes ``accounts``), so a copy's tables in the check's scratch schema stand in for them."""
+    import sqlparse
+    from sqlparse import tokens
+
+    names = {schema.lower() for schema in schemas}
+    flat = [token for statement in sqlparse.parse(sql) for token in statement.flatten()]
+    kept, skip = [], 0
+    for index, token in enumerate(flat):
+        if skip:
+            skip -= 1
+            continue
+        word = token.value.strip('"').lower()
+        following = flat[index + 1] if index + 1 < len(flat) else None
+        if (
+            token.ttype in (tokens.Name, tokens.Literal.String.Symbol)
+            and word in names
+            and following is not None
+            and following.ttype is tokens.Punctuation
+            and following.value == "."
+        ):
+            skip = 1
+            continue
+        kept.append(token.value)
+    return "".join(kept)
 
 
 @dataclasses.dataclass

@@ -9,8 +9,30 @@ from ._oms_runs import LARGE, SMALL, OrderWorkflow, tasks_of
 
 catalog = Catalog("04_oms/01_order_workflow.ipynb")
 
+# A small copy of the order tables: a product repriced since it was sold, a price with four
+# decimals, a cancelled and an in-flight order, an order of two mugs on one line, rows out of order.
+ORDERS = """
+CREATE TABLE products (sku text PRIMARY KEY, name text, price numeric(12,4) NOT NULL, stock integer);
+INSERT INTO products VALUES ('SKU-PEN', 'Pen', 2.4950, 100), ('SKU-MUG', 'Mug', 13.5000, 10),
+    ('SKU-BOOK', 'Book', 59.0000, 5);
+CREATE TABLE orders (order_id text PRIMARY KEY, customer_id text, amount numeric(12,2), address text,
+    status text NOT NULL, fault text, received_at timestamptz, closed_at timestamptz, reason text);
+INSERT INTO orders (order_id, customer_id, amount, status) VALUES
+    ('O-3', 'C-1', 118.00, 'CANCELLED'), ('O-1', 'C-1', 31.49, 'COMPLETED'), ('O-4', 'C-3', 24.95, 'ACKNOWLEDGED'),
+    ('O-2', 'C-2', 71.00, 'COMPLETED');
+CREATE TABLE order_items (order_id text NOT NULL, sku text NOT NULL, quantity integer NOT NULL,
+    unit_price numeric(12,4));
+INSERT INTO order_items VALUES ('O-2', 'SKU-BOOK', 1, 59.0000), ('O-1', 'SKU-MUG', 2, 12.0000),
+    ('O-3', 'SKU-BOOK', 2, 59.0000), ('O-1', 'SKU-PEN', 3, 2.4950), ('O-4', 'SKU-PEN', 10, 2.4950),
+    ('O-2', 'SKU-MUG', 1, 12.0000);
+"""
+
 catalog.sql_query(
     "revenue_by_sku",
+    copy=ORDERS,
+    copy_of=("oms",),
+    copy_says="a small copy of the order tables (a mug repriced since it was sold, a pen at 2.4950, a "
+    "cancelled and an in-flight order)",
     blank_hint="Write a SELECT under the cell's first line (keep `%%sql --save revenue_by_sku`): "
     "oms.order_items has sku, quantity and unit_price (the price the item was sold at); "
     "join oms.orders for the status, GROUP BY sku, then run this check.",

@@ -85,8 +85,30 @@ catalog.function(
     passed="Luhn over the letters turned into numbers: a single mistyped character always changes the check digit.",
 )
 
+# A small copy of the store: an entity renamed (two versions), a retired link, a link of another
+# kind, rows out of order.
+STORE = """
+CREATE TABLE entities (lei text NOT NULL, legal_name text NOT NULL, country text, city text, status text,
+    registered_on date, source text, valid_from date NOT NULL, valid_to date, PRIMARY KEY (lei, valid_from));
+INSERT INTO entities (lei, legal_name, valid_from, valid_to) VALUES
+    ('LEI00000000000000B22', 'Beta Holdings plc', '2024-01-02', NULL),
+    ('LEI00000000000000A11', 'Alpha Industries Inc.', '2025-06-30', NULL),
+    ('LEI00000000000000A11', 'Alpha Manufacturing Inc.', '2020-01-02', '2025-06-30'),
+    ('LEI00000000000000C33', 'Gamma SE', '2022-03-01', NULL);
+CREATE TABLE xref (kind text NOT NULL, from_id text NOT NULL, to_id text NOT NULL, source text,
+    first_seen date, as_of date, retired_on date);
+INSERT INTO xref (kind, from_id, to_id, retired_on) VALUES
+    ('ISIN-LEI', 'US0000000C33', 'LEI00000000000000C33', NULL),
+    ('ISIN-LEI', 'US0000000A11', 'LEI00000000000000A11', NULL),
+    ('BIC-LEI', 'ALPHUS33XXX', 'LEI00000000000000A11', NULL),
+    ('ISIN-LEI', 'GB0000000B22', 'LEI00000000000000B22', '2026-01-02');
+"""
+
 catalog.sql_query(
     "issuer_of_isin",
+    copy=STORE,
+    copy_of=("refdata",),
+    copy_says="a small copy of refdata's entities and xref (a renamed entity, a retired link, a link of another kind)",
     blank_hint="Start from refdata.xref's ISIN-LEI links (kind = 'ISIN-LEI': from_id is the ISIN, to_id the LEI), "
     "join refdata.entities on the LEI, and return isin, lei, legal_name ordered by isin.",
     wrong=[
