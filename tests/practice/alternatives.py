@@ -99,8 +99,8 @@ DAGS = {
             '              ["pnl", "risk"], ["report"]]\n',
         ],
         "wrong": [
-            # value forgot fetch_fx: it runs in the first level and value in the second
-            edit(('"value": ["positions", "clean_prices", "fetch_fx"]', '"value": ["positions", "clean_prices"]')),
+            # pnl made to wait for risk: one more level
+            edit(('"pnl": ["value"]', '"pnl": ["value", "risk"]')),
             # one task per level: the order, not the levels
             'eod_levels = [["load_trades"], ["fetch_prices"], ["fetch_fx"], ["positions"], ["clean_prices"],\n'
             '              ["value"], ["pnl"], ["risk"], ["report"]]\n',

@@ -121,9 +121,10 @@ def try_every_answer(copy: Path, extra=None, snapshot=None) -> list[Tried]:
                 kernel.run(text, allow_error=variant != "solution")
                 before = snapshot() if snapshot else None
                 said = kernel.run(nb.cells[item.check].source, allow_error=True)
+                checked = kernel.last_ok
                 left = snapshot.left_behind(before) if snapshot else ""
                 outcome = kernel.value(f"__import__('fdelib.practice').practice.last_outcome({item.id!r})")
-                if not kernel.last_ok:  # the check itself raised: never a verdict
+                if not checked:  # the check itself raised: never a verdict
                     outcome = {"status": "error", "message": "".join(said)[-500:]}
                 tried.append(Tried(item.id, variant, status, message, outcome, left))
     finally:

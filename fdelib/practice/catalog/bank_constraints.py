@@ -230,6 +230,11 @@ TRIGGER_PROBES = [
         "refused",
         "one INSERT of two rows, the second on closed account 2",
     ),
+    Probe(
+        f"{_insert(2, 'deposit', '5.00')}, (1, 'deposit', 5.00)",
+        "refused",
+        "one INSERT of two rows, the first on closed account 2",
+    ),
     Probe("UPDATE accounts SET closed_on = '2026-01-05' WHERE account_id = 3", "accepted", "closing account 3"),
     Probe(_insert(3, "withdrawal", "-5.00"), "refused", "a withdrawal on account 3, now closed"),
     Probe("SELECT account_id, kind, amount FROM ledger ORDER BY entry_id", "accepted", "the rows the ledger keeps"),

@@ -47,6 +47,8 @@ class Compensation(Exercise):
             return None
         if "error" in got:
             return f"The saga stopped when your compensation ran ({got['outcome']}): {got['error']}"
+        if "error" in expected:  # (compared with a catalogued wrong answer that stops the saga)
+            return f"The saga ended {got['outcome']}; this answer stops it ({expected['outcome']})."
         for account, columns in expected["accounts"].items():
             for column, value in columns.items():
                 mine = got["accounts"][account][column]
