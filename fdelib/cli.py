@@ -5,7 +5,8 @@
     fde status                  what is running, where the data lives, which mode
     fde run [NOTEBOOK...]       execute notebooks headlessly, write a run report
     fde run --update            re-execute in place, so committed outputs stay current
-    fde lab                     JupyterLab on loopback, against the running stack
+    fde lab                     JupyterLab on your practice copies (created or refreshed first)
+    fde lab --solutions         the lessons with their solutions, read-only
     fde psql [ARGS...]          psql connected to the course database
     fde mage [ACTION]           project 2 on Mage: its UI on loopback (start), stop, install its
                                 environment, run the pipeline headless (run -p symbol=ACME ...)
@@ -91,11 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--list", action="store_true", help="list the notebooks and exit")
     run.set_defaults(handler=cmd_run)
 
-    lab = sub.add_parser("lab", help="start JupyterLab on loopback (extra args go to jupyter)")
-    lab.add_argument("--port", type=int, default=8888)
-    lab.add_argument(
-        "--notebook-dir", type=Path, default=None, help="folder JupyterLab opens (default: the course's notebooks/)"
+    lab = sub.add_parser(
+        "lab",
+        help="start JupyterLab on loopback on your practice copies (created or refreshed first; "
+        "extra args go to jupyter)",
     )
+    lab.add_argument("--port", type=int, default=8888)
+    opens = lab.add_mutually_exclusive_group()
+    opens.add_argument(
+        "--solutions", action="store_true", help="open the lessons with their solutions instead, read-only"
+    )
+    opens.add_argument("--dir", type=Path, default=None, help="the practice folder (default: practice/ in the project)")
+    opens.add_argument("--notebook-dir", type=Path, default=None, help="open this folder as it is instead")
     lab.set_defaults(handler=cmd_lab)
 
     sub.add_parser("psql", help="psql on the course database (extra args go to psql)").set_defaults(handler=cmd_psql)
@@ -269,8 +277,17 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 def cmd_lab(args, extra) -> int:
     if not port_is_free(args.port):
         raise FdeError(f"port {args.port} is busy on 127.0.0.1; pick another with `fde lab --port N`")
+    from .practice import lab
+
+    if args.solutions:
+        opening = lab.solutions()
+    elif args.notebook_dir:
+        opening = lab.folder(args.notebook_dir)
+    else:
+        opening = lab.practice(args.dir)
     stack.up()
-    settings = get_settings()
+    if opening.summary:
+        print(opening.summary, flush=True)
     command = [
         sys.executable,
         "-m",
@@ -279,7 +296,7 @@ def cmd_lab(args, extra) -> int:
         "--ip=127.0.0.1",
         f"--port={args.port}",
         "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={args.notebook_dir or settings.project_root / 'notebooks'}",
+        *opening.arguments(),
         *extra,
     ]
     if os.geteuid() == 0:

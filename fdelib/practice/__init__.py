@@ -3,12 +3,14 @@
 In a notebook::
 
     %load_ext fdelib.practice          # %%sql cells, as the least-privilege role `learner`
-    from fdelib.practice import check
+    from fdelib.practice import check, hint, solution
 
     %%sql --save latest_close          # the answer cell (or Python)
     SELECT ...
 
     check("latest_close")              # the check cell: passes, or says what to look at
+    hint("latest_close")               # where to start; hint("latest_close", 2) goes further
+    solution("latest_close")           # the lesson's answer, when you want it
 
 The check runs the answer — SQL on a known fixture, a function on test vectors, a workflow
 on the engine — and compares what it does with what the lesson's answer does. A blank
@@ -17,10 +19,11 @@ answer gets a hint to start; a catalogued wrong answer gets its own hint.
 Modules (the floor plan is in :mod:`.exercises`): :mod:`.outcome` (what a check found),
 :mod:`.base` (the base check), :mod:`.sqlkinds`, :mod:`.pykinds` and :mod:`.workflowcheck`
 (the exercise kinds), :mod:`.registry` (the catalogue), :mod:`.authoring` (a notebook's
-exercises checked against it), :mod:`.sqlcheck` (the learner's SQL in a rolled-back
-transaction), :mod:`.learner` (the role), :mod:`.sqlcell` (jupysql), :mod:`.notebook`
-(finding exercises in notebooks), :mod:`.copies` (``fde practice``), :mod:`.progress`
-(``fde progress``).
+exercises checked against it), :mod:`.hints` (hints and solutions on demand),
+:mod:`.sqlcheck` (the learner's SQL in a rolled-back transaction), :mod:`.learner` (the
+role), :mod:`.sqlcell` (jupysql), :mod:`.notebook` (finding exercises in notebooks),
+:mod:`.copies` (``fde practice``), :mod:`.progress` (``fde progress``), :mod:`.lab` (what
+``fde lab`` opens).
 Exercises are declared in ``fdelib/practice/catalog/`` (see CONTRIBUTING.md).
 """
 
@@ -79,14 +82,30 @@ def last_outcome(exercise_id: str) -> dict[str, str] | None:
     return outcome.to_dict() if outcome else None
 
 
+def hint(exercise_id: str, level: int = 1):
+    """A hint for an exercise, before or after any check: ``hint("ID")`` says where to start,
+    ``hint("ID", 2)`` … go further, the last one lists the common mistakes.
+
+    In a practice copy the hint asked is recorded for ``fde progress``.
+    """
+    from . import hints, progress
+
+    shown = hints.hint(exercise_id, level)
+    progress.record_hint(exercise_id, shown.level)
+    return shown
+
+
 def solution(exercise_id: str):
-    """Show an exercise's solution (the lesson's answer cell) — when you want to see it."""
+    """Show an exercise's solution (the lesson's answer cell) — when you want to see it.
+
+    In a practice copy that it was shown is recorded for ``fde progress``.
+    """
     from IPython.display import Markdown
 
-    from . import registry
+    from . import hints, progress
 
-    text = registry.solution(exercise_id)
-    language = "sql" if text.lstrip().startswith("%%sql") else "python"
+    language, text = hints.solution_cell(exercise_id)
+    progress.record_solution(exercise_id)
     return Markdown(f"Solution of `{exercise_id}`:\n\n```{language}\n{text.strip()}\n```")
 
 
@@ -109,6 +128,7 @@ __all__ = [
     "WorkflowRun",
     "Wrong",
     "check",
+    "hint",
     "last_outcome",
     "load_ipython_extension",
     "solution",

@@ -59,6 +59,9 @@ class Exercise:
     wrong: tuple[Wrong, ...]
     passed: str
     kind: str = dataclasses.field(default="", init=False)
+    # levelled hints the catalogue declares (``hint_levels=[...]``), shown by ``hint(ID, n)``
+    # before any check; :mod:`.hints` puts the blank's hint first and the mistakes last
+    hint_levels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id.isidentifier():

@@ -12,6 +12,8 @@ above it in this list)::
     workflowcheck.py  WorkflowRuns (WorkflowRun): workflows run on the engine
     registry.py       register, load_catalog, get, solution, Catalog
     authoring.py      problems(): a notebook's exercises checked against the catalogue
+    hints.py          levelled hints and solutions on demand (``hint(ID, n)``)
+    lab.py            what ``fde lab`` opens (readonly.py: the lessons, read-only)
     progress.py       what the learner checked, asked and saw (``fde progress``)
     copies.py         practice copies (``fde practice``, ``fde lab``)
 

@@ -36,8 +36,14 @@ class Outcome:
     def passed(self) -> bool:
         return self.status == "passed"
 
+    @property
+    def more(self) -> str:
+        """Where to go next when it does not pass yet (hints on demand); empty when it passes."""
+        return "" if self.passed else f'Stuck? hint("{self.exercise}") gives a hint.'
+
     def __repr__(self) -> str:
-        return f"{self.ICONS[self.status]} {self.exercise}: {self.TITLES[self.status]}. {self.message}"
+        more = f"\n{self.more}" if self.more else ""
+        return f"{self.ICONS[self.status]} {self.exercise}: {self.TITLES[self.status]}. {self.message}{more}"
 
     def _repr_html_(self) -> str:
         colour = self.COLOURS[self.status]
@@ -45,7 +51,8 @@ class Outcome:
             f'<div class="fde-check fde-check-{self.status}" style="border-left: 4px solid '
             f'{colour}; padding: .3rem .7rem; margin: .2rem 0"><strong style="color: {colour}">'
             f"{self.ICONS[self.status]} {html.escape(self.exercise)}: {self.TITLES[self.status]}."
-            f"</strong> {html.escape(self.message)}</div>"
+            f"</strong> {html.escape(self.message)}"
+            f"{f'<div><em>{html.escape(self.more)}</em></div>' if self.more else ''}</div>"
         )
 
     def to_dict(self) -> dict[str, str]:

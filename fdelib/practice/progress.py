@@ -1,6 +1,7 @@
 """Progress: which exercises pass in the learner's practice copies.
 
-Every check run inside a practice folder records its outcome in ``<practice>/.progress.json``
+Every check run inside a practice folder records its outcome in ``<practice>/.progress.json``,
+and so does every hint asked (with its level) and every solution shown
 (a small file next to the copies, written atomically under a lock, so two kernels can check
 at once). Checks run anywhere else (the lessons under ``notebooks/``, ``fde run``, the test
 suite) record nothing. :func:`table` joins that state with the exercises found in the
@@ -28,7 +29,39 @@ STATE = ".progress.json"
 
 
 def record(outcome, root: Path | None = None) -> Path | None:
-    """Store ``outcome`` if the kernel works in a practice folder; the state file or None."""
+    """Store a check's ``outcome`` if the kernel works in a practice folder; the state file or None."""
+
+    def change(entry: dict, now: str) -> None:
+        entry.update(status=outcome.status, message=outcome.message, last=now, attempts=entry.get("attempts", 0) + 1)
+        if outcome.passed:
+            entry.setdefault("first_passed", now)
+
+    return update(outcome.exercise, change, root)
+
+
+def record_hint(exercise_id: str, level: int, root: Path | None = None) -> Path | None:
+    """Store that hint ``level`` of an exercise was asked for (in a practice folder)."""
+
+    def change(entry: dict, now: str) -> None:
+        entry["hints_asked"] = entry.get("hints_asked", 0) + 1
+        entry["hint_levels"] = sorted({*entry.get("hint_levels", []), level})
+        entry.setdefault("first_hint", now)
+
+    return update(exercise_id, change, root)
+
+
+def record_solution(exercise_id: str, root: Path | None = None) -> Path | None:
+    """Store that an exercise's solution was shown (in a practice folder)."""
+
+    def change(entry: dict, now: str) -> None:
+        entry["solutions_shown"] = entry.get("solutions_shown", 0) + 1
+        entry.setdefault("first_solution", now)
+
+    return update(exercise_id, change, root)
+
+
+def update(exercise_id: str, change, root: Path | None = None) -> Path | None:
+    """Apply ``change(entry, now)`` to an exercise's entry, under the lock, written atomically."""
     root = root or find_root()
     if root is None:
         return None
@@ -36,10 +69,8 @@ def record(outcome, root: Path | None = None) -> Path | None:
     now = dt.datetime.now().isoformat(timespec="seconds")
     with fasteners.InterProcessLock(str(root / ".progress.lock")):
         state = load(root)
-        entry = state.setdefault(outcome.exercise, {"attempts": 0})
-        entry.update(status=outcome.status, message=outcome.message, last=now, attempts=entry.get("attempts", 0) + 1)
-        if outcome.passed:
-            entry.setdefault("first_passed", now)
+        entry = state.setdefault(exercise_id, {"attempts": 0})
+        change(entry, now)
         handle, temporary = tempfile.mkstemp(dir=root, prefix=".progress-", suffix=".tmp")
         with os.fdopen(handle, "w") as out:
             json.dump(state, out, indent=1, sort_keys=True)
@@ -69,8 +100,13 @@ def load(root: Path) -> dict:
         return {}
 
 
+COLUMNS = ["notebook", "exercise", "status", "attempts", "hints", "solution"]
+
+
 def table(root: Path | None = None) -> pd.DataFrame:
-    """One row per exercise of every practice copy: notebook, exercise, status, attempts."""
+    """One row per exercise of every practice copy: notebook, exercise, status, checks run
+    (``attempts``), the highest hint level asked (``hints``, 0 for none), whether the
+    solution was shown (``solution``)."""
     root = root or default_dir()
     state = load(root)
     rows = []
@@ -86,9 +122,18 @@ def table(root: Path | None = None) -> pd.DataFrame:
                     "exercise": found.id,
                     "status": entry.get("status", "not tried"),
                     "attempts": entry.get("attempts", 0),
+                    "hints": max(entry.get("hint_levels", [0])),
+                    "solution": entry.get("solutions_shown", 0) > 0,
                 }
             )
-    return pd.DataFrame(rows, columns=["notebook", "exercise", "status", "attempts"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def helped(hints: int, solution: bool) -> str:
+    """`` (hint 2)``, `` (hint 3, solution)``, `` (solution)`` or nothing."""
+    said = [f"hint {hints}"] if hints else []
+    said += ["solution"] if solution else []
+    return f" ({', '.join(said)})" if said else ""
 
 
 def summary(frame: pd.DataFrame) -> pd.DataFrame:
@@ -98,7 +143,9 @@ def summary(frame: pd.DataFrame) -> pd.DataFrame:
     marks = {"passed": "✔", "not tried": "·"}
     rows = []
     for name, group in frame.groupby("notebook", sort=True):
-        detail = " ".join(f"{marks.get(s, '✗')} {e}" for e, s in zip(group["exercise"], group["status"], strict=False))
+        detail = " ".join(
+            f"{marks.get(r.status, '✗')} {r.exercise}{helped(r.hints, r.solution)}" for r in group.itertuples()
+        )
         rows.append(
             {
                 "notebook": name,
@@ -123,6 +170,12 @@ def render_text(root: Path | None = None) -> str:
     passed = int((frame["status"] == "passed").sum())
     lines.append(
         f"{'total':<{width}}  {passed:>2}/{len(frame):<2}  (✔ passes, ✗ tried and not passing yet, · not tried)"
+    )
+    hinted, shown = int((frame["hints"] > 0).sum()), int(frame["solution"].sum())
+    checks = int(frame["attempts"].sum())
+    lines.append(
+        f"{'':<{width}}  {checks} check(s) run, hints asked on {hinted} exercise(s) (the highest level "
+        f"in brackets), {shown} solution(s) shown"
     )
     return "\n".join(lines)
 
@@ -171,14 +224,15 @@ def render_html(root: Path | None = None, run_dir: Path | None = None) -> str:
         frame = table(root)
         rows = "".join(
             f"<tr><td>{esc(r.notebook)}</td><td>{esc(r.exercise)}</td>"
-            f"<td class='{esc(r.status.replace(' ', '-'))}'>{esc(r.status)}</td><td>{r.attempts}</td></tr>"
+            f"<td class='{esc(r.status.replace(' ', '-'))}'>{esc(r.status)}</td><td>{r.attempts}</td>"
+            f"<td>{r.hints or ''}</td><td>{'shown' if r.solution else ''}</td></tr>"
             for r in frame.itertuples()
         )
         passed = int((frame["status"] == "passed").sum()) if not frame.empty else 0
         body = (
             f"<p>{passed} of {len(frame)} exercises pass in <code>{esc(str(root))}</code>.</p>"
             "<table><thead><tr><th>notebook</th><th>exercise</th><th>status</th>"
-            f"<th>attempts</th></tr></thead><tbody>{rows}</tbody></table>"
+            f"<th>checks</th><th>hint level</th><th>solution</th></tr></thead><tbody>{rows}</tbody></table>"
         )
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>exercises</title>"

@@ -77,6 +77,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         **fields: Any,
     ) -> _E:
         return register(
@@ -87,6 +88,7 @@ class Catalog:
                 blank_hint=blank_hint,
                 wrong=tuple(wrong),
                 passed=passed,
+                hint_levels=tuple(hint_levels),
                 **fields,
             )
         )
@@ -98,6 +100,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         fixture: str | None = None,
         reference: str | None = None,
         ordered: bool = True,
@@ -115,6 +118,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             fixture=fixture,
             reference=reference,
             ordered=ordered,
@@ -131,6 +135,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         fixture: str | None = None,
         reference: str | None = None,
         blank: str | None = None,
@@ -146,6 +151,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             probes=tuple(probes),
             fixture=fixture,
             reference=reference,
@@ -162,6 +168,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         hidden: Sequence[Case] = (),
     ) -> FunctionCases:
         """A Python function called on test vectors (``Case(args, expected)``); ``hidden`` ones
@@ -173,6 +180,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             name=name,
             cases=tuple(cases),
             hidden=tuple(hidden),
@@ -187,6 +195,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         tolerance: float = 0.0,
         blank: str | None = None,
         key: Any = None,
@@ -202,6 +211,7 @@ class Catalog:
             blank_hint,
             wrong,
             passed,
+            hint_levels=hint_levels,
             name=name,
             answer=answer,
             tolerance=tolerance,
@@ -218,6 +228,7 @@ class Catalog:
         hints: Mapping[str, str],
         blank_hint: str,
         passed: str,
+        hint_levels: Sequence[str] = (),
         blank: str | None = None,
     ) -> Choice:
         """Multiple choice: ``name = "B"``; every wrong option has its own hint."""
@@ -229,7 +240,16 @@ class Catalog:
         wrong = [Wrong(f"{name} = {key!r}\n", hint) for key, hint in hints.items()]
         blank = blank or f"{name} = ...   # one of {', '.join(map(repr, options))}\n"
         return self._add(
-            Choice, exercise_id, blank, blank_hint, wrong, passed, name=name, options=dict(options), correct=correct
+            Choice,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            options=dict(options),
+            correct=correct,
         )
 
     def workflow(
@@ -242,6 +262,7 @@ class Catalog:
         blank_hint: str,
         wrong: Sequence[Wrong],
         passed: str,
+        hint_levels: Sequence[str] = (),
         timeout: float = 30,
     ) -> Exercise:
         """A workflow definition (``ConductorWorkflow`` or its JSON) run on the engine with
@@ -249,7 +270,16 @@ class Catalog:
         from .workflowcheck import WorkflowRuns
 
         return self._add(
-            WorkflowRuns, exercise_id, blank, blank_hint, wrong, passed, name=name, runs=tuple(runs), timeout=timeout
+            WorkflowRuns,
+            exercise_id,
+            blank,
+            blank_hint,
+            wrong,
+            passed,
+            hint_levels=hint_levels,
+            name=name,
+            runs=tuple(runs),
+            timeout=timeout,
         )
 
     def add(self, exercise: Exercise) -> Exercise:

@@ -24,6 +24,12 @@ catalog.sql_query(
     "`%%sql --save latest_close`), run that cell, then run this check. Start by "
     "looking at the rows: SELECT symbol, day, close FROM start_here_prices "
     "ORDER BY symbol, day.",
+    hint_levels=[
+        "One row per symbol: the row whose day is that symbol's latest. Find that row first, "
+        "then take its close from it (not a separate aggregate of the closes).",
+        "PostgreSQL's DISTINCT ON (symbol) keeps the first row of each symbol in the ORDER BY "
+        "order: sort so that a symbol's newest day comes first.",
+    ],
     wrong=[
         Wrong(
             "%%sql --save latest_close\n"
