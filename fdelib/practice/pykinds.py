@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .base import MISSING, Exercise, ExerciseError, answer_of, run_cell
@@ -43,12 +43,40 @@ class Case:
         return f"{name}({', '.join(map(repr, self.args))})"
 
 
+def type_difference(got: Any, expected: Any, where: str = "") -> str | None:
+    """Where ``got`` has another type than ``expected`` (inside lists, tuples and dicts: a
+    tuple is not a list, an int is not a float), in words; None when the types agree."""
+    if isinstance(expected, (list, tuple)):
+        if type(got) is not type(expected):
+            return f"{where or 'the result'} is a {type(got).__name__}, expected a {type(expected).__name__}"
+        for index, (mine, theirs) in enumerate(zip(got, expected, strict=False)):
+            said = type_difference(mine, theirs, f"{where}[{index}]" if where else f"element [{index}]")
+            if said:
+                return said
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"{where or 'the result'} is a {type(got).__name__}, expected a dict"
+        for key in expected:
+            if key in got:
+                said = type_difference(got[key], expected[key], f"{where}[{key!r}]")
+                if said:
+                    return said
+        return None
+    if where and type(got) is not type(expected) and not isinstance(expected, Raises):
+        return f"{where} is a {type(got).__name__} ({got!r}), expected a {type(expected).__name__}"
+    return None
+
+
 @dataclasses.dataclass
 class FunctionCases(Exercise):
-    """A Python function, checked by calling it on test vectors."""
+    """A Python function, checked by calling it on test vectors: ``cases`` (a failing one is
+    shown), then ``hidden`` ones the learner never sees (so an answer that looks the shown
+    cases up fails); the values inside a list, tuple or dict must have the expected types."""
 
     name: str = ""  # the function's name in the notebook
     cases: tuple[Case, ...] = ()
+    hidden: tuple[Case, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,9 +92,12 @@ class FunctionCases(Exercise):
         found = run_cell(text).get(self.name, MISSING)
         return found if callable(found) else MISSING
 
+    def all_cases(self) -> tuple[Case, ...]:
+        return self.cases + self.hidden
+
     def behaviour(self, answer):
         results = []
-        for case in self.cases:
+        for case in self.all_cases():
             try:
                 results.append(_normalise(answer(*case.args)))
             except Exception as exc:  # an exception is a behaviour too
@@ -74,15 +105,31 @@ class FunctionCases(Exercise):
         return tuple(results)
 
     def expected(self):
-        return tuple(_normalise(c.expected) for c in self.cases)
+        return tuple(_normalise(c.expected) for c in self.all_cases())
 
     def difference(self, got, expected):
-        for case, mine, theirs in zip(self.cases, got, expected, strict=False):
+        shown = len(self.cases)
+        for index, (case, mine, theirs) in enumerate(zip(self.all_cases(), got, expected, strict=False)):
             if isinstance(theirs, Raises) and isinstance(mine, Raises) and issubclass(mine.error, theirs.error):
                 continue
-            if mine != theirs or (type(mine) is not type(theirs) and not _numbers(mine, theirs)):
-                shown = repr(mine) if isinstance(mine, Raises) else f"returned {mine!r}"
-                return f"{case.call(self.name)} {shown}; expected {theirs!r}."
+            types = None if isinstance(mine, Raises) else type_difference(mine, theirs)
+            wrong = mine != theirs or (type(mine) is not type(theirs) and not _numbers(mine, theirs)) or types
+            if not wrong:
+                continue
+            if index >= shown:  # a hidden case: say what kind of mistake, not the vector
+                return (
+                    f"{self.name} gives the expected result on the examples, but not on another input the "
+                    "check tries (it keeps some to itself): does it follow the rule for every input, "
+                    "not only the ones shown?" + (f" ({types})" if types else "")
+                )
+            said = repr(mine) if isinstance(mine, Raises) else f"returned {mine!r}"
+            call = case.call(self.name)
+            if len(call) > 120:  # (a whole payload as the argument: name the example instead)
+                call = f"{self.name} on example {index + 1} of the check"
+            if types:
+                right = "the right values" if mine == theirs else "a result"
+                return f"{call} returned {right}, but {types}."
+            return f"{call} {said}; expected {theirs!r}."
         return None
 
 
@@ -90,13 +137,30 @@ def _numbers(a: Any, b: Any) -> bool:
     return isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool)
 
 
+_COLLECTIONS: dict[type, str] = {set: "a set", frozenset: "a set", list: "a list", tuple: "a tuple", dict: "a dict"}
+
+
 @dataclasses.dataclass
 class Value(Exercise):
-    """A value answer (a count, a rate, a name), with a tolerance for numbers."""
+    """A value answer (a count, a rate, a name), with a tolerance for numbers.
+
+    ``answer`` may be a function of the notebook's namespace (its parameters and what its
+    cells computed), so the expected value follows the parameters the notebook ran with;
+    ``key`` puts both values in a form where what the question leaves free does not count
+    (e.g. the order of the tasks within one level)."""
 
     name: str = ""  # the variable the answer cell assigns
     answer: Any = None
     tolerance: float = 0.0  # absolute, for numbers
+    key: Callable[[Any], Any] | None = None
+
+    def check(self, namespace):
+        self._namespace = namespace
+        return super().check(namespace)
+
+    @property
+    def cache_expected(self) -> bool:  # type: ignore[override]
+        return not callable(self.answer)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -114,16 +178,35 @@ class Value(Exercise):
         return answer
 
     def expected(self):
+        if callable(self.answer):
+            return self.answer(getattr(self, "_namespace", {}))
         return self.answer
 
     def difference(self, got, expected):
+        if self.key is not None:
+            got, expected = self.key(got), self.key(expected)
         if _numbers(got, expected):
             if abs(got - expected) <= self.tolerance:
                 return None
             return f"{self.name} = {got!r} is not it."
         if isinstance(got, str) and isinstance(expected, str):
             return None if got.strip().lower() == expected.strip().lower() else f"{self.name} = {got!r} is not it."
-        return None if got == expected else f"{self.name} = {got!r} is not it."
+        if got == expected:
+            return None
+        mine, theirs = _COLLECTIONS.get(type(got)), _COLLECTIONS.get(type(expected))
+        if mine and theirs and mine != theirs:
+            if theirs == "a set":
+                return (
+                    f"{self.name} is {mine}; the question asks for a set: write it with braces, "
+                    "{...} (or set(...)): a set has no order and no duplicates."
+                )
+            return (
+                f"{self.name} is {mine}, which has no order; the question asks for {theirs}, in order: "
+                "write it with square brackets, [...]."
+                if mine == "a set"
+                else f"{self.name} is {mine}; the question asks for {theirs}."
+            )
+        return f"{self.name} = {got!r} is not it."
 
 
 @dataclasses.dataclass

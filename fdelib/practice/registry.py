@@ -105,6 +105,9 @@ class Catalog:
         reference: str | None = None,
         ordered: bool = True,
         blank: str | None = None,
+        copy: str | None = None,
+        copy_of: Sequence[str] = (),
+        copy_says: str = "",
     ) -> SqlQuery:
         """A ``%%sql --save ID`` query compared, row for row, with the lesson's on ``fixture``."""
         blank = blank or sql_blank(exercise_id, "query")
@@ -119,6 +122,9 @@ class Catalog:
             fixture=fixture,
             reference=reference,
             ordered=ordered,
+            copy=copy,
+            copy_of=tuple(copy_of),
+            copy_says=copy_says,
         )
 
     def sql_script(
@@ -133,8 +139,10 @@ class Catalog:
         fixture: str | None = None,
         reference: str | None = None,
         blank: str | None = None,
+        says: Mapping[str, str] | None = None,
     ) -> SqlScript:
-        """DDL whose probes must be accepted or refused as the lesson's script's are."""
+        """DDL whose probes must be accepted or refused as the lesson's script's are
+        (``says``: the message for a probe whose rows differ, by its label)."""
         blank = blank or sql_blank(exercise_id, "SQL")
         return self._add(
             SqlScript,
@@ -147,6 +155,7 @@ class Catalog:
             probes=tuple(probes),
             fixture=fixture,
             reference=reference,
+            says=dict(says or {}),
         )
 
     def function(
@@ -160,8 +169,10 @@ class Catalog:
         wrong: Sequence[Wrong],
         passed: str,
         hint_levels: Sequence[str] = (),
+        hidden: Sequence[Case] = (),
     ) -> FunctionCases:
-        """A Python function called on test vectors (``Case(args, expected)``)."""
+        """A Python function called on test vectors (``Case(args, expected)``); ``hidden`` ones
+        are tried too but never shown (an answer that looks the shown ones up fails them)."""
         return self._add(
             FunctionCases,
             exercise_id,
@@ -172,6 +183,7 @@ class Catalog:
             hint_levels=hint_levels,
             name=name,
             cases=tuple(cases),
+            hidden=tuple(hidden),
         )
 
     def value(
@@ -186,8 +198,11 @@ class Catalog:
         hint_levels: Sequence[str] = (),
         tolerance: float = 0.0,
         blank: str | None = None,
+        key: Any = None,
     ) -> Value:
-        """A value assigned to ``name`` (numbers within ``tolerance``)."""
+        """A value assigned to ``name`` (numbers within ``tolerance``); ``answer`` may be a
+        function of the notebook's namespace (derived from its parameters), ``key`` a
+        function that both values are compared through."""
         blank = blank or f"{name} = ...\n"
         return self._add(
             Value,
@@ -200,6 +215,7 @@ class Catalog:
             name=name,
             answer=answer,
             tolerance=tolerance,
+            key=key,
         )
 
     def choice(

@@ -36,6 +36,10 @@ class SqlError:
 
     sqlstate: str
     message: str
+    # the driver's diagnostics: the constraint that refused (or the NOT NULL column), and the
+    # server function that raised it ("exec_stmt_raise": a RAISE in PL/pgSQL, e.g. the learner's own)
+    constraint: str = dataclasses.field(default="", compare=False)
+    raised_in: str = dataclasses.field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.message
@@ -112,7 +116,10 @@ def sql_error(exc: BaseException) -> SqlError:
     orig = getattr(exc, "orig", exc)
     code = getattr(orig, "pgcode", None) or "XX000"
     first = (str(getattr(orig, "pgerror", None) or orig).strip().splitlines() or ["error"])[0]
-    return SqlError(code, first.removeprefix("ERROR:").strip())
+    diag = getattr(orig, "diag", None)
+    constraint = (getattr(diag, "constraint_name", None) or getattr(diag, "column_name", None) or "") if diag else ""
+    raised_in = (getattr(diag, "source_function", None) or "") if diag else ""
+    return SqlError(code, first.removeprefix("ERROR:").strip(), constraint, raised_in)
 
 
 def _prepare(session: sandbox.Session, fixture: str | None) -> None:

@@ -33,9 +33,39 @@ class WorkflowRun:
     status: str = "COMPLETED"
     output: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # keys that must match
     label: str = ""
+    # what tasks must receive (task reference -> input -> value; None: that task must not run),
+    # and pairs (earlier, later) of task references: later is scheduled after earlier ended
+    receives: Mapping[str, Mapping[str, Any] | None] = dataclasses.field(default_factory=dict)
+    after: tuple[tuple[str, str], ...] = ()
 
     def describe(self) -> str:
         return self.label or f"input {json.dumps(dict(self.input), sort_keys=True)}"
+
+    def facts(self, tasks: list[dict] | None = None) -> tuple[str, ...]:
+        """What the run's tasks show, in sentences (from the spec itself when ``tasks`` is None)."""
+        said: list[str] = []
+        by_ref = {t.get("referenceTaskName"): t for t in tasks or []}
+        for ref, inputs in sorted(self.receives.items()):
+            task = by_ref.get(ref)
+            if inputs is None:
+                said.append(f"{ref} did not run" if tasks is None or task is None else f"{ref} ran")
+                continue
+            for key, value in sorted(inputs.items()):
+                if tasks is None:
+                    said.append(f"{ref} received {key} = {value!r}")
+                elif task is None:
+                    said.append(f"{ref} did not run")
+                else:
+                    said.append(f"{ref} received {key} = {(task.get('inputData') or {}).get(key)!r}")
+        for earlier, later in self.after:
+            first, then = by_ref.get(earlier), by_ref.get(later)
+            if tasks is None or (first and then and then.get("scheduledTime", 0) >= first.get("endTime", 0) > 0):
+                said.append(f"{later} started after {earlier} had ended")
+            elif not first or not then:
+                said.append(f"{earlier if not first else later} did not run")
+            else:
+                said.append(f"{later} started before {earlier} had ended")
+        return tuple(said)
 
 
 def definition_of(answer: Any) -> dict[str, Any] | None:
@@ -97,9 +127,10 @@ class WorkflowRuns(Exercise):
             return ("refused", engine_message(response))
         workflow_id = response.text.strip().strip('"')
         deadline = time.monotonic() + self.timeout
+        inspect = bool(run.receives or run.after)
         while True:
             found = requests.get(
-                f"{server}/workflow/{workflow_id}", params={"includeTasks": "false"}, timeout=10
+                f"{server}/workflow/{workflow_id}", params={"includeTasks": str(inspect).lower()}, timeout=10
             ).json()
             if found.get("status") in TERMINAL:
                 break
@@ -108,10 +139,11 @@ class WorkflowRuns(Exercise):
                 return ("timeout", found.get("status"))
             time.sleep(0.05)
         output = found.get("output") or {}
-        return (found["status"], {key: output.get(key) for key in sorted(run.output)})
+        facts = run.facts(found.get("tasks") or []) if inspect else ()
+        return (found["status"], {key: output.get(key) for key in sorted(run.output)}, facts)
 
     def expected(self):
-        return tuple((run.status, {k: run.output[k] for k in sorted(run.output)}) for run in self.runs)
+        return tuple((run.status, {k: run.output[k] for k in sorted(run.output)}, run.facts()) for run in self.runs)
 
     def difference(self, got, expected):
         if got and got[0] == "not a workflow":
@@ -130,6 +162,9 @@ class WorkflowRuns(Exercise):
                 return f"{run.describe()}: the run ended {mine[0]}; it should end {theirs[0]}."
             if mine[1] != theirs[1]:
                 return f"{run.describe()}: the output is {mine[1]}; expected {theirs[1]}."
+            for said, wanted in zip(mine[2], theirs[2], strict=False):
+                if said != wanted:
+                    return f"{run.describe()}: {said}; it should be: {wanted}."
         return None
 
 

@@ -21,17 +21,21 @@ from fdelib.practice import exercises, notebook
 @dataclasses.dataclass
 class Tried:
     exercise: str
-    variant: str  # "blank", "wrong 1", ..., "solution"
-    expected_status: str
-    expected_message: str
+    variant: str  # "blank", "wrong 1", ..., "solution", "right alternative 1", "wrong alternative 1"
+    expected_status: str  # "not passed": any verdict but "passed" and "blank" (an uncatalogued mistake)
+    expected_message: str | None  # None: any message
     outcome: dict | None  # what the check said (fdelib.practice.last_outcome)
+    left_behind: str = ""  # what the check left in the database (see ``snapshot``), if anything
 
     @property
     def ok(self) -> bool:
-        return (
-            self.outcome is not None
-            and self.outcome["status"] == self.expected_status
-            and self.outcome["message"] == self.expected_message
+        if self.outcome is None or self.left_behind:
+            return False
+        if self.expected_status == "not passed":
+            return self.outcome["status"] in ("wrong", "failed") and bool(self.outcome["message"])
+        return self.outcome["status"] == self.expected_status and self.expected_message in (
+            None,
+            self.outcome["message"],
         )
 
 
@@ -59,6 +63,7 @@ class Kernel:
                 texts.append(f"{content['ename']}: {content['evalue']}")
 
         reply = self.client.execute_interactive(code, timeout=self.timeout, output_hook=hook)
+        self.last_ok = reply["content"]["status"] == "ok"
         if reply["content"]["status"] != "ok" and not allow_error:
             raise CellFailed(
                 f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}\nin cell:\n{code[:400]}"
@@ -74,8 +79,20 @@ class Kernel:
         self.manager.shutdown_kernel(now=True)
 
 
-def try_every_answer(copy: Path) -> list[Tried]:
-    """Run the practice copy at ``copy``; what each exercise's check said to each variant."""
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """An answer to try that the catalogue does not know: right (must pass) or not."""
+
+    text: str
+    right: bool
+
+
+def try_every_answer(copy: Path, extra=None, snapshot=None) -> list[Tried]:
+    """Run the practice copy at ``copy``; what each exercise's check said to each variant.
+
+    ``extra(exercise_id)`` gives more variants (:class:`Variant`) to try after the catalogued
+    ones; ``snapshot()`` reads what a check could leave behind (roles, schemas, locks,
+    sessions), before and after each check cell: a difference is a failure of that variant."""
     nb = nbformat.read(copy, as_version=4)
     found = notebook.find(nb)
     by_answer = {f.answer: f for f in found}
@@ -95,12 +112,21 @@ def try_every_answer(copy: Path) -> list[Tried]:
             assert cell.source == exercise.blank, f"{item.id}: the practice copy's answer is not the blank"
             variants = [("blank", cell.source, "blank", exercise.blank_hint)]
             variants += [(f"wrong {n}", w.answer, "wrong", w.hint) for n, w in enumerate(exercise.wrong, 1)]
+            more = list(extra(item.id)) if extra else []
+            right, wrong = [v for v in more if v.right], [v for v in more if not v.right]
+            variants += [(f"right alternative {n}", v.text, "passed", None) for n, v in enumerate(right, 1)]
+            variants += [(f"wrong alternative {n}", v.text, "not passed", None) for n, v in enumerate(wrong, 1)]
             variants.append(("solution", exercises.solution(item.id), "passed", exercise.passed))
             for variant, text, status, message in variants:
                 kernel.run(text, allow_error=variant != "solution")
-                kernel.run(nb.cells[item.check].source)
+                before = snapshot() if snapshot else None
+                said = kernel.run(nb.cells[item.check].source, allow_error=True)
+                checked = kernel.last_ok
+                left = snapshot.left_behind(before) if snapshot else ""
                 outcome = kernel.value(f"__import__('fdelib.practice').practice.last_outcome({item.id!r})")
-                tried.append(Tried(item.id, variant, status, message, outcome))
+                if not checked:  # the check itself raised: never a verdict
+                    outcome = {"status": "error", "message": "".join(said)[-500:]}
+                tried.append(Tried(item.id, variant, status, message, outcome, left))
     finally:
         kernel.close()
     return tried

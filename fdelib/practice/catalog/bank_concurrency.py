@@ -260,7 +260,7 @@ catalog.add(
         "recomputed from) the committed balance, and an overdraft is refused, not skipped. "
         "bank.transfer does the same with SELECT ... FOR UPDATE on both accounts.",
         fixture=None,
-        races=(Race("100.00", "30.00"), Race("100.00", "60.00")),
+        races=(Race("100.00", "30.00"), Race("100.00", "60.00"), Race("60.00", "30.00")),
     )
 )
 

@@ -8,8 +8,6 @@ still pass and bad rows must be refused, as the lesson's solution accepts and re
 
 from __future__ import annotations
 
-import re
-
 from fdelib.practice import Catalog, Probe, Wrong, sqlcheck
 from fdelib.practice.sqlkinds import RefusedBy, SqlScript
 
@@ -56,6 +54,14 @@ class RefusingScript(SqlScript):
                         f"{probe.label}: refused, but with SQLSTATE {mine[1]}; an application "
                         f"catches this rule as SQLSTATE {theirs[1]} (check_violation)."
                     )
+                if probe.label == NAMED_REFUSAL and mine != theirs and mine[0] == "accepted":
+                    said, wanted = mine[1][0][0].split(" ", 1), theirs[1][0][0].split(" ", 1)
+                    if said[0] == wanted[0]:
+                        return (
+                            f"Refused with SQLSTATE {said[0]}, but the error names {said[1]}: write "
+                            f"CONSTRAINT = '{wanted[1]}' in the RAISE's USING, the name the question "
+                            "asks for (an application catches the rule by it)."
+                        )
         return super().difference(got, expected)
 
 
@@ -93,6 +99,7 @@ catalog.value(
 
 # --- 2. a CHECK that refuses a bad row, and keeps the good ones --------------------------------
 
+SIGN_NAMED = "a constraint named ledger_amount_sign"
 SIGN_PROBES = [
     Probe(_insert(1, "deposit", "25.00"), "accepted", "a deposit of +25.00"),
     Probe(_insert(1, "withdrawal", "-25.00"), "accepted", "a withdrawal of -25.00"),
@@ -106,9 +113,14 @@ SIGN_PROBES = [
         "SELECT count(*) AS named FROM pg_constraint "
         "WHERE conrelid = 'ledger'::regclass AND conname = 'ledger_amount_sign'",
         "accepted",
-        "a constraint named ledger_amount_sign",
+        SIGN_NAMED,
     ),
 ]
+SIGN_SAYS = {
+    SIGN_NAMED: "Your rule works, but the ledger has no constraint named ledger_amount_sign: write ALTER "
+    "TABLE ledger ADD CONSTRAINT ledger_amount_sign CHECK (...), the name the question asks for (the "
+    "next exercise, and an application catching the error, find the rule by it)."
+}
 
 catalog.add(
     RefusingScript(
@@ -146,14 +158,13 @@ catalog.add(
         passed="Good rows pass, every bad sign is refused, whoever writes the row: that is why the "
         "bank keeps transactions_amount_sign in the table, not in the application.",
         probes=tuple(SIGN_PROBES),
+        says=SIGN_SAYS,
         fixture=LEDGER,
     )
 )
 
 
 # --- 3. the statement that proves it refuses --------------------------------------------------
-
-_CONSTRAINT = re.compile(r'constraint "([^"]+)"')
 
 
 catalog.add(
@@ -194,6 +205,23 @@ catalog.add(
 
 # --- 4. a trigger: no booking on a closed account ---------------------------------------------
 
+# What a refusal names (its SQLSTATE and constraint, as the driver's diagnostics give them): the
+# question asks for CONSTRAINT = 'ledger_account_open', which an application catches by name.
+REFUSAL = """
+CREATE FUNCTION refusal(statement text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+    v_constraint text;
+BEGIN
+    EXECUTE statement;
+    RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_constraint = CONSTRAINT_NAME;
+    RETURN v_state || ' ' || coalesce(nullif(v_constraint, ''), '(no constraint named)');
+END $$;
+"""
+NAMED_REFUSAL = "the name a refusal gives"
+
 TRIGGER_PROBES = [
     Probe(_insert(1, "deposit", "10.00"), "accepted", "a deposit on open account 1"),
     Probe(_insert(2, "deposit", "10.00"), "refused", "a deposit on closed account 2"),
@@ -202,9 +230,19 @@ TRIGGER_PROBES = [
         "refused",
         "one INSERT of two rows, the second on closed account 2",
     ),
+    Probe(
+        f"{_insert(2, 'deposit', '5.00')}, (1, 'deposit', 5.00)",
+        "refused",
+        "one INSERT of two rows, the first on closed account 2",
+    ),
     Probe("UPDATE accounts SET closed_on = '2026-01-05' WHERE account_id = 3", "accepted", "closing account 3"),
     Probe(_insert(3, "withdrawal", "-5.00"), "refused", "a withdrawal on account 3, now closed"),
     Probe("SELECT account_id, kind, amount FROM ledger ORDER BY entry_id", "accepted", "the rows the ledger keeps"),
+    Probe(
+        f"SELECT refusal($probe${_insert(2, 'deposit', '1.00')}$probe$) AS refusal",
+        "accepted",
+        NAMED_REFUSAL,
+    ),
 ]
 
 _TRIGGER = """CREATE FUNCTION ledger_account_open() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -266,6 +304,6 @@ catalog.add(
         passed="Bookings on closed accounts are refused row by row, with a name an application can "
         'catch; bank.deposit and friends do the same check ("account … is closed") before booking.',
         probes=tuple(TRIGGER_PROBES),
-        fixture=LEDGER,
+        fixture=LEDGER + REFUSAL,
     )
 )

@@ -33,6 +33,7 @@ CLOSED_EMPTY = """
 ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (closed_on IS NULL OR balance = 0);
 """
 
+NAMED = "a constraint named accounts_closed_empty"
 PROBES = (
     Probe("INSERT INTO accounts VALUES (1, 100.00, '2022-08-26', NULL)", "accepted", "an open account holding 100.00"),
     Probe("INSERT INTO accounts VALUES (2, 0.00, '2023-03-01', NULL)", "accepted", "an open, empty account"),
@@ -54,11 +55,20 @@ PROBES = (
         "refused",
         "a closed account left overdrawn by 5.00",
     ),
+    # each side of the rule, close to zero: "empty" is exactly 0.00, not "less than a unit"
+    Probe("UPDATE accounts SET balance = 0.50 WHERE account_id = 2", "refused", "0.50 put into account 2, now closed"),
+    Probe(
+        "INSERT INTO accounts VALUES (6, -0.01, '2025-01-02', '2025-06-30')",
+        "refused",
+        "a closed account left overdrawn by 0.01",
+    ),
+    Probe("INSERT INTO accounts VALUES (7, 0.00, '2025-01-02', '2025-06-30')", "accepted", "an account closed empty"),
+    Probe("UPDATE accounts SET balance = -0.50 WHERE account_id = 1", "accepted", "an open account overdrawn by 0.50"),
     Probe(
         "SELECT count(*) AS named FROM pg_constraint "
         "WHERE conrelid = 'accounts'::regclass AND conname = 'accounts_closed_empty'",
         "accepted",
-        "a constraint named accounts_closed_empty",
+        NAMED,
     ),
 )
 
@@ -66,6 +76,11 @@ catalog.sql_script(
     "accounts_closed_empty",
     probes=PROBES,
     fixture=TABLE,
+    says={
+        NAMED: "Your rule works, but the table has no constraint named accounts_closed_empty: write "
+        "ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (...), the name the question "
+        "asks for (an application's error handling and the next exercise find the rule by it)."
+    },
     blank_hint="Write ALTER TABLE accounts ADD CONSTRAINT accounts_closed_empty CHECK (...) under the "
     "cell's first line, run the cell (it only saves your SQL), then this check: it adds your "
     "constraint to a scratch copy of accounts and tries good and bad rows on it.",
@@ -133,16 +148,18 @@ catalog.add(
 # --- a derived column, audited: loans.outstanding against the ledger ---------------------------
 
 # Loan 1 is sound; loan 2 is sound too but was charged interest (which is not a repayment); loan 3
-# has no ledger row at all and lost 50.00; loan 4 ignores its payment.
+# has no ledger row at all and lost 50.00; loan 4 ignores its payment; loan 5 has only interest
+# rows and lost 50.00 (a filter on the kind in WHERE drops it); loan 6 has only interest and is sound.
 LOAN_LEDGER = """
 CREATE TABLE loans (loan_id integer PRIMARY KEY, principal numeric(14,2) NOT NULL,
                     outstanding numeric(14,2) NOT NULL);
 CREATE TABLE transactions (transaction_id integer PRIMARY KEY, loan_id integer, kind text NOT NULL,
                            amount numeric(14,2) NOT NULL);
-INSERT INTO loans VALUES (1, 1000.00, 800.00), (2, 500.00, 450.00), (3, 300.00, 250.00), (4, 200.00, 200.00);
+INSERT INTO loans VALUES (1, 1000.00, 800.00), (2, 500.00, 450.00), (3, 300.00, 250.00), (4, 200.00, 200.00),
+    (5, 400.00, 350.00), (6, 150.00, 150.00);
 INSERT INTO transactions VALUES (10, 1, 'loan_payment', -100.00), (11, 1, 'loan_payment', -100.00),
     (12, 2, 'loan_payment', -50.00), (13, 2, 'loan_interest', -4.20), (14, NULL, 'deposit', 75.00),
-    (15, 4, 'loan_payment', -20.00);
+    (15, 4, 'loan_payment', -20.00), (16, 5, 'loan_interest', -3.10), (17, 6, 'loan_interest', -1.25);
 """
 
 catalog.sql_query(

@@ -6,14 +6,16 @@ from fdelib.practice import Catalog, Wrong
 
 catalog = Catalog("03_etl/01_market_data_etl.ipynb")
 
-# A bar re-fetched with a LOWER close (so max(close) keeps the superseded one), a bar sent twice
-# unchanged, rows stored out of order.
+# A bar re-fetched with a LOWER close and volume (so max(close) or max(volume) keeps the superseded
+# one), another re-fetched with a HIGHER close and a lower volume (so min(close), or the largest
+# volume, keeps its superseded one), a bar sent twice unchanged, rows stored out of order.
 RAW = """
 CREATE TABLE etl_raw_bars (symbol text, bar_time timestamptz, open numeric(18,4), high numeric(18,4),
     low numeric(18,4), close numeric(18,4), volume bigint, ingested_at timestamptz);
 INSERT INTO etl_raw_bars VALUES
-    ('ACME', '2025-11-28 13:00-05', 11.00, 11.00, 10.80, 10.80, 4100, '2025-11-30 01:30+00'),
+    ('ACME', '2025-11-28 13:00-05', 11.00, 11.00, 10.80, 10.80, 3900, '2025-11-30 01:30+00'),
     ('ACME', '2025-11-28 12:55-05', 10.90, 11.20, 10.80, 11.10,  600, '2025-11-29 01:30+00'),
+    ('ACME', '2025-11-28 13:05-05', 11.05, 11.30, 11.00, 11.25,  150, '2025-11-30 01:30+00'),
     ('ACME', '2025-11-28 13:00-05', 11.00, 11.00, 11.00, 11.00, 4000, '2025-11-29 01:30+00'),
     ('ACME', '2025-11-28 12:55-05', 10.90, 11.20, 10.80, 11.10,  600, '2025-11-30 01:30+00'),
     ('ACME', '2025-11-28 13:05-05', 11.05, 11.30, 11.00, 11.20,  200, '2025-11-29 01:30+00');
@@ -47,7 +49,8 @@ catalog.sql_query(
 )
 
 # A regular day and a half day (close 13:00), with pre- and post-market bars, the closing auction's
-# bar at the close, the session's highest close not its last one, rows stored out of order.
+# bar at the close, the session's highest close not its last one, a later bar opening below the
+# first one (so min(open) is not the open), rows stored out of order.
 BARS = """
 CREATE TABLE etl_sessions (session date, open timestamptz, close timestamptz);
 INSERT INTO etl_sessions VALUES
@@ -56,7 +59,7 @@ INSERT INTO etl_sessions VALUES
 CREATE TABLE etl_bars (symbol text, bar_time timestamptz, open numeric(18,4), high numeric(18,4),
     low numeric(18,4), close numeric(18,4), volume bigint);
 INSERT INTO etl_bars VALUES
-    ('ACME', '2025-11-26 15:55-05', 10.50, 10.60, 10.40, 10.50,  700),
+    ('ACME', '2025-11-26 15:55-05', 10.05, 10.60, 10.00, 10.50,  700),
     ('ACME', '2025-11-26 08:00-05', 10.00, 10.50,  9.90, 10.40,  100),
     ('ACME', '2025-11-26 09:35-05', 10.20, 11.00, 10.10, 10.90,  800),
     ('ACME', '2025-11-26 16:00-05', 10.45, 10.45, 10.45, 10.45, 5000),
@@ -112,8 +115,9 @@ catalog.sql_query(
     "rule, and the official daily bar's.",
 )
 
-# Consistent bars, and one of each fault: close above high, open below low (close fine), low above
-# high, negative volume.
+# Consistent bars (two on the rules' edges: no trade, volume 0, and open = high = low = close),
+# and one of each fault, each breaking one rule only: close above high, open below low, open
+# above high, close below low, low above high, negative volume.
 QUALITY = """
 CREATE TABLE etl_bars (symbol text, bar_time timestamptz, open numeric(18,4), high numeric(18,4),
     low numeric(18,4), close numeric(18,4), volume bigint);
@@ -122,8 +126,12 @@ INSERT INTO etl_bars VALUES
     ('ACME',  '2025-11-26 09:35-05', 10.20, 10.30, 10.10, 10.40,  800),
     ('GLOBX', '2025-11-26 09:30-05', 39.00, 40.50, 39.50, 40.00,  500),
     ('ACME',  '2025-11-26 09:40-05', 10.40, 10.50, 10.30, 10.45,  700),
+    ('ACME',  '2025-11-26 09:50-05', 10.40, 10.50, 10.30, 10.20,  300),
     ('GLOBX', '2025-11-26 09:35-05', 40.00, 40.10, 40.20, 40.10,  400),
-    ('GLOBX', '2025-11-26 09:40-05', 40.10, 40.20, 40.00, 40.15,  -50);
+    ('ACME',  '2025-11-26 09:45-05', 10.60, 10.50, 10.30, 10.45,  600),
+    ('GLOBX', '2025-11-26 09:40-05', 40.10, 40.20, 40.00, 40.15,  -50),
+    ('GLOBX', '2025-11-26 09:45-05', 40.15, 40.15, 40.15, 40.15,    0),
+    ('ACME',  '2025-11-26 09:55-05', 10.20, 10.20, 10.20, 10.20,    0);
 """
 
 catalog.sql_query(

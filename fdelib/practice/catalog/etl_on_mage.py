@@ -33,6 +33,15 @@ HOURLY = _payload(
     },
 )
 
+# never shown to the learner: another interval, a bar without trades
+QUARTER = _payload(
+    "15min",
+    {
+        "2025-12-01 09:45:00": ("20.0000", "20.5000", "19.7500", "20.2500", "0"),
+        "2025-12-01 09:30:00": ("19.5000", "20.1000", "19.5000", "20.0000", "2500"),
+    },
+)
+
 BLANK = (
     "def to_rows(payload: dict, interval: str) -> list[tuple]:\n"
     '    """The payload\'s bars as (bar_time, open, high, low, close, volume), oldest first."""\n'
@@ -64,6 +73,15 @@ catalog.function(
             ],
         ),
         Case(({"Error Message": "Invalid API call."}, "5min"), Raises(KeyError)),
+    ],
+    hidden=[
+        Case(
+            (QUARTER, "15min"),
+            [
+                ("2025-12-01 09:30:00", 19.5, 20.1, 19.5, 20.0, 2500),
+                ("2025-12-01 09:45:00", 20.0, 20.5, 19.75, 20.25, 0),
+            ],
+        )
     ],
     blank=BLANK,
     blank_hint="Read the series under the key 'Time Series (<interval>)', turn each bar into a tuple (its time, "

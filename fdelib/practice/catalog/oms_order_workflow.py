@@ -1,14 +1,38 @@
 """04_oms/01_order_workflow: revenue by product in SQL, a credit check added to the order
 workflow, and a SWITCH that holds large orders for manual approval (both run on the engine)."""
 
+from fdelib.oms.workflow import COMPENSATION_WORKFLOW
 from fdelib.practice import Catalog, Wrong
 
+from ..workflowcheck import definition_of
 from ._oms_runs import LARGE, SMALL, OrderWorkflow, tasks_of
 
 catalog = Catalog("04_oms/01_order_workflow.ipynb")
 
+# A small copy of the order tables: a product repriced since it was sold, a price with four
+# decimals, a cancelled and an in-flight order, an order of two mugs on one line, rows out of order.
+ORDERS = """
+CREATE TABLE products (sku text PRIMARY KEY, name text, price numeric(12,4) NOT NULL, stock integer);
+INSERT INTO products VALUES ('SKU-PEN', 'Pen', 2.4950, 100), ('SKU-MUG', 'Mug', 13.5000, 10),
+    ('SKU-BOOK', 'Book', 59.0000, 5);
+CREATE TABLE orders (order_id text PRIMARY KEY, customer_id text, amount numeric(12,2), address text,
+    status text NOT NULL, fault text, received_at timestamptz, closed_at timestamptz, reason text);
+INSERT INTO orders (order_id, customer_id, amount, status) VALUES
+    ('O-3', 'C-1', 118.00, 'CANCELLED'), ('O-1', 'C-1', 31.49, 'COMPLETED'), ('O-4', 'C-3', 24.95, 'ACKNOWLEDGED'),
+    ('O-2', 'C-2', 71.00, 'COMPLETED');
+CREATE TABLE order_items (order_id text NOT NULL, sku text NOT NULL, quantity integer NOT NULL,
+    unit_price numeric(12,4));
+INSERT INTO order_items VALUES ('O-2', 'SKU-BOOK', 1, 59.0000), ('O-1', 'SKU-MUG', 2, 12.0000),
+    ('O-3', 'SKU-BOOK', 2, 59.0000), ('O-1', 'SKU-PEN', 3, 2.4950), ('O-4', 'SKU-PEN', 10, 2.4950),
+    ('O-2', 'SKU-MUG', 1, 12.0000);
+"""
+
 catalog.sql_query(
     "revenue_by_sku",
+    copy=ORDERS,
+    copy_of=("oms",),
+    copy_says="a small copy of the order tables (a mug repriced since it was sold, a pen at 2.4950, a "
+    "cancelled and an in-flight order)",
     blank_hint="Write a SELECT under the cell's first line (keep `%%sql --save revenue_by_sku`): "
     "oms.order_items has sku, quantity and unit_price (the price the item was sold at); "
     "join oms.orders for the status, GROUP BY sku, then run this check.",
@@ -50,8 +74,23 @@ def _flow(variable: str, chain: str, failure: bool = True) -> str:
     return text + (f"{variable}.failure_workflow(workflow.COMPENSATION_WORKFLOW)\n" if failure else "")
 
 
+def failure_workflow_named(definition) -> str:
+    """What the question's "name workflow.COMPENSATION_WORKFLOW as its failure workflow" found."""
+    named = (definition or {}).get("failureWorkflow") or ""
+    return f"its failure workflow is {named}" if named else "it names no failure workflow"
+
+
 class CreditCheck(OrderWorkflow):
-    """The credit check must run, and end, after the order is stored and before the payment."""
+    """The credit check must run, and end, after the order is stored and before the payment;
+    the workflow names the compensation as its failure workflow, as the question asks (a small
+    order never fails, so only the definition can show it)."""
+
+    def behaviour(self, answer):
+        got = super().behaviour(answer)
+        if got and got[0] in ("not a workflow", "refused"):
+            return got
+        named = failure_workflow_named(definition_of(answer))
+        return tuple((*outcome, named) if len(outcome) > 1 else outcome for outcome in got)
 
     def outcome(self, entry, books):
         run = entry["run"]
@@ -80,6 +119,7 @@ catalog.add(
                 "the workflow ended COMPLETED",
                 "the order is COMPLETED",
                 "the credit check ended before the payment was scheduled",
+                failure_workflow_named({"failureWorkflow": COMPENSATION_WORKFLOW}),
             ),
         ),
         blank="with_credit = ...   # a ConductorWorkflow: the order's steps, a credit check before the payment\n",

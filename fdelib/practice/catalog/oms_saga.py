@@ -11,8 +11,26 @@ from ._oms_runs import SMALL, OrderWorkflow, practice_name, register
 
 catalog = Catalog("04_oms/02_saga_compensation.ipynb")
 
+# A small copy: a completed order, a cancelled one charged and refunded, a declined payment, an
+# order never charged (no payment row at all), rows out of order.
+PAYMENTS = """
+CREATE TABLE orders (order_id text PRIMARY KEY, customer_id text, amount numeric(12,2), address text,
+    status text NOT NULL, fault text, received_at timestamptz, closed_at timestamptz, reason text);
+INSERT INTO orders (order_id, customer_id, amount, status) VALUES ('O-4', 'C-4', 12.00, 'CANCELLED'),
+    ('O-1', 'C-1', 91.40, 'COMPLETED'), ('O-3', 'C-3', 30.00, 'CANCELLED'), ('O-2', 'C-2', 50.00, 'CANCELLED'),
+    ('O-5', 'C-5', 20.00, 'COMPLETED');
+CREATE TABLE payments (payment_id integer PRIMARY KEY, order_id text NOT NULL, kind text NOT NULL,
+    amount numeric(12,2) NOT NULL, attempt integer);
+INSERT INTO payments VALUES (4, 'O-2', 'refund', 50.00, 0), (1, 'O-1', 'charge', 91.40, 0),
+    (3, 'O-3', 'declined', 30.00, 0), (2, 'O-2', 'charge', 50.00, 1), (5, 'O-5', 'charge', 20.00, 0);
+"""
+
 catalog.sql_query(
     "money_kept",
+    copy=PAYMENTS,
+    copy_of=("oms",),
+    copy_says="a small copy of oms.orders and oms.payments (a declined payment, an order charged and "
+    "refunded, an order never charged)",
     blank_hint="Write a SELECT under the cell's first line (keep `%%sql --save money_kept`): every "
     "order of oms.orders with its payments (oms.payments: kind is charge, refund or "
     "declined), grouped by order; then run this check.",

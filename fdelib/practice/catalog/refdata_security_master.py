@@ -15,6 +15,7 @@ catalog.function(
         Case(("213800IG8F1CBFNO6B",), "54"),
         Case(("549300K1VRJNVGFYGW",), "89"),
     ],
+    hidden=[Case(("529900T8BM49AURSDO",), "55"), Case(("7LTWFZYICNSX8D621K",), "86")],
     blank="def lei_check_digits(body: str) -> str:\n"
     '    """The two check digits of an LEI\'s first 18 characters."""\n    ...\n',
     blank_hint="Turn every character into its number (digits stay, A=10 … Z=35: int(c, 36)), append '00', "
@@ -50,6 +51,7 @@ catalog.function(
         Case(("DE000716460",), 0),
         Case(("NL000009538",), 8),
     ],
+    hidden=[Case(("US594918104",), 5), Case(("FR000012007",), 3), Case(("CH003886335",), 0)],
     blank="def isin_check_digit(body: str) -> int:\n"
     '    """The Luhn check digit of an ISIN\'s first 11 characters."""\n    ...\n',
     blank_hint="Letters to numbers first (A=10 … Z=35: int(c, 36)), then Luhn on that string of digits: from "
@@ -83,8 +85,30 @@ catalog.function(
     passed="Luhn over the letters turned into numbers: a single mistyped character always changes the check digit.",
 )
 
+# A small copy of the store: an entity renamed (two versions), a retired link, a link of another
+# kind, rows out of order.
+STORE = """
+CREATE TABLE entities (lei text NOT NULL, legal_name text NOT NULL, country text, city text, status text,
+    registered_on date, source text, valid_from date NOT NULL, valid_to date, PRIMARY KEY (lei, valid_from));
+INSERT INTO entities (lei, legal_name, valid_from, valid_to) VALUES
+    ('LEI00000000000000B22', 'Beta Holdings plc', '2024-01-02', NULL),
+    ('LEI00000000000000A11', 'Alpha Industries Inc.', '2025-06-30', NULL),
+    ('LEI00000000000000A11', 'Alpha Manufacturing Inc.', '2020-01-02', '2025-06-30'),
+    ('LEI00000000000000C33', 'Gamma SE', '2022-03-01', NULL);
+CREATE TABLE xref (kind text NOT NULL, from_id text NOT NULL, to_id text NOT NULL, source text,
+    first_seen date, as_of date, retired_on date);
+INSERT INTO xref (kind, from_id, to_id, retired_on) VALUES
+    ('ISIN-LEI', 'US0000000C33', 'LEI00000000000000C33', NULL),
+    ('ISIN-LEI', 'US0000000A11', 'LEI00000000000000A11', NULL),
+    ('BIC-LEI', 'ALPHUS33XXX', 'LEI00000000000000A11', NULL),
+    ('ISIN-LEI', 'GB0000000B22', 'LEI00000000000000B22', '2026-01-02');
+"""
+
 catalog.sql_query(
     "issuer_of_isin",
+    copy=STORE,
+    copy_of=("refdata",),
+    copy_says="a small copy of refdata's entities and xref (a renamed entity, a retired link, a link of another kind)",
     blank_hint="Start from refdata.xref's ISIN-LEI links (kind = 'ISIN-LEI': from_id is the ISIN, to_id the LEI), "
     "join refdata.entities on the LEI, and return isin, lei, legal_name ordered by isin.",
     wrong=[

@@ -26,9 +26,18 @@ eod_levels = eod.levels()
 eod_levels
 """
 
+
+def levels_as_sets(levels):
+    """A level is a set of tasks that can run at once: the order within one does not count."""
+    if isinstance(levels, (list, tuple)) and all(isinstance(level, (list, tuple, set)) for level in levels):
+        return [sorted(map(str, level)) for level in levels]
+    return levels
+
+
 catalog.value(
     "eod_levels",
     name="eod_levels",
+    key=levels_as_sets,
     answer=[
         ["fetch_fx", "fetch_prices", "load_trades"],
         ["clean_prices", "positions"],
@@ -181,6 +190,9 @@ catalog.workflow(
                 "sms": f"Card ending 1111: 250.00 USD paid, auth {_auth('PAY-10')}",
             },
             "an approved payment of 250 USD",
+            # the notification gets the masked number only, and only once the money is captured
+            receives={"notify": {"card": "411111******1111"}},
+            after=(("capture", "notify"),),
         ),
         WorkflowRun(
             {
@@ -193,6 +205,20 @@ catalog.workflow(
             "COMPLETED",
             {"decision": "decline", "auth_code": None, "sms": None},
             "a declined cross-border payment",
+            receives={"notify": None},
+        ),
+        WorkflowRun(
+            {
+                **_PAYMENT,
+                "payment_id": "PAY-12",
+                "card_number": "4111111111111112",
+                "amount": 40.0,
+                "card_country": "US",
+            },
+            "FAILED",
+            {},
+            "a mistyped card number (it fails its check digit)",
+            receives={"notify": None},
         ),
     ],
     blank="card_alert = ...   # a ConductorWorkflow: the card payment, plus a step notify after capture\n",

@@ -16,6 +16,7 @@ catalog.function(
         Case(([100.0, 100.0, 100.0, 100.0, 101.0, 101.0, 101.0, 101.0],), False),
         Case(([],), False),
     ],
+    hidden=[Case(([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0],), True), Case(([7.5, 7.5, 7.5, 7.5],), False)],
     blank='''def stale_run(closes):
     """True when 5 or more CONSECUTIVE closes are equal (a feed stuck on one price)."""
     ...
@@ -56,6 +57,10 @@ catalog.function(
         Case(([12, 12, 12, 12, 12], [20, 15, 12, 8, 5]), 0.19027868578042312),
         Case(([12, 12, 12, 12, 12], [0, 0, 10, 20, 30]), 1.5618441794129154),
         Case(([100, 50], [50, 100]), 0.4557512524621299),
+    ],
+    hidden=[
+        Case(([30, 10, 0], [10, 10, 20]), 2.3035775870622635),
+        Case(([1, 2, 3, 4], [4, 3, 2, 1]), 0.6053848504375904),
     ],
     blank='''import math
 

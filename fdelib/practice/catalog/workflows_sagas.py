@@ -47,6 +47,8 @@ class Compensation(Exercise):
             return None
         if "error" in got:
             return f"The saga stopped when your compensation ran ({got['outcome']}): {got['error']}"
+        if "error" in expected:  # (compared with a catalogued wrong answer that stops the saga)
+            return f"The saga ended {got['outcome']}; this answer stops it ({expected['outcome']})."
         for account, columns in expected["accounts"].items():
             for column, value in columns.items():
                 mine = got["accounts"][account][column]
@@ -171,6 +173,10 @@ catalog.function(
             ),
             "completed",
         ),
+    ],
+    hidden=[
+        Case(([],), "running"),
+        Case((["trade_requested", "cash_reserved", "securities_reserved", "trade_booked"],), "running"),
     ],
     blank='''def saga_state(events):
     """The state of a choreographed saga from its events, in order:

@@ -9,8 +9,29 @@ catalog = Catalog("01_workflows/04_batch_stream_lambda_kappa.ipynb")
 # The query runs on the lesson's log (workflows.trade_events), which the notebook filled
 # deterministically: one trade there has two versions (the late correction), so counting
 # every version, or keeping the first one, changes exactly that trade's window.
+# A small copy of the log: one trade corrected to a later time, one corrected to an earlier time
+# (so ordering by event_time keeps a wrong version either way), one corrected twice, rows stored
+# out of offset order.
+EVENTS = """
+CREATE TABLE trade_events ("offset" integer PRIMARY KEY, trade_id text NOT NULL, symbol text NOT NULL,
+    event_time timestamptz NOT NULL, arrival timestamptz, price numeric(12,4) NOT NULL,
+    quantity integer NOT NULL, is_correction boolean NOT NULL DEFAULT false);
+INSERT INTO trade_events ("offset", trade_id, symbol, event_time, price, quantity, is_correction) VALUES
+    (5, 'T2', 'ACME', '2026-01-02 14:31:10+00', 10.1000, 300, true),
+    (0, 'T1', 'ACME', '2026-01-02 14:30:50+00', 10.0000, 100, false),
+    (1, 'T2', 'ACME', '2026-01-02 14:32:20+00', 10.2000, 200, false),
+    (2, 'T3', 'GLOBX', '2026-01-02 14:30:05+00', 40.0000, 50, false),
+    (4, 'T1', 'ACME', '2026-01-02 14:31:05+00', 10.0500, 150, true),
+    (3, 'T4', 'GLOBX', '2026-01-02 14:31:30+00', 40.5000, 70, false),
+    (6, 'T4', 'GLOBX', '2026-01-02 14:31:30+00', 40.2500, 80, true),
+    (7, 'T4', 'GLOBX', '2026-01-02 14:31:30+00', 40.3000, 90, true);
+"""
+
 catalog.sql_query(
     "latest_version_volume",
+    copy=EVENTS,
+    copy_of=("workflows",),
+    copy_says="a small copy of the log (trades corrected to a later and to an earlier time, one corrected twice)",
     blank_hint="Write a SELECT on workflows.trade_events under the cell's first line (keep "
     "`%%sql --save latest_version_volume`), run it, then this check. Start from one row "
     'per trade: the version with the highest "offset" (DISTINCT ON (trade_id) ... ORDER BY '
@@ -43,10 +64,26 @@ catalog.sql_query(
     "converge to.",
 )
 
+
+# The answers follow the notebook's parameters (seed, minutes, late_share): read from its events.
+def correction_window(namespace) -> str:
+    """The one-minute window of the corrected trade, like "ACME 14:32"."""
+    events = namespace.get("events")
+    if events is None:  # (not run in a notebook: the default run's answer)
+        return "ACME 14:32"
+    row = events[events["is_correction"]].iloc[0]
+    return f"{row['symbol']} {row['event_time']:%H:%M}"
+
+
+def log_length(namespace) -> int:
+    events = namespace.get("events")
+    return 49 if events is None else len(events)
+
+
 catalog.value(
     "lambda_wrong_window",
     name="wrong_window",
-    answer="ACME 14:32",
+    answer=correction_window,
     blank_hint='Look at the last events to arrive (the table under "Make the seeded events"): which '
     "one is a correction, and in which one-minute window (its symbol, and the minute of its "
     'event_time) does it land? Answer like "ACME 14:35".',
@@ -76,7 +113,7 @@ catalog.value(
 catalog.value(
     "replay_reads",
     name="replay_reads",
-    answer=49,
+    answer=log_length,
     blank_hint="A replay empties the view, sets the consumer's offset back to 0 and consumes the log "
     "again: how many events are in the log? (`events` holds them all; the default run has 49.)",
     wrong=[
