@@ -66,10 +66,14 @@ class Failed(Exception):
     """The learner's SQL did not complete: refused by the database, stopped at the deadline,
     or it ended the check's transaction."""
 
-    def __init__(self, sqlstate: str, message: str) -> None:
+    def __init__(self, sqlstate: str, message: str, constraint: str = "", raised_in: str = "") -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
         self.message = message
+        # the driver's diagnostics: the constraint that refused (or the NOT NULL column), and the
+        # server function that raised (``exec_stmt_raise``: the learner's own RAISE)
+        self.constraint = constraint
+        self.raised_in = raised_in
 
 
 class Session:
@@ -183,7 +187,13 @@ class Session:
                 self._dead = True
                 raise Failed("57014", _stopped()) from exc
             first = (str(exc.pgerror or exc).strip().splitlines() or ["error"])[0]
-            raise Failed(exc.pgcode or "XX000", first.removeprefix("ERROR:").strip()) from exc
+            diag = exc.diag
+            raise Failed(
+                exc.pgcode or "XX000",
+                first.removeprefix("ERROR:").strip(),
+                diag.constraint_name or diag.column_name or "",
+                diag.source_function or "",
+            ) from exc
 
     def terminate(self) -> None:
         """End every learner session of this check now (from any thread)."""

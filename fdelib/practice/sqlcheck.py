@@ -112,7 +112,7 @@ def forbidden(sql: str) -> SqlError | None:
 def sql_error(exc: BaseException) -> SqlError:
     """A refusal as a :class:`SqlError`: from :mod:`.sandbox` or from psycopg2 itself."""
     if isinstance(exc, sandbox.Failed):
-        return SqlError(exc.sqlstate, exc.message)
+        return SqlError(exc.sqlstate, exc.message, exc.constraint, exc.raised_in)
     orig = getattr(exc, "orig", exc)
     code = getattr(orig, "pgcode", None) or "XX000"
     first = (str(getattr(orig, "pgerror", None) or orig).strip().splitlines() or ["error"])[0]
