@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import ParamSpec
 
 from ..localapi import LocalAPI, Request, Response
-from . import definitions, wire
+from . import definitions, release, wire
 from .definitions import DefinitionError
 from .engine import Engine, EngineError
 
 Route = tuple[str, re.Pattern, Callable[..., Response]]
 #: the Conductor release the local engine answers as (docker-compose.yaml pins its image)
-CONDUCTOR_VERSION = "3.32.1"
+CONDUCTOR_VERSION = release.VERSION
 
 
 #: a response header of the local engine's health answer: `fde up` tells its own engine on a port
