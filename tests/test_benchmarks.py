@@ -16,7 +16,7 @@ TINY = {
     "bench_bank": ["--customers", "300", "--transfers", "60", "--accounts", "30"],
     "bench_db": ["--rows", "2000"],
     "bench_etl": ["--rows", "2000"],
-    "bench_oms": ["--orders", "4"],
+    "bench_oms": ["--orders", "4", "--engines", "local"],  # make bench runs both
     "bench_refdata": ["--rows", "200"],
     "bench_stack": ["--repeat", "1", "--skip-course"],
 }

@@ -51,6 +51,16 @@ def engine_name(settings: Settings | None = None) -> str:
     return "CONDUCTOR_SERVER_URL" if settings.conductor_server_url else settings.engine
 
 
+def server_version(settings: Settings | None = None) -> str:
+    """The Conductor release the server in use answers as (``GET /api/version``): the same
+    whichever engine serves, as the course's notebooks print it."""
+    import requests
+
+    answer = requests.get(f"{server_url(settings).rstrip('/')}/version", timeout=10)
+    answer.raise_for_status()
+    return answer.text.strip()
+
+
 def is_local(settings: Settings | None = None) -> bool:
     """True when fdelib's own engine serves (no CONDUCTOR_SERVER_URL, FDE_ENGINE=local)."""
     return engine_name(settings) == "local"
@@ -128,4 +138,13 @@ def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
     )
 
 
-__all__ = ["clients", "configuration", "engine_name", "executor", "is_local", "local", "server_url"]
+__all__ = [
+    "clients",
+    "configuration",
+    "engine_name",
+    "executor",
+    "is_local",
+    "local",
+    "server_url",
+    "server_version",
+]

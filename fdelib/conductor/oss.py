@@ -60,6 +60,10 @@ JVM_OPTIONS = (
 # Everything on loopback; the state under $FDE_HOME; the release's AI integrations off (they
 # want API keys, and start workers nobody here uses).
 SERVER_PROPERTIES = {
+    # one SQLite connection: with the default pool of ten, two writers in WAL mode meet
+    # SQLITE_BUSY_SNAPSHOT and a workflow's last update is lost (it stays RUNNING with every
+    # task done); the release's application.properties suggests this setting for SQLite
+    "spring.datasource.hikari.maximum-pool-size": "1",
     "conductor.integrations.ai.enabled": "false",
     "conductor.metrics-prometheus.enabled": "false",
     "management.endpoints.web.exposure.include": "health",
