@@ -122,7 +122,7 @@ def alive(service: Service) -> dict | None:
     return None
 
 
-def healthy(service: Service, timeout: float = 2.0) -> bool:
+def healthy(service: Service, timeout: float = 5.0) -> bool:
     """Whether the service answers its health check now."""
     check = service.health
     if check is None:

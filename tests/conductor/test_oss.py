@@ -115,9 +115,9 @@ def test_no_new_enough_java_says_what_to_install(tmp_path, monkeypatch):
 
 
 def test_the_real_server_answers_not_our_engine(oss_server):
-    version = requests.get(f"{oss_server.url}/version", timeout=10)
+    version = requests.get(f"{oss_server.url}/version", timeout=60)
     assert version.status_code == 200 and version.text == release.VERSION
-    health = requests.get(f"{oss_server.url.removesuffix('/api')}/health", timeout=10)
+    health = requests.get(f"{oss_server.url.removesuffix('/api')}/health", timeout=60)
     assert health.json()["healthy"] is True
     assert ENGINE_HEADER not in health.headers  # our engine marks its own health answer
     state = oss.running(oss_server.settings)
@@ -161,12 +161,10 @@ def test_conductor_python_runs_a_workflow_on_the_real_server(oss_server):
     workflow.register(overwrite=True)  # a second time: 3.32's overwrite
     workflow_client, task_client = clients.get_workflow_client(), clients.get_task_client()
     workflow_id = workflow_client.start_workflow(StartWorkflowRequest(name=name, version=1, input={"who": "Ada"}))
-    task = None
-    for _ in range(100):
+    task, deadline = None, time.monotonic() + 120
+    while task is None and time.monotonic() < deadline:
         task = task_client.poll_task(f"{name}_task", worker_id="test")
-        if task:
-            break
-        time.sleep(0.1)
+        time.sleep(0 if task else 0.1)
     assert task is not None and task.input_data == {"who": "Ada"}
     task_client.update_task(
         TaskResult(
@@ -176,12 +174,10 @@ def test_conductor_python_runs_a_workflow_on_the_real_server(oss_server):
             output_data={"greeting": "hello Ada"},
         )
     )
-    run = None
-    for _ in range(100):
-        run = workflow_client.get_workflow(workflow_id, include_tasks=True)
-        if run.status != "RUNNING":
-            break
+    run, deadline = workflow_client.get_workflow(workflow_id, include_tasks=True), time.monotonic() + 120
+    while run.status == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.1)
+        run = workflow_client.get_workflow(workflow_id, include_tasks=True)
     assert run.status == "COMPLETED" and run.output == {"greeting": "hello Ada"}
 
 
@@ -197,7 +193,7 @@ def either(request):
 
 
 def _register(base: str, *definitions: dict) -> None:
-    answer = requests.put(f"{base}/metadata/workflow", json=list(definitions), headers=JSON, timeout=10)
+    answer = requests.put(f"{base}/metadata/workflow", json=list(definitions), headers=JSON, timeout=60)
     assert answer.status_code == 200, answer.text
     # BulkResponse: its two keys, nothing else
     assert answer.json() == {"bulkErrorResults": {}, "bulkSuccessfulResults": [d["name"] for d in definitions]}
@@ -220,18 +216,20 @@ def _one_task_workflow(base: str, name: str, **extra) -> None:
 
 
 def _start(base: str, name: str, workflow_input: dict) -> str:
-    answer = requests.post(f"{base}/workflow/{name}", json=workflow_input, headers=JSON, timeout=10)
+    answer = requests.post(f"{base}/workflow/{name}", json=workflow_input, headers=JSON, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.text
 
 
-def _when(base: str, workflow_id: str, ready) -> dict:
-    for _ in range(200):
-        run = requests.get(f"{base}/workflow/{workflow_id}", timeout=10).json()
+def _when(base: str, workflow_id: str, ready, within: float = 120) -> dict:
+    deadline = time.monotonic() + within
+    while True:
+        run = requests.get(f"{base}/workflow/{workflow_id}", timeout=60).json()
         if ready(run):
             return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workflow {workflow_id} never got there in {within} s: {run['status']}")
         time.sleep(0.05)
-    raise AssertionError(f"workflow {workflow_id} never got there: {run['status']}")
 
 
 def test_update_task_by_reference_name(either):
@@ -241,16 +239,16 @@ def test_update_task_by_reference_name(either):
     _one_task_workflow(either, name, outputParameters={"got": "${t.output.got}"})
     workflow_id = _start(either, name, {})
     run = _when(either, workflow_id, lambda r: r["tasks"])
-    answer = requests.post(f"{either}/tasks/{workflow_id}/t/COMPLETED", json={"got": 42}, headers=JSON, timeout=10)
+    answer = requests.post(f"{either}/tasks/{workflow_id}/t/COMPLETED", json={"got": 42}, headers=JSON, timeout=60)
     assert answer.status_code == 200 and answer.text == run["tasks"][0]["taskId"]
     assert answer.headers["Content-Type"].startswith("text/plain")
     run = _when(either, workflow_id, lambda r: r["status"] != "RUNNING")
     assert run["status"] == "COMPLETED" and run["output"] == {"got": 42}
-    again = requests.post(f"{either}/tasks/{workflow_id}/t/COMPLETED", json={}, headers=JSON, timeout=10)
+    again = requests.post(f"{either}/tasks/{workflow_id}/t/COMPLETED", json={}, headers=JSON, timeout=60)
     assert (again.status_code, again.text) == (200, "")  # no pending task: null, no body
-    unknown = requests.post(f"{either}/tasks/{uuid.uuid4()}/t/COMPLETED", json={}, headers=JSON, timeout=10)
+    unknown = requests.post(f"{either}/tasks/{uuid.uuid4()}/t/COMPLETED", json={}, headers=JSON, timeout=60)
     assert (unknown.status_code, unknown.text) == (200, "")
-    bogus = requests.post(f"{either}/tasks/{workflow_id}/t/DONE", json={}, headers=JSON, timeout=10)
+    bogus = requests.post(f"{either}/tasks/{workflow_id}/t/DONE", json={}, headers=JSON, timeout=60)
     assert bogus.status_code == 500
     assert bogus.json()["message"].startswith("Method parameter 'status': Failed to convert value")
     assert bogus.json()["message"].endswith("for value [DONE]")
@@ -268,13 +266,13 @@ def test_failure_workflow_from_the_workflow_input(either):
     for key in ("onFailure", "onFailure}"):
         workflow_id = _start(either, name, {key: handler})
         _when(either, workflow_id, lambda r: r["tasks"])
-        failed = requests.post(f"{either}/tasks/{workflow_id}/t/FAILED", json={}, headers=JSON, timeout=10)
+        failed = requests.post(f"{either}/tasks/{workflow_id}/t/FAILED", json={}, headers=JSON, timeout=60)
         assert failed.status_code == 200
         run = _when(either, workflow_id, lambda r: r["status"] != "RUNNING")
         assert run["status"] == "FAILED"
         started = run["output"].get("conductor.failure_workflow")
         if started:
-            child = requests.get(f"{either}/workflow/{started}", timeout=10).json()
+            child = requests.get(f"{either}/workflow/{started}", timeout=60).json()
             assert child["workflowName"] == handler and child["input"]["workflowId"] == workflow_id
         outcomes[key] = bool(started)
     assert outcomes == {"onFailure": False, "onFailure}": True}
@@ -286,7 +284,11 @@ def test_bulk_operations_answer_with_conductors_keys(either):
     running = _start(either, name, {})
     missing = str(uuid.uuid4())
     answer = requests.post(
-        f"{either}/workflow/bulk/terminate", params={"reason": "bulk"}, json=[running, missing], headers=JSON, timeout=9
+        f"{either}/workflow/bulk/terminate",
+        params={"reason": "bulk"},
+        json=[running, missing],
+        headers=JSON,
+        timeout=60,
     )
     assert answer.status_code == 200
     assert answer.json() == {
@@ -294,15 +296,15 @@ def test_bulk_operations_answer_with_conductors_keys(either):
         "bulkSuccessfulResults": [running],
     }
     assert _when(either, running, lambda r: r["status"] != "RUNNING")["status"] == "TERMINATED"
-    retried = requests.post(f"{either}/workflow/bulk/retry", json=[missing], headers=JSON, timeout=10).json()
+    retried = requests.post(f"{either}/workflow/bulk/retry", json=[missing], headers=JSON, timeout=60).json()
     not_found = {missing: f"No such workflow found by id: {missing}"}
     assert retried == {"bulkErrorResults": not_found, "bulkSuccessfulResults": []}
-    restarted = requests.post(f"{either}/workflow/bulk/restart", json=[running], headers=JSON, timeout=10).json()
+    restarted = requests.post(f"{either}/workflow/bulk/restart", json=[running], headers=JSON, timeout=60).json()
     assert restarted == {"bulkErrorResults": {}, "bulkSuccessfulResults": [running]}
     assert _when(either, running, lambda r: r["status"] == "RUNNING")["tasks"]
-    removed = requests.delete(f"{either}/workflow/bulk/terminate-remove", json=[running], headers=JSON, timeout=10)
+    removed = requests.delete(f"{either}/workflow/bulk/terminate-remove", json=[running], headers=JSON, timeout=60)
     assert removed.json() == {"bulkErrorResults": {}, "bulkSuccessfulResults": [running, running]}
-    gone = requests.get(f"{either}/workflow/{running}", timeout=10)
+    gone = requests.get(f"{either}/workflow/{running}", timeout=60)
     assert gone.status_code == 404 and gone.json()["message"] == f"No such workflow found by id: {running}"
 
 
