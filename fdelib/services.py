@@ -89,12 +89,12 @@ class Service:
 
 def process_alive(pid: int, marker: str | None = None, started: float | None = None) -> bool:
     """Whether ``pid`` runs (a zombie has exited), holds ``marker`` in its command line and was
-    started at ``started`` (psutil's create_time, to the hundredth of a second)."""
+    started at ``started`` (psutil's create_time, within 2 s: a process reads the boot time anew)."""
     try:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        if started is not None and abs(proc.create_time() - started) > 0.05:
+        if started is not None and abs(proc.create_time() - started) > 2:  # boot time jitters by ~1 s
             return False
         if marker is not None and not any(marker in part for part in proc.cmdline()):
             return False
@@ -194,6 +194,7 @@ def start(service: Service, progress: Callable[[str], None] | None = None) -> di
         if state and state.get("command") == list(service.command):
             return _wait_healthy(service, state, None, progress)
         if state:  # started with other settings (another port, another version): restart
+            _note(service, f"stopping pid {state['pid']}: it was started with other settings")
             _stop_locked(service)
         service.state_file.unlink(missing_ok=True)
         if service.port is not None and not port_free(service.port):
@@ -257,6 +258,7 @@ def _wait_healthy(
             said = waited
             progress(f"waiting for {service.label} to answer ... {waited:.0f} s")
         time.sleep(0.2)
+    _note(service, f"stopping pid {state['pid']}: no answer within {service.start_timeout:.0f} s")
     _stop_locked(service)
     raise StackError(
         f"{service.label} did not answer within {service.start_timeout:.0f} s (the machine may be busy); "
@@ -269,7 +271,14 @@ def stop(service: Service) -> bool:
     if not service.state_file.exists():
         return False
     with fasteners.InterProcessLock(str(service.lock_file)):
+        _note(service, f"stop requested by pid {os.getpid()}")
         return _stop_locked(service)
+
+
+def _note(service: Service, line: str) -> None:
+    """A line in the service's log: why it was stopped or restarted."""
+    with contextlib.suppress(OSError), open(service.log_file, "a") as log:
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
 def _stop_locked(service: Service) -> bool:
