@@ -1,7 +1,8 @@
 """The ``fde`` command: the course's stack and notebooks from a terminal.
 
     fde up                      start the embedded PostgreSQL (or check DATABASE_URL) and the
-                                local workflow engine (unless CONDUCTOR_SERVER_URL is set)
+                                local workflow engine (unless CONDUCTOR_SERVER_URL is set; with
+                                FDE_ENGINE=conductor-oss, the real Conductor OSS server instead)
     fde status                  what is running, where the data lives, which mode
     fde run [NOTEBOOK...]       execute notebooks headlessly, write a run report
     fde run --update            re-execute in place, so committed outputs stay current
@@ -10,7 +11,7 @@
     fde psql [ARGS...]          psql connected to the course database
     fde mage [ACTION]           project 2 on Mage: its UI on loopback (start), stop, install its
                                 environment, run the pipeline headless (run -p symbol=ACME ...)
-    fde down                    stop the local workflow engine and the embedded PostgreSQL
+    fde down                    stop the workflow engine (local or Conductor OSS) and the embedded PostgreSQL
     fde reset --yes             delete the embedded database and start a fresh one
     fde practice [NOTEBOOK...]  practice copies with the answers blanked, in practice/ (answers kept)
     fde practice --solution ID  show an exercise's solution
@@ -201,7 +202,7 @@ def _settings_rows() -> list[tuple[str, str]]:
         ("mode", s.mode + (" (recorded API payloads)" if not s.live else " (real APIs)")),
         ("FDE_HOME", str(s.home)),
         ("runs", str(s.runs_dir)),
-        ("conductor", redact_url(s.conductor_server_url) if s.conductor_server_url else _local_engine_row(s)),
+        ("conductor", redact_url(s.conductor_server_url) if s.conductor_server_url else _engine_row(s)),
         ("mage", _mage_row(s)),
     ]
 
@@ -212,7 +213,11 @@ def _mage_row(settings) -> str:
     return server.describe(settings)
 
 
-def _local_engine_row(settings) -> str:
+def _engine_row(settings) -> str:
+    if settings.engine == "conductor-oss":
+        from .conductor import oss
+
+        return oss.describe(settings) + " (FDE_ENGINE=conductor-oss)"
     from .conductor import local
 
     state = local.running(settings)
@@ -227,6 +232,11 @@ def cmd_up(args, extra) -> int:
     settings = get_settings()
     if settings.conductor_server_url:
         print(f"workflow engine: {redact_url(settings.conductor_server_url)} (CONDUCTOR_SERVER_URL)")
+    elif settings.engine == "conductor-oss":
+        from . import services
+        from .conductor import oss
+
+        print(f"workflow engine ready: {oss.start(settings, progress=services.echo)} ({oss.LABEL}, FDE_ENGINE)")
     else:
         from .conductor import local
 
@@ -242,6 +252,10 @@ def cmd_down(args, extra) -> int:
         print("Mage stopped")
     if local.stop():
         print("local workflow engine stopped")
+    from .conductor import oss
+
+    if oss.stop():
+        print(f"{oss.LABEL} stopped")
     print("embedded PostgreSQL stopped" if stack.down() else "embedded PostgreSQL was not running")
     return 0
 

@@ -24,6 +24,7 @@ from dotenv import dotenv_values
 from .errors import ConfigError
 
 MODES = ("offline", "live")
+ENGINES = ("local", "conductor-oss")  # FDE_ENGINE: fdelib's engine, or the real Conductor OSS server
 
 # Defaults shared with docker-compose.yaml (tests/test_compose.py checks they agree).
 DEFAULTS = {
@@ -49,6 +50,8 @@ DEFAULTS = {
     "FDE_MODE": "offline",
     "FDE_ENGINE_PORT": "8127",  # the local workflow engine (compose's Conductor has 8080)
     "FDE_FORK": "auto",  # fork servers for notebooks, kernels, workers and Mage runs: auto = Linux only
+    "FDE_ENGINE": "local",  # the Conductor notebooks use without CONDUCTOR_SERVER_URL
+    "FDE_CONDUCTOR_OSS_PORT": "8080",  # FDE_ENGINE=conductor-oss: the real server's port, as compose
     # live APIs: the longest wait an HTTP 429 may ask for before a client gives up (seconds)
     "FDE_API_MAX_WAIT": "60",
     # PermID record matching: weaker matches are kept as candidates, not identity links
@@ -98,6 +101,10 @@ class Settings:
     gleif_bic_lei_url: str | None = None  # GLEIF_BIC_LEI_URL: live mode's BIC-to-LEI zip
     gleif_isin_lei_url: str | None = None  # GLEIF_ISIN_LEI_URL: live mode's ISIN-to-LEI zip
     engine_port: int = int(DEFAULTS["FDE_ENGINE_PORT"])  # FDE_ENGINE_PORT: the local engine's port
+    # FDE_ENGINE: without CONDUCTOR_SERVER_URL, "local" (fdelib's engine) or "conductor-oss" (the
+    # real Conductor OSS server, run from its jar on FDE_CONDUCTOR_OSS_PORT)
+    engine: str = DEFAULTS["FDE_ENGINE"]
+    conductor_oss_port: int = int(DEFAULTS["FDE_CONDUCTOR_OSS_PORT"])
     # DATABASE_ADMIN_URL: with DATABASE_URL, a privileged login (CREATEROLE, CREATE on the database)
     # that sets up roles and owners, e.g. the bank's; the embedded server needs none (fdelib uses
     # its bootstrap superuser). Never the role notebooks connect as.
@@ -196,6 +203,9 @@ class Settings:
         mode = (get("FDE_MODE") or "offline").lower()
         if mode not in MODES:
             raise ConfigError(f"FDE_MODE={mode!r} is not one of {', '.join(MODES)}")
+        engine = (get("FDE_ENGINE") or DEFAULTS["FDE_ENGINE"]).lower()
+        if engine not in ENGINES:
+            raise ConfigError(f"FDE_ENGINE={engine!r} is not one of {', '.join(ENGINES)}")
 
         return cls(
             project_root=root,
@@ -215,6 +225,10 @@ class Settings:
             gleif_isin_lei_url=get("GLEIF_ISIN_LEI_URL"),
             fork=switch("FDE_FORK", sys.platform.startswith("linux")),
             engine_port=port_number("FDE_ENGINE_PORT", get("FDE_ENGINE_PORT") or DEFAULTS["FDE_ENGINE_PORT"]),
+            engine=engine,
+            conductor_oss_port=port_number(
+                "FDE_CONDUCTOR_OSS_PORT", get("FDE_CONDUCTOR_OSS_PORT") or DEFAULTS["FDE_CONDUCTOR_OSS_PORT"]
+            ),
             database_admin_url=normalise_database_url(get("DATABASE_ADMIN_URL"), "DATABASE_ADMIN_URL"),
             bank_app_password=get("BANK_APP_PASSWORD") or DEFAULTS["BANK_APP_PASSWORD"],
             api_max_wait=number("FDE_API_MAX_WAIT", float, 0, 86400),

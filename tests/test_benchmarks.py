@@ -17,7 +17,7 @@ TINY = {
     "bench_db": ["--rows", "2000"],
     "bench_etl": ["--rows", "2000"],
     "bench_explorer": ["--runs", "120", "--tasks", "20"],
-    "bench_oms": ["--orders", "4"],
+    "bench_oms": ["--orders", "4", "--engines", "local"],  # make bench runs both
     "bench_refdata": ["--rows", "200"],
     "bench_site": ["--repeat", "1"],
     "bench_stack": ["--repeat", "1", "--skip-course"],

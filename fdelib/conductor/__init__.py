@@ -28,13 +28,43 @@ from . import local
 
 
 def server_url(settings: Settings | None = None) -> str:
-    """``CONDUCTOR_SERVER_URL``, or the local engine's URL (started if needed)."""
+    """``CONDUCTOR_SERVER_URL``; else the URL of the engine ``FDE_ENGINE`` names, started if
+    needed: the local engine, or the real Conductor OSS server (:mod:`.oss`)."""
     settings = settings or get_settings()
-    return settings.conductor_server_url or local.start(settings)
+    if settings.conductor_server_url:
+        return settings.conductor_server_url
+    if settings.engine == "conductor-oss":
+        from . import oss
+
+        return oss.start(settings, progress=_stderr)
+    return local.start(settings)
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr, flush=True)
+
+
+def engine_name(settings: Settings | None = None) -> str:
+    """Which Conductor answers: ``local``, ``conductor-oss`` or ``CONDUCTOR_SERVER_URL``."""
+    settings = settings or get_settings()
+    return "CONDUCTOR_SERVER_URL" if settings.conductor_server_url else settings.engine
+
+
+def server_version(settings: Settings | None = None) -> str:
+    """The Conductor release the server in use answers as (``GET /api/version``): the same
+    whichever engine serves, as the course's notebooks print it."""
+    import requests
+
+    answer = requests.get(f"{server_url(settings).rstrip('/')}/version", timeout=10)
+    answer.raise_for_status()
+    return answer.text.strip()
 
 
 def is_local(settings: Settings | None = None) -> bool:
-    return not (settings or get_settings()).conductor_server_url
+    """True when fdelib's own engine serves (no CONDUCTOR_SERVER_URL, FDE_ENGINE=local)."""
+    return engine_name(settings) == "local"
 
 
 def configuration(settings: Settings | None = None, log_level: str = "WARNING"):
@@ -127,4 +157,15 @@ def _ended(run, name: str, wait_until_task_ref: str | None, seconds: float):
     )
 
 
-__all__ = ["clients", "configuration", "executor", "explorer", "is_local", "local", "run_view", "server_url"]
+__all__ = [
+    "clients",
+    "configuration",
+    "engine_name",
+    "executor",
+    "explorer",
+    "is_local",
+    "local",
+    "run_view",
+    "server_url",
+    "server_version",
+]

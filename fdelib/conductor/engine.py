@@ -23,6 +23,16 @@ from .definitions import DefinitionError
 from .store import Store
 
 MAX_POLL_TIMEOUT_MS = 5000
+BULK_MAX = 1000  # WorkflowBulkService's MAX_REQUEST_ITEMS
+
+
+class ConversionError(EngineError):
+    """A path variable Spring cannot convert: Conductor's mapper answers 500 for it."""
+
+    status = 500
+
+
+RESULT_STATUSES = ("IN_PROGRESS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "COMPLETED")  # TaskResult.Status
 
 
 def now_ms() -> int:
@@ -298,7 +308,31 @@ class Engine:
     def remove(self, workflow_id: str) -> None:
         with self._tx() as cur:
             if not self.store.remove(cur, workflow_id):
-                raise NotFound(f"Workflow with id: {workflow_id} not found.")
+                raise NotFound(f"No such workflow found by id: {workflow_id}")
+
+    def bulk(self, actions: list[Callable[[str], None]], workflow_ids: list[str]) -> dict:
+        """WorkflowBulkServiceImpl: each action on each id in turn; an id whose action raises
+        goes to ``bulkErrorResults`` with the error's message, one that succeeds to
+        ``bulkSuccessfulResults`` (once per action, as terminate-remove does). At most 1000."""
+        if len(workflow_ids) > BULK_MAX:
+            raise DefinitionError(
+                definitions.VALIDATION_FAILED,
+                [
+                    {
+                        "path": "arg0",
+                        "message": f"Cannot process more than {BULK_MAX} workflows. Please use multiple requests.",
+                    }
+                ],
+            )
+        succeeded, failed = [], {}
+        for workflow_id in workflow_ids:
+            for action in actions:
+                try:
+                    action(workflow_id)
+                    succeeded.append(workflow_id)
+                except (EngineError, DefinitionError) as exc:
+                    failed[workflow_id] = str(exc)
+        return wire.bulk_response(succeeded, failed)
 
     # --- workers: poll and update -----------------------------------------------------
     def poll(self, task_type: str, worker_id: str | None, count: int = 1, timeout_ms: int = 0) -> list[dict]:
@@ -358,6 +392,42 @@ class Engine:
             kinds = self.store.save(cur, run, ctx.now)
         self._notify(kinds)
         return wire.render_task(task, run.workflow)
+
+    def update_by_ref(
+        self, workflow_id: str, ref: str, status: str, output: dict, worker_id: str | None = None
+    ) -> str | None:
+        """TaskServiceImpl.updateTask(workflowId, taskRefName, status, workerId, output): the
+        workflow's first non-terminal task named ``ref`` gets ``status``, with ``output`` added
+        to its output; its id, or None when the workflow has no such task (or does not exist)."""
+        if status not in RESULT_STATUSES:
+            raise ConversionError(
+                "Method parameter 'status': Failed to convert value of type 'java.lang.String' to required type "
+                "'com.netflix.conductor.common.metadata.tasks.TaskResult$Status'; Failed to convert from type "
+                "[java.lang.String] to type [@org.springframework.web.bind.annotation.PathVariable "
+                f"com.netflix.conductor.common.metadata.tasks.TaskResult$Status] for value [{status}]"
+            )
+        try:
+            run = self.run(workflow_id)
+        except NotFound:
+            return None
+        pending = next(
+            (t for t in run.tasks if t["ref"] == ref and t["status"] not in decider.TERMINAL_TASK),
+            None,
+        )
+        if pending is None:
+            return None
+        task = wire.render_task(pending, run.workflow)
+        result = {  # new TaskResult(pending), then the new status, output and worker
+            "workflowInstanceId": workflow_id,
+            "taskId": task["taskId"],
+            "reasonForIncompletion": task.get("reasonForIncompletion"),
+            "callbackAfterSeconds": task.get("callbackAfterSeconds") or 0,
+            "workerId": worker_id or task.get("workerId"),
+            "outputData": {**(task.get("outputData") or {}), **output},
+            "status": status,
+        }
+        self.update(result)
+        return task["taskId"]
 
     def task(self, task_id: str) -> dict:
         with self._tx() as cur:

@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import ParamSpec
 
 from ..localapi import LocalAPI, Request, Response
-from . import definitions, wire
+from . import definitions, release, wire
 from .definitions import DefinitionError
 from .engine import Engine, EngineError
 
 Route = tuple[str, re.Pattern, Callable[..., Response]]
 #: the Conductor release the local engine answers as (docker-compose.yaml pins its image)
-CONDUCTOR_VERSION = "3.32.1"
+CONDUCTOR_VERSION = release.VERSION
 
 
 #: a response header of the local engine's health answer: `fde up` tells its own engine on a port
@@ -119,6 +119,25 @@ class App:
             lambda r, name: _ok(e.workflow_ids(name, "RUNNING", _int(r.query.get("version")) or 1)),
         )
         add("GET", r"/workflow/search", self._search)
+        # bulk operations (WorkflowBulkResource), before the routes /workflow/{id}/... would take
+        # "bulk" for a workflow id
+        bulk_routes: list[tuple[str, str, Callable[[Request], list[Callable[[str], None]]]]] = [
+            ("POST", "terminate", lambda r: [lambda wid: e.terminate(wid, r.query.get("reason"))]),
+            ("POST", "retry", lambda r: [e.retry]),
+            (
+                "POST",
+                "restart",
+                lambda r: [lambda wid: e.restart(wid, _flag(r.query.get("useLatestDefinitions"), False))],
+            ),
+            ("DELETE", "remove", lambda r: [e.remove]),
+            (
+                "DELETE",
+                "terminate-remove",
+                lambda r: [lambda wid: e.terminate(wid, r.query.get("reason")), e.remove],
+            ),
+        ]
+        for method, action, actions in bulk_routes:
+            add(method, rf"/workflow/bulk/{action}", lambda r, actions=actions: _ok(e.bulk(actions(r), _ids(r))))
         add("POST", r"/workflow/(?P<wid>[^/]+)/retry", lambda r, wid: _void(204, e.retry, wid))
         add(
             "POST",
@@ -152,6 +171,7 @@ class App:
             r"/tasks/queue/sizes",
             lambda r: _ok(e.queue_sizes([r.query["taskType"]] if r.query.get("taskType") else None)),
         )
+        add("POST", r"/tasks/(?P<wid>[^/]+)/(?P<ref>[^/]+)/(?P<status>[^/]+)", self._update_by_ref)
         add("GET", r"/tasks/(?P<tid>[^/]+)/log", self._logs)
         add("POST", r"/tasks/(?P<tid>[^/]+)/log", lambda r, tid: _void(200, e.add_log, tid, r.body.decode()))
         add("GET", r"/tasks/(?P<tid>[^/]+)", lambda r, tid: _ok(e.task(tid)))
@@ -272,6 +292,16 @@ class App:
         following = self.engine.poll(task["taskType"], result.get("workerId"), 1, 100)
         return _ok(following[0]) if following else _empty(204)
 
+    def _update_by_ref(self, request: Request, wid: str, ref: str, status: str) -> Response:
+        """TaskResource.updateTask(workflowId, taskRefName, status): the workflow's first
+        non-terminal task with that reference gets ``status`` and the body as more output;
+        answers its id as text, or nothing when there is no such task (or workflow)."""
+        output = request.json()
+        if not isinstance(output, dict):
+            raise ValueError("the body must be a JSON object (the task's output)")
+        task_id = self.engine.update_by_ref(wid, ref, status, output, request.query.get("workerid"))
+        return _text(task_id) if task_id else _empty(200)
+
     def _logs(self, request: Request, tid: str) -> Response:
         logs = self.engine.logs(tid)
         return _ok(logs) if logs else _empty(204)
@@ -279,6 +309,14 @@ class App:
 
 def _list(value) -> list:
     return value if isinstance(value, list) else [value]
+
+
+def _ids(request: Request) -> list[str]:
+    """A bulk request's body: a JSON list of workflow ids."""
+    ids = request.json()
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError("the body must be a JSON list of workflow ids")
+    return ids
 
 
 def _int(value) -> int | None:

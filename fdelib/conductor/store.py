@@ -197,7 +197,7 @@ class Store:
         cur.execute("SELECT * FROM conductor.workflows WHERE workflow_id = %s" + suffix, (workflow_id,))
         workflow = cur.fetchone()
         if workflow is None:
-            raise NotFound(f"Workflow with id: {workflow_id} not found.")
+            raise NotFound(f"No such workflow found by id: {workflow_id}")
         cur.execute("SELECT * FROM conductor.tasks WHERE workflow_id = %s ORDER BY seq" + suffix, (workflow_id,))
         return Run(dict(workflow), [dict(r) for r in cur.fetchall()])
 

@@ -156,12 +156,9 @@ def validation_body(errors: list[dict], message: str = "Validation failed, check
 
 
 def bulk_response(succeeded: list[str], failed: dict[str, str]) -> dict:
-    """BulkResponse: what PUT /metadata/workflow answers."""
-    return {
-        "bulkErrorResults": failed,
-        "bulkSuccessfulResults": succeeded,
-        "message": "Bulk Request has been processed.",
-    }
+    """BulkResponse: what PUT /metadata/workflow and /workflow/bulk/... answer. Its ``message``
+    field has no getter, so Jackson leaves it out: two keys only."""
+    return {"bulkErrorResults": failed, "bulkSuccessfulResults": succeeded}
 
 
 def java_text(value: Any) -> str:

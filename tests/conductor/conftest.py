@@ -58,3 +58,67 @@ def only_workers_of():
         registry.update(own)
 
     return keep
+
+
+# --- the real Conductor OSS server (FDE_ENGINE=conductor-oss) ------------------------------
+
+
+class OSSServer:
+    """The real Conductor OSS server one test session runs: ``url`` (…/api), ``home`` (its
+    $FDE_HOME: a kernel or pytest given FDE_TEST_HOME=home and FDE_ENGINE=conductor-oss finds
+    it there) and ``port``."""
+
+    def __init__(self, settings, url: str):
+        self.settings = settings
+        self.url = url
+        self.home = settings.home
+        self.port = settings.conductor_oss_port
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables that point fdelib (a notebook, a subprocess) at this server."""
+        import os
+
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_", "FDE_TEST_HOME_OWNED")) and k != "CONDUCTOR_SERVER_URL"
+        }
+        return {
+            **inherited,
+            "FDE_ENGINE": "conductor-oss",
+            "FDE_CONDUCTOR_OSS_PORT": str(self.port),
+            "FDE_TEST_HOME": str(self.home),
+            "FDE_HOME": str(self.home),
+        }
+
+
+@pytest.fixture(scope="session")
+def oss_server(settings):
+    """The real Conductor OSS server, started once per session (its jar fetched once per
+    machine into Maven's repository); skipped with the reason where no Java 21+ or no Maven
+    Central can be had."""
+    import dataclasses
+    import socket
+
+    from fdelib import stack
+    from fdelib.conductor import oss
+    from fdelib.errors import StackError
+
+    try:
+        oss.find_java()
+    except StackError as exc:
+        pytest.skip(str(exc))
+    home = settings.home / "oss"
+    home.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    own = dataclasses.replace(settings, home=home, conductor_oss_port=port)
+    try:
+        oss.fetch(log_file=home / "logs" / "conductor-oss-fetch.log")
+    except StackError as exc:
+        pytest.skip(str(exc))
+    url = oss.start(own)
+    yield OSSServer(own, url)
+    oss.stop(own)
+    stack.down(own)  # the embedded PostgreSQL of the notebooks run against it, if any
