@@ -609,6 +609,7 @@ def _start_and_read() -> Scenario:
                 f"/tasks/poll/batch/{t}",
                 query={"workerid": "w1", "count": "5", "timeout": "10"},
                 view="tasks",
+                save={"tid2": "json:0.taskId"},
             ),
             ask(
                 "poll.empty",
@@ -702,8 +703,7 @@ def _start_and_read() -> Scenario:
                 view="json",
             ),
             ask("wf.running_after", "running ids after one completed", "GET", f"/workflow/running/{n}", view="sorted"),
-            # update-v2 on the second run
-            setup("GET", f"/tasks/poll/{t}", query={"workerid": "w1"}, save={"tid2": "json:taskId"}, until="code=200"),
+            # update-v2 on the second run (its task handed out by the batch poll)
             ask(
                 "task.update_v2",
                 "POST /tasks/update-v2",
@@ -952,7 +952,7 @@ def _fork_join() -> Scenario:
                 "GET",
                 "/workflow/{{wid}}",
                 view="workflow",
-                until="ref=l:COMPLETED",
+                until="output=join:l",
             ),
             setup("POST", "/tasks/{{wid}}/r/COMPLETED", {"v": "R"}),
             settle("fork.joined", "JOIN: the branches' outputs by reference name"),
@@ -1368,12 +1368,7 @@ INTERACTIONS: dict[str, tuple[str, str]] = {
 
 #: interactions whose answers differ on purpose, and why (a difference not listed fails the test;
 #: a listed one that no longer differs fails it too, so the README's table stays true)
-DELIBERATE: dict[str, str] = {
-    "fork.half": (
-        "a JOIN's output while it waits: the local engine shows the branches done so far at once; "
-        "Conductor evaluates JOIN asynchronously, so what it shows by then depends on its timing"
-    ),
-}
+DELIBERATE: dict[str, str] = {}
 
 
 # --- playing a scenario ------------------------------------------------------------------------
@@ -1434,6 +1429,10 @@ def _holds(condition: str, answer: requests.Response) -> bool:
         ref, status = wanted.split(":")
         seen = [t for t in body.get("tasks", []) if t.get("referenceTaskName") == ref]
         return bool(seen) and seen[-1].get("status") == status
+    if key == "output":  # a task's outputData has a key: output=ref:key
+        ref, out = wanted.split(":")
+        seen = [t for t in body.get("tasks", []) if t.get("referenceTaskName") == ref]
+        return bool(seen) and out in (seen[-1].get("outputData") or {})
     if key == "first":  # the first task's status
         return bool(body.get("tasks")) and body["tasks"][0].get("status") == wanted
     if condition.startswith("tasks>="):
