@@ -419,6 +419,35 @@ def _workflowdefs() -> Scenario:
                 view="error",
             ),
             ask(
+                "wd.switch_javascript",
+                "registration: SWITCH evaluated by javascript",
+                "POST",
+                "/metadata/workflow",
+                wf(
+                    f"{n}_js",
+                    [
+                        {
+                            "name": "s",
+                            "taskReferenceName": "s",
+                            "type": "SWITCH",
+                            "evaluatorType": "javascript",
+                            "expression": "$.kind == 'buy' ? 'buy' : 'other'",
+                            "inputParameters": {"kind": "${workflow.input.kind}"},
+                            "decisionCases": {"buy": [simple(t, "b")]},
+                        }
+                    ],
+                ),
+                view="code",
+            ),
+            ask(
+                "wd.unsupported_type",
+                "registration: a task type the local engine lacks (WAIT)",
+                "POST",
+                "/metadata/workflow",
+                wf(f"{n}_wait", [{"name": "w", "taskReferenceName": "w", "type": "WAIT"}]),
+                view="code",
+            ),
+            ask(
                 "wd.empty_expression",
                 "registration: an empty expression ${}",
                 "POST",
@@ -802,6 +831,8 @@ def _workflow_ops() -> Scenario:
                 f"/workflow/{uuid.UUID(int=4)}",
                 view="error",
             ),
+            ask("ops.pause", "PUT /workflow/{id}/pause", "PUT", "/workflow/{{wid}}/pause", view="code"),
+            ask("ops.resume", "PUT /workflow/{id}/resume", "PUT", "/workflow/{{wid}}/resume", view="code"),
             ask(
                 "ops.remove_running",
                 "DELETE /workflow/{id}/remove of a running one",
@@ -1368,7 +1399,14 @@ INTERACTIONS: dict[str, tuple[str, str]] = {
 
 #: interactions whose answers differ on purpose, and why (a difference not listed fails the test;
 #: a listed one that no longer differs fails it too, so the README's table stays true)
-DELIBERATE: dict[str, str] = {}
+_SUBSET = "the local engine is a subset of Conductor: "
+DELIBERATE: dict[str, str] = {
+    "wd.switch_javascript": _SUBSET
+    + "it runs no JavaScript, so it refuses a SWITCH evaluated by javascript at registration (400, saying so)",
+    "wd.unsupported_type": _SUBSET + "a task type it does not run is refused at registration (400, saying so)",
+    "ops.pause": _SUBSET + "no pause/resume (404: not served)",
+    "ops.resume": _SUBSET + "no pause/resume (404: not served)",
+}
 
 
 # --- playing a scenario ------------------------------------------------------------------------
