@@ -51,7 +51,15 @@ def overview(settings: Settings | None = None) -> pd.DataFrame:
             "API mode",
             f"{settings.mode}: " + ("real APIs, your keys" if settings.live else "recorded payloads served locally"),
         ),
-        ("workflow engine", settings.conductor_server_url or "local Conductor-compatible engine (fdelib.conductor)"),
+        (
+            "workflow engine",
+            settings.conductor_server_url
+            or (
+                "Conductor OSS server (FDE_ENGINE=conductor-oss)"
+                if settings.engine == "conductor-oss"
+                else "local Conductor-compatible engine (fdelib.conductor)"
+            ),
+        ),
     ]
     return pd.DataFrame(rows, columns=["what", "value"]).set_index("what")
 

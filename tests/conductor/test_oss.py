@@ -56,6 +56,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "before the retry is scheduled and fail the run (a race in Conductor, Netflix/conductor#1851)"
     ),
     "notebooks.01_workflows.02_workflow_management.ipynb::Cell 13": "the same run's history",
+    "notebooks.01_workflows.02_workflow_management.ipynb::Cell 23": (
+        "the tasks in progress at once, measured: on the real server (its poll and dispatch timing) "
+        "fewer run together than the model says on a busy machine; not examined further yet"
+    ),
     "notebooks.04_oms.01_order_workflow.ipynb::Cell 21": "large_order_review's check: " + _SAGA,
     "notebooks.04_oms.02_saga_compensation.ipynb::Cell 5": _SAGA,
     "notebooks.04_oms.02_saga_compensation.ipynb::Cell 6": _SAGA,
@@ -368,3 +372,23 @@ def test_conductor_notebooks_pass_nbval_on_the_real_server(oss_server):
     passing_now = sorted(set(KNOWN_DIFFERENCES) - set(failed))
     if passing_now:
         print(f"known differences that passed this time (drop them when they stay so): {passing_now}")
+
+
+def test_the_engine_setting(tmp_path):
+    from fdelib import config
+    from fdelib.conductor import engine_name, is_local
+    from fdelib.errors import ConfigError
+
+    def settings(**environ):
+        return config.Settings.from_env(environ=environ, env_file=tmp_path / "none", project_root=ROOT)
+
+    default = settings()
+    assert (default.engine, default.conductor_oss_port) == ("local", 8080) and is_local(default)
+    real = settings(FDE_ENGINE="Conductor-OSS", FDE_CONDUCTOR_OSS_PORT="9090")
+    assert (real.engine, real.conductor_oss_port, engine_name(real)) == ("conductor-oss", 9090, "conductor-oss")
+    assert not is_local(real) and oss.url(real) == "http://127.0.0.1:9090/api"
+    assert engine_name(settings(CONDUCTOR_SERVER_URL="http://elsewhere:8080/api")) == "CONDUCTOR_SERVER_URL"
+    with pytest.raises(ConfigError, match="FDE_ENGINE='docker' is not one of local, conductor-oss"):
+        settings(FDE_ENGINE="docker")
+    with pytest.raises(ConfigError, match="FDE_CONDUCTOR_OSS_PORT"):
+        settings(FDE_CONDUCTOR_OSS_PORT="99999")
