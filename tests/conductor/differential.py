@@ -1698,13 +1698,14 @@ def table() -> str:
         reasons = sorted({f"`{i}` {DELIBERATE[i]}" for i in ids if i in DELIBERATE})
         same = len(ids) - len(reasons)
         outcome = "; ".join(
-            [f"same on both ({same})" if reasons else "same on both"] + [f"≠ deliberate: {r}" for r in reasons]
+            ([f"same on both ({same})"] if reasons and same else [] if reasons else ["same on both"])
+            + [f"≠ deliberate: {r}" for r in reasons]
         )
         lines.append(f"| {area} | {feature.replace('|', '/')} | {len(ids)} | {outcome} |")
     lines.append("")
     lines.append(
         f"{len(INTERACTIONS)} interactions. Not compared: "
-        + "; ".join(f"{k} ({v})" for k, v in NOT_COMPARED.items())
+        + "; ".join(f"{k}: {v}" for k, v in NOT_COMPARED.items())
         + "."
     )
     return "\n".join(lines)
