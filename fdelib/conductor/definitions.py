@@ -34,6 +34,7 @@ is refused too, with a plain message saying so: the engine is a subset of Conduc
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from collections.abc import Iterator
@@ -195,6 +196,11 @@ def check_workflow(definition: Any, path: str = "registerWorkflowDef.arg0") -> d
     checked.setdefault("timeoutSeconds", 0)
     checked.setdefault("variables", {})
     checked.setdefault("inputTemplate", {})
+    checked.setdefault("workflowStatusListenerEnabled", False)
+    checked["tasks"] = copy.deepcopy(checked["tasks"])
+    for _, task in all_tasks(checked["tasks"]):  # WorkflowTask.java's defaults, as Conductor stores them
+        task.setdefault("inputParameters", {})
+        task.setdefault("optional", False)
     return checked
 
 
@@ -242,7 +248,7 @@ def _check_task(task: dict, where: str, error) -> None:
 
 
 def _check_cases(task: dict, where: str, kind: str, error) -> None:
-    cases = task.get("decisionCases")
+    cases = task.get("decisionCases", {})  # WorkflowTask's default: an empty map
     if cases is None:
         error(where, _REQUIRED.format("decisionCases", kind, task.get("name")))
     elif len(cases) == 0:
@@ -266,6 +272,9 @@ def _unknown_references(params: Any, task_name: str | None, refs: dict[str, int]
         for part in _SPLIT.split(value):
             if part.startswith("${") and part.endswith("}"):
                 path = part[2:-1]
+                if not path.strip():
+                    yield f"key: {key} input parameter value: {path} is not valid"
+                    continue
                 first = path.split(".")[0]
                 if path in SYSTEM_PARAMETERS or first == "workflow" or first in refs:
                     continue
@@ -327,7 +336,7 @@ def check_task_def(task_def: Any, path: str = "registerTaskDef.arg0[0]") -> dict
     if not name:
         error(".name", "TaskDef name cannot be null or empty", name)
     for key, minimum, message in (
-        ("retryCount", 0, "TaskDef retryCount: {v} must be >= 0"),
+        ("retryCount", 0, "TaskDef retryCount: 0 must be >= 0"),  # Conductor writes the bound, not the value
         ("responseTimeoutSeconds", 1, "TaskDef responseTimeoutSeconds: {v} should be minimum 1 second"),
         ("pollTimeoutSeconds", 0, "TaskDef pollTimeoutSeconds: {v} must be >= 0"),
         ("backoffScaleFactor", 1, "Backoff scale factor. Applicable for LINEAR_BACKOFF"),
@@ -370,6 +379,7 @@ TASK_DEF_DEFAULTS: dict[str, Any] = {
     "maxRetryDelaySeconds": 0,
     "backoffJitterMs": 0,
     "totalTimeoutSeconds": 0,
+    "rateLimitPerFrequency": 0,
 }
 
 

@@ -26,6 +26,18 @@ MAX_POLL_TIMEOUT_MS = 5000
 BULK_MAX = 1000  # WorkflowBulkService's MAX_REQUEST_ITEMS
 
 
+def _java(value) -> str:
+    """A value in a message as Java's string concatenation writes it (None as null)."""
+    return "null" if value is None else str(value)
+
+
+class ServerError(EngineError):
+    """What Conductor answers 500 for (a RuntimeException its mapper does not know, e.g.
+    deleting a definition that does not exist)."""
+
+    status = 500
+
+
 class ConversionError(EngineError):
     """A path variable Spring cannot convert: Conductor's mapper answers 500 for it."""
 
@@ -129,11 +141,13 @@ class Engine:
 
     def task_defs(self) -> dict[str, dict]:
         # re-read at most every second: another engine process may have registered some
-        if self._task_defs is None or time.monotonic() - self._task_defs_read > 1.0:
+        # read the attribute once: another thread may reset it to None meanwhile (a registration)
+        known = self._task_defs
+        if known is None or time.monotonic() - self._task_defs_read > 1.0:
             self._task_defs_read = time.monotonic()
             with self._tx() as cur:
-                self._task_defs = self.store.task_defs(cur)
-        return self._task_defs
+                known = self._task_defs = self.store.task_defs(cur)
+        return known
 
     def get_task_def(self, name: str) -> dict:
         found = self.task_defs().get(name)
@@ -147,7 +161,7 @@ class Engine:
     def delete_task_def(self, name: str) -> None:
         with self._tx() as cur:
             if not self.store.delete_task_def(cur, name):
-                raise NotFound("No such task definition")
+                raise ServerError("No such task definition")
         self._task_defs = None
 
     def put_workflow_def(self, definition: dict, overwrite: bool = False) -> None:
@@ -190,7 +204,7 @@ class Engine:
         with self._tx() as cur:
             found = self.store.workflow_def(cur, name, version)
         if found is None:
-            raise NotFound(f"No such workflow found by name: {name}, version: {version}")
+            raise NotFound(f"No such workflow found by name: {name}, version: {_java(version)}")
         return found
 
     def workflow_defs(self) -> list[dict]:
@@ -200,7 +214,7 @@ class Engine:
     def delete_workflow_def(self, name: str, version: int) -> None:
         with self._tx() as cur:
             if not self.store.delete_workflow_def(cur, name, version):
-                raise NotFound(f"No such workflow definition: {name} version: {version}")
+                raise ServerError(f"No such workflow definition: {name} version: {version}")
 
     # --- starting and reading workflows -----------------------------------------------
     def start(self, request: dict, path: str = "startWorkflow.arg0") -> str:
@@ -231,7 +245,7 @@ class Engine:
                 definition = self.store.workflow_def(cur, request["name"], request.get("version"))
                 if definition is None:
                     raise NotFound(
-                        f"No such workflow defined. name={request['name']}, version={request.get('version')}"
+                        f"No such workflow found by name: {request['name']}, version: {_java(request.get('version'))}"
                     )
             ctx = self._context(cur, definition=definition, task_defs=task_defs)
             run = decider.start(definition, request, ctx)
@@ -306,6 +320,11 @@ class Engine:
         self._change(workflow_id, lambda run, ctx: decider.restart(run, ctx, latest))
 
     def remove(self, workflow_id: str) -> None:
+        """ExecutionDAOFacade.removeWorkflow: only a workflow that has ended (Conductor
+        archives it first)."""
+        status = self.status(workflow_id, False, False)["status"]
+        if status not in ("COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"):
+            raise EngineError(f"Cannot archive workflow: {workflow_id} with status: {status}")
         with self._tx() as cur:
             if not self.store.remove(cur, workflow_id):
                 raise NotFound(f"No such workflow found by id: {workflow_id}")

@@ -196,6 +196,8 @@ class App:
                 return Response.json(wire.error_body(exc.status, str(exc)), exc.status)
             except EngineError as exc:
                 return Response.json(wire.error_body(exc.status, str(exc)), exc.status)
+            except (json.JSONDecodeError, UnreadableBody) as exc:  # Jackson's failure: Conductor answers 500
+                return Response.json(wire.error_body(500, f"JSON parse error: {exc}"), 500)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 return Response.json(wire.error_body(400, f"bad request: {exc}"), 400)
         if methods:
@@ -307,6 +309,10 @@ class App:
         return _ok(logs) if logs else _empty(204)
 
 
+class UnreadableBody(ValueError):
+    """A body Jackson could not read into the controller's parameter type."""
+
+
 def _list(value) -> list:
     return value if isinstance(value, list) else [value]
 
@@ -315,7 +321,7 @@ def _ids(request: Request) -> list[str]:
     """A bulk request's body: a JSON list of workflow ids."""
     ids = request.json()
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise ValueError("the body must be a JSON list of workflow ids")
+        raise UnreadableBody("the body must be a JSON list of workflow ids")
     return ids
 
 

@@ -53,16 +53,32 @@ def readme_table(text: str) -> str:
     return found.group(1) if found else ""
 
 
+DIFF_BEGIN, DIFF_END = "<!-- differential:begin -->", "<!-- differential:end -->"
+
+
+def differential_table() -> str:
+    """The differential suite's table (tests/conductor/differential.py)."""
+    here = str(Path(__file__).parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    return importlib.import_module("differential").table()
+
+
+def readme_differential_table(text: str) -> str:
+    found = re.search(re.escape(DIFF_BEGIN) + r"\n(.*?)\n" + re.escape(DIFF_END), text, re.S)
+    return found.group(1) if found else ""
+
+
 def write() -> None:
     text = README.read_text()
-    new = f"{BEGIN}\n{table()}\n{END}"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + r".*?" + re.escape(END), lambda _: new, text, flags=re.S)
-    else:
-        raise SystemExit(f"{README} has no {BEGIN} marker")
+    for begin, end, made in ((BEGIN, END, table()), (DIFF_BEGIN, DIFF_END, differential_table())):
+        if begin not in text:
+            raise SystemExit(f"{README} has no {begin} marker")
+        new = f"{begin}\n{made}\n{end}"
+        text = re.sub(re.escape(begin) + r".*?" + re.escape(end), lambda _, new=new: new, text, flags=re.S)
     README.write_text(text)
 
 
 if __name__ == "__main__":
     write()
-    print(f"conformance table written to {README}")
+    print(f"conformance tables written to {README}")

@@ -404,7 +404,7 @@ def test_bad_definitions_and_requests_get_clear_errors(clients, name):
         check_workflow({"name": "x", "tasks": [{"name": "l", "taskReferenceName": "l", "type": "DO_WHILE"}]})
     with pytest.raises(ApiException) as missing:
         start(clients, f"{name}_never_registered")
-    assert missing.value.status == 404 and "No such workflow defined" in missing.value.body
+    assert missing.value.status == 404 and "No such workflow found by name" in missing.value.body
     with pytest.raises(ApiException) as unknown:
         clients.get_workflow_client().get_workflow("not-a-workflow")
     assert unknown.value.status == 404

@@ -284,6 +284,10 @@ def test_remove_deletes_a_workflow_and_its_queued_tasks(clients, executor, name)
     running = start(clients, name)
     assert clients.get_task_client().get_queue_size_for_task(f"{name}_r") == 1
     workflow_client.delete_workflow(finished, archive_workflow=True)
+    with pytest.raises(ApiException) as still_running:  # Conductor archives only a workflow that ended
+        workflow_client.remove_workflow(running)
+    assert still_running.value.status == 400 and "Cannot archive workflow" in still_running.value.body
+    workflow_client.terminate_workflow(running, reason="to remove it")
     workflow_client.remove_workflow(running)
     for workflow_id in (finished, running):
         with pytest.raises(ApiException) as gone:
