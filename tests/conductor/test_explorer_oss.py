@@ -100,6 +100,25 @@ def _until(read, ready, what: str, within: float = 120):
         time.sleep(0.1)
 
 
+def test_the_list_shows_a_failed_tasks_own_reason_in_either_servers_words():
+    """Conductor OSS names the failed task by its id, the local engine by its reference name:
+    the list line shows the reference name and the task's reason either way."""
+    real = {
+        "reasonForIncompletion": "Task 658369a2-b694 failed with status: FAILED and reason: 'card declined'",
+        "failedReferenceTaskNames": "charge",
+    }
+    local = {
+        "reasonForIncompletion": "Task 'charge' failed with status FAILED and reason: 'card declined'",
+        "failedReferenceTaskNames": "charge",
+    }
+    assert views.short_reason(real) == views.short_reason(local) == "charge: card declined"
+    assert views.short_reason({"reasonForIncompletion": "Task 7 failed with status: TIMED_OUT and reason: ''"}) == (
+        "a task: TIMED_OUT"
+    )
+    assert views.short_reason({"reasonForIncompletion": "terminated by hand"}) == "terminated by hand"
+    assert views.short_reason({}) == ""
+
+
 def test_the_explorer_on_the_real_server(flow):
     api = ConductorAPI(flow["api"], timeout=60)
     failed_id = _start(flow, "ORD-FAIL")
@@ -127,6 +146,7 @@ def test_the_explorer_on_the_real_server(flow):
     assert page.label == "1–1 of 1 executions, newest first" and not page.live
     line = views.row_label(page.rows[0])
     assert "FAILED" in line and failed_id in line and "ORD-FAIL" in line
+    assert line.endswith(f"charge: {REASON}")  # not the start of "Task <id> failed with status: …"
     every = _until(
         lambda: views.Page.of(api.search(**views.Filter(workflow=flow["name"]).params())),
         lambda p: p.total == 2,
