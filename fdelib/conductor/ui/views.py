@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import html
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -145,11 +146,30 @@ def duration(ms: int | float | None) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+# a run failed by a task: Conductor OSS names the task's id ("Task <id> failed with status:
+# FAILED and reason: '…'"), the local engine its reference name ("Task 'ref' failed with status FAILED …")
+_TASK_FAILED = re.compile(
+    r"^Task (?:'(?P<ref>[^']*)'|\S+) failed with status:? (?P<status>\w+) and reason: '(?P<why>.*)'$", re.S
+)
+
+
+def short_reason(summary: Mapping) -> str:
+    """A run's reason for the list: a failed task's own reason after its reference name
+    (``charge: card declined``), whichever server's wording; any other reason as it is."""
+    reason = summary.get("reasonForIncompletion") or ""
+    found = _TASK_FAILED.match(reason)
+    if not found:
+        return reason
+    ref = found["ref"] or str(summary.get("failedReferenceTaskNames") or "").split(",")[0] or "a task"
+    why = found["why"] or found["status"]
+    return f"{ref}: {why}"
+
+
 def row_label(summary: Mapping) -> str:
     """A WorkflowSummary as one line of the list (fixed columns)."""
     workflow = f"{summary.get('workflowType', '')} v{summary.get('version', '')}"
     took = duration(summary.get("executionTime")) if summary.get("endTime") else "running"
-    reason = summary.get("reasonForIncompletion") or ""
+    reason = short_reason(summary)
     return (
         f"{_summary_time(summary.get('startTime'))}  {summary.get('status', ''):<10}  {workflow[:34]:<34}  "
         f"{(summary.get('correlationId') or '—')[:22]:<22}  {took:>7}  {summary.get('workflowId', '')}"
