@@ -246,8 +246,15 @@ def _wait_healthy(
             if progress and process is not None:
                 progress(f"{service.label} ready after {time.monotonic() - began:.1f} s: {service.url}")
             return state
+        # the process we started: its own exit status says (its command line may still be ours,
+        # between fork and exec, so the marker is only for a process found from its state file)
         exited = process.poll() if process is not None else None
-        if exited is not None or not process_alive(state["pid"], service.marker, state.get("started")):
+        gone = (
+            exited is not None
+            if process is not None
+            else not process_alive(state["pid"], service.marker, state.get("started"))
+        )
+        if gone:
             service.state_file.unlink(missing_ok=True)
             if service.port is not None and not port_free(service.port):
                 raise _port_taken(service)  # another process took the port between check and bind

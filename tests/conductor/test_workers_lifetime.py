@@ -17,7 +17,7 @@ from fdelib import conductor
 from fdelib.conductor.workers import Workers
 conductor.clients()  # the local engine, up
 workers = Workers(["fdelib.workflows.wms"]).start()
-print(json.dumps(workers.pids()), flush=True)
+print("PIDS", json.dumps(workers.pids()), flush=True)
 time.sleep(600)
 """
 
@@ -39,8 +39,11 @@ def test_workers_end_when_their_starter_is_killed(engine, fork):
         env={**os.environ, "FDE_FORK": fork},
     )
     try:
-        line = starter.stdout.readline()
-        pids = json.loads(line)
+        line = ""
+        for line in starter.stdout:  # the engine's start may print a line first
+            if line.startswith("PIDS "):
+                break
+        pids = json.loads(line.removeprefix("PIDS "))
         assert len(pids) == 5 and all(alive(p) for p in pids), line
         descendants = [  # (the local engine it started is a service: it stays until `fde down`)
             c.pid

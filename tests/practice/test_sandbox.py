@@ -276,9 +276,19 @@ def test_session_advisory_locks_end_with_the_check(run, course):
         "pg_advisory_lock(hashtext('fdelib.bank.setup')) AS b, pg_advisory_lock(42) AS c; SELECT 1 AS one"
     )
     assert not isinstance(result, sqlcheck.SqlError), result
-    with course.connect() as conn:  # nobody holds them now: the set-ups get them at once
+    held = db.read_frame(  # no session of the learner's holds an advisory lock any more
+        "SELECT l.objid, a.usename FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE l.locktype = 'advisory' AND a.usename = :u",
+        {"u": learner.login_role(course)},
+        engine=db.get_admin_engine(course),
+    )
+    assert held.empty, held
+    with course.connect() as conn:  # the set-ups' keys: free, or at most briefly held by a set-up running
         for key in keys:
-            assert conn.exec_driver_sql(f"SELECT pg_try_advisory_lock(hashtext('{key}'))").scalar()
+            deadline = time.monotonic() + 30
+            while not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock(hashtext('{key}'))").scalar():
+                assert time.monotonic() < deadline, f"{key} still held"
+                time.sleep(0.1)
         conn.exec_driver_sql("SELECT pg_advisory_unlock_all()")
         conn.commit()
     assert learner.setup(course) is None
