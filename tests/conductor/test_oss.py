@@ -60,6 +60,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "the tasks in progress at once, measured: on the real server (its poll and dispatch timing) "
         "fewer run together than the model says on a busy machine; not examined further yet"
     ),
+    "notebooks.04_oms.01_order_workflow.ipynb::Cell 9": (
+        "the explorer's static view of a run (conductor.run_view): the real server's own run, its failure "
+        "reasons worded with task ids (" + _TASK_FAILED_WORDING + ")"
+    ),
     "notebooks.04_oms.01_order_workflow.ipynb::Cell 21": "large_order_review's check: " + _SAGA,
     "notebooks.04_oms.02_saga_compensation.ipynb::Cell 5": _SAGA,
     "notebooks.04_oms.02_saga_compensation.ipynb::Cell 6": _SAGA,

@@ -30,19 +30,23 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("fork", ["1", "0"])
-def test_workers_end_when_their_starter_is_killed(engine, fork):
+def test_workers_end_when_their_starter_is_killed(engine, fork, tmp_path):
+    errors = open(tmp_path / "starter.err", "w")  # noqa: SIM115 (the starter writes to it while it runs)
     starter = subprocess.Popen(
         [sys.executable, "-c", STARTER],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
-        env={**os.environ, "FDE_FORK": fork},
+        # a fresh process, as a kernel is: not one of the workers an earlier test here started
+        # (Workers.start leaves its FDE_WORKER_* marks in this process's environment)
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FDE_WORKER")}, "FDE_FORK": fork},
     )
     try:
         line = ""
         for line in starter.stdout:  # the engine's start may print a line first
             if line.startswith("PIDS "):
                 break
+        assert line.startswith("PIDS "), (tmp_path / "starter.err").read_text()[-3000:]
         pids = json.loads(line.removeprefix("PIDS "))
         assert len(pids) == 5 and all(alive(p) for p in pids), line
         descendants = [  # (the local engine it started is a service: it stays until `fde down`)
