@@ -12,6 +12,8 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from .expressions import java_string
+
 #: ErrorResponse.instance: the server's id (Utils.getServerId: the host name)
 INSTANCE = socket.gethostname()
 
@@ -165,29 +167,9 @@ def java_text(value: Any) -> str:
     """A JSON value as Java's ``toString`` writes the map Jackson read it into: what
     WorkflowSummary's ``input``/``output`` hold (SummaryUtil.serializeInputOutput, with
     Conductor's default ``summary-input-output-json-serialization.enabled=false``):
-    ``{order={qty=2, sku=A}, express=true, note=null}``."""
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{key}={java_text(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(java_text(item) for item in value) + "]"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return _java_double(value)
-    return str(value)
-
-
-def _java_double(value: float) -> str:
-    """Double.toString: plain between 10^-3 and 10^7, else ``1.5E7``."""
-    if value != value or value in (float("inf"), float("-inf")):
-        return {True: "NaN"}.get(value != value, "Infinity" if value > 0 else "-Infinity")
-    if value == 0 or 1e-3 <= abs(value) < 1e7:
-        return repr(value)
-    mantissa, exponent = f"{value:.16e}".split("e")
-    digits = repr(float(f"{float(mantissa):.15g}"))
-    return f"{digits}E{int(exponent)}"
+    ``{order={qty=2, sku=A}, express=true, note=null}`` — the same rendering as an expression's
+    string (:func:`.expressions.java_string`)."""
+    return java_string(value)
 
 
 def java_time(millis: int | None) -> str | None:
